@@ -1,0 +1,160 @@
+/**
+ * Every error that may leave a Lambda handler. Step Functions routes on `name`, so each
+ * name is a string literal (bundlers rename classes) and ends in `Error`.
+ * Transient errors are retried by the state machine; fatal ones are caught and routed
+ * to the failure or rollback path. `TRANSIENT_ERROR_NAMES` feeds the ASL retriers and
+ * is checked against the ASL by a test.
+ */
+export abstract class MigrationError extends Error {
+  abstract override readonly name: string;
+  abstract readonly retryable: boolean;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+abstract class TransientError extends MigrationError {
+  readonly retryable = true;
+}
+abstract class FatalError extends MigrationError {
+  readonly retryable = false;
+}
+
+// ---- transient: the same call may succeed if tried again ----
+export class AwsThrottlingError extends TransientError {
+  readonly name = 'AwsThrottlingError';
+}
+export class AwsServiceUnavailableError extends TransientError {
+  readonly name = 'AwsServiceUnavailableError';
+}
+/** The resource is in a state that forbids the call now (e.g. `modifying`); try later. */
+export class AwsResourceBusyError extends TransientError {
+  readonly name = 'AwsResourceBusyError';
+}
+export class RedisConnectionError extends TransientError {
+  readonly name = 'RedisConnectionError';
+}
+export class KubernetesUnavailableError extends TransientError {
+  readonly name = 'KubernetesUnavailableError';
+}
+/** HTTP 409: someone else changed the object; the step re-reads and tries again. */
+export class KubernetesConflictError extends TransientError {
+  readonly name = 'KubernetesConflictError';
+}
+/** Clients other than ours are still connected to spin-redis; wait and check again. */
+export class SpinRedisStillInUseError extends TransientError {
+  readonly name = 'SpinRedisStillInUseError';
+}
+
+// ---- fatal: retrying will not help; a human or the rollback path must act ----
+export class InputValidationError extends FatalError {
+  readonly name = 'InputValidationError';
+  constructor(
+    message: string,
+    readonly issues: readonly { path: string; message: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+/** An existing AWS resource with our name has a different configuration. */
+export class ResourceConflictError extends FatalError {
+  readonly name = 'ResourceConflictError';
+  constructor(
+    message: string,
+    readonly differences: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+export class AwsInvalidParameterError extends FatalError {
+  readonly name = 'AwsInvalidParameterError';
+}
+export class AwsAccessDeniedError extends FatalError {
+  readonly name = 'AwsAccessDeniedError';
+}
+export class AwsQuotaExceededError extends FatalError {
+  readonly name = 'AwsQuotaExceededError';
+}
+export class AwsResourceNotFoundError extends FatalError {
+  readonly name = 'AwsResourceNotFoundError';
+}
+/** AWS answered, but not with anything we can use (missing endpoint, unknown status...). */
+export class InvalidAwsResponseError extends FatalError {
+  readonly name = 'InvalidAwsResponseError';
+}
+export class ReplicationGroupCreateFailedError extends FatalError {
+  readonly name = 'ReplicationGroupCreateFailedError';
+}
+export class ReplicationGroupTimeoutError extends FatalError {
+  readonly name = 'ReplicationGroupTimeoutError';
+}
+export class SecretUnavailableError extends FatalError {
+  readonly name = 'SecretUnavailableError';
+}
+export class RedisAuthError extends FatalError {
+  readonly name = 'RedisAuthError';
+}
+export class RedisTlsError extends FatalError {
+  readonly name = 'RedisTlsError';
+}
+/** Redis refused a write: out of memory, READONLY replica, or a blocked command. */
+export class RedisWriteRefusedError extends FatalError {
+  readonly name = 'RedisWriteRefusedError';
+}
+export class RedisUnreachableError extends FatalError {
+  readonly name = 'RedisUnreachableError';
+}
+export class KeyspaceNotificationsError extends FatalError {
+  readonly name = 'KeyspaceNotificationsError';
+}
+export class KubernetesForbiddenError extends FatalError {
+  readonly name = 'KubernetesForbiddenError';
+}
+export class KubernetesNotFoundError extends FatalError {
+  readonly name = 'KubernetesNotFoundError';
+}
+export class KubernetesRequestError extends FatalError {
+  readonly name = 'KubernetesRequestError';
+}
+export class HalyardPodNotFoundError extends FatalError {
+  readonly name = 'HalyardPodNotFoundError';
+}
+export class PodExecError extends FatalError {
+  readonly name = 'PodExecError';
+}
+export class HalDeployFailedError extends FatalError {
+  readonly name = 'HalDeployFailedError';
+}
+export class RolloutTimeoutError extends FatalError {
+  readonly name = 'RolloutTimeoutError';
+}
+export class MigrationLockedError extends FatalError {
+  readonly name = 'MigrationLockedError';
+}
+export class CopyFailedError extends FatalError {
+  readonly name = 'CopyFailedError';
+}
+export class VerificationFailedError extends FatalError {
+  readonly name = 'VerificationFailedError';
+}
+
+export const TRANSIENT_ERROR_NAMES = [
+  'AwsThrottlingError',
+  'AwsServiceUnavailableError',
+  'AwsResourceBusyError',
+  'RedisConnectionError',
+  'KubernetesUnavailableError',
+  'KubernetesConflictError',
+  'SpinRedisStillInUseError',
+] as const;
+
+/** Wrap anything that is not already one of ours, so no bare `Error` reaches Step Functions. */
+export class UnexpectedError extends FatalError {
+  readonly name = 'UnexpectedError';
+}
+
+export function asMigrationError(error: unknown): MigrationError {
+  if (error instanceof MigrationError) return error;
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new UnexpectedError(message, { cause: error });
+}
