@@ -1,0 +1,77 @@
+/** Static checks of the state machine: valid ASL, and every Task retries, catches and has a handler. */
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from '@jest/globals';
+import { createRequire } from 'node:module';
+import { parse } from 'yaml';
+import { TRANSIENT_ERROR_NAMES } from '../../../lib/errors.js';
+import { ASL_FILE, ROOT, handlerFile, loadDefinition } from '../../../sandbox/runner.js';
+
+const require = createRequire(import.meta.url);
+const validate = require('asl-validator') as (d: unknown, o: object) => { isValid: boolean; errors: unknown[] };
+const LAMBDA_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+
+type State = { Type: string; Retry?: { ErrorEquals: string[]; MaxAttempts?: number; JitterStrategy?: string; BackoffRate?: number }[]; Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string }[]; Branches?: { States: Record<string, State> }[]; Next?: string; Default?: string; Choices?: { Next: string }[]; Resource?: unknown };
+
+function allStates(states: Record<string, State>, into: [string, State][] = []): [string, State][] {
+  for (const entry of Object.entries(states)) {
+    into.push(entry);
+    for (const branch of entry[1].Branches ?? []) allStates(branch.States, into);
+  }
+  return into;
+}
+
+describe('statemachine/migrate.asl.json', () => {
+  const raw = JSON.parse(readFileSync(ASL_FILE, 'utf8')) as { States: Record<string, State>; StartAt: string };
+  const { definition, tasks } = loadDefinition();
+  const states = allStates(definition.States as unknown as Record<string, State>);
+
+  it('is valid ASL with ARN and path checks on', () => {
+    const result = validate(structuredClone(definition), { checkArn: true, checkPaths: true });
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+  });
+
+  it('starts by validating the input', () => {
+    expect(raw.StartAt).toBe('ValidateInput');
+  });
+
+  it.each(states.filter(([, s]) => s.Type === 'Task'))('%s retries Lambda errors first, then our transient errors with backoff, and catches the rest', (name, state) => {
+    const retry = state.Retry ?? [];
+    expect(retry[0]?.ErrorEquals).toEqual(LAMBDA_ERRORS);
+    if (name !== 'ValidateInput') {
+      const transient = retry[retry.length - 1]!;
+      expect([...transient.ErrorEquals].sort()).toEqual([...TRANSIENT_ERROR_NAMES].sort());
+      expect(transient.JitterStrategy).toBe('FULL');
+      expect(transient.BackoffRate).toBeGreaterThan(1);
+      expect(transient.MaxAttempts).toBeLessThanOrEqual(10);
+    }
+    expect(state.Catch?.[state.Catch.length - 1]?.ErrorEquals).toEqual(['States.ALL']);
+    expect(state.Catch?.every((c) => c.ResultPath && c.ResultPath !== '$')).toBe(true);
+  });
+
+  it('binds every Task to a handler file and a serverless function', () => {
+    const sls = parse(readFileSync(`${ROOT}/serverless.yml`, 'utf8'), { logLevel: 'silent', customTags: [] }) as { functions: Record<string, { handler: string }> };
+    for (const { stateName, functionName } of tasks) {
+      expect({ stateName, exists: existsSync(handlerFile(functionName)) }).toEqual({ stateName, exists: true });
+      expect(sls.functions[functionName]?.handler).toBe(`handlers/${handlerFile(functionName).split('/handlers/')[1]!.replace(/\.ts$/, '')}.handler`);
+    }
+  });
+
+  it('routes every failure after the cutover began to the rollback path', () => {
+    const cutoverOnwards = ['Cutover', 'VerifySpinRedisDrained', 'ReconcileFinal', 'VerifyCopy', 'DisableChangeCapture', 'ScaleDownSpinRedis'];
+    for (const name of cutoverOnwards) {
+      expect({ name, next: raw.States[name]?.Catch?.[0]?.Next }).toEqual({ name, next: 'RollbackScaleUpSpinRedis' });
+    }
+    for (const name of ['EnsureParameterGroup', 'EnsureSubnetGroup', 'EnsureReplicationGroup', 'DescribeReplicationGroup', 'PingRedis', 'CopyBulk', 'EnableChangeCapture']) {
+      expect({ name, next: raw.States[name]?.Catch?.[0]?.Next }).toEqual({ name, next: 'CheckCleanupOnFailure' });
+    }
+  });
+
+  it('has no dangling transitions', () => {
+    const names = new Set(states.map(([n]) => n));
+    for (const [name, state] of states) {
+      const targets = [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next), ...(state.Catch ?? []).map((c) => c.Next)].filter(Boolean);
+      for (const target of targets) expect({ name, target, known: names.has(target!) }).toEqual({ name, target, known: true });
+    }
+  });
+});
