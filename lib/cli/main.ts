@@ -1,0 +1,35 @@
+/** `spin-elasticache <command>`: dispatch to one command module per verb. */
+const USAGE = `Usage: spin-elasticache <command> [options]
+
+Commands:
+  validate --input FILE       Check a migration input offline (the ValidateInput step's rules).
+  copy --source URL --target URL [--verify] [--live] [--json FILE]
+                              Copy one Redis into another (the workflow's copy engine).
+  rehearse [--keys N] [--report FILE] [--keep] [--fail-at STATE]
+                              Rehearse a full migration in the local sandbox (same as npm start).
+  start --input FILE --state-machine-arn ARN [--name NAME]
+                              Start a real migration in AWS Step Functions.
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'validate':
+      return (await import('./validate-command.js')).runValidateCommand(rest);
+    case 'copy':
+      return (await import('./copy-command.js')).runCopyCommand(rest);
+    case 'rehearse':
+      return (await import('../../sandbox/cli.js')).runRehearsal(rest);
+    case 'start':
+      return (await import('./start-command.js')).runStartCommand(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`Unknown command '${command}'.\n\n${USAGE}`);
+      return 2;
+  }
+}

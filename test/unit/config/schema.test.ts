@@ -1,0 +1,78 @@
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { parameterGroupFamily, parseMigrationInput } from '../../../lib/config/schema.js';
+import { InputValidationError } from '../../../lib/errors.js';
+
+const minimal = { cluster: { name: 'spinnaker-prod', region: 'us-east-1' }, target: { replicationGroupId: 'Spinnaker-Redis' } };
+
+function problems(input: unknown): Record<string, string> {
+  try {
+    parseMigrationInput(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputValidationError);
+    return Object.fromEntries((error as InputValidationError).issues.map((i) => [i.path, i.message]));
+  }
+  throw new Error('expected the input to be rejected');
+}
+
+describe('parseMigrationInput', () => {
+  it('fills in defaults that describe a highly available, encrypted group', () => {
+    const config = parseMigrationInput(minimal);
+    expect(config.target).toMatchObject({
+      replicationGroupId: 'spinnaker-redis',
+      numCacheClusters: 2,
+      multiAz: true,
+      automaticFailover: true,
+      transitEncryption: true,
+      atRestEncryption: true,
+      parameterGroupName: 'spinnaker-redis-params',
+      subnetGroupName: 'spinnaker-redis-subnets',
+      parameterGroupFamily: 'valkey8',
+    });
+    expect(config.spinnaker.halyard.files.redisServiceSettings).toEqual({ key: 'redis.yml', path: 'service-settings/redis.yml' });
+    expect(config.options.dryRun).toBe(false);
+  });
+
+  it('accepts every sample input in events/ except the invalid one', () => {
+    for (const name of ['migrate.json', 'migrate-minimal.json', 'migrate-dry-run.json']) {
+      expect(() => parseMigrationInput(JSON.parse(readFileSync(`events/${name}`, 'utf8')))).not.toThrow();
+    }
+  });
+
+  it('applies the ElastiCache rules for ids', () => {
+    expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: '1abc' } }))).toEqual(['target.replicationGroupId']);
+    expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: 'a--b' } }))).toEqual(['target.replicationGroupId']);
+    expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: 'abc-' } }))).toEqual(['target.replicationGroupId']);
+    expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: 'a'.repeat(41) } }))).toEqual(['target.replicationGroupId']);
+    expect(parseMigrationInput({ ...minimal, target: { replicationGroupId: 'a'.repeat(40) } }).target.replicationGroupId).toHaveLength(40);
+  });
+
+  it('applies the node-count, failover and encryption rules, naming each field', () => {
+    const found = problems({
+      ...minimal,
+      target: { replicationGroupId: 'ok', numCacheClusters: 1, automaticFailover: true, multiAz: true, transitEncryption: false, authTokenSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf' },
+    });
+    expect(found['target.numCacheClusters']).toMatch(/automaticFailover needs numCacheClusters >= 2/);
+    expect(found['target.authTokenSecretArn']).toMatch(/needs transitEncryption: true/);
+    expect(problems({ ...minimal, target: { replicationGroupId: 'ok', numCacheClusters: 7 } })['target.numCacheClusters']).toMatch(/1 to 6/);
+    expect(problems({ ...minimal, target: { replicationGroupId: 'ok', automaticFailover: false } })['target.multiAz']).toMatch(/multiAz needs automaticFailover/);
+  });
+
+  it('matches engine versions to parameter-group families', () => {
+    expect(parameterGroupFamily('redis', '6.2')).toBe('redis6.x');
+    expect(parameterGroupFamily('redis', '7.1')).toBe('redis7');
+    expect(parameterGroupFamily('valkey', '7.2')).toBe('valkey7');
+    expect(problems({ ...minimal, target: { replicationGroupId: 'ok', engine: 'redis', engineVersion: '8.0' } })['target.engineVersion']).toMatch(/6.0, 6.2, 7.0, 7.1/);
+  });
+
+  it('refuses a secret in the input and unknown fields', () => {
+    const found = problems({ ...minimal, target: { replicationGroupId: 'ok', authToken: 'supersecretsupersecret', nodetype: 'x' } });
+    expect(found['target.authToken']).toMatch(/never put a secret in the input/);
+    expect(found.target).toMatch(/unknown field\(s\) 'authToken', 'nodetype'/);
+    expect(JSON.stringify(found)).not.toContain('supersecretsupersecret');
+  });
+
+  it('reports a missing cluster as required', () => {
+    expect(problems({ target: { replicationGroupId: 'ok' } }).cluster).toMatch(/^required/);
+  });
+});
