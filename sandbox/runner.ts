@@ -54,8 +54,8 @@ export function handlerFile(functionName: string): string {
   return join(ROOT, 'handlers', `${functionName.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}.ts`);
 }
 
-export async function loadHandlers(tasks: AslTask[]): Promise<Map<string, TaskHandler>> {
-  const byFunction = new Map<string, TaskHandler>();
+export async function loadHandlers(tasks: AslTask[], provided: Record<string, TaskHandler> = {}): Promise<Map<string, TaskHandler>> {
+  const byFunction = new Map<string, TaskHandler>(Object.entries(provided));
   for (const { functionName } of tasks) {
     if (byFunction.has(functionName)) continue;
     const mod = (await import(pathToFileURL(handlerFile(functionName)).href)) as { handler?: TaskHandler };
@@ -109,6 +109,8 @@ export interface RunOptions {
   waitMs?: number;
   /** Retry intervals: milliseconds instead of IntervalSeconds/backoff. */
   retryMs?: number;
+  /** Handlers by function name instead of importing handlers/<name>.ts (tests of the ASL itself). */
+  handlers?: Record<string, TaskHandler>;
   /** Wrap one state's handler, e.g. to inject a fault; keyed by state name. */
   wrapTask?: (stateName: string, handler: TaskHandler) => TaskHandler;
   onEvent?: (event: HistoryEvent) => void;
@@ -118,7 +120,7 @@ export interface RunOptions {
 export async function runMigration(input: unknown, options: RunOptions): Promise<ExecutionResult> {
   const region = options.region ?? 'us-east-1';
   const { definition, tasks } = loadDefinition({ region });
-  const handlers = await loadHandlers(tasks);
+  const handlers = await loadHandlers(tasks, options.handlers);
   const executionArn = `arn:aws:states:${region}:000000000000:execution:spin-elasticache-sandbox:${options.executionName}`;
 
   const taskResourceLocalHandlers: Record<string, (input: never) => Promise<never>> = {};

@@ -1,0 +1,145 @@
+/**
+ * The real ASL, run in-process by aws-local-stepfunctions, with every Task bound to a fake
+ * (except ValidateInput, which is real). These tests pin the routing: polling, slices,
+ * retries, the pre-cutover failure path and the rollback path.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { AwsThrottlingError, HalDeployFailedError, KubernetesForbiddenError, ReplicationGroupCreateFailedError, type MigrationError } from '../../../lib/errors.js';
+import { handler as validateInput } from '../../../handlers/validate-input.js';
+import { runMigration, type ExecutionResult, type TaskHandler } from '../../../sandbox/runner.js';
+
+const input = { cluster: { name: 'spin', region: 'us-east-1' }, target: { replicationGroupId: 'spin-redis-ec' } };
+
+interface Script {
+  describeStatuses?: string[];
+  copySlices?: number;
+  rolloutPolls?: number;
+  failures?: Record<string, MigrationError[]>;
+}
+
+function fakes(script: Script) {
+  const calls: string[] = [];
+  const statuses = [...(script.describeStatuses ?? ['creating', 'available'])];
+  let slices = 0;
+  let rolloutPolls = 0;
+  let catchUps = 0;
+  const failures = Object.fromEntries(Object.entries(script.failures ?? {}).map(([k, v]) => [k, [...v]]));
+  const fake = (name: string, result: (event: Record<string, unknown>) => unknown): TaskHandler => async (event) => {
+    calls.push(name);
+    const next = failures[name]?.shift();
+    if (next) throw next;
+    return result(event as Record<string, unknown>);
+  };
+  const handlers: Record<string, TaskHandler> = {
+    validateInput: async (e) => { calls.push('validateInput'); return validateInput(e as never); },
+    acquireMigrationLock: fake('acquireMigrationLock', () => ({ owner: 'x' })),
+    releaseMigrationLock: fake('releaseMigrationLock', () => ({ released: true })),
+    planMigration: fake('planMigration', () => ({ create: [] })),
+    ensureParameterGroup: fake('ensureParameterGroup', () => ({ outcome: 'created' })),
+    ensureSubnetGroup: fake('ensureSubnetGroup', () => ({ outcome: 'created' })),
+    ensureReplicationGroup: fake('ensureReplicationGroup', () => ({ status: 'creating', polls: 0 })),
+    describeReplicationGroup: fake('describeReplicationGroup', () => ({ status: statuses.shift() ?? 'available' })),
+    pingRedis: fake('pingRedis', () => ({ ok: true })),
+    copyBulk: fake('copyBulk', () => ({ done: ++slices >= (script.copySlices ?? 1), checkpoint: { slices } })),
+    enableChangeCapture: fake('enableChangeCapture', () => ({ previous: '' })),
+    patchHalyardConfig: fake('patchHalyardConfig', () => ({ changedKeys: ['redis.yml'] })),
+    halDeployApply: fake('halDeployApply', () => ({ exitCode: 0 })),
+    waitForSpinnakerRollout: fake('waitForSpinnakerRollout', () => ({ ready: ++rolloutPolls >= (script.rolloutPolls ?? 1) })),
+    catchUpLiveWrites: fake('catchUpLiveWrites', () => ({ drained: ++catchUps >= 2 })),
+    verifySpinRedisDrained: fake('verifySpinRedisDrained', () => ({ foreignClients: 0 })),
+    reconcileFinal: fake('reconcileFinal', () => ({ copied: 0 })),
+    verifyCopy: fake('verifyCopy', () => ({ ok: true })),
+    disableChangeCapture: fake('disableChangeCapture', () => ({ restored: true })),
+    scaleDownSpinRedis: fake('scaleDownSpinRedis', () => ({ previousReplicas: 1, replicas: 0 })),
+    scaleUpSpinRedis: fake('scaleUpSpinRedis', () => ({ replicas: 1 })),
+    restoreHalyardConfig: fake('restoreHalyardConfig', () => ({ restored: true })),
+    copyBackWrites: fake('copyBackWrites', () => ({ copied: 0 })),
+    cleanupCreatedResources: fake('cleanupCreatedResources', () => ({ deleted: [] })),
+    notifyOutcome: fake('notifyOutcome', (e) => ({ outcome: e.outcome })),
+  };
+  return { handlers, calls };
+}
+
+async function run(script: Script, given: unknown = input): Promise<{ result: ExecutionResult; calls: string[]; visited: string[] }> {
+  const { handlers, calls } = fakes(script);
+  const result = await runMigration(given, { executionName: 'test', handlers, waitMs: 0, retryMs: 0 });
+  const visited = result.history.filter((e) => e.type === 'StateEntered').map((e) => e.state!);
+  return { result, calls, visited };
+}
+
+describe('the state machine, run locally', () => {
+  it('polls, slices and loops to success, then scales spin-redis down and releases the lock', async () => {
+    const { result, calls, visited } = await run({ describeStatuses: ['creating', 'creating', 'modifying', 'available'], copySlices: 3, rolloutPolls: 2 });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(calls.filter((c) => c === 'describeReplicationGroup')).toHaveLength(4);
+    expect(calls.filter((c) => c === 'copyBulk')).toHaveLength(3);
+    expect(visited.filter((s) => s === 'WaitForReplicationGroup')).toHaveLength(4);
+    expect(visited.filter((s) => s === 'PauseForRollout')).toHaveLength(1);
+    expect(visited.indexOf('ReconcileFinal')).toBeGreaterThan(visited.indexOf('VerifySpinRedisDrained'));
+    expect(visited.indexOf('ScaleDownSpinRedis')).toBeGreaterThan(visited.indexOf('VerifyCopy'));
+    expect(visited.at(-1)).toBe('MigrationSucceeded');
+    expect(visited).not.toContain('RollbackHalyardConfig');
+    const output = result.output as Record<string, unknown>;
+    expect(output.cutover).toMatchObject({ rollout: { ready: true }, catchUp: { drained: true } });
+    expect(output.notify).toEqual({ outcome: 'SUCCEEDED' });
+  });
+
+  it('retries a transient error to success', async () => {
+    const { result, calls } = await run({ failures: { ensureReplicationGroup: [new AwsThrottlingError('slow down'), new AwsThrottlingError('slow down')] } });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(calls.filter((c) => c === 'ensureReplicationGroup')).toHaveLength(3);
+    expect(result.steps.find((s) => s.name === 'EnsureReplicationGroup')?.attempts).toBe(3);
+  });
+
+  it('stops at ValidateInput on bad input, creating nothing', async () => {
+    const { result, calls } = await run({}, { cluster: { name: 'x', region: 'nowhere' }, target: { replicationGroupId: '9' } });
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('InputValidationError');
+    expect(result.cause).toContain('cluster.region');
+    expect(calls).toEqual(['validateInput']);
+  });
+
+  it('fails before the cutover on create-failed, leaving Spinnaker untouched and keeping resources by default', async () => {
+    const { result, calls } = await run({ failures: { describeReplicationGroup: [new ReplicationGroupCreateFailedError('create-failed: insufficient capacity')] } });
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('ReplicationGroupCreateFailedError');
+    expect(result.cause).toContain('insufficient capacity');
+    expect(calls).not.toContain('patchHalyardConfig');
+    expect(calls).not.toContain('cleanupCreatedResources');
+    expect(calls).toContain('releaseMigrationLock');
+    expect(calls.at(-1)).toBe('notifyOutcome');
+  });
+
+  it('deletes what it created when cleanupOnFailure is set', async () => {
+    const { result, calls } = await run(
+      { failures: { describeReplicationGroup: [new ReplicationGroupCreateFailedError('create-failed')] } },
+      { ...input, options: { cleanupOnFailure: true } },
+    );
+    expect(result.error).toBe('ReplicationGroupCreateFailedError');
+    expect(calls).toContain('cleanupCreatedResources');
+  });
+
+  it('rolls back when hal deploy apply fails after the ConfigMap was patched', async () => {
+    const { result, visited } = await run({ failures: { halDeployApply: [new HalDeployFailedError('hal exited 1')] } });
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('MigrationRolledBack');
+    expect(result.cause).toContain('HalDeployFailedError');
+    const order = ['RollbackScaleUpSpinRedis', 'RollbackHalyardConfig', 'RollbackHalDeployApply', 'RollbackWaitForRollout', 'RollbackCopyBackWrites', 'ReleaseLockAfterRollback', 'MigrationRolledBack'];
+    const positions = order.map((s) => visited.indexOf(s));
+    expect(positions.every((p) => p >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(visited).not.toContain('ScaleDownSpinRedis');
+  });
+
+  it('stops with RollbackFailed (lock kept) when the rollback itself fails', async () => {
+    const { result, calls } = await run({ failures: { halDeployApply: [new HalDeployFailedError('hal exited 1')], restoreHalyardConfig: [new KubernetesForbiddenError('forbidden')] } });
+    expect(result.error).toBe('KubernetesForbiddenError');
+    expect(calls.filter((c) => c === 'releaseMigrationLock')).toHaveLength(0);
+  });
+
+  it('plans without creating anything on a dry run', async () => {
+    const { result, calls } = await run({}, { ...input, options: { dryRun: true } });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(calls).toEqual(['validateInput', 'acquireMigrationLock', 'planMigration', 'releaseMigrationLock']);
+  });
+});
