@@ -1,0 +1,60 @@
+/**
+ * Packages the stack with osls, offline, and checks the CloudFormation template: one Lambda
+ * per Task function, VPC config exactly on the functions that talk to Redis, and the state
+ * machine with its definition.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { ROOT, loadDefinition } from '../../../sandbox/runner.js';
+
+const REDIS_FUNCTIONS = ['pingRedis', 'copyBulk', 'enableChangeCapture', 'catchUpLiveWrites', 'verifySpinRedisDrained', 'reconcileFinal', 'verifyCopy', 'disableChangeCapture', 'copyBackWrites'];
+const logicalId = (fn: string) => `${fn.charAt(0).toUpperCase()}${fn.slice(1)}LambdaFunction`;
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+
+describe('npm run package', () => {
+  let resources: Record<string, Resource>;
+  let outputs: Record<string, unknown>;
+  beforeAll(() => {
+    const out = mkdtempSync(join(tmpdir(), 'sls-package-'));
+    const env = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' };
+    execFileSync(join(ROOT, 'node_modules', '.bin', 'osls'), ['package', '--stage', 'test', '--package', out], { cwd: ROOT, env, stdio: 'pipe', timeout: 180_000 });
+    const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, Resource>; Outputs: Record<string, unknown> };
+    resources = template.Resources;
+    outputs = template.Outputs;
+  }, 200_000);
+
+  it('has one Lambda per Task function, on Node 22+ and arm64', () => {
+    const functions = [...new Set(loadDefinition().tasks.map((t) => t.functionName))];
+    const lambdas = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    expect(lambdas.map(([id]) => id).sort()).toEqual(functions.map(logicalId).sort());
+    for (const [, lambda] of lambdas) {
+      expect(String(lambda.Properties.Runtime)).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
+      expect(lambda.Properties.Architectures).toEqual(['arm64']);
+    }
+  });
+
+  it('attaches to the VPC exactly the functions that talk to Redis', () => {
+    for (const [id, r] of Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function')) {
+      const fn = id.replace(/LambdaFunction$/, '');
+      const expectVpc = REDIS_FUNCTIONS.map(logicalId).includes(id);
+      expect({ fn, vpc: Boolean(r.Properties.VpcConfig) }).toEqual({ fn, vpc: expectVpc });
+    }
+  });
+
+  it('holds the state machine with every state and an EKS access entry scoped to the namespace', () => {
+    const machine = resources.MigrateStateMachine;
+    expect(machine?.Type).toBe('AWS::StepFunctions::StateMachine');
+    const definition = JSON.stringify(machine?.Properties.DefinitionString);
+    for (const state of ['ValidateInput', 'EnsureReplicationGroup', 'PingRedis', 'CopyBulk', 'PatchHalyardConfig', 'HalDeployApply', 'ScaleDownSpinRedis', 'RollbackHalyardConfig']) {
+      expect(definition).toContain(state);
+    }
+    const entry = resources.LambdaEksAccessEntry;
+    expect(entry?.Type).toBe('AWS::EKS::AccessEntry');
+    expect(JSON.stringify(entry?.Properties.AccessPolicies)).toContain('"Type":"namespace"');
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['MigrateStateMachineArn', 'MigrateStateMachineConsoleUrl']));
+  });
+});
