@@ -12,6 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 
+type JSONValue = Parameters<StateMachine['run']>[0];
+
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const ASL_FILE = join(ROOT, 'statemachine', 'migrate.asl.json');
 const PAYLOAD_LIMIT_BYTES = 256 * 1024;
@@ -123,13 +125,13 @@ export async function runMigration(input: unknown, options: RunOptions): Promise
   const handlers = await loadHandlers(tasks, options.handlers);
   const executionArn = `arn:aws:states:${region}:000000000000:execution:spin-elasticache-sandbox:${options.executionName}`;
 
-  const taskResourceLocalHandlers: Record<string, (input: never) => Promise<never>> = {};
+  const taskResourceLocalHandlers: Record<string, (input: JSONValue) => Promise<JSONValue>> = {};
   const waitTimeOverrides: Record<string, number> = {};
   const retryIntervalOverrides: Record<string, number> = {};
   for (const { stateName, functionName } of tasks) {
     const base = handlers.get(functionName)!;
     const wrapped = options.wrapTask ? options.wrapTask(stateName, base) : base;
-    taskResourceLocalHandlers[stateName] = (async (event: unknown) => invokeLikeLambda(wrapped, event)) as never;
+    taskResourceLocalHandlers[stateName] = async (event) => (await invokeLikeLambda(wrapped, event)) as JSONValue;
     if (options.retryMs !== undefined) retryIntervalOverrides[stateName] = options.retryMs;
   }
   if (options.waitMs !== undefined) forEachState(definition.States, (name, state) => state.Type === 'Wait' && (waitTimeOverrides[name] = options.waitMs!));
