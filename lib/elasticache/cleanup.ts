@@ -1,0 +1,53 @@
+/**
+ * cleanupOnFailure: delete what THIS execution created (ownership tags), newest first. A
+ * group still creating is busy: the state machine retries until it can be deleted.
+ */
+import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import { DeleteCacheParameterGroupCommand, DeleteCacheSubnetGroupCommand } from '@aws-sdk/client-elasticache';
+import type { MigrationConfig } from '../config/schema.js';
+import { AwsResourceBusyError } from '../errors.js';
+import { awsCall } from '../aws/errors.js';
+import { findParameterGroup } from './parameter-group.js';
+import { deleteReplicationGroup, findReplicationGroup } from './replication-group.js';
+import { findSubnetGroup } from './subnet-group.js';
+import { executionName, readOwnership } from './tags.js';
+
+type Client = Pick<ElastiCacheClient, 'send'>;
+
+export interface CleanupResult {
+  deleted: string[];
+  kept: string[];
+}
+
+export async function deleteCreatedResources(client: Client, config: MigrationConfig, executionArn: string): Promise<CleanupResult> {
+  const me = executionName(executionArn);
+  const result: CleanupResult = { deleted: [], kept: [] };
+  const t = config.target;
+  const ours = async (arn: string | undefined) => (await readOwnership(client, arn)).createdBy === me;
+
+  const group = await findReplicationGroup(client, t.replicationGroupId);
+  if (group) {
+    if (!(await ours(group.ARN))) result.kept.push(`replication group ${t.replicationGroupId} (not created by this execution)`);
+    else if (group.Status === 'deleting') throw new AwsResourceBusyError(`Replication group ${t.replicationGroupId} is still deleting`);
+    else if (group.Status === 'creating' || group.Status === 'modifying') throw new AwsResourceBusyError(`Replication group ${t.replicationGroupId} is ${group.Status}; it can be deleted once that ends`);
+    else {
+      await deleteReplicationGroup(client, t.replicationGroupId);
+      throw new AwsResourceBusyError(`Deleting replication group ${t.replicationGroupId}; the subnet and parameter groups follow once it is gone`);
+    }
+  }
+  const subnets = await findSubnetGroup(client, t.subnetGroupName);
+  if (subnets) {
+    if (await ours(subnets.ARN)) {
+      await awsCall(`DeleteCacheSubnetGroup ${t.subnetGroupName}`, () => client.send(new DeleteCacheSubnetGroupCommand({ CacheSubnetGroupName: t.subnetGroupName })));
+      result.deleted.push(`subnet group ${t.subnetGroupName}`);
+    } else result.kept.push(`subnet group ${t.subnetGroupName} (not created by this execution)`);
+  }
+  const params = await findParameterGroup(client, t.parameterGroupName);
+  if (params) {
+    if (await ours(params.ARN)) {
+      await awsCall(`DeleteCacheParameterGroup ${t.parameterGroupName}`, () => client.send(new DeleteCacheParameterGroupCommand({ CacheParameterGroupName: t.parameterGroupName })));
+      result.deleted.push(`parameter group ${t.parameterGroupName}`);
+    } else result.kept.push(`parameter group ${t.parameterGroupName} (not created by this execution)`);
+  }
+  return result;
+}
