@@ -1,0 +1,153 @@
+/**
+ * The few Kubernetes operations the workflow needs, behind small interfaces so domain code
+ * and tests do not depend on client-node. `createClusterApi` implements them with
+ * @kubernetes/client-node over an in-memory kubeconfig (endpoint and CA from EKS
+ * DescribeCluster, an EKS token refreshed before it expires).
+ */
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { AppsV1Api, CoreV1Api, Exec, KubeConfig, PatchStrategy, setHeaderOptions, type V1ConfigMap, type V1Deployment, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import type { EKSClient } from '@aws-sdk/client-eks';
+import { PodExecError } from '../errors.js';
+import { describeEksCluster } from '../eks/cluster.js';
+import { createEksToken } from '../eks/token.js';
+import { kubeCall, mapKubernetesError } from './errors.js';
+
+export type ConfigMap = V1ConfigMap;
+export type Deployment = V1Deployment;
+export type Pod = V1Pod;
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ClusterApi {
+  readConfigMap(namespace: string, name: string): Promise<ConfigMap>;
+  /** Replace with the resourceVersion in `body.metadata` as precondition (409 on a concurrent edit). */
+  replaceConfigMap(namespace: string, body: ConfigMap): Promise<ConfigMap>;
+  listDeployments(namespace: string, labelSelector?: string): Promise<Deployment[]>;
+  readDeployment(namespace: string, name: string): Promise<Deployment>;
+  patchDeploymentAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<Deployment>;
+  readScale(namespace: string, name: string): Promise<number>;
+  replaceScale(namespace: string, name: string, replicas: number): Promise<number>;
+  listPods(namespace: string, labelSelector: string): Promise<Pod[]>;
+  exec(namespace: string, pod: string, container: string, command: string[], stdin?: string): Promise<ExecResult>;
+}
+
+const TOKEN_TTL_MS = 10 * 60_000; // EKS accepts a token for ~15 minutes
+const OUTPUT_LIMIT = 256 * 1024;
+
+export function createClusterApi(options: { clusterName: string; region: string; eks: () => Pick<EKSClient, 'send'> }): ClusterApi {
+  let cached: { core: CoreV1Api; apps: AppsV1Api; exec: Exec; expires: number } | undefined;
+  async function clients() {
+    if (cached && cached.expires > Date.now()) return cached;
+    const cluster = await describeEksCluster(options.eks(), options.clusterName);
+    const token = await createEksToken({ clusterName: options.clusterName, region: options.region });
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: options.clusterName, server: cluster.endpoint, caData: cluster.caData, skipTLSVerify: false }],
+      users: [{ name: 'spin-elasticache', token }],
+      contexts: [{ name: 'spin-elasticache', cluster: options.clusterName, user: 'spin-elasticache' }],
+      currentContext: 'spin-elasticache',
+    });
+    cached = { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), exec: new Exec(kc), expires: Date.now() + TOKEN_TTL_MS };
+    return cached;
+  }
+
+  return {
+    async readConfigMap(namespace, name) {
+      const { core } = await clients();
+      return kubeCall(`read ConfigMap ${namespace}/${name}`, () => core.readNamespacedConfigMap({ namespace, name }));
+    },
+    async replaceConfigMap(namespace, body) {
+      const { core } = await clients();
+      const name = body.metadata?.name ?? '';
+      return kubeCall(`update ConfigMap ${namespace}/${name}`, () => core.replaceNamespacedConfigMap({ namespace, name, body }));
+    },
+    async listDeployments(namespace, labelSelector) {
+      const { apps } = await clients();
+      const list = await kubeCall(`list Deployments in ${namespace}`, () => apps.listNamespacedDeployment({ namespace, ...(labelSelector ? { labelSelector } : {}) }));
+      return list.items;
+    },
+    async readDeployment(namespace, name) {
+      const { apps } = await clients();
+      return kubeCall(`read Deployment ${namespace}/${name}`, () => apps.readNamespacedDeployment({ namespace, name }));
+    },
+    async patchDeploymentAnnotations(namespace, name, annotations) {
+      const { apps } = await clients();
+      return kubeCall(`annotate Deployment ${namespace}/${name}`, () =>
+        apps.patchNamespacedDeployment({ namespace, name, body: { metadata: { annotations } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+      );
+    },
+    async readScale(namespace, name) {
+      const { apps } = await clients();
+      const scale = await kubeCall(`read scale of ${namespace}/${name}`, () => apps.readNamespacedDeploymentScale({ namespace, name }));
+      return scale.spec?.replicas ?? 0;
+    },
+    async replaceScale(namespace, name, replicas) {
+      const { apps } = await clients();
+      const scale = await kubeCall(`scale ${namespace}/${name}`, () =>
+        apps.replaceNamespacedDeploymentScale({ namespace, name, body: { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name, namespace }, spec: { replicas } } }),
+      );
+      return scale.spec?.replicas ?? replicas;
+    },
+    async listPods(namespace, labelSelector) {
+      const { core } = await clients();
+      const list = await kubeCall(`list pods ${labelSelector} in ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector }));
+      return list.items;
+    },
+    async exec(namespace, pod, container, command, stdin) {
+      const { exec } = await clients();
+      return runExec(exec, namespace, pod, container, command, stdin);
+    },
+  };
+}
+
+function collector(): Writable & { text(): string } {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk);
+      size += chunk.length;
+      // Keep the tail: hal prints a lot, and the end is what explains a failure.
+      while (size > OUTPUT_LIMIT && chunks.length > 1) size -= chunks.shift()!.length;
+      done();
+    },
+  }) as Writable & { text(): string };
+  sink.text = () => Buffer.concat(chunks).toString('utf8');
+  return sink;
+}
+
+async function runExec(exec: Exec, namespace: string, pod: string, container: string, command: string[], stdin?: string): Promise<ExecResult> {
+  const stdout = collector();
+  const stderr = collector();
+  const input = stdin === undefined ? null : Readable.from([Buffer.from(stdin)]).pipe(new PassThrough());
+  const where = `exec ${command[0]} in ${namespace}/${pod}`;
+  return new Promise<ExecResult>((resolve, reject) => {
+    let status: V1Status | undefined;
+    exec
+      .exec(namespace, pod, container, command, stdout, stderr, input, false, (s) => {
+        status = s;
+      })
+      .then((ws) => {
+        ws.on('close', () => {
+          if (!status) return reject(new PodExecError(`${where}: the connection closed without an exit status`));
+          resolve({ exitCode: exitCodeOf(status), stdout: stdout.text(), stderr: stderr.text() });
+        });
+        ws.on('error', (error: Error) => reject(new PodExecError(`${where}: ${error.message}`)));
+      })
+      .catch((error: unknown) => {
+        const mapped = mapKubernetesError(error, where);
+        reject(mapped.name === 'KubernetesUnavailableError' || mapped.name === 'KubernetesForbiddenError' ? mapped : new PodExecError(`${where}: ${mapped.message}`));
+      });
+  });
+}
+
+export function exitCodeOf(status: V1Status): number {
+  if (status.status === 'Success') return 0;
+  const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
+  const code = cause?.message ? Number(cause.message) : NaN;
+  return Number.isFinite(code) ? code : 1;
+}

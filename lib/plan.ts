@@ -1,0 +1,61 @@
+/**
+ * The dry-run plan: what would be created (and what already exists), the exact ConfigMap
+ * diff, and what would be scaled. It reads, never writes.
+ */
+import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import type { MigrationConfig } from './config/schema.js';
+import { findParameterGroup, KEYSPACE_EVENTS } from './elasticache/parameter-group.js';
+import { findReplicationGroup } from './elasticache/replication-group.js';
+import { findSubnetGroup } from './elasticache/subnet-group.js';
+import { filesFromData } from './halyard/files.js';
+import { diffFiles, patchHalyardFiles, redisTarget } from './halyard/patch.js';
+import type { ClusterApi } from './kubernetes/api.js';
+
+export interface MigrationPlan {
+  create: { resource: string; name: string; exists: boolean; settings: Record<string, unknown> }[];
+  configMapDiff: Record<string, string>;
+  scale: { deployment: string; from: number; to: number };
+  rollout: string[];
+  notes: string[];
+}
+
+export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCacheClient, 'send'>, config: MigrationConfig): Promise<MigrationPlan> {
+  const t = config.target;
+  const { namespace } = config.spinnaker;
+  const [params, subnets, group] = await Promise.all([findParameterGroup(elastiCache, t.parameterGroupName), findSubnetGroup(elastiCache, t.subnetGroupName), findReplicationGroup(elastiCache, t.replicationGroupId)]);
+  const endpoint = group?.NodeGroups?.[0]?.PrimaryEndpoint;
+  const notes: string[] = [];
+  const address = endpoint?.Address ?? `<primary endpoint of ${t.replicationGroupId}>`;
+  if (!endpoint?.Address) notes.push('The ConfigMap diff shows a placeholder for the primary endpoint: it is known once the group exists.');
+  const cm = await api.readConfigMap(namespace, config.spinnaker.halyard.configMap);
+  const before = filesFromData(config, cm.data);
+  const after = patchHalyardFiles(config, before, redisTarget(config, { address, port: endpoint?.Port ?? t.port }));
+  const replicas = await api.readScale(namespace, config.spinnaker.spinRedis.deployment);
+  const services = (await api.listDeployments(namespace, config.spinnaker.serviceSelector)).map((d) => d.metadata?.name ?? '?').filter((n) => n !== config.spinnaker.spinRedis.deployment);
+  return {
+    create: [
+      { resource: 'cache parameter group', name: t.parameterGroupName, exists: Boolean(params), settings: { family: t.parameterGroupFamily, 'notify-keyspace-events': KEYSPACE_EVENTS } },
+      { resource: 'cache subnet group', name: t.subnetGroupName, exists: Boolean(subnets), settings: { subnetIds: t.subnetIds ?? "the EKS cluster's subnets" } },
+      {
+        resource: 'replication group',
+        name: t.replicationGroupId,
+        exists: Boolean(group),
+        settings: {
+          engine: `${t.engine} ${t.engineVersion}`,
+          nodeType: t.nodeType,
+          numCacheClusters: t.numCacheClusters,
+          multiAz: t.multiAz,
+          automaticFailover: t.automaticFailover,
+          transitEncryption: t.transitEncryption,
+          atRestEncryption: t.atRestEncryption,
+          authToken: t.authTokenSecretArn ? `from ${t.authTokenSecretArn}` : 'none',
+          securityGroupIds: t.securityGroupIds ?? 'the EKS cluster security group',
+        },
+      },
+    ],
+    configMapDiff: diffFiles(before, after),
+    scale: { deployment: config.spinnaker.spinRedis.deployment, from: replicas, to: 0 },
+    rollout: services,
+    notes,
+  };
+}
