@@ -1,0 +1,210 @@
+/**
+ * The bulk copy: SCAN the source, read many keys per round trip with one Lua call that
+ * returns each key's PTTL and DUMP atomically (big keys are only flagged, never dumped),
+ * and RESTORE them pipelined on the target, with several batches in flight over several
+ * connections. It stops at a deadline and returns a checkpoint to resume from.
+ */
+import type { Redis } from 'ioredis';
+import { CopyFailedError } from '../errors.js';
+import { connectRedis, mapRedisError, type RedisEndpoint } from '../redis/connect.js';
+import { copyKeyByType, type RedisType } from './key-copy.js';
+import { addStats, emptyStats, type Checkpoint, type CopyStats, type Progress } from './types.js';
+
+/** Per key: {pttl, dump} | {-2} when gone | {-3, type} when big. Atomic per key, so value and TTL match. */
+export const READ_SCRIPT = `
+local out = {}
+local maxString = tonumber(ARGV[1])
+local maxItems = tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  local t = redis.call('TYPE', key).ok
+  local big = false
+  if t == 'none' then
+    out[i] = {-2}
+  else
+    if t == 'string' then big = redis.call('STRLEN', key) > maxString
+    elseif t == 'hash' then big = redis.call('HLEN', key) > maxItems
+    elseif t == 'list' then big = redis.call('LLEN', key) > maxItems
+    elseif t == 'set' then big = redis.call('SCARD', key) > maxItems
+    elseif t == 'zset' then big = redis.call('ZCARD', key) > maxItems
+    elseif t == 'stream' then big = redis.call('XLEN', key) > maxItems end
+    if big then out[i] = {-3, t}
+    else out[i] = {redis.call('PTTL', key), redis.call('DUMP', key)} end
+  end
+end
+return out`;
+
+export interface BulkOptions {
+  checkpoint?: Checkpoint;
+  /** Epoch ms after which no new batch starts. */
+  deadline?: number;
+  scanCount?: number;
+  /** Batches in flight at once. */
+  inflight?: number;
+  /** Connections per side. */
+  connections?: number;
+  maxStringBytes?: number;
+  maxItems?: number;
+  onProgress?: (p: Progress) => void;
+  /** Keys with this prefix are ours (ping probes, temp keys) and are not copied. */
+  skipPrefix?: string;
+}
+
+export interface SliceResult {
+  checkpoint: Checkpoint;
+  done: boolean;
+  stats: CopyStats;
+}
+
+export async function databasesWithKeys(redis: Redis): Promise<number[]> {
+  const info = await redis.info('keyspace');
+  const dbs = [...info.matchAll(/^db(\d+):keys=(\d+)/gm)].filter((m) => Number(m[2]) > 0).map((m) => Number(m[1]));
+  return dbs.length > 0 ? dbs : [0];
+}
+
+const RESTORE_VERSION_ERROR = /payload version or checksum are wrong|Bad data format/i;
+
+class Pool {
+  private next = 0;
+  constructor(readonly clients: Redis[]) {}
+  take(): Redis {
+    return this.clients[this.next++ % this.clients.length]!;
+  }
+  close(): void {
+    for (const c of this.clients) c.disconnect();
+  }
+}
+
+async function openPool(endpoint: RedisEndpoint, db: number, count: number, name: string): Promise<Pool> {
+  const clients = await Promise.all(Array.from({ length: count }, (_, i) => connectRedis(endpoint, { db, connectionName: `spin-elasticache-${name}-${i}`, maxRetriesPerRequest: 3, enableAutoPipelining: false })));
+  return new Pool(clients);
+}
+
+export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: BulkOptions = {}): Promise<SliceResult> {
+  const started = Date.now();
+  const connections = options.connections ?? 4;
+  const probe = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-probe' });
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = options.checkpoint ?? { dbs: await databasesWithKeys(probe), dbIndex: 0, cursor: '0', stats: emptyStats() };
+  } finally {
+    probe.disconnect();
+  }
+  let sliceStats = emptyStats();
+  while (checkpoint.dbIndex < checkpoint.dbs.length) {
+    const db = checkpoint.dbs[checkpoint.dbIndex]!;
+    const source = await openPool(sourceEndpoint, db, connections, 'copy-src');
+    const target = await openPool(targetEndpoint, db, connections, 'copy-dst');
+    try {
+      const { cursor, stats, finished } = await copyDatabase(source, target, db, checkpoint.cursor, options, sliceStats, started);
+      sliceStats = addStats(sliceStats, stats);
+      if (!finished) {
+        checkpoint = { ...checkpoint, cursor, stats: addStats(checkpoint.stats, { ...stats, ms: 0 }) };
+        sliceStats.ms = Date.now() - started;
+        checkpoint.stats.ms += sliceStats.ms;
+        return { checkpoint, done: false, stats: sliceStats };
+      }
+      checkpoint = { ...checkpoint, dbIndex: checkpoint.dbIndex + 1, cursor: '0', stats: addStats(checkpoint.stats, { ...stats, ms: 0 }) };
+    } finally {
+      source.close();
+      target.close();
+    }
+  }
+  sliceStats.ms = Date.now() - started;
+  checkpoint.stats.ms += sliceStats.ms;
+  return { checkpoint, done: true, stats: sliceStats };
+}
+
+async function copyDatabase(source: Pool, target: Pool, db: number, startCursor: string, options: BulkOptions, before: CopyStats, started: number): Promise<{ cursor: string; stats: CopyStats; finished: boolean }> {
+  const stats = emptyStats();
+  const scanCount = options.scanCount ?? 1000;
+  const inflightLimit = options.inflight ?? 8;
+  const maxString = options.maxStringBytes ?? 8 * 1024 * 1024;
+  const maxItems = options.maxItems ?? 20_000;
+  const skip = options.skipPrefix ? Buffer.from(options.skipPrefix) : undefined;
+  const scanner = source.take();
+  const sha = (await scanner.script('LOAD', READ_SCRIPT)) as string;
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown;
+  let cursor = startCursor;
+  let lastReport = Date.now();
+
+  const copyBatch = async (keys: Buffer[]) => {
+    const reader = source.take();
+    const replies = (await reader.callBuffer('EVALSHA', sha, keys.length, ...keys, String(maxString), String(maxItems))) as [number | Buffer, Buffer?][];
+    const readAt = Date.now();
+    const writer = target.take();
+    const pipeline = writer.pipeline();
+    const restored: { key: Buffer; bytes: number }[] = [];
+    const big: { key: Buffer; type: RedisType }[] = [];
+    replies.forEach(([first, second], i) => {
+      const key = keys[i]!;
+      const code = Number(first);
+      if (code === -2) stats.vanished++;
+      else if (code === -3) big.push({ key, type: second!.toString() as RedisType });
+      else {
+        let ttl = 0;
+        if (code > 0) {
+          ttl = code - (Date.now() - readAt);
+          // Already expired by now: creating it would bring it back to life.
+          if (ttl <= 0) {
+            stats.expiredSkipped++;
+            return;
+          }
+        }
+        pipeline.restore(key, ttl, second!, 'REPLACE');
+        restored.push({ key, bytes: second!.length });
+      }
+    });
+    const results = restored.length > 0 ? ((await pipeline.exec()) ?? []) : [];
+    for (let i = 0; i < restored.length; i++) {
+      const error = results[i]?.[0];
+      if (!error) {
+        stats.keys++;
+        stats.bytes += restored[i]!.bytes;
+      } else if (RESTORE_VERSION_ERROR.test(error.message)) {
+        big.push({ key: restored[i]!.key, type: (await reader.type(restored[i]!.key)) as RedisType });
+        stats.fallbacks++;
+      } else throw mapRedisError(error, 'target');
+    }
+    for (const { key, type } of big) {
+      const bytes = await copyKeyByType(reader, writer, key, type);
+      if (bytes < 0) stats.vanished++;
+      else {
+        stats.keys++;
+        stats.bytes += bytes;
+        if (!restored.some((r) => r.key.equals(key))) stats.bigKeys++;
+      }
+    }
+  };
+
+  try {
+    do {
+      if (options.deadline && Date.now() >= options.deadline) break;
+      const [next, found] = (await scanner.scanBuffer(cursor, 'COUNT', scanCount)) as unknown as [Buffer, Buffer[]];
+      const keys = skip ? found.filter((k) => !(k.length >= skip.length && k.subarray(0, skip.length).equals(skip))) : found;
+      cursor = next.toString();
+      if (keys.length > 0) {
+        const task = copyBatch(keys).catch((error: unknown) => {
+          failure ??= error;
+        });
+        inflight.add(task);
+        void task.finally(() => inflight.delete(task));
+        if (inflight.size >= inflightLimit) await Promise.race(inflight);
+      }
+      if (failure) break;
+      if (options.onProgress && Date.now() - lastReport >= 500) {
+        lastReport = Date.now();
+        const keysDone = before.keys + stats.keys;
+        options.onProgress({ keys: keysDone, bytes: before.bytes + stats.bytes, keysPerSec: Math.round((keysDone * 1000) / Math.max(1, Date.now() - started)), db });
+      }
+    } while (cursor !== '0');
+    await Promise.all(inflight);
+  } catch (error) {
+    failure ??= error;
+  }
+  if (failure) {
+    const mapped = mapRedisError(failure, 'copy');
+    throw mapped.name === 'RedisConnectionError' || mapped.name === 'RedisWriteRefusedError' || mapped.name === 'RedisAuthError' ? mapped : new CopyFailedError(`Copy of db ${db} failed: ${mapped.message}`, { cause: failure });
+  }
+  return { cursor, stats, finished: cursor === '0' };
+}

@@ -1,0 +1,112 @@
+/**
+ * A normalised structural digest of a key, comparable across servers and versions (DUMP
+ * bytes are not: hash-table order and encodings differ). Unordered types use an
+ * order-independent multiset hash, so big keys are read in chunks, never whole.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { RedisType } from './key-copy.js';
+
+const CHUNK = 1000;
+const MASK = (1n << 64n) - 1n;
+
+export interface KeyDigest {
+  type: RedisType;
+  digest: string;
+  /** Elements (or bytes for strings). */
+  size: number;
+  /** Absolute expiry in epoch ms, or -1 for none. */
+  expiresAt: number;
+}
+
+function h64(...parts: Buffer[]): bigint {
+  const hash = createHash('sha256');
+  for (const p of parts) {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(p.length);
+    hash.update(len).update(p);
+  }
+  return hash.digest().readBigUInt64BE(0);
+}
+
+class Multiset {
+  sum = 0n;
+  count = 0;
+  add(...parts: Buffer[]): void {
+    this.sum = (this.sum + h64(...parts)) & MASK;
+    this.count++;
+  }
+  value(): string {
+    return `${this.count}:${this.sum.toString(16)}`;
+  }
+}
+
+export async function digestKey(redis: Redis, key: Buffer): Promise<KeyDigest | undefined> {
+  const type = (await redis.type(key)) as RedisType;
+  if (type === 'none') return undefined;
+  const readAt = Date.now();
+  const pttl = await redis.pttl(key);
+  if (pttl === -2) return undefined;
+  const expiresAt = pttl >= 0 ? readAt + pttl : -1;
+  const ordered = createHash('sha256');
+  const set = new Multiset();
+  let size = 0;
+  switch (type) {
+    case 'string': {
+      const length = await redis.strlen(key);
+      for (let offset = 0; offset < length; offset += 1 << 20) ordered.update(await redis.getrangeBuffer(key, offset, Math.min(length, offset + (1 << 20)) - 1));
+      size = length;
+      return { type, digest: ordered.digest('hex'), size, expiresAt };
+    }
+    case 'list': {
+      for (let start = 0; ; start += CHUNK) {
+        const items = await redis.lrangeBuffer(key, start, start + CHUNK - 1);
+        for (const item of items) ordered.update(`${item.length}:`).update(item);
+        size += items.length;
+        if (items.length < CHUNK) break;
+      }
+      return { type, digest: ordered.digest('hex'), size, expiresAt };
+    }
+    case 'stream': {
+      let start = '-';
+      for (;;) {
+        const entries = (await redis.xrangeBuffer(key, start, '+', 'COUNT', CHUNK)) as unknown as [Buffer, Buffer[]][];
+        const fresh = start === '-' ? entries : entries.slice(1);
+        for (const [id, fields] of fresh) {
+          ordered.update(id).update(`/${fields.length}/`);
+          for (const f of fields) ordered.update(`${f.length}:`).update(f);
+        }
+        size += fresh.length;
+        if (entries.length < CHUNK) break;
+        start = entries.at(-1)![0].toString();
+      }
+      const groups = (await redis.call('XINFO', 'GROUPS', key)) as unknown[][];
+      for (const g of groups.map((x) => `${x[x.indexOf('name') + 1]}@${x[x.indexOf('last-delivered-id') + 1]}#${x[x.indexOf('pending') + 1]}`).sort()) ordered.update(g);
+      return { type, digest: ordered.digest('hex'), size, expiresAt };
+    }
+    case 'set':
+    case 'hash':
+    case 'zset': {
+      const method = type === 'set' ? 'sscanBuffer' : type === 'hash' ? 'hscanBuffer' : 'zscanBuffer';
+      const step = type === 'set' ? 1 : 2;
+      let cursor = '0';
+      const seen = new Set<string>();
+      do {
+        const [next, items] = (await redis[method](key, cursor, 'COUNT', CHUNK)) as unknown as [Buffer, Buffer[]];
+        cursor = next.toString();
+        for (let i = 0; i < items.length; i += step) {
+          // SCAN may return an element twice; count each once.
+          const id = items[i]!.toString('base64');
+          if (seen.has(id)) continue;
+          seen.add(id);
+          if (type === 'zset') set.add(items[i]!, Buffer.from(String(Number(items[i + 1]!.toString()))));
+          else if (type === 'hash') set.add(items[i]!, items[i + 1]!);
+          else set.add(items[i]!);
+        }
+      } while (cursor !== '0');
+      return { type, digest: set.value(), size: set.count, expiresAt };
+    }
+    default:
+      return { type, digest: 'unsupported', size: 0, expiresAt };
+  }
+}

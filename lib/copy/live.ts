@@ -1,0 +1,132 @@
+/**
+ * Live catch-up: while Spinnaker is being re-pointed, copy every key it touches on
+ * spin-redis (keyspace notifications, enabled by EnableChangeCapture) to the target.
+ * Notifications are fire-and-forget: what happens between two invocations is lost, which
+ * is why ReconcileFinal compares both sides afterwards.
+ */
+import type { Redis } from 'ioredis';
+import { connectRedis, mapRedisError, type RedisEndpoint } from '../redis/connect.js';
+import { copyKeyByType, mergeCollection, type RedisType } from './key-copy.js';
+
+export interface CatchUpOptions {
+  /** Epoch ms at which to return. */
+  until: number;
+  /** Checked every `checkEveryMs`; returning true ends the catch-up early (e.g. spin-redis drained). */
+  shouldStop?: () => Promise<boolean>;
+  checkEveryMs?: number;
+  skipPrefix?: string;
+}
+
+export interface CatchUpStats {
+  events: number;
+  copied: number;
+  deleted: number;
+  stoppedEarly: boolean;
+  ms: number;
+}
+
+
+/** Copy one key's current state from source to target (or delete it there if gone). */
+export async function syncKey(source: Redis, target: Redis, key: Buffer): Promise<'copied' | 'deleted'> {
+  const reply = (await source.callBuffer('EVAL', "local t = redis.call('TYPE', KEYS[1]).ok if t == 'none' then return {-2} end return {redis.call('PTTL', KEYS[1]), redis.call('DUMP', KEYS[1]), t}", 1, key)) as [number, Buffer?, Buffer?];
+  const pttl = Number(reply[0]);
+  if (pttl === -2) {
+    await target.del(key);
+    return 'deleted';
+  }
+  const type = reply[2]!.toString() as RedisType;
+  if ((type === 'hash' || type === 'set' || type === 'zset') && (await target.exists(key)) === 1) {
+    // Spinnaker may already write this key on the target (a cut-over pod): merge, source fields newest.
+    await mergeCollection(source, target, key, type, true);
+    if (pttl > 0) await target.pexpire(key, pttl);
+    return 'copied';
+  }
+  try {
+    await target.restore(key, pttl > 0 ? pttl : 0, reply[1]!, 'REPLACE');
+  } catch (error) {
+    if (!/payload version or checksum/i.test((error as Error).message)) throw error;
+    await copyKeyByType(source, target, key, type);
+  }
+  return 'copied';
+}
+
+export async function catchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: CatchUpOptions): Promise<CatchUpStats> {
+  const started = Date.now();
+  const stats: CatchUpStats = { events: 0, copied: 0, deleted: 0, stoppedEarly: false, ms: 0 };
+  const skip = options.skipPrefix ?? 'spin-elasticache:';
+  const subscriber = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-catchup-sub' });
+  const sources = new Map<number, Redis>();
+  const targets = new Map<number, Redis>();
+  const forDb = async (map: Map<number, Redis>, endpoint: RedisEndpoint, db: number) => {
+    let client = map.get(db);
+    if (!client) {
+      client = await connectRedis(endpoint, { db, connectionName: 'spin-elasticache-catchup' });
+      map.set(db, client);
+    }
+    return client;
+  };
+  // Coalesce: a key touched many times is copied once per drain of the queue.
+  const pending = new Map<string, { db: number; key: Buffer }>();
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  subscriber.on('pmessageBuffer', (_pattern: Buffer, channel: Buffer, message: Buffer) => {
+    const text = channel.toString('latin1');
+    const match = /^__keyspace@(\d+)__:/.exec(text);
+    if (!match) return;
+    const key = channel.subarray(match[0].length);
+    if (key.toString('latin1').startsWith(skip)) return;
+    stats.events++;
+    void message; // the event name does not matter: we copy the key's current state
+    pending.set(`${match[1]}:${key.toString('base64')}`, { db: Number(match[1]), key });
+    wake?.();
+  });
+  await subscriber.psubscribe('__keyspace@*__:*');
+  try {
+    let lastCheck = 0;
+    while (Date.now() < options.until && !failure) {
+      if (pending.size === 0) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, 100)));
+      wake = undefined;
+      const batch = [...pending.values()];
+      pending.clear();
+      for (const { db, key } of batch) {
+        const outcome = await syncKey(await forDb(sources, sourceEndpoint, db), await forDb(targets, targetEndpoint, db), key);
+        if (outcome === 'copied') stats.copied++;
+        else stats.deleted++;
+      }
+      if (options.shouldStop && Date.now() - lastCheck >= (options.checkEveryMs ?? 1000)) {
+        lastCheck = Date.now();
+        if (pending.size === 0 && (await options.shouldStop())) {
+          stats.stoppedEarly = true;
+          break;
+        }
+      }
+    }
+  } catch (error) {
+    failure = error;
+  } finally {
+    subscriber.disconnect();
+    for (const c of [...sources.values(), ...targets.values()]) c.disconnect();
+  }
+  if (failure) throw mapRedisError(failure, 'catch-up');
+  stats.ms = Date.now() - started;
+  return stats;
+}
+
+
+export interface ForeignClient {
+  name: string;
+  addr: string;
+  idleSeconds: number;
+  command: string;
+}
+
+/** Clients on spin-redis that are not ours and not replicas: who still talks to it. */
+export async function foreignClients(redis: Redis, ownPrefix = 'spin-elasticache'): Promise<ForeignClient[]> {
+  const list = (await redis.client('LIST')) as string;
+  return list
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => Object.fromEntries(line.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) as Record<string, string>)
+    .filter((c) => !(c.name ?? '').startsWith(ownPrefix) && !(c.flags ?? '').includes('S') && !(c.flags ?? '').includes('M') && c.cmd !== 'sync' && c.cmd !== 'psync')
+    .map((c) => ({ name: c.name ?? '', addr: c.addr ?? '', idleSeconds: Number(c.idle ?? 0), command: c.cmd ?? '' }));
+}

@@ -1,0 +1,73 @@
+/**
+ * Final reconciliation, once nothing but us talks to spin-redis (it is frozen) and
+ * Spinnaker writes only to the target. The rule (docs/COPY.md):
+ *   - key only on the source            -> copied (with its remaining TTL);
+ *   - equal on both sides               -> nothing;
+ *   - hash / set / zset on both, differ -> merged: members and fields missing on the target
+ *     are added, the target's value wins where both have one (orca's indexes are add-only);
+ *   - string / list / stream, differ    -> the target wins (Spinnaker wrote it after the cutover);
+ *   - key only on the target            -> kept (created by Spinnaker after the cutover).
+ * `copyBack` is the same pass in the other direction, for the rollback.
+ */
+import type { Redis } from 'ioredis';
+import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
+import { databasesWithKeys } from './bulk.js';
+import { digestKey } from './digest.js';
+import { mergeCollection } from './key-copy.js';
+import { syncKey } from './live.js';
+import { scanAll } from './verify.js';
+
+export interface ReconcileStats {
+  scanned: number;
+  copied: number;
+  merged: number;
+  targetWins: number;
+  equal: number;
+  ms: number;
+}
+
+export async function reconcile(fromEndpoint: RedisEndpoint, toEndpoint: RedisEndpoint, options: { skipPrefix?: string } = {}): Promise<ReconcileStats> {
+  const started = Date.now();
+  const stats: ReconcileStats = { scanned: 0, copied: 0, merged: 0, targetWins: 0, equal: 0, ms: 0 };
+  const skip = options.skipPrefix ?? 'spin-elasticache:';
+  const probe = await connectRedis(fromEndpoint, { connectionName: 'spin-elasticache-reconcile' });
+  const dbs = await databasesWithKeys(probe);
+  probe.disconnect();
+  for (const db of dbs) {
+    const from = await connectRedis(fromEndpoint, { db, connectionName: 'spin-elasticache-reconcile' });
+    const to = await connectRedis(toEndpoint, { db, connectionName: 'spin-elasticache-reconcile' });
+    try {
+      await scanAll(from, skip, async (key) => {
+        stats.scanned++;
+        await reconcileKey(from, to, key, stats);
+      });
+    } finally {
+      from.disconnect();
+      to.disconnect();
+    }
+  }
+  stats.ms = Date.now() - started;
+  return stats;
+}
+
+async function reconcileKey(from: Redis, to: Redis, key: Buffer, stats: ReconcileStats): Promise<void> {
+  if ((await to.exists(key)) === 0) {
+    if ((await syncKey(from, to, key)) === 'copied') stats.copied++;
+    return;
+  }
+  const [a, b] = await Promise.all([digestKey(from, key), digestKey(to, key)]);
+  if (!a || !b) return;
+  if (a.type === b.type && a.digest === b.digest) {
+    stats.equal++;
+    return;
+  }
+  if (a.type === b.type && (a.type === 'hash' || a.type === 'set' || a.type === 'zset')) {
+    await mergeCollection(from, to, key, a.type, false);
+    stats.merged++;
+    return;
+  }
+  stats.targetWins++;
+}
+
+/** Rollback: what Spinnaker wrote to ElastiCache since the cutover goes back to spin-redis, by the same rule. */
+export const copyBack = (targetEndpoint: RedisEndpoint, sourceEndpoint: RedisEndpoint) => reconcile(targetEndpoint, sourceEndpoint);

@@ -1,0 +1,34 @@
+/** Shared shapes of the copy engine. */
+export interface CopyStats {
+  keys: number;
+  bytes: number;
+  bigKeys: number;
+  fallbacks: number;
+  expiredSkipped: number;
+  vanished: number;
+  ms: number;
+}
+
+export const emptyStats = (): CopyStats => ({ keys: 0, bytes: 0, bigKeys: 0, fallbacks: 0, expiredSkipped: 0, vanished: 0, ms: 0 });
+
+export function addStats(a: CopyStats, b: CopyStats): CopyStats {
+  return { keys: a.keys + b.keys, bytes: a.bytes + b.bytes, bigKeys: a.bigKeys + b.bigKeys, fallbacks: a.fallbacks + b.fallbacks, expiredSkipped: a.expiredSkipped + b.expiredSkipped, vanished: a.vanished + b.vanished, ms: a.ms + b.ms };
+}
+
+/** Resumable position of a bulk copy; small enough to travel in the Step Functions state. */
+export interface Checkpoint {
+  /** Logical databases with keys, from INFO keyspace at the start. */
+  dbs: number[];
+  /** Index into `dbs` of the database being scanned. */
+  dbIndex: number;
+  /** SCAN cursor within that database ('0' = not started). */
+  cursor: string;
+  stats: CopyStats;
+}
+
+export interface Progress {
+  keys: number;
+  bytes: number;
+  keysPerSec: number;
+  db: number;
+}

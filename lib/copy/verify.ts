@@ -1,0 +1,169 @@
+/**
+ * Verification: every key on both sides, in both directions, by structural digest and
+ * absolute expiry. Strict mode (the `copy --verify` command, the benchmark) demands
+ * equality. Live mode (the migration, with Spinnaker writing to the target) accepts what
+ * the conflict rule allows: the target may hold more members/fields than the source, newer
+ * values for keys Spinnaker rewrote after the cutover, and later expiries (renewed TTLs).
+ */
+import type { Redis } from 'ioredis';
+import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
+import { databasesWithKeys } from './bulk.js';
+import { digestKey, type KeyDigest } from './digest.js';
+
+export interface VerifyOptions {
+  mode?: 'strict' | 'live';
+  ttlToleranceMs?: number;
+  skipPrefix?: string;
+  maxExamples?: number;
+}
+
+export interface Mismatch {
+  db: number;
+  key: string;
+  kind: 'missing' | 'extra' | 'type' | 'value' | 'ttl';
+  detail: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  mode: 'strict' | 'live';
+  compared: number;
+  missing: number;
+  extra: number;
+  typeMismatches: number;
+  valueMismatches: number;
+  ttlMismatches: number;
+  /** Live mode: differences the conflict rule resolves in favour of the target. */
+  targetNewer: number;
+  expiringSkipped: number;
+  examples: Mismatch[];
+  ms: number;
+}
+
+export function printableKey(key: Buffer): string {
+  const text = key.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(key) && !/[\x00-\x1f]/.test(text) ? text : `hex:${key.toString('hex')}`;
+}
+
+async function supersetOf(target: Redis, source: Redis, key: Buffer, type: string): Promise<boolean> {
+  // Cheap and exact enough for the live check: every source member/field is on the target.
+  let cursor = '0';
+  do {
+    const [next, items] =
+      type === 'set'
+        ? ((await source.sscanBuffer(key, cursor, 'COUNT', 1000)) as unknown as [Buffer, Buffer[]])
+        : type === 'hash'
+          ? ((await source.hscanBuffer(key, cursor, 'COUNT', 1000)) as unknown as [Buffer, Buffer[]])
+          : ((await source.zscanBuffer(key, cursor, 'COUNT', 1000)) as unknown as [Buffer, Buffer[]]);
+    cursor = next.toString();
+    const members = type === 'set' ? items : items.filter((_, i) => i % 2 === 0);
+    if (members.length === 0) continue;
+    const pipeline = target.pipeline();
+    for (const m of members) {
+      if (type === 'set') pipeline.sismember(key, m);
+      else if (type === 'hash') pipeline.hexists(key, m);
+      else pipeline.zscore(key, m);
+    }
+    const results = (await pipeline.exec()) ?? [];
+    if (results.some(([err, value]) => err || value === 0 || value === null)) return false;
+  } while (cursor !== '0');
+  return true;
+}
+
+export async function verifyCopy(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const started = Date.now();
+  const mode = options.mode ?? 'strict';
+  const tolerance = options.ttlToleranceMs ?? 500;
+  const maxExamples = options.maxExamples ?? 20;
+  const skip = options.skipPrefix ?? 'spin-elasticache:';
+  const report: VerifyReport = { ok: false, mode, compared: 0, missing: 0, extra: 0, typeMismatches: 0, valueMismatches: 0, ttlMismatches: 0, targetNewer: 0, expiringSkipped: 0, examples: [], ms: 0 };
+  const note = (m: Mismatch) => report.examples.length < maxExamples && report.examples.push(m);
+  const probeSource = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-verify' });
+  const probeTarget = await connectRedis(targetEndpoint, { connectionName: 'spin-elasticache-verify' });
+  const dbs = [...new Set([...(await databasesWithKeys(probeSource)), ...(await databasesWithKeys(probeTarget))])].sort((a, b) => a - b);
+  probeSource.disconnect();
+  probeTarget.disconnect();
+  for (const db of dbs) {
+    const source = await connectRedis(sourceEndpoint, { db, connectionName: 'spin-elasticache-verify' });
+    const target = await connectRedis(targetEndpoint, { db, connectionName: 'spin-elasticache-verify' });
+    try {
+      // Source -> target: everything must be there and equal.
+      await scanAll(source, skip, async (key) => {
+        const s = await digestKey(source, key);
+        if (!s) return;
+        if (s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2) {
+          report.expiringSkipped++;
+          return;
+        }
+        report.compared++;
+        const t = await digestKey(target, key);
+        const k = printableKey(key);
+        if (!t) {
+          report.missing++;
+          note({ db, key: k, kind: 'missing', detail: `${s.type} missing on the target` });
+          return;
+        }
+        if (s.type !== t.type) {
+          report.typeMismatches++;
+          note({ db, key: k, kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
+          return;
+        }
+        if (s.digest !== t.digest) {
+          if (mode === 'live' && (await acceptableLiveDifference(source, target, key, s, t))) report.targetNewer++;
+          else {
+            report.valueMismatches++;
+            note({ db, key: k, kind: 'value', detail: `${s.type}: ${s.size} element(s) on the source, ${t.size} on the target` });
+          }
+          return;
+        }
+        if (!ttlMatches(s, t, tolerance, mode)) {
+          report.ttlMismatches++;
+          note({ db, key: k, kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
+        }
+      });
+      // Target -> source: nothing extra (in live mode, keys Spinnaker created after the cutover are expected).
+      await scanAll(target, skip, async (key) => {
+        if ((await source.exists(key)) === 1) return;
+        if (mode === 'live') return;
+        const t = await digestKey(target, key);
+        if (!t) return;
+        report.extra++;
+        note({ db, key: printableKey(key), kind: 'extra', detail: `${t.type} only on the target` });
+      });
+    } finally {
+      source.disconnect();
+      target.disconnect();
+    }
+  }
+  report.ok = report.missing === 0 && report.typeMismatches === 0 && report.valueMismatches === 0 && report.ttlMismatches === 0 && report.extra === 0;
+  report.ms = Date.now() - started;
+  return report;
+}
+
+function describeExpiry(d: KeyDigest): string {
+  return d.expiresAt < 0 ? 'never' : new Date(d.expiresAt).toISOString();
+}
+
+function ttlMatches(s: KeyDigest, t: KeyDigest, tolerance: number, mode: 'strict' | 'live'): boolean {
+  if (s.expiresAt < 0 || t.expiresAt < 0) return s.expiresAt === t.expiresAt || (mode === 'live' && t.expiresAt < 0 && s.expiresAt < 0);
+  if (Math.abs(s.expiresAt - t.expiresAt) <= tolerance) return true;
+  return mode === 'live' && t.expiresAt > s.expiresAt; // renewed on the target after the cutover
+}
+
+async function acceptableLiveDifference(source: Redis, target: Redis, key: Buffer, s: KeyDigest, t: KeyDigest): Promise<boolean> {
+  if (s.type === 'set' || s.type === 'hash' || s.type === 'zset') return supersetOf(target, source, key, s.type);
+  // Strings, lists, streams: the target holds a value Spinnaker wrote after the cutover.
+  return t.size > 0;
+}
+
+export async function scanAll(redis: Redis, skipPrefix: string, visit: (key: Buffer) => Promise<void>): Promise<void> {
+  const skip = Buffer.from(skipPrefix);
+  let cursor = '0';
+  do {
+    const [next, keys] = (await redis.scanBuffer(cursor, 'COUNT', 1000)) as unknown as [Buffer, Buffer[]];
+    cursor = next.toString();
+    const batch = keys.filter((k) => !(skip.length > 0 && k.length >= skip.length && k.subarray(0, skip.length).equals(skip)));
+    // A handful in parallel keeps round trips overlapped without flooding either side.
+    for (let i = 0; i < batch.length; i += 16) await Promise.all(batch.slice(i, i + 16).map(visit));
+  } while (cursor !== '0');
+}
