@@ -1,0 +1,234 @@
+/**
+ * `npm start` / `spin-elasticache rehearse`: bring the sandbox up, run the real state
+ * machine over the real handlers against it, show progress, print a summary, and
+ * optionally write a JSON report or keep the sandbox running for a look around.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Redis } from 'ioredis';
+import { runMigration, type ExecutionResult, type HistoryEvent, type TaskHandler } from './runner.js';
+import { startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
+import { InjectedFaultError } from './faults.js';
+
+const USAGE = `Usage: npm start -- [--keys N] [--report FILE] [--keep] [--fail-at STATE] [--quiet]
+
+  --keys N         Seed spin-redis with about N Spinnaker-shaped keys (default 50000).
+  --report FILE    Write a JSON report (status, steps, history, key counts, endpoints).
+  --keep           Leave the sandbox running after the migration, until Ctrl-C / SIGTERM.
+  --fail-at STATE  Inject a fatal failure when STATE runs (e.g. HalDeployApply), to watch
+                   the failure path or the rollback.
+`;
+
+export interface RehearsalReport {
+  status: 'SUCCEEDED' | 'FAILED';
+  error?: string;
+  cause?: string;
+  executionArn: string;
+  durationMs: number;
+  steps: { name: string; status: string; durationMs: number; attempts: number; error?: string }[];
+  history: HistoryEvent[];
+  keys: { seeded: number; source: number; target: number; orcaExecutionsWritten: number; orcaExecutionsMissing: number };
+  spinnaker: WorldSnapshot;
+  endpoints: SandboxWorld['endpoints'];
+  output?: unknown;
+}
+
+export async function runRehearsal(argv: string[]): Promise<number> {
+  let values: { keys?: string; report?: string; keep?: boolean; 'fail-at'?: string; quiet?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { keys: { type: 'string' }, report: { type: 'string' }, keep: { type: 'boolean' }, 'fail-at': { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const keys = values.keys === undefined ? 50_000 : Number(values.keys);
+  if (!Number.isInteger(keys) || keys < 0) {
+    process.stderr.write(`--keys must be a whole number (got ${values.keys})\n`);
+    return 2;
+  }
+  const out = new Progress(process.stdout, values.quiet ?? false);
+  out.line(`spin-elasticache sandbox: starting (seeding ~${keys.toLocaleString('en-US')} keys)…`);
+  const world = await startWorld({ keys, log: (m: string) => out.line(`  ${m}`) });
+  let exitCode = 1;
+  const stop = async () => {
+    out.stopTicker();
+    await world.close();
+  };
+  try {
+    out.line(`  spin-redis ${world.endpoints.sourceRedis}  ElastiCache API ${world.endpoints.elasticache}  Kubernetes API ${world.endpoints.kubernetes}`);
+    const failAt = values['fail-at'];
+    const result = await runMigration(world.input, {
+      executionName: `rehearsal-${Date.now()}`,
+      waitMs: 200,
+      retryMs: 100,
+      wrapTask: failAt ? injectFailure(failAt) : undefined,
+      onExecutionStatus: (arn, status) => world.setExecutionStatus(arn, status),
+      onEvent: (event) => out.event(event, world),
+    });
+    out.stopTicker();
+    const report = await buildReport(world, result);
+    printSummary(out, report, failAt);
+    if (values.report) {
+      writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
+      out.line(`Report written to ${values.report}`);
+    }
+    exitCode = failAt ? (report.status === 'FAILED' ? 0 : 1) : report.status === 'SUCCEEDED' ? 0 : 1;
+    if (values.keep) {
+      printKeepHelp(out, world);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+    }
+  } finally {
+    await stop();
+  }
+  return exitCode;
+}
+
+function injectFailure(stateName: string) {
+  return (name: string, handler: TaskHandler): TaskHandler =>
+    name === stateName
+      ? async () => {
+          throw new InjectedFaultError(`fault injected at ${stateName} by --fail-at`);
+        }
+      : handler;
+}
+
+async function buildReport(world: SandboxWorld, result: ExecutionResult): Promise<RehearsalReport> {
+  const snapshot = await world.snapshot();
+  return {
+    status: result.status,
+    ...(result.error ? { error: result.error, cause: result.cause } : {}),
+    executionArn: result.executionArn,
+    durationMs: result.durationMs,
+    steps: result.steps.map(({ name, status, durationMs, attempts, error }) => ({ name, status, durationMs, attempts, ...(error ? { error } : {}) })),
+    history: result.history,
+    keys: snapshot.keys,
+    spinnaker: snapshot,
+    endpoints: world.endpoints,
+    output: result.output,
+  };
+}
+
+function printSummary(out: Progress, report: RehearsalReport, failAt?: string): void {
+  out.line('');
+  out.line(report.status === 'SUCCEEDED' ? `Migration SUCCEEDED in ${(report.durationMs / 1000).toFixed(1)} s` : `Migration FAILED (${report.error}) after ${(report.durationMs / 1000).toFixed(1)} s`);
+  if (report.cause) out.line(`  ${readableCause(report.cause)}`);
+  if (failAt) out.line(`  (a fault was injected at ${failAt})`);
+  out.line('');
+  out.line('Steps:');
+  for (const step of report.steps) {
+    const retries = step.attempts > 1 ? `  (${step.attempts} attempts)` : '';
+    out.line(`  ${step.status.padEnd(9)} ${step.name.padEnd(36)} ${String(step.durationMs).padStart(7)} ms${retries}${step.error ? `  ${step.error}` : ''}`);
+  }
+  const s = report.spinnaker;
+  out.line('');
+  out.line('Spinnaker now:');
+  for (const service of s.services) out.line(`  ${service.name.padEnd(16)} -> ${service.redis ?? '(no Redis client)'}`);
+  out.line(`  Halyard overrideBaseUrl: ${s.halyard.overrideBaseUrl ?? '(not set: Halyard manages spin-redis)'}`);
+  out.line(`  spin-redis replicas: ${s.spinRedis.replicas}${s.spinRedis.replicas === 0 ? ' (scaled down)' : ''}`);
+  out.line('');
+  out.line(`Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}, on ElastiCache ${report.keys.target}`);
+  out.line(`orca executions written during the run: ${report.keys.orcaExecutionsWritten}, missing where Spinnaker points: ${report.keys.orcaExecutionsMissing}`);
+}
+
+function readableCause(cause: string): string {
+  try {
+    const parsed = JSON.parse(cause) as { errorType?: string; errorMessage?: string };
+    if (parsed.errorMessage) return `${parsed.errorType}: ${parsed.errorMessage}`;
+  } catch {
+    // not JSON: a Fail state's own cause
+  }
+  return cause;
+}
+
+function printKeepHelp(out: Progress, world: SandboxWorld): void {
+  const e = world.endpoints;
+  out.line('');
+  out.line('The sandbox stays up until Ctrl-C. Try:');
+  out.line(`  export AWS_ACCESS_KEY_ID=${world.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${world.credentials.secretAccessKey} AWS_REGION=${world.region}`);
+  out.line(`  aws --endpoint-url ${e.elasticache} elasticache describe-replication-groups`);
+  out.line(`  aws --endpoint-url ${e.eks} eks describe-cluster --name ${world.clusterName}`);
+  out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get configmap,deploy,pods`);
+  out.line(`  redis-cli -u ${e.sourceRedis} dbsize`);
+  if (e.targetRedis) out.line(`  redis-cli -u ${e.targetRedis} --tls --cacert ${e.caFile} --askpass dbsize   # token: ${world.secretHint}`);
+}
+
+/** Progress on a terminal: each state as it starts and ends, and keys on the target as they move. */
+class Progress {
+  private ticker?: NodeJS.Timeout;
+  private lastKeys = 0;
+  private lastAt = 0;
+  constructor(
+    private readonly stream: NodeJS.WriteStream,
+    private readonly quiet: boolean,
+  ) {}
+
+  line(text: string): void {
+    this.clearTickerLine();
+    this.stream.write(`${text}\n`);
+  }
+
+  event(event: HistoryEvent, world: SandboxWorld): void {
+    if (this.quiet || !event.state) return;
+    if (event.type === 'StateEntered') {
+      this.line(`▶ ${event.state}`);
+      if (/^(CopyBulk|CatchUpLiveWrites|ReconcileFinal|RollbackCopyBackWrites)$/.test(event.state)) this.startTicker(world.targetClient(), event.state);
+    } else if (event.type === 'StateExited') {
+      this.stopTicker();
+      this.line(`✔ ${event.state}`);
+    } else if (event.type === 'StateRetried') {
+      this.line(`↻ ${event.state} retried after ${event.error ?? 'an error'}`);
+    } else if (event.type === 'StateCaught') {
+      this.stopTicker();
+      this.line(`✖ ${event.state}: ${event.error ?? 'failed'} → ${'recovery path'}`);
+    } else if (event.type === 'StateFailed') {
+      this.line(`  ${event.state} failed: ${event.error}: ${readableCause(event.cause ?? '').slice(0, 200)}`);
+    }
+  }
+
+  private startTicker(target: Promise<Redis | undefined>, state: string): void {
+    this.stopTicker();
+    this.lastAt = Date.now();
+    this.ticker = setInterval(() => {
+      void target.then(async (redis) => {
+        if (!redis) return;
+        const keys = await redis.dbsize().catch(() => this.lastKeys);
+        const now = Date.now();
+        const rate = ((keys - this.lastKeys) * 1000) / Math.max(1, now - this.lastAt);
+        this.lastKeys = keys;
+        this.lastAt = now;
+        const text = `  ${state}: ${keys.toLocaleString('en-US')} keys on ElastiCache (${Math.max(0, Math.round(rate)).toLocaleString('en-US')} keys/s)`;
+        if (this.stream.isTTY) this.stream.write(`\r\x1b[2K${text}`);
+        else this.stream.write(`${text}\n`);
+      });
+    }, 500);
+  }
+
+  stopTicker(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+    this.clearTickerLine();
+  }
+
+  private clearTickerLine(): void {
+    if (this.stream.isTTY) this.stream.write('\r\x1b[2K');
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const args = process.argv.slice(2);
+  // `npm start` passes `rehearse` first (the same verb as the CLI).
+  runRehearsal(args[0] === 'rehearse' ? args.slice(1) : args).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`sandbox failed: ${(error as Error).stack ?? String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

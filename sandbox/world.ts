@@ -1,0 +1,255 @@
+/**
+ * The whole sandbox, started from code on free loopback ports: the AWS API emulators,
+ * the Kubernetes API emulator with a simulated Spinnaker installed in it, spin-redis
+ * seeded with Spinnaker-shaped data, and the environment that points the real handlers'
+ * SDK clients at all of it. `close()` tears everything down.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../lib/redis/connect.js';
+import { createSandboxPki } from './pki.js';
+import { startElastiCacheEmulator, type ElastiCacheEmulator } from './aws/elasticache.js';
+import { startEksEmulator, startSecretsManagerEmulator, startSfnEmulator, startSnsEmulator, startStsEmulator, type SecretsManagerEmulator, type SnsEmulator } from './aws/services.js';
+import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/server.js';
+import { createSpinnakerSimulation, type SpinnakerSimulation } from './spinnaker/index.js';
+import { seedSpinnakerData, type SeedSummary } from './seed.js';
+import { ROOT } from './runner.js';
+import type { MigrationInput } from '../lib/config/schema.js';
+
+export interface WorldOptions {
+  keys?: number;
+  /** Working directory (defaults to .sandbox/<time> under the repo). */
+  dir?: string;
+  creationDelayMs?: number;
+  podStartMs?: number;
+  log?: (message: string) => void;
+  /** Override parts of the migration input (e.g. options). */
+  input?: Partial<MigrationInput>;
+  spinnakerFaults?: { halExitCode?: number; neverReady?: string[] };
+}
+
+export interface WorldSnapshot {
+  services: { name: string; redis?: string; ready: boolean; replicas: number }[];
+  spinRedis: { replicas: number; running: boolean; url: string };
+  halyard: { overrideBaseUrl?: string };
+  configMap: Record<string, string>;
+  configMapAnnotations: Record<string, string>;
+  keys: { seeded: number; source: number; target: number; orcaExecutionsWritten: number; orcaExecutionsMissing: number };
+  missingExecutions: string[];
+}
+
+export interface SandboxWorld {
+  dir: string;
+  region: string;
+  clusterName: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  endpoints: { elasticache: string; eks: string; kubernetes: string; kubeconfig: string; sourceRedis: string; targetRedis?: string; caFile: string; secretsManager: string; sns: string };
+  input: MigrationInput;
+  seed: SeedSummary;
+  elastiCache: ElastiCacheEmulator;
+  kubernetes: KubernetesEmulator;
+  spinnaker: SpinnakerSimulation;
+  secretsManager: SecretsManagerEmulator;
+  sns: SnsEmulator;
+  authToken: string;
+  /** Where to look for the token, without printing it. */
+  secretHint: string;
+  /** Every secret value of the world, for leak checks. */
+  secrets: string[];
+  setExecutionStatus(arn: string, status: string): void;
+  targetClient(): Promise<Redis | undefined>;
+  snapshot(): Promise<WorldSnapshot>;
+  close(): Promise<void>;
+}
+
+export const SANDBOX_CLUSTER = 'spinnaker-sandbox';
+export const SANDBOX_GROUP_ID = 'spinnaker-redis';
+const NETWORK = {
+  subnets: {
+    'subnet-0a1b2c3d4e5f60001': { vpcId: 'vpc-0sandbox0000001', availabilityZone: 'us-east-1a' },
+    'subnet-0a1b2c3d4e5f60002': { vpcId: 'vpc-0sandbox0000001', availabilityZone: 'us-east-1b' },
+    'subnet-0a1b2c3d4e5f60003': { vpcId: 'vpc-0sandbox0000001', availabilityZone: 'us-east-1c' },
+  },
+  securityGroups: ['sg-0c1a2b3c4d5e60001', 'sg-0c1a2b3c4d5e60002'],
+};
+
+export async function startWorld(options: WorldOptions = {}): Promise<SandboxWorld> {
+  const log = options.log ?? (() => undefined);
+  const region = 'us-east-1';
+  const dir = options.dir ?? join(ROOT, '.sandbox', `${Date.now()}-${randomBytes(2).toString('hex')}`);
+  mkdirSync(dir, { recursive: true });
+  const credentials = { accessKeyId: 'AKIASANDBOX000000001', secretAccessKey: randomBytes(20).toString('base64url') };
+  const authToken = `sbx-${randomBytes(18).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')}`;
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const pki = createSandboxPki(join(dir, 'pki'));
+    const elastiCache = await startElastiCacheEmulator({ dir: join(dir, 'elasticache'), pki, network: NETWORK, region, creationDelayMs: options.creationDelayMs ?? 1500 });
+    closers.push(() => elastiCache.close());
+    const eks = await startEksEmulator(region);
+    closers.push(() => eks.close());
+    const secretsManager = await startSecretsManagerEmulator(region);
+    closers.push(() => secretsManager.close());
+    const sns = await startSnsEmulator(region);
+    closers.push(() => sns.close());
+    const sts = await startStsEmulator();
+    closers.push(() => sts.close());
+    const sfn = await startSfnEmulator();
+    closers.push(() => sfn.close());
+    const secretArn = secretsManager.putSecret('spinnaker/redis-auth', authToken, { 'spin-elasticache': 'auth-token' });
+
+    const spinnaker = createSpinnakerSimulation({
+      dir: join(dir, 'spinnaker'),
+      caFile: pki.caFile,
+      podStartMs: options.podStartMs ?? 300,
+      ...(options.spinnakerFaults ? { faults: options.spinnakerFaults } : {}),
+      resolveSecret: async (reference) => {
+        // kork-secrets: encrypted:secrets-manager!r:<region>!s:<secret>[!k:<key>]
+        const parts = Object.fromEntries(reference.replace(/^encrypted:secrets-manager!/, '').split('!').map((p) => [p.slice(0, 1), p.slice(2)]));
+        if (!reference.startsWith('encrypted:secrets-manager!') || !parts.s) throw new Error(`unsupported secret reference ${reference.slice(0, 40)}`);
+        const response = await fetch(secretsManager.url, { method: 'POST', headers: { 'x-amz-target': 'secretsmanager.GetSecretValue', 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify({ SecretId: parts.s }) });
+        if (!response.ok) throw new Error(`secret ${parts.s} not found`);
+        const value = ((await response.json()) as { SecretString: string }).SecretString;
+        return parts.k ? String((JSON.parse(value) as Record<string, unknown>)[parts.k]) : value;
+      },
+    });
+    closers.push(() => spinnaker.close());
+    const k8sCert = pki.issue('kubernetes');
+    const kubernetes = await startKubernetesEmulator({ tls: { certPem: k8sCert.certPem, keyPem: k8sCert.keyPem, caPem: pki.caPem }, clusterName: SANDBOX_CLUSTER, region, credentials, exec: spinnaker.exec });
+    closers.push(() => kubernetes.close());
+    const kubeconfig = join(dir, 'kubeconfig');
+    kubernetes.writeKubeconfig(kubeconfig);
+    eks.setCluster({ name: SANDBOX_CLUSTER, endpoint: kubernetes.url, caPem: pki.caPem, vpcId: 'vpc-0sandbox0000001', subnetIds: Object.keys(NETWORK.subnets), clusterSecurityGroupId: NETWORK.securityGroups[0]!, securityGroupIds: [NETWORK.securityGroups[1]!] });
+    await spinnaker.install(kubernetes.store);
+    log(`Kubernetes API ${kubernetes.url}, spin-redis ${spinnaker.spinRedisUrl}`);
+
+    const source = await connectRedis({ url: spinnaker.spinRedisUrl }, { connectionName: 'spin-elasticache-sandbox-seed' });
+    const started = Date.now();
+    const seed = await seedSpinnakerData(source, { keys: options.keys ?? 50_000 });
+    source.disconnect();
+    log(`seeded ${seed.keys.toLocaleString('en-US')} keys in ${Date.now() - started} ms (${seed.pipelines} pipelines, ${seed.orchestrations} orchestrations, ${seed.sessions} sessions)`);
+    await spinnaker.startTraffic();
+
+    // The handlers' SDK clients read these; nothing in handler code knows about the sandbox.
+    const topicArn = sns.topicArn('spin-elasticache-sandbox');
+    Object.assign(process.env, {
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      AWS_ENDPOINT_URL_ELASTICACHE: elastiCache.url,
+      AWS_ENDPOINT_URL_EKS: eks.url,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
+      AWS_ENDPOINT_URL_SNS: sns.url,
+      AWS_ENDPOINT_URL_STS: sts.url,
+      AWS_ENDPOINT_URL_SFN: sfn.url,
+      REDIS_TLS_CA_FILE: pki.caFile,
+      NOTIFY_TOPIC_ARN: topicArn,
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
+    });
+    delete process.env.AWS_PROFILE;
+    delete process.env.AWS_SESSION_TOKEN;
+
+    const input: MigrationInput = {
+      cluster: { name: SANDBOX_CLUSTER, region },
+      target: {
+        replicationGroupId: SANDBOX_GROUP_ID,
+        engine: 'redis',
+        engineVersion: '7.0',
+        nodeType: 'cache.r7g.large',
+        numCacheClusters: 2,
+        transitEncryption: true,
+        atRestEncryption: true,
+        authTokenSecretArn: secretArn,
+      },
+      options: { maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20 },
+      ...options.input,
+    };
+
+    let target: Redis | undefined;
+    const targetClient = async () => {
+      if (target) return target;
+      const nodes = elastiCache.nodes(SANDBOX_GROUP_ID);
+      if (nodes.length === 0) return undefined;
+      target = await elastiCache.adminClient(SANDBOX_GROUP_ID).catch(() => undefined);
+      return target;
+    };
+    closers.push(async () => target?.disconnect());
+    closers.push(async () => {
+      if (!options.dir && !process.env.SANDBOX_KEEP_FILES) rmSync(dir, { recursive: true, force: true });
+    });
+
+    const world: SandboxWorld = {
+      dir,
+      region,
+      clusterName: SANDBOX_CLUSTER,
+      credentials,
+      get endpoints() {
+        const primary = elastiCache.nodes(SANDBOX_GROUP_ID).find((n) => n.role === 'primary');
+        return {
+          elasticache: elastiCache.url,
+          eks: eks.url,
+          kubernetes: kubernetes.url,
+          kubeconfig,
+          sourceRedis: spinnaker.spinRedisUrl,
+          ...(primary ? { targetRedis: primary.process.url } : {}),
+          caFile: pki.caFile,
+          secretsManager: secretsManager.url,
+          sns: sns.url,
+        };
+      },
+      input,
+      seed,
+      elastiCache,
+      kubernetes,
+      spinnaker,
+      secretsManager,
+      sns,
+      authToken,
+      secretHint: `aws --endpoint-url ${secretsManager.url} secretsmanager get-secret-value --secret-id spinnaker/redis-auth`,
+      secrets: [authToken, credentials.secretAccessKey],
+      setExecutionStatus: (arn, status) => sfn.setExecutionStatus(arn, status),
+      targetClient,
+      async snapshot() {
+        await spinnaker.stopTraffic();
+        const sim = spinnaker.snapshot();
+        const cm = kubernetes.store.get('ConfigMap', 'spinnaker', 'halyard-config');
+        const sourceCount = spinnaker.spinRedis ? await connectRedis({ url: spinnaker.spinRedisUrl }).then(async (r) => ((await r.dbsize()) + (r.disconnect(), 0))).catch(() => 0) : 0;
+        const t = await targetClient();
+        const targetCount = t ? await t.dbsize() : 0;
+        // Every execution orca wrote must be where Spinnaker points now.
+        const orca = spinnaker.services.get('orca');
+        const pointsAt = orca?.target?.url ?? spinnaker.spinRedisUrl;
+        const missing: string[] = [];
+        const client = pointsAt === spinnaker.spinRedisUrl ? (spinnaker.spinRedis ? await connectRedis({ url: pointsAt }) : undefined) : await elastiCache.adminClient(SANDBOX_GROUP_ID).catch(() => undefined);
+        if (client && orca) {
+          const keys = [...orca.written.keys()];
+          for (let i = 0; i < keys.length; i += 500) {
+            const batch = keys.slice(i, i + 500);
+            const pipeline = client.pipeline();
+            for (const k of batch) pipeline.exists(k);
+            const results = (await pipeline.exec()) ?? [];
+            results.forEach(([, v], j) => v === 0 && missing.push(batch[j]!));
+          }
+          client.disconnect();
+        }
+        return {
+          ...sim,
+          configMap: (cm?.data ?? {}) as Record<string, string>,
+          configMapAnnotations: cm?.metadata.annotations ?? {},
+          keys: { seeded: seed.keys, source: sourceCount, target: targetCount, orcaExecutionsWritten: sim.orcaExecutionsWritten, orcaExecutionsMissing: missing.length },
+          missingExecutions: missing.slice(0, 20),
+        };
+      },
+      close,
+    };
+    return world;
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
