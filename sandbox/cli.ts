@@ -121,10 +121,11 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   if (report.cause) out.line(`  ${readableCause(report.cause)}`);
   if (failAt) out.line(`  (a fault was injected at ${failAt})`);
   out.line('');
-  out.line('Steps:');
-  for (const step of report.steps) {
-    const retries = step.attempts > 1 ? `  (${step.attempts} attempts)` : '';
-    out.line(`  ${step.status.padEnd(9)} ${step.name.padEnd(36)} ${String(step.durationMs).padStart(7)} ms${retries}${step.error ? `  ${step.error}` : ''}`);
+  out.line('Steps (loops folded: runs x, total time):');
+  for (const step of foldSteps(report.steps)) {
+    const runs = step.runs > 1 ? `  x${step.runs}` : '';
+    const retries = step.attempts > step.runs ? `  (${step.attempts - step.runs} retried)` : '';
+    out.line(`  ${step.status.padEnd(9)} ${step.name.padEnd(34)} ${String(step.durationMs).padStart(7)} ms${runs}${retries}${step.error ? `  ${step.error}` : ''}`);
   }
   const s = report.spinnaker;
   out.line('');
@@ -135,6 +136,22 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   out.line('');
   out.line(`Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}, on ElastiCache ${report.keys.target}`);
   out.line(`orca executions written during the run: ${report.keys.orcaExecutionsWritten}, missing where Spinnaker points: ${report.keys.orcaExecutionsMissing}`);
+}
+
+/** Task and Wait states only, loops folded into one line each, in first-run order. */
+function foldSteps(steps: RehearsalReport['steps']) {
+  const folded = new Map<string, { name: string; status: string; durationMs: number; attempts: number; runs: number; error?: string }>();
+  for (const s of steps) {
+    if (/^(Is[A-Z]|Check[A-Z])/.test(s.name) || /Complete$|^DryRunComplete$/.test(s.name)) continue;
+    const f = folded.get(s.name) ?? { name: s.name, status: s.status, durationMs: 0, attempts: 0, runs: 0 };
+    f.durationMs += s.durationMs;
+    f.attempts += s.attempts;
+    f.runs += 1;
+    f.status = s.status;
+    if (s.error) f.error = s.error;
+    folded.set(s.name, f);
+  }
+  return [...folded.values()];
 }
 
 function readableCause(cause: string): string {

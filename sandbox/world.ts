@@ -216,6 +216,12 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       targetClient,
       async snapshot() {
         await spinnaker.stopTraffic();
+        // Let the controller finish acting on the last scale (the process follows the Deployment).
+        for (let i = 0; i < 20; i++) {
+          const wanted = (kubernetes.store.get('Deployment', 'spinnaker', 'spin-redis')?.spec as { replicas?: number } | undefined)?.replicas ?? 0;
+          if ((wanted === 0) === !spinnaker.spinRedis) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
         const sim = spinnaker.snapshot();
         const cm = kubernetes.store.get('ConfigMap', 'spinnaker', 'halyard-config');
         const sourceCount = spinnaker.spinRedis ? await connectRedis({ url: spinnaker.spinRedisUrl }).then(async (r) => ((await r.dbsize()) + (r.disconnect(), 0))).catch(() => 0) : 0;
