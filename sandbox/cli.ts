@@ -191,21 +191,28 @@ class Progress {
     this.stream.write(`${text}\n`);
   }
 
+  private readonly entered = new Map<string, number>();
+
   event(event: HistoryEvent, world: SandboxWorld): void {
     if (this.quiet || !event.state) return;
+    const interesting = event.stateType === 'Task' || event.stateType === 'Parallel' || event.stateType === 'Fail';
+    if (!interesting) return;
+    const at = Date.parse(event.timestamp);
     if (event.type === 'StateEntered') {
-      this.line(`▶ ${event.state}`);
+      this.entered.set(event.state, at);
+      if (event.stateType === 'Fail') this.line(`✖ ${event.state}`);
+      else if (this.stream.isTTY) this.stream.write(`\r\x1b[2K▶ ${event.state}…`);
       if (/^(CopyBulk|CatchUpLiveWrites|ReconcileFinal|RollbackCopyBackWrites)$/.test(event.state)) this.startTicker(world.targetClient(), event.state);
     } else if (event.type === 'StateExited') {
-      this.stopTicker();
-      this.line(`✔ ${event.state}`);
+      if (/^(CopyBulk|CatchUpLiveWrites|ReconcileFinal|RollbackCopyBackWrites)$/.test(event.state)) this.stopTicker();
+      this.line(`✔ ${event.state.padEnd(34)} ${String(at - (this.entered.get(event.state) ?? at)).padStart(6)} ms`);
     } else if (event.type === 'StateRetried') {
       this.line(`↻ ${event.state} retried after ${event.error ?? 'an error'}`);
     } else if (event.type === 'StateCaught') {
       this.stopTicker();
-      this.line(`✖ ${event.state}: ${event.error ?? 'failed'} → ${'recovery path'}`);
-    } else if (event.type === 'StateFailed') {
-      this.line(`  ${event.state} failed: ${event.error}: ${readableCause(event.cause ?? '').slice(0, 200)}`);
+      this.line(`✖ ${event.state}: ${event.error ?? 'failed'}: ${readableCause(event.cause ?? '').slice(0, 160)}`);
+    } else if (event.type === 'StateFailed' && event.stateType === 'Task') {
+      this.line(`  ${event.state} failed: ${event.error}: ${readableCause(event.cause ?? '').slice(0, 160)}`);
     }
   }
 

@@ -89,6 +89,7 @@ export interface HistoryEvent {
   type: string;
   timestamp: string;
   state?: string;
+  stateType?: string;
   error?: string;
   cause?: string;
 }
@@ -150,7 +151,10 @@ export async function runMigration(input: unknown, options: RunOptions): Promise
   const consume = (async () => {
     for await (const event of execution.eventLogs) {
       const record: HistoryEvent = { type: event.type, timestamp: new Date(event.timestamp).toISOString() };
-      if ('state' in event) record.state = event.state.name;
+      if ('state' in event) {
+        record.state = event.state.name;
+        record.stateType = event.state.type;
+      }
       if ('Error' in event) {
         record.error = event.Error;
         record.cause = typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause);

@@ -64,7 +64,6 @@ export interface SandboxWorld {
   close(): Promise<void>;
 }
 
-export const SANDBOX_CLUSTER = 'spinnaker-sandbox';
 export const SANDBOX_GROUP_ID = 'spinnaker-redis';
 const NETWORK = {
   subnets: {
@@ -78,6 +77,8 @@ const NETWORK = {
 export async function startWorld(options: WorldOptions = {}): Promise<SandboxWorld> {
   const log = options.log ?? (() => undefined);
   const region = 'us-east-1';
+  // A fresh cluster name per world: a warm handler caches its Kubernetes client per cluster.
+  const SANDBOX_CLUSTER = `spinnaker-sandbox-${randomBytes(3).toString('hex')}`;
   const dir = options.dir ?? join(ROOT, '.sandbox', `${Date.now()}-${randomBytes(2).toString('hex')}`);
   mkdirSync(dir, { recursive: true });
   const credentials = { accessKeyId: 'AKIASANDBOX000000001', secretAccessKey: randomBytes(20).toString('base64url') };

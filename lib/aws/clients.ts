@@ -12,16 +12,28 @@ import { SNSClient } from '@aws-sdk/client-sns';
 
 const common = { maxAttempts: 3 } as const;
 
-function lazy<T>(make: () => T): () => T {
+/**
+ * One client per warm Lambda. Keyed by the endpoint variable as well, so that a process
+ * that points at several sandboxes in turn (the test suite) gets a fresh client each time.
+ */
+function lazy<T>(endpointVariable: string, make: () => T): () => T {
   let value: T | undefined;
-  return () => (value ??= make());
+  let madeFor: string | undefined;
+  return () => {
+    const endpoint = process.env[endpointVariable] ?? '';
+    if (value === undefined || madeFor !== endpoint) {
+      value = make();
+      madeFor = endpoint;
+    }
+    return value;
+  };
 }
 
-export const elastiCache = lazy(() => new ElastiCacheClient(common));
-export const eks = lazy(() => new EKSClient(common));
-export const secretsManager = lazy(() => new SecretsManagerClient(common));
-export const sfn = lazy(() => new SFNClient(common));
-export const sns = lazy(() => new SNSClient(common));
+export const elastiCache = lazy('AWS_ENDPOINT_URL_ELASTICACHE', () => new ElastiCacheClient(common));
+export const eks = lazy('AWS_ENDPOINT_URL_EKS', () => new EKSClient(common));
+export const secretsManager = lazy('AWS_ENDPOINT_URL_SECRETS_MANAGER', () => new SecretsManagerClient(common));
+export const sfn = lazy('AWS_ENDPOINT_URL_SFN', () => new SFNClient(common));
+export const sns = lazy('AWS_ENDPOINT_URL_SNS', () => new SNSClient(common));
 
 /** Anything with the SDK v3 `send` method; tests pass real clients under aws-sdk-client-mock. */
 export interface Sender {
