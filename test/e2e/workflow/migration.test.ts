@@ -1,0 +1,93 @@
+/**
+ * The full migration in the sandbox: the real ASL, the real handlers, emulated AWS and
+ * Kubernetes, real redis-server processes, and simulated Spinnaker writing throughout.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connectRedis } from '../../../lib/redis/connect.js';
+import type { ExecutionResult } from '../../../sandbox/runner.js';
+import { INITIAL_FILES } from '../../../sandbox/spinnaker/index.js';
+import type { SandboxWorld, WorldSnapshot } from '../../../sandbox/world.js';
+import { leakedSecrets, rehearse, yamlOf } from '../../support/sandbox.js';
+
+describe('a migration that succeeds', () => {
+  let world: SandboxWorld;
+  let result: ExecutionResult;
+  let snapshot: WorldSnapshot;
+  let seededSample: string[];
+
+  beforeAll(async () => {
+    ({ world, result } = await rehearse({ keys: 4000 }, {}, async (w) => {
+      const source = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+      seededSample = (await source.scan('0', 'COUNT', 2000))[1];
+      source.disconnect();
+    }));
+    snapshot = await world.snapshot();
+  }, 120_000);
+  afterAll(async () => world?.close());
+
+  it('succeeds', () => {
+    expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED', error: undefined, cause: undefined });
+  });
+
+  it('patches the Halyard files in the ConfigMap, keeping what was there', () => {
+    const redis = yamlOf(snapshot.configMap['redis.yml']);
+    expect(redis.overrideBaseUrl).toMatch(/^rediss:\/\/127\.0\.0\.1:\d+$/);
+    expect(redis.skipLifeCycleManagement).toBe(true);
+    expect(redis.enabled).toBe(false);
+    const gate = yamlOf(snapshot.configMap['gate-local.yml']) as { redis?: { configuration?: { secure?: boolean } }; server?: { tomcat?: { protocolHeader?: string } } };
+    expect(gate.redis?.configuration?.secure).toBe(true);
+    expect(gate.server?.tomcat?.protocolHeader).toBe('X-Forwarded-Proto');
+    expect(snapshot.configMap['gate-local.yml']).toContain('# Gate profile');
+    const common = yamlOf(snapshot.configMap['spinnaker-local.yml']) as { redis?: { password?: string } };
+    expect(common.redis?.password).toMatch(/^encrypted:secrets-manager!r:us-east-1!s:arn:aws:secretsmanager:/);
+    expect(snapshot.configMap.config).toBeDefined();
+  });
+
+  it('releases the lock and removes the backup after success', () => {
+    expect(Object.keys(snapshot.configMapAnnotations).filter((k) => k.startsWith('spin-elasticache.io/'))).toEqual([]);
+  });
+
+  it('points every Redis-using service at ElastiCache and scales spin-redis to 0', () => {
+    const target = snapshot.halyard.overrideBaseUrl;
+    for (const service of snapshot.services.filter((s) => s.redis !== undefined || ['spin-orca', 'spin-gate', 'spin-igor'].includes(s.name))) {
+      expect({ name: service.name, redis: service.redis, ready: service.ready }).toEqual({ name: service.name, redis: target, ready: true });
+    }
+    expect(snapshot.spinRedis).toMatchObject({ replicas: 0, running: false });
+    expect(snapshot.keys.source).toBe(0);
+  });
+
+  it('moved the data: seeded keys and every execution orca wrote during the run are on ElastiCache', async () => {
+    expect(snapshot.keys.orcaExecutionsWritten).toBeGreaterThan(20);
+    expect(snapshot.missingExecutions).toEqual([]);
+    const target = await world.elastiCache.adminClient('spinnaker-redis');
+    const pipeline = target.pipeline();
+    for (const key of seededSample) pipeline.exists(key);
+    const exists = ((await pipeline.exec()) ?? []).map(([, v]) => v);
+    target.disconnect();
+    expect(seededSample.length).toBeGreaterThan(500);
+    expect(exists.filter((v) => v !== 1)).toEqual([]);
+    expect(snapshot.keys.target).toBeGreaterThanOrEqual(world.seed.keys);
+  });
+
+  it('proved keyspace notifications and verified the copy with audit parity', () => {
+    const output = result.output as { ping: { keyspaceNotifications: boolean }; verify: { ok: boolean; compared: number; missing: number; audit: { ok: boolean; executions: { source: number; target: number } } } };
+    expect(output.ping.keyspaceNotifications).toBe(true);
+    expect(output.verify.ok).toBe(true);
+    expect(output.verify.missing).toBe(0);
+    expect(output.verify.compared).toBeGreaterThan(3000);
+    expect(output.verify.audit.ok).toBe(true);
+    expect(output.verify.audit.executions.target).toBeGreaterThanOrEqual(output.verify.audit.executions.source);
+  });
+
+  it('never exposes the AUTH token or credentials in the output, history or ConfigMap', () => {
+    expect(leakedSecrets(world, result.output, result.history, snapshot.configMap, world.sns.messages)).toEqual([]);
+  });
+
+  it('sent a success summary', () => {
+    expect(world.sns.messages.at(-1)?.subject).toMatch(/migrated to ElastiCache/);
+  });
+
+  it('started from the stock Halyard files', () => {
+    expect(INITIAL_FILES['redis.yml']).not.toContain('overrideBaseUrl');
+  });
+});
