@@ -27,7 +27,7 @@ export interface WorldOptions {
   log?: (message: string) => void;
   /** Override parts of the migration input (e.g. options). */
   input?: Partial<MigrationInput>;
-  spinnakerFaults?: { halExitCode?: number; neverReady?: string[] };
+  spinnakerFaults?: { halFailures?: number; neverReady?: string[] };
 }
 
 export interface WorldSnapshot {

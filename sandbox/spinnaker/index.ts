@@ -30,7 +30,7 @@ export interface SpinnakerSimulationOptions {
   podStartMs?: number;
   serviceWriteIntervalMs?: number;
   /** Fault switches for the fault matrix. */
-  faults?: { halExitCode?: number; neverReady?: string[] };
+  faults?: { halFailures?: number; neverReady?: string[] };
 }
 
 const SERVICES: { name: string; redis?: ServiceName }[] = [
@@ -204,7 +204,10 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     const out: string[] = ['+ Get current deployment', '  Success', '+ Prep deployment', '  Success'];
     const cfg = halConfig();
     if (cfg.error) return { stdout: `${out.join('\n')}\n`, stderr: `${cfg.error}\n- Failed to prep Spinnaker deployment\n`, exitCode: 1 };
-    if (faults.halExitCode) return { stdout: `${out.join('\n')}\n`, stderr: '! ERROR Unexpected exception: the sandbox was told to fail this hal deploy apply\n', exitCode: faults.halExitCode };
+    if ((faults.halFailures ?? 0) > 0) {
+      faults.halFailures!--;
+      return { stdout: `${out.join('\n')}\n`, stderr: '! ERROR Unexpected exception: the sandbox was told to fail this hal deploy apply\n', exitCode: 1 };
+    }
     if (cfg.manageRedis) {
       const redis = store!.get('Deployment', ns, 'spin-redis');
       if (redis && ((redis.spec as { replicas?: number }).replicas ?? 0) === 0) store!.update({ ...redis, spec: { ...(redis.spec as object), replicas: 1 } });

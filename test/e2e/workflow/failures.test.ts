@@ -1,0 +1,89 @@
+/**
+ * Failures in the sandbox, injected through the emulators and process control (never by
+ * branches in the handlers): before the cutover Spinnaker is left untouched; after it, the
+ * rollback puts it back exactly as it was, with nothing orca wrote lost.
+ */
+import { describe, expect, it } from '@jest/globals';
+import type { TaskHandler } from '../../../sandbox/runner.js';
+import { INITIAL_FILES } from '../../../sandbox/spinnaker/index.js';
+import type { SandboxWorld, WorldSnapshot } from '../../../sandbox/world.js';
+import { leakedSecrets, rehearse } from '../../support/sandbox.js';
+
+const ORIGINAL_DATA = { ...INITIAL_FILES };
+
+function expectUntouched(snapshot: WorldSnapshot, world: SandboxWorld) {
+  const { config: _config, ...halyardFiles } = snapshot.configMap;
+  expect(halyardFiles).toEqual(ORIGINAL_DATA);
+  expect(Object.keys(snapshot.configMapAnnotations).filter((k) => k.startsWith('spin-elasticache.io/'))).toEqual([]);
+  expect(snapshot.spinRedis).toMatchObject({ replicas: 1, running: true });
+  for (const s of snapshot.services.filter((x) => x.redis !== undefined)) expect({ name: s.name, redis: s.redis }).toEqual({ name: s.name, redis: world.spinnaker.spinRedisUrl });
+  expect(snapshot.missingExecutions).toEqual([]);
+}
+
+describe('failures before the cutover', () => {
+  it('create-failed stops with the reason and leaves Spinnaker untouched', async () => {
+    const { world, result } = await rehearse({}, {}, (w) => w.elastiCache.failNextCreate('Insufficient cache node capacity in us-east-1b'));
+    try {
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('ReplicationGroupCreateFailedError');
+      expect(result.cause).toContain('Insufficient cache node capacity');
+      expect(result.steps.map((s) => s.name)).not.toContain('PatchHalyardConfig');
+      expectUntouched(await world.snapshot(), world);
+      expect(world.sns.messages.at(-1)?.subject).toMatch(/failed before the cutover/);
+    } finally {
+      await world.close();
+    }
+  }, 60_000);
+
+  it('a Redis that cannot be reached from the ping step fails with a named error after retries', async () => {
+    const killPrimaryFirst = (world: () => SandboxWorld) => (name: string, handler: TaskHandler): TaskHandler =>
+      name === 'PingRedis'
+        ? async (event) => {
+            for (const node of world().elastiCache.nodes('spinnaker-redis')) await node.process.kill();
+            return handler(event);
+          }
+        : handler;
+    let current: SandboxWorld | undefined;
+    const { world, result } = await rehearse({}, { wrapTask: killPrimaryFirst(() => current!) }, (w) => void (current = w));
+    try {
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('RedisConnectionError');
+      expect(result.steps.find((s) => s.name === 'PingRedis')?.attempts).toBeGreaterThan(1);
+      expectUntouched(await world.snapshot(), world);
+    } finally {
+      await world.close();
+    }
+  }, 60_000);
+
+  it('deletes only what it created when cleanupOnFailure is set', async () => {
+    const { world, result } = await rehearse({ input: { options: { cleanupOnFailure: true, maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20 } } }, {}, (w) => w.elastiCache.failNextCreate('capacity'));
+    try {
+      expect(result.error).toBe('ReplicationGroupCreateFailedError');
+      const cleanup = (result.history.find((e) => e.state === 'CleanupCreatedResources' && e.type === 'StateExited') ?? {}) as object;
+      expect(cleanup).toBeDefined();
+      await new Promise((r) => setTimeout(r, 700));
+      expect(world.elastiCache.groupIds()).toEqual([]);
+    } finally {
+      await world.close();
+    }
+  }, 60_000);
+});
+
+describe('failures after the cutover began', () => {
+  it('hal deploy apply exiting 1 rolls back: ConfigMap byte-identical, services on spin-redis, nothing lost', async () => {
+    const { world, result } = await rehearse({ spinnakerFaults: { halFailures: 1 } });
+    try {
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('MigrationRolledBack');
+      expect(result.cause).toContain('HalDeployFailedError');
+      const visited = result.steps.map((s) => s.name);
+      expect(visited).toEqual(expect.arrayContaining(['RollbackHalyardConfig', 'RollbackHalDeployApply', 'RollbackCopyBackWrites', 'ReleaseLockAfterRollback']));
+      const snapshot = await world.snapshot();
+      expectUntouched(snapshot, world);
+      expect(leakedSecrets(world, result.history, snapshot.configMap)).toEqual([]);
+      expect(world.sns.messages.at(-1)?.subject).toMatch(/rolled back/);
+    } finally {
+      await world.close();
+    }
+  }, 90_000);
+});
