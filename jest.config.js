@@ -10,6 +10,7 @@ export default {
   },
   // Sources import './x.js' (NodeNext style); map to the .ts file.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  setupFiles: ['<rootDir>/test/support/env.ts'],
   testTimeout: 60000,
   maxWorkers: 2,
 };
