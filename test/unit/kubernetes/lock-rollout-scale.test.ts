@@ -1,0 +1,140 @@
+/** Lock, rollout and scale rules against a small in-memory fake of the cluster API. */
+import { describe, expect, it } from '@jest/globals';
+import { parseMigrationInput } from '../../../lib/config/schema.js';
+import type { ClusterApi, ConfigMap, Deployment } from '../../../lib/kubernetes/api.js';
+import { acquireLock, releaseLock, BACKUP_ANNOTATION, LOCK_ANNOTATION, type ExecutionStatus } from '../../../lib/kubernetes/lock.js';
+import { checkRollout } from '../../../lib/kubernetes/rollout.js';
+import { scaleDownSpinRedis, scaleUpSpinRedis } from '../../../lib/kubernetes/scale.js';
+import { mapKubernetesError } from '../../../lib/kubernetes/errors.js';
+
+const config = parseMigrationInput({ cluster: { name: 'prod', region: 'us-east-1' }, target: { replicationGroupId: 'spin-redis' } });
+const ME = 'arn:aws:states:us-east-1:1:execution:sm:me';
+const OTHER = 'arn:aws:states:us-east-1:1:execution:sm:other';
+
+class FakeCluster {
+  cm: ConfigMap = { metadata: { name: 'halyard-config', namespace: 'spinnaker', resourceVersion: '1' }, data: { 'redis.yml': 'a: 1\n' } };
+  deployments = new Map<string, Deployment>();
+  conflictsLeft = 0;
+  api(): ClusterApi {
+    return {
+      readConfigMap: async () => structuredClone(this.cm),
+      replaceConfigMap: async (_ns, body) => {
+        if (this.conflictsLeft > 0 || body.metadata?.resourceVersion !== this.cm.metadata?.resourceVersion) {
+          this.conflictsLeft--;
+          throw mapKubernetesError({ code: 409, body: { message: 'the object has been modified' } }, 'update ConfigMap');
+        }
+        this.cm = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(Number(this.cm.metadata!.resourceVersion) + 1) } };
+        return this.cm;
+      },
+      listDeployments: async () => [...this.deployments.values()],
+      readDeployment: async (_ns, name) => structuredClone(this.deployments.get(name)!),
+      patchDeploymentAnnotations: async (_ns, name, annotations) => {
+        const d = this.deployments.get(name)!;
+        const merged = { ...(d.metadata?.annotations ?? {}) } as Record<string, string>;
+        for (const [k, v] of Object.entries(annotations)) if (v === null) delete merged[k];
+        else merged[k] = v;
+        d.metadata = { ...d.metadata, annotations: merged };
+        return d;
+      },
+      readScale: async (_ns, name) => this.deployments.get(name)!.spec!.replicas ?? 1,
+      replaceScale: async (_ns, name, replicas) => {
+        this.deployments.get(name)!.spec!.replicas = replicas;
+        return replicas;
+      },
+      listPods: async () => [],
+      exec: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
+    };
+  }
+}
+
+const statusOf = (statuses: Record<string, ExecutionStatus>) => async (arn: string) => statuses[arn] ?? 'UNKNOWN';
+
+describe('the migration lock', () => {
+  it('takes a free lock and stores the original data as the backup', async () => {
+    const cluster = new FakeCluster();
+    const result = await acquireLock(cluster.api(), config, ME, statusOf({}));
+    expect(result).toMatchObject({ owner: ME, alreadyHeld: false });
+    expect(JSON.parse(cluster.cm.metadata!.annotations![LOCK_ANNOTATION]!).owner).toBe(ME);
+    expect(JSON.parse(cluster.cm.metadata!.annotations![BACKUP_ANNOTATION]!)).toEqual({ 'redis.yml': 'a: 1\n' });
+  });
+
+  it('refuses while another execution is running, naming it', async () => {
+    const cluster = new FakeCluster();
+    await acquireLock(cluster.api(), config, OTHER, statusOf({}));
+    await expect(acquireLock(cluster.api(), config, ME, statusOf({ [OTHER]: 'RUNNING' }))).rejects.toMatchObject({ name: 'MigrationLockedError', message: expect.stringContaining(OTHER) });
+  });
+
+  it('takes over a stale lock but keeps the original backup', async () => {
+    const cluster = new FakeCluster();
+    await acquireLock(cluster.api(), config, OTHER, statusOf({}));
+    cluster.cm.data = { 'redis.yml': 'patched: true\n' }; // the dead run had patched it
+    const result = await acquireLock(cluster.api(), config, ME, statusOf({ [OTHER]: 'FAILED' }));
+    expect(result.tookOverFrom).toBe(OTHER);
+    expect(JSON.parse(cluster.cm.metadata!.annotations![BACKUP_ANNOTATION]!)).toEqual({ 'redis.yml': 'a: 1\n' });
+  });
+
+  it('is idempotent for the same execution and releases only its own lock', async () => {
+    const cluster = new FakeCluster();
+    await acquireLock(cluster.api(), config, ME, statusOf({}));
+    await expect(acquireLock(cluster.api(), config, ME, statusOf({}))).resolves.toMatchObject({ alreadyHeld: true });
+    await expect(releaseLock(cluster.api(), config, OTHER)).resolves.toMatchObject({ released: false });
+    await expect(releaseLock(cluster.api(), config, ME)).resolves.toEqual({ released: true });
+    expect(cluster.cm.metadata!.annotations).toEqual({});
+  });
+
+  it('turns a concurrent edit into a retryable 409', async () => {
+    const cluster = new FakeCluster();
+    cluster.conflictsLeft = 1;
+    await expect(acquireLock(cluster.api(), config, ME, statusOf({}))).rejects.toMatchObject({ name: 'KubernetesConflictError', retryable: true });
+    await expect(acquireLock(cluster.api(), config, ME, statusOf({}))).resolves.toMatchObject({ owner: ME });
+  });
+});
+
+const deployment = (name: string, generation: number, status: Partial<NonNullable<Deployment['status']>>, replicas = 1): Deployment => ({ metadata: { name, generation }, spec: { replicas, selector: {}, template: {} }, status: { replicas, ...status } });
+
+describe('the rollout check', () => {
+  const now = () => new Date('2026-11-22T12:00:00Z');
+  it('is ready only when every service observed its generation and all replicas are updated and available', async () => {
+    const cluster = new FakeCluster();
+    cluster.deployments.set('spin-orca', deployment('spin-orca', 3, { observedGeneration: 3, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 }));
+    cluster.deployments.set('spin-gate', deployment('spin-gate', 3, { observedGeneration: 3, updatedReplicas: 0, readyReplicas: 1, availableReplicas: 1, unavailableReplicas: 1 }));
+    cluster.deployments.set('spin-redis', deployment('spin-redis', 1, { observedGeneration: 0 }));
+    const first = await checkRollout(cluster.api(), config, undefined, now);
+    expect(first).toMatchObject({ ready: false, polls: 1 });
+    expect(first.deployments.map((d) => d.name)).toEqual(['spin-orca', 'spin-gate']);
+    cluster.deployments.set('spin-gate', deployment('spin-gate', 3, { observedGeneration: 3, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 }));
+    await expect(checkRollout(cluster.api(), config, first, now)).resolves.toMatchObject({ ready: true, polls: 2 });
+  });
+
+  it('fails past the bound, naming the stuck deployments', async () => {
+    const cluster = new FakeCluster();
+    cluster.deployments.set('spin-gate', deployment('spin-gate', 3, { observedGeneration: 3, updatedReplicas: 1, availableReplicas: 0, unavailableReplicas: 1 }));
+    await expect(checkRollout(cluster.api(), config, { polls: 80, waitingSince: '2026-11-22T11:30:00Z' }, now)).rejects.toMatchObject({ name: 'RolloutTimeoutError', message: expect.stringContaining('spin-gate (0/1 available') });
+  });
+});
+
+describe('scaling spin-redis', () => {
+  it('records the original count once, scales to 0, and a re-run still reports the original', async () => {
+    const cluster = new FakeCluster();
+    cluster.deployments.set('spin-redis', deployment('spin-redis', 1, {}, 2));
+    await expect(scaleDownSpinRedis(cluster.api(), config)).resolves.toEqual({ deployment: 'spin-redis', previousReplicas: 2, replicas: 0 });
+    await expect(scaleDownSpinRedis(cluster.api(), config)).resolves.toEqual({ deployment: 'spin-redis', previousReplicas: 2, replicas: 0 });
+    await expect(scaleUpSpinRedis(cluster.api(), config)).resolves.toEqual({ deployment: 'spin-redis', replicas: 2, restored: true });
+    expect(cluster.deployments.get('spin-redis')!.spec!.replicas).toBe(2);
+    await expect(scaleUpSpinRedis(cluster.api(), config)).resolves.toMatchObject({ replicas: 2, restored: false });
+  });
+});
+
+describe('mapKubernetesError', () => {
+  it.each([
+    [409, 'KubernetesConflictError'],
+    [403, 'KubernetesForbiddenError'],
+    [401, 'KubernetesForbiddenError'],
+    [404, 'KubernetesNotFoundError'],
+    [429, 'KubernetesUnavailableError'],
+    [503, 'KubernetesUnavailableError'],
+    [422, 'KubernetesRequestError'],
+  ])('maps HTTP %i to %s', (code, name) => {
+    expect(mapKubernetesError({ code, body: '{"message":"x"}' }, 'ctx').name).toBe(name);
+  });
+});
