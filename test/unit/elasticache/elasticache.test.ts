@@ -20,9 +20,12 @@ import { parseMigrationInput } from '../../../lib/config/schema.js';
 import { ensureParameterGroup } from '../../../lib/elasticache/parameter-group.js';
 import { describeReplicationGroup, ensureReplicationGroup } from '../../../lib/elasticache/replication-group.js';
 import { createHandler as createDescribeHandler } from '../../../handlers/describe-replication-group.js';
+import type { ReplicationGroupResult } from '../../../lib/workflow/state.js';
 
 const elastiCache = mockClient(ElastiCacheClient);
-afterEach(() => elastiCache.reset());
+afterEach(() => {
+  elastiCache.reset();
+});
 
 const config = parseMigrationInput({ cluster: { name: 'prod', region: 'us-east-1' }, target: { replicationGroupId: 'spin-redis', engine: 'redis', engineVersion: '7.1' } });
 const executionArn = 'arn:aws:states:us-east-1:123456789012:execution:spin-elasticache-prod:migrate-1';
@@ -139,7 +142,7 @@ describe('ensureReplicationGroup', () => {
 describe('DescribeReplicationGroup', () => {
   const previous = { id: 'spin-redis', outcome: 'created' as const, status: 'creating', polls: 3, waitingSince: '2026-11-22T10:00:00.000Z' };
   const handler = (now: string) => createDescribeHandler({ elastiCache: client, now: () => new Date(now) });
-  const state = (rg = previous) => ({ config, execution: { arn: executionArn, startedAt: previous.waitingSince }, replicationGroup: rg });
+  const state = (rg: ReplicationGroupResult = previous) => ({ config, execution: { arn: executionArn, startedAt: previous.waitingSince }, replicationGroup: rg });
 
   it('counts polls while creating and returns the primary endpoint once available', async () => {
     elastiCache.on(DescribeReplicationGroupsCommand).resolvesOnce({ ReplicationGroups: [{ ...existingGroup, Status: 'creating', NodeGroups: [] }] }).resolves({ ReplicationGroups: [existingGroup] });
