@@ -126,6 +126,7 @@ async function copyDatabase(source: Pool, target: Pool, db: number, startCursor:
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
   let cursor = startCursor;
+  let scanned = false;
   let lastReport = Date.now();
 
   const copyBatch = async (keys: Buffer[]) => {
@@ -183,6 +184,7 @@ async function copyDatabase(source: Pool, target: Pool, db: number, startCursor:
       const [next, found] = (await scanner.scanBuffer(cursor, 'COUNT', scanCount)) as unknown as [Buffer, Buffer[]];
       const keys = skip ? found.filter((k) => !(k.length >= skip.length && k.subarray(0, skip.length).equals(skip))) : found;
       cursor = next.toString();
+      scanned = true;
       if (keys.length > 0) {
         const task = copyBatch(keys).catch((error: unknown) => {
           failure ??= error;
@@ -206,5 +208,6 @@ async function copyDatabase(source: Pool, target: Pool, db: number, startCursor:
     const mapped = mapRedisError(failure, 'copy');
     throw mapped.name === 'RedisConnectionError' || mapped.name === 'RedisWriteRefusedError' || mapped.name === 'RedisAuthError' ? mapped : new CopyFailedError(`Copy of db ${db} failed: ${mapped.message}`, { cause: failure });
   }
-  return { cursor, stats, finished: cursor === '0' };
+  // '0' is both "not started" and "done": only a scan that came back to '0' is done.
+  return { cursor, stats, finished: scanned && cursor === '0' };
 }
