@@ -10,26 +10,19 @@ import { connectRedis, mapRedisError, type RedisEndpoint } from '../redis/connec
 import { copyKeyByType, type RedisType } from './key-copy.js';
 import { addStats, emptyStats, type Checkpoint, type CopyStats, type Progress } from './types.js';
 
-/** Per key: {pttl, dump} | {-2} when gone | {-3, type} when big. Atomic per key, so value and TTL match. */
+/**
+ * Per key: {pttl, dump} | {-2} when gone | {-3, type} when its payload is over the limit
+ * (copied in chunks instead, so the copier never holds a big value). Atomic per key, so
+ * value and TTL match. Two calls per key keep the source's share of the work near MIGRATE's.
+ */
 export const READ_SCRIPT = `
 local out = {}
-local maxString = tonumber(ARGV[1])
-local maxItems = tonumber(ARGV[2])
+local maxBytes = tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
-  local t = redis.call('TYPE', key).ok
-  local big = false
-  if t == 'none' then
-    out[i] = {-2}
-  else
-    if t == 'string' then big = redis.call('STRLEN', key) > maxString
-    elseif t == 'hash' then big = redis.call('HLEN', key) > maxItems
-    elseif t == 'list' then big = redis.call('LLEN', key) > maxItems
-    elseif t == 'set' then big = redis.call('SCARD', key) > maxItems
-    elseif t == 'zset' then big = redis.call('ZCARD', key) > maxItems
-    elseif t == 'stream' then big = redis.call('XLEN', key) > maxItems end
-    if big then out[i] = {-3, t}
-    else out[i] = {redis.call('PTTL', key), redis.call('DUMP', key)} end
-  end
+  local payload = redis.call('DUMP', key)
+  if not payload then out[i] = {-2}
+  elseif #payload > maxBytes then out[i] = {-3, redis.call('TYPE', key).ok}
+  else out[i] = {redis.call('PTTL', key), payload} end
 end
 return out`;
 
@@ -42,8 +35,8 @@ export interface BulkOptions {
   inflight?: number;
   /** Connections per side. */
   connections?: number;
-  maxStringBytes?: number;
-  maxItems?: number;
+  /** Keys whose DUMP payload is bigger are copied in chunks by type. */
+  maxPayloadBytes?: number;
   onProgress?: (p: Progress) => void;
   /** Keys with this prefix are ours (ping probes, temp keys) and are not copied. */
   skipPrefix?: string;
@@ -60,6 +53,19 @@ export async function databasesWithKeys(redis: Redis): Promise<number[]> {
   const dbs = [...info.matchAll(/^db(\d+):keys=(\d+)/gm)].filter((m) => Number(m[2]) > 0).map((m) => Number(m[1]));
   return dbs.length > 0 ? dbs : [0];
 }
+
+/**
+ * Restores a whole batch in one call: one command for the target to parse and one reply,
+ * instead of a thousand. Per-key errors come back in place (pcall), so one refused payload
+ * does not stop the batch. ARGV: ttl1, payload1, ttl2, payload2, …
+ */
+export const RESTORE_SCRIPT = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local ok, err = pcall(redis.call, 'RESTORE', key, ARGV[2 * i - 1], ARGV[2 * i], 'REPLACE')
+  if ok then out[i] = 1 else out[i] = tostring(err and (err.err or err) or 'error') end
+end
+return out`;
 
 const RESTORE_VERSION_ERROR = /payload version or checksum are wrong|Bad data format/i;
 
@@ -118,11 +124,11 @@ async function copyDatabase(source: Pool, target: Pool, db: number, startCursor:
   const stats = emptyStats();
   const scanCount = options.scanCount ?? 1000;
   const inflightLimit = options.inflight ?? 8;
-  const maxString = options.maxStringBytes ?? 8 * 1024 * 1024;
-  const maxItems = options.maxItems ?? 20_000;
+  const maxPayload = options.maxPayloadBytes ?? 4 * 1024 * 1024;
   const skip = options.skipPrefix ? Buffer.from(options.skipPrefix) : undefined;
   const scanner = source.take();
   const sha = (await scanner.script('LOAD', READ_SCRIPT)) as string;
+  const restoreSha = (await target.take().script('LOAD', RESTORE_SCRIPT)) as string;
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
   let cursor = startCursor;
@@ -131,10 +137,10 @@ async function copyDatabase(source: Pool, target: Pool, db: number, startCursor:
 
   const copyBatch = async (keys: Buffer[]) => {
     const reader = source.take();
-    const replies = (await reader.callBuffer('EVALSHA', sha, keys.length, ...keys, String(maxString), String(maxItems))) as [number | Buffer, Buffer?][];
+    const replies = (await reader.callBuffer('EVALSHA', sha, keys.length, ...keys, String(maxPayload))) as [number | Buffer, Buffer?][];
     const readAt = Date.now();
     const writer = target.take();
-    const pipeline = writer.pipeline();
+    const restoreArgs: (Buffer | string)[] = [];
     const restored: { key: Buffer; bytes: number }[] = [];
     const big: { key: Buffer; type: RedisType }[] = [];
     replies.forEach(([first, second], i) => {
@@ -152,20 +158,20 @@ async function copyDatabase(source: Pool, target: Pool, db: number, startCursor:
             return;
           }
         }
-        pipeline.restore(key, ttl, second!, 'REPLACE');
+        restoreArgs.push(String(ttl), second!);
         restored.push({ key, bytes: second!.length });
       }
     });
-    const results = restored.length > 0 ? ((await pipeline.exec()) ?? []) : [];
+    const results = restored.length > 0 ? ((await writer.call('EVALSHA', restoreSha, restored.length, ...restored.map((r) => r.key), ...restoreArgs)) as (number | string)[]) : [];
     for (let i = 0; i < restored.length; i++) {
-      const error = results[i]?.[0];
-      if (!error) {
+      const outcome = results[i];
+      if (outcome === 1) {
         stats.keys++;
         stats.bytes += restored[i]!.bytes;
-      } else if (RESTORE_VERSION_ERROR.test(error.message)) {
+      } else if (RESTORE_VERSION_ERROR.test(String(outcome))) {
         big.push({ key: restored[i]!.key, type: (await reader.type(restored[i]!.key)) as RedisType });
         stats.fallbacks++;
-      } else throw mapRedisError(error, 'target');
+      } else throw mapRedisError(new Error(String(outcome)), 'target');
     }
     for (const { key, type } of big) {
       const bytes = await copyKeyByType(reader, writer, key, type);

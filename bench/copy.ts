@@ -1,0 +1,129 @@
+/**
+ * `npm run bench:copy -- [--json FILE] [--keys N]`: the copy engine against Redis's own
+ * server-side MIGRATE and a naive client loop, on loopback, same dataset, one run.
+ * Each method copies into a fresh redis-server; our copy is then verified structurally.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../lib/redis/connect.js';
+import { copySlice } from '../lib/copy/bulk.js';
+import { verifyCopy } from '../lib/copy/verify.js';
+import { seedSpinnakerData } from '../sandbox/seed.js';
+import { startRedis, type RedisProcess } from '../sandbox/redis/redis-process.js';
+
+interface Figures {
+  keys: number;
+  seconds: number;
+  keysPerSec: number;
+  mbPerSec: number;
+  note?: string;
+}
+
+const { values } = parseArgs({ args: process.argv.slice(2), options: { json: { type: 'string' }, keys: { type: 'string' }, 'naive-sample': { type: 'string' } } });
+const KEYS = Number(values.keys ?? 200_000);
+const NAIVE_SAMPLE = Number(values['naive-sample'] ?? 20_000);
+const dir = mkdtempSync(join(tmpdir(), 'bench-copy-'));
+const servers: RedisProcess[] = [];
+const fresh = async (name: string) => {
+  const server = await startRedis({ dir: join(dir, name) });
+  servers.push(server);
+  return server;
+};
+const log = (m: string) => process.stderr.write(`${m}\n`);
+
+async function datasetBytes(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory_dataset:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+async function main() {
+  const source = await fresh('source');
+  const src = await connectRedis({ url: source.url });
+  log(`seeding ~${KEYS} Spinnaker-shaped keys plus big keys…`);
+  const seed = await seedSpinnakerData(src, { keys: KEYS, bigKeyItems: 100_000 });
+  await src.set('bench:big-string', Buffer.alloc(20 * 1024 * 1024, 'x'));
+  const keys = await src.dbsize();
+  const bytes = await datasetBytes(src);
+  log(`dataset: ${keys} keys, ${(bytes / 1e6).toFixed(1)} MB (${seed.pipelines} pipelines, big keys: ${[...seed.bigKeys, 'bench:big-string'].join(', ')})`);
+  const figures = (n: number, seconds: number, b = bytes, note?: string): Figures => ({ keys: n, seconds: Math.round(seconds * 1000) / 1000, keysPerSec: Math.round(n / seconds), mbPerSec: Math.round((b / 1e6 / seconds) * 10) / 10, ...(note ? { note } : {}) });
+
+  // 1. Ours.
+  const oursTarget = await fresh('ours');
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 25);
+  let started = performance.now();
+  const result = await copySlice({ url: source.url }, { url: oursTarget.url });
+  const oursSeconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  const ours = figures(result.checkpoint.stats.keys, oursSeconds);
+  log(`ours: ${ours.keysPerSec} keys/s, ${ours.mbPerSec} MB/s, peak RSS ${(peakRss / 1e6).toFixed(0)} MB`);
+
+  // 2. Redis's own MIGRATE … COPY REPLACE KEYS, in batches, server to server.
+  const migrateTarget = await fresh('migrate');
+  started = performance.now();
+  let cursor = '0';
+  let migrated = 0;
+  do {
+    const [next, batch] = await src.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    if (batch.length === 0) continue;
+    await src.call('MIGRATE', '127.0.0.1', String(migrateTarget.port), '', '0', '60000', 'COPY', 'REPLACE', 'KEYS', ...batch);
+    migrated += batch.length;
+  } while (cursor !== '0');
+  const migrate = figures(migrated, (performance.now() - started) / 1000);
+  log(`MIGRATE: ${migrate.keysPerSec} keys/s`);
+
+  // 3. The naive loop most hand-written scripts use: one key at a time, no pipelining.
+  const naiveTarget = await fresh('naive');
+  const dst = await connectRedis({ url: naiveTarget.url });
+  started = performance.now();
+  cursor = '0';
+  let naiveKeys = 0;
+  do {
+    const [next, batch] = await src.scan(cursor, 'COUNT', 100);
+    cursor = next;
+    for (const key of batch) {
+      const dump = await src.dumpBuffer(key);
+      const ttl = await src.pttl(key);
+      if (dump) await dst.restore(key, ttl > 0 ? ttl : 0, dump, 'REPLACE');
+      naiveKeys++;
+    }
+  } while (cursor !== '0' && naiveKeys < NAIVE_SAMPLE);
+  const naiveSeconds = (performance.now() - started) / 1000;
+  const naive = figures(naiveKeys, naiveSeconds, (bytes * naiveKeys) / keys, naiveKeys < keys ? `measured on the first ${naiveKeys} keys; the rate is extrapolated` : undefined);
+  log(`naive: ${naive.keysPerSec} keys/s`);
+  dst.disconnect();
+
+  log('verifying our copy…');
+  const verify = await verifyCopy({ url: source.url }, { url: oursTarget.url }, { mode: 'strict', maxExamples: 5 });
+  const report = {
+    when: new Date().toISOString(),
+    machine: { cpus: (await import('node:os')).cpus().length, node: process.version, redis: /redis_version:(\S+)/.exec(await src.info('server'))?.[1] },
+    dataset: { keys, bytes, bigKeys: [...seed.bigKeys, 'bench:big-string'] },
+    ours,
+    migrate,
+    naive,
+    ratios: { vsMigrate: Math.round((ours.keysPerSec / migrate.keysPerSec) * 100) / 100, vsNaive: Math.round((ours.keysPerSec / naive.keysPerSec) * 100) / 100 },
+    peakRssMB: Math.round(peakRss / 1e6),
+    verify: { ok: verify.ok, compared: verify.compared, missing: verify.missing, extra: verify.extra, valueMismatches: verify.valueMismatches, ttlMismatches: verify.ttlMismatches, seconds: verify.ms / 1000 },
+  };
+  src.disconnect();
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  if (values.json) writeFileSync(values.json, text);
+  process.stdout.write(text);
+  return report.verify.ok ? 0 : 1;
+}
+
+main()
+  .then(async (code) => {
+    await Promise.all(servers.map((s) => s.stop()));
+    process.exit(code);
+  })
+  .catch(async (error: unknown) => {
+    process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+    await Promise.all(servers.map((s) => s.stop()));
+    process.exit(1);
+  });
