@@ -116,6 +116,8 @@ export interface RunOptions {
   handlers?: Record<string, TaskHandler>;
   /** Wrap one state's handler, e.g. to inject a fault; keyed by state name. */
   wrapTask?: (stateName: string, handler: TaskHandler) => TaskHandler;
+  /** Task TimeoutSeconds per state name (to provoke States.Timeout quickly). */
+  timeoutOverrides?: Record<string, number>;
   onEvent?: (event: HistoryEvent) => void;
   onExecutionStatus?: (arn: string, status: 'RUNNING' | 'SUCCEEDED' | 'FAILED') => void;
 }
@@ -134,6 +136,12 @@ export async function runMigration(input: unknown, options: RunOptions): Promise
     const wrapped = options.wrapTask ? options.wrapTask(stateName, base) : base;
     taskResourceLocalHandlers[stateName] = async (event) => (await invokeLikeLambda(wrapped, event)) as JSONValue;
     if (options.retryMs !== undefined) retryIntervalOverrides[stateName] = options.retryMs;
+  }
+  if (options.timeoutOverrides) {
+    forEachState(definition.States, (name, state) => {
+      const seconds = options.timeoutOverrides?.[name];
+      if (seconds !== undefined && state.Type === 'Task') state.TimeoutSeconds = seconds;
+    });
   }
   if (options.waitMs !== undefined) forEachState(definition.States, (name, state) => state.Type === 'Wait' && (waitTimeOverrides[name] = options.waitMs!));
 

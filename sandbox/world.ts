@@ -12,6 +12,7 @@ import { connectRedis } from '../lib/redis/connect.js';
 import { createSandboxPki } from './pki.js';
 import { startElastiCacheEmulator, type ElastiCacheEmulator } from './aws/elasticache.js';
 import { startEksEmulator, startSecretsManagerEmulator, startSfnEmulator, startSnsEmulator, startStsEmulator, type SecretsManagerEmulator, type SnsEmulator } from './aws/services.js';
+import type { FaultInjector } from './aws/http.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/server.js';
 import { createSpinnakerSimulation, type SpinnakerSimulation } from './spinnaker/index.js';
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
@@ -53,6 +54,7 @@ export interface SandboxWorld {
   spinnaker: SpinnakerSimulation;
   secretsManager: SecretsManagerEmulator;
   sns: SnsEmulator;
+  eksFaults: FaultInjector;
   authToken: string;
   /** Where to look for the token, without printing it. */
   secretHint: string;
@@ -210,6 +212,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       spinnaker,
       secretsManager,
       sns,
+      eksFaults: eks.faults,
       authToken,
       secretHint: `aws --endpoint-url ${secretsManager.url} secretsmanager get-secret-value --secret-id spinnaker/redis-auth`,
       secrets: [authToken, credentials.secretAccessKey],

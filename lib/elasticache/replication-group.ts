@@ -47,8 +47,6 @@ export function replicationGroupDifferences(group: ReplicationGroup, config: Mig
   if (group.Engine) check('Engine', group.Engine, t.engine);
   const members = group.MemberClusters?.length;
   if (members !== undefined && group.Status === 'available') check('number of nodes', members, t.numCacheClusters);
-  const port = group.NodeGroups?.[0]?.PrimaryEndpoint?.Port;
-  if (port !== undefined) check('port', port, t.port);
   void securityGroupIds;
   return differences;
 }

@@ -139,7 +139,9 @@ async function runExec(exec: Exec, namespace: string, pod: string, container: st
         ws.on('error', (error: Error) => reject(new PodExecError(`${where}: ${error.message}`)));
       })
       .catch((error: unknown) => {
-        const mapped = mapKubernetesError(error, where);
+        // A refused WebSocket upgrade arrives as "Unexpected server response: 403".
+        const status = /Unexpected server response: (\d{3})/.exec(String((error as Error)?.message))?.[1];
+        const mapped = mapKubernetesError(status ? { code: Number(status), message: (error as Error).message } : error, where);
         reject(mapped.name === 'KubernetesUnavailableError' || mapped.name === 'KubernetesForbiddenError' ? mapped : new PodExecError(`${where}: ${mapped.message}`));
       });
   });

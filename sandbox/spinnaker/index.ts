@@ -156,7 +156,8 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     const annotations = ((d.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations ?? {}) as Record<string, string>;
     const spec = SERVICES.find((s) => s.name === name);
     const hash = templateHash(d);
-    let ready = !faults.neverReady?.includes(name) && replicas > 0;
+    // neverReady: the service cannot start on the new Redis (it still starts on spin-redis, so a rollback can succeed).
+    let ready = replicas > 0 && !(faults.neverReady?.includes(name) && annotations[REDIS_URL_ANNOTATION] !== spinRedisUrl());
     const service = spec?.redis ? services.get(spec.redis) : undefined;
     if (ready && service && annotations[REDIS_URL_ANNOTATION]) {
       try {

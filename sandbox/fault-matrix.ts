@@ -1,0 +1,309 @@
+/**
+ * `npm run test:faults -- [--json FILE] [--only NAME]`: a full migration per case in the
+ * sandbox, with one fault injected through the emulators or process control (never by a
+ * branch in the handlers), and the same invariants checked at the end of every case:
+ *   - spinRedisDataIntact: the start state is where Spinnaker points now;
+ *   - orcaWritesPresent: every execution orca wrote during the run is there too;
+ *   - configMapConsistent: fully patched after success, byte-identical to the original otherwise;
+ *   - spinRedisReplicas: 0 after success, the original count otherwise;
+ *   - noSecretInOutput: no secret in logs, execution output, history, ConfigMap or notifications.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../lib/redis/connect.js';
+import { runMigration, type ExecutionResult, type RunOptions, type TaskHandler } from './runner.js';
+import { INITIAL_FILES } from './spinnaker/index.js';
+import { startWorld, SANDBOX_GROUP_ID, type SandboxWorld, type WorldOptions } from './world.js';
+import { createSandboxPki } from './pki.js';
+import { join } from 'node:path';
+
+type End = 'succeeded' | 'rolled back' | 'failed before cutover' | 'rollback failed' | 'dry run';
+
+interface Case {
+  name: string;
+  expected: End;
+  world?: WorldOptions;
+  /** Runs after the world is up, before the execution starts. */
+  prepare?: (world: SandboxWorld) => Promise<void> | void;
+  /** Process control around one Task. */
+  around?: Record<string, (world: SandboxWorld, handler: TaskHandler, event: unknown, call: number) => Promise<unknown>>;
+  run?: Partial<RunOptions>;
+  /** An extra check for the case, reported as an invariant. */
+  check?: (world: SandboxWorld, result: ExecutionResult) => Promise<Record<string, boolean>> | Record<string, boolean>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const options = (extra: Record<string, unknown>) => ({ input: { options: { maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20, ...extra } } });
+
+const CASES: Case[] = [
+  { name: 'no fault', expected: 'succeeded' },
+  { name: 'ElastiCache throttles CreateReplicationGroup twice', expected: 'succeeded', prepare: (w) => w.elastiCache.faults.add({ operation: 'CreateReplicationGroup', kind: 'throttle', times: 2 }) },
+  { name: 'ElastiCache answers 500 to DescribeReplicationGroups twice', expected: 'succeeded', prepare: (w) => w.elastiCache.faults.add({ operation: 'DescribeReplicationGroups', kind: 'server-error', times: 2 }) },
+  { name: 'ElastiCache answers 503 to CreateCacheParameterGroup', expected: 'succeeded', prepare: (w) => w.elastiCache.faults.add({ operation: 'CreateCacheParameterGroup', kind: 'unavailable', times: 1 }) },
+  { name: 'ElastiCache throttles ModifyCacheParameterGroup', expected: 'succeeded', prepare: (w) => w.elastiCache.faults.add({ operation: 'ModifyCacheParameterGroup', kind: 'throttle', times: 2 }) },
+  { name: 'replication group create-failed', expected: 'failed before cutover', prepare: (w) => w.elastiCache.failNextCreate('Insufficient cache node capacity') },
+  {
+    name: 'create-failed with cleanupOnFailure deletes what this execution created',
+    expected: 'failed before cutover',
+    world: options({ cleanupOnFailure: true }),
+    prepare: (w) => w.elastiCache.failNextCreate('Insufficient cache node capacity'),
+    check: async (w) => {
+      await sleep(700);
+      return { createdResourcesDeleted: w.elastiCache.groupIds().length === 0 };
+    },
+  },
+  { name: 'AWS refuses CreateReplicationGroup with InvalidParameterValue', expected: 'failed before cutover', prepare: (w) => w.elastiCache.faults.add({ operation: 'CreateReplicationGroup', kind: 'invalid-parameter', times: 1 }) },
+  { name: 'IAM denies CreateCacheSubnetGroup', expected: 'failed before cutover', prepare: (w) => w.elastiCache.faults.add({ operation: 'CreateCacheSubnetGroup', kind: 'access-denied', times: 1 }) },
+  { name: 'EKS DescribeCluster answers 500 once', expected: 'succeeded', prepare: (w) => w.eksFaults.add({ operation: 'DescribeCluster', kind: 'server-error', times: 1 }) },
+  { name: 'Secrets Manager unavailable once', expected: 'succeeded', prepare: (w) => w.secretsManager.faults.add({ operation: 'GetSecretValue', kind: 'unavailable', times: 1 }) },
+  {
+    name: 'Redis unreachable from the ping step',
+    expected: 'failed before cutover',
+    around: {
+      PingRedis: async (w, handler, event) => {
+        for (const node of w.elastiCache.nodes(SANDBOX_GROUP_ID)) await node.process.kill();
+        return handler(event);
+      },
+    },
+  },
+  {
+    name: 'wrong AUTH token (rotated on the group behind our back)',
+    expected: 'failed before cutover',
+    around: {
+      PingRedis: async (w, handler, event) => {
+        const admin = await w.elastiCache.adminClient(SANDBOX_GROUP_ID);
+        await admin.call('ACL', 'SETUSER', 'default', 'resetpass', '>Rotated-Token-0123456789');
+        admin.disconnect();
+        return handler(event);
+      },
+    },
+  },
+  {
+    name: 'TLS refused (certificate not trusted)',
+    expected: 'failed before cutover',
+    around: {
+      PingRedis: async (w, handler, event) => {
+        const other = createSandboxPki(join(w.dir, 'untrusted-pki'));
+        const previous = process.env.REDIS_TLS_CA_FILE;
+        process.env.REDIS_TLS_CA_FILE = other.caFile;
+        try {
+          return await handler(event);
+        } finally {
+          process.env.REDIS_TLS_CA_FILE = previous;
+        }
+      },
+    },
+  },
+  { name: 'Kubernetes 409 on the ConfigMap update', expected: 'succeeded', around: { PatchHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'update', resource: 'configmaps', status: 409, times: 1 }), handler(event)) } },
+  { name: 'Kubernetes RBAC 403 on the lock', expected: 'failed before cutover', prepare: (w) => w.kubernetes.faults.add({ verb: 'get', resource: 'configmaps', status: 403, times: 1 }) },
+  { name: 'Kubernetes RBAC 403 while patching the Halyard config', expected: 'rolled back', around: { PatchHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'update', resource: 'configmaps', status: 403, times: 1 }), handler(event)) } },
+  { name: 'pod exec refused after the ConfigMap was patched', expected: 'rolled back', around: { PatchHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'exec', resource: 'pods/exec', status: 403, times: 1 }), handler(event)) } },
+  { name: 'hal deploy apply exits 1', expected: 'rolled back', world: { spinnakerFaults: { halFailures: 1 } } },
+  { name: 'Kubernetes 500 while listing Deployments during the rollout', expected: 'succeeded', around: { WaitForSpinnakerRollout: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'list', resource: 'deployments', status: 500, times: 2 }), handler(event)) } },
+  { name: 'a rollout that never becomes healthy (gate cannot start on ElastiCache)', expected: 'rolled back', world: { ...options({ rolloutTimeoutMinutes: 1 }), spinnakerFaults: { neverReady: ['spin-gate'] } } },
+  {
+    name: 'spin-redis drops every connection mid-copy',
+    expected: 'succeeded',
+    around: {
+      CopyBulk: async (w, handler, event, call) => {
+        if (call === 1) {
+          const killer = await connectRedis({ url: w.spinnaker.spinRedisUrl }, { connectionName: 'chaos' });
+          setTimeout(() => void killer.call('CLIENT', 'KILL', 'TYPE', 'normal').finally(() => killer.disconnect()), 5);
+        }
+        return handler(event);
+      },
+    },
+  },
+  {
+    name: 'a Lambda timeout mid-copy, retried from the checkpoint',
+    expected: 'succeeded',
+    run: { timeoutOverrides: { CopyBulk: 1 } },
+    around: {
+      CopyBulk: async (_w, handler, event, call) => {
+        const result = await handler(event);
+        if (call === 1) await sleep(1500); // killed by the Task timeout before it can report
+        return result;
+      },
+    },
+  },
+  {
+    name: 'the target runs out of memory',
+    expected: 'failed before cutover',
+    around: {
+      CopyBulk: async (w, handler, event) => {
+        const admin = await w.elastiCache.adminClient(SANDBOX_GROUP_ID);
+        await admin.config('SET', 'maxmemory', '2mb');
+        await admin.config('SET', 'maxmemory-policy', 'noeviction');
+        admin.disconnect();
+        return handler(event);
+      },
+    },
+  },
+  {
+    name: 'verification finds a difference (a key lost on the target)',
+    expected: 'rolled back',
+    around: {
+      VerifyCopy: async (w, handler, event) => {
+        const admin = await w.elastiCache.adminClient(SANDBOX_GROUP_ID);
+        const [, keys] = await admin.scan('0', 'MATCH', 'correlation:*', 'COUNT', 1000);
+        if (keys[0]) await admin.del(keys[0]);
+        admin.disconnect();
+        return handler(event);
+      },
+    },
+  },
+  { name: 'a stale lock left by a dead execution is taken over', expected: 'succeeded', prepare: (w) => staleLock(w) },
+  {
+    name: 'a second migration started while one runs is refused',
+    expected: 'succeeded',
+    around: {
+      CopyBulk: async (w, handler, event, call) => {
+        if (call === 1) {
+          const second = await runMigration(w.input, { executionName: `second-${Date.now()}`, waitMs: 50, retryMs: 20, onExecutionStatus: (arn, s) => w.setExecutionStatus(arn, s) });
+          secondResults.set(w, second);
+        }
+        return handler(event);
+      },
+    },
+    check: (w) => ({ secondRunRefusedWithMigrationLockedError: secondResults.get(w)?.error === 'MigrationLockedError' }),
+  },
+  { name: 'a 409 inside the rollback itself is retried', expected: 'rolled back', world: { spinnakerFaults: { halFailures: 1 } }, around: { RollbackHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'update', resource: 'configmaps', status: 409, times: 1 }), handler(event)) } },
+  { name: 'hal deploy apply fails inside the rollback too', expected: 'rollback failed', world: { spinnakerFaults: { halFailures: 2 } } },
+  { name: 'SNS cannot publish the summary', expected: 'succeeded', around: { NotifySuccess: async () => Promise.reject(Object.assign(new Error('sns down'), { name: 'AwsServiceUnavailableError' })) } },
+  { name: 'dry run', expected: 'dry run', world: options({ dryRun: true }), check: (w) => ({ nothingCreated: w.elastiCache.groupIds().length === 0 }) },
+  {
+    name: 'a re-run after a rollback converges to success',
+    expected: 'succeeded',
+    world: { spinnakerFaults: { halFailures: 1 } },
+    run: {},
+    prepare: async (w) => {
+      const first = await runMigration(w.input, { executionName: `first-${Date.now()}`, waitMs: 50, retryMs: 20, onExecutionStatus: (arn, s) => w.setExecutionStatus(arn, s) });
+      firstResults.set(w, first);
+    },
+    check: (w) => ({ firstRunRolledBack: firstResults.get(w)?.error === 'MigrationRolledBack', oneReplicationGroup: w.elastiCache.groupIds().length === 1 }),
+  },
+];
+
+const secondResults = new WeakMap<SandboxWorld, ExecutionResult>();
+const firstResults = new WeakMap<SandboxWorld, ExecutionResult>();
+
+async function staleLock(w: SandboxWorld) {
+  const cm = w.kubernetes.store.get('ConfigMap', 'spinnaker', 'halyard-config')!;
+  const dead = 'arn:aws:states:us-east-1:000000000000:execution:spin-elasticache-sandbox:crashed-yesterday';
+  w.setExecutionStatus(dead, 'FAILED');
+  w.kubernetes.store.update({ ...cm, metadata: { ...cm.metadata, annotations: { 'spin-elasticache.io/lock': JSON.stringify({ owner: dead, acquiredAt: '2026-11-21T10:00:00Z' }), 'spin-elasticache.io/backup': JSON.stringify(cm.data) } } });
+}
+
+function endOf(result: ExecutionResult, dryRun: boolean): End {
+  if (result.status === 'SUCCEEDED') return dryRun ? 'dry run' : 'succeeded';
+  if (result.error === 'MigrationRolledBack') return 'rolled back';
+  const visited = new Set(result.steps.map((s) => s.name));
+  if (visited.has('NotifyRollbackFailed') || visited.has('RollbackFailed')) return 'rollback failed';
+  return 'failed before cutover';
+}
+
+async function keysOn(redis: Redis): Promise<Set<string>> {
+  const keys = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    for (const k of batch) keys.add(k);
+  } while (cursor !== '0');
+  return keys;
+}
+
+async function runCase(c: Case, keys: number): Promise<{ name: string; expected: End; actual: End; invariants: Record<string, boolean>; error?: string; durationMs: number }> {
+  const started = Date.now();
+  const world = await startWorld({ keys, creationDelayMs: 300, podStartMs: 150, ...c.world });
+  const logs: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  const writeErr = process.stderr.write.bind(process.stderr);
+  try {
+    const spinRedis = await connectRedis({ url: world.spinnaker.spinRedisUrl });
+    // Long-lived keys only: short gate sessions may expire on their own during the run.
+    const startState = [...(await keysOn(spinRedis))].filter((k) => !k.startsWith('spring:session:'));
+    spinRedis.disconnect();
+    await c.prepare?.(world);
+    const calls = new Map<string, number>();
+    process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+    // Capture every handler log line (they would go to CloudWatch) to look for secrets.
+    process.stdout.write = ((chunk: string | Uint8Array) => (logs.push(String(chunk)), true)) as typeof process.stdout.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => (logs.push(String(chunk)), true)) as typeof process.stderr.write;
+    let result: ExecutionResult;
+    try {
+      result = await runMigration(world.input, {
+        executionName: `fault-${Date.now()}`,
+        waitMs: 50,
+        retryMs: 20,
+        onExecutionStatus: (arn, s) => world.setExecutionStatus(arn, s),
+        wrapTask: (name, handler) => {
+          const around = c.around?.[name];
+          return around
+            ? async (event) => {
+                const n = (calls.get(name) ?? 0) + 1;
+                calls.set(name, n);
+                return around(world, handler, event, n);
+              }
+            : handler;
+        },
+        ...c.run,
+      });
+    } finally {
+      process.stdout.write = write;
+      process.stderr.write = writeErr;
+      process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+    }
+    const dryRun = Boolean((world.input.options as { dryRun?: boolean } | undefined)?.dryRun);
+    const actual = endOf(result, dryRun);
+    const snapshot = await world.snapshot();
+    const migrated = actual === 'succeeded';
+    const pointsAtTarget = snapshot.services.filter((s) => s.redis !== undefined).every((s) => s.redis === snapshot.halyard.overrideBaseUrl);
+    const where = migrated ? await world.elastiCache.adminClient(SANDBOX_GROUP_ID) : world.spinnaker.spinRedis ? await connectRedis({ url: world.spinnaker.spinRedisUrl }) : undefined;
+    const present = where ? await keysOn(where) : new Set<string>();
+    where?.disconnect();
+    const { config: _config, ...halyardFiles } = snapshot.configMap;
+    const redisYml = (parseYaml(snapshot.configMap['redis.yml'] ?? '') ?? {}) as Record<string, unknown>;
+    const invariants: Record<string, boolean> = {
+      spinRedisDataIntact: startState.every((k) => present.has(k)),
+      orcaWritesPresent: snapshot.keys.orcaExecutionsMissing === 0,
+      configMapConsistent: migrated ? redisYml.skipLifeCycleManagement === true && redisYml.enabled === false && String(redisYml.overrideBaseUrl).startsWith('rediss://') && pointsAtTarget : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES),
+      spinRedisReplicas: migrated ? snapshot.spinRedis.replicas === 0 : snapshot.spinRedis.replicas === 1 && snapshot.spinRedis.running,
+      noSecretInOutput: world.secrets.every((s) => !JSON.stringify([result.output, result.history, result.cause, snapshot.configMap, snapshot.configMapAnnotations, world.sns.messages, logs]).includes(s)),
+      ...(actual === 'rollback failed' ? {} : { lockReleased: !snapshot.configMapAnnotations['spin-elasticache.io/lock'] }),
+      ...(await c.check?.(world, result)),
+    };
+    return { name: c.name, expected: c.expected, actual, invariants: { ...invariants, handlerLogsCaptured: logs.length > 0 }, ...(result.error ? { error: result.error } : {}), durationMs: Date.now() - started };
+  } finally {
+    await world.close();
+  }
+}
+
+export async function runFaultMatrix(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'string' }, only: { type: 'string' }, keys: { type: 'string' } } });
+  const cases = CASES.filter((c) => !values.only || c.name.includes(values.only));
+  const results = [];
+  for (const c of cases) {
+    const r = await runCase(c, Number(values.keys ?? 2000));
+    const ok = r.expected === r.actual && Object.values(r.invariants).every(Boolean);
+    const failed = Object.entries(r.invariants).filter(([, v]) => !v).map(([k]) => k);
+    process.stderr.write(`${ok ? 'PASS' : 'FAIL'}  ${r.name}: expected ${r.expected}, got ${r.actual}${r.error ? ` (${r.error})` : ''}${failed.length ? `; broken: ${failed.join(', ')}` : ''}  [${(r.durationMs / 1000).toFixed(1)} s]\n`);
+    results.push(r);
+  }
+  const passed = results.filter((r) => r.expected === r.actual && Object.values(r.invariants).every(Boolean)).length;
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ cases: results }, null, 2)}\n`);
+  process.stderr.write(`\n${passed} passed, ${results.length - passed} failed\n`);
+  return passed === results.length ? 0 : 1;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runFaultMatrix(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`fault matrix failed: ${(error as Error).stack ?? String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
