@@ -37,7 +37,7 @@ interface Case {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const options = (extra: Record<string, unknown>) => ({ input: { options: { maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20, ...extra } } });
 
-const CASES: Case[] = [
+export const CASES: Case[] = [
   { name: 'no fault', expected: 'succeeded' },
   { name: 'ElastiCache throttles CreateReplicationGroup twice', expected: 'succeeded', prepare: (w) => w.elastiCache.faults.add({ operation: 'CreateReplicationGroup', kind: 'throttle', times: 2 }) },
   { name: 'ElastiCache answers 500 to DescribeReplicationGroups twice', expected: 'succeeded', prepare: (w) => w.elastiCache.faults.add({ operation: 'DescribeReplicationGroups', kind: 'server-error', times: 2 }) },
@@ -215,7 +215,7 @@ async function keysOn(redis: Redis): Promise<Set<string>> {
   return keys;
 }
 
-async function runCase(c: Case, keys: number): Promise<{ name: string; expected: End; actual: End; invariants: Record<string, boolean>; error?: string; durationMs: number }> {
+export async function runCase(c: Case, keys: number): Promise<{ name: string; expected: End; actual: End; invariants: Record<string, boolean>; error?: string; durationMs: number }> {
   const started = Date.now();
   const world = await startWorld({ keys, creationDelayMs: 300, podStartMs: 150, ...c.world });
   const logs: string[] = [];

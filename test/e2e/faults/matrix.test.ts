@@ -1,0 +1,13 @@
+/**
+ * The fault matrix as part of `npm test`: every case must end as expected with every
+ * invariant true. `npm run test:faults -- --json FILE` runs the same cases as a report.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { CASES, runCase } from '../../../sandbox/fault-matrix.js';
+
+describe('fault matrix', () => {
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const result = await runCase(c, 1500);
+    expect({ end: result.actual, broken: Object.entries(result.invariants).filter(([, ok]) => !ok).map(([k]) => k) }).toEqual({ end: c.expected, broken: [] });
+  }, 150_000);
+});
