@@ -11,7 +11,8 @@ import type { Redis } from 'ioredis';
 import { connectRedis } from '../lib/redis/connect.js';
 import { copySlice } from '../lib/copy/bulk.js';
 import { verifyCopy } from '../lib/copy/verify.js';
-import { seedSpinnakerData } from '../sandbox/seed.js';
+import type { SeedSummary } from '../sandbox/seed.js';
+import { spawnSync } from 'node:child_process';
 import { startRedis, type RedisProcess } from '../sandbox/redis/redis-process.js';
 
 interface Figures {
@@ -22,7 +23,7 @@ interface Figures {
   note?: string;
 }
 
-const { values } = parseArgs({ args: process.argv.slice(2), options: { json: { type: 'string' }, keys: { type: 'string' }, 'naive-sample': { type: 'string' } } });
+const { values } = parseArgs({ args: process.argv.slice(2), options: { json: { type: 'string' }, keys: { type: 'string' }, 'naive-sample': { type: 'string' }, connections: { type: 'string' }, inflight: { type: 'string' }, 'scan-count': { type: 'string' } } });
 const KEYS = Number(values.keys ?? 200_000);
 const NAIVE_SAMPLE = Number(values['naive-sample'] ?? 20_000);
 const dir = mkdtempSync(join(tmpdir(), 'bench-copy-'));
@@ -43,19 +44,30 @@ async function main() {
   const source = await fresh('source');
   const src = await connectRedis({ url: source.url });
   log(`seeding ~${KEYS} Spinnaker-shaped keys plus big keys…`);
-  const seed = await seedSpinnakerData(src, { keys: KEYS, bigKeyItems: 100_000 });
-  await src.set('bench:big-string', Buffer.alloc(20 * 1024 * 1024, 'x'));
+  const seeded = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'seed-process.ts'), source.url, String(KEYS)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (seeded.status !== 0) throw new Error(`seeding failed: ${seeded.stderr}`);
+  const seed = JSON.parse(seeded.stdout) as SeedSummary;
   const keys = await src.dbsize();
   const bytes = await datasetBytes(src);
   log(`dataset: ${keys} keys, ${(bytes / 1e6).toFixed(1)} MB (${seed.pipelines} pipelines, big keys: ${[...seed.bigKeys, 'bench:big-string'].join(', ')})`);
   const figures = (n: number, seconds: number, b = bytes, note?: string): Figures => ({ keys: n, seconds: Math.round(seconds * 1000) / 1000, keysPerSec: Math.round(n / seconds), mbPerSec: Math.round((b / 1e6 / seconds) * 10) / 10, ...(note ? { note } : {}) });
 
-  // 1. Ours.
+  // 1. Ours. Seeding garbage is collected first, so the figure is the copier's own.
   const oursTarget = await fresh('ours');
-  let peakRss = process.memoryUsage().rss;
+  (globalThis as { gc?: () => void }).gc?.();
+  const baselineRss = process.memoryUsage().rss;
+  let peakRss = baselineRss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 25);
   let started = performance.now();
-  const result = await copySlice({ url: source.url }, { url: oursTarget.url });
+  const result = await copySlice(
+    { url: source.url },
+    { url: oursTarget.url },
+    {
+      ...(values.connections ? { connections: Number(values.connections) } : {}),
+      ...(values.inflight ? { inflight: Number(values.inflight) } : {}),
+      ...(values['scan-count'] ? { scanCount: Number(values['scan-count']) } : {}),
+    },
+  );
   const oursSeconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
   const ours = figures(result.checkpoint.stats.keys, oursSeconds);
@@ -108,6 +120,7 @@ async function main() {
     naive,
     ratios: { vsMigrate: Math.round((ours.keysPerSec / migrate.keysPerSec) * 100) / 100, vsNaive: Math.round((ours.keysPerSec / naive.keysPerSec) * 100) / 100 },
     peakRssMB: Math.round(peakRss / 1e6),
+    baselineRssMB: Math.round(baselineRss / 1e6),
     verify: { ok: verify.ok, compared: verify.compared, missing: verify.missing, extra: verify.extra, valueMismatches: verify.valueMismatches, ttlMismatches: verify.ttlMismatches, seconds: verify.ms / 1000 },
   };
   src.disconnect();

@@ -87,7 +87,7 @@ async function openPool(endpoint: RedisEndpoint, db: number, count: number, name
 
 export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: BulkOptions = {}): Promise<SliceResult> {
   const started = Date.now();
-  const connections = options.connections ?? 4;
+  const connections = options.connections ?? 6;
   const probe = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-probe' });
   let checkpoint: Checkpoint;
   try {
@@ -123,7 +123,7 @@ export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: R
 async function copyDatabase(source: Pool, target: Pool, db: number, startCursor: string, options: BulkOptions, before: CopyStats, started: number): Promise<{ cursor: string; stats: CopyStats; finished: boolean }> {
   const stats = emptyStats();
   const scanCount = options.scanCount ?? 1000;
-  const inflightLimit = options.inflight ?? 8;
+  const inflightLimit = options.inflight ?? 12;
   const maxPayload = options.maxPayloadBytes ?? 4 * 1024 * 1024;
   const skip = options.skipPrefix ? Buffer.from(options.skipPrefix) : undefined;
   const scanner = source.take();
