@@ -136,6 +136,11 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   out.line('');
   out.line(`Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}, on ElastiCache ${report.keys.target}`);
   out.line(`orca executions written during the run: ${report.keys.orcaExecutionsWritten}, missing where Spinnaker points: ${report.keys.orcaExecutionsMissing}`);
+  const verify = (report.output as { verify?: { ok: boolean; compared: number; targetNewer: number; audit?: { ok: boolean; applications: number; executions: { source: number; target: number } } } } | undefined)?.verify;
+  if (verify) {
+    out.line(`Verification: ${verify.ok ? 'clean' : 'FAILED'}, ${verify.compared} keys compared, ${verify.targetNewer} newer on ElastiCache (written after the cutover)`);
+    if (verify.audit) out.line(`orca history (audit parity): ${verify.audit.executions.source} executions in ${verify.audit.applications} applications on spin-redis, ${verify.audit.executions.target} on ElastiCache: ${verify.audit.ok ? 'all there' : 'MISSING EXECUTIONS'}`);
+  }
 }
 
 /** Task and Wait states only, loops folded into one line each, in first-run order. */

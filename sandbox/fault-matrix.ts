@@ -172,7 +172,19 @@ export const CASES: Case[] = [
   { name: 'a 409 inside the rollback itself is retried', expected: 'rolled back', world: { spinnakerFaults: { halFailures: 1 } }, around: { RollbackHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'update', resource: 'configmaps', status: 409, times: 1 }), handler(event)) } },
   { name: 'hal deploy apply fails inside the rollback too', expected: 'rollback failed', world: { spinnakerFaults: { halFailures: 2 } } },
   { name: 'SNS cannot publish the summary', expected: 'succeeded', around: { NotifySuccess: async () => Promise.reject(Object.assign(new Error('sns down'), { name: 'AwsServiceUnavailableError' })) } },
-  { name: 'dry run', expected: 'dry run', world: options({ dryRun: true }), check: (w) => ({ nothingCreated: w.elastiCache.groupIds().length === 0 }) },
+  {
+    name: 'dry run',
+    expected: 'dry run',
+    world: options({ dryRun: true }),
+    check: (w, result) => {
+      const plan = (result.output as { plan?: { configMapDiff?: Record<string, string>; scale?: { from: number; to: number } } }).plan;
+      return {
+        nothingCreated: w.elastiCache.groupIds().length === 0,
+        planShowsConfigMapDiff: Boolean(plan?.configMapDiff?.['redis.yml']?.includes('+skipLifeCycleManagement: true')),
+        planShowsScale: plan?.scale?.from === 1 && plan.scale.to === 0,
+      };
+    },
+  },
   {
     name: 'a re-run after a rollback converges to success',
     expected: 'succeeded',
