@@ -197,6 +197,8 @@ class Progress {
   }
 
   private readonly entered = new Map<string, number>();
+  private readonly caught = new Set<string>();
+  private lastFailure = new Map<string, string>();
 
   event(event: HistoryEvent, world: SandboxWorld): void {
     if (this.quiet || !event.state) return;
@@ -205,19 +207,29 @@ class Progress {
     const at = Date.parse(event.timestamp);
     if (event.type === 'StateEntered') {
       this.entered.set(event.state, at);
+      this.caught.delete(event.state);
       if (event.stateType === 'Fail') this.line(`✖ ${event.state}`);
       else if (this.stream.isTTY) this.stream.write(`\r\x1b[2K▶ ${event.state}…`);
       if (/^(CopyBulk|CatchUpLiveWrites|ReconcileFinal|RollbackCopyBackWrites)$/.test(event.state)) this.startTicker(world.targetClient(), event.state);
     } else if (event.type === 'StateExited') {
+      if (this.caught.has(event.state)) return;
       if (/^(CopyBulk|CatchUpLiveWrites|ReconcileFinal|RollbackCopyBackWrites)$/.test(event.state)) this.stopTicker();
       this.line(`✔ ${event.state.padEnd(34)} ${String(at - (this.entered.get(event.state) ?? at)).padStart(6)} ms`);
     } else if (event.type === 'StateRetried') {
       this.line(`↻ ${event.state} retried after ${event.error ?? 'an error'}`);
     } else if (event.type === 'StateCaught') {
       this.stopTicker();
-      this.line(`✖ ${event.state}: ${event.error ?? 'failed'}: ${readableCause(event.cause ?? '').slice(0, 160)}`);
+      this.caught.add(event.state);
+      const path = /^(Cutover|VerifySpinRedisDrained|ReconcileFinal|VerifyCopy|DisableChangeCapture|ScaleDownSpinRedis)$/.test(event.state)
+        ? ': rolling back'
+        : /^(Ensure|Describe|Ping|CopyBulk|EnableChange)/.test(event.state)
+          ? ': Spinnaker was not touched; stopping'
+          : '';
+      this.line(`✖ ${event.state} failed${path}`);
     } else if (event.type === 'StateFailed' && event.stateType === 'Task') {
-      this.line(`  ${event.state} failed: ${event.error}: ${readableCause(event.cause ?? '').slice(0, 160)}`);
+      const text = readableCause(event.cause ?? '').slice(0, 200);
+      if (this.lastFailure.get(event.state) !== text) this.line(`  ${event.state}: ${text}`);
+      this.lastFailure.set(event.state, text);
     }
   }
 
