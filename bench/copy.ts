@@ -23,7 +23,7 @@ interface Figures {
   note?: string;
 }
 
-const { values } = parseArgs({ args: process.argv.slice(2), options: { json: { type: 'string' }, keys: { type: 'string' }, 'naive-sample': { type: 'string' }, connections: { type: 'string' }, inflight: { type: 'string' }, 'scan-count': { type: 'string' } } });
+const { values } = parseArgs({ args: process.argv.slice(2), options: { json: { type: 'string' }, keys: { type: 'string' }, 'naive-sample': { type: 'string' }, 'big-keys': { type: 'string' }, connections: { type: 'string' }, inflight: { type: 'string' }, 'scan-count': { type: 'string' } } });
 const KEYS = Number(values.keys ?? 200_000);
 const NAIVE_SAMPLE = Number(values['naive-sample'] ?? 20_000);
 const dir = mkdtempSync(join(tmpdir(), 'bench-copy-'));
@@ -44,7 +44,7 @@ async function main() {
   const source = await fresh('source');
   const src = await connectRedis({ url: source.url });
   log(`seeding ~${KEYS} Spinnaker-shaped keys plus big keys…`);
-  const seeded = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'seed-process.ts'), source.url, String(KEYS)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const seeded = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'seed-process.ts'), source.url, String(KEYS), values['big-keys'] ?? 'small'], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (seeded.status !== 0) throw new Error(`seeding failed: ${seeded.stderr}`);
   const seed = JSON.parse(seeded.stdout) as SeedSummary;
   const keys = await src.dbsize();
@@ -121,7 +121,7 @@ async function main() {
     ratios: { vsMigrate: Math.round((ours.keysPerSec / migrate.keysPerSec) * 100) / 100, vsNaive: Math.round((ours.keysPerSec / naive.keysPerSec) * 100) / 100 },
     peakRssMB: Math.round(peakRss / 1e6),
     baselineRssMB: Math.round(baselineRss / 1e6),
-    verify: { ok: verify.ok, compared: verify.compared, missing: verify.missing, extra: verify.extra, valueMismatches: verify.valueMismatches, ttlMismatches: verify.ttlMismatches, seconds: verify.ms / 1000 },
+    verify: { ok: verify.ok, compared: verify.compared, missing: verify.missing, extra: verify.extra, valueMismatches: verify.valueMismatches, ttlMismatches: verify.ttlMismatches, seconds: verify.ms / 1000, examples: verify.examples },
   };
   src.disconnect();
   const text = `${JSON.stringify(report, null, 2)}\n`;

@@ -11,7 +11,8 @@ import { copyKeyByType, type RedisType } from './key-copy.js';
 import { addStats, emptyStats, type Checkpoint, type CopyStats, type Progress } from './types.js';
 
 /**
- * Per key: {pttl, dump} | {-2} when gone | {-3, type} when its payload is over the limit
+ * Per key: {absolute expiry in ms by the source's clock (0: none), dump} | {-2} when gone |
+ * {-3, type} when its payload is over the limit
  * (copied in chunks instead, so the copier never holds a big value). Atomic per key, so
  * value and TTL match. Two calls per key keep the source's share of the work near MIGRATE's.
  */
@@ -22,7 +23,14 @@ for i, key in ipairs(KEYS) do
   local payload = redis.call('DUMP', key)
   if not payload then out[i] = {-2}
   elseif #payload > maxBytes then out[i] = {-3, redis.call('TYPE', key).ok}
-  else out[i] = {redis.call('PTTL', key), payload} end
+  else
+    local pttl = redis.call('PTTL', key)
+    if pttl > 0 then
+      -- PTTL counts from the real clock, not the script's start: read TIME right beside it.
+      local t = redis.call('TIME')
+      out[i] = {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + pttl, payload}
+    else out[i] = {0, payload} end
+  end
 end
 return out`;
 
@@ -57,12 +65,13 @@ export async function databasesWithKeys(redis: Redis): Promise<number[]> {
 /**
  * Restores a whole batch in one call: one command for the target to parse and one reply,
  * instead of a thousand. Per-key errors come back in place (pcall), so one refused payload
- * does not stop the batch. ARGV: ttl1, payload1, ttl2, payload2, …
+ * does not stop the batch. ARGV: absolute expiry in ms (0: none), payload, … — absolute, so
+ * time spent queued behind other work does not stretch a TTL.
  */
 export const RESTORE_SCRIPT = `
 local out = {}
 for i, key in ipairs(KEYS) do
-  local ok, err = pcall(redis.call, 'RESTORE', key, ARGV[2 * i - 1], ARGV[2 * i], 'REPLACE')
+  local ok, err = pcall(redis.call, 'RESTORE', key, ARGV[2 * i - 1], ARGV[2 * i], 'REPLACE', 'ABSTTL')
   if ok then out[i] = 1 else out[i] = tostring(err and (err.err or err) or 'error') end
 end
 return out`;
@@ -149,16 +158,15 @@ async function copyDatabase(source: Pool, target: Pool, db: number, startCursor:
       if (code === -2) stats.vanished++;
       else if (code === -3) big.push({ key, type: second!.toString() as RedisType });
       else {
-        let ttl = 0;
+        const expiresAt = code;
         if (code > 0) {
-          ttl = code - (Date.now() - readAt);
           // Already expired by now: creating it would bring it back to life.
-          if (ttl <= 0) {
+          if (expiresAt <= readAt) {
             stats.expiredSkipped++;
             return;
           }
         }
-        restoreArgs.push(String(ttl), second!);
+        restoreArgs.push(String(expiresAt), second!);
         restored.push({ key, bytes: second!.length });
       }
     });
@@ -173,16 +181,10 @@ async function copyDatabase(source: Pool, target: Pool, db: number, startCursor:
         stats.fallbacks++;
       } else throw mapRedisError(new Error(String(outcome)), 'target');
     }
-    for (const { key, type } of big) {
-      const bytes = await copyKeyByType(reader, writer, key, type);
-      if (bytes < 0) stats.vanished++;
-      else {
-        stats.keys++;
-        stats.bytes += bytes;
-        if (!restored.some((r) => r.key.equals(key))) stats.bigKeys++;
-      }
-    }
+    // Big keys wait until the batches are done, so their chunked copy never holds up a batch.
+    deferred.push(...big.map((b) => ({ ...b, fallback: restored.some((r) => r.key.equals(b.key)) })));
   };
+  const deferred: { key: Buffer; type: RedisType; fallback: boolean }[] = [];
 
   try {
     do {
@@ -207,6 +209,18 @@ async function copyDatabase(source: Pool, target: Pool, db: number, startCursor:
       }
     } while (cursor !== '0');
     await Promise.all(inflight);
+    const reader = source.take();
+    const writer = target.take();
+    for (const { key, type, fallback } of deferred) {
+      if (failure) break;
+      const bytes = await copyKeyByType(reader, writer, key, type);
+      if (bytes < 0) stats.vanished++;
+      else {
+        stats.keys++;
+        stats.bytes += bytes;
+        if (!fallback) stats.bigKeys++;
+      }
+    }
   } catch (error) {
     failure ??= error;
   }

@@ -41,13 +41,26 @@ class Multiset {
   }
 }
 
+let hasPexpiretime = true;
+
+/** Absolute expiry in ms (-1 none, -2 gone), by the server's clock: PEXPIRETIME (Redis 7+), else TIME + PTTL atomically. */
+export async function absoluteExpiry(redis: Redis, key: Buffer): Promise<number> {
+  if (hasPexpiretime) {
+    try {
+      return await redis.pexpiretime(key);
+    } catch {
+      hasPexpiretime = false;
+    }
+  }
+  const [seconds, micros, pttl] = (await redis.eval("local t = redis.call('TIME') return {t[1], t[2], redis.call('PTTL', KEYS[1])}", 1, key)) as [string, string, number];
+  return pttl < 0 ? pttl : Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + pttl;
+}
+
 export async function digestKey(redis: Redis, key: Buffer): Promise<KeyDigest | undefined> {
   const type = (await redis.type(key)) as RedisType;
   if (type === 'none') return undefined;
-  const readAt = Date.now();
-  const pttl = await redis.pttl(key);
-  if (pttl === -2) return undefined;
-  const expiresAt = pttl >= 0 ? readAt + pttl : -1;
+  const expiresAt = await absoluteExpiry(redis, key);
+  if (expiresAt === -2) return undefined;
   const ordered = createHash('sha256');
   const set = new Multiset();
   let size = 0;

@@ -67,8 +67,9 @@ export async function copyKeyByType(source: Redis, target: Redis, key: Buffer, t
       await target.del(key);
       return -1;
     }
+    const expiresAt = pttl > 0 ? Date.now() + pttl : 0;
     await target.rename(temp, key);
-    if (pttl > 0) await target.pexpire(key, pttl);
+    if (expiresAt > 0) await target.pexpireat(key, expiresAt);
     return bytes;
   } catch (error) {
     await target.del(temp).catch(() => undefined);

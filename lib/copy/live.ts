@@ -30,6 +30,7 @@ export interface CatchUpStats {
 export async function syncKey(source: Redis, target: Redis, key: Buffer): Promise<'copied' | 'deleted'> {
   const reply = (await source.callBuffer('EVAL', "local t = redis.call('TYPE', KEYS[1]).ok if t == 'none' then return {-2} end return {redis.call('PTTL', KEYS[1]), redis.call('DUMP', KEYS[1]), t}", 1, key)) as [number, Buffer?, Buffer?];
   const pttl = Number(reply[0]);
+  const expiresAt = pttl > 0 ? Date.now() + pttl : 0;
   if (pttl === -2) {
     await target.del(key);
     return 'deleted';
@@ -38,11 +39,11 @@ export async function syncKey(source: Redis, target: Redis, key: Buffer): Promis
   if ((type === 'hash' || type === 'set' || type === 'zset') && (await target.exists(key)) === 1) {
     // Spinnaker may already write this key on the target (a cut-over pod): merge, source fields newest.
     await mergeCollection(source, target, key, type, true);
-    if (pttl > 0) await target.pexpire(key, pttl);
+    if (expiresAt > 0) await target.pexpireat(key, expiresAt);
     return 'copied';
   }
   try {
-    await target.restore(key, pttl > 0 ? pttl : 0, reply[1]!, 'REPLACE');
+    await target.restore(key, expiresAt, reply[1]!, 'REPLACE', 'ABSTTL');
   } catch (error) {
     if (!/payload version or checksum/i.test((error as Error).message)) throw error;
     await copyKeyByType(source, target, key, type);
