@@ -19,17 +19,20 @@ import { addStats, emptyStats, type Checkpoint, type CopyStats, type Progress } 
 export const READ_SCRIPT = `
 local out = {}
 local maxBytes = tonumber(ARGV[1])
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local clock = now()
 for i, key in ipairs(KEYS) do
   local payload = redis.call('DUMP', key)
+  -- PTTL counts from the real clock: after a slow (large) DUMP, read the clock again.
+  if payload and #payload > 65536 then clock = now() end
   if not payload then out[i] = {-2}
   elseif #payload > maxBytes then out[i] = {-3, redis.call('TYPE', key).ok}
   else
     local pttl = redis.call('PTTL', key)
-    if pttl > 0 then
-      -- PTTL counts from the real clock, not the script's start: read TIME right beside it.
-      local t = redis.call('TIME')
-      out[i] = {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + pttl, payload}
-    else out[i] = {0, payload} end
+    if pttl > 0 then out[i] = {clock + pttl, payload} else out[i] = {0, payload} end
   end
 end
 return out`;
