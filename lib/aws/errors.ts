@@ -50,3 +50,13 @@ export async function awsCall<T>(context: string, call: () => Promise<T>): Promi
     throw mapAwsError(error, context);
   }
 }
+
+/** A Describe call where "not found" is an answer, not an error. */
+export async function awsFind<T>(context: string, notFoundName: string, call: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await call();
+  } catch (error) {
+    if ((error as Error).name === notFoundName) return undefined;
+    throw mapAwsError(error, context);
+  }
+}

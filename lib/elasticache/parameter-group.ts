@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-elasticache';
 import type { MigrationConfig } from '../config/schema.js';
 import { ResourceConflictError } from '../errors.js';
-import { awsCall } from '../aws/errors.js';
+import { awsCall, awsFind } from '../aws/errors.js';
 import type { ParameterGroupResult } from '../workflow/state.js';
 import { ownershipTags, readOwnership } from './tags.js';
 
@@ -21,13 +21,8 @@ export const KEYSPACE_EVENTS = 'gxE';
 type Client = Pick<ElastiCacheClient, 'send'>;
 
 export async function findParameterGroup(client: Client, name: string): Promise<CacheParameterGroup | undefined> {
-  try {
-    const { CacheParameterGroups } = await client.send(new DescribeCacheParameterGroupsCommand({ CacheParameterGroupName: name }));
-    return CacheParameterGroups?.[0];
-  } catch (error) {
-    if ((error as Error).name === 'CacheParameterGroupNotFoundFault') return undefined;
-    return awsCall(`DescribeCacheParameterGroups ${name}`, () => Promise.reject(error));
-  }
+  const found = await awsFind(`DescribeCacheParameterGroups ${name}`, 'CacheParameterGroupNotFoundFault', () => client.send(new DescribeCacheParameterGroupsCommand({ CacheParameterGroupName: name })));
+  return found?.CacheParameterGroups?.[0];
 }
 
 async function keyspaceEventsValue(client: Client, name: string): Promise<string | undefined> {

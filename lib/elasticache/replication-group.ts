@@ -14,20 +14,15 @@ import {
 } from '@aws-sdk/client-elasticache';
 import type { MigrationConfig } from '../config/schema.js';
 import { InvalidAwsResponseError, ReplicationGroupCreateFailedError, ReplicationGroupTimeoutError, ResourceConflictError } from '../errors.js';
-import { awsCall } from '../aws/errors.js';
+import { awsCall, awsFind } from '../aws/errors.js';
 import type { ReplicationGroupResult } from '../workflow/state.js';
 import { ownershipTags } from './tags.js';
 
 type Client = Pick<ElastiCacheClient, 'send'>;
 
 export async function findReplicationGroup(client: Client, id: string): Promise<ReplicationGroup | undefined> {
-  try {
-    const { ReplicationGroups } = await client.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: id }));
-    return ReplicationGroups?.[0];
-  } catch (error) {
-    if ((error as Error).name === 'ReplicationGroupNotFoundFault') return undefined;
-    return awsCall(`DescribeReplicationGroups ${id}`, () => Promise.reject(error));
-  }
+  const found = await awsFind(`DescribeReplicationGroups ${id}`, 'ReplicationGroupNotFoundFault', () => client.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: id })));
+  return found?.ReplicationGroups?.[0];
 }
 
 /** Every setting we choose that Describe reports, compared with what exists. */

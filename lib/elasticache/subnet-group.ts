@@ -8,20 +8,15 @@ import {
 } from '@aws-sdk/client-elasticache';
 import type { MigrationConfig } from '../config/schema.js';
 import { InvalidAwsResponseError, ResourceConflictError } from '../errors.js';
-import { awsCall } from '../aws/errors.js';
+import { awsCall, awsFind } from '../aws/errors.js';
 import type { SubnetGroupResult } from '../workflow/state.js';
 import { ownershipTags } from './tags.js';
 
 type Client = Pick<ElastiCacheClient, 'send'>;
 
 export async function findSubnetGroup(client: Client, name: string): Promise<CacheSubnetGroup | undefined> {
-  try {
-    const { CacheSubnetGroups } = await client.send(new DescribeCacheSubnetGroupsCommand({ CacheSubnetGroupName: name }));
-    return CacheSubnetGroups?.[0];
-  } catch (error) {
-    if ((error as Error).name === 'CacheSubnetGroupNotFoundFault') return undefined;
-    return awsCall(`DescribeCacheSubnetGroups ${name}`, () => Promise.reject(error));
-  }
+  const found = await awsFind(`DescribeCacheSubnetGroups ${name}`, 'CacheSubnetGroupNotFoundFault', () => client.send(new DescribeCacheSubnetGroupsCommand({ CacheSubnetGroupName: name })));
+  return found?.CacheSubnetGroups?.[0];
 }
 
 export async function ensureSubnetGroup(client: Client, config: MigrationConfig, executionArn: string, clusterSubnetIds: () => Promise<string[]>): Promise<SubnetGroupResult> {
