@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 const CHUNK = 1000;
+/** Elements per *SCAN call for big collections. */
+const SCAN_CHUNK = 5000;
 const STRING_CHUNK = 1 << 20; // 1 MiB
 
 export type RedisType = 'string' | 'list' | 'set' | 'zset' | 'hash' | 'stream' | 'none';
@@ -79,17 +81,21 @@ export async function copyKeyByType(source: Redis, target: Redis, key: Buffer, t
 
 type ScanMethod = 'sscanBuffer' | 'hscanBuffer' | 'zscanBuffer';
 
+/** Read chunk N+1 while chunk N is being written: one write in flight bounds the memory. */
 async function scanInto(source: Redis, key: Buffer, method: ScanMethod, write: (items: Buffer[]) => Promise<void>): Promise<number> {
   let cursor = '0';
   let bytes = 0;
+  let writing: Promise<void> = Promise.resolve();
   do {
-    const [next, items] = (await source[method](key, cursor, 'COUNT', CHUNK)) as unknown as [Buffer, Buffer[]];
+    const [next, items] = (await source[method](key, cursor, 'COUNT', SCAN_CHUNK)) as unknown as [Buffer, Buffer[]];
     cursor = next.toString();
+    await writing;
     if (items.length > 0) {
-      await write(items);
+      writing = write(items);
       bytes += items.reduce((n, b) => n + b.length, 0);
     }
   } while (cursor !== '0');
+  await writing;
   return bytes;
 }
 
