@@ -181,4 +181,22 @@ describe('spin-elasticache copy', () => {
       await secure.stop();
     }
   });
+
+  it('follows live writes with --live', async () => {
+    const live = await startRedis({ dir: join(dir, 'live'), notifyKeyspaceEvents: 'KA' });
+    const writer = await connectRedis({ url: live.url });
+    try {
+      await writer.set('before', '1');
+      const copying = runCopyCommand(['--source', live.url, '--target', target.url, '--live', '2']);
+      await new Promise((r) => setTimeout(r, 1000));
+      await writer.hset('during', 'field', 'value');
+      await writer.del('before');
+      expect(await copying).toBe(0);
+      expect(await dst.hgetall('during')).toEqual({ field: 'value' });
+      expect(await dst.exists('before')).toBe(0);
+    } finally {
+      writer.disconnect();
+      await live.stop();
+    }
+  });
 });

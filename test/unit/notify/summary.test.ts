@@ -1,0 +1,21 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseMigrationInput } from '../../../lib/config/schema.js';
+import { summarize } from '../../../lib/notify/summary.js';
+import type { MigrationState } from '../../../lib/workflow/state.js';
+
+const state: MigrationState = {
+  config: parseMigrationInput({ cluster: { name: 'prod', region: 'us-east-1' }, target: { replicationGroupId: 'spin-redis' } }),
+  execution: { arn: 'arn:aws:states:us-east-1:1:execution:sm:run', startedAt: '2026-11-22T10:00:00Z' },
+  replicationGroup: { id: 'spin-redis', outcome: 'created', status: 'available', polls: 3, waitingSince: '2026-11-22T10:00:00Z', primaryEndpoint: { address: 'master.spin-redis.x.cache.amazonaws.com', port: 6379 } },
+  scaleDown: { deployment: 'spin-redis', previousReplicas: 1, replicas: 0 },
+  error: { Error: 'HalDeployFailedError', Cause: JSON.stringify({ errorType: 'HalDeployFailedError', errorMessage: 'hal deploy apply exited 1' }) },
+};
+
+describe('the SNS summary', () => {
+  it('says where Spinnaker points and what to do next, for each outcome', () => {
+    expect(summarize(state, 'SUCCEEDED').message).toContain('now uses ElastiCache master.spin-redis.x.cache.amazonaws.com:6379');
+    expect(summarize(state, 'FAILED').message).toContain('Spinnaker still runs on spin-redis, untouched');
+    expect(summarize(state, 'ROLLED_BACK').message).toContain('HalDeployFailedError: hal deploy apply exited 1');
+    expect(summarize({ ...state, rollbackError: { Error: 'KubernetesForbiddenError', Cause: 'forbidden' } } as MigrationState, 'ROLLBACK_FAILED').subject).toMatch(/^ACTION NEEDED/);
+  });
+});
