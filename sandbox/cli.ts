@@ -80,8 +80,10 @@ export async function runRehearsal(argv: string[]): Promise<number> {
     if (values.keep) {
       printKeepHelp(out, world);
       await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+        // `on`, not `once`: a second signal (tsx relays it, or an impatient Ctrl-C) must not
+        // kill the process before the sandbox's servers and files are cleaned up.
+        process.on('SIGINT', () => resolve());
+        process.on('SIGTERM', () => resolve());
       });
     }
   } finally {
@@ -173,11 +175,11 @@ function printKeepHelp(out: Progress, world: SandboxWorld): void {
   const e = world.endpoints;
   out.line('');
   out.line('The sandbox stays up until Ctrl-C. Try:');
-  out.line(`  export AWS_ACCESS_KEY_ID=${world.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${world.credentials.secretAccessKey} AWS_REGION=${world.region}`);
+  out.line(`  export AWS_ACCESS_KEY_ID=${world.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${world.credentials.secretAccessKey} AWS_DEFAULT_REGION=${world.region}   # sandbox-only credentials`);
   out.line(`  aws --endpoint-url ${e.elasticache} elasticache describe-replication-groups`);
   out.line(`  aws --endpoint-url ${e.eks} eks describe-cluster --name ${world.clusterName}`);
   out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get configmap,deploy,pods`);
-  out.line(`  redis-cli -u ${e.sourceRedis} dbsize`);
+  if (world.spinnaker.spinRedis) out.line(`  redis-cli -u ${e.sourceRedis} dbsize`);
   if (e.targetRedis) out.line(`  redis-cli -u ${e.targetRedis} --tls --cacert ${e.caFile} --askpass dbsize   # token: ${world.secretHint}`);
 }
 
