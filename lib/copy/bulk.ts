@@ -49,6 +49,14 @@ export interface BulkOptions {
   /** Keys whose DUMP payload is bigger are copied in chunks by type. */
   maxPayloadBytes?: number;
   onProgress?: (p: Progress) => void;
+  /**
+   * Called during a slice with a checkpoint that is safe to resume from (every key before it
+   * is on the target), at most every `checkpointEveryMs`. Persisting it lets a slice killed
+   * mid-way (a Lambda timeout) resume from there instead of from its start. A rejection
+   * aborts the copy.
+   */
+  onCheckpoint?: (checkpoint: Checkpoint) => Promise<void> | void;
+  checkpointEveryMs?: number;
   /** Keys with this prefix are ours (ping probes, temp keys) and are not copied. */
   skipPrefix?: string;
 }
@@ -113,15 +121,19 @@ export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: R
     const source = await openPool(sourceEndpoint, db, connections, 'copy-src');
     const target = await openPool(targetEndpoint, db, connections, 'copy-dst');
     try {
-      const { cursor, stats, finished } = await copyDatabase(source, target, db, checkpoint.cursor, options, sliceStats, started);
+      const base = checkpoint;
+      const { cursor, stats, finished } = await copyDatabase(source, target, db, checkpoint.cursor, options, sliceStats, started, {
+        pendingKeys: checkpoint.pendingKeys ?? [],
+        report: options.onCheckpoint ? (safe) => options.onCheckpoint!({ ...base, cursor: safe.cursor, pendingKeys: safe.pendingKeys, stats: addStats(base.stats, { ...safe.stats, ms: 0 }) }) : undefined,
+      });
       sliceStats = addStats(sliceStats, stats);
       if (!finished) {
-        checkpoint = { ...checkpoint, cursor, stats: addStats(checkpoint.stats, { ...stats, ms: 0 }) };
+        checkpoint = { dbs: checkpoint.dbs, dbIndex: checkpoint.dbIndex, cursor, stats: addStats(checkpoint.stats, { ...stats, ms: 0 }) };
         sliceStats.ms = Date.now() - started;
         checkpoint.stats.ms += sliceStats.ms;
         return { checkpoint, done: false, stats: sliceStats };
       }
-      checkpoint = { ...checkpoint, dbIndex: checkpoint.dbIndex + 1, cursor: '0', stats: addStats(checkpoint.stats, { ...stats, ms: 0 }) };
+      checkpoint = { dbs: checkpoint.dbs, dbIndex: checkpoint.dbIndex + 1, cursor: '0', stats: addStats(checkpoint.stats, { ...stats, ms: 0 }) };
     } finally {
       source.close();
       target.close();
@@ -132,7 +144,22 @@ export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: R
   return { checkpoint, done: true, stats: sliceStats };
 }
 
-async function copyDatabase(source: Pool, target: Pool, db: number, startCursor: string, options: BulkOptions, before: CopyStats, started: number): Promise<{ cursor: string; stats: CopyStats; finished: boolean }> {
+interface SafePoint {
+  cursor: string;
+  pendingKeys: string[];
+  stats: CopyStats;
+}
+
+async function copyDatabase(
+  source: Pool,
+  target: Pool,
+  db: number,
+  startCursor: string,
+  options: BulkOptions,
+  before: CopyStats,
+  started: number,
+  resume: { pendingKeys: string[]; report?: (safe: SafePoint) => Promise<void> | void },
+): Promise<{ cursor: string; stats: CopyStats; finished: boolean }> {
   const stats = emptyStats();
   const scanCount = options.scanCount ?? 1000;
   const inflightLimit = options.inflight ?? 12;
@@ -188,23 +215,47 @@ async function copyDatabase(source: Pool, target: Pool, db: number, startCursor:
     deferred.push(...big.map((b) => ({ ...b, fallback: restored.some((r) => r.key.equals(b.key)) })));
   };
   const deferred: { key: Buffer; type: RedisType; fallback: boolean }[] = [];
+  // Big keys left over by a slice that died: copy them first (their type is looked up again).
+  for (const encoded of resume.pendingKeys) {
+    const key = Buffer.from(encoded, 'base64');
+    deferred.push({ key, type: (await source.take().type(key)) as RedisType, fallback: false });
+  }
+  // Batches still running, by sequence, with the cursor their SCAN started from: resuming
+  // from the oldest one's cursor re-copies a little and loses nothing.
+  const open = new Map<number, string>();
+  let seq = 0;
+  let lastSafe = Date.now();
+  const safePoint = (): SafePoint => {
+    const oldest = open.size > 0 ? Math.min(...open.keys()) : undefined;
+    return { cursor: oldest === undefined ? cursor : open.get(oldest)!, pendingKeys: deferred.map((d) => d.key.toString('base64')), stats: { ...stats } };
+  };
 
   try {
     do {
       if (options.deadline && Date.now() >= options.deadline) break;
+      const cursorBefore = cursor;
       const [next, found] = (await scanner.scanBuffer(cursor, 'COUNT', scanCount)) as unknown as [Buffer, Buffer[]];
       const keys = skip ? found.filter((k) => !(k.length >= skip.length && k.subarray(0, skip.length).equals(skip))) : found;
       cursor = next.toString();
       scanned = true;
       if (keys.length > 0) {
-        const task = copyBatch(keys).catch((error: unknown) => {
-          failure ??= error;
-        });
+        const id = seq++;
+        open.set(id, cursorBefore);
+        const task = copyBatch(keys).then(
+          () => void open.delete(id),
+          (error: unknown) => {
+            failure ??= error;
+          },
+        );
         inflight.add(task);
         void task.finally(() => inflight.delete(task));
         if (inflight.size >= inflightLimit) await Promise.race(inflight);
       }
       if (failure) break;
+      if (resume.report && Date.now() - lastSafe >= (options.checkpointEveryMs ?? 1000)) {
+        lastSafe = Date.now();
+        await resume.report(safePoint());
+      }
       if (options.onProgress && Date.now() - lastReport >= 500) {
         lastReport = Date.now();
         const keysDone = before.keys + stats.keys;

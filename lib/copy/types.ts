@@ -23,6 +23,8 @@ export interface Checkpoint {
   dbIndex: number;
   /** SCAN cursor within that database ('0' = not started). */
   cursor: string;
+  /** Big keys already scanned but not yet copied (base64), copied first on resume. */
+  pendingKeys?: string[];
   stats: CopyStats;
 }
 

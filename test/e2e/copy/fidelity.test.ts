@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../../../lib/redis/connect.js';
 import { copySlice } from '../../../lib/copy/bulk.js';
+import type { Checkpoint } from '../../../lib/copy/types.js';
 import { copyKeyByType, type RedisType } from '../../../lib/copy/key-copy.js';
 import { digestKey } from '../../../lib/copy/digest.js';
 import { verifyCopy } from '../../../lib/copy/verify.js';
@@ -101,6 +102,49 @@ describe('bulk copy', () => {
     expect(slices).toBeGreaterThan(1);
     expect(await dst.dbsize()).toBe(20_000);
     expect(JSON.stringify(slice.checkpoint).length).toBeLessThan(1000);
+  });
+
+  it('resumes a slice that died mid-way from its last safe checkpoint, losing nothing', async () => {
+    const pipeline = src.pipeline();
+    for (let i = 0; i < 30_000; i++) pipeline.set(`k:${i}`, String(i));
+    await pipeline.exec();
+    await src.set('big-random', randomBytes(600_000));
+    const saved: Checkpoint[] = [];
+    let missingBeforeSafePoint = -1;
+    const crash = copySlice({ url: source.url }, { url: target.url }, {
+      scanCount: 200,
+      inflight: 6,
+      maxPayloadBytes: 100_000,
+      checkpointEveryMs: 0,
+      onCheckpoint: async (cp) => {
+        saved.push(cp);
+        if (saved.length < 40) return;
+        // Freeze the target's writes, so batches still in flight cannot land during the check.
+        await dst.call('CLIENT', 'PAUSE', '3000', 'WRITE');
+        // Safe means: every key SCAN returns before this cursor is already on the target
+        // (or listed as pending), while later batches may still be in flight.
+        const pending = new Set((cp.pendingKeys ?? []).map((k) => Buffer.from(k, 'base64').toString()));
+        const before: string[] = [];
+        let cursor = '0';
+        do {
+          const [next, keys] = await src.scan(cursor, 'COUNT', 200);
+          before.push(...keys.filter((k) => !pending.has(k)));
+          cursor = next;
+        } while (cursor !== cp.cursor && cursor !== '0');
+        const exists = await Promise.all(before.map((k) => dst.exists(k)));
+        missingBeforeSafePoint = exists.filter((e) => e === 0).length;
+        await dst.call('CLIENT', 'UNPAUSE');
+        throw new Error('the Lambda was killed');
+      },
+    });
+    await expect(crash).rejects.toThrow();
+    expect(missingBeforeSafePoint).toBe(0);
+    const last = saved.at(-1)!;
+    expect(last.cursor).not.toBe('0');
+    const resumed = await copySlice({ url: source.url }, { url: target.url }, { checkpoint: last });
+    expect(resumed.done).toBe(true);
+    const report = await verifyCopy({ url: source.url }, { url: target.url }, { mode: 'strict' });
+    expect({ ok: report.ok, missing: report.missing }).toEqual({ ok: true, missing: 0 });
   });
 
   it('copies big keys in chunks through a temporary key', async () => {
