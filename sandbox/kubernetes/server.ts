@@ -221,7 +221,7 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
     if (!spec) return send(req, res, 404, status(404, 'NotFound', `the server doesn't have a resource type "${resource}"`));
     const method = req.method ?? 'GET';
     const verb = method === 'GET' ? (name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : 'delete';
-    const fault = takeFault(verb, sub ? `${resource}/${sub}` : resource, name) ?? (sub ? undefined : undefined);
+    const fault = takeFault(verb, sub ? `${resource}/${sub}` : resource, name);
     if (fault) {
       const reason = fault.status === 409 ? 'Conflict' : fault.status === 403 ? 'Forbidden' : fault.status === 429 ? 'TooManyRequests' : 'InternalError';
       return send(req, res, fault.status, status(fault.status, reason, fault.message ?? `${verb} ${resource} refused by the sandbox (injected ${fault.status})`));
