@@ -14,7 +14,7 @@ export const defaultResolvers: EndpointResolvers = {
   target: (state) => resolveTargetEndpoint(state),
 };
 
-/** Leave the Lambda a minute to report back before its 15-minute limit. */
+/** When a slice stops starting new batches; options.copySliceSeconds (max 780) leaves room under Lambda's 15 minutes. */
 export function sliceDeadline(state: MigrationState, now = Date.now()): number {
   return now + state.config.options.copySliceSeconds * 1000;
 }

@@ -35,19 +35,15 @@ export async function deleteCreatedResources(client: Client, config: MigrationCo
       throw new AwsResourceBusyError(`Deleting replication group ${t.replicationGroupId}; the subnet and parameter groups follow once it is gone`);
     }
   }
+  const deleteIfOurs = async (what: string, arn: string | undefined, remove: () => Promise<unknown>) => {
+    if (await ours(arn)) {
+      await awsCall(`delete ${what}`, remove);
+      result.deleted.push(what);
+    } else result.kept.push(`${what} (not created by this execution)`);
+  };
   const subnets = await findSubnetGroup(client, t.subnetGroupName);
-  if (subnets) {
-    if (await ours(subnets.ARN)) {
-      await awsCall(`DeleteCacheSubnetGroup ${t.subnetGroupName}`, () => client.send(new DeleteCacheSubnetGroupCommand({ CacheSubnetGroupName: t.subnetGroupName })));
-      result.deleted.push(`subnet group ${t.subnetGroupName}`);
-    } else result.kept.push(`subnet group ${t.subnetGroupName} (not created by this execution)`);
-  }
+  if (subnets) await deleteIfOurs(`subnet group ${t.subnetGroupName}`, subnets.ARN, () => client.send(new DeleteCacheSubnetGroupCommand({ CacheSubnetGroupName: t.subnetGroupName })));
   const params = await findParameterGroup(client, t.parameterGroupName);
-  if (params) {
-    if (await ours(params.ARN)) {
-      await awsCall(`DeleteCacheParameterGroup ${t.parameterGroupName}`, () => client.send(new DeleteCacheParameterGroupCommand({ CacheParameterGroupName: t.parameterGroupName })));
-      result.deleted.push(`parameter group ${t.parameterGroupName}`);
-    } else result.kept.push(`parameter group ${t.parameterGroupName} (not created by this execution)`);
-  }
+  if (params) await deleteIfOurs(`parameter group ${t.parameterGroupName}`, params.ARN, () => client.send(new DeleteCacheParameterGroupCommand({ CacheParameterGroupName: t.parameterGroupName })));
   return result;
 }

@@ -26,7 +26,7 @@ export async function findReplicationGroup(client: Client, id: string): Promise<
 }
 
 /** Every setting we choose that Describe reports, compared with what exists. */
-export function replicationGroupDifferences(group: ReplicationGroup, config: MigrationConfig, securityGroupIds: string[]): string[] {
+export function replicationGroupDifferences(group: ReplicationGroup, config: MigrationConfig): string[] {
   const t = config.target;
   const differences: string[] = [];
   const check = (what: string, actual: unknown, wanted: unknown) => {
@@ -42,7 +42,6 @@ export function replicationGroupDifferences(group: ReplicationGroup, config: Mig
   if (group.Engine) check('Engine', group.Engine, t.engine);
   const members = group.MemberClusters?.length;
   if (members !== undefined && group.Status === 'available') check('number of nodes', members, t.numCacheClusters);
-  void securityGroupIds;
   return differences;
 }
 
@@ -92,7 +91,7 @@ export async function ensureReplicationGroup(deps: EnsureReplicationGroupDeps, c
   }
   if (!group) throw new InvalidAwsResponseError(`Replication group ${t.replicationGroupId} was neither created nor found`);
   if (outcome === 'existing') {
-    const differences = replicationGroupDifferences(group, config, securityGroupIds);
+    const differences = replicationGroupDifferences(group, config);
     if (differences.length > 0) {
       throw new ResourceConflictError(
         `Replication group ${t.replicationGroupId} already exists with a different configuration: ${differences.join('; ')}. It is left untouched: choose another target.replicationGroupId, or align the input with it.`,

@@ -4,7 +4,7 @@
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { MigrationConfig } from '../config/schema.js';
-import { InputValidationError, MigrationError, SecretUnavailableError } from '../errors.js';
+import { InputValidationError, SecretUnavailableError } from '../errors.js';
 import { mapAwsError } from '../aws/errors.js';
 
 const TOKEN_RULE = /^[A-Za-z0-9!&#$^<>-]{16,128}$/;
@@ -53,8 +53,4 @@ export async function getAuthToken(client: Pick<SecretsManagerClient, 'send'>, c
 /** For tests: forget memoized tokens. */
 export function clearAuthTokenCache(): void {
   cache.clear();
-}
-
-export function isMigrationError(error: unknown): error is MigrationError {
-  return error instanceof MigrationError;
 }
