@@ -134,6 +134,10 @@ export class MigrationLockedError extends FatalError {
 export class CopyFailedError extends FatalError {
   readonly name = 'CopyFailedError';
 }
+/** The source will not replicate to us (PSYNC refused, or it dropped the link); the scan copy still works. */
+export class ReplicationUnavailableError extends FatalError {
+  readonly name = 'ReplicationUnavailableError';
+}
 export class VerificationFailedError extends FatalError {
   readonly name = 'VerificationFailedError';
 }

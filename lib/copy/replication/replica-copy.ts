@@ -1,0 +1,531 @@
+/**
+ * The replication copy: connect to the source as a replica (PSYNC), receive its RDB
+ * snapshot, turn every key into a pipelined `RESTORE … REPLACE [ABSTTL]` on the target,
+ * then apply the write commands the source made since the snapshot, up to the source's
+ * current replication offset. The result is the source as of the end of the copy; keys
+ * deleted, expired or renewed meanwhile are deleted, expired or renewed on the target too.
+ *
+ * Why: the source does almost nothing (a forked child streams the snapshot), so the copy
+ * is bound by the target's RESTORE rate, which is what MIGRATE is bound by too, minus
+ * MIGRATE's per-batch round trip. RedisShake's "sync" mode works the same way.
+ * ElastiCache refuses PSYNC, so this only works from a self-hosted source like spin-redis;
+ * callers fall back to the scan copy on ReplicationUnavailableError.
+ */
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { CopyFailedError, MigrationError, ReplicationUnavailableError } from '../../errors.js';
+import { connectRedis, mapRedisError, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
+import { RespConnection, RespError, type RespValue } from '../../redis/resp.js';
+import { emptyStats, type CopyStats, type Progress } from '../types.js';
+import { crc64Bytes, crc64Start, crc64Update, type Crc64 } from './crc64.js';
+import { OutBuffer } from './out-buffer.js';
+import { RdbSplitter, type RdbEntry } from './rdb-splitter.js';
+
+export interface ReplicationCopyOptions {
+  /** Connections to the target carrying RESTOREs. */
+  connections?: number;
+  /** Keep applying the source's writes this long after the snapshot is in (live mode). */
+  followMs?: number;
+  /** Stop following early when this returns true (checked every 100 ms). */
+  stopFollowing?: () => boolean;
+  /** Keys with this prefix are ours and are not copied. */
+  skipPrefix?: string;
+  /** Values bigger than this go through a temporary file instead of memory. */
+  spillAboveBytes?: number;
+  onProgress?: (p: Progress & { phase: 'snapshot' | 'stream'; totalKeys: number; etaSeconds?: number }) => void;
+  /** Give up (ReplicationUnavailableError) if the snapshot has not started by then. */
+  startTimeoutMs?: number;
+}
+
+export interface ReplicationCopyResult {
+  stats: CopyStats;
+  rdbVersion: number;
+  rdbBytes: number;
+  /** Write commands applied from the replication stream after the snapshot. */
+  commandsApplied: number;
+  /** The source's replication offset the target is consistent with. */
+  offset: number;
+  /** Whether the source streamed its snapshot straight to us (no RDB file on its disk). */
+  diskless: boolean;
+}
+
+/** Commands in the replication stream that are not data: answered or dropped, never forwarded. */
+const NOT_FORWARDED = new Set(['ping', 'replconf', 'publish', 'spublish']);
+/** Unacknowledged RESTORE bytes per connection before the source socket is paused. */
+const HIGH_WATER = 32 * 1024 * 1024;
+const REFUSED_PAYLOAD = /payload version or checksum are wrong|Bad data format/i;
+
+interface SourceSettings {
+  totalKeys: number;
+  diskless: boolean;
+  restoreDelay?: string;
+}
+
+/** Reads what the copy needs from the source, and makes a diskless sync start at once. */
+async function prepareSource(control: Redis): Promise<SourceSettings> {
+  const keyspace = await control.info('keyspace');
+  const totalKeys = [...keyspace.matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  try {
+    const [, diskless] = (await control.config('GET', 'repl-diskless-sync')) as string[];
+    const [, delay] = (await control.config('GET', 'repl-diskless-sync-delay')) as string[];
+    if (diskless !== 'yes') return { totalKeys, diskless: false };
+    if (delay === '0') return { totalKeys, diskless: true };
+    // A diskless sync waits `delay` seconds for more replicas; we are the only one.
+    await control.config('SET', 'repl-diskless-sync-delay', '0');
+    return { totalKeys, diskless: true, restoreDelay: delay ?? '5' };
+  } catch {
+    // CONFIG is renamed or forbidden: the default disk-based sync still works.
+    return { totalKeys, diskless: false };
+  }
+}
+
+/** Per-connection RESTORE pipeline to the target. */
+class RestoreLane {
+  private out = new OutBuffer();
+  private db = 0;
+  private readonly sentKeys: (Buffer | undefined)[] = [];
+  private head = 0;
+  acknowledged = 0;
+  acknowledgedBytes = 0;
+  private readonly sizes: number[] = [];
+  failure: Error | undefined;
+  refused: Buffer | undefined;
+  private readonly onReply = (reply: RespValue) => {
+    const key = this.sentKeys[this.head];
+    const bytes = this.sizes[this.head] ?? 0;
+    this.sentKeys[this.head] = undefined;
+    this.head++;
+    if (this.head > 65536) {
+      this.sentKeys.splice(0, this.head);
+      this.sizes.splice(0, this.head);
+      this.head = 0;
+    }
+    if (reply instanceof RespError) {
+      if (key === undefined) return; // a SELECT
+      if (REFUSED_PAYLOAD.test(reply.message)) this.refused ??= key;
+      else this.failure ??= mapRedisError(new Error(reply.message), `target (RESTORE of ${printable(key)})`);
+      return;
+    }
+    if (key !== undefined) {
+      this.acknowledged++;
+      this.acknowledgedBytes += bytes;
+    }
+  };
+
+  constructor(readonly connection: RespConnection) {}
+
+  /** Appends one RESTORE; `payload` writes the DUMP body into the reserved bytes. */
+  restore(db: number, key: Buffer, expireAt: number, payloadLength: number, fill: (buf: Buffer, offset: number) => void): void {
+    if (db !== this.db) {
+      const dbText = String(db);
+      this.out.ascii(`*2\r\n$6\r\nSELECT\r\n$${dbText.length}\r\n${dbText}\r\n`);
+      this.sentKeys.push(undefined);
+      this.sizes.push(0);
+      this.db = db;
+    }
+    const ttl = String(expireAt);
+    this.out.ascii(`*${expireAt > 0 ? 6 : 5}\r\n$7\r\nRESTORE\r\n$${key.length}\r\n`);
+    this.out.bytes(key);
+    this.out.ascii(`\r\n$${ttl.length}\r\n${ttl}\r\n$${payloadLength}\r\n`);
+    const { buf, offset } = this.out.reserve(payloadLength);
+    fill(buf, offset);
+    this.out.ascii(expireAt > 0 ? '\r\n$7\r\nREPLACE\r\n$6\r\nABSTTL\r\n' : '\r\n$7\r\nREPLACE\r\n');
+    this.sentKeys.push(key);
+    this.sizes.push(payloadLength);
+  }
+
+  flush(): void {
+    if (this.out.length === 0) return;
+    const replies = this.sentKeys.length - this.head - this.connection.pendingReplies;
+    this.connection.send(this.out.take(), replies, this.onReply);
+  }
+
+  get backlog(): number {
+    return this.connection.socket.writableLength;
+  }
+}
+
+/** Big values: spilled to a file as they arrive, then streamed into one RESTORE. */
+class SpillLane {
+  private dir: string | undefined;
+  private fd: number | undefined;
+  private path = '';
+  private crc: Crc64 = crc64Start();
+  private queue: Promise<void> = Promise.resolve();
+  private connection: Promise<RespConnection> | undefined;
+  private files = 0;
+  failure: Error | undefined;
+  refused: Buffer | undefined;
+  restored = 0;
+  bytes = 0;
+
+  constructor(private readonly target: RedisEndpoint) {}
+
+  write(chunk: Buffer, type: number): void {
+    if (this.fd === undefined) {
+      this.dir ??= mkdtempSync(join(tmpdir(), 'spin-elasticache-spill-'));
+      this.path = join(this.dir, `value-${this.files++}`);
+      this.fd = openSync(this.path, 'w');
+      this.crc = crc64Update(crc64Start(), Buffer.of(type));
+    }
+    crc64Update(this.crc, chunk);
+    writeSync(this.fd, chunk);
+  }
+
+  /** Queues the RESTORE of the value just spilled. */
+  finish(entry: RdbEntry, version: Buffer): void {
+    closeSync(this.fd!);
+    this.fd = undefined;
+    const path = this.path;
+    const checksum = crc64Bytes(crc64Update(this.crc, version));
+    this.connection ??= RespConnection.open(this.target, 'spin-elasticache-copy-big');
+    this.queue = this.queue.then(async () => {
+      if (this.failure) return;
+      const connection = await this.connection!;
+      const ttl = String(entry.expireAt);
+      const payloadLength = 1 + entry.length + 10;
+      const reply = new Promise<RespValue>((resolve) => {
+        connection.send(Buffer.from(`*2\r\n$6\r\nSELECT\r\n$${String(entry.db).length}\r\n${entry.db}\r\n`), 1, () => undefined);
+        const head = Buffer.concat([Buffer.from(`*${entry.expireAt > 0 ? 6 : 5}\r\n$7\r\nRESTORE\r\n$${entry.key.length}\r\n`), entry.key, Buffer.from(`\r\n$${ttl.length}\r\n${ttl}\r\n$${payloadLength}\r\n`), Buffer.of(entry.type)]);
+        connection.send(head, 1, resolve);
+      });
+      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+        if (!connection.socket.write(chunk as Buffer)) await connection.drained();
+      }
+      connection.socket.write(Buffer.concat([version, checksum, Buffer.from(entry.expireAt > 0 ? '\r\n$7\r\nREPLACE\r\n$6\r\nABSTTL\r\n' : '\r\n$7\r\nREPLACE\r\n')]));
+      const outcome = await reply;
+      rmSync(path, { force: true });
+      if (outcome instanceof RespError) {
+        if (REFUSED_PAYLOAD.test(outcome.message)) this.refused ??= entry.key;
+        else this.failure ??= mapRedisError(new Error(outcome.message), `target (RESTORE of ${printable(entry.key)})`);
+        return;
+      }
+      this.restored++;
+      this.bytes += payloadLength;
+    });
+    this.queue = this.queue.catch((error: unknown) => {
+      this.failure ??= error as Error;
+    });
+  }
+
+  async done(): Promise<void> {
+    await this.queue;
+  }
+
+  async close(): Promise<void> {
+    if (this.fd !== undefined) closeSync(this.fd);
+    if (this.connection) (await this.connection.catch(() => undefined))?.close();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function printable(key: Buffer): string {
+  const text = key.toString('utf8');
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+}
+
+/**
+ * Splits the raw replication stream into commands and forwards data commands, byte for
+ * byte, to one ordered connection on the target.
+ */
+class CommandForwarder {
+  private pending: Buffer | undefined;
+  private out = new OutBuffer(256 * 1024);
+  private outCommands = 0;
+  offset: number;
+  applied = 0;
+  failure: Error | undefined;
+  private readonly onReply = (reply: RespValue) => {
+    if (reply instanceof RespError) this.failure ??= mapRedisError(new Error(reply.message), 'target (replicated write)');
+  };
+
+  constructor(
+    private readonly apply: RespConnection,
+    startOffset: number,
+    private readonly ack: (offset: number) => void,
+  ) {
+    this.offset = startOffset;
+  }
+
+  push(chunk: Buffer): void {
+    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    let pos = 0;
+    for (;;) {
+      const command = readCommand(buf, pos);
+      if (!command) break;
+      const raw = buf.subarray(pos, command.end);
+      this.offset += raw.length;
+      pos = command.end;
+      if (NOT_FORWARDED.has(command.name)) {
+        if (command.name === 'replconf' && command.getAck) this.ack(this.offset);
+        continue;
+      }
+      this.out.bytes(raw);
+      this.outCommands++;
+      this.applied++;
+    }
+    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : undefined;
+    if (this.outCommands > 0) {
+      this.apply.send(this.out.take(), this.outCommands, this.onReply);
+      this.outCommands = 0;
+    }
+  }
+}
+
+/** One RESP command (array of bulk strings, or an inline command) from the stream. */
+function readCommand(buf: Buffer, start: number): { name: string; end: number; getAck: boolean } | undefined {
+  if (start >= buf.length) return undefined;
+  if (buf[start] !== 42) {
+    // Inline form (a master only sends the newline keep-alive this way).
+    const nl = buf.indexOf(10, start);
+    if (nl < 0) return undefined;
+    return { name: buf.toString('latin1', start, nl).trim().split(' ')[0]!.toLowerCase() || 'ping', end: nl + 1, getAck: false };
+  }
+  let lineEnd = buf.indexOf(13, start);
+  if (lineEnd < 0 || lineEnd + 1 >= buf.length) return undefined;
+  const count = Number(buf.toString('latin1', start + 1, lineEnd));
+  let pos = lineEnd + 2;
+  let name = '';
+  let getAck = false;
+  for (let i = 0; i < count; i++) {
+    if (pos >= buf.length) return undefined;
+    lineEnd = buf.indexOf(13, pos);
+    if (lineEnd < 0 || lineEnd + 1 >= buf.length) return undefined;
+    const length = Number(buf.toString('latin1', pos + 1, lineEnd));
+    const body = lineEnd + 2;
+    if (body + length + 2 > buf.length) return undefined;
+    if (i === 0) name = buf.toString('latin1', body, body + length).toLowerCase();
+    if (i === 1 && name === 'replconf') getAck = buf.toString('latin1', body, body + length).toLowerCase() === 'getack';
+    pos = body + length + 2;
+  }
+  return { name, end: pos, getAck };
+}
+
+/** Copies everything from `sourceEndpoint` to `targetEndpoint` through the replication protocol. */
+export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: ReplicationCopyOptions = {}): Promise<ReplicationCopyResult> {
+  const started = Date.now();
+  const where = redactUrl(sourceEndpoint.url);
+  const control = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-copy-control' });
+  const lanes: RestoreLane[] = [];
+  const spill = new SpillLane(targetEndpoint);
+  let replica: RespConnection | undefined;
+  let apply: RespConnection | undefined;
+  let settings: SourceSettings | undefined;
+  let delayRestored = false;
+  const restoreDelay = async () => {
+    if (delayRestored || !settings?.restoreDelay) return;
+    delayRestored = true;
+    await control.config('SET', 'repl-diskless-sync-delay', settings.restoreDelay).catch(() => undefined);
+  };
+  try {
+    settings = await prepareSource(control);
+    const connectionCount = options.connections ?? 2;
+    for (let i = 0; i < connectionCount; i++) lanes.push(new RestoreLane(await RespConnection.open(targetEndpoint, `spin-elasticache-copy-${i}`, 0)));
+    apply = await RespConnection.open(targetEndpoint, 'spin-elasticache-copy-stream', 0);
+
+    replica = await RespConnection.open(sourceEndpoint, 'spin-elasticache-replica');
+    const capa = settings.diskless ? ['REPLCONF', 'capa', 'eof', 'capa', 'psync2'] : ['REPLCONF', 'capa', 'psync2'];
+    const capaReply = await replica.call(capa);
+    if (capaReply instanceof RespError) throw new ReplicationUnavailableError(`${where} refused REPLCONF: ${capaReply.message}`);
+
+    let finishSnapshot!: () => void;
+    let failSnapshot!: (error: Error) => void;
+    const snapshotDone = new Promise<void>((resolve, reject) => {
+      finishSnapshot = resolve;
+      failSnapshot = reject;
+    });
+    snapshotDone.catch(() => undefined); // awaited below; a late rejection must not crash the process
+    const stats = emptyStats();
+    let rdbBytes = 0;
+    let version = Buffer.alloc(2);
+    let startOffset = 0;
+    let preamble = Buffer.alloc(0);
+    let eofMark: Buffer | undefined;
+    let remainingRdb = -1;
+    let trailer = 0;
+    let forwarder: CommandForwarder | undefined;
+    let held: Buffer[] = [];
+    const skip = options.skipPrefix ? Buffer.from(options.skipPrefix) : undefined;
+    const now = () => Date.now();
+    let lane = 0;
+    let lastProgress = 0;
+    const ack = (offset: number) => replica!.socket.write(`*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$${String(offset).length}\r\n${offset}\r\n`);
+
+    const splitter = new RdbSplitter(
+      {
+        entry: (entry) => {
+          if (entry.expireAt > 0 && entry.expireAt <= now()) {
+            stats.expiredSkipped++;
+            return;
+          }
+          if (skip && entry.key.length >= skip.length && entry.key.subarray(0, skip.length).equals(skip)) return;
+          if (entry.spilled) return spill.finish(entry, version);
+          const target = lanes[lane++ % lanes.length]!;
+          target.restore(entry.db, entry.key, entry.expireAt, 1 + entry.length + 10, (buf, offset) => {
+            buf[offset] = entry.type;
+            let at = offset + 1;
+            for (const part of entry.parts) {
+              buf.set(part, at);
+              at += part.length;
+            }
+            version.copy(buf, at);
+            const crc = crc64Update(crc64Start(), buf, offset, at + 2);
+            crc64Bytes(crc, buf, at + 2);
+          });
+        },
+        spill: (chunk, entry) => spill.write(chunk, entry.type),
+        end: () => {
+          version = Buffer.alloc(2);
+          version.writeUInt16LE(splitter.version);
+        },
+      },
+      { ...(options.spillAboveBytes ? { spillAboveBytes: options.spillAboveBytes } : {}) },
+    );
+
+    const onStreamBytes = (chunk: Buffer) => {
+      if (forwarder) return forwarder.push(chunk);
+      held.push(chunk);
+    };
+    const onRdbBytes = (chunk: Buffer): void => {
+      try {
+        if (remainingRdb === -1) {
+          // Preamble: newlines while the source forks, then `$<len>\r\n` or `$EOF:<mark>\r\n`.
+          preamble = Buffer.concat([preamble, chunk]);
+          let start = 0;
+          while (start < preamble.length && preamble[start] === 10) start++;
+          const lineEnd = preamble.indexOf('\r\n', start);
+          if (lineEnd < 0) return;
+          const line = preamble.toString('latin1', start, lineEnd);
+          if (!line.startsWith('$')) throw new ReplicationUnavailableError(`${where} sent ${JSON.stringify(line.slice(0, 60))} instead of a snapshot`);
+          if (line.startsWith('$EOF:')) {
+            eofMark = Buffer.from(line.slice(5), 'latin1');
+            remainingRdb = Number.MAX_SAFE_INTEGER;
+          } else remainingRdb = Number(line.slice(1));
+          const rest = preamble.subarray(lineEnd + 2);
+          preamble = Buffer.alloc(0);
+          if (rest.length > 0) onRdbBytes(rest);
+          return;
+        }
+        if (!splitter.finished) {
+          const slice = chunk.subarray(0, Math.min(chunk.length, remainingRdb));
+          const used = splitter.push(slice);
+          rdbBytes += used;
+          if (remainingRdb !== Number.MAX_SAFE_INTEGER) remainingRdb -= used;
+          for (const l of lanes) l.flush();
+          if (lanes.some((l) => l.backlog > HIGH_WATER)) {
+            replica!.socket.pause();
+            void Promise.all(lanes.map((l) => l.connection.drained())).then(() => replica!.socket.resume());
+          }
+          if (options.onProgress && now() - lastProgress >= 500) {
+            lastProgress = now();
+            const keys = lanes.reduce((n, l) => n + l.acknowledged, 0) + spill.restored;
+            const perSec = Math.round((keys * 1000) / Math.max(1, now() - started));
+            options.onProgress({ phase: 'snapshot', keys, bytes: rdbBytes, keysPerSec: perSec, db: 0, totalKeys: settings!.totalKeys, ...(perSec > 0 ? { etaSeconds: Math.max(0, Math.round((settings!.totalKeys - keys) / perSec)) } : {}) });
+          }
+          if (!splitter.finished) return;
+          trailer = eofMark ? eofMark.length : 0;
+          chunk = chunk.subarray(used);
+          if (remainingRdb !== Number.MAX_SAFE_INTEGER && remainingRdb > 0) throw new CopyFailedError(`${where}: the snapshot ended ${remainingRdb} bytes early`);
+          finishSnapshot();
+        }
+        if (trailer > 0) {
+          const n = Math.min(trailer, chunk.length);
+          trailer -= n;
+          chunk = chunk.subarray(n);
+        }
+        if (chunk.length > 0) onStreamBytes(chunk);
+      } catch (error) {
+        replica!.socket.pause();
+        failSnapshot(error as Error);
+      }
+    };
+
+    replica.onError = (error) => failSnapshot(new ReplicationUnavailableError(`${where} dropped the replication link (${error.message}); check client-output-buffer-limit replica on the source`));
+    const psync = await new Promise<RespValue>((resolve) => {
+      replica!.send(Buffer.from('*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n'), 1, (reply) => {
+        if (!(reply instanceof RespError)) replica!.takeRaw(onRdbBytes);
+        resolve(reply);
+      });
+      setTimeout(() => resolve(new RespError('no answer to PSYNC')), options.startTimeoutMs ?? 30_000).unref();
+    });
+    if (psync instanceof RespError || !Buffer.isBuffer(psync)) {
+      throw new ReplicationUnavailableError(`${where} refused to replicate to us (${psync instanceof RespError ? psync.message : 'unexpected reply'}); it may be ElastiCache or forbid SYNC`);
+    }
+    const [mode, , offsetText] = psync.toString('latin1').split(' ');
+    if (mode !== 'FULLRESYNC') throw new ReplicationUnavailableError(`${where} answered PSYNC with ${mode}`);
+    startOffset = Number(offsetText);
+    await restoreDelay();
+
+    await snapshotDone;
+    for (const l of lanes) l.flush();
+    // The snapshot is parsed; once our RESTOREs are all in, take the source's writes since.
+    ack(startOffset);
+    await Promise.all([...lanes.map((l) => waitForReplies(l.connection)), spill.done()]);
+    const refused = lanes.find((l) => l.refused)?.refused ?? spill.refused;
+    if (refused) throw new TargetRefusedPayloadError(`the target refused the source's RDB v${splitter.version} payload (key ${printable(refused)})`);
+    const laneFailure = lanes.find((l) => l.failure)?.failure ?? spill.failure;
+    if (laneFailure) throw laneFailure;
+
+    forwarder = new CommandForwarder(apply, startOffset, ack);
+    for (const chunk of held) forwarder.push(chunk);
+    held = [];
+    const ackTimer = setInterval(() => ack(forwarder!.offset), 1000);
+    try {
+      const followUntil = Date.now() + (options.followMs ?? 0);
+      while (Date.now() < followUntil && !options.stopFollowing?.()) {
+        await sleep(100);
+        if (replica.lost) throw new ReplicationUnavailableError(`${where} dropped the replication link while following writes`);
+        if (forwarder.failure) throw forwarder.failure;
+        if (options.onProgress && now() - lastProgress >= 500) {
+          lastProgress = now();
+          const keys = stats.keys + lanes.reduce((n, l) => n + l.acknowledged, 0) + spill.restored;
+          options.onProgress({ phase: 'stream', keys, bytes: rdbBytes, keysPerSec: 0, db: 0, totalKeys: settings.totalKeys });
+        }
+      }
+      // Catch up to where the source is now.
+      const target = Number(/master_repl_offset:(\d+)/.exec(await control.info('replication'))?.[1] ?? 0);
+      const deadline = Date.now() + 60_000;
+      while (forwarder.offset < target) {
+        if (replica.lost) throw new ReplicationUnavailableError(`${where} dropped the replication link while catching up`);
+        if (Date.now() > deadline) throw new CopyFailedError(`${where}: the replication stream stalled at offset ${forwarder.offset}, behind ${target}`);
+        ack(forwarder.offset);
+        await sleep(5);
+      }
+      await waitForReplies(apply);
+      if (forwarder.failure) throw forwarder.failure;
+    } finally {
+      clearInterval(ackTimer);
+    }
+
+    stats.keys = lanes.reduce((n, l) => n + l.acknowledged, 0) + spill.restored;
+    stats.bytes = lanes.reduce((n, l) => n + l.acknowledgedBytes, 0) + spill.bytes;
+    stats.bigKeys = spill.restored;
+    stats.ms = Date.now() - started;
+    return { stats, rdbVersion: splitter.version, rdbBytes, commandsApplied: forwarder.applied, offset: forwarder.offset, diskless: settings.diskless };
+  } catch (error) {
+    if (error instanceof MigrationError) throw error;
+    throw mapRedisError(error, 'replication copy');
+  } finally {
+    await restoreDelay();
+    if (replica) replica.onError = undefined;
+    replica?.close();
+    apply?.close();
+    for (const l of lanes) l.connection.close();
+    await spill.close();
+    control.disconnect();
+  }
+}
+
+/** The target refused a payload (older RDB version); callers copy by scan, with type-based fallback. */
+export class TargetRefusedPayloadError extends CopyFailedError {}
+
+async function waitForReplies(connection: RespConnection): Promise<void> {
+  while (connection.pendingReplies > 0) {
+    if (connection.lost) throw mapRedisError(connection.lost, 'target');
+    await sleep(2);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
