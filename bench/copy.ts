@@ -1,7 +1,10 @@
 /**
- * `npm run bench:copy -- [--json FILE] [--keys N]`: the copy engine against Redis's own
- * server-side MIGRATE and a naive client loop, on loopback, same dataset, one run.
- * Each method copies into a fresh redis-server; our copy is then verified structurally.
+ * `npm run bench:copy -- [--json FILE] [--keys N] [--method auto|replication|scan]`: the
+ * copy engine against Redis's own server-side MIGRATE and a naive client loop, on
+ * loopback, same dataset, one run. Each method copies into a fresh redis-server; our copy
+ * is then verified structurally. `ours` is what `spin-elasticache copy` does by default
+ * (the replication copy, as spin-redis allows PSYNC); `oursScan` is the scan copy that
+ * works against any source (ElastiCache included) and that the state machine's slices use.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +13,7 @@ import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../lib/redis/connect.js';
 import { copySlice } from '../lib/copy/bulk.js';
+import { copyAll, type CopyMethod } from '../lib/copy/engine.js';
 import { verifyCopy } from '../lib/copy/verify.js';
 import type { SeedSummary } from '../sandbox/seed.js';
 import { spawnSync } from 'node:child_process';
@@ -23,7 +27,7 @@ interface Figures {
   note?: string;
 }
 
-const { values } = parseArgs({ args: process.argv.slice(2), options: { json: { type: 'string' }, keys: { type: 'string' }, 'naive-sample': { type: 'string' }, 'big-keys': { type: 'string' }, connections: { type: 'string' }, inflight: { type: 'string' }, 'scan-count': { type: 'string' } } });
+const { values } = parseArgs({ args: process.argv.slice(2), options: { json: { type: 'string' }, keys: { type: 'string' }, 'naive-sample': { type: 'string' }, 'big-keys': { type: 'string' }, connections: { type: 'string' }, inflight: { type: 'string' }, 'scan-count': { type: 'string' }, method: { type: 'string' }, 'skip-scan': { type: 'boolean' } } });
 const KEYS = Number(values.keys ?? 200_000);
 const NAIVE_SAMPLE = Number(values['naive-sample'] ?? 20_000);
 const dir = mkdtempSync(join(tmpdir(), 'bench-copy-'));
@@ -59,19 +63,29 @@ async function main() {
   let peakRss = baselineRss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 25);
   let started = performance.now();
-  const result = await copySlice(
-    { url: source.url },
-    { url: oursTarget.url },
-    {
-      ...(values.connections ? { connections: Number(values.connections) } : {}),
-      ...(values.inflight ? { inflight: Number(values.inflight) } : {}),
-      ...(values['scan-count'] ? { scanCount: Number(values['scan-count']) } : {}),
-    },
-  );
+  const result = await copyAll({ url: source.url }, { url: oursTarget.url }, { method: (values.method ?? 'auto') as CopyMethod, ...(values.connections ? { connections: Number(values.connections) } : {}) });
   const oursSeconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
-  const ours = figures(result.checkpoint.stats.keys, oursSeconds);
-  log(`ours: ${ours.keysPerSec} keys/s, ${ours.mbPerSec} MB/s, peak RSS ${(peakRss / 1e6).toFixed(0)} MB`);
+  const ours = { method: result.method, ...figures(result.stats.keys, oursSeconds), ...(result.replication ? { phasesMs: result.replication.phasesMs, snapshotBytes: result.replication.rdbBytes } : {}) };
+  log(`ours (${result.method}): ${ours.keysPerSec} keys/s, ${ours.mbPerSec} MB/s, peak RSS ${(peakRss / 1e6).toFixed(0)} MB`);
+
+  // 1b. The scan copy, for sources that refuse PSYNC (and the state machine's slices).
+  let oursScan: Figures | undefined;
+  if (result.method !== 'scan' && !values['skip-scan']) {
+    const scanTarget = await fresh('ours-scan');
+    started = performance.now();
+    const scan = await copySlice(
+      { url: source.url },
+      { url: scanTarget.url },
+      {
+        ...(values.connections ? { connections: Number(values.connections) } : {}),
+        ...(values.inflight ? { inflight: Number(values.inflight) } : {}),
+        ...(values['scan-count'] ? { scanCount: Number(values['scan-count']) } : {}),
+      },
+    );
+    oursScan = figures(scan.checkpoint.stats.keys, (performance.now() - started) / 1000);
+    log(`ours (scan): ${oursScan.keysPerSec} keys/s`);
+  }
 
   // 2. Redis's own MIGRATE … COPY REPLACE KEYS, in batches, server to server.
   const migrateTarget = await fresh('migrate');
@@ -116,9 +130,14 @@ async function main() {
     machine: { cpus: (await import('node:os')).cpus().length, node: process.version, redis: /redis_version:(\S+)/.exec(await src.info('server'))?.[1] },
     dataset: { keys, bytes, bigKeys: [...seed.bigKeys, 'bench:big-string'] },
     ours,
+    ...(oursScan ? { oursScan } : {}),
     migrate,
     naive,
-    ratios: { vsMigrate: Math.round((ours.keysPerSec / migrate.keysPerSec) * 100) / 100, vsNaive: Math.round((ours.keysPerSec / naive.keysPerSec) * 100) / 100 },
+    ratios: {
+      vsMigrate: Math.round((ours.keysPerSec / migrate.keysPerSec) * 100) / 100,
+      vsNaive: Math.round((ours.keysPerSec / naive.keysPerSec) * 100) / 100,
+      ...(oursScan ? { scanVsMigrate: Math.round((oursScan.keysPerSec / migrate.keysPerSec) * 100) / 100 } : {}),
+    },
     peakRssMB: Math.round(peakRss / 1e6),
     baselineRssMB: Math.round(baselineRss / 1e6),
     verify: { ok: verify.ok, compared: verify.compared, missing: verify.missing, extra: verify.extra, valueMismatches: verify.valueMismatches, ttlMismatches: verify.ttlMismatches, seconds: verify.ms / 1000, examples: verify.examples },

@@ -5,8 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { copySlice } from '../copy/bulk.js';
-import { catchUp } from '../copy/live.js';
+import { copyAll, type CopyMethod } from '../copy/engine.js';
 import { verifyCopy, type VerifyReport } from '../copy/verify.js';
 import { MigrationError } from '../errors.js';
 import { redactUrl, type RedisEndpoint } from '../redis/connect.js';
@@ -17,11 +16,18 @@ const USAGE = `Usage: spin-elasticache copy --source URL --target URL [options]
   --source-password-env VAR    read the source password from this environment variable
   --target-password-env VAR    likewise for the target
   --ca-file FILE               extra CA for rediss:// (also REDIS_TLS_CA_FILE)
+  --method auto|replication|scan
+                               replication: attach to the source as a replica (PSYNC) and
+                               turn its snapshot into RESTOREs, then apply its writes; the
+                               fastest, and exact, but the source must allow PSYNC
+                               (ElastiCache does not). scan: SCAN + DUMP, works anywhere.
+                               auto (default): replication, else scan.
   --verify                     compare every key structurally afterwards (strict)
-  --live SECONDS               keep copying changes for this long (needs keyspace
-                               notifications 'KA' on the source)
+  --live SECONDS               keep copying the source's writes for this long; with scan
+                               this needs keyspace notifications ('KA') on the source
   --json FILE                  write the figures as JSON
-  --connections N              connections per side (default 4)
+  --connections N              connections to the target (replication, default 2) or per
+                               side (scan, default 6)
 `;
 
 export async function runCopyCommand(argv: string[]): Promise<number> {
@@ -39,6 +45,7 @@ export async function runCopyCommand(argv: string[]): Promise<number> {
         live: { type: 'string' },
         json: { type: 'string' },
         connections: { type: 'string' },
+        method: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -55,6 +62,11 @@ export async function runCopyCommand(argv: string[]): Promise<number> {
     const caFile = typeof values['ca-file'] === 'string' ? values['ca-file'] : undefined;
     return { url, ...(password ? { password } : {}), ...(caFile ? { caFile } : {}) };
   };
+  const method = (values.method ?? 'auto') as CopyMethod;
+  if (!['auto', 'replication', 'scan'].includes(method)) {
+    process.stderr.write(`--method must be auto, replication or scan, not ${String(values.method)}\n`);
+    return 2;
+  }
   const source = endpoint(String(values.source), values['source-password-env']);
   const target = endpoint(String(values.target), values['target-password-env']);
   const tty = process.stderr.isTTY;
@@ -62,20 +74,24 @@ export async function runCopyCommand(argv: string[]): Promise<number> {
   const progress = (text: string) => (tty ? process.stderr.write(`\r\x1b[2K${text}`) : process.stderr.write(`${text}\n`));
   try {
     process.stderr.write(`Copying ${redactUrl(source.url)} -> ${redactUrl(target.url)}\n`);
-    const result = await copySlice(source, target, {
+    const result = await copyAll(source, target, {
+      method,
       ...(values.connections ? { connections: Number(values.connections) } : {}),
-      onProgress: (p) => progress(`${p.keys.toLocaleString('en-US')} keys, ${(p.bytes / 1e6).toFixed(1)} MB, ${p.keysPerSec.toLocaleString('en-US')} keys/s (db ${p.db})`),
+      ...(values.live ? { followMs: Number(values.live) * 1000 } : {}),
+      onProgress: (p) => {
+        const total = p.totalKeys ? ` of ${p.totalKeys.toLocaleString('en-US')}` : '';
+        const eta = p.etaSeconds !== undefined ? `, ETA ${p.etaSeconds} s` : '';
+        progress(p.phase === 'stream' ? `following writes: ${p.keys.toLocaleString('en-US')} keys in` : `${p.keys.toLocaleString('en-US')}${total} keys, ${(p.bytes / 1e6).toFixed(1)} MB, ${p.keysPerSec.toLocaleString('en-US')} keys/s${eta}`);
+      },
     });
     if (tty) process.stderr.write('\n');
     const seconds = (Date.now() - started) / 1000;
-    const s = result.checkpoint.stats;
-    process.stderr.write(`Copied ${s.keys} keys (${(s.bytes / 1e6).toFixed(1)} MB) in ${seconds.toFixed(2)} s: ${Math.round(s.keys / seconds)} keys/s; ${s.bigKeys} big key(s) in chunks, ${s.fallbacks} type-based fallback(s), ${s.expiredSkipped} expired during the copy\n`);
-    let live;
-    if (values.live) {
-      process.stderr.write(`Following changes for ${values.live} s…\n`);
-      live = await catchUp(source, target, { until: Date.now() + Number(values.live) * 1000 });
-      process.stderr.write(`Live: ${live.events} events, ${live.copied} keys copied, ${live.deleted} deleted\n`);
-    }
+    const s = result.stats;
+    if (result.fallbackReason) process.stderr.write(`Replication copy not possible (${result.fallbackReason}); used the scan copy\n`);
+    process.stderr.write(`Copied ${s.keys} keys (${(s.bytes / 1e6).toFixed(1)} MB) by ${result.method} in ${seconds.toFixed(2)} s: ${Math.round(s.keys / seconds)} keys/s; ${s.bigKeys} big key(s) ${result.method === 'scan' ? 'in chunks' : 'through disk'}, ${s.fallbacks} type-based fallback(s), ${s.expiredSkipped} expired during the copy\n`);
+    if (result.replication) process.stderr.write(`Replication: ${result.replication.commandsApplied} write(s) made during the copy applied, consistent with the source at offset ${result.replication.offset}\n`);
+    const live = result.live;
+    if (live) process.stderr.write(`Live: ${live.events} events, ${live.copied} keys copied, ${live.deleted} deleted\n`);
     let verify: VerifyReport | undefined;
     if (values.verify) {
       verify = await verifyCopy(source, target, { mode: 'strict' });
@@ -83,7 +99,7 @@ export async function runCopyCommand(argv: string[]): Promise<number> {
       for (const e of verify.examples.slice(0, 10)) process.stderr.write(`  ${e.kind} db${e.db} ${e.key}: ${e.detail}\n`);
     }
     if (typeof values.json === 'string') {
-      writeFileSync(values.json, `${JSON.stringify({ source: redactUrl(source.url), target: redactUrl(target.url), seconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / seconds), stats: s, live, verify }, null, 2)}\n`);
+      writeFileSync(values.json, `${JSON.stringify({ source: redactUrl(source.url), target: redactUrl(target.url), method: result.method, fallbackReason: result.fallbackReason, seconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / seconds), stats: s, replication: result.replication, live, verify }, null, 2)}\n`);
     }
     return verify && !verify.ok ? 1 : 0;
   } catch (error) {

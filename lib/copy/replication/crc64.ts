@@ -48,8 +48,34 @@ export interface Crc64 {
 export const crc64Start = (): Crc64 => ({ lo: 0, hi: 0 });
 
 export function crc64Update(crc: Crc64, data: Uint8Array, start = 0, end = data.length): Crc64 {
-  let lo = crc.lo;
-  let hi = crc.hi;
+  crcHalves(crc.lo, crc.hi, data, start, end);
+  crc.lo = resultLo;
+  crc.hi = resultHi;
+  return crc;
+}
+
+/**
+ * CRC of `data[start..end)` written little-endian at `out[at..at+8)`, with no allocation:
+ * the copy calls it once per key.
+ */
+export function crc64Into(data: Uint8Array, start: number, end: number, out: Uint8Array, at: number): void {
+  crcHalves(0, 0, data, start, end);
+  out[at] = resultLo & 0xff;
+  out[at + 1] = (resultLo >>> 8) & 0xff;
+  out[at + 2] = (resultLo >>> 16) & 0xff;
+  out[at + 3] = resultLo >>> 24;
+  out[at + 4] = resultHi & 0xff;
+  out[at + 5] = (resultHi >>> 8) & 0xff;
+  out[at + 6] = (resultHi >>> 16) & 0xff;
+  out[at + 7] = resultHi >>> 24;
+}
+
+let resultLo = 0;
+let resultHi = 0;
+
+function crcHalves(startLo: number, startHi: number, data: Uint8Array, start: number, end: number): void {
+  let lo = startLo;
+  let hi = startHi;
   let i = start;
   const T_LO = tableLo;
   const T_HI = tableHi;
@@ -72,9 +98,8 @@ export function crc64Update(crc: Crc64, data: Uint8Array, start = 0, end = data.
     lo = (((lo >>> 8) | (hi << 24)) ^ T_LO[index]!) >>> 0;
     hi = ((hi >>> 8) ^ T_HI[index]!) >>> 0;
   }
-  crc.lo = lo;
-  crc.hi = hi;
-  return crc;
+  resultLo = lo;
+  resultHi = hi;
 }
 
 /** The checksum as Redis stores it: 8 bytes, little-endian. */

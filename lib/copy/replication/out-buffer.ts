@@ -17,7 +17,8 @@ export class OutBuffer {
 
   private ensure(n: number): void {
     if (this.used + n <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.size, this.used + n));
+    // Doubling: growing by just `n` would copy the whole buffer on every later append.
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + n));
     this.buf.copy(grown, 0, 0, this.used);
     this.buf = grown;
   }
@@ -44,7 +45,9 @@ export class OutBuffer {
   /** The bytes so far; the buffer is handed over (a socket may still be reading it). */
   take(): Buffer {
     const out = this.buf.subarray(0, this.used);
-    this.buf = Buffer.allocUnsafe(this.size);
+    // The next buffer is sized to what was just used: a fresh 1 MiB per small flush is
+    // gigabytes of short-lived external memory over a copy, and GC time with it.
+    this.buf = Buffer.allocUnsafe(Math.min(this.size, Math.max(64 * 1024, this.used * 2)));
     this.used = 0;
     return out;
   }

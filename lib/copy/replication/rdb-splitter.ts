@@ -30,6 +30,8 @@ export interface RdbEntry {
 }
 
 export interface RdbSplitterHandlers {
+  /** The RDB header was read; `version` is what DUMP payloads must carry. */
+  start?(version: number): void;
   entry(entry: RdbEntry): void;
   /** Called with each chunk of a big value's body as it passes, once it outgrows `spillAboveBytes`. */
   spill?(chunk: Buffer, entry: { key: Buffer; type: number }): void;
@@ -157,6 +159,12 @@ class Cursor {
       return this.skip(compressed);
     }
     throw new CopyFailedError(`RDB: unknown string encoding ${value}`);
+  }
+  /** A key: a zero-copy view when stored plainly (socket chunks are never reused). */
+  keyName(): Buffer {
+    const first = this.buf[this.pos];
+    if (first !== undefined && first >> 6 !== 3) return this.take(this.length());
+    return this.string();
   }
   /** Reads a (small) string into memory, decoding integer encodings; LZF is decompressed. */
   string(): Buffer {
@@ -418,6 +426,7 @@ export class RdbSplitter {
       if (!magic.startsWith('REDIS')) throw new CopyFailedError('RDB: bad magic; the source did not send an RDB');
       this.version = Number(magic.slice(5));
       this.state = 'opcode';
+      this.handlers.start?.(this.version);
       return;
     }
     if (this.state === 'eof') {
@@ -473,7 +482,7 @@ export class RdbSplitter {
         c.length();
         return;
       default: {
-        const name = c.string();
+        const name = c.keyName();
         const layout = LAYOUTS[type];
         if (!layout && !STREAM_TYPES.has(type) && !MODULE_TYPES.has(type)) throw new CopyFailedError(`RDB: unknown value type ${type}`);
         this.current = { key: name, type, expireAt: this.expireAt, parts: [], length: 0, spilled: false, ...(layout ? { walker: new LayoutWalker(layout) } : {}) };

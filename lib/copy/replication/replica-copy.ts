@@ -19,7 +19,7 @@ import { CopyFailedError, MigrationError, ReplicationUnavailableError } from '..
 import { connectRedis, mapRedisError, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
 import { RespConnection, RespError, type RespValue } from '../../redis/resp.js';
 import { emptyStats, type CopyStats, type Progress } from '../types.js';
-import { crc64Bytes, crc64Start, crc64Update, type Crc64 } from './crc64.js';
+import { crc64Bytes, crc64Into, crc64Start, crc64Update, type Crc64 } from './crc64.js';
 import { OutBuffer } from './out-buffer.js';
 import { RdbSplitter, type RdbEntry } from './rdb-splitter.js';
 
@@ -37,6 +37,8 @@ export interface ReplicationCopyOptions {
   onProgress?: (p: Progress & { phase: 'snapshot' | 'stream'; totalKeys: number; etaSeconds?: number }) => void;
   /** Give up (ReplicationUnavailableError) if the snapshot has not started by then. */
   startTimeoutMs?: number;
+  /** Payload version to claim instead of the source's RDB version (tests use it to make a target refuse). */
+  payloadVersion?: number;
 }
 
 export interface ReplicationCopyResult {
@@ -49,6 +51,8 @@ export interface ReplicationCopyResult {
   offset: number;
   /** Whether the source streamed its snapshot straight to us (no RDB file on its disk). */
   diskless: boolean;
+  /** Where the time went: until the snapshot started, reading it, last RESTORE replies, the write stream. */
+  phasesMs: { handshake: number; snapshot: number; restoreTail: number; stream: number };
 }
 
 /** Commands in the replication stream that are not data: answered or dropped, never forwarded. */
@@ -60,24 +64,35 @@ const REFUSED_PAYLOAD = /payload version or checksum are wrong|Bad data format/i
 interface SourceSettings {
   totalKeys: number;
   diskless: boolean;
-  restoreDelay?: string;
+  /** Settings changed for the snapshot, put back as soon as it has forked. */
+  changed: [name: string, value: string][];
 }
 
-/** Reads what the copy needs from the source, and makes a diskless sync start at once. */
+/**
+ * Reads what the copy needs from the source, and makes a diskless sync start at once
+ * instead of waiting `repl-diskless-sync-delay` seconds for more replicas. The setting is
+ * put back as soon as the snapshot has started. (Turning LZF off as well was measured:
+ * the source's child gets faster, but the bigger snapshot costs as much on our side.)
+ */
 async function prepareSource(control: Redis): Promise<SourceSettings> {
   const keyspace = await control.info('keyspace');
   const totalKeys = [...keyspace.matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  const changed: [string, string][] = [];
+  const get = async (name: string) => ((await control.config('GET', name)) as string[])[1];
+  const set = async (name: string, value: string) => {
+    const old = await get(name);
+    if (old === undefined || old === value) return old;
+    await control.config('SET', name, value);
+    changed.push([name, old]);
+    return value;
+  };
   try {
-    const [, diskless] = (await control.config('GET', 'repl-diskless-sync')) as string[];
-    const [, delay] = (await control.config('GET', 'repl-diskless-sync-delay')) as string[];
-    if (diskless !== 'yes') return { totalKeys, diskless: false };
-    if (delay === '0') return { totalKeys, diskless: true };
-    // A diskless sync waits `delay` seconds for more replicas; we are the only one.
-    await control.config('SET', 'repl-diskless-sync-delay', '0');
-    return { totalKeys, diskless: true, restoreDelay: delay ?? '5' };
+    const diskless = (await get('repl-diskless-sync')) === 'yes';
+    if (diskless) await set('repl-diskless-sync-delay', '0');
+    return { totalKeys, diskless, changed };
   } catch {
-    // CONFIG is renamed or forbidden: the default disk-based sync still works.
-    return { totalKeys, diskless: false };
+    // CONFIG is renamed or forbidden: a disk-based sync with the source's settings still works.
+    return { totalKeys, diskless: false, changed };
   }
 }
 
@@ -313,11 +328,8 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
   let replica: RespConnection | undefined;
   let apply: RespConnection | undefined;
   let settings: SourceSettings | undefined;
-  let delayRestored = false;
-  const restoreDelay = async () => {
-    if (delayRestored || !settings?.restoreDelay) return;
-    delayRestored = true;
-    await control.config('SET', 'repl-diskless-sync-delay', settings.restoreDelay).catch(() => undefined);
+  const restoreSettings = async () => {
+    for (const [name, value] of settings?.changed.splice(0) ?? []) await control.config('SET', name, value).catch(() => undefined);
   };
   try {
     settings = await prepareSource(control);
@@ -325,6 +337,7 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     for (let i = 0; i < connectionCount; i++) lanes.push(new RestoreLane(await RespConnection.open(targetEndpoint, `spin-elasticache-copy-${i}`, 0)));
     apply = await RespConnection.open(targetEndpoint, 'spin-elasticache-copy-stream', 0);
 
+    await probeTargetAcceptsPayloads(control, lanes[0]!.connection, options.payloadVersion, options.skipPrefix ?? 'spin-elasticache:');
     replica = await RespConnection.open(sourceEndpoint, 'spin-elasticache-replica');
     const capa = settings.diskless ? ['REPLCONF', 'capa', 'eof', 'capa', 'psync2'] : ['REPLCONF', 'capa', 'psync2'];
     const capaReply = await replica.call(capa);
@@ -364,21 +377,22 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
           if (entry.spilled) return spill.finish(entry, version);
           const target = lanes[lane++ % lanes.length]!;
           target.restore(entry.db, entry.key, entry.expireAt, 1 + entry.length + 10, (buf, offset) => {
+            // DUMP payload: type, body, RDB version (2 bytes LE), CRC-64 of all that (8 bytes LE).
             buf[offset] = entry.type;
             let at = offset + 1;
             for (const part of entry.parts) {
               buf.set(part, at);
               at += part.length;
             }
-            version.copy(buf, at);
-            const crc = crc64Update(crc64Start(), buf, offset, at + 2);
-            crc64Bytes(crc, buf, at + 2);
+            buf[at] = version[0]!;
+            buf[at + 1] = version[1]!;
+            crc64Into(buf, offset, at + 2, buf, at + 2);
           });
         },
         spill: (chunk, entry) => spill.write(chunk, entry.type),
-        end: () => {
+        start: (rdbVersion) => {
           version = Buffer.alloc(2);
-          version.writeUInt16LE(splitter.version);
+          version.writeUInt16LE(options.payloadVersion ?? rdbVersion);
         },
       },
       { ...(options.spillAboveBytes ? { spillAboveBytes: options.spillAboveBytes } : {}) },
@@ -456,9 +470,11 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     const [mode, , offsetText] = psync.toString('latin1').split(' ');
     if (mode !== 'FULLRESYNC') throw new ReplicationUnavailableError(`${where} answered PSYNC with ${mode}`);
     startOffset = Number(offsetText);
-    await restoreDelay();
+    await restoreSettings();
+    const snapshotStarted = Date.now();
 
     await snapshotDone;
+    const snapshotEnded = Date.now();
     for (const l of lanes) l.flush();
     // The snapshot is parsed; once our RESTOREs are all in, take the source's writes since.
     ack(startOffset);
@@ -468,6 +484,7 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     const laneFailure = lanes.find((l) => l.failure)?.failure ?? spill.failure;
     if (laneFailure) throw laneFailure;
 
+    const restoresDone = Date.now();
     forwarder = new CommandForwarder(apply, startOffset, ack);
     for (const chunk of held) forwarder.push(chunk);
     held = [];
@@ -503,12 +520,13 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     stats.bytes = lanes.reduce((n, l) => n + l.acknowledgedBytes, 0) + spill.bytes;
     stats.bigKeys = spill.restored;
     stats.ms = Date.now() - started;
-    return { stats, rdbVersion: splitter.version, rdbBytes, commandsApplied: forwarder.applied, offset: forwarder.offset, diskless: settings.diskless };
+    const phasesMs = { handshake: snapshotStarted - started, snapshot: snapshotEnded - snapshotStarted, restoreTail: restoresDone - snapshotEnded, stream: Date.now() - restoresDone };
+    return { stats, rdbVersion: splitter.version, rdbBytes, commandsApplied: forwarder.applied, offset: forwarder.offset, diskless: settings.diskless, phasesMs };
   } catch (error) {
     if (error instanceof MigrationError) throw error;
     throw mapRedisError(error, 'replication copy');
   } finally {
-    await restoreDelay();
+    await restoreSettings();
     if (replica) replica.onError = undefined;
     replica?.close();
     apply?.close();
@@ -520,6 +538,35 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
 
 /** The target refused a payload (older RDB version); callers copy by scan, with type-based fallback. */
 export class TargetRefusedPayloadError extends CopyFailedError {}
+
+/**
+ * Before anything is copied: does the target accept a payload of the source's RDB version?
+ * A newer source (say 7.2 into 7.0) fails here, so `auto` switches to the scan copy with
+ * nothing half-done. The version comes from a DUMP of any source key.
+ */
+async function probeTargetAcceptsPayloads(control: Redis, target: RespConnection, override: number | undefined, prefix: string): Promise<void> {
+  const dbs = [...(await control.info('keyspace')).matchAll(/^db(\d+):keys=/gm)].map((m) => Number(m[1]));
+  let version = override;
+  for (const db of dbs) {
+    if (version !== undefined) break;
+    await control.select(db);
+    const key = await control.randomkeyBuffer();
+    const dump = key ? await control.dumpBuffer(key) : null;
+    if (dump && dump.length >= 10) version = dump.readUInt16LE(dump.length - 10);
+  }
+  await control.select(0);
+  if (version === undefined) return; // an empty source: nothing to refuse
+  // A one-byte string: type 0, length 1, 'x', version, CRC-64.
+  const body = Buffer.from([0x00, 0x01, 0x78, version & 0xff, version >> 8]);
+  const payload = Buffer.concat([body, crc64Bytes(crc64Update(crc64Start(), body))]);
+  const key = `${prefix}payload-probe:${process.pid}:${Date.now()}`;
+  const reply = await target.call(['RESTORE', key, '1000', payload, 'REPLACE']);
+  await target.call(['DEL', key]);
+  if (reply instanceof RespError) {
+    if (REFUSED_PAYLOAD.test(reply.message)) throw new TargetRefusedPayloadError(`the target refuses RDB v${version} payloads (the source is newer): ${reply.message}`);
+    throw mapRedisError(new Error(reply.message), 'target');
+  }
+}
 
 async function waitForReplies(connection: RespConnection): Promise<void> {
   while (connection.pendingReplies > 0) {

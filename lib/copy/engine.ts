@@ -1,0 +1,84 @@
+/**
+ * The whole copy in one call, by the fastest method the source allows:
+ *
+ * - `replication`: attach to the source as a replica and turn its snapshot into RESTOREs,
+ *   then apply its writes since (replication/replica-copy.ts). Needs PSYNC on the source,
+ *   which a self-hosted spin-redis allows and ElastiCache does not.
+ * - `scan`: SCAN + atomic Lua DUMP/PTTL reads (bulk.ts). Works against anything, and is
+ *   what the state machine's resumable slices use.
+ *
+ * `auto` tries replication and falls back to scan when the source refuses PSYNC or the
+ * target refuses the source's payload version (scan then copies such keys by type).
+ */
+import { ReplicationUnavailableError } from '../errors.js';
+import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
+import { copySlice } from './bulk.js';
+import { copyViaReplication, TargetRefusedPayloadError, type ReplicationCopyResult } from './replication/replica-copy.js';
+import { catchUp, type CatchUpStats } from './live.js';
+import type { CopyStats, Progress } from './types.js';
+
+export type CopyMethod = 'auto' | 'replication' | 'scan';
+
+export interface CopyAllOptions {
+  method?: CopyMethod;
+  /** Connections to the target (replication) or per side (scan). */
+  connections?: number;
+  /** Keep copying the source's writes this long after the bulk copy. */
+  followMs?: number;
+  skipPrefix?: string;
+  onProgress?: (p: Progress & { totalKeys?: number; etaSeconds?: number; phase?: string }) => void;
+  /** For the replication copy: spill values bigger than this to disk. */
+  spillAboveBytes?: number;
+}
+
+export interface CopyAllResult {
+  method: 'replication' | 'scan';
+  stats: CopyStats;
+  /** Why `auto` did not use replication. */
+  fallbackReason?: string;
+  replication?: Omit<ReplicationCopyResult, 'stats'>;
+  /** Scan method's live phase (keyspace notifications). */
+  live?: CatchUpStats;
+}
+
+export async function copyAll(source: RedisEndpoint, target: RedisEndpoint, options: CopyAllOptions = {}): Promise<CopyAllResult> {
+  const method = options.method ?? 'auto';
+  let fallbackReason: string | undefined;
+  if (method !== 'scan') {
+    try {
+      const { stats, ...replication } = await copyViaReplication(source, target, {
+        ...(options.connections ? { connections: options.connections } : {}),
+        ...(options.followMs ? { followMs: options.followMs } : {}),
+        ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}),
+        ...(options.spillAboveBytes ? { spillAboveBytes: options.spillAboveBytes } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+      return { method: 'replication', stats, replication };
+    } catch (error) {
+      const fallsBack = error instanceof ReplicationUnavailableError || error instanceof TargetRefusedPayloadError;
+      if (method === 'replication' || !fallsBack) throw error;
+      fallbackReason = (error as Error).message;
+    }
+  }
+  const started = Date.now();
+  const probe = await connectRedis(source, { connectionName: 'spin-elasticache-probe' });
+  let totalKeys = 0;
+  try {
+    totalKeys = [...(await probe.info('keyspace')).matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  } finally {
+    probe.disconnect();
+  }
+  const result = await copySlice(source, target, {
+    ...(options.connections ? { connections: options.connections } : {}),
+    ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}),
+    ...(options.onProgress
+      ? {
+          onProgress: (p: Progress) =>
+            options.onProgress!({ ...p, totalKeys, phase: 'scan', ...(p.keysPerSec > 0 ? { etaSeconds: Math.max(0, Math.round((totalKeys - p.keys) / p.keysPerSec)) } : {}) }),
+        }
+      : {}),
+  });
+  const stats = { ...result.checkpoint.stats, ms: Date.now() - started };
+  const live = options.followMs ? await catchUp(source, target, { until: Date.now() + options.followMs, ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}) }) : undefined;
+  return { method: 'scan', stats, ...(fallbackReason ? { fallbackReason } : {}), ...(live ? { live } : {}) };
+}
