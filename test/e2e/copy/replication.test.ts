@@ -1,0 +1,256 @@
+/**
+ * The replication copy against real redis-server processes: the source is attached to as a
+ * replica, its snapshot becomes RESTOREs and its writes since are applied. Also the pieces
+ * it stands on (CRC-64 as Redis computes it, the RDB splitter at any chunk boundary) and
+ * the fallbacks to the scan copy.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../../../lib/redis/connect.js';
+import { copyAll } from '../../../lib/copy/engine.js';
+import { copyViaReplication } from '../../../lib/copy/replication/replica-copy.js';
+import { crc64 } from '../../../lib/copy/replication/crc64.js';
+import { RdbSplitter } from '../../../lib/copy/replication/rdb-splitter.js';
+import { verifyCopy } from '../../../lib/copy/verify.js';
+import { startRedis, type RedisProcess } from '../../../sandbox/redis/redis-process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'replication-'));
+let source: RedisProcess;
+let target: RedisProcess;
+let src: Redis;
+let dst: Redis;
+
+beforeAll(async () => {
+  [source, target] = await Promise.all([startRedis({ dir: join(dir, 's') }), startRedis({ dir: join(dir, 't') })]);
+  [src, dst] = await Promise.all([connectRedis({ url: source.url }), connectRedis({ url: target.url })]);
+});
+afterAll(async () => {
+  src.disconnect();
+  dst.disconnect();
+  await Promise.all([source.stop(), target.stop()]);
+});
+afterEach(async () => {
+  await Promise.all([src.flushall(), dst.flushall()]);
+});
+
+const BIN = Buffer.from([0x00, 0xff, 0x0a, 0x20, 0xc3, 0x28]);
+
+async function seedAllTypes(redis: Redis) {
+  await redis.set('str', 'hello');
+  await redis.set('int', '12345');
+  await redis.set('negative', '-70000');
+  await redis.set('empty', '');
+  await redis.set('compressible', 'x'.repeat(5000)); // LZF in the RDB
+  await redis.set(BIN, BIN);
+  await redis.set('key with spaces\nand newline', 'v');
+  await redis.rpush('list', 'a', 'b', 'a', '', '123');
+  await redis.rpush('list-big-items', 'y'.repeat(70_000), 'z'); // a plain quicklist node
+  await redis.sadd('set', 'x', 'y', BIN);
+  await redis.sadd('intset', 1, 2, 3, 70_000);
+  await redis.sadd('set-table', ...Array.from({ length: 600 }, (_, i) => `m${i}`)); // hashtable encoding
+  await redis.zadd('zset', 1.5, 'a', -2, 'b', 1e-300, 'c', 'inf', 'd');
+  await redis.zadd('zset-skiplist', ...Array.from({ length: 300 }, (_, i) => [i / 3, `m${i}`]).flat());
+  await redis.hset('hash', 'f1', 'v1', 'f2', BIN);
+  await redis.hset('hash-table', ...Array.from({ length: 600 }, (_, i) => [`f${i}`, `v${i}`]).flat());
+  await redis.pfadd('hll', 'a', 'b', 'c', 'd');
+  await redis.setbit('bitmap', 1000, 1);
+  await redis.xadd('stream', '1-1', 'a', '1');
+  await redis.xadd('stream', '2-1', 'b', '2');
+  await redis.xgroup('CREATE', 'stream', 'workers', '0');
+  await redis.xreadgroup('GROUP', 'workers', 'alice', 'COUNT', '1', 'STREAMS', 'stream', '>');
+  await redis.xadd('empty-stream', 'MAXLEN', '0', '5-5', 'x', 'y');
+  await redis.set('ttl', 'v', 'PX', 60_000);
+  await redis.hset('hash-ttl', 'a', '1');
+  await redis.pexpire('hash-ttl', 120_000);
+}
+
+/** The whole RDB the source would send a replica, fetched with redis-cli. */
+function snapshotOf(server: RedisProcess): Buffer {
+  const file = join(dir, `snapshot-${Date.now()}.rdb`);
+  execFileSync('redis-cli', ['-p', String(server.port), '--rdb', file], { stdio: 'ignore' });
+  return readFileSync(file);
+}
+
+describe('CRC-64 and the RDB splitter', () => {
+  it('computes the checksum Redis puts on DUMP payloads', async () => {
+    await seedAllTypes(src);
+    const keys = await src.keysBuffer('*');
+    expect(keys.length).toBeGreaterThan(20);
+    for (const key of keys) {
+      const dump = (await src.dumpBuffer(key))!;
+      expect(crc64(dump.subarray(0, dump.length - 8)).equals(dump.subarray(dump.length - 8))).toBe(true);
+    }
+    expect(crc64(Buffer.from('123456789')).readBigUInt64LE().toString(16)).toBe('e9c6d914c4b8d9ca');
+  });
+
+  it('finds the same keys and value bodies whatever the chunk boundaries', async () => {
+    await seedAllTypes(src);
+    await src.select(3);
+    await src.set('db3', 'three');
+    await src.select(0);
+    const rdb = snapshotOf(source);
+    const split = (chunk: number) => {
+      const seen: string[] = [];
+      const splitter = new RdbSplitter({
+        entry: (e) => seen.push(`${e.db}/${e.key.toString('hex')}/${e.type}/${e.expireAt > 0}/${createHash('sha1').update(Buffer.concat(e.parts)).digest('hex')}`),
+      });
+      let consumed = 0;
+      for (let i = 0; i < rdb.length; i += chunk) consumed += splitter.push(rdb.subarray(i, i + chunk));
+      expect(splitter.finished).toBe(true);
+      expect(consumed).toBe(rdb.length);
+      return seen;
+    };
+    const whole = split(rdb.length);
+    expect(whole).toHaveLength((await src.dbsize()) + 1);
+    for (const chunk of [1, 7, 4096]) expect(split(chunk)).toEqual(whole);
+    // Each body is byte for byte what DUMP returns before its version and checksum.
+    const stringEntry = whole.find((e) => e.startsWith(`0/${Buffer.from('compressible').toString('hex')}/`))!;
+    const dump = (await src.dumpBuffer('compressible'))!;
+    expect(stringEntry.split('/')[4]).toBe(createHash('sha1').update(dump.subarray(1, dump.length - 10)).digest('hex'));
+  });
+});
+
+describe('replication copy', () => {
+  it('copies every type, binary keys, every database and absolute TTLs, and puts the source settings back', async () => {
+    await seedAllTypes(src);
+    await src.select(5);
+    await src.set('db5-key', 'five');
+    await src.select(0);
+    const delayBefore = await src.config('GET', 'repl-diskless-sync-delay');
+    const result = await copyAll({ url: source.url }, { url: target.url });
+    expect(result.method).toBe('replication');
+    expect(result.stats.keys).toBe((await src.dbsize()) + 1);
+    const report = await verifyCopy({ url: source.url }, { url: target.url }, { mode: 'strict', ttlToleranceMs: 100 });
+    expect({ ok: report.ok, examples: report.examples }).toEqual({ ok: true, examples: [] });
+    expect(report.compared).toBe(result.stats.keys);
+    const pending = (await dst.xpending('stream', 'workers')) as [number, ...unknown[]];
+    expect(pending[0]).toBe(1);
+    expect(Math.abs((await dst.pexpiretime('ttl')) - (await src.pexpiretime('ttl')))).toBeLessThanOrEqual(100);
+    expect((await dst.getBuffer(BIN))?.equals(BIN)).toBe(true);
+    await dst.select(5);
+    expect(await dst.get('db5-key')).toBe('five');
+    await dst.select(0);
+    expect(await src.config('GET', 'repl-diskless-sync-delay')).toEqual(delayBefore);
+    // Our replica link is gone afterwards.
+    expect(await src.info('replication')).toMatch(/connected_slaves:0/);
+  });
+
+  it('ends equal to the source when keys are written, deleted, renewed and expire during the copy', async () => {
+    const pipeline = src.pipeline();
+    for (let i = 0; i < 30_000; i++) pipeline.hset(`pipeline:${i}`, 'status', 'RUNNING', 'body', 'x'.repeat(200));
+    for (let i = 0; i < 200; i++) pipeline.set(`short:${i}`, 'x', 'PX', 30);
+    pipeline.set('renewed', 'v', 'PX', 5_000);
+    pipeline.set('counter', '0');
+    await pipeline.exec();
+    const writer = await connectRedis({ url: source.url });
+    let writing = true;
+    let writes = 0;
+    const writes$ = (async () => {
+      for (let round = 0; writing; round++) {
+        await writer.del(`pipeline:${round}`);
+        await writer.hset(`pipeline:${30_000 + round}`, 'status', 'SUCCEEDED');
+        await writer.incr('counter');
+        await writer.append('log', `${round},`);
+        await writer.pexpire('renewed', 600_000);
+        await writer.select(2);
+        await writer.sadd('other-db', String(round));
+        await writer.select(0);
+        writes++;
+      }
+    })();
+    try {
+      const result = await copyViaReplication({ url: source.url }, { url: target.url }, { followMs: 30_000, stopFollowing: () => writes >= 300 });
+      writing = false;
+      await writes$;
+      expect(result.commandsApplied).toBeGreaterThan(0);
+      // Writes after the copy returned are not the copy's business: compare against the
+      // source as of the end of the copy by stopping the writer first and following once more.
+      await copyViaReplication({ url: source.url }, { url: target.url });
+      const report = await verifyCopy({ url: source.url }, { url: target.url }, { mode: 'strict', ttlToleranceMs: 100 });
+      expect({ ok: report.ok, examples: report.examples }).toEqual({ ok: true, examples: [] });
+      expect(await dst.get('counter')).toBe(await src.get('counter'));
+      expect(await dst.exists('pipeline:0')).toBe(0);
+      expect(await dst.pttl('renewed')).toBeGreaterThan(500_000);
+      expect(await dst.keys('short:*')).toEqual([]);
+    } finally {
+      writing = false;
+      await writes$;
+      writer.disconnect();
+    }
+  });
+
+  it('applies every write made while the snapshot is in flight, without a second pass', async () => {
+    const pipeline = src.pipeline();
+    for (let i = 0; i < 40_000; i++) pipeline.set(`k:${i}`, 'v'.repeat(100));
+    await pipeline.exec();
+    const writer = await connectRedis({ url: source.url });
+    let done = false;
+    const churn = (async () => {
+      for (let i = 0; i < 2_000; i++) {
+        await writer.del(`k:${i}`);
+        await writer.set(`new:${i}`, String(i));
+      }
+      done = true;
+    })();
+    const result = await copyViaReplication({ url: source.url }, { url: target.url }, { followMs: 60_000, stopFollowing: () => done });
+    await churn;
+    writer.disconnect();
+    expect(result.commandsApplied).toBeGreaterThan(0);
+    const report = await verifyCopy({ url: source.url }, { url: target.url }, { mode: 'strict' });
+    expect({ ok: report.ok, missing: report.missing, extra: report.extra, examples: report.examples.slice(0, 3) }).toEqual({ ok: true, missing: 0, extra: 0, examples: [] });
+    expect(await dst.exists('k:0', 'k:1999')).toBe(0);
+    expect(await dst.get('new:1999')).toBe('1999');
+  });
+
+  it('streams big values through disk and restores them whole', async () => {
+    const fields: string[] = [];
+    for (let i = 0; i < 50_000; i++) fields.push(`f${i}`, `v${i}`);
+    await src.hset('big-hash', ...fields);
+    await src.zadd('big-zset', ...Array.from({ length: 50_000 }, (_, i) => [i * 1.5, `m${i}`]).flat());
+    await src.sadd('big-set', ...Array.from({ length: 50_000 }, (_, i) => `s${i}`));
+    await src.rpush('big-list', ...Array.from({ length: 50_000 }, (_, i) => `l${i}`));
+    await src.set('big-string', randomBytes(5 * 1024 * 1024));
+    await src.pexpire('big-string', 300_000);
+    await src.set('small', '1');
+    const spillDirsBefore = readdirSync(tmpdir()).filter((d) => d.startsWith('spin-elasticache-spill-')).length;
+    const result = await copyViaReplication({ url: source.url }, { url: target.url }, { spillAboveBytes: 64 * 1024 });
+    expect(result.stats.bigKeys).toBe(5);
+    expect(result.stats.keys).toBe(6);
+    const report = await verifyCopy({ url: source.url }, { url: target.url }, { mode: 'strict', ttlToleranceMs: 100 });
+    expect({ ok: report.ok, examples: report.examples }).toEqual({ ok: true, examples: [] });
+    expect(await dst.pttl('big-string')).toBeGreaterThan(290_000);
+    expect(readdirSync(tmpdir()).filter((d) => d.startsWith('spin-elasticache-spill-')).length).toBe(spillDirsBefore);
+  });
+});
+
+describe('falling back to the scan copy', () => {
+  it('uses the scan copy when the source refuses PSYNC (as ElastiCache does)', async () => {
+    const locked = await startRedis({ dir: join(dir, 'locked'), renameCommands: { PSYNC: '', SYNC: '' } });
+    const client = await connectRedis({ url: locked.url });
+    try {
+      await seedAllTypes(client);
+      const result = await copyAll({ url: locked.url }, { url: target.url });
+      expect(result.method).toBe('scan');
+      expect(result.fallbackReason).toMatch(/refused to replicate/);
+      const report = await verifyCopy({ url: locked.url }, { url: target.url }, { mode: 'strict' });
+      expect(report.ok).toBe(true);
+      await expect(copyAll({ url: locked.url }, { url: target.url }, { method: 'replication' })).rejects.toMatchObject({ name: 'ReplicationUnavailableError' });
+    } finally {
+      client.disconnect();
+      await locked.stop();
+    }
+  });
+
+  it('checks first that the target accepts the source payload version, and copies by scan if not', async () => {
+    await seedAllTypes(src);
+    // Claim an RDB version no Redis knows: the real target refuses the probe payload.
+    await expect(copyViaReplication({ url: source.url }, { url: target.url }, { payloadVersion: 99 })).rejects.toThrow(/refuses RDB v99 payloads/);
+    expect(await dst.dbsize()).toBe(0); // nothing half-copied
+    expect(await src.info('replication')).toMatch(/connected_slaves:0/);
+  });
+});
