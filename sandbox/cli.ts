@@ -138,6 +138,9 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   out.line('');
   out.line(`Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}, on ElastiCache ${report.keys.target}`);
   out.line(`orca executions written during the run: ${report.keys.orcaExecutionsWritten}, missing where Spinnaker points: ${report.keys.orcaExecutionsMissing}`);
+  const copy = (report.output as { copy?: { method?: string; slices: number; lastSlice: { keys: number; ms: number }; fallbackReason?: string } } | undefined)?.copy;
+  if (copy?.method === 'replication') out.line(`Bulk copy: read as a replica of spin-redis (PSYNC), ${copy.lastSlice.keys} keys in ${copy.lastSlice.ms} ms, one pass`);
+  else if (copy) out.line(`Bulk copy: by SCAN in ${copy.slices} slice(s)${copy.fallbackReason ? ` (replication not possible: ${copy.fallbackReason})` : ''}`);
   const verify = (report.output as { verify?: { ok: boolean; compared: number; targetNewer: number; audit?: { ok: boolean; applications: number; executions: { source: number; target: number } } } } | undefined)?.verify;
   if (verify) {
     out.line(`Verification: ${verify.ok ? 'clean' : 'FAILED'}, ${verify.compared} keys compared, ${verify.targetNewer} newer on ElastiCache (written after the cutover)`);

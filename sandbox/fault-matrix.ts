@@ -119,6 +119,8 @@ export const CASES: Case[] = [
   {
     name: 'a Lambda timeout mid-copy, retried from the checkpoint',
     expected: 'succeeded',
+    // The scan copy: its slices are what keeps a checkpoint.
+    world: options({ copyMethod: 'scan' }),
     run: { timeoutOverrides: { CopyBulk: 1 } },
     around: {
       CopyBulk: async (_w, handler, event, call) => {
@@ -152,6 +154,42 @@ export const CASES: Case[] = [
         admin.disconnect();
         return handler(event);
       },
+    },
+  },
+  {
+    name: 'spin-redis refuses PSYNC (ACL): the bulk copy falls back to SCAN slices',
+    expected: 'succeeded',
+    prepare: async (w) => {
+      const admin = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+      await admin.call('ACL', 'SETUSER', 'default', '-psync', '-sync');
+      admin.disconnect();
+    },
+    check: (_w, result) => {
+      const copy = (result.output as { copy?: { method?: string; fallbackReason?: string } }).copy;
+      return { copiedByScan: copy?.method === 'scan', fallbackReasonGiven: /refused to replicate/.test(copy?.fallbackReason ?? '') };
+    },
+  },
+  {
+    name: 'spin-redis blocks past the slice deadline: the replication copy gives up, SCAN slices finish',
+    expected: 'succeeded',
+    world: options({ copySliceSeconds: 5 }),
+    around: {
+      CopyBulk: async (w, handler, event, call) => {
+        if (call !== 1) return handler(event);
+        const admin = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+        await admin.call('CLIENT', 'PAUSE', '6000', 'ALL');
+        try {
+          return await handler(event);
+        } finally {
+          // The copy changed repl-diskless-sync-delay for its snapshot: it must be back.
+          delayAfterCopy.set(w, ((await admin.config('GET', 'repl-diskless-sync-delay')) as string[])[1] ?? '');
+          admin.disconnect();
+        }
+      },
+    },
+    check: (w, result) => {
+      const copy = (result.output as { copy?: { method?: string; fallbackReason?: string; slices?: number } }).copy;
+      return { copiedByScan: copy?.method === 'scan' && /did not finish/.test(copy.fallbackReason ?? ''), moreThanOneSlice: (copy?.slices ?? 0) > 1, sourceSettingPutBack: delayAfterCopy.get(w) === '5' };
     },
   },
   { name: 'a stale lock left by a dead execution is taken over', expected: 'succeeded', prepare: (w) => staleLock(w) },
@@ -199,6 +237,7 @@ export const CASES: Case[] = [
 ];
 
 const secondResults = new WeakMap<SandboxWorld, ExecutionResult>();
+const delayAfterCopy = new WeakMap<SandboxWorld, string>();
 const firstResults = new WeakMap<SandboxWorld, ExecutionResult>();
 
 async function staleLock(w: SandboxWorld) {

@@ -140,6 +140,11 @@ export const MigrationInputSchema = z
         drainTimeoutMinutes: z.number().int().min(1).max(120).default(15),
         /** Seconds of work per copy slice; a Lambda lives 15 minutes at most. */
         copySliceSeconds: z.number().int().min(5).max(780).default(600),
+        /**
+         * How CopyBulk reads spin-redis. `auto`: as a replica (PSYNC; one pass, exact to the
+         * moment it ends) when it fits in one slice, else by SCAN in resumable slices.
+         */
+        copyMethod: z.enum(['auto', 'replication', 'scan']).default('auto'),
       })
       .prefault({}),
   })

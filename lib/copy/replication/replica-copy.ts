@@ -37,6 +37,8 @@ export interface ReplicationCopyOptions {
   onProgress?: (p: Progress & { phase: 'snapshot' | 'stream'; totalKeys: number; etaSeconds?: number }) => void;
   /** Give up (ReplicationUnavailableError) if the snapshot has not started by then. */
   startTimeoutMs?: number;
+  /** Epoch ms by which the snapshot must be in (a Lambda slice); else ReplicationUnavailableError. */
+  deadline?: number;
   /** Payload version to claim instead of the source's RDB version (tests use it to make a target refuse). */
   payloadVersion?: number;
 }
@@ -322,14 +324,46 @@ function readCommand(buf: Buffer, start: number): { name: string; end: number; g
 export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: ReplicationCopyOptions = {}): Promise<ReplicationCopyResult> {
   const started = Date.now();
   const where = redactUrl(sourceEndpoint.url);
-  const control = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-copy-control' });
+  let finishSnapshot!: () => void;
+  let failSnapshot!: (error: Error) => void;
+  const snapshotDone = new Promise<void>((resolve, reject) => {
+    finishSnapshot = resolve;
+    failSnapshot = reject;
+  });
+  snapshotDone.catch(() => undefined); // awaited below; a late rejection must not crash the process
+  // The deadline covers everything up to the end of the snapshot, a blocked source included:
+  // it closes our connections, and whatever was waiting on them fails.
+  const timeoutError = () => new ReplicationUnavailableError(`${where}: the snapshot did not finish within the time allowed; the scan copy works in resumable slices`);
+  let timedOut = false;
   const lanes: RestoreLane[] = [];
   const spill = new SpillLane(targetEndpoint);
+  const deadlineTimer = options.deadline
+    ? setTimeout(() => {
+        timedOut = true;
+        failSnapshot(timeoutError());
+        control?.disconnect();
+        replica?.close();
+        for (const lane of lanes) lane.connection.close();
+      }, Math.max(0, options.deadline - Date.now()))
+    : undefined;
+  deadlineTimer?.unref();
+  let control: Redis | undefined;
   let replica: RespConnection | undefined;
+  try {
+    control = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-copy-control' });
+  } catch (error) {
+    clearTimeout(deadlineTimer);
+    throw timedOut ? timeoutError() : error;
+  }
   let apply: RespConnection | undefined;
   let settings: SourceSettings | undefined;
   const restoreSettings = async () => {
-    for (const [name, value] of settings?.changed.splice(0) ?? []) await control.config('SET', name, value).catch(() => undefined);
+    const changed = settings?.changed.splice(0) ?? [];
+    if (changed.length === 0) return;
+    // The control connection may be the one a deadline just closed.
+    const client = control!.status === 'ready' ? control! : await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-copy-control' }).catch(() => undefined);
+    for (const [name, value] of changed) await client?.config('SET', name, value).catch(() => undefined);
+    if (client !== control) client?.disconnect();
   };
   try {
     settings = await prepareSource(control);
@@ -339,17 +373,11 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
 
     await probeTargetAcceptsPayloads(control, lanes[0]!.connection, options.payloadVersion, options.skipPrefix ?? 'spin-elasticache:');
     replica = await RespConnection.open(sourceEndpoint, 'spin-elasticache-replica');
+    if (timedOut) throw timeoutError();
     const capa = settings.diskless ? ['REPLCONF', 'capa', 'eof', 'capa', 'psync2'] : ['REPLCONF', 'capa', 'psync2'];
     const capaReply = await replica.call(capa);
     if (capaReply instanceof RespError) throw new ReplicationUnavailableError(`${where} refused REPLCONF: ${capaReply.message}`);
 
-    let finishSnapshot!: () => void;
-    let failSnapshot!: (error: Error) => void;
-    const snapshotDone = new Promise<void>((resolve, reject) => {
-      finishSnapshot = resolve;
-      failSnapshot = reject;
-    });
-    snapshotDone.catch(() => undefined); // awaited below; a late rejection must not crash the process
     const stats = emptyStats();
     let rdbBytes = 0;
     let version = Buffer.alloc(2);
@@ -473,7 +501,11 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     await restoreSettings();
     const snapshotStarted = Date.now();
 
-    await snapshotDone;
+    try {
+      await snapshotDone;
+    } finally {
+      clearTimeout(deadlineTimer);
+    }
     const snapshotEnded = Date.now();
     for (const l of lanes) l.flush();
     // The snapshot is parsed; once our RESTOREs are all in, take the source's writes since.
@@ -523,9 +555,11 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     const phasesMs = { handshake: snapshotStarted - started, snapshot: snapshotEnded - snapshotStarted, restoreTail: restoresDone - snapshotEnded, stream: Date.now() - restoresDone };
     return { stats, rdbVersion: splitter.version, rdbBytes, commandsApplied: forwarder.applied, offset: forwarder.offset, diskless: settings.diskless, phasesMs };
   } catch (error) {
+    if (timedOut) throw timeoutError();
     if (error instanceof MigrationError) throw error;
     throw mapRedisError(error, 'replication copy');
   } finally {
+    clearTimeout(deadlineTimer);
     await restoreSettings();
     if (replica) replica.onError = undefined;
     replica?.close();

@@ -148,10 +148,9 @@ describe('replication copy', () => {
     pipeline.set('counter', '0');
     await pipeline.exec();
     const writer = await connectRedis({ url: source.url });
-    let writing = true;
-    let writes = 0;
-    const writes$ = (async () => {
-      for (let round = 0; writing; round++) {
+    let writerDone = false;
+    const writes = (async () => {
+      for (let round = 0; round < 300; round++) {
         await writer.del(`pipeline:${round}`);
         await writer.hset(`pipeline:${30_000 + round}`, 'status', 'SUCCEEDED');
         await writer.incr('counter');
@@ -160,26 +159,24 @@ describe('replication copy', () => {
         await writer.select(2);
         await writer.sadd('other-db', String(round));
         await writer.select(0);
-        writes++;
       }
+      writerDone = true;
     })();
     try {
-      const result = await copyViaReplication({ url: source.url }, { url: target.url }, { followMs: 30_000, stopFollowing: () => writes >= 300 });
-      writing = false;
-      await writes$;
+      // Follows the source's writes until the writer is done, then catches up to its offset.
+      const result = await copyViaReplication({ url: source.url }, { url: target.url }, { followMs: 30_000, stopFollowing: () => writerDone });
       expect(result.commandsApplied).toBeGreaterThan(0);
-      // Writes after the copy returned are not the copy's business: compare against the
-      // source as of the end of the copy by stopping the writer first and following once more.
-      await copyViaReplication({ url: source.url }, { url: target.url });
       const report = await verifyCopy({ url: source.url }, { url: target.url }, { mode: 'strict', ttlToleranceMs: 100 });
       expect({ ok: report.ok, examples: report.examples }).toEqual({ ok: true, examples: [] });
-      expect(await dst.get('counter')).toBe(await src.get('counter'));
+      expect(await dst.get('counter')).toBe('300');
       expect(await dst.exists('pipeline:0')).toBe(0);
       expect(await dst.pttl('renewed')).toBeGreaterThan(500_000);
       expect(await dst.keys('short:*')).toEqual([]);
+      await dst.select(2);
+      expect(await dst.scard('other-db')).toBe(300);
+      await dst.select(0);
     } finally {
-      writing = false;
-      await writes$;
+      await writes;
       writer.disconnect();
     }
   });
@@ -229,6 +226,19 @@ describe('replication copy', () => {
 });
 
 describe('falling back to the scan copy', () => {
+  it('gives up at the deadline when it cannot get going, and puts the source settings back', async () => {
+    await src.set('k', 'v');
+    // A blocked target stalls the pre-flight payload check, after the source was tuned.
+    const admin = await connectRedis({ url: target.url });
+    await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+    try {
+      await expect(copyViaReplication({ url: source.url }, { url: target.url }, { deadline: Date.now() + 500 })).rejects.toMatchObject({ name: 'ReplicationUnavailableError', message: expect.stringMatching(/did not finish within the time allowed/) });
+    } finally {
+      admin.disconnect();
+    }
+    expect(await src.config('GET', 'repl-diskless-sync-delay')).toEqual(['repl-diskless-sync-delay', '5']);
+  });
+
   it('uses the scan copy when the source refuses PSYNC (as ElastiCache does)', async () => {
     const locked = await startRedis({ dir: join(dir, 'locked'), renameCommands: { PSYNC: '', SYNC: '' } });
     const client = await connectRedis({ url: locked.url });
