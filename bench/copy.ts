@@ -1,5 +1,5 @@
 /**
- * `npm run bench:copy -- [--json FILE] [--keys N] [--method auto|replication|scan]`: the
+ * `npm run bench:copy -- [--json FILE] [--keys N] [--trials 3] [--method auto|replication|scan]`: the
  * copy engine against Redis's own server-side MIGRATE and a naive client loop, on
  * loopback, same dataset, one run. Each method copies into a fresh redis-server; our copy
  * is then verified structurally. `ours` is what `spin-elasticache copy` does by default
@@ -13,7 +13,6 @@ import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../lib/redis/connect.js';
 import { copySlice } from '../lib/copy/bulk.js';
-import { copyAll, type CopyMethod } from '../lib/copy/engine.js';
 import { verifyCopy } from '../lib/copy/verify.js';
 import type { SeedSummary } from '../sandbox/seed.js';
 import { spawnSync } from 'node:child_process';
@@ -27,9 +26,10 @@ interface Figures {
   note?: string;
 }
 
-const { values } = parseArgs({ args: process.argv.slice(2), options: { json: { type: 'string' }, keys: { type: 'string' }, 'naive-sample': { type: 'string' }, 'big-keys': { type: 'string' }, connections: { type: 'string' }, inflight: { type: 'string' }, 'scan-count': { type: 'string' }, method: { type: 'string' }, 'skip-scan': { type: 'boolean' } } });
+const { values } = parseArgs({ args: process.argv.slice(2), options: { json: { type: 'string' }, keys: { type: 'string' }, 'naive-sample': { type: 'string' }, 'big-keys': { type: 'string' }, connections: { type: 'string' }, inflight: { type: 'string' }, 'scan-count': { type: 'string' }, method: { type: 'string' }, 'skip-scan': { type: 'boolean' }, trials: { type: 'string' } } });
 const KEYS = Number(values.keys ?? 200_000);
 const NAIVE_SAMPLE = Number(values['naive-sample'] ?? 20_000);
+const TRIALS = Number(values.trials ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'bench-copy-'));
 const servers: RedisProcess[] = [];
 const fresh = async (name: string) => {
@@ -56,57 +56,75 @@ async function main() {
   log(`dataset: ${keys} keys, ${(bytes / 1e6).toFixed(1)} MB (${seed.pipelines} pipelines, big keys: ${[...seed.bigKeys, 'bench:big-string'].join(', ')})`);
   const figures = (n: number, seconds: number, b = bytes, note?: string): Figures => ({ keys: n, seconds: Math.round(seconds * 1000) / 1000, keysPerSec: Math.round(n / seconds), mbPerSec: Math.round((b / 1e6 / seconds) * 10) / 10, ...(note ? { note } : {}) });
 
-  // 1. Ours. Seeding garbage is collected first, so the figure is the copier's own.
+  // Each method runs `trials` times into its own server (flushed in between, outside the
+  // timing), interleaved ours/MIGRATE/scan so a slow spell on this shared machine hits all
+  // of them alike; the figure per method is its median trial.
   const oursTarget = await fresh('ours');
-  (globalThis as { gc?: () => void }).gc?.();
-  const baselineRss = process.memoryUsage().rss;
-  let peakRss = baselineRss;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 25);
-  let started = performance.now();
-  const result = await copyAll({ url: source.url }, { url: oursTarget.url }, { method: (values.method ?? 'auto') as CopyMethod, ...(values.connections ? { connections: Number(values.connections) } : {}) });
-  const oursSeconds = (performance.now() - started) / 1000;
-  clearInterval(sampler);
-  const ours = { method: result.method, ...figures(result.stats.keys, oursSeconds), ...(result.replication ? { phasesMs: result.replication.phasesMs, snapshotBytes: result.replication.rdbBytes } : {}) };
-  log(`ours (${result.method}): ${ours.keysPerSec} keys/s, ${ours.mbPerSec} MB/s, peak RSS ${(peakRss / 1e6).toFixed(0)} MB`);
-
-  // 1b. The scan copy, for sources that refuse PSYNC (and the state machine's slices).
-  let oursScan: Figures | undefined;
-  if (result.method !== 'scan' && !values['skip-scan']) {
-    const scanTarget = await fresh('ours-scan');
-    started = performance.now();
-    const scan = await copySlice(
-      { url: source.url },
-      { url: scanTarget.url },
-      {
-        ...(values.connections ? { connections: Number(values.connections) } : {}),
-        ...(values.inflight ? { inflight: Number(values.inflight) } : {}),
-        ...(values['scan-count'] ? { scanCount: Number(values['scan-count']) } : {}),
-      },
-    );
-    oursScan = figures(scan.checkpoint.stats.keys, (performance.now() - started) / 1000);
-    log(`ours (scan): ${oursScan.keysPerSec} keys/s`);
-  }
-
-  // 2. Redis's own MIGRATE … COPY REPLACE KEYS, in batches, server to server.
   const migrateTarget = await fresh('migrate');
-  started = performance.now();
-  let cursor = '0';
-  let migrated = 0;
-  do {
-    const [next, batch] = await src.scan(cursor, 'COUNT', 1000);
-    cursor = next;
-    if (batch.length === 0) continue;
-    await src.call('MIGRATE', '127.0.0.1', String(migrateTarget.port), '', '0', '60000', 'COPY', 'REPLACE', 'KEYS', ...batch);
-    migrated += batch.length;
-  } while (cursor !== '0');
-  const migrate = figures(migrated, (performance.now() - started) / 1000);
-  log(`MIGRATE: ${migrate.keysPerSec} keys/s`);
+  const scanTarget = values['skip-scan'] ? undefined : await fresh('ours-scan');
+  const flush = async (server: RedisProcess) => {
+    const c = await connectRedis({ url: server.url });
+    await c.flushall('SYNC');
+    c.disconnect();
+  };
+  const oursTrials: (Figures & { method: string; phasesMs?: unknown; snapshotBytes?: number })[] = [];
+  const migrateTrials: Figures[] = [];
+  const scanTrials: Figures[] = [];
+  let peakRss = 0;
+  let baselineRss = 0;
+  for (let trial = 0; trial < TRIALS; trial++) {
+    // 1. Ours, in its own process (timed inside it), so its memory figure is its own.
+    await flush(oursTarget);
+    const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(import.meta.dirname, 'copy-process.ts'), source.url, oursTarget.url, values.method ?? 'auto', values.connections ?? ''], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    if (run.status !== 0) throw new Error(`our copy failed: ${run.stderr}`);
+    const one = JSON.parse(run.stdout) as { method: string; keys: number; seconds: number; baselineRss: number; peakRss: number; phasesMs?: unknown; snapshotBytes?: number };
+    peakRss = Math.max(peakRss, one.peakRss);
+    baselineRss = Math.max(baselineRss, one.baselineRss);
+    oursTrials.push({ method: one.method, ...figures(one.keys, one.seconds), ...(one.phasesMs ? { phasesMs: one.phasesMs, snapshotBytes: one.snapshotBytes } : {}) });
+    log(`trial ${trial + 1}/${TRIALS} ours (${one.method}): ${oursTrials.at(-1)!.keysPerSec} keys/s, peak RSS ${(one.peakRss / 1e6).toFixed(0)} MB`);
+    // 2. Redis's own MIGRATE … COPY REPLACE KEYS, in batches, server to server.
+    await flush(migrateTarget);
+    let started = performance.now();
+    let cursor = '0';
+    let migrated = 0;
+    do {
+      const [next, batch] = await src.scan(cursor, 'COUNT', 1000);
+      cursor = next;
+      if (batch.length === 0) continue;
+      await src.call('MIGRATE', '127.0.0.1', String(migrateTarget.port), '', '0', '60000', 'COPY', 'REPLACE', 'KEYS', ...batch);
+      migrated += batch.length;
+    } while (cursor !== '0');
+    migrateTrials.push(figures(migrated, (performance.now() - started) / 1000));
+    log(`trial ${trial + 1}/${TRIALS} MIGRATE: ${migrateTrials.at(-1)!.keysPerSec} keys/s`);
+
+    // 1b. The scan copy, for sources that refuse PSYNC (and the state machine's slices).
+    if (scanTarget && oursTrials.at(-1)!.method !== 'scan') {
+      await flush(scanTarget);
+      started = performance.now();
+      const scan = await copySlice(
+        { url: source.url },
+        { url: scanTarget.url },
+        {
+          ...(values.connections ? { connections: Number(values.connections) } : {}),
+          ...(values.inflight ? { inflight: Number(values.inflight) } : {}),
+          ...(values['scan-count'] ? { scanCount: Number(values['scan-count']) } : {}),
+        },
+      );
+      scanTrials.push(figures(scan.checkpoint.stats.keys, (performance.now() - started) / 1000));
+      log(`trial ${trial + 1}/${TRIALS} ours (scan): ${scanTrials.at(-1)!.keysPerSec} keys/s`);
+    }
+  }
+  const median = <T extends Figures>(trials: T[]): T => [...trials].sort((a, b) => a.keysPerSec - b.keysPerSec)[Math.floor(trials.length / 2)]!;
+  const ours = { ...median(oursTrials), trials: oursTrials.map((t) => t.keysPerSec) };
+  const migrate = { ...median(migrateTrials), trials: migrateTrials.map((t) => t.keysPerSec) };
+  const oursScan = scanTrials.length > 0 ? { ...median(scanTrials), trials: scanTrials.map((t) => t.keysPerSec) } : undefined;
+  log(`median: ours ${ours.keysPerSec} keys/s, MIGRATE ${migrate.keysPerSec} keys/s${oursScan ? `, scan ${oursScan.keysPerSec} keys/s` : ''}`);
 
   // 3. The naive loop most hand-written scripts use: one key at a time, no pipelining.
   const naiveTarget = await fresh('naive');
   const dst = await connectRedis({ url: naiveTarget.url });
-  started = performance.now();
-  cursor = '0';
+  let started = performance.now();
+  let cursor = '0';
   let naiveKeys = 0;
   do {
     const [next, batch] = await src.scan(cursor, 'COUNT', 100);
@@ -138,6 +156,7 @@ async function main() {
       vsNaive: Math.round((ours.keysPerSec / naive.keysPerSec) * 100) / 100,
       ...(oursScan ? { scanVsMigrate: Math.round((oursScan.keysPerSec / migrate.keysPerSec) * 100) / 100 } : {}),
     },
+    trials: TRIALS,
     peakRssMB: Math.round(peakRss / 1e6),
     baselineRssMB: Math.round(baselineRss / 1e6),
     verify: { ok: verify.ok, compared: verify.compared, missing: verify.missing, extra: verify.extra, valueMismatches: verify.valueMismatches, ttlMismatches: verify.ttlMismatches, seconds: verify.ms / 1000, examples: verify.examples },

@@ -12,7 +12,7 @@
  *
  * Format reference: Redis's rdb.h/rdb.c (types 0–21, opcodes 0xF4–0xFF).
  */
-import { CopyFailedError } from '../../errors.js';
+import { ReplicationUnavailableError } from '../../errors.js';
 
 /** A key as found in the RDB. `value` is the raw value body (no type byte). */
 export interface RdbEntry {
@@ -93,6 +93,12 @@ const LAYOUTS: Record<number, { counted: boolean; items: Item[] }> = {
 const STREAM_TYPES = new Set([15, 19, 21]);
 const MODULE_TYPES = new Set([6, 7]);
 
+/**
+ * Something in the snapshot this splitter cannot handle (a type newer than Redis 7.2, a
+ * huge stream): the replication copy is not possible, the scan copy still is.
+ */
+export class SnapshotFormatError extends ReplicationUnavailableError {}
+
 /** Thrown inside the synchronous readers when the buffer ends mid-structure. */
 class NeedMore {
   static readonly instance = new NeedMore();
@@ -135,7 +141,7 @@ class Cursor {
           const b = this.take(8);
           return { value: Number(b.readBigUInt64BE(0)), special: false };
         }
-        throw new CopyFailedError(`RDB: unknown length encoding 0x${first.toString(16)}`);
+        throw new SnapshotFormatError(`RDB: unknown length encoding 0x${first.toString(16)}`);
       }
       default:
         return { value: first & 0x3f, special: true };
@@ -143,7 +149,7 @@ class Cursor {
   }
   length(): number {
     const { value, special } = this.len();
-    if (special) throw new CopyFailedError('RDB: string encoding where a length was expected');
+    if (special) throw new SnapshotFormatError('RDB: string encoding where a length was expected');
     return value;
   }
   /** Skips a string; returns its encoded size past the header when asked. */
@@ -158,7 +164,7 @@ class Cursor {
       this.length();
       return this.skip(compressed);
     }
-    throw new CopyFailedError(`RDB: unknown string encoding ${value}`);
+    throw new SnapshotFormatError(`RDB: unknown string encoding ${value}`);
   }
   /** A key: a zero-copy view when stored plainly (socket chunks are never reused). */
   keyName(): Buffer {
@@ -178,7 +184,7 @@ class Cursor {
       const plain = this.length();
       return lzfDecompress(this.take(compressed), plain);
     }
-    throw new CopyFailedError(`RDB: unknown string encoding ${value}`);
+    throw new SnapshotFormatError(`RDB: unknown string encoding ${value}`);
   }
 }
 
@@ -203,7 +209,7 @@ export function lzfDecompress(input: Buffer, outLength: number): Buffer {
       for (let i = 0; i < len; i++) out[op++] = out[ref++]!;
     }
   }
-  if (op !== outLength) throw new CopyFailedError('RDB: LZF data does not match its declared length');
+  if (op !== outLength) throw new SnapshotFormatError('RDB: LZF data does not match its declared length');
   return out;
 }
 
@@ -251,13 +257,13 @@ function skipModuleOpcodes(c: Cursor): void {
     else if (opcode === 3) c.skip(4);
     else if (opcode === 4) c.skip(8);
     else if (opcode === 5) c.skipString();
-    else throw new CopyFailedError(`RDB: unknown module opcode ${opcode}`);
+    else throw new SnapshotFormatError(`RDB: unknown module opcode ${opcode}`);
   }
 }
 
 function skipModuleValue(c: Cursor, type: number): void {
   c.length(); // module id
-  if (type === 6) throw new CopyFailedError('RDB: module values of RDB type 6 cannot be copied');
+  if (type === 6) throw new SnapshotFormatError('RDB: module values of RDB type 6 cannot be copied');
   skipModuleOpcodes(c);
 }
 
@@ -324,7 +330,7 @@ class LayoutWalker {
             else if (value === 3) {
               body = c.length(); // compressed length
               c.length(); // plain length
-            } else throw new CopyFailedError(`RDB: unknown string encoding ${value}`);
+            } else throw new SnapshotFormatError(`RDB: unknown string encoding ${value}`);
             this.bodyLeft = body;
             committed = c.pos;
             if (this.bodyLeft === 0) this.nextItem();
@@ -423,7 +429,7 @@ export class RdbSplitter {
   private step(c: Cursor): void {
     if (this.state === 'magic') {
       const magic = c.take(9).toString('latin1');
-      if (!magic.startsWith('REDIS')) throw new CopyFailedError('RDB: bad magic; the source did not send an RDB');
+      if (!magic.startsWith('REDIS')) throw new SnapshotFormatError('RDB: bad magic; the source did not send an RDB');
       this.version = Number(magic.slice(5));
       this.state = 'opcode';
       this.handlers.start?.(this.version);
@@ -469,7 +475,7 @@ export class RdbSplitter {
         c.skipString();
         return;
       case OPCODE.FUNCTION_PRE_GA:
-        throw new CopyFailedError('RDB: functions from a Redis 7.0 release candidate are not supported');
+        throw new SnapshotFormatError('RDB: functions from a Redis 7.0 release candidate are not supported');
       case OPCODE.MODULE_AUX:
         c.length(); // module id
         c.length(); // when opcode
@@ -484,7 +490,7 @@ export class RdbSplitter {
       default: {
         const name = c.keyName();
         const layout = LAYOUTS[type];
-        if (!layout && !STREAM_TYPES.has(type) && !MODULE_TYPES.has(type)) throw new CopyFailedError(`RDB: unknown value type ${type}`);
+        if (!layout && !STREAM_TYPES.has(type) && !MODULE_TYPES.has(type)) throw new SnapshotFormatError(`RDB: unknown value type ${type}`);
         this.current = { key: name, type, expireAt: this.expireAt, parts: [], length: 0, spilled: false, ...(layout ? { walker: new LayoutWalker(layout) } : {}) };
         this.expireAt = 0;
         this.retryAt = 0;
@@ -511,7 +517,7 @@ export class RdbSplitter {
     } catch (error) {
       if (error !== NeedMore.instance) throw error;
       if (buf.length - pos > this.maxBuffered) {
-        throw new CopyFailedError(`RDB: the value of a ${STREAM_TYPES.has(current.type) ? 'stream' : 'module'} key is over ${this.maxBuffered} bytes; copy with --method scan`);
+        throw new SnapshotFormatError(`RDB: the value of a ${STREAM_TYPES.has(current.type) ? 'stream' : 'module'} key is over ${this.maxBuffered} bytes; the scan copy handles it`);
       }
       // Retry when the buffer has doubled: linear overall, however big the value.
       this.retryAt = Math.max(4096, (buf.length - pos) * 2);

@@ -60,7 +60,7 @@ export interface ReplicationCopyResult {
 /** Commands in the replication stream that are not data: answered or dropped, never forwarded. */
 const NOT_FORWARDED = new Set(['ping', 'replconf', 'publish', 'spublish']);
 /** Unacknowledged RESTORE bytes per connection before the source socket is paused. */
-const HIGH_WATER = 32 * 1024 * 1024;
+const HIGH_WATER = 8 * 1024 * 1024;
 const REFUSED_PAYLOAD = /payload version or checksum are wrong|Bad data format/i;
 
 interface SourceSettings {

@@ -219,8 +219,16 @@ describe('spin-elasticache copy', () => {
       const code = await runCopyCommand(['--source', source.url, '--target', `redis://:Sup3r-Secret-Passw0rd@127.0.0.1:${secure.port}`, '--verify', '--json', json]);
       expect(code).toBe(0);
       const figures = JSON.parse(readFileSync(json, 'utf8')) as { keys: number; verify: { ok: boolean }; target: string };
-      expect(figures).toMatchObject({ keys: 14, verify: { ok: true } });
+      expect(figures).toMatchObject({ keys: 14, method: 'replication', verify: { ok: true } });
       expect(JSON.stringify(figures)).not.toContain('Sup3r-Secret-Passw0rd');
+      // The same with the scan method, into a fresh target (its password from the environment).
+      const fresh = await connectRedis({ url: secure.url, password: 'Sup3r-Secret-Passw0rd' });
+      await fresh.flushall();
+      fresh.disconnect();
+      process.env.COPY_TEST_TARGET_PASSWORD = 'Sup3r-Secret-Passw0rd';
+      expect(await runCopyCommand(['--source', source.url, '--target', secure.url, '--target-password-env', 'COPY_TEST_TARGET_PASSWORD', '--method', 'scan', '--verify', '--json', json])).toBe(0);
+      expect(JSON.parse(readFileSync(json, 'utf8'))).toMatchObject({ keys: 14, method: 'scan', verify: { ok: true } });
+      expect(await runCopyCommand(['--source', source.url, '--target', secure.url, '--method', 'fastest'])).toBe(2);
     } finally {
       await secure.stop();
     }

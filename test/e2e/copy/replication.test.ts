@@ -113,6 +113,13 @@ describe('CRC-64 and the RDB splitter', () => {
     const dump = (await src.dumpBuffer('compressible'))!;
     expect(stringEntry.split('/')[4]).toBe(createHash('sha1').update(dump.subarray(1, dump.length - 10)).digest('hex'));
   });
+
+  it('refuses what it cannot split with an error that sends the copy to the scan method', () => {
+    // A Redis 7.4+ hash with field expiries (type 24) is beyond this splitter.
+    const rdb = Buffer.concat([Buffer.from('REDIS0012'), Buffer.from([0xfe, 0x00, 24, 0x01, 0x6b])]);
+    const splitter = new RdbSplitter({ entry: () => undefined });
+    expect(() => splitter.push(rdb)).toThrow(expect.objectContaining({ name: 'ReplicationUnavailableError', message: 'RDB: unknown value type 24' }));
+  });
 });
 
 describe('replication copy', () => {
