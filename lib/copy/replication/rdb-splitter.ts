@@ -106,20 +106,26 @@ class NeedMore {
 
 /** A cursor over one contiguous buffer; every read throws NeedMore past its end. */
 class Cursor {
+  /** Set when a read ran past the end: the buffer length that read needed. */
+  needEnd = 0;
   constructor(
     public buf: Buffer,
     public pos: number,
   ) {}
+  private needMore(end: number): never {
+    this.needEnd = end;
+    throw NeedMore.instance;
+  }
   byte(): number {
-    if (this.pos >= this.buf.length) throw NeedMore.instance;
+    if (this.pos >= this.buf.length) this.needMore(this.pos + 1);
     return this.buf[this.pos++]!;
   }
   skip(n: number): void {
-    if (this.pos + n > this.buf.length) throw NeedMore.instance;
+    if (this.pos + n > this.buf.length) this.needMore(this.pos + n);
     this.pos += n;
   }
   take(n: number): Buffer {
-    if (this.pos + n > this.buf.length) throw NeedMore.instance;
+    if (this.pos + n > this.buf.length) this.needMore(this.pos + n);
     const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
@@ -356,14 +362,18 @@ type State = 'magic' | 'opcode' | 'value' | 'eof' | 'done';
 
 export class RdbSplitter {
   /** Bytes received but not yet consumed (they start at a token boundary). */
-  private pending: Buffer[] = [];
-  private pendingLength = 0;
+  private pending: Buffer = Buffer.alloc(0);
+  /**
+   * While a stream or module value is measured in memory: its bytes so far, in a buffer
+   * that grows by doubling (appending a chunk copies only that chunk), and how many it
+   * needs before measuring again is worth it (exactly what the last attempt ran out at).
+   */
+  private measured: { buf: Buffer; length: number } | undefined;
+  private needAt = 0;
   private state: State = 'magic';
   private db = 0;
   private expireAt = 0;
   private current?: { key: Buffer; type: number; expireAt: number; walker?: LayoutWalker; parts: Buffer[]; length: number; spilled: boolean };
-  /** For in-memory measured values: do not retry before this many bytes are buffered. */
-  private retryAt = 0;
   version = 0;
   readonly spillAbove: number;
   readonly maxBuffered: number;
@@ -385,22 +395,44 @@ export class RdbSplitter {
    * rest belongs to whatever follows it, such as the replication command stream).
    */
   push(chunk: Buffer): number {
-    if (this.state === 'done') return 0;
-    const carried = this.pendingLength;
-    this.pending.push(chunk);
-    this.pendingLength += chunk.length;
-    // A value measured in memory is retried only once enough has arrived (no copying before).
-    if (this.retryAt > 0 && this.pendingLength < this.retryAt) return chunk.length;
-    const buf = this.pending.length === 1 ? chunk : Buffer.concat(this.pending, this.pendingLength);
+    if (this.finished) return 0;
+    let buf: Buffer;
+    let carried: number;
+    if (this.measured) {
+      const m = this.measured;
+      if (m.length + chunk.length > m.buf.length) {
+        const grown = Buffer.allocUnsafe(Math.max(m.buf.length * 2, m.length + chunk.length));
+        m.buf.copy(grown, 0, 0, m.length);
+        m.buf = grown;
+      }
+      chunk.copy(m.buf, m.length);
+      carried = m.length;
+      m.length += chunk.length;
+      if (m.length < this.needAt) return chunk.length;
+      buf = m.buf.subarray(0, m.length);
+    } else {
+      carried = this.pending.length;
+      buf = carried === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    }
     const consumed = this.run(buf);
     const rest = buf.subarray(consumed);
     if (this.finished) {
-      this.pending = [];
-      this.pendingLength = 0;
+      this.pending = Buffer.alloc(0);
+      this.measured = undefined;
       return Math.max(0, consumed - carried);
     }
-    this.pending = rest.length > 0 ? [rest] : [];
-    this.pendingLength = rest.length;
+    if (this.needAt > 0) {
+      // Measuring in memory: `rest` starts at the value. Keep the buffer if it already does.
+      if (!this.measured || consumed > 0) {
+        const m = { buf: Buffer.allocUnsafe(Math.max(64 * 1024, rest.length * 2)), length: rest.length };
+        rest.copy(m.buf);
+        this.measured = m;
+      }
+      this.pending = Buffer.alloc(0);
+    } else {
+      this.measured = undefined;
+      this.pending = rest;
+    }
     return chunk.length;
   }
 
@@ -493,7 +525,6 @@ export class RdbSplitter {
         if (!layout && !STREAM_TYPES.has(type) && !MODULE_TYPES.has(type)) throw new SnapshotFormatError(`RDB: unknown value type ${type}`);
         this.current = { key: name, type, expireAt: this.expireAt, parts: [], length: 0, spilled: false, ...(layout ? { walker: new LayoutWalker(layout) } : {}) };
         this.expireAt = 0;
-        this.retryAt = 0;
         this.state = 'value';
         return;
       }
@@ -516,14 +547,15 @@ export class RdbSplitter {
       else skipModuleValue(c, current.type);
     } catch (error) {
       if (error !== NeedMore.instance) throw error;
-      if (buf.length - pos > this.maxBuffered) {
+      // Skipping is per token, not per byte, so measuring again from the start each time
+      // enough has arrived for the next token is cheap; the bytes are only appended once.
+      this.needAt = c.needEnd - pos;
+      if (this.needAt > this.maxBuffered) {
         throw new SnapshotFormatError(`RDB: the value of a ${STREAM_TYPES.has(current.type) ? 'stream' : 'module'} key is over ${this.maxBuffered} bytes; the scan copy handles it`);
       }
-      // Retry when the buffer has doubled: linear overall, however big the value.
-      this.retryAt = Math.max(4096, (buf.length - pos) * 2);
       return -1;
     }
-    this.retryAt = 0;
+    this.needAt = 0;
     this.collect(buf.subarray(pos, c.pos));
     this.finishValue();
     return c.pos;

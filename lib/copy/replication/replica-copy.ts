@@ -508,8 +508,9 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     }
     const snapshotEnded = Date.now();
     for (const l of lanes) l.flush();
-    // The snapshot is parsed; once our RESTOREs are all in, take the source's writes since.
-    ack(startOffset);
+    // The snapshot is parsed. The source's writes since wait in its replication buffer, not
+    // in our memory, until every RESTORE is in; then we acknowledge and take them.
+    replica.socket.pause();
     await Promise.all([...lanes.map((l) => waitForReplies(l.connection)), spill.done()]);
     const refused = lanes.find((l) => l.refused)?.refused ?? spill.refused;
     if (refused) throw new TargetRefusedPayloadError(`the target refused the source's RDB v${splitter.version} payload (key ${printable(refused)})`);
@@ -520,6 +521,8 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     forwarder = new CommandForwarder(apply, startOffset, ack);
     for (const chunk of held) forwarder.push(chunk);
     held = [];
+    ack(startOffset);
+    replica.socket.resume();
     const ackTimer = setInterval(() => ack(forwarder!.offset), 1000);
     try {
       const followUntil = Date.now() + (options.followMs ?? 0);
