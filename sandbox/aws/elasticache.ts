@@ -191,6 +191,23 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
     };
   };
 
+  const DYNAMIC_PARAMETERS = ['notify-keyspace-events', 'maxmemory-policy'];
+  async function applyToRunningNodes(parameterGroup: string): Promise<void> {
+    const params = parameterGroups.get(parameterGroup)?.parameters ?? {};
+    const settings = DYNAMIC_PARAMETERS.filter((name) => name === 'notify-keyspace-events' ? name in params : Boolean(params[name])).flatMap((name) => [name, params[name]!]);
+    if (settings.length === 0) return;
+    const nodes = [...groups.values()].filter((g) => g.parameterGroup === parameterGroup).flatMap((g) => g.nodes.map((node) => ({ g, node })));
+    await Promise.all(
+      nodes.map(async ({ g, node }) => {
+        const client = new Redis({ host: '127.0.0.1', port: node.process.port, username: 'sandbox-admin', password: g.adminPassword, ...(g.transitEncryption ? { tls: { ca: options.pki.caPem } } : {}), lazyConnect: true, maxRetriesPerRequest: 1 });
+        client.on('error', () => undefined);
+        // A node that is down gets the group's values when it starts.
+        await client.connect().then(() => client.config('SET', ...(settings as [string, string]))).catch(() => undefined);
+        client.disconnect();
+      }),
+    );
+  }
+
   async function startNodes(g: ReplicationGroupRecord): Promise<ReplicationGroupNode[]> {
     const params = parameterGroups.get(g.parameterGroup)?.parameters ?? {};
     const replPassword = randomBytes(12).toString('hex');
@@ -315,7 +332,7 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
       if (name && !parameterGroups.has(name)) throw new AwsFault('CacheParameterGroupNotFound', `CacheParameterGroup ${name} not found.`, 404);
       return { CacheParameterGroups: [...parameterGroups.values()].filter((g) => !name || g.name === name).map(describeParameterGroup) };
     },
-    ModifyCacheParameterGroup(p) {
+    async ModifyCacheParameterGroup(p) {
       const name = need(p, 'CacheParameterGroupName');
       const g = parameterGroups.get(name);
       if (!g) throw new AwsFault('CacheParameterGroupNotFound', `CacheParameterGroup ${name} not found.`, 404);
@@ -325,6 +342,8 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
         if (ParameterName === 'notify-keyspace-events' && !/^[KEg$lshzxetdmnA]*$/.test(ParameterValue ?? '')) throw new AwsFault('InvalidParameterValue', `Invalid value for notify-keyspace-events: ${ParameterValue}`);
         g.parameters[ParameterName] = ParameterValue ?? '';
       }
+      // Like ElastiCache, dynamic parameters reach the running nodes of every group using it.
+      await applyToRunningNodes(name);
       return { CacheParameterGroupName: name };
     },
     DescribeCacheParameters(p) {

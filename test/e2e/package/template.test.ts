@@ -9,26 +9,31 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { ROOT, loadDefinition } from '../../../sandbox/runner.js';
+import { parseMigrationInput } from '../../../lib/config/schema.js';
 
-const REDIS_FUNCTIONS = ['pingRedis', 'copyBulk', 'enableChangeCapture', 'catchUpLiveWrites', 'verifySpinRedisDrained', 'reconcileFinal', 'verifyCopy', 'disableChangeCapture', 'copyBackWrites'];
+const REDIS_FUNCTIONS = ['pingRedis', 'copyBulk', 'enableChangeCapture', 'catchUpLiveWrites', 'verifySpinRedisDrained', 'reconcileFinal', 'verifyCopy', 'disableChangeCapture', 'copyBackWrites', 'healthCheck'];
+/** Lambdas that are not Tasks of the state machine. */
+const SCHEDULED_FUNCTIONS = ['healthCheck'];
 const logicalId = (fn: string) => `${fn.charAt(0).toUpperCase()}${fn.slice(1)}LambdaFunction`;
 
-type Resource = { Type: string; Properties: Record<string, unknown> };
+type Resource = { Type: string; Properties: Record<string, unknown>; Condition?: string };
 
 describe('npm run package', () => {
   let resources: Record<string, Resource>;
   let outputs: Record<string, unknown>;
+  let conditions: Record<string, unknown>;
   beforeAll(() => {
     const out = mkdtempSync(join(tmpdir(), 'sls-package-'));
     const env = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' };
     execFileSync(join(ROOT, 'node_modules', '.bin', 'osls'), ['package', '--stage', 'test', '--package', out], { cwd: ROOT, env, stdio: 'pipe', timeout: 180_000 });
-    const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, Resource>; Outputs: Record<string, unknown> };
+    const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, Resource>; Outputs: Record<string, unknown>; Conditions: Record<string, unknown> };
     resources = template.Resources;
     outputs = template.Outputs;
+    conditions = template.Conditions;
   }, 200_000);
 
-  it('has one Lambda per Task function, on Node 22+ and arm64', () => {
-    const functions = [...new Set(loadDefinition().tasks.map((t) => t.functionName))];
+  it('has one Lambda per Task function and the scheduled health check, on Node 22+ and arm64', () => {
+    const functions = [...new Set(loadDefinition().tasks.map((t) => t.functionName)), ...SCHEDULED_FUNCTIONS];
     const lambdas = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     expect(lambdas.map(([id]) => id).sort()).toEqual(functions.map(logicalId).sort());
     for (const [, lambda] of lambdas) {
@@ -43,6 +48,18 @@ describe('npm run package', () => {
       const expectVpc = REDIS_FUNCTIONS.map(logicalId).includes(id);
       expect({ fn, vpc: Boolean(r.Properties.VpcConfig) }).toEqual({ fn, vpc: expectVpc });
     }
+  });
+
+  it('schedules the health check with a valid migration input, disabled until asked for', () => {
+    const rules = Object.values(resources).filter((r) => r.Type === 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    const rule = rules[0]!.Properties as { ScheduleExpression: string; State: string; Targets: { Input: string }[] };
+    expect({ schedule: rule.ScheduleExpression, state: rule.State }).toEqual({ schedule: 'rate(5 minutes)', state: 'DISABLED' });
+    const input = JSON.parse(rule.Targets[0]!.Input) as unknown;
+    expect(parseMigrationInput(input).target.replicationGroupId).toBe('spinnaker-redis');
+    // The alarm (Healthy < 1, or no data, for 10 minutes → SNS) is created only when the schedule is on.
+    expect(resources.RedisHealthAlarm).toMatchObject({ Type: 'AWS::CloudWatch::Alarm', Condition: 'HealthCheckEnabled', Properties: { MetricName: 'Healthy', TreatMissingData: 'breaching', Dimensions: [{ Name: 'ReplicationGroupId', Value: 'spinnaker-redis' }] } });
+    expect(conditions.HealthCheckEnabled).toEqual({ 'Fn::Equals': ['false', 'true'] });
   });
 
   it('holds the state machine with every state and an EKS access entry scoped to the namespace', () => {

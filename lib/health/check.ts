@@ -1,0 +1,194 @@
+/**
+ * The health check that keeps watching after a migration (EventBridge schedule →
+ * HealthCheck Lambda, or `spin-elasticache health`). It answers the questions a platform
+ * engineer asks about the new Redis, each as a finding: is the group available and still
+ * as configured; does it have its primary and replicas; do keyspace notifications still
+ * fire (Gate's sessions need expired events); is memory, eviction and replication lag
+ * sane; and does Spinnaker still point at it, with spin-redis still at zero.
+ *
+ * A failing check is a finding, never an exception: the report always comes back.
+ */
+import { DescribeCacheParametersCommand, type ElastiCacheClient, type ReplicationGroup } from '@aws-sdk/client-elasticache';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { parse } from 'yaml';
+import type { MigrationConfig } from '../config/schema.js';
+import { asMigrationError } from '../errors.js';
+import { awsCall } from '../aws/errors.js';
+import { findReplicationGroup, replicationGroupDifferences } from '../elasticache/replication-group.js';
+import { KEYSPACE_EVENTS } from '../elasticache/parameter-group.js';
+import type { ClusterApi } from '../kubernetes/api.js';
+import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
+import { pingRedis } from '../redis/ping.js';
+import { getAuthToken } from '../secrets/auth-token.js';
+
+export type FindingStatus = 'ok' | 'warning' | 'critical';
+
+export interface Finding {
+  check: string;
+  status: FindingStatus;
+  detail: string;
+}
+
+export interface HealthMetrics {
+  pingLatencyMs?: number;
+  memoryUsedPercent?: number;
+  evictedKeys?: number;
+  maxReplicationLagBytes?: number;
+  connectedReplicas?: number;
+  keys?: number;
+}
+
+export interface HealthReport {
+  replicationGroupId: string;
+  /** The group's ARN, where the last status is kept as a tag. */
+  arn?: string;
+  checkedAt: string;
+  /** `unhealthy` if any finding is critical, `degraded` if any is a warning. */
+  status: 'healthy' | 'degraded' | 'unhealthy';
+  findings: Finding[];
+  metrics: HealthMetrics;
+}
+
+export interface HealthDeps {
+  elastiCache: Pick<ElastiCacheClient, 'send'>;
+  secretsManager: Pick<SecretsManagerClient, 'send'>;
+  cluster: () => Pick<ClusterApi, 'readConfigMap' | 'readScale'>;
+  now?: () => Date;
+}
+
+export const MEMORY_WARNING_PERCENT = 80;
+export const MEMORY_CRITICAL_PERCENT = 95;
+/** A replica further behind than this is reported (Spinnaker reads only the primary). */
+export const REPLICATION_LAG_WARNING_BYTES = 1024 * 1024;
+
+const errorText = (error: unknown) => {
+  const named = asMigrationError(error);
+  return `${named.name}: ${named.message}`;
+};
+
+function primaryOf(group: ReplicationGroup): { address: string; port: number } | undefined {
+  const endpoint = group.NodeGroups?.[0]?.PrimaryEndpoint;
+  return endpoint?.Address && endpoint.Port ? { address: endpoint.Address, port: endpoint.Port } : undefined;
+}
+
+export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Promise<HealthReport> {
+  const t = config.target;
+  const findings: Finding[] = [];
+  const metrics: HealthMetrics = {};
+  const add = (check: string, status: FindingStatus, detail: string) => findings.push({ check, status, detail });
+  let group: ReplicationGroup | undefined;
+  const report = (): HealthReport => ({
+    replicationGroupId: t.replicationGroupId,
+    ...(group?.ARN ? { arn: group.ARN } : {}),
+    checkedAt: (deps.now ?? (() => new Date()))().toISOString(),
+    status: findings.some((f) => f.status === 'critical') ? 'unhealthy' : findings.some((f) => f.status === 'warning') ? 'degraded' : 'healthy',
+    findings,
+    metrics,
+  });
+
+  // 1. The replication group, as ElastiCache describes it.
+  try {
+    group = await findReplicationGroup(deps.elastiCache, t.replicationGroupId);
+  } catch (error) {
+    add('replication-group', 'critical', `cannot describe ${t.replicationGroupId}: ${errorText(error)}`);
+    return report();
+  }
+  if (!group) {
+    add('replication-group', 'critical', `${t.replicationGroupId} does not exist`);
+    return report();
+  }
+  if (group.Status !== 'available') add('replication-group', 'critical', `status is ${group.Status ?? 'unknown'}, not available`);
+  else add('replication-group', 'ok', 'available');
+  const drift = replicationGroupDifferences(group, config);
+  add('configuration', drift.length > 0 ? 'warning' : 'ok', drift.length > 0 ? `changed since the migration: ${drift.join('; ')}` : 'as migrated (Multi-AZ, failover, encryption, AUTH, node type)');
+  const members = group.NodeGroups?.[0]?.NodeGroupMembers ?? [];
+  const primaries = members.filter((m) => m.CurrentRole === 'primary').length;
+  const replicas = members.filter((m) => m.CurrentRole === 'replica').length;
+  const wantedReplicas = t.numCacheClusters - 1;
+  if (primaries !== 1) add('nodes', 'critical', `${primaries} primary node(s)`);
+  else if (replicas < wantedReplicas) add('nodes', 'warning', `${replicas} replica(s), ${wantedReplicas} wanted: a failover has less to fail over to`);
+  else add('nodes', 'ok', `1 primary, ${replicas} replica(s)`);
+
+  // 2. The parameter group still asks for the notifications Gate depends on.
+  try {
+    const parameters = await awsCall(`DescribeCacheParameters ${t.parameterGroupName}`, () => deps.elastiCache.send(new DescribeCacheParametersCommand({ CacheParameterGroupName: t.parameterGroupName })));
+    const value = parameters.Parameters?.find((p) => p.ParameterName === 'notify-keyspace-events')?.ParameterValue ?? '';
+    const missing = [...KEYSPACE_EVENTS].filter((flag) => !value.includes(flag) && !(flag !== 'E' && flag !== 'K' && value.includes('A')));
+    add('parameter-group', missing.length > 0 ? 'critical' : 'ok', missing.length > 0 ? `notify-keyspace-events is '${value}' in ${t.parameterGroupName}: '${missing.join('')}' missing (Gate's sessions stop expiring cleanly)` : `notify-keyspace-events '${value}'`);
+  } catch (error) {
+    add('parameter-group', 'warning', `cannot read ${t.parameterGroupName}: ${errorText(error)}`);
+  }
+
+  // 3. The data plane, from inside the VPC.
+  const primary = primaryOf(group);
+  if (!primary) add('redis', 'critical', 'no primary endpoint');
+  else {
+    let endpoint: RedisEndpoint | undefined;
+    try {
+      const password = await getAuthToken(deps.secretsManager, config);
+      endpoint = { url: `${group.TransitEncryptionEnabled ? 'rediss' : 'redis'}://${primary.address}:${primary.port}`, ...(password ? { password } : {}) };
+    } catch (error) {
+      add('redis', 'critical', `cannot read the AUTH token: ${errorText(error)}`);
+    }
+    if (endpoint) {
+      try {
+        const ping = await pingRedis(endpoint);
+        metrics.pingLatencyMs = ping.latencyMs;
+        add('redis', 'ok', `PING ${ping.latencyMs} ms from the VPC, ${ping.serverVersion}; keyspace notifications fire`);
+      } catch (error) {
+        add('redis', 'critical', errorText(error));
+      }
+      await inspectInfo(endpoint, wantedReplicas, metrics, add).catch((error: unknown) => add('redis-info', 'warning', `INFO failed: ${errorText(error)}`));
+    }
+  }
+
+  // 4. Spinnaker still points at the group, and spin-redis stays down.
+  try {
+    const api = deps.cluster();
+    const { namespace } = config.spinnaker;
+    const configMap = await api.readConfigMap(namespace, config.spinnaker.halyard.configMap);
+    const redisYml = configMap.data?.[config.spinnaker.halyard.files.redisServiceSettings.key];
+    const url = (parse(redisYml ?? '') as { overrideBaseUrl?: string } | null)?.overrideBaseUrl;
+    const pointsHere = url !== undefined && primary !== undefined && new URL(url).hostname === primary.address && Number(new URL(url).port || 6379) === primary.port;
+    add('spinnaker-config', pointsHere ? 'ok' : 'critical', pointsHere ? `Halyard's redis.yml points at ${primary!.address}:${primary!.port}` : `Halyard's redis.yml points at ${url ?? 'nothing'}, not at ${t.replicationGroupId}: the next hal deploy apply moves Spinnaker off ElastiCache`);
+    const spinRedisReplicas = await api.readScale(namespace, config.spinnaker.spinRedis.deployment).catch((error: unknown) => {
+      if (asMigrationError(error).name === 'KubernetesNotFoundError') return 0;
+      throw error;
+    });
+    add('spin-redis', spinRedisReplicas > 0 ? 'warning' : 'ok', spinRedisReplicas > 0 ? `spin-redis runs again (${spinRedisReplicas} replica(s)): anything still using it writes where Spinnaker no longer reads` : 'scaled to 0 (or deleted)');
+  } catch (error) {
+    add('spinnaker-config', 'warning', `cannot read the cluster: ${errorText(error)}`);
+  }
+  return report();
+}
+
+async function inspectInfo(endpoint: RedisEndpoint, wantedReplicas: number, metrics: HealthMetrics, add: (check: string, status: FindingStatus, detail: string) => void): Promise<void> {
+  const redis = await connectRedis(endpoint, { connectionName: 'spin-elasticache-health' });
+  try {
+    const info = await redis.info();
+    const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+    const role = field('role');
+    if (role !== 'master') add('role', 'critical', `the primary endpoint answers as ${role ?? 'unknown'}`);
+    const connected = Number(field('connected_slaves') ?? 0);
+    metrics.connectedReplicas = connected;
+    const masterOffset = Number(field('master_repl_offset') ?? 0);
+    const lags = [...info.matchAll(/^slave\d+:.*offset=(\d+)/gm)].map((m) => masterOffset - Number(m[1]));
+    metrics.maxReplicationLagBytes = lags.length > 0 ? Math.max(...lags) : 0;
+    if (connected < wantedReplicas) add('replication', 'warning', `${connected} replica(s) connected to the primary, ${wantedReplicas} wanted`);
+    else if (metrics.maxReplicationLagBytes > REPLICATION_LAG_WARNING_BYTES) add('replication', 'warning', `a replica is ${metrics.maxReplicationLagBytes} bytes behind`);
+    else add('replication', 'ok', `${connected} replica(s) connected, at most ${metrics.maxReplicationLagBytes} bytes behind`);
+    const used = Number(field('used_memory') ?? 0);
+    const max = Number(field('maxmemory') ?? 0);
+    metrics.evictedKeys = Number(field('evicted_keys') ?? 0);
+    metrics.keys = [...info.matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    if (max > 0) {
+      metrics.memoryUsedPercent = Math.round((used / max) * 1000) / 10;
+      const status: FindingStatus = metrics.memoryUsedPercent >= MEMORY_CRITICAL_PERCENT ? 'critical' : metrics.memoryUsedPercent >= MEMORY_WARNING_PERCENT ? 'warning' : 'ok';
+      add('memory', status, `${metrics.memoryUsedPercent}% of maxmemory used (${(used / 1e6).toFixed(1)} of ${(max / 1e6).toFixed(1)} MB)`);
+    } else add('memory', 'ok', `${(used / 1e6).toFixed(1)} MB used, no maxmemory set`);
+    // Evictions drop Spinnaker data (orca's history has no TTL to spare it).
+    add('evictions', metrics.evictedKeys > 0 ? 'warning' : 'ok', metrics.evictedKeys > 0 ? `${metrics.evictedKeys} key(s) evicted since the node started: raise the node type or maxmemory-policy noeviction` : 'no key evicted');
+  } finally {
+    redis.disconnect();
+  }
+}
