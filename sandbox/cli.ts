@@ -5,6 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { formatHealth } from '../lib/cli/health-command.js';
+import type { HealthReport } from '../lib/health/check.js';
 import type { Redis } from 'ioredis';
 import { runMigration, type ExecutionResult, type HistoryEvent, type TaskHandler } from './runner.js';
 import { startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
@@ -31,6 +33,8 @@ export interface RehearsalReport {
   spinnaker: WorldSnapshot;
   endpoints: SandboxWorld['endpoints'];
   output?: unknown;
+  /** The scheduled HealthCheck, run once after a successful migration. */
+  health?: HealthReport;
 }
 
 export async function runRehearsal(argv: string[]): Promise<number> {
@@ -71,6 +75,12 @@ export async function runRehearsal(argv: string[]): Promise<number> {
     });
     out.stopTicker();
     const report = await buildReport(world, result);
+    if (report.status === 'SUCCEEDED') {
+      // What the EventBridge schedule runs every 5 minutes from now on (metrics stay local).
+      process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+      const { handler: healthCheck } = await import('../handlers/health-check.js');
+      report.health = await healthCheck(world.input);
+    }
     printSummary(out, report, failAt);
     if (values.report) {
       writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
@@ -145,6 +155,11 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   if (verify) {
     out.line(`Verification: ${verify.ok ? 'clean' : 'FAILED'}, ${verify.compared} keys compared, ${verify.targetNewer} newer on ElastiCache (written after the cutover)`);
     if (verify.audit) out.line(`orca history (audit parity): ${verify.audit.executions.source} executions in ${verify.audit.applications} applications on spin-redis, ${verify.audit.executions.target} on ElastiCache: ${verify.audit.ok ? 'all there' : 'MISSING EXECUTIONS'}`);
+  }
+  if (report.health) {
+    out.line('');
+    out.line('Health check (the Lambda an EventBridge schedule runs every 5 minutes after the migration):');
+    for (const line of formatHealth(report.health).trimEnd().split('\n')) out.line(`  ${line}`);
   }
 }
 

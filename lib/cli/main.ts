@@ -9,6 +9,9 @@ Commands:
                               Rehearse a full migration in the local sandbox (same as npm start).
   start --input FILE --state-machine-arn ARN [--name NAME]
                               Start a real migration in AWS Step Functions.
+  health --input FILE [--json FILE]
+                              Check the new Redis once, as the scheduled HealthCheck does
+                              (exit 0 healthy, 1 degraded, 2 unhealthy).
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -20,6 +23,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./copy-command.js')).runCopyCommand(rest);
     case 'rehearse':
       return (await import('../../sandbox/cli.js')).runRehearsal(rest);
+    case 'health':
+      return (await import('./health-command.js')).runHealthCommand(rest);
     case 'start':
       return (await import('./start-command.js')).runStartCommand(rest);
     case undefined:
