@@ -138,6 +138,10 @@ export class CopyFailedError extends FatalError {
 export class ReplicationUnavailableError extends FatalError {
   readonly name = 'ReplicationUnavailableError';
 }
+/** A Slack request whose signature, age or sender does not check out (answered 401/403, never run). */
+export class SlackRequestRejectedError extends FatalError {
+  readonly name = 'SlackRequestRejectedError';
+}
 export class VerificationFailedError extends FatalError {
   readonly name = 'VerificationFailedError';
 }

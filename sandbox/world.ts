@@ -4,7 +4,7 @@
  * seeded with Spinnaker-shaped data, and the environment that points the real handlers'
  * SDK clients at all of it. `close()` tears everything down.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -16,7 +16,7 @@ import type { FaultInjector } from './aws/http.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/server.js';
 import { createSpinnakerSimulation, type SpinnakerSimulation } from './spinnaker/index.js';
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
-import { ROOT } from './runner.js';
+import { ROOT, runMigration, type ExecutionResult } from './runner.js';
 import type { MigrationInput } from '../lib/config/schema.js';
 
 export interface WorldOptions {
@@ -61,6 +61,10 @@ export interface SandboxWorld {
   /** Every secret value of the world, for leak checks. */
   secrets: string[];
   setExecutionStatus(arn: string, status: string): void;
+  /** ChatOps: the Slack app's signing secret, the allowed user, and the state machine Slack starts. */
+  slack: { signingSecret: string; allowedUserId: string; stateMachineArn: string; presetsDir: string };
+  /** Executions started through the Step Functions API (StartExecution), by name. */
+  startedExecutions: Map<string, Promise<ExecutionResult>>;
   targetClient(): Promise<Redis | undefined>;
   snapshot(): Promise<WorldSnapshot>;
   close(): Promise<void>;
@@ -173,6 +177,22 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       ...options.input,
     };
 
+    // ChatOps: Slack's signing secret in Secrets Manager, this world's input as the preset
+    // `sandbox`, and StartExecution running the same ASL in-process.
+    const slackSigningSecret = randomBytes(16).toString('hex');
+    const slackSecretArn = secretsManager.putSecret('spin-elasticache/slack-signing-secret', slackSigningSecret);
+    const presetsDir = join(dir, 'presets');
+    mkdirSync(presetsDir, { recursive: true });
+    writeFileSync(join(presetsDir, 'sandbox.json'), JSON.stringify(input, null, 2));
+    const stateMachineArn = `arn:aws:states:${region}:000000000000:stateMachine:spin-elasticache-sandbox`;
+    const startedExecutions = new Map<string, Promise<ExecutionResult>>();
+    sfn.onStart = (name, executionInput) => {
+      const run = runMigration(executionInput, { executionName: name, waitMs: 50, retryMs: 20, onExecutionStatus: (arn, status) => sfn.setExecutionStatus(arn, status) });
+      startedExecutions.set(name, run);
+    };
+    closers.unshift(async () => void (await Promise.allSettled(startedExecutions.values())));
+    Object.assign(process.env, { SLACK_SIGNING_SECRET_ARN: slackSecretArn, SLACK_ALLOWED_USER_IDS: 'U0SANDBOX', PRESETS_DIR: presetsDir, STATE_MACHINE_ARN: stateMachineArn });
+
     let target: Redis | undefined;
     const targetClient = async () => {
       if (target) return target;
@@ -215,8 +235,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       eksFaults: eks.faults,
       authToken,
       secretHint: `aws --endpoint-url ${secretsManager.url} secretsmanager get-secret-value --secret-id spinnaker/redis-auth`,
-      secrets: [authToken, credentials.secretAccessKey],
+      secrets: [authToken, credentials.secretAccessKey, slackSigningSecret],
       setExecutionStatus: (arn, status) => sfn.setExecutionStatus(arn, status),
+      slack: { signingSecret: slackSigningSecret, allowedUserId: 'U0SANDBOX', stateMachineArn, presetsDir },
+      startedExecutions,
       targetClient,
       async snapshot() {
         await spinnaker.stopTraffic();

@@ -1,9 +1,9 @@
 /**
  * The smaller AWS API emulators the workflow touches: EKS (REST-JSON DescribeCluster),
  * Secrets Manager (JSON 1.1), SNS and STS (query/XML), and Step Functions (JSON 1.0
- * DescribeExecution, for the stale-lock check).
+ * Start/Describe/ListExecutions: the stale-lock check and ChatOps).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsFault, FaultInjector, listen, parseForm, sendJson, sendJsonError, sendXml, sendXmlError, type Listening } from './http.js';
 
@@ -154,17 +154,68 @@ export async function startStsEmulator(account = '000000000000'): Promise<Listen
 
 export interface SfnEmulator extends Listening {
   setExecutionStatus(arn: string, status: string): void;
+  /** Runs what StartExecution starts; the world wires the ASL runner in. */
+  onStart?: (name: string, input: unknown, executionArn: string) => void;
 }
 
+interface SandboxExecution {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: string;
+  input?: string;
+  startDate: number;
+}
+
+/** Step Functions: StartExecution, DescribeExecution and ListExecutions (JSON 1.0 protocol). */
 export async function startSfnEmulator(): Promise<SfnEmulator> {
-  const executions = new Map<string, string>();
+  const executions = new Map<string, SandboxExecution>();
+  const machineOf = (executionArn: string) => executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, '');
+  const json = 'application/x-amz-json-1.0';
+  const emulator: SfnEmulator = {
+    url: '',
+    close: async () => undefined,
+    setExecutionStatus: (arn, status) => {
+      const known = executions.get(arn);
+      if (known) known.status = status;
+      else executions.set(arn, { executionArn: arn, stateMachineArn: machineOf(arn), name: arn.split(':').pop() ?? arn, status, startDate: Date.now() / 1000 });
+    },
+  };
   const server = await listen(async (req, body, res) => {
     const operation = String(req.headers['x-amz-target'] ?? '').replace('AWSStepFunctions.', '');
-    const input = JSON.parse(body.toString() || '{}') as { executionArn?: string };
-    if (operation !== 'DescribeExecution') return sendJsonError(res, new AwsFault('UnknownOperationException', operation), 'application/x-amz-json-1.0');
-    const status = executions.get(input.executionArn ?? '');
-    if (!status) return sendJsonError(res, new AwsFault('ExecutionDoesNotExist', `Execution Does Not Exist: '${input.executionArn}'`), 'application/x-amz-json-1.0');
-    sendJson(res, 200, { executionArn: input.executionArn, stateMachineArn: input.executionArn?.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''), status, startDate: 1700000000 }, 'application/x-amz-json-1.0');
+    const input = JSON.parse(body.toString() || '{}') as { executionArn?: string; stateMachineArn?: string; name?: string; input?: string; maxResults?: number };
+    switch (operation) {
+      case 'DescribeExecution': {
+        const e = executions.get(input.executionArn ?? '');
+        if (!e) return sendJsonError(res, new AwsFault('ExecutionDoesNotExist', `Execution Does Not Exist: '${input.executionArn}'`), json);
+        return sendJson(res, 200, { executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: e.startDate }, json);
+      }
+      case 'StartExecution': {
+        const machine = input.stateMachineArn ?? '';
+        if (!/^arn:aws:states:[^:]+:\d{12}:stateMachine:[A-Za-z0-9_-]+$/.test(machine)) return sendJsonError(res, new AwsFault('InvalidArn', `Invalid Arn: '${machine}'`), json);
+        const name = input.name ?? randomUUID();
+        if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) return sendJsonError(res, new AwsFault('InvalidName', `Invalid Name: '${name}'`), json);
+        const executionArn = `${machine.replace(':stateMachine:', ':execution:')}:${name}`;
+        const existing = executions.get(executionArn);
+        if (existing) {
+          // Like Step Functions: the same name and input is idempotent, a different input is refused.
+          if (existing.input === input.input) return sendJson(res, 200, { executionArn, startDate: existing.startDate }, json);
+          return sendJsonError(res, new AwsFault('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`), json);
+        }
+        const execution: SandboxExecution = { executionArn, stateMachineArn: machine, name, status: 'RUNNING', ...(input.input !== undefined ? { input: input.input } : {}), startDate: Date.now() / 1000 };
+        executions.set(executionArn, execution);
+        emulator.onStart?.(name, JSON.parse(input.input ?? '{}'), executionArn);
+        return sendJson(res, 200, { executionArn, startDate: execution.startDate }, json);
+      }
+      case 'ListExecutions': {
+        const list = [...executions.values()].filter((e) => e.stateMachineArn === input.stateMachineArn).sort((a, b) => b.startDate - a.startDate).slice(0, input.maxResults ?? 100);
+        return sendJson(res, 200, { executions: list.map(({ input: _input, ...e }) => e) }, json);
+      }
+      default:
+        return sendJsonError(res, new AwsFault('UnknownOperationException', operation), json);
+    }
   });
-  return { ...server, setExecutionStatus: (arn, status) => void executions.set(arn, status) };
+  emulator.url = server.url;
+  emulator.close = server.close;
+  return emulator;
 }

@@ -12,8 +12,8 @@ import { ROOT, loadDefinition } from '../../../sandbox/runner.js';
 import { parseMigrationInput } from '../../../lib/config/schema.js';
 
 const REDIS_FUNCTIONS = ['pingRedis', 'copyBulk', 'enableChangeCapture', 'catchUpLiveWrites', 'verifySpinRedisDrained', 'reconcileFinal', 'verifyCopy', 'disableChangeCapture', 'copyBackWrites', 'healthCheck'];
-/** Lambdas that are not Tasks of the state machine. */
-const SCHEDULED_FUNCTIONS = ['healthCheck'];
+/** Lambdas that are not Tasks of the state machine: the scheduled health check and ChatOps. */
+const SCHEDULED_FUNCTIONS = ['healthCheck', 'slackCommand'];
 const logicalId = (fn: string) => `${fn.charAt(0).toUpperCase()}${fn.slice(1)}LambdaFunction`;
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Condition?: string };
@@ -60,6 +60,18 @@ describe('npm run package', () => {
     // The alarm (Healthy < 1, or no data, for 10 minutes → SNS) is created only when the schedule is on.
     expect(resources.RedisHealthAlarm).toMatchObject({ Type: 'AWS::CloudWatch::Alarm', Condition: 'HealthCheckEnabled', Properties: { MetricName: 'Healthy', TreatMissingData: 'breaching', Dimensions: [{ Name: 'ReplicationGroupId', Value: 'spinnaker-redis' }] } });
     expect(conditions.HealthCheckEnabled).toEqual({ 'Fn::Equals': ['false', 'true'] });
+  });
+
+  it('serves the Slack slash command over an HTTP API, allowed to start only this state machine', () => {
+    const route = Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Route');
+    expect(route?.Properties.RouteKey).toBe('POST /slack/command');
+    const env = (resources.SlackCommandLambdaFunction?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env).toMatchObject({ SLACK_SIGNING_SECRET_ARN: 'spin-elasticache/slack-signing-secret', SLACK_ALLOWED_USER_IDS: '', PRESETS_DIR: './presets' });
+    expect(JSON.stringify(env.STATE_MACHINE_ARN)).toContain('stateMachine:spin-elasticache-test');
+    const policy = JSON.stringify(resources.IamRoleLambdaExecution?.Properties);
+    expect(policy).toContain('states:StartExecution');
+    expect(policy).toContain('secret:spin-elasticache/slack-signing-secret-*');
+    expect(Object.keys(outputs)).toContain('HttpApiUrl');
   });
 
   it('holds the state machine with every state and an EKS access entry scoped to the namespace', () => {
