@@ -20,6 +20,7 @@ import { connectRedis, mapRedisError, redactUrl, type RedisEndpoint } from '../.
 import { RespConnection, RespError, type RespValue } from '../../redis/resp.js';
 import { emptyStats, type CopyStats, type Progress } from '../types.js';
 import { crc64Bytes, crc64Into, crc64Start, crc64Update, type Crc64 } from './crc64.js';
+import { FullSyncFraming } from './full-sync-framing.js';
 import { OutBuffer } from './out-buffer.js';
 import { RdbSplitter, type RdbEntry } from './rdb-splitter.js';
 
@@ -379,13 +380,8 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     if (capaReply instanceof RespError) throw new ReplicationUnavailableError(`${where} refused REPLCONF: ${capaReply.message}`);
 
     const stats = emptyStats();
-    let rdbBytes = 0;
     let version = Buffer.alloc(2);
     let startOffset = 0;
-    let preamble = Buffer.alloc(0);
-    let eofMark: Buffer | undefined;
-    let remainingRdb = -1;
-    let trailer = 0;
     let forwarder: CommandForwarder | undefined;
     let held: Buffer[] = [];
     const skip = options.skipPrefix ? Buffer.from(options.skipPrefix) : undefined;
@@ -426,58 +422,36 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
       { ...(options.spillAboveBytes ? { spillAboveBytes: options.spillAboveBytes } : {}) },
     );
 
-    const onStreamBytes = (chunk: Buffer) => {
-      if (forwarder) return forwarder.push(chunk);
-      held.push(chunk);
-    };
-    const onRdbBytes = (chunk: Buffer): void => {
-      try {
-        if (remainingRdb === -1) {
-          // Preamble: newlines while the source forks, then `$<len>\r\n` or `$EOF:<mark>\r\n`.
-          preamble = Buffer.concat([preamble, chunk]);
-          let start = 0;
-          while (start < preamble.length && preamble[start] === 10) start++;
-          const lineEnd = preamble.indexOf('\r\n', start);
-          if (lineEnd < 0) return;
-          const line = preamble.toString('latin1', start, lineEnd);
-          if (!line.startsWith('$')) throw new ReplicationUnavailableError(`${where} sent ${JSON.stringify(line.slice(0, 60))} instead of a snapshot`);
-          if (line.startsWith('$EOF:')) {
-            eofMark = Buffer.from(line.slice(5), 'latin1');
-            remainingRdb = Number.MAX_SAFE_INTEGER;
-          } else remainingRdb = Number(line.slice(1));
-          const rest = preamble.subarray(lineEnd + 2);
-          preamble = Buffer.alloc(0);
-          if (rest.length > 0) onRdbBytes(rest);
-          return;
-        }
-        if (!splitter.finished) {
-          const slice = chunk.subarray(0, Math.min(chunk.length, remainingRdb));
-          const used = splitter.push(slice);
-          rdbBytes += used;
-          if (remainingRdb !== Number.MAX_SAFE_INTEGER) remainingRdb -= used;
+    const framing = new FullSyncFraming(
+      {
+        rdb: (chunk) => {
+          const used = splitter.push(chunk);
           for (const l of lanes) l.flush();
           if (lanes.some((l) => l.backlog > HIGH_WATER)) {
             replica!.socket.pause();
             void Promise.all(lanes.map((l) => l.connection.drained())).then(() => replica!.socket.resume());
           }
-          if (options.onProgress && now() - lastProgress >= 500) {
-            lastProgress = now();
-            const keys = lanes.reduce((n, l) => n + l.acknowledged, 0) + spill.restored;
-            const perSec = Math.round((keys * 1000) / Math.max(1, now() - started));
-            options.onProgress({ phase: 'snapshot', keys, bytes: rdbBytes, keysPerSec: perSec, db: 0, totalKeys: settings!.totalKeys, ...(perSec > 0 ? { etaSeconds: Math.max(0, Math.round((settings!.totalKeys - keys) / perSec)) } : {}) });
-          }
-          if (!splitter.finished) return;
-          trailer = eofMark ? eofMark.length : 0;
-          chunk = chunk.subarray(used);
-          if (remainingRdb !== Number.MAX_SAFE_INTEGER && remainingRdb > 0) throw new CopyFailedError(`${where}: the snapshot ended ${remainingRdb} bytes early`);
-          finishSnapshot();
-        }
-        if (trailer > 0) {
-          const n = Math.min(trailer, chunk.length);
-          trailer -= n;
-          chunk = chunk.subarray(n);
-        }
-        if (chunk.length > 0) onStreamBytes(chunk);
+          reportProgress();
+          return used;
+        },
+        get rdbFinished() {
+          return splitter.finished;
+        },
+        snapshotEnded: () => finishSnapshot(),
+        stream: (chunk) => (forwarder ? forwarder.push(chunk) : held.push(chunk)),
+      },
+      where,
+    );
+    const reportProgress = () => {
+      if (!options.onProgress || now() - lastProgress < 500) return;
+      lastProgress = now();
+      const keys = lanes.reduce((n, l) => n + l.acknowledged, 0) + spill.restored;
+      const perSec = Math.round((keys * 1000) / Math.max(1, now() - started));
+      options.onProgress({ phase: 'snapshot', keys, bytes: framing.rdbBytes, keysPerSec: perSec, db: 0, totalKeys: settings!.totalKeys, ...(perSec > 0 ? { etaSeconds: Math.max(0, Math.round((settings!.totalKeys - keys) / perSec)) } : {}) });
+    };
+    const onRdbBytes = (chunk: Buffer): void => {
+      try {
+        framing.push(chunk);
       } catch (error) {
         replica!.socket.pause();
         failSnapshot(error as Error);
@@ -533,7 +507,7 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
         if (options.onProgress && now() - lastProgress >= 500) {
           lastProgress = now();
           const keys = stats.keys + lanes.reduce((n, l) => n + l.acknowledged, 0) + spill.restored;
-          options.onProgress({ phase: 'stream', keys, bytes: rdbBytes, keysPerSec: 0, db: 0, totalKeys: settings.totalKeys });
+          options.onProgress({ phase: 'stream', keys, bytes: framing.rdbBytes, keysPerSec: 0, db: 0, totalKeys: settings.totalKeys });
         }
       }
       // Catch up to where the source is now.
@@ -556,7 +530,7 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     stats.bigKeys = spill.restored;
     stats.ms = Date.now() - started;
     const phasesMs = { handshake: snapshotStarted - started, snapshot: snapshotEnded - snapshotStarted, restoreTail: restoresDone - snapshotEnded, stream: Date.now() - restoresDone };
-    return { stats, rdbVersion: splitter.version, rdbBytes, commandsApplied: forwarder.applied, offset: forwarder.offset, diskless: settings.diskless, phasesMs };
+    return { stats, rdbVersion: splitter.version, rdbBytes: framing.rdbBytes, commandsApplied: forwarder.applied, offset: forwarder.offset, diskless: framing.diskless, phasesMs };
   } catch (error) {
     if (timedOut) throw timeoutError();
     if (error instanceof MigrationError) throw error;
