@@ -37,7 +37,8 @@ export interface RehearsalReport {
   health?: HealthReport;
 }
 
-export async function runRehearsal(argv: string[]): Promise<number> {
+/** `onWorld` lets a test see the world's secrets, to check that none is printed. */
+export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: SandboxWorld) => void } = {}): Promise<number> {
   let values: { keys?: string; report?: string; keep?: boolean; 'fail-at'?: string; quiet?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({ args: argv, options: { keys: { type: 'string' }, report: { type: 'string' }, keep: { type: 'boolean' }, 'fail-at': { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
@@ -57,6 +58,7 @@ export async function runRehearsal(argv: string[]): Promise<number> {
   const out = new Progress(process.stdout, values.quiet ?? false);
   out.line(`spin-elasticache sandbox: starting (seeding ~${keys.toLocaleString('en-US')} keys)…`);
   const world = await startWorld({ keys, log: (m: string) => out.line(`  ${m}`) });
+  hooks.onWorld?.(world);
   let exitCode = 1;
   const stop = async () => {
     out.stopTicker();

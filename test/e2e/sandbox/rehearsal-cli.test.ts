@@ -1,0 +1,44 @@
+/**
+ * `npm start` as a user sees it: the rehearsal's printed summary and its --report, with a
+ * small dataset. Neither may contain a secret of the sandbox (the AUTH token, the Slack
+ * signing secret, the AWS secret key).
+ */
+import { describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runRehearsal } from '../../../sandbox/cli.js';
+import type { SandboxWorld } from '../../../sandbox/world.js';
+
+describe('npm start (the rehearsal)', () => {
+  it('prints the steps, the copy, the verification and the health check, and no secret', async () => {
+    const report = join(mkdtempSync(join(tmpdir(), 'rehearsal-')), 'report.json');
+    const printed: string[] = [];
+    const write = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+    const capture = ((chunk: string | Uint8Array) => (printed.push(String(chunk)), true)) as typeof process.stdout.write;
+    let world: SandboxWorld | undefined;
+    process.stdout.write = capture;
+    process.stderr.write = capture;
+    let code: number;
+    try {
+      code = await runRehearsal(['--keys', '3000', '--report', report], { onWorld: (w) => (world = w) });
+    } finally {
+      process.stdout.write = write.out;
+      process.stderr.write = write.err;
+    }
+    const text = printed.join('');
+    expect(code).toBe(0);
+    expect(text).toMatch(/✔ ScaleDownSpinRedis/);
+    expect(text).toMatch(/Bulk copy: read as a replica of spin-redis \(PSYNC\), \d+ keys/);
+    expect(text).toMatch(/Verification: clean/);
+    expect(text).toMatch(/orca history \(audit parity\): .*: all there/);
+    expect(text).toMatch(/spinnaker-redis: HEALTHY/);
+    const json = readFileSync(report, 'utf8');
+    expect((JSON.parse(json) as { status: string; health: { status: string } })).toMatchObject({ status: 'SUCCEEDED', health: { status: 'healthy' } });
+    expect(world!.secrets.length).toBeGreaterThanOrEqual(3);
+    for (const secret of world!.secrets) {
+      expect(text.includes(secret)).toBe(false);
+      expect(json.includes(secret)).toBe(false);
+    }
+  }, 120_000);
+});
