@@ -18,6 +18,7 @@ import { RdbSplitter } from '../../../lib/copy/replication/rdb-splitter.js';
 import { verifyCopy } from '../../../lib/copy/verify.js';
 import { startRedis, type RedisProcess } from '../../../sandbox/redis/redis-process.js';
 import { BIN, seedAllTypes } from '../../support/redis-data.js';
+import { createSandboxPki } from '../../../sandbox/pki.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'replication-'));
 let source: RedisProcess;
@@ -149,6 +150,26 @@ describe('replication copy', () => {
     } finally {
       client.disconnect();
       await other.stop();
+    }
+  });
+
+  it('reads a TLS source with AUTH (rediss://, a CA file, a password from the caller)', async () => {
+    const pki = createSandboxPki(join(dir, 'pki'));
+    const cert = pki.issue('source');
+    const secure = await startRedis({ dir: join(dir, 'tls-source'), tls: { certFile: cert.certFile, keyFile: cert.keyFile, caFile: pki.caFile }, password: 'Source-Passw0rd' });
+    const endpoint = { url: `rediss://127.0.0.1:${secure.port}`, password: 'Source-Passw0rd', caFile: pki.caFile };
+    const client = await connectRedis(endpoint);
+    try {
+      await seedAllTypes(client);
+      const result = await copyAll(endpoint, { url: target.url });
+      expect(result.method).toBe('replication');
+      const report = await verifyCopy(endpoint, { url: target.url }, { mode: 'strict', ttlToleranceMs: 100 });
+      expect({ ok: report.ok, compared: report.compared }).toEqual({ ok: true, compared: await client.dbsize() });
+      // A wrong password is a named error, not a fallback that would hide it.
+      await expect(copyAll({ ...endpoint, password: 'wrong' }, { url: target.url })).rejects.toMatchObject({ name: 'RedisAuthError' });
+    } finally {
+      client.disconnect();
+      await secure.stop();
     }
   });
 
