@@ -149,8 +149,19 @@ export const CASES: Case[] = [
     around: {
       VerifyCopy: async (w, handler, event) => {
         const admin = await w.elastiCache.adminClient(SANDBOX_GROUP_ID);
-        const [, keys] = await admin.scan('0', 'MATCH', 'correlation:*', 'COUNT', 1000);
-        if (keys[0]) await admin.del(keys[0]);
+        // A key copied from spin-redis (one orca created on ElastiCache after the cutover
+        // is not spin-redis's to miss), looked for over the whole keyspace.
+        const spinRedis = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+        let cursor = '0';
+        let victim: string | undefined;
+        do {
+          const [next, keys] = await admin.scan(cursor, 'MATCH', 'correlation:*', 'COUNT', 1000);
+          cursor = next;
+          for (const key of keys) if (!victim && (await spinRedis.exists(key)) === 1) victim = key;
+        } while (cursor !== '0' && !victim);
+        spinRedis.disconnect();
+        if (!victim) throw new Error('the fault needs a correlation:* key copied from spin-redis');
+        await admin.del(victim);
         admin.disconnect();
         return handler(event);
       },
