@@ -52,6 +52,8 @@ export interface ReplicationCopyResult {
   commandsApplied: number;
   /** The source's replication offset the target is consistent with. */
   offset: number;
+  /** The source's replication id: with `offset`, where a later follow (PSYNC) continues. */
+  replid: string;
   /** Whether the source streamed its snapshot straight to us (no RDB file on its disk). */
   diskless: boolean;
   /** Where the time went: until the snapshot started, reading it, last RESTORE replies, the write stream. */
@@ -248,7 +250,7 @@ function printable(key: Buffer): string {
  * Splits the raw replication stream into commands and forwards data commands, byte for
  * byte, to one ordered connection on the target.
  */
-class CommandForwarder {
+export class CommandForwarder {
   private pending: Buffer | undefined;
   private out = new OutBuffer(256 * 1024);
   private outCommands = 0;
@@ -469,7 +471,7 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     if (psync instanceof RespError || !Buffer.isBuffer(psync)) {
       throw new ReplicationUnavailableError(`${where} refused to replicate to us (${psync instanceof RespError ? psync.message : 'unexpected reply'}); it may be ElastiCache or forbid SYNC`);
     }
-    const [mode, , offsetText] = psync.toString('latin1').split(' ');
+    const [mode, replid = '', offsetText] = psync.toString('latin1').split(' ');
     if (mode !== 'FULLRESYNC') throw new ReplicationUnavailableError(`${where} answered PSYNC with ${mode}`);
     startOffset = Number(offsetText);
     await restoreSettings();
@@ -530,7 +532,7 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     stats.bigKeys = spill.restored;
     stats.ms = Date.now() - started;
     const phasesMs = { handshake: snapshotStarted - started, snapshot: snapshotEnded - snapshotStarted, restoreTail: restoresDone - snapshotEnded, stream: Date.now() - restoresDone };
-    return { stats, rdbVersion: splitter.version, rdbBytes: framing.rdbBytes, commandsApplied: forwarder.applied, offset: forwarder.offset, diskless: framing.diskless, phasesMs };
+    return { stats, rdbVersion: splitter.version, rdbBytes: framing.rdbBytes, commandsApplied: forwarder.applied, offset: forwarder.offset, replid, diskless: framing.diskless, phasesMs };
   } catch (error) {
     if (timedOut) throw timeoutError();
     if (error instanceof MigrationError) throw error;
