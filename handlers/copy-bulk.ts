@@ -26,6 +26,8 @@ export interface CopyState {
   method?: 'replication' | 'scan';
   /** Why the replication copy was not used. */
   fallbackReason?: string;
+  /** After a replication copy: where the live catch-up continues the source's stream. */
+  replication?: { replid: string; offset: number };
 }
 
 interface SavedProgress {
@@ -54,7 +56,7 @@ export function createHandler(resolvers: EndpointResolvers) {
             onProgress: (p) => logger.info('copy progress', { phase: p.phase, keysCopied: p.keys, keysPerSecond: p.keysPerSec, totalKeys: p.totalKeys, etaSeconds: p.etaSeconds }),
           });
           logger.info('replication copy done', { keys: result.stats.keys, writesApplied: result.commandsApplied, offset: result.offset, phasesMs: result.phasesMs });
-          return { checkpoint: { dbs: [], dbIndex: 0, cursor: '0', stats: result.stats }, done: true, slices: 1, lastSlice: result.stats, method: 'replication' };
+          return { checkpoint: { dbs: [], dbIndex: 0, cursor: '0', stats: result.stats }, done: true, slices: 1, lastSlice: result.stats, method: 'replication', replication: { replid: result.replid, offset: result.offset } };
         } catch (error) {
           if (method === 'replication' || !(error instanceof ReplicationUnavailableError || error instanceof TargetRefusedPayloadError)) throw error;
           fallbackReason = error.message;

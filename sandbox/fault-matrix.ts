@@ -203,6 +203,25 @@ export const CASES: Case[] = [
       return { copiedByScan: copy?.method === 'scan' && /did not finish/.test(copy.fallbackReason ?? ''), moreThanOneSlice: (copy?.slices ?? 0) > 1, sourceSettingPutBack: delayAfterCopy.get(w) === '5' };
     },
   },
+  {
+    name: "spin-redis's backlog no longer holds the copy's position: the catch-up falls back to keyspace notifications",
+    expected: 'succeeded',
+    around: {
+      CatchUpLiveWrites: async (w, handler, event, call) => {
+        if (call === 1) {
+          const admin = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+          await admin.config('SET', 'repl-backlog-size', '16384');
+          for (let i = 0; i < 40; i++) await admin.set(`spin-elasticache:filler:${i}`, 'x'.repeat(1000), 'PX', 60_000);
+          admin.disconnect();
+        }
+        return handler(event);
+      },
+    },
+    check: (_w, result) => {
+      const catchUp = (result.output as { cutover?: { catchUp?: { stream?: unknown; streamLost?: string } } }).cutover?.catchUp;
+      return { streamLostNamed: /cannot continue the replication stream/.test(catchUp?.streamLost ?? ''), notificationsTookOver: catchUp?.stream === undefined };
+    },
+  },
   { name: 'a stale lock left by a dead execution is taken over', expected: 'succeeded', prepare: (w) => staleLock(w) },
   {
     name: 'a second migration started while one runs is refused',

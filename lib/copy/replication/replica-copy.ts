@@ -581,11 +581,11 @@ async function probeTargetAcceptsPayloads(control: Redis, target: RespConnection
   }
 }
 
-async function waitForReplies(connection: RespConnection): Promise<void> {
+export async function waitForReplies(connection: RespConnection): Promise<void> {
   while (connection.pendingReplies > 0) {
     if (connection.lost) throw mapRedisError(connection.lost, 'target');
     await sleep(2);
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,198 @@
+/**
+ * The live catch-up from the replication stream: continue where the bulk copy (or the last
+ * catch-up slice) stopped, with `PSYNC <replid> <offset+1>`. The source answers `+CONTINUE`
+ * and sends every write since, from its backlog, so nothing is lost between Lambda
+ * invocations, unlike keyspace notifications. Each written key is then copied in its
+ * current state (`syncKey`, which also merges collections Spinnaker already writes on the
+ * target): re-reading a stretch of the stream after a retry copies the same state again,
+ * so a retried slice never applies a write twice.
+ *
+ * A source whose backlog no longer holds the offset answers `+FULLRESYNC`: that, a FLUSH or
+ * a SWAPDB end the stream with ReplicationUnavailableError, and the caller goes back to
+ * keyspace notifications (the final reconciliation covers the gap).
+ */
+import type { Redis } from 'ioredis';
+import { MigrationError, ReplicationUnavailableError } from '../../errors.js';
+import { connectRedis, mapRedisError, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
+import { encodeCommand, RespConnection, RespError, type RespValue } from '../../redis/resp.js';
+import { syncKey } from '../live.js';
+import { sleep } from './replica-copy.js';
+
+export interface StreamPosition {
+  replid: string;
+  /** The last byte of the stream already reflected on the target. */
+  offset: number;
+}
+
+export interface FollowOptions {
+  position: StreamPosition;
+  /** Epoch ms at which to return. */
+  until: number;
+  shouldStop?: () => Promise<boolean>;
+  checkEveryMs?: number;
+  skipPrefix?: string;
+}
+
+export interface FollowStats {
+  position: StreamPosition;
+  commands: number;
+  copied: number;
+  deleted: number;
+  stoppedEarly: boolean;
+  ms: number;
+}
+
+/** Not data, or not about keys. */
+const IGNORED = new Set(['ping', 'replconf', 'publish', 'spublish', 'multi', 'exec', 'select', 'function', 'script']);
+/** Writes that change more than the keys they name: only a full comparison can follow them. */
+const WHOLESALE = new Set(['flushall', 'flushdb', 'swapdb']);
+
+interface KeySpec {
+  first: number;
+  last: number;
+  step: number;
+  movable: boolean;
+}
+
+/** One RESP array of bulk strings from the stream, with its size in bytes. */
+function readArgs(buf: Buffer, start: number): { args: Buffer[]; end: number } | undefined {
+  if (start >= buf.length) return undefined;
+  if (buf[start] !== 42) {
+    const nl = buf.indexOf(10, start);
+    return nl < 0 ? undefined : { args: [], end: nl + 1 }; // an inline keep-alive
+  }
+  let lineEnd = buf.indexOf(13, start);
+  if (lineEnd < 0 || lineEnd + 1 >= buf.length) return undefined;
+  const count = Number(buf.toString('latin1', start + 1, lineEnd));
+  let pos = lineEnd + 2;
+  const args: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    lineEnd = buf.indexOf(13, pos);
+    if (lineEnd < 0 || lineEnd + 1 >= buf.length) return undefined;
+    const length = Number(buf.toString('latin1', pos + 1, lineEnd));
+    const body = lineEnd + 2;
+    if (body + length + 2 > buf.length) return undefined;
+    args.push(buf.subarray(body, body + length));
+    pos = body + length + 2;
+  }
+  return { args, end: pos };
+}
+
+async function keySpecs(control: Redis): Promise<Map<string, KeySpec>> {
+  const commands = (await control.call('COMMAND')) as [string, number, string[], number, number, number][];
+  return new Map(commands.map(([name, , flags, first, last, step]) => [name.toLowerCase(), { first, last, step, movable: flags.includes('movablekeys') }]));
+}
+
+export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: FollowOptions): Promise<FollowStats> {
+  const started = Date.now();
+  const where = redactUrl(sourceEndpoint.url);
+  const skip = Buffer.from(options.skipPrefix ?? 'spin-elasticache:');
+  const stats: FollowStats = { position: { ...options.position }, commands: 0, copied: 0, deleted: 0, stoppedEarly: false, ms: 0 };
+  const control = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-follow-control' });
+  const clients = new Map<string, Redis>();
+  const client = async (side: 'source' | 'target', db: number) => {
+    let c = clients.get(`${side}:${db}`);
+    if (!c) {
+      c = await connectRedis(side === 'source' ? sourceEndpoint : targetEndpoint, { db, connectionName: `spin-elasticache-follow-${side}` });
+      clients.set(`${side}:${db}`, c);
+    }
+    return c;
+  };
+  let replica: RespConnection | undefined;
+  try {
+    const specs = await keySpecs(control);
+    replica = await RespConnection.open(sourceEndpoint, 'spin-elasticache-replica');
+    const capa = await replica.call(['REPLCONF', 'capa', 'eof', 'capa', 'psync2']);
+    if (capa instanceof RespError) throw new ReplicationUnavailableError(`${where} refused REPLCONF: ${capa.message}`);
+    let pending: Buffer = Buffer.alloc(0);
+    const reply = await new Promise<RespValue>((resolve) => {
+      replica!.send(encodeCommand(['PSYNC', options.position.replid, String(options.position.offset + 1)]), 1, (r) => {
+        if (Buffer.isBuffer(r) && r.toString('latin1').startsWith('CONTINUE')) replica!.takeRaw((chunk) => void (pending = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk));
+        resolve(r);
+      });
+      setTimeout(() => resolve(new RespError('no answer to PSYNC')), 30_000).unref();
+    });
+    const answer = Buffer.isBuffer(reply) ? reply.toString('latin1') : reply instanceof RespError ? reply.message : 'nothing';
+    if (!answer.startsWith('CONTINUE')) throw new ReplicationUnavailableError(`${where} cannot continue the replication stream at offset ${options.position.offset} (it answered ${answer.split(' ')[0]}); its backlog may have moved on`);
+    const newId = answer.split(' ')[1];
+    if (newId) stats.position.replid = newId;
+    const ack = () => replica!.socket.write(encodeCommand(['REPLCONF', 'ACK', String(stats.position.offset)]));
+    const ackTimer = setInterval(ack, 1000);
+    let db = 0;
+    let parsedOffset = stats.position.offset;
+    const changed = new Map<string, { db: number; key: Buffer }>();
+
+    /** Parses what has arrived and copies the keys it wrote; the position moves only after. */
+    const drain = async () => {
+      let pos = 0;
+      const buf = pending;
+      for (;;) {
+        const command = readArgs(buf, pos);
+        if (!command) break;
+        parsedOffset += command.end - pos;
+        pos = command.end;
+        const name = command.args[0]?.toString('latin1').toLowerCase();
+        if (!name) continue;
+        if (name === 'select') db = Number(command.args[1]?.toString() ?? 0);
+        if (name === 'replconf' && command.args[1]?.toString('latin1').toLowerCase() === 'getack') ack();
+        if (IGNORED.has(name)) continue;
+        if (WHOLESALE.has(name)) throw new ReplicationUnavailableError(`${where} ran ${name.toUpperCase()} during the catch-up; only the final comparison can follow that`);
+        stats.commands++;
+        const spec = specs.get(name);
+        let keys: Buffer[] = [];
+        if (spec?.movable || !spec) {
+          keys = ((await control.callBuffer('COMMAND', 'GETKEYS', ...command.args).catch(() => [])) as Buffer[]) ?? [];
+        } else if (spec.first > 0) {
+          const last = spec.last < 0 ? command.args.length + spec.last : spec.last;
+          for (let i = spec.first; i <= last && i < command.args.length; i += Math.max(1, spec.step)) keys.push(command.args[i]!);
+        }
+        for (const key of keys) {
+          if (key.length >= skip.length && key.subarray(0, skip.length).equals(skip)) continue;
+          changed.set(`${db}:${key.toString('base64')}`, { db, key: Buffer.from(key) });
+        }
+      }
+      pending = pending.subarray(pos);
+      for (const { db: keyDb, key } of changed.values()) {
+        if ((await syncKey(await client('source', keyDb), await client('target', keyDb), key)) === 'copied') stats.copied++;
+        else stats.deleted++;
+      }
+      changed.clear();
+      stats.position.offset = parsedOffset;
+    };
+
+    try {
+      let lastCheck = 0;
+      while (Date.now() < options.until) {
+        await sleep(50);
+        if (replica.lost) throw new ReplicationUnavailableError(`${where} dropped the replication link during the catch-up`);
+        await drain();
+        if (options.shouldStop && Date.now() - lastCheck >= (options.checkEveryMs ?? 1000)) {
+          lastCheck = Date.now();
+          if (pending.length === 0 && (await options.shouldStop())) {
+            stats.stoppedEarly = true;
+            break;
+          }
+        }
+      }
+      // Everything the source has written so far, before handing over.
+      const target = Number(/master_repl_offset:(\d+)/.exec(await control.info('replication'))?.[1] ?? 0);
+      const deadline = Date.now() + 30_000;
+      while (stats.position.offset < target && Date.now() < deadline) {
+        ack();
+        await sleep(20);
+        await drain();
+      }
+    } finally {
+      clearInterval(ackTimer);
+    }
+    stats.ms = Date.now() - started;
+    return stats;
+  } catch (error) {
+    if (error instanceof MigrationError) throw error;
+    throw mapRedisError(error, 'replication catch-up');
+  } finally {
+    replica?.close();
+    control.disconnect();
+    for (const c of clients.values()) c.disconnect();
+  }
+}
