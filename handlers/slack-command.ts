@@ -47,8 +47,12 @@ async function run(command: SlackCommand, user: string, deps: SlackCommandDeps):
       return reply(lines.length > 0 ? lines.join('\n') : 'No executions yet.');
     }
     case 'migrate': {
-      const input = deps.presets().read(command.preset);
-      if (input === undefined) return reply(`No preset \`${command.preset}\`. ${deps.presets().names().length > 0 ? `Presets: ${deps.presets().names().join(', ')}` : 'None are deployed.'}`);
+      const presets = deps.presets();
+      const input = presets.read(command.preset);
+      if (input === undefined) {
+        const names = presets.names();
+        return reply(`No preset \`${command.preset}\`. ${names.length > 0 ? `Presets: ${names.join(', ')}` : 'None are deployed.'}`);
+      }
       const withMode = { ...(input as Record<string, unknown>), options: { ...((input as { options?: object }).options ?? {}), dryRun: command.dryRun } };
       const config = parseMigrationInput(withMode); // a broken preset is named here, not in the execution
       const stamp = (deps.now ?? (() => new Date()))().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');

@@ -67,6 +67,11 @@ export interface SliceResult {
   stats: CopyStats;
 }
 
+/** Keys in every database, from `INFO keyspace`. */
+export function keyCount(keyspaceInfo: string): number {
+  return [...keyspaceInfo.matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
 export async function databasesWithKeys(redis: Redis): Promise<number[]> {
   const info = await redis.info('keyspace');
   const dbs = [...info.matchAll(/^db(\d+):keys=(\d+)/gm)].filter((m) => Number(m[2]) > 0).map((m) => Number(m[1]));

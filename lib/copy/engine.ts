@@ -12,7 +12,7 @@
  */
 import { ReplicationUnavailableError } from '../errors.js';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
-import { copySlice } from './bulk.js';
+import { copySlice, keyCount } from './bulk.js';
 import { copyViaReplication, TargetRefusedPayloadError, type ReplicationCopyResult } from './replication/replica-copy.js';
 import { catchUp, type CatchUpStats } from './live.js';
 import type { CopyStats, Progress } from './types.js';
@@ -27,8 +27,6 @@ export interface CopyAllOptions {
   followMs?: number;
   skipPrefix?: string;
   onProgress?: (p: Progress & { totalKeys?: number; etaSeconds?: number; phase?: string }) => void;
-  /** For the replication copy: spill values bigger than this to disk. */
-  spillAboveBytes?: number;
 }
 
 export interface CopyAllResult {
@@ -50,7 +48,6 @@ export async function copyAll(source: RedisEndpoint, target: RedisEndpoint, opti
         ...(options.connections ? { connections: options.connections } : {}),
         ...(options.followMs ? { followMs: options.followMs } : {}),
         ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}),
-        ...(options.spillAboveBytes ? { spillAboveBytes: options.spillAboveBytes } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
       return { method: 'replication', stats, replication };
@@ -64,7 +61,7 @@ export async function copyAll(source: RedisEndpoint, target: RedisEndpoint, opti
   const probe = await connectRedis(source, { connectionName: 'spin-elasticache-probe' });
   let totalKeys = 0;
   try {
-    totalKeys = [...(await probe.info('keyspace')).matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    totalKeys = keyCount(await probe.info('keyspace'));
   } finally {
     probe.disconnect();
   }

@@ -26,6 +26,26 @@ export interface CatchUpStats {
 }
 
 
+/** One connection per logical database, opened when first needed. */
+export class DbClients {
+  private readonly clients = new Map<number, Promise<Redis>>();
+  constructor(
+    private readonly endpoint: RedisEndpoint,
+    private readonly connectionName: string,
+  ) {}
+  get(db: number): Promise<Redis> {
+    let client = this.clients.get(db);
+    if (!client) {
+      client = connectRedis(this.endpoint, { db, connectionName: this.connectionName });
+      this.clients.set(db, client);
+    }
+    return client;
+  }
+  close(): void {
+    for (const client of this.clients.values()) void client.then((c) => c.disconnect(), () => undefined);
+  }
+}
+
 /** Copy one key's current state from source to target (or delete it there if gone). */
 export async function syncKey(source: Redis, target: Redis, key: Buffer): Promise<'copied' | 'deleted'> {
   const reply = (await source.callBuffer('EVAL', "local t = redis.call('TYPE', KEYS[1]).ok if t == 'none' then return {-2} end return {redis.call('PTTL', KEYS[1]), redis.call('DUMP', KEYS[1]), t}", 1, key)) as [number, Buffer?, Buffer?];
@@ -56,16 +76,8 @@ export async function catchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: Red
   const stats: CatchUpStats = { events: 0, copied: 0, deleted: 0, stoppedEarly: false, ms: 0 };
   const skip = options.skipPrefix ?? 'spin-elasticache:';
   const subscriber = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-catchup-sub' });
-  const sources = new Map<number, Redis>();
-  const targets = new Map<number, Redis>();
-  const forDb = async (map: Map<number, Redis>, endpoint: RedisEndpoint, db: number) => {
-    let client = map.get(db);
-    if (!client) {
-      client = await connectRedis(endpoint, { db, connectionName: 'spin-elasticache-catchup' });
-      map.set(db, client);
-    }
-    return client;
-  };
+  const sources = new DbClients(sourceEndpoint, 'spin-elasticache-catchup');
+  const targets = new DbClients(targetEndpoint, 'spin-elasticache-catchup');
   // Coalesce: a key touched many times is copied once per drain of the queue.
   const pending = new Map<string, { db: number; key: Buffer }>();
   let failure: unknown;
@@ -90,7 +102,7 @@ export async function catchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: Red
       const batch = [...pending.values()];
       pending.clear();
       for (const { db, key } of batch) {
-        const outcome = await syncKey(await forDb(sources, sourceEndpoint, db), await forDb(targets, targetEndpoint, db), key);
+        const outcome = await syncKey(await sources.get(db), await targets.get(db), key);
         if (outcome === 'copied') stats.copied++;
         else stats.deleted++;
       }
@@ -106,7 +118,8 @@ export async function catchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: Red
     failure = error;
   } finally {
     subscriber.disconnect();
-    for (const c of [...sources.values(), ...targets.values()]) c.disconnect();
+    sources.close();
+    targets.close();
   }
   if (failure) throw mapRedisError(failure, 'catch-up');
   stats.ms = Date.now() - started;

@@ -13,6 +13,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parse } from 'yaml';
 import type { MigrationConfig } from '../config/schema.js';
 import { asMigrationError } from '../errors.js';
+import { keyCount } from '../copy/bulk.js';
 import { awsCall } from '../aws/errors.js';
 import { findReplicationGroup, replicationGroupDifferences } from '../elasticache/replication-group.js';
 import { KEYSPACE_EVENTS } from '../elasticache/parameter-group.js';
@@ -180,7 +181,7 @@ async function inspectInfo(endpoint: RedisEndpoint, wantedReplicas: number, metr
     const used = Number(field('used_memory') ?? 0);
     const max = Number(field('maxmemory') ?? 0);
     metrics.evictedKeys = Number(field('evicted_keys') ?? 0);
-    metrics.keys = [...info.matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    metrics.keys = keyCount(info);
     if (max > 0) {
       metrics.memoryUsedPercent = Math.round((used / max) * 1000) / 10;
       const status: FindingStatus = metrics.memoryUsedPercent >= MEMORY_CRITICAL_PERCENT ? 'critical' : metrics.memoryUsedPercent >= MEMORY_WARNING_PERCENT ? 'warning' : 'ok';

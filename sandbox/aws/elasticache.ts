@@ -191,6 +191,14 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
     };
   };
 
+  /** The sandbox's own admin user on a node (not subject to the ACL that blocks CONFIG), not yet connected. */
+  function nodeAdminClient(g: ReplicationGroupRecord, node: ReplicationGroupNode): Redis {
+    const client = new Redis({ host: '127.0.0.1', port: node.process.port, username: 'sandbox-admin', password: g.adminPassword, ...(g.transitEncryption ? { tls: { ca: options.pki.caPem } } : {}), lazyConnect: true, maxRetriesPerRequest: 1 });
+    // Reconnect failures after a node is killed surface on the next command, not as noise.
+    client.on('error', () => undefined);
+    return client;
+  }
+
   const DYNAMIC_PARAMETERS = ['notify-keyspace-events', 'maxmemory-policy'];
   async function applyToRunningNodes(parameterGroup: string): Promise<void> {
     const params = parameterGroups.get(parameterGroup)?.parameters ?? {};
@@ -199,8 +207,7 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
     const nodes = [...groups.values()].filter((g) => g.parameterGroup === parameterGroup).flatMap((g) => g.nodes.map((node) => ({ g, node })));
     await Promise.all(
       nodes.map(async ({ g, node }) => {
-        const client = new Redis({ host: '127.0.0.1', port: node.process.port, username: 'sandbox-admin', password: g.adminPassword, ...(g.transitEncryption ? { tls: { ca: options.pki.caPem } } : {}), lazyConnect: true, maxRetriesPerRequest: 1 });
-        client.on('error', () => undefined);
+        const client = nodeAdminClient(g, node);
         // A node that is down gets the group's values when it starts.
         await client.connect().then(() => client.config('SET', ...(settings as [string, string]))).catch(() => undefined);
         client.disconnect();
@@ -464,9 +471,7 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
       const g = groups.get(id);
       const node = g?.nodes.find((n) => n.role === role);
       if (!g || !node) throw new Error(`No ${role} node for ${id}`);
-      const client = new Redis({ host: '127.0.0.1', port: node.process.port, username: 'sandbox-admin', password: g.adminPassword, ...(g.transitEncryption ? { tls: { ca: options.pki.caPem } } : {}), lazyConnect: true, maxRetriesPerRequest: 1 });
-      // Reconnect failures after a node is killed surface on the next command, not as noise.
-      client.on('error', () => undefined);
+      const client = nodeAdminClient(g, node);
       await client.connect();
       return client;
     },

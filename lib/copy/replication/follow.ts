@@ -15,8 +15,9 @@ import type { Redis } from 'ioredis';
 import { MigrationError, ReplicationUnavailableError } from '../../errors.js';
 import { connectRedis, mapRedisError, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
 import { encodeCommand, RespConnection, RespError, type RespValue } from '../../redis/resp.js';
-import { syncKey } from '../live.js';
-import { sleep } from './replica-copy.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DbClients, syncKey } from '../live.js';
+import { isGetAck, readStreamCommand } from './stream-command.js';
 
 export interface StreamPosition {
   replid: string;
@@ -43,7 +44,7 @@ export interface FollowStats {
 }
 
 /** Not data, or not about keys. */
-const IGNORED = new Set(['ping', 'replconf', 'publish', 'spublish', 'multi', 'exec', 'select', 'function', 'script']);
+const IGNORED = new Set(['', 'ping', 'replconf', 'publish', 'spublish', 'multi', 'exec', 'select', 'function', 'script']);
 /** Writes that change more than the keys they name: only a full comparison can follow them. */
 const WHOLESALE = new Set(['flushall', 'flushdb', 'swapdb']);
 
@@ -52,30 +53,6 @@ interface KeySpec {
   last: number;
   step: number;
   movable: boolean;
-}
-
-/** One RESP array of bulk strings from the stream, with its size in bytes. */
-function readArgs(buf: Buffer, start: number): { args: Buffer[]; end: number } | undefined {
-  if (start >= buf.length) return undefined;
-  if (buf[start] !== 42) {
-    const nl = buf.indexOf(10, start);
-    return nl < 0 ? undefined : { args: [], end: nl + 1 }; // an inline keep-alive
-  }
-  let lineEnd = buf.indexOf(13, start);
-  if (lineEnd < 0 || lineEnd + 1 >= buf.length) return undefined;
-  const count = Number(buf.toString('latin1', start + 1, lineEnd));
-  let pos = lineEnd + 2;
-  const args: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    lineEnd = buf.indexOf(13, pos);
-    if (lineEnd < 0 || lineEnd + 1 >= buf.length) return undefined;
-    const length = Number(buf.toString('latin1', pos + 1, lineEnd));
-    const body = lineEnd + 2;
-    if (body + length + 2 > buf.length) return undefined;
-    args.push(buf.subarray(body, body + length));
-    pos = body + length + 2;
-  }
-  return { args, end: pos };
 }
 
 async function keySpecs(control: Redis): Promise<Map<string, KeySpec>> {
@@ -89,15 +66,8 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
   const skip = Buffer.from(options.skipPrefix ?? 'spin-elasticache:');
   const stats: FollowStats = { position: { ...options.position }, commands: 0, copied: 0, deleted: 0, stoppedEarly: false, ms: 0 };
   const control = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-follow-control' });
-  const clients = new Map<string, Redis>();
-  const client = async (side: 'source' | 'target', db: number) => {
-    let c = clients.get(`${side}:${db}`);
-    if (!c) {
-      c = await connectRedis(side === 'source' ? sourceEndpoint : targetEndpoint, { db, connectionName: `spin-elasticache-follow-${side}` });
-      clients.set(`${side}:${db}`, c);
-    }
-    return c;
-  };
+  const sources = new DbClients(sourceEndpoint, 'spin-elasticache-follow-source');
+  const targets = new DbClients(targetEndpoint, 'spin-elasticache-follow-target');
   let replica: RespConnection | undefined;
   try {
     const specs = await keySpecs(control);
@@ -127,24 +97,25 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
       let pos = 0;
       const buf = pending;
       for (;;) {
-        const command = readArgs(buf, pos);
+        const command = readStreamCommand(buf, pos);
         if (!command) break;
         parsedOffset += command.end - pos;
         pos = command.end;
-        const name = command.args[0]?.toString('latin1').toLowerCase();
-        if (!name) continue;
-        if (name === 'select') db = Number(command.args[1]?.toString() ?? 0);
-        if (name === 'replconf' && command.args[1]?.toString('latin1').toLowerCase() === 'getack') ack();
+        const { name, args } = command;
+        if (name === 'select') db = Number(args[0]?.toString() ?? 0);
+        if (isGetAck(command)) ack();
         if (IGNORED.has(name)) continue;
         if (WHOLESALE.has(name)) throw new ReplicationUnavailableError(`${where} ran ${name.toUpperCase()} during the catch-up; only the final comparison can follow that`);
         stats.commands++;
         const spec = specs.get(name);
         let keys: Buffer[] = [];
         if (spec?.movable || !spec) {
-          keys = ((await control.callBuffer('COMMAND', 'GETKEYS', ...command.args).catch(() => [])) as Buffer[]) ?? [];
+          keys = ((await control.callBuffer('COMMAND', 'GETKEYS', name, ...args).catch(() => [])) as Buffer[]) ?? [];
         } else if (spec.first > 0) {
-          const last = spec.last < 0 ? command.args.length + spec.last : spec.last;
-          for (let i = spec.first; i <= last && i < command.args.length; i += Math.max(1, spec.step)) keys.push(command.args[i]!);
+          // Key positions count the command name as 0.
+          const argc = args.length + 1;
+          const last = spec.last < 0 ? argc + spec.last : spec.last;
+          for (let i = spec.first; i <= last && i < argc; i += Math.max(1, spec.step)) keys.push(args[i - 1]!);
         }
         for (const key of keys) {
           if (key.length >= skip.length && key.subarray(0, skip.length).equals(skip)) continue;
@@ -153,7 +124,7 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
       }
       pending = pending.subarray(pos);
       for (const { db: keyDb, key } of changed.values()) {
-        if ((await syncKey(await client('source', keyDb), await client('target', keyDb), key)) === 'copied') stats.copied++;
+        if ((await syncKey(await sources.get(keyDb), await targets.get(keyDb), key)) === 'copied') stats.copied++;
         else stats.deleted++;
       }
       changed.clear();
@@ -193,6 +164,7 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
   } finally {
     replica?.close();
     control.disconnect();
-    for (const c of clients.values()) c.disconnect();
+    sources.close();
+    targets.close();
   }
 }

@@ -35,8 +35,6 @@ export interface RdbSplitterHandlers {
   entry(entry: RdbEntry): void;
   /** Called with each chunk of a big value's body as it passes, once it outgrows `spillAboveBytes`. */
   spill?(chunk: Buffer, entry: { key: Buffer; type: number }): void;
-  aux?(name: string, value: Buffer): void;
-  end?(): void;
 }
 
 export interface RdbSplitterOptions {
@@ -158,19 +156,22 @@ class Cursor {
     if (special) throw new SnapshotFormatError('RDB: string encoding where a length was expected');
     return value;
   }
-  /** Skips a string; returns its encoded size past the header when asked. */
-  skipString(): void {
+  /** Reads a string's header (plain, integer or LZF) and returns how many body bytes follow it. */
+  stringBodyLength(): number {
     const { value, special } = this.len();
-    if (!special) return this.skip(value);
-    if (value === 0) return this.skip(1);
-    if (value === 1) return this.skip(2);
-    if (value === 2) return this.skip(4);
+    if (!special) return value;
+    if (value === 0) return 1;
+    if (value === 1) return 2;
+    if (value === 2) return 4;
     if (value === 3) {
       const compressed = this.length();
-      this.length();
-      return this.skip(compressed);
+      this.length(); // plain length
+      return compressed;
     }
     throw new SnapshotFormatError(`RDB: unknown string encoding ${value}`);
+  }
+  skipString(): void {
+    this.skip(this.stringBodyLength());
   }
   /** A key: a zero-copy view when stored plainly (socket chunks are never reused). */
   keyName(): Buffer {
@@ -327,17 +328,7 @@ class LayoutWalker {
           }
           case Item.Str: {
             // State changes only once the whole header is read: it may end mid-header.
-            const { value, special } = c.len();
-            let body: number;
-            if (!special) body = value;
-            else if (value === 0) body = 1;
-            else if (value === 1) body = 2;
-            else if (value === 2) body = 4;
-            else if (value === 3) {
-              body = c.length(); // compressed length
-              c.length(); // plain length
-            } else throw new SnapshotFormatError(`RDB: unknown string encoding ${value}`);
-            this.bodyLeft = body;
+            this.bodyLeft = c.stringBodyLength();
             committed = c.pos;
             if (this.bodyLeft === 0) this.nextItem();
             break;
@@ -470,7 +461,6 @@ export class RdbSplitter {
     if (this.state === 'eof') {
       if (this.version >= 5) c.skip(8); // checksum of the whole file
       this.state = 'done';
-      this.handlers.end?.();
       return;
     }
     const type = c.byte();
@@ -492,9 +482,8 @@ export class RdbSplitter {
         this.expireAt = c.take(4).readUInt32LE(0) * 1000;
         return;
       case OPCODE.AUX: {
-        const name = c.string().toString('latin1');
-        const value = c.string();
-        this.handlers.aux?.(name, value);
+        c.skipString(); // name
+        c.skipString(); // value
         return;
       }
       case OPCODE.IDLE:

@@ -13,15 +13,18 @@
  */
 import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { CopyFailedError, MigrationError, ReplicationUnavailableError } from '../../errors.js';
 import { connectRedis, mapRedisError, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
-import { RespConnection, RespError, type RespValue } from '../../redis/resp.js';
+import { encodeCommand, RespConnection, RespError, type RespValue } from '../../redis/resp.js';
+import { databasesWithKeys, keyCount } from '../bulk.js';
 import { emptyStats, type CopyStats, type Progress } from '../types.js';
 import { crc64Bytes, crc64Into, crc64Start, crc64Update, type Crc64 } from './crc64.js';
 import { FullSyncFraming } from './full-sync-framing.js';
 import { OutBuffer } from './out-buffer.js';
+import { isGetAck, readStreamCommand } from './stream-command.js';
 import { RdbSplitter, type RdbEntry } from './rdb-splitter.js';
 
 export interface ReplicationCopyOptions {
@@ -61,7 +64,7 @@ export interface ReplicationCopyResult {
 }
 
 /** Commands in the replication stream that are not data: answered or dropped, never forwarded. */
-const NOT_FORWARDED = new Set(['ping', 'replconf', 'publish', 'spublish']);
+const NOT_FORWARDED = new Set(['', 'ping', 'replconf', 'publish', 'spublish']);
 /** Unacknowledged RESTORE bytes per connection before the source socket is paused. */
 const HIGH_WATER = 8 * 1024 * 1024;
 const REFUSED_PAYLOAD = /payload version or checksum are wrong|Bad data format/i;
@@ -80,26 +83,32 @@ interface SourceSettings {
  * the source's child gets faster, but the bigger snapshot costs as much on our side.)
  */
 async function prepareSource(control: Redis): Promise<SourceSettings> {
-  const keyspace = await control.info('keyspace');
-  const totalKeys = [...keyspace.matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  const totalKeys = keyCount(await control.info('keyspace'));
   const changed: [string, string][] = [];
-  const get = async (name: string) => ((await control.config('GET', name)) as string[])[1];
-  const set = async (name: string, value: string) => {
-    const old = await get(name);
-    if (old === undefined || old === value) return old;
-    await control.config('SET', name, value);
-    changed.push([name, old]);
-    return value;
-  };
   try {
-    const diskless = (await get('repl-diskless-sync')) === 'yes';
-    if (diskless) await set('repl-diskless-sync-delay', '0');
-    return { totalKeys, diskless, changed };
+    const [, diskless] = (await control.config('GET', 'repl-diskless-sync')) as string[];
+    const [, delay] = (await control.config('GET', 'repl-diskless-sync-delay')) as string[];
+    if (diskless === 'yes' && delay !== undefined && delay !== '0') {
+      await control.config('SET', 'repl-diskless-sync-delay', '0');
+      changed.push(['repl-diskless-sync-delay', delay]);
+    }
+    return { totalKeys, diskless: diskless === 'yes', changed };
   } catch {
     // CONFIG is renamed or forbidden: a disk-based sync with the source's settings still works.
     return { totalKeys, diskless: false, changed };
   }
 }
+
+/**
+ * `RESTORE key <expiry> <payload> REPLACE [ABSTTL]` as RESP, around the key and the payload
+ * (both written by the caller, the payload possibly streamed from disk).
+ */
+const restoreBeforeKey = (keyLength: number, expireAt: number) => `*${expireAt > 0 ? 6 : 5}\r\n$7\r\nRESTORE\r\n$${keyLength}\r\n`;
+const restoreBeforePayload = (expireAt: number, payloadLength: number) => {
+  const ttl = String(expireAt);
+  return `\r\n$${ttl.length}\r\n${ttl}\r\n$${payloadLength}\r\n`;
+};
+const restoreAfterPayload = (expireAt: number) => (expireAt > 0 ? '\r\n$7\r\nREPLACE\r\n$6\r\nABSTTL\r\n' : '\r\n$7\r\nREPLACE\r\n');
 
 /** Per-connection RESTORE pipeline to the target. */
 class RestoreLane {
@@ -139,19 +148,17 @@ class RestoreLane {
   /** Appends one RESTORE; `payload` writes the DUMP body into the reserved bytes. */
   restore(db: number, key: Buffer, expireAt: number, payloadLength: number, fill: (buf: Buffer, offset: number) => void): void {
     if (db !== this.db) {
-      const dbText = String(db);
-      this.out.ascii(`*2\r\n$6\r\nSELECT\r\n$${dbText.length}\r\n${dbText}\r\n`);
+      this.out.bytes(encodeCommand(['SELECT', String(db)]));
       this.sentKeys.push(undefined);
       this.sizes.push(0);
       this.db = db;
     }
-    const ttl = String(expireAt);
-    this.out.ascii(`*${expireAt > 0 ? 6 : 5}\r\n$7\r\nRESTORE\r\n$${key.length}\r\n`);
+    this.out.ascii(restoreBeforeKey(key.length, expireAt));
     this.out.bytes(key);
-    this.out.ascii(`\r\n$${ttl.length}\r\n${ttl}\r\n$${payloadLength}\r\n`);
+    this.out.ascii(restoreBeforePayload(expireAt, payloadLength));
     const { buf, offset } = this.out.reserve(payloadLength);
     fill(buf, offset);
-    this.out.ascii(expireAt > 0 ? '\r\n$7\r\nREPLACE\r\n$6\r\nABSTTL\r\n' : '\r\n$7\r\nREPLACE\r\n');
+    this.out.ascii(restoreAfterPayload(expireAt));
     this.sentKeys.push(key);
     this.sizes.push(payloadLength);
   }
@@ -204,17 +211,16 @@ class SpillLane {
     this.queue = this.queue.then(async () => {
       if (this.failure) return;
       const connection = await this.connection!;
-      const ttl = String(entry.expireAt);
       const payloadLength = 1 + entry.length + 10;
       const reply = new Promise<RespValue>((resolve) => {
-        connection.send(Buffer.from(`*2\r\n$6\r\nSELECT\r\n$${String(entry.db).length}\r\n${entry.db}\r\n`), 1, () => undefined);
-        const head = Buffer.concat([Buffer.from(`*${entry.expireAt > 0 ? 6 : 5}\r\n$7\r\nRESTORE\r\n$${entry.key.length}\r\n`), entry.key, Buffer.from(`\r\n$${ttl.length}\r\n${ttl}\r\n$${payloadLength}\r\n`), Buffer.of(entry.type)]);
+        connection.send(encodeCommand(['SELECT', String(entry.db)]), 1, () => undefined);
+        const head = Buffer.concat([Buffer.from(restoreBeforeKey(entry.key.length, entry.expireAt)), entry.key, Buffer.from(restoreBeforePayload(entry.expireAt, payloadLength)), Buffer.of(entry.type)]);
         connection.send(head, 1, resolve);
       });
       for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
         if (!connection.socket.write(chunk as Buffer)) await connection.drained();
       }
-      connection.socket.write(Buffer.concat([version, checksum, Buffer.from(entry.expireAt > 0 ? '\r\n$7\r\nREPLACE\r\n$6\r\nABSTTL\r\n' : '\r\n$7\r\nREPLACE\r\n')]));
+      connection.socket.write(Buffer.concat([version, checksum, Buffer.from(restoreAfterPayload(entry.expireAt))]));
       const outcome = await reply;
       rmSync(path, { force: true });
       if (outcome instanceof RespError) {
@@ -273,13 +279,13 @@ export class CommandForwarder {
     const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     let pos = 0;
     for (;;) {
-      const command = readCommand(buf, pos);
+      const command = readStreamCommand(buf, pos);
       if (!command) break;
       const raw = buf.subarray(pos, command.end);
       this.offset += raw.length;
       pos = command.end;
       if (NOT_FORWARDED.has(command.name)) {
-        if (command.name === 'replconf' && command.getAck) this.ack(this.offset);
+        if (isGetAck(command)) this.ack(this.offset);
         continue;
       }
       this.out.bytes(raw);
@@ -292,35 +298,6 @@ export class CommandForwarder {
       this.outCommands = 0;
     }
   }
-}
-
-/** One RESP command (array of bulk strings, or an inline command) from the stream. */
-function readCommand(buf: Buffer, start: number): { name: string; end: number; getAck: boolean } | undefined {
-  if (start >= buf.length) return undefined;
-  if (buf[start] !== 42) {
-    // Inline form (a master only sends the newline keep-alive this way).
-    const nl = buf.indexOf(10, start);
-    if (nl < 0) return undefined;
-    return { name: buf.toString('latin1', start, nl).trim().split(' ')[0]!.toLowerCase() || 'ping', end: nl + 1, getAck: false };
-  }
-  let lineEnd = buf.indexOf(13, start);
-  if (lineEnd < 0 || lineEnd + 1 >= buf.length) return undefined;
-  const count = Number(buf.toString('latin1', start + 1, lineEnd));
-  let pos = lineEnd + 2;
-  let name = '';
-  let getAck = false;
-  for (let i = 0; i < count; i++) {
-    if (pos >= buf.length) return undefined;
-    lineEnd = buf.indexOf(13, pos);
-    if (lineEnd < 0 || lineEnd + 1 >= buf.length) return undefined;
-    const length = Number(buf.toString('latin1', pos + 1, lineEnd));
-    const body = lineEnd + 2;
-    if (body + length + 2 > buf.length) return undefined;
-    if (i === 0) name = buf.toString('latin1', body, body + length).toLowerCase();
-    if (i === 1 && name === 'replconf') getAck = buf.toString('latin1', body, body + length).toLowerCase() === 'getack';
-    pos = body + length + 2;
-  }
-  return { name, end: pos, getAck };
 }
 
 /** Copies everything from `sourceEndpoint` to `targetEndpoint` through the replication protocol. */
@@ -390,7 +367,7 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     const now = () => Date.now();
     let lane = 0;
     let lastProgress = 0;
-    const ack = (offset: number) => replica!.socket.write(`*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$${String(offset).length}\r\n${offset}\r\n`);
+    const ack = (offset: number) => replica!.socket.write(encodeCommand(['REPLCONF', 'ACK', String(offset)]));
 
     const splitter = new RdbSplitter(
       {
@@ -558,7 +535,7 @@ export class TargetRefusedPayloadError extends CopyFailedError {}
  * nothing half-done. The version comes from a DUMP of any source key.
  */
 async function probeTargetAcceptsPayloads(control: Redis, target: RespConnection, override: number | undefined, prefix: string): Promise<void> {
-  const dbs = [...(await control.info('keyspace')).matchAll(/^db(\d+):keys=/gm)].map((m) => Number(m[1]));
+  const dbs = await databasesWithKeys(control);
   let version = override;
   for (const db of dbs) {
     if (version !== undefined) break;
@@ -581,11 +558,10 @@ async function probeTargetAcceptsPayloads(control: Redis, target: RespConnection
   }
 }
 
-export async function waitForReplies(connection: RespConnection): Promise<void> {
+async function waitForReplies(connection: RespConnection): Promise<void> {
   while (connection.pendingReplies > 0) {
     if (connection.lost) throw mapRedisError(connection.lost, 'target');
     await sleep(2);
   }
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,8 +1,7 @@
 /** The copy engine against real redis-server processes: every type, binary safety, TTLs, big keys, verification. */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../../../lib/redis/connect.js';
@@ -15,25 +14,15 @@ import { reconcile } from '../../../lib/copy/reconcile.js';
 import { runCopyCommand } from '../../../lib/cli/copy-command.js';
 import { startRedis, type RedisProcess } from '../../../sandbox/redis/redis-process.js';
 import { BIN, seedAllTypes } from '../../support/redis-data.js';
+import { useRedisPair } from '../../support/redis-pair.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'copy-'));
+const pair = useRedisPair('copy-');
+const { dir } = pair;
 let source: RedisProcess;
 let target: RedisProcess;
 let src: Redis;
 let dst: Redis;
-
-beforeAll(async () => {
-  [source, target] = await Promise.all([startRedis({ dir: join(dir, 's') }), startRedis({ dir: join(dir, 't') })]);
-  [src, dst] = await Promise.all([connectRedis({ url: source.url }), connectRedis({ url: target.url })]);
-});
-afterAll(async () => {
-  src.disconnect();
-  dst.disconnect();
-  await Promise.all([source.stop(), target.stop()]);
-});
-afterEach(async () => {
-  await Promise.all([src.flushall(), dst.flushall()]);
-});
+beforeAll(() => void ({ source, target, src, dst } = pair));
 
 describe('bulk copy', () => {
   it('copies every type, binary keys and values, every database, with TTLs as absolute expiry', async () => {

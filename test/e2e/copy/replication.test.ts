@@ -4,9 +4,9 @@
  * it stands on (CRC-64 as Redis computes it, the RDB splitter at any chunk boundary) and
  * the fallbacks to the scan copy.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -19,26 +19,16 @@ import { RdbSplitter } from '../../../lib/copy/replication/rdb-splitter.js';
 import { verifyCopy } from '../../../lib/copy/verify.js';
 import { startRedis, type RedisProcess } from '../../../sandbox/redis/redis-process.js';
 import { BIN, seedAllTypes } from '../../support/redis-data.js';
+import { useRedisPair } from '../../support/redis-pair.js';
 import { createSandboxPki } from '../../../sandbox/pki.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'replication-'));
+const pair = useRedisPair('replication-');
+const { dir } = pair;
 let source: RedisProcess;
 let target: RedisProcess;
 let src: Redis;
 let dst: Redis;
-
-beforeAll(async () => {
-  [source, target] = await Promise.all([startRedis({ dir: join(dir, 's') }), startRedis({ dir: join(dir, 't') })]);
-  [src, dst] = await Promise.all([connectRedis({ url: source.url }), connectRedis({ url: target.url })]);
-});
-afterAll(async () => {
-  src.disconnect();
-  dst.disconnect();
-  await Promise.all([source.stop(), target.stop()]);
-});
-afterEach(async () => {
-  await Promise.all([src.flushall(), dst.flushall()]);
-});
+beforeAll(() => void ({ source, target, src, dst } = pair));
 
 /** The source's RDB, as SAVE writes it (the same format a replica receives). */
 async function snapshotOf(redis: Redis): Promise<Buffer> {
