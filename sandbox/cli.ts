@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { formatHealth } from '../lib/cli/health-command.js';
+import { formatHealth } from '../lib/health/format.js';
 import type { HealthReport } from '../lib/health/check.js';
 import type { Redis } from 'ioredis';
 import { runMigration, type ExecutionResult, type HistoryEvent, type TaskHandler } from './runner.js';

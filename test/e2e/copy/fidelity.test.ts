@@ -11,7 +11,7 @@ import { copyKeyByType, type RedisType } from '../../../lib/copy/key-copy.js';
 import { digestKey } from '../../../lib/copy/digest.js';
 import { verifyCopy } from '../../../lib/copy/verify.js';
 import { reconcile } from '../../../lib/copy/reconcile.js';
-import { runCopyCommand } from '../../../lib/cli/copy-command.js';
+import { runCopyCommand } from '../../../cli/copy-command.js';
 import { startRedis, type RedisProcess } from '../../../sandbox/redis/redis-process.js';
 import { BIN, seedAllTypes } from '../../support/redis-data.js';
 import { useRedisPair } from '../../support/redis-pair.js';

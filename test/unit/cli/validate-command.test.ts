@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { runValidateCommand } from '../../../lib/cli/validate-command.js';
+import { runValidateCommand } from '../../../cli/validate-command.js';
 
 function capture(): Writable & { text: string } {
   const sink = new Writable({ write(chunk, _enc, done) { sink.text += String(chunk); done(); } }) as Writable & { text: string };

@@ -22,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'copy':
       return (await import('./copy-command.js')).runCopyCommand(rest);
     case 'rehearse':
-      return (await import('../../sandbox/cli.js')).runRehearsal(rest);
+      return (await import('../sandbox/cli.js')).runRehearsal(rest);
     case 'health':
       return (await import('./health-command.js')).runHealthCommand(rest);
     case 'start':

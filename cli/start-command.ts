@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { parseMigrationInput } from '../config/schema.js';
-import { InputValidationError } from '../errors.js';
+import { parseMigrationInput } from '../lib/config/schema.js';
+import { InputValidationError } from '../lib/errors.js';
 
 export async function runStartCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { input: { type: 'string' }, 'state-machine-arn': { type: 'string' }, name: { type: 'string' } } });

@@ -5,18 +5,11 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { elastiCache, secretsManager } from '../aws/clients.js';
-import { parseMigrationInput } from '../config/schema.js';
-import { checkHealth, type HealthReport } from '../health/check.js';
-import { clusterApiFor } from '../kubernetes/default-api.js';
-
-const MARK = { ok: '✔', warning: '!', critical: '✖' } as const;
-
-export function formatHealth(report: HealthReport): string {
-  const lines = [`${report.replicationGroupId}: ${report.status.toUpperCase()} (${report.checkedAt})`];
-  for (const f of report.findings) lines.push(`  ${MARK[f.status]} ${f.check.padEnd(18)} ${f.detail}`);
-  return `${lines.join('\n')}\n`;
-}
+import { elastiCache, secretsManager } from '../lib/aws/clients.js';
+import { parseMigrationInput } from '../lib/config/schema.js';
+import { checkHealth } from '../lib/health/check.js';
+import { formatHealth } from '../lib/health/format.js';
+import { clusterApiFor } from '../lib/kubernetes/default-api.js';
 
 export async function runHealthCommand(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   let values: { input?: string; json?: string };

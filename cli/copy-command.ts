@@ -5,10 +5,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { copyAll, type CopyMethod } from '../copy/engine.js';
-import { verifyCopy, type VerifyReport } from '../copy/verify.js';
-import { MigrationError } from '../errors.js';
-import { redactUrl, type RedisEndpoint } from '../redis/connect.js';
+import { copyAll, type CopyMethod } from '../lib/copy/engine.js';
+import { verifyCopy, type VerifyReport } from '../lib/copy/verify.js';
+import { MigrationError } from '../lib/errors.js';
+import { redactUrl, type RedisEndpoint } from '../lib/redis/connect.js';
 
 const USAGE = `Usage: spin-elasticache copy --source URL --target URL [options]
 

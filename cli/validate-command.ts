@@ -1,8 +1,8 @@
 /** `spin-elasticache validate --input FILE`: the ValidateInput rules, offline. Never prints a stack trace. */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseMigrationInput } from '../config/schema.js';
-import { InputValidationError } from '../errors.js';
+import { parseMigrationInput } from '../lib/config/schema.js';
+import { InputValidationError } from '../lib/errors.js';
 
 export async function runValidateCommand(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   let file: string | undefined;
