@@ -7,7 +7,17 @@ import type { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { V1Status } from '@kubernetes/client-node';
 
-type ExecCall = (namespace: string, pod: string, container: string, command: string[], stdout: Writable, stderr: Writable, stdin: unknown, tty: boolean, status: (s: V1Status) => void) => Promise<EventEmitter>;
+type ExecCall = (
+  namespace: string,
+  pod: string,
+  container: string,
+  command: string[],
+  stdout: Writable,
+  stderr: Writable,
+  stdin: unknown,
+  tty: boolean,
+  status: (s: V1Status) => void,
+) => Promise<EventEmitter>;
 let execBehaviour: ExecCall = () => Promise.reject(new Error('not set'));
 
 const actual = await import('@kubernetes/client-node');
@@ -46,7 +56,10 @@ function finishes(status: V1Status | undefined, stdout = ''): ExecCall {
   };
 }
 
-const refused = (message: string): ExecCall => () => Promise.reject(new Error(message));
+/** Exec refused before any WebSocket opened (the upgrade answered with an HTTP status, or no connection). */
+function refused(message: string): ExecCall {
+  return () => Promise.reject(new Error(message));
+}
 
 describe('ClusterApi.exec', () => {
   const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
@@ -56,7 +69,10 @@ describe('ClusterApi.exec', () => {
     process.env.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
   });
   afterAll(() => {
-    for (const [name, value] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
+    for (const [name, value] of [
+      ['AWS_ACCESS_KEY_ID', saved.id],
+      ['AWS_SECRET_ACCESS_KEY', saved.secret],
+    ] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
@@ -78,7 +94,10 @@ describe('ClusterApi.exec', () => {
 
   it('a network failure before the upgrade -> KubernetesUnavailableError', async () => {
     execBehaviour = refused('connect ECONNREFUSED 10.0.0.1:443');
-    await expect(api().exec('spinnaker', 'halyard-0', 'halyard', ['cat', '/x'])).rejects.toMatchObject({ name: 'KubernetesUnavailableError', message: 'exec cat in spinnaker/halyard-0: connect ECONNREFUSED 10.0.0.1:443' });
+    await expect(api().exec('spinnaker', 'halyard-0', 'halyard', ['cat', '/x'])).rejects.toMatchObject({
+      name: 'KubernetesUnavailableError',
+      message: 'exec cat in spinnaker/halyard-0: connect ECONNREFUSED 10.0.0.1:443',
+    });
   });
 
   it('any other refused status -> PodExecError naming it', async () => {

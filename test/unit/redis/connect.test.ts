@@ -128,7 +128,10 @@ describe('mapRedisError', () => {
   });
 
   it('anything else -> RedisConnectionError with its first line; "Redis" when no place is given', () => {
-    expect(mapRedisError(new Error('LOADING Redis is loading the dataset in memory\nmore'))).toMatchObject({ name: 'RedisConnectionError', message: 'Redis: LOADING Redis is loading the dataset in memory' });
+    expect(mapRedisError(new Error('LOADING Redis is loading the dataset in memory\nmore'))).toMatchObject({
+      name: 'RedisConnectionError',
+      message: 'Redis: LOADING Redis is loading the dataset in memory',
+    });
     expect(mapRedisError('a string')).toMatchObject({ name: 'RedisConnectionError', message: 'Redis: a string' });
   });
 

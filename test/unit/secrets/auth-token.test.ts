@@ -101,7 +101,10 @@ describe('getAuthToken', () => {
   });
 
   it('throttling stays a retryable AwsThrottlingError, and nothing is memoized', async () => {
-    secretsManager.on(GetSecretValueCommand).rejectsOnce(new SecretsManagerServiceException({ name: 'ThrottlingException', $fault: 'client', message: 'Rate exceeded', ...meta })).resolves({ SecretString: TOKEN });
+    secretsManager
+      .on(GetSecretValueCommand)
+      .rejectsOnce(new SecretsManagerServiceException({ name: 'ThrottlingException', $fault: 'client', message: 'Rate exceeded', ...meta }))
+      .resolves({ SecretString: TOKEN });
     await expect(getAuthToken(client(), configWith())).rejects.toMatchObject({ name: 'AwsThrottlingError', retryable: true });
     await expect(getAuthToken(client(), configWith())).resolves.toBe(TOKEN);
   });
