@@ -1,15 +1,18 @@
 /** NotifyOutcome (`$.notify`): input `{ state, outcome }`; a human summary to SNS (NOTIFY_TOPIC_ARN). */
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { sns } from '../lib/aws/clients.js';
-import { publishSummary, summarize, type Outcome } from '../lib/notify/summary.js';
+import { notifyOutcome, type Outcome } from '../lib/notify/summary.js';
 import { defineHandler } from '../lib/workflow/handler.js';
+import { outcomeFacts } from '../lib/workflow/resolve.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
-export function createHandler(deps: { sns: () => Pick<SNSClient, 'send'>; topicArn: () => string | undefined }) {
-  return defineHandler('NotifyOutcome', async (event: { state: MigrationState; outcome: Outcome }) => {
-    const summary = summarize(event.state, event.outcome);
-    return { outcome: event.outcome, subject: summary.subject, ...(await publishSummary(deps.sns(), deps.topicArn(), summary)) };
-  });
+/** Optional: without a topic the summary is only returned (and logged in the execution history). */
+const NOTIFY_TOPIC_ARN = process.env.NOTIFY_TOPIC_ARN || undefined;
+
+export function createHandler(deps: { sns: () => Pick<SNSClient, 'send'>; topicArn: string | undefined }) {
+  return defineHandler('NotifyOutcome', (event: { state: MigrationState; outcome: Outcome }) =>
+    notifyOutcome(deps.sns(), deps.topicArn, outcomeFacts(event.state), event.outcome),
+  );
 }
 
-export const handler = createHandler({ sns, topicArn: () => process.env.NOTIFY_TOPIC_ARN || undefined });
+export const handler = createHandler({ sns, topicArn: NOTIFY_TOPIC_ARN });

@@ -1,6 +1,6 @@
 /** PingRedis (`$.ping`, VPC-attached): TLS, AUTH, PING and a keyspace-notification round trip. */
 import type { RedisEndpoint } from '../lib/redis/connect.js';
-import { resolveTargetEndpoint } from '../lib/elasticache/target-endpoint.js';
+import { resolveTargetEndpoint } from '../lib/workflow/resolve.js';
 import { pingRedis } from '../lib/redis/ping.js';
 import { defineHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';

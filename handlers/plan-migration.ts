@@ -4,7 +4,7 @@ import { elastiCache } from '../lib/aws/clients.js';
 import type { MigrationConfig } from '../lib/config/schema.js';
 import type { ClusterApi } from '../lib/kubernetes/api.js';
 import { clusterApiFor } from '../lib/kubernetes/default-api.js';
-import { planMigration } from '../lib/plan.js';
+import { planMigration } from '../lib/workflow/plan.js';
 import { defineHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 

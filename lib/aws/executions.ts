@@ -1,7 +1,9 @@
 /** Whether a Step Functions execution still runs: decides if a migration lock is stale. */
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { mapAwsError } from './errors.js';
-import type { ExecutionStatus } from '../kubernetes/lock.js';
+
+/** A Step Functions execution's status; `UNKNOWN` when it no longer exists (or never did). */
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE' | 'UNKNOWN';
 
 export async function executionStatus(client: Pick<SFNClient, 'send'>, executionArn: string): Promise<ExecutionStatus> {
   try {

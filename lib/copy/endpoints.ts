@@ -1,5 +1,5 @@
 /** The two Redis endpoints every copy step needs, resolved the same way in each handler. */
-import { resolveTargetEndpoint } from '../elasticache/target-endpoint.js';
+import { resolveTargetEndpoint } from '../workflow/resolve.js';
 import { resolveSourceEndpoint } from '../kubernetes/spin-redis.js';
 import type { RedisEndpoint } from '../redis/connect.js';
 import type { MigrationState } from '../workflow/state.js';

@@ -14,8 +14,14 @@ import {
 import type { MigrationConfig } from '../config/schema.js';
 import { ResourceConflictError } from '../errors.js';
 import { awsCall, awsFind } from '../aws/errors.js';
-import type { ParameterGroupResult } from '../workflow/state.js';
-import { ownershipTags, readOwnership } from './tags.js';
+import { ownershipTags, readOwnership, type EnsureOutcome } from './tags.js';
+
+/** `$.parameterGroup` */
+export interface ParameterGroupResult {
+  name: string;
+  family: string;
+  outcome: EnsureOutcome;
+}
 
 export const KEYSPACE_EVENTS = 'gxE';
 type Client = Pick<ElastiCacheClient, 'send'>;

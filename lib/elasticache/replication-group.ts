@@ -15,8 +15,20 @@ import {
 import type { MigrationConfig } from '../config/schema.js';
 import { InvalidAwsResponseError, ReplicationGroupCreateFailedError, ReplicationGroupTimeoutError, ResourceConflictError } from '../errors.js';
 import { awsCall, awsFind } from '../aws/errors.js';
-import type { ReplicationGroupResult } from '../workflow/state.js';
-import { ownershipTags } from './tags.js';
+import { ownershipTags, type EnsureOutcome } from './tags.js';
+
+/** `$.replicationGroup`, written by EnsureReplicationGroup and refreshed by DescribeReplicationGroup. */
+export interface ReplicationGroupResult {
+  id: string;
+  outcome: EnsureOutcome;
+  status: string;
+  /** Primary endpoint, once `available`. */
+  primaryEndpoint?: { address: string; port: number };
+  /** Number of DescribeReplicationGroup polls so far. */
+  polls: number;
+  /** When EnsureReplicationGroup first saw the group (created or found), ISO 8601; bounds the wait. */
+  waitingSince: string;
+}
 
 type Client = Pick<ElastiCacheClient, 'send'>;
 

@@ -9,8 +9,15 @@ import {
 import type { MigrationConfig } from '../config/schema.js';
 import { InvalidAwsResponseError, ResourceConflictError } from '../errors.js';
 import { awsCall, awsFind } from '../aws/errors.js';
-import type { SubnetGroupResult } from '../workflow/state.js';
-import { ownershipTags } from './tags.js';
+import { ownershipTags, type EnsureOutcome } from './tags.js';
+
+/** `$.subnetGroup` */
+export interface SubnetGroupResult {
+  name: string;
+  subnetIds: string[];
+  vpcId: string;
+  outcome: EnsureOutcome;
+}
 
 type Client = Pick<ElastiCacheClient, 'send'>;
 

@@ -2,6 +2,9 @@
 import { AddTagsToResourceCommand, ListTagsForResourceCommand, type ElastiCacheClient, type Tag } from '@aws-sdk/client-elasticache';
 import { awsCall } from '../aws/errors.js';
 
+/** What an Ensure step did: `created` by this execution, or `existing` and matching. */
+export type EnsureOutcome = 'created' | 'existing';
+
 export const MANAGED_TAG = 'spin-elasticache:managed';
 export const EXECUTION_TAG = 'spin-elasticache:execution';
 

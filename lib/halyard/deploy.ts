@@ -2,8 +2,14 @@
 import type { MigrationConfig } from '../config/schema.js';
 import { HalDeployFailedError } from '../errors.js';
 import type { ClusterApi } from '../kubernetes/api.js';
-import type { HalDeployResult } from '../workflow/state.js';
 import { findHalyardPod } from './files.js';
+
+/** `$.deploy` */
+export interface HalDeployResult {
+  exitCode: number;
+  outputTail: string;
+  startedAt: string;
+}
 
 const TAIL_LINES = 20;
 

@@ -5,10 +5,18 @@
  * byte. A lock whose execution is no longer RUNNING is stale and taken over; the backup
  * is never overwritten while it exists (a re-run after a failed rollback keeps the original).
  */
+import type { ExecutionStatus } from '../aws/executions.js';
 import type { MigrationConfig } from '../config/schema.js';
 import { MigrationLockedError } from '../errors.js';
-import type { LockResult } from '../workflow/state.js';
 import type { ClusterApi, ConfigMap } from './api.js';
+
+/** `$.lock` */
+export interface LockResult {
+  owner: string;
+  acquiredAt: string;
+  /** The ConfigMap's content before this execution changed anything (backup for rollback). */
+  configMapBackupAnnotation: string;
+}
 
 export const LOCK_ANNOTATION = 'spin-elasticache.io/lock';
 export const BACKUP_ANNOTATION = 'spin-elasticache.io/backup';
@@ -17,8 +25,6 @@ export interface LockHolder {
   owner: string;
   acquiredAt: string;
 }
-
-export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE' | 'UNKNOWN';
 
 export function lockHolder(cm: ConfigMap): LockHolder | undefined {
   const raw = cm.metadata?.annotations?.[LOCK_ANNOTATION];

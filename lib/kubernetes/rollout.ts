@@ -5,8 +5,15 @@
  */
 import type { MigrationConfig } from '../config/schema.js';
 import { RolloutTimeoutError } from '../errors.js';
-import type { RolloutResult } from '../workflow/state.js';
 import type { ClusterApi, Deployment } from './api.js';
+
+/** `$.rollout` */
+export interface RolloutResult {
+  ready: boolean;
+  deployments: { name: string; ready: boolean; generation: number; observedGeneration: number }[];
+  polls: number;
+  waitingSince: string;
+}
 
 export function deploymentReady(d: Deployment): boolean {
   const wanted = d.spec?.replicas ?? 1;

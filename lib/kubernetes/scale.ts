@@ -3,8 +3,14 @@
  * an annotation before the first scale-down, so a re-run (or the rollback) always knows it.
  */
 import type { MigrationConfig } from '../config/schema.js';
-import type { ScaleDownResult } from '../workflow/state.js';
 import type { ClusterApi } from './api.js';
+
+/** `$.scaleDown` */
+export interface ScaleDownResult {
+  deployment: string;
+  previousReplicas: number;
+  replicas: number;
+}
 
 export const PREVIOUS_REPLICAS_ANNOTATION = 'spin-elasticache.io/previous-replicas';
 

@@ -5,6 +5,14 @@
  * may hold a secret: execution history is readable by anyone who can read the execution.
  */
 import type { MigrationConfig } from '../config/schema.js';
+import type { ParameterGroupResult } from '../elasticache/parameter-group.js';
+import type { ReplicationGroupResult } from '../elasticache/replication-group.js';
+import type { SubnetGroupResult } from '../elasticache/subnet-group.js';
+import type { HalDeployResult } from '../halyard/deploy.js';
+import type { HalyardPatchResult } from '../halyard/change.js';
+import type { LockResult } from '../kubernetes/lock.js';
+import type { RolloutResult } from '../kubernetes/rollout.js';
+import type { ScaleDownResult } from '../kubernetes/scale.js';
 
 export interface ExecutionInfo {
   /** `$$.Execution.Id`: the lock owner and idempotency key. */
@@ -19,83 +27,12 @@ export interface ValidatedState {
   execution: ExecutionInfo;
 }
 
-/** What an Ensure step did: `created` by this execution, or `existing` and matching. */
-export type EnsureOutcome = 'created' | 'existing';
-
-/** `$.lock` */
-export interface LockResult {
-  owner: string;
-  acquiredAt: string;
-  /** The ConfigMap's content before this execution changed anything (backup for rollback). */
-  configMapBackupAnnotation: string;
-}
-
-/** `$.parameterGroup` */
-export interface ParameterGroupResult {
-  name: string;
-  family: string;
-  outcome: EnsureOutcome;
-}
-
-/** `$.subnetGroup` */
-export interface SubnetGroupResult {
-  name: string;
-  subnetIds: string[];
-  vpcId: string;
-  outcome: EnsureOutcome;
-}
-
-/** `$.replicationGroup`, written by EnsureReplicationGroup and refreshed by DescribeReplicationGroup. */
-export interface ReplicationGroupResult {
-  id: string;
-  outcome: EnsureOutcome;
-  status: string;
-  /** Primary endpoint, once `available`. */
-  primaryEndpoint?: { address: string; port: number };
-  /** Number of DescribeReplicationGroup polls so far. */
-  polls: number;
-  /** When EnsureReplicationGroup first saw the group (created or found), ISO 8601; bounds the wait. */
-  waitingSince: string;
-}
-
-/** `$.ping` */
+/** `$.ping`. Its home is lib/redis/ping.ts, which produces it; it moves there with the copy refactor (issue 14). */
 export interface PingResult {
   url: string;
   latencyMs: number;
   keyspaceNotifications: boolean;
   serverVersion: string;
-}
-
-/** `$.halyard`, written by PatchHalyardConfig. */
-export interface HalyardPatchResult {
-  configMap: string;
-  /** resourceVersion after our update. */
-  resourceVersion: string;
-  changedKeys: string[];
-  /** Files rewritten inside the Halyard pod because they differed from the ConfigMap. */
-  podFilesWritten: string[];
-}
-
-/** `$.deploy` */
-export interface HalDeployResult {
-  exitCode: number;
-  outputTail: string;
-  startedAt: string;
-}
-
-/** `$.rollout` */
-export interface RolloutResult {
-  ready: boolean;
-  deployments: { name: string; ready: boolean; generation: number; observedGeneration: number }[];
-  polls: number;
-  waitingSince: string;
-}
-
-/** `$.scaleDown` */
-export interface ScaleDownResult {
-  deployment: string;
-  previousReplicas: number;
-  replicas: number;
 }
 
 export interface MigrationState extends ValidatedState {

@@ -20,7 +20,7 @@ import { parseMigrationInput } from '../../../lib/config/schema.js';
 import { ensureParameterGroup } from '../../../lib/elasticache/parameter-group.js';
 import { describeReplicationGroup, ensureReplicationGroup } from '../../../lib/elasticache/replication-group.js';
 import { createHandler as createDescribeHandler } from '../../../handlers/describe-replication-group.js';
-import type { ReplicationGroupResult } from '../../../lib/workflow/state.js';
+import type { ReplicationGroupResult } from '../../../lib/elasticache/replication-group.js';
 
 const elastiCache = mockClient(ElastiCacheClient);
 afterEach(() => {

@@ -2,7 +2,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseMigrationInput } from '../../../lib/config/schema.js';
 import type { ClusterApi, ConfigMap, Deployment } from '../../../lib/kubernetes/api.js';
-import { acquireLock, releaseLock, BACKUP_ANNOTATION, LOCK_ANNOTATION, type ExecutionStatus } from '../../../lib/kubernetes/lock.js';
+import type { ExecutionStatus } from '../../../lib/aws/executions.js';
+import { acquireLock, releaseLock, BACKUP_ANNOTATION, LOCK_ANNOTATION } from '../../../lib/kubernetes/lock.js';
 import { checkRollout } from '../../../lib/kubernetes/rollout.js';
 import { scaleDownSpinRedis, scaleUpSpinRedis } from '../../../lib/kubernetes/scale.js';
 import { mapKubernetesError } from '../../../lib/kubernetes/errors.js';

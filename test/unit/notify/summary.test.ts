@@ -1,6 +1,8 @@
+/** The SNS summary, from the execution state as NotifyOutcome reads it. */
 import { describe, expect, it } from '@jest/globals';
 import { parseMigrationInput } from '../../../lib/config/schema.js';
 import { summarize } from '../../../lib/notify/summary.js';
+import { outcomeFacts } from '../../../lib/workflow/resolve.js';
 import type { MigrationState } from '../../../lib/workflow/state.js';
 
 const state: MigrationState = {
@@ -13,9 +15,9 @@ const state: MigrationState = {
 
 describe('the SNS summary', () => {
   it('says where Spinnaker points and what to do next, for each outcome', () => {
-    expect(summarize(state, 'SUCCEEDED').message).toContain('now uses ElastiCache master.spin-redis.x.cache.amazonaws.com:6379');
-    expect(summarize(state, 'FAILED').message).toContain('Spinnaker still runs on spin-redis, untouched');
-    expect(summarize(state, 'ROLLED_BACK').message).toContain('HalDeployFailedError: hal deploy apply exited 1');
-    expect(summarize({ ...state, rollbackError: { Error: 'KubernetesForbiddenError', Cause: 'forbidden' } } as MigrationState, 'ROLLBACK_FAILED').subject).toMatch(/^ACTION NEEDED/);
+    expect(summarize(outcomeFacts(state), 'SUCCEEDED').message).toContain('now uses ElastiCache master.spin-redis.x.cache.amazonaws.com:6379');
+    expect(summarize(outcomeFacts(state), 'FAILED').message).toContain('Spinnaker still runs on spin-redis, untouched');
+    expect(summarize(outcomeFacts(state), 'ROLLED_BACK').message).toContain('HalDeployFailedError: hal deploy apply exited 1');
+    expect(summarize(outcomeFacts({ ...state, rollbackError: { Error: 'KubernetesForbiddenError', Cause: 'forbidden' } }), 'ROLLBACK_FAILED').subject).toMatch(/^ACTION NEEDED/);
   });
 });

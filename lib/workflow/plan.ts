@@ -1,15 +1,15 @@
 /**
  * The dry-run plan: what would be created (and what already exists), the exact ConfigMap
- * diff, and what would be scaled. It reads, never writes.
+ * diff, and what would be scaled. It reads, never writes. It spans every area, so it lives
+ * with the workflow, the one layer allowed to compose them.
  */
 import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
-import type { MigrationConfig } from './config/schema.js';
-import { findParameterGroup, KEYSPACE_EVENTS } from './elasticache/parameter-group.js';
-import { findReplicationGroup } from './elasticache/replication-group.js';
-import { findSubnetGroup } from './elasticache/subnet-group.js';
-import { filesFromData } from './halyard/files.js';
-import { diffFiles, patchHalyardFiles, redisTarget } from './halyard/patch.js';
-import type { ClusterApi } from './kubernetes/api.js';
+import type { MigrationConfig } from '../config/schema.js';
+import { findParameterGroup, KEYSPACE_EVENTS } from '../elasticache/parameter-group.js';
+import { findReplicationGroup } from '../elasticache/replication-group.js';
+import { findSubnetGroup } from '../elasticache/subnet-group.js';
+import { planHalyardChange } from '../halyard/change.js';
+import type { ClusterApi } from '../kubernetes/api.js';
 
 export interface MigrationPlan {
   create: { resource: string; name: string; exists: boolean; settings: Record<string, unknown> }[];
@@ -27,9 +27,7 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
   const notes: string[] = [];
   const address = endpoint?.Address ?? `<primary endpoint of ${t.replicationGroupId}>`;
   if (!endpoint?.Address) notes.push('The ConfigMap diff shows a placeholder for the primary endpoint: it is known once the group exists.');
-  const cm = await api.readConfigMap(namespace, config.spinnaker.halyard.configMap);
-  const before = filesFromData(config, cm.data);
-  const after = patchHalyardFiles(config, before, redisTarget(config, { address, port: endpoint?.Port ?? t.port }));
+  const halyard = await planHalyardChange(api, config, { address, port: endpoint?.Port ?? t.port });
   const replicas = await api.readScale(namespace, config.spinnaker.spinRedis.deployment);
   const services = (await api.listDeployments(namespace, config.spinnaker.serviceSelector)).map((d) => d.metadata?.name ?? '?').filter((n) => n !== config.spinnaker.spinRedis.deployment);
   return {
@@ -53,7 +51,7 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
         },
       },
     ],
-    configMapDiff: diffFiles(before, after),
+    configMapDiff: halyard.diff(),
     scale: { deployment: config.spinnaker.spinRedis.deployment, from: replicas, to: 0 },
     rollout: services,
     notes,
