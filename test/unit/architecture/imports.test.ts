@@ -28,12 +28,12 @@ const KNOWN_UNTIL_COPY_REFACTOR = new Set<string>([
 ]);
 
 /** Every module specifier a file imports: static, `export … from`, side-effect and literal dynamic `import(…)`. */
-export function importsOf(source: string): string[] {
+function importsOf(source: string): string[] {
   return ts.preProcessFile(source, true, true).importedFiles.map((f) => f.fileName);
 }
 
 /** `from -> to` with the reason, for each import of `file` (repository-relative, `/`-separated) that breaks a rule. */
-export function violationsOf(file: string, source: string): { edge: string; reason: string }[] {
+function violationsOf(file: string, source: string): { edge: string; reason: string }[] {
   const out: { edge: string; reason: string }[] = [];
   for (const specifier of importsOf(source)) {
     if (!specifier.startsWith('.')) continue; // packages and node: builtins
