@@ -325,12 +325,12 @@ export class ReplayMaster {
           backingBuffer = backingBuffer.length > 0 ? Buffer.concat([backingBuffer, chunk]) : chunk;
           let pos = 0;
           for (;;) {
-            const parsed = parseReply(backingBuffer, pos);
-            if (!parsed) break;
+            const end = replyEnd(backingBuffer, pos);
+            if (end < 0) break;
             const item = awaiting.shift()!;
-            const raw = Buffer.from(backingBuffer.subarray(pos, parsed.end));
+            const raw = Buffer.from(backingBuffer.subarray(pos, end));
             item.reply = (item as { rewrite?: (b: Buffer) => Buffer }).rewrite?.(raw) ?? raw;
-            pos = parsed.end;
+            pos = end;
           }
           backingBuffer = backingBuffer.subarray(pos);
           flush();
@@ -363,9 +363,21 @@ export class ReplayMaster {
         }
         return local(versionAtLeast(r, 6) ? '-WRONGPASS invalid username-password pair or user is disabled.\r\n' : '-ERR invalid password\r\n');
       }
-      if (!authed) return local('-NOAUTH Authentication required.\r\n');
+      // A command the version lacks is refused before the AUTH check (src/server.c processCommand).
       const introduced = INTRODUCED[name];
       if (introduced && !versionAtLeast(r, ...introduced)) return local(unknownCommand(r, name, args));
+      if (name === 'hello') {
+        // 6.0+ (src/networking.c helloCommand): HELLO <protover> [AUTH <user> <pass>] authenticates here;
+        // the protocol switch itself is the backing's, so its replies come in the protocol asked for.
+        const authAt = args.findIndex((a) => a.toString('latin1').toLowerCase() === 'auth');
+        if (authAt >= 0) {
+          if (this.options.password === undefined || text(authAt + 2) !== this.options.password) return local('-WRONGPASS invalid username-password pair or user is disabled.\r\n');
+          authed = true;
+        }
+        if (!authed) return local('-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n');
+        return proxy(encodeCommand(['HELLO', ...(args[0] ? [args[0]] : [])]));
+      }
+      if (!authed) return local('-NOAUTH Authentication required.\r\n');
       switch (name) {
         case 'ping':
           return local(r.answers.get('ping')!);
@@ -470,8 +482,10 @@ export class ReplayMaster {
     // Not in the recording: the keyspace is the backing's, i.e. the dataset after the recorded writes.
     const withKeyspace = (prefix: string) =>
       proxy(encodeCommand(['INFO', 'keyspace']), (reply) => {
-        const parsed = parseReply(reply, 0)!.value as Buffer;
-        return Buffer.from(bulk(`${prefix}${prefix ? '\r\n' : ''}${parsed.toString('latin1')}`), 'latin1');
+        // RESP2 bulk, or a RESP3 verbatim string ("txt:" first) when the client asked HELLO 3.
+        const body = reply.subarray(reply.indexOf('\r\n') + 2, reply.length - 2).toString('latin1');
+        const text = reply[0] === 61 ? body.slice(4) : body;
+        return Buffer.from(bulk(`${prefix}${prefix ? '\r\n' : ''}${text}`), 'latin1');
       });
     switch (section) {
       case 'server':
@@ -500,6 +514,40 @@ export class ReplayMaster {
       setImmediate(next);
     };
     next();
+  }
+}
+
+/** Where the RESP2/RESP3 reply at `start` ends, or -1 while incomplete. */
+function replyEnd(buf: Buffer, start: number): number {
+  if (start >= buf.length) return -1;
+  const lineEnd = buf.indexOf('\r\n', start);
+  if (lineEnd < 0) return -1;
+  const kind = String.fromCharCode(buf[start]!);
+  const n = Number(buf.toString('latin1', start + 1, lineEnd));
+  const after = lineEnd + 2;
+  switch (kind) {
+    case '$':
+    case '=':
+    case '!':
+      if (n < 0) return after;
+      return after + n + 2 <= buf.length ? after + n + 2 : -1;
+    case '*':
+    case '~':
+    case '>':
+    case '%':
+    case '|': {
+      if (n < 0) return after;
+      let pos = after;
+      const items = kind === '%' || kind === '|' ? n * 2 : n;
+      for (let i = 0; i < items; i++) {
+        pos = replyEnd(buf, pos);
+        if (pos < 0) return -1;
+      }
+      // An attribute (|) precedes the reply it describes.
+      return kind === '|' ? replyEnd(buf, pos) : pos;
+    }
+    default:
+      return after; // + - : _ , # (
   }
 }
 
