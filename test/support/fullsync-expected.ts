@@ -95,7 +95,7 @@ async function readKey(redis: Redis, key: Buffer): Promise<Canonical | undefined
       return normalise({ type, ttl, value: pairs });
     }
     case 'zset': {
-      const flat = await redis.zrangeBuffer(key, 0, -1, 'WITHSCORES');
+      const flat = await redis.zrangeBuffer(key, '0', '-1', 'WITHSCORES');
       const pairs: [string, string][] = [];
       for (let i = 0; i < flat.length; i += 2) pairs.push([b64(flat[i]!), flat[i + 1]!.toString()]);
       return normalise({ type, ttl, value: pairs });
