@@ -489,18 +489,22 @@ export class ReplayMaster {
       });
     switch (section) {
       case 'server':
-        return local(bulk(server));
+        local(bulk(server));
+        return;
       case 'replication':
-        return local(bulk(replication));
+        local(bulk(replication));
+        return;
       case 'keyspace':
-        return withKeyspace('');
+        withKeyspace('');
+        return;
       case '':
       case 'all':
       case 'default':
       case 'everything':
-        return withKeyspace(`${server}\r\n${replication}\r\n# Persistence\r\nloading:0\r\n`);
+        withKeyspace(`${server}\r\n${replication}\r\n# Persistence\r\nloading:0\r\n`);
+        return;
       default:
-        return local(bulk(''));
+        local(bulk(''));
     }
   }
 
