@@ -1,11 +1,13 @@
 /**
  * Static checks of the state machine: valid ASL, every Task retries, catches (with a catcher
- * named by its phase) and has a handler.
+ * named by its phase) and has a handler, and the transient retrier knows every transient
+ * error class.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { createRequire } from 'node:module';
 import { isAlias, isMap, parse, parseDocument, type YAMLMap } from 'yaml';
+import * as errors from '../../../lib/errors.js';
 import { TRANSIENT_ERROR_NAMES } from '../../../lib/errors.js';
 import { ROOT, handlerFile } from '../../../sandbox/runner.js';
 import { ASL_FILE, loadDefinition, readAsl } from '../../../statemachine/load.js';
@@ -93,5 +95,26 @@ describe('statemachine/migrate.asl.yaml', () => {
     expect(isMap(states)).toBe(true);
     visit(states as YAMLMap);
     expect(unnamed).toEqual([]);
+  });
+});
+
+describe('the transient errors and the retriers', () => {
+  const { definition } = loadDefinition();
+  const retriedNames = allStates(definition.States as unknown as Record<string, State>).flatMap(([, s]) => (s.Retry ?? []).flatMap((r) => r.ErrorEquals));
+  const ours = retriedNames.filter((name) => !/^(Lambda|States)\./.test(name));
+  // Every concrete error class lib/errors.ts exports, by its Step Functions name.
+  const classes = (Object.values(errors) as unknown[])
+    .filter((value): value is new (message: string) => errors.MigrationError => typeof value === 'function' && value.prototype instanceof errors.MigrationError)
+    .map((ErrorClass) => new ErrorClass('x'));
+
+  it('lists exactly the classes with retryable = true', () => {
+    const retryable = classes.filter((e) => e.retryable).map((e) => e.name);
+    expect([...TRANSIENT_ERROR_NAMES].sort()).toEqual(retryable.sort());
+  });
+
+  it('retries in the ASL only names of transient classes, and all of them', () => {
+    const transient = new Set(TRANSIENT_ERROR_NAMES);
+    expect(ours.filter((name) => !transient.has(name))).toEqual([]);
+    expect([...transient].filter((name) => !ours.includes(name))).toEqual([]);
   });
 });
