@@ -146,15 +146,21 @@ export class VerificationFailedError extends FatalError {
   readonly name = 'VerificationFailedError';
 }
 
-export const TRANSIENT_ERROR_NAMES = [
-  'AwsThrottlingError',
-  'AwsServiceUnavailableError',
-  'AwsResourceBusyError',
-  'RedisConnectionError',
-  'KubernetesUnavailableError',
-  'KubernetesConflictError',
-  'SpinRedisStillInUseError',
+/**
+ * The transient classes, and from them the names the ASL's transient retrier lists. A test
+ * (test/unit/statemachine/asl.test.ts) fails when a class with `retryable = true` is missing
+ * here or from the retrier, so a new transient error cannot go unretried.
+ */
+export const TRANSIENT_ERRORS = [
+  AwsThrottlingError,
+  AwsServiceUnavailableError,
+  AwsResourceBusyError,
+  RedisConnectionError,
+  KubernetesUnavailableError,
+  KubernetesConflictError,
+  SpinRedisStillInUseError,
 ] as const;
+export const TRANSIENT_ERROR_NAMES: readonly string[] = TRANSIENT_ERRORS.map((TransientClass) => new TransientClass('').name);
 
 /** Wrap anything that is not already one of ours, so no bare `Error` reaches Step Functions. */
 export class UnexpectedError extends FatalError {

@@ -101,7 +101,7 @@ export const CASES: Case[] = [
   { name: 'Kubernetes RBAC 403 while patching the Halyard config', expected: 'rolled back', around: { PatchHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'update', resource: 'configmaps', status: 403, times: 1 }), handler(event)) } },
   { name: 'pod exec refused after the ConfigMap was patched', expected: 'rolled back', around: { PatchHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'exec', resource: 'pods/exec', status: 403, times: 1 }), handler(event)) } },
   { name: 'hal deploy apply exits 1', expected: 'rolled back', world: { spinnakerFaults: { halFailures: 1 } } },
-  { name: 'Kubernetes 500 while listing Deployments during the rollout', expected: 'succeeded', around: { WaitForSpinnakerRollout: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'list', resource: 'deployments', status: 500, times: 2 }), handler(event)) } },
+  { name: 'Kubernetes 500 while listing Deployments during the rollout', expected: 'succeeded', around: { CheckSpinnakerRollout: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'list', resource: 'deployments', status: 500, times: 2 }), handler(event)) } },
   { name: 'a rollout that never becomes healthy (gate cannot start on ElastiCache)', expected: 'rolled back', world: { ...options({ rolloutTimeoutMinutes: 1 }), spinnakerFaults: { neverReady: ['spin-gate'] } } },
   {
     name: 'spin-redis drops every connection mid-copy',

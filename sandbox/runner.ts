@@ -1,5 +1,5 @@
 /**
- * Runs statemachine/migrate.asl.json in-process with aws-local-stepfunctions, every Task
+ * Runs statemachine/migrate.asl.yaml in-process with aws-local-stepfunctions, every Task
  * bound to the same handler module the stack deploys. The handlers are the real ones:
  * the sandbox points their SDK clients at emulators through environment variables only.
  *
@@ -7,49 +7,17 @@
  * payload limit), and a thrown error reaches the state machine as `{ Error: name, Cause:
  * '{"errorType","errorMessage"}' }`, as Lambda reports it.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { type AslTask, loadDefinition } from '../statemachine/load.js';
 
 type JSONValue = Parameters<StateMachine['run']>[0];
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const ASL_FILE = join(ROOT, 'statemachine', 'migrate.asl.json');
 const PAYLOAD_LIMIT_BYTES = 256 * 1024;
 
 export type TaskHandler = (event: unknown) => Promise<unknown>;
-
-export interface AslTask {
-  stateName: string;
-  functionName: string;
-}
-
-/** Load the serverless-flavoured ASL and turn `Fn::GetAtt` into Lambda ARNs. */
-export function loadDefinition(options: { region?: string; stage?: string } = {}): { definition: StateMachineDefinition; tasks: AslTask[] } {
-  const region = options.region ?? 'us-east-1';
-  const stage = options.stage ?? 'sandbox';
-  const tasks: AslTask[] = [];
-  const raw = JSON.parse(readFileSync(ASL_FILE, 'utf8'), (_key, value: unknown) => {
-    if (value && typeof value === 'object' && 'Fn::GetAtt' in value) {
-      const [functionName] = (value as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
-      return `arn:aws:lambda:${region}:000000000000:function:spin-elasticache-${stage}-${functionName}`;
-    }
-    return value;
-  }) as StateMachineDefinition;
-  collectTasks(raw.States, tasks);
-  return { definition: raw, tasks };
-}
-
-function collectTasks(states: StateMachineDefinition['States'], into: AslTask[]): void {
-  for (const [stateName, state] of Object.entries(states)) {
-    if (state.Type === 'Task') {
-      const functionName = state.Resource.split(':function:')[1]?.replace(/^spin-elasticache-[^-]+-/, '') ?? '';
-      into.push({ stateName, functionName });
-    }
-    if (state.Type === 'Parallel') for (const branch of state.Branches) collectTasks(branch.States, into);
-  }
-}
 
 /** `validateInput` -> `handlers/validate-input.ts` */
 export function handlerFile(functionName: string): string {

@@ -1,20 +1,37 @@
 /**
  * Packages the stack with osls, offline, and checks the CloudFormation template: one Lambda
  * per Task function, VPC config exactly on the functions that talk to Redis, and the state
- * machine with its definition.
+ * machine with its definition, which must equal the one the sandbox and the tests run
+ * (statemachine/load.ts), so the two cannot drift apart.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { ROOT, loadDefinition } from '../../../sandbox/runner.js';
+import { ROOT } from '../../../sandbox/runner.js';
+import { loadDefinition } from '../../../statemachine/load.js';
 import { parseMigrationInput } from '../../../lib/config/schema.js';
 
 const REDIS_FUNCTIONS = ['pingRedis', 'copyBulk', 'enableChangeCapture', 'catchUpLiveWrites', 'verifySpinRedisDrained', 'reconcileFinal', 'verifyCopy', 'disableChangeCapture', 'copyBackWrites', 'healthCheck'];
 /** Lambdas that are not Tasks of the state machine: the scheduled health check and ChatOps. */
 const SCHEDULED_FUNCTIONS = ['healthCheck', 'slackCommand'];
 const logicalId = (fn: string) => `${fn.charAt(0).toUpperCase()}${fn.slice(1)}LambdaFunction`;
+
+type Definition = { States: Record<string, { QueryLanguage?: string; Branches?: Definition[] }> };
+
+/** `stepFunctions.validate` (asl-validator) writes the default `QueryLanguage` into every state it packages. */
+function withDefaultQueryLanguage<T>(definition: T): T {
+  const copy = structuredClone(definition) as Definition;
+  const visit = (d: Definition) => {
+    for (const state of Object.values(d.States)) {
+      state.QueryLanguage ??= 'JSONPath';
+      for (const branch of state.Branches ?? []) visit(branch);
+    }
+  };
+  visit(copy);
+  return copy as T;
+}
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Condition?: string };
 
@@ -72,6 +89,15 @@ describe('npm run package', () => {
     expect(policy).toContain('states:StartExecution');
     expect(policy).toContain('secret:spin-elasticache/slack-signing-secret-*');
     expect(Object.keys(outputs)).toContain('HttpApiUrl');
+  });
+
+  it('packages exactly the definition loaded locally by statemachine/load.ts', () => {
+    const [template, substitutions] = (resources.MigrateStateMachine?.Properties.DefinitionString as { 'Fn::Sub': [string, Record<string, { 'Fn::GetAtt': [string, string] }>] })['Fn::Sub'];
+    // Each `${placeholder}` is a packaged Lambda's Arn: write it as the ARN of that function's name.
+    const arns = new Map(Object.entries(substitutions).map(([key, sub]) => [key, `arn:aws:lambda:us-east-1:000000000000:function:${String(resources[sub['Fn::GetAtt'][0]]?.Properties.FunctionName)}`]));
+    const packaged = JSON.parse(template.replace(/\$\{(\w+)\}/g, (whole, key: string) => arns.get(key) ?? whole)) as unknown;
+    const { definition } = loadDefinition({ stage: 'test', region: 'us-east-1' });
+    expect(packaged).toEqual(withDefaultQueryLanguage(definition));
   });
 
   it('holds the state machine with every state and an EKS access entry scoped to the namespace', () => {

@@ -44,7 +44,7 @@ function fakes(script: Script) {
     enableChangeCapture: fake('enableChangeCapture', () => ({ previous: '' })),
     patchHalyardConfig: fake('patchHalyardConfig', () => ({ changedKeys: ['redis.yml'] })),
     halDeployApply: fake('halDeployApply', () => ({ exitCode: 0 })),
-    waitForSpinnakerRollout: fake('waitForSpinnakerRollout', () => ({ ready: ++rolloutPolls >= (script.rolloutPolls ?? 1) })),
+    checkSpinnakerRollout: fake('checkSpinnakerRollout', () => ({ ready: ++rolloutPolls >= (script.rolloutPolls ?? 1) })),
     catchUpLiveWrites: fake('catchUpLiveWrites', () => ({ drained: ++catchUps >= 2 })),
     verifySpinRedisDrained: fake('verifySpinRedisDrained', () => ({ foreignClients: 0 })),
     reconcileFinal: fake('reconcileFinal', () => ({ copied: 0 })),
@@ -74,7 +74,7 @@ describe('the state machine, run locally', () => {
     expect(calls.filter((c) => c === 'describeReplicationGroup')).toHaveLength(4);
     expect(calls.filter((c) => c === 'copyBulk')).toHaveLength(3);
     expect(visited.filter((s) => s === 'WaitForReplicationGroup')).toHaveLength(4);
-    expect(visited.filter((s) => s === 'PauseForRollout')).toHaveLength(1);
+    expect(visited.filter((s) => s === 'WaitForSpinnakerRollout')).toHaveLength(1);
     expect(visited.indexOf('ReconcileFinal')).toBeGreaterThan(visited.indexOf('VerifySpinRedisDrained'));
     expect(visited.indexOf('ScaleDownSpinRedis')).toBeGreaterThan(visited.indexOf('VerifyCopy'));
     expect(visited.at(-1)).toBe('MigrationSucceeded');
@@ -124,7 +124,7 @@ describe('the state machine, run locally', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('MigrationRolledBack');
     expect(result.cause).toContain('HalDeployFailedError');
-    const order = ['RollbackScaleUpSpinRedis', 'RollbackHalyardConfig', 'RollbackHalDeployApply', 'RollbackWaitForRollout', 'RollbackCopyBackWrites', 'ReleaseLockAfterRollback', 'MigrationRolledBack'];
+    const order = ['RollbackScaleUpSpinRedis', 'RollbackHalyardConfig', 'RollbackHalDeployApply', 'RollbackCheckSpinnakerRollout', 'RollbackCopyBackWrites', 'ReleaseLockAfterRollback', 'MigrationRolledBack'];
     const positions = order.map((s) => visited.indexOf(s));
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);

@@ -1,10 +1,16 @@
-/** Static checks of the state machine: valid ASL, and every Task retries, catches and has a handler. */
+/**
+ * Static checks of the state machine: valid ASL, every Task retries, catches (with a catcher
+ * named by its phase) and has a handler, and the transient retrier knows every transient
+ * error class.
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { createRequire } from 'node:module';
-import { parse } from 'yaml';
+import { isAlias, isMap, parse, parseDocument, type YAMLMap } from 'yaml';
+import * as errors from '../../../lib/errors.js';
 import { TRANSIENT_ERROR_NAMES } from '../../../lib/errors.js';
-import { ASL_FILE, ROOT, handlerFile, loadDefinition } from '../../../sandbox/runner.js';
+import { ROOT, handlerFile } from '../../../sandbox/runner.js';
+import { ASL_FILE, loadDefinition, readAsl } from '../../../statemachine/load.js';
 
 const require = createRequire(import.meta.url);
 const validate = require('asl-validator') as (d: unknown, o: object) => { isValid: boolean; errors: unknown[] };
@@ -20,8 +26,8 @@ function allStates(states: Record<string, State>, into: [string, State][] = []):
   return into;
 }
 
-describe('statemachine/migrate.asl.json', () => {
-  const raw = JSON.parse(readFileSync(ASL_FILE, 'utf8')) as { States: Record<string, State>; StartAt: string };
+describe('statemachine/migrate.asl.yaml', () => {
+  const raw = readAsl() as { States: Record<string, State>; StartAt: string };
   const { definition, tasks } = loadDefinition();
   const states = allStates(definition.States as unknown as Record<string, State>);
 
@@ -73,5 +79,42 @@ describe('statemachine/migrate.asl.json', () => {
       const targets = [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next), ...(state.Catch ?? []).map((c) => c.Next)].filter(Boolean);
       for (const target of targets) expect({ name, target, known: names.has(target!) }).toEqual({ name, target, known: true });
     }
+  });
+
+  it("names every Task's catcher by its phase: a YAML anchor or an alias to one", () => {
+    const unnamed: string[] = [];
+    const visit = (states: YAMLMap) => {
+      for (const pair of states.items) {
+        const state = pair.value as YAMLMap;
+        const catcher = state.get('Catch', true);
+        if (state.get('Type') === 'Task' && !(isAlias(catcher) || (catcher as { anchor?: string } | undefined)?.anchor)) unnamed.push(String(pair.key));
+        for (const branch of (state.get('Branches', true) as unknown as { items?: YAMLMap[] } | undefined)?.items ?? []) visit(branch.get('States', true) as unknown as YAMLMap);
+      }
+    };
+    const states = parseDocument(readFileSync(ASL_FILE, 'utf8')).get('States', true);
+    expect(isMap(states)).toBe(true);
+    visit(states as YAMLMap);
+    expect(unnamed).toEqual([]);
+  });
+});
+
+describe('the transient errors and the retriers', () => {
+  const { definition } = loadDefinition();
+  const retriedNames = allStates(definition.States as unknown as Record<string, State>).flatMap(([, s]) => (s.Retry ?? []).flatMap((r) => r.ErrorEquals));
+  const ours = retriedNames.filter((name) => !/^(Lambda|States)\./.test(name));
+  // Every concrete error class lib/errors.ts exports, by its Step Functions name.
+  const classes = (Object.values(errors) as unknown[])
+    .filter((value): value is new (message: string) => errors.MigrationError => typeof value === 'function' && value.prototype instanceof errors.MigrationError)
+    .map((ErrorClass) => new ErrorClass('x'));
+
+  it('lists exactly the classes with retryable = true', () => {
+    const retryable = classes.filter((e) => e.retryable).map((e) => e.name);
+    expect([...TRANSIENT_ERROR_NAMES].sort()).toEqual(retryable.sort());
+  });
+
+  it('retries in the ASL only names of transient classes, and all of them', () => {
+    const transient = new Set(TRANSIENT_ERROR_NAMES);
+    expect(ours.filter((name) => !transient.has(name))).toEqual([]);
+    expect([...transient].filter((name) => !ours.includes(name))).toEqual([]);
   });
 });
