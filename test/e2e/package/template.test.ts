@@ -42,7 +42,7 @@ describe('npm run package', () => {
   beforeAll(() => {
     const out = mkdtempSync(join(tmpdir(), 'sls-package-'));
     const env = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' };
-    execFileSync(join(ROOT, 'node_modules', '.bin', 'osls'), ['package', '--stage', 'test', '--package', out], { cwd: ROOT, env, stdio: 'pipe', timeout: 180_000 });
+    execFileSync(join(ROOT, 'node_modules', '.bin', 'osls'), ['package', '--stage', 'test', '--package', out], { cwd: ROOT, env, stdio: 'pipe', timeout: 600_000 });
     const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, Resource>; Outputs: Record<string, unknown>; Conditions: Record<string, unknown> };
     resources = template.Resources;
     outputs = template.Outputs;
