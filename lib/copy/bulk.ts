@@ -106,7 +106,14 @@ class Pool {
 }
 
 async function openPool(endpoint: RedisEndpoint, db: number, count: number, name: string): Promise<Pool> {
-  const clients = await Promise.all(Array.from({ length: count }, (_, i) => connectRedis(endpoint, { db, connectionName: `spin-elasticache-${name}-${i}`, maxRetriesPerRequest: 3, enableAutoPipelining: false })));
+  const opened = await Promise.allSettled(Array.from({ length: count }, (_, i) => connectRedis(endpoint, { db, connectionName: `spin-elasticache-${name}-${i}`, maxRetriesPerRequest: 3, enableAutoPipelining: false })));
+  const clients = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  const refused = opened.find((o) => o.status === 'rejected');
+  if (refused) {
+    // The connections that did open must not outlive the failure (a process that never exits, a warm Lambda's leak).
+    for (const c of clients) c.disconnect();
+    throw refused.reason;
+  }
   return new Pool(clients);
 }
 
@@ -124,8 +131,9 @@ export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: R
   while (checkpoint.dbIndex < checkpoint.dbs.length) {
     const db = checkpoint.dbs[checkpoint.dbIndex]!;
     const source = await openPool(sourceEndpoint, db, connections, 'copy-src');
-    const target = await openPool(targetEndpoint, db, connections, 'copy-dst');
+    let target: Pool | undefined;
     try {
+      target = await openPool(targetEndpoint, db, connections, 'copy-dst');
       const base = checkpoint;
       const { cursor, stats, finished } = await copyDatabase(source, target, db, checkpoint.cursor, options, sliceStats, started, {
         pendingKeys: checkpoint.pendingKeys ?? [],
@@ -141,7 +149,7 @@ export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: R
       checkpoint = { dbs: checkpoint.dbs, dbIndex: checkpoint.dbIndex + 1, cursor: '0', stats: addStats(checkpoint.stats, { ...stats, ms: 0 }) };
     } finally {
       source.close();
-      target.close();
+      target?.close();
     }
   }
   sliceStats.ms = Date.now() - started;

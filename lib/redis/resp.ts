@@ -119,10 +119,16 @@ export class RespConnection {
       if (reply instanceof RespError) throw mapRedisError(new Error(reply.message), where);
       return reply;
     };
-    if (options.password) check(await connection.call(options.username ? ['AUTH', options.username, options.password] : ['AUTH', options.password]));
-    check(await connection.call(['CLIENT', 'SETNAME', name]));
-    const selected = db ?? options.db ?? 0;
-    if (selected !== 0) check(await connection.call(['SELECT', String(selected)]));
+    try {
+      if (options.password) check(await connection.call(options.username ? ['AUTH', options.username, options.password] : ['AUTH', options.password]));
+      check(await connection.call(['CLIENT', 'SETNAME', name]));
+      const selected = db ?? options.db ?? 0;
+      if (selected !== 0) check(await connection.call(['SELECT', String(selected)]));
+    } catch (error) {
+      // A refused AUTH leaves the socket open: close it, or the process never exits.
+      connection.close();
+      throw error;
+    }
     return connection;
   }
 
