@@ -6,7 +6,7 @@
  * cannot continue it falls back to keyspace notifications for the rest of the catch-up.
  */
 import { connectRedis } from '../lib/redis/connect.js';
-import { defaultResolvers, type EndpointResolvers } from '../lib/copy/endpoints.js';
+import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
 import { catchUp, foreignClients } from '../lib/copy/live.js';
 import { followChanges, type StreamPosition } from '../lib/copy/replication/follow.js';
 import { ReplicationUnavailableError } from '../lib/errors.js';

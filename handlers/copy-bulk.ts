@@ -10,7 +10,7 @@
 import { copySlice } from '../lib/copy/bulk.js';
 import { copyViaReplication, TargetRefusedPayloadError } from '../lib/copy/replication/replica-copy.js';
 import { ReplicationUnavailableError } from '../lib/errors.js';
-import { defaultResolvers, sliceDeadline, type EndpointResolvers } from '../lib/copy/endpoints.js';
+import { defaultResolvers, sliceDeadline, type EndpointResolvers } from '../lib/workflow/endpoints.js';
 import type { Checkpoint, CopyStats } from '../lib/copy/types.js';
 import { executionName } from '../lib/elasticache/tags.js';
 import { connectRedis } from '../lib/redis/connect.js';

@@ -1,7 +1,7 @@
 /** VerifySpinRedisDrained (`$.drain`, VPC): nothing but us may still talk to spin-redis. */
 import { SpinRedisStillInUseError } from '../lib/errors.js';
 import { connectRedis, type RedisEndpoint } from '../lib/redis/connect.js';
-import { defaultResolvers } from '../lib/copy/endpoints.js';
+import { defaultResolvers } from '../lib/workflow/endpoints.js';
 import { foreignClients } from '../lib/copy/live.js';
 import { defineHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';

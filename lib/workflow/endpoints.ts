@@ -2,7 +2,7 @@
 import { resolveTargetEndpoint } from '../elasticache/target-endpoint.js';
 import { resolveSourceEndpoint } from '../kubernetes/spin-redis.js';
 import type { RedisEndpoint } from '../redis/connect.js';
-import type { MigrationState } from '../workflow/state.js';
+import type { MigrationState } from './state.js';
 
 export interface EndpointResolvers {
   source: (state: MigrationState) => Promise<RedisEndpoint>;
