@@ -8,8 +8,8 @@
  * timeout resumes from where the dead invocation got to, not from the start of its slice.
  */
 import { copySlice } from '../lib/copy/bulk.js';
-import { copyViaReplication, TargetRefusedPayloadError } from '../lib/copy/replication/replica-copy.js';
-import { ReplicationUnavailableError } from '../lib/errors.js';
+import { copyViaReplication } from '../lib/copy/replication/replica-copy.js';
+import { ReplicationUnavailableError, TargetRefusedPayloadError } from '../lib/errors.js';
 import { defaultResolvers, sliceDeadline, type EndpointResolvers } from '../lib/workflow/endpoints.js';
 import type { Checkpoint, CopyStats } from '../lib/copy/types.js';
 import { executionName } from '../lib/elasticache/tags.js';

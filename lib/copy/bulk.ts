@@ -6,7 +6,8 @@
  */
 import type { Redis } from 'ioredis';
 import { CopyFailedError } from '../errors.js';
-import { connectRedis, mapRedisError, type RedisEndpoint } from '../redis/connect.js';
+import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
+import { mapRedisError } from '../redis/errors.js';
 import { copyKeyByType, type RedisType } from './key-copy.js';
 import { addStats, emptyStats, type Checkpoint, type CopyStats, type Progress } from './types.js';
 

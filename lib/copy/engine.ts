@@ -10,10 +10,10 @@
  * `auto` tries replication and falls back to scan when the source refuses PSYNC or the
  * target refuses the source's payload version (scan then copies such keys by type).
  */
-import { ReplicationUnavailableError } from '../errors.js';
+import { ReplicationUnavailableError, TargetRefusedPayloadError } from '../errors.js';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
 import { copySlice, keyCount } from './bulk.js';
-import { copyViaReplication, TargetRefusedPayloadError, type ReplicationCopyResult } from './replication/replica-copy.js';
+import { copyViaReplication, type ReplicationCopyResult } from './replication/replica-copy.js';
 import { catchUp, type CatchUpStats } from './live.js';
 import type { CopyStats, Progress } from './types.js';
 

@@ -5,7 +5,8 @@
  * is why ReconcileFinal compares both sides afterwards.
  */
 import type { Redis } from 'ioredis';
-import { connectRedis, mapRedisError, type RedisEndpoint } from '../redis/connect.js';
+import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
+import { mapRedisError } from '../redis/errors.js';
 import { copyKeyByType, mergeCollection, type RedisType } from './key-copy.js';
 
 export interface CatchUpOptions {

@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { KeyspaceNotificationsError } from '../errors.js';
-import { connectRedis, mapRedisError, redactUrl, type RedisEndpoint } from './connect.js';
+import { connectRedis, redactUrl, type RedisEndpoint } from './connect.js';
+import { mapRedisError } from './errors.js';
 import type { PingResult } from '../workflow/state.js';
 
 export async function pingRedis(endpoint: RedisEndpoint, options: { eventTimeoutMs?: number } = {}): Promise<PingResult> {

@@ -6,7 +6,8 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { redisOptions, mapRedisError, redactUrl, type RedisEndpoint } from './connect.js';
+import { redisOptions, redactUrl, type RedisEndpoint } from './connect.js';
+import { mapRedisError } from './errors.js';
 
 export type RespValue = Buffer | number | null | RespError | RespValue[];
 

@@ -13,7 +13,8 @@
  */
 import type { Redis } from 'ioredis';
 import { MigrationError, ReplicationUnavailableError } from '../../errors.js';
-import { connectRedis, mapRedisError, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
+import { connectRedis, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
+import { mapRedisError } from '../../redis/errors.js';
 import { encodeCommand, RespConnection, RespError, type RespValue } from '../../redis/resp.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DbClients, syncKey } from '../live.js';

@@ -16,8 +16,9 @@ import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { CopyFailedError, MigrationError, ReplicationUnavailableError } from '../../errors.js';
-import { connectRedis, mapRedisError, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
+import { CopyFailedError, MigrationError, ReplicationUnavailableError, TargetRefusedPayloadError } from '../../errors.js';
+import { connectRedis, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
+import { mapRedisError } from '../../redis/errors.js';
 import { encodeCommand, RespConnection, RespError, type RespValue } from '../../redis/resp.js';
 import { databasesWithKeys, keyCount } from '../bulk.js';
 import { emptyStats, type CopyStats, type Progress } from '../types.js';
@@ -526,8 +527,6 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
   }
 }
 
-/** The target refused a payload (older RDB version); callers copy by scan, with type-based fallback. */
-export class TargetRefusedPayloadError extends CopyFailedError {}
 
 /**
  * Before anything is copied: does the target accept a payload of the source's RDB version?
