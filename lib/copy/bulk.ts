@@ -8,6 +8,8 @@ import type { Redis } from 'ioredis';
 import { CopyFailedError } from '../errors.js';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
 import { mapRedisError } from '../redis/errors.js';
+import { databasesWithKeys } from '../redis/keyspace.js';
+import { hasExpired, ownKeys } from './filter.js';
 import { copyKeyByType, type RedisType } from './key-copy.js';
 import { addStats, emptyStats, type Checkpoint, type CopyStats, type Progress } from './types.js';
 
@@ -66,17 +68,6 @@ export interface SliceResult {
   checkpoint: Checkpoint;
   done: boolean;
   stats: CopyStats;
-}
-
-/** Keys in every database, from `INFO keyspace`. */
-export function keyCount(keyspaceInfo: string): number {
-  return [...keyspaceInfo.matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
-}
-
-export async function databasesWithKeys(redis: Redis): Promise<number[]> {
-  const info = await redis.info('keyspace');
-  const dbs = [...info.matchAll(/^db(\d+):keys=(\d+)/gm)].filter((m) => Number(m[2]) > 0).map((m) => Number(m[1]));
-  return dbs.length > 0 ? dbs : [0];
 }
 
 /**
@@ -178,7 +169,7 @@ async function copyDatabase(
   const scanCount = options.scanCount ?? 1000;
   const inflightLimit = options.inflight ?? 12;
   const maxPayload = options.maxPayloadBytes ?? 4 * 1024 * 1024;
-  const skip = options.skipPrefix ? Buffer.from(options.skipPrefix) : undefined;
+  const isOwn = options.skipPrefix ? ownKeys(options.skipPrefix) : undefined;
   const scanner = source.take();
   const sha = (await scanner.script('LOAD', READ_SCRIPT)) as string;
   const restoreSha = (await target.take().script('LOAD', RESTORE_SCRIPT)) as string;
@@ -203,12 +194,9 @@ async function copyDatabase(
       else if (code === -3) big.push({ key, type: second!.toString() as RedisType });
       else {
         const expiresAt = code;
-        if (code > 0) {
-          // Already expired by now: creating it would bring it back to life.
-          if (expiresAt <= readAt) {
-            stats.expiredSkipped++;
-            return;
-          }
+        if (hasExpired(expiresAt, readAt)) {
+          stats.expiredSkipped++;
+          return;
         }
         restoreArgs.push(String(expiresAt), second!);
         restored.push({ key, bytes: second!.length });
@@ -249,7 +237,7 @@ async function copyDatabase(
       if (options.deadline && Date.now() >= options.deadline) break;
       const cursorBefore = cursor;
       const [next, found] = (await scanner.scanBuffer(cursor, 'COUNT', scanCount)) as unknown as [Buffer, Buffer[]];
-      const keys = skip ? found.filter((k) => !(k.length >= skip.length && k.subarray(0, skip.length).equals(skip))) : found;
+      const keys = isOwn ? found.filter((k) => !isOwn(k)) : found;
       cursor = next.toString();
       scanned = true;
       if (keys.length > 0) {

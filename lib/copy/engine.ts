@@ -12,7 +12,8 @@
  */
 import { ReplicationUnavailableError, TargetRefusedPayloadError } from '../errors.js';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
-import { copySlice, keyCount } from './bulk.js';
+import { keyCount } from '../redis/keyspace.js';
+import { copySlice } from './bulk.js';
 import { copyViaReplication, type ReplicationCopyResult } from './replication/replica-copy.js';
 import { catchUp, type CatchUpStats } from './live.js';
 import type { CopyStats, Progress } from './types.js';

@@ -7,6 +7,8 @@
 import type { Redis } from 'ioredis';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
 import { mapRedisError } from '../redis/errors.js';
+import { DbClients } from '../redis/keyspace.js';
+import { ownKeys } from './filter.js';
 import { copyKeyByType, mergeCollection, type RedisType } from './key-copy.js';
 
 export interface CatchUpOptions {
@@ -26,26 +28,6 @@ export interface CatchUpStats {
   ms: number;
 }
 
-
-/** One connection per logical database, opened when first needed. */
-export class DbClients {
-  private readonly clients = new Map<number, Promise<Redis>>();
-  constructor(
-    private readonly endpoint: RedisEndpoint,
-    private readonly connectionName: string,
-  ) {}
-  get(db: number): Promise<Redis> {
-    let client = this.clients.get(db);
-    if (!client) {
-      client = connectRedis(this.endpoint, { db, connectionName: this.connectionName });
-      this.clients.set(db, client);
-    }
-    return client;
-  }
-  close(): void {
-    for (const client of this.clients.values()) void client.then((c) => c.disconnect(), () => undefined);
-  }
-}
 
 /** Copy one key's current state from source to target (or delete it there if gone). */
 export async function syncKey(source: Redis, target: Redis, key: Buffer): Promise<'copied' | 'deleted'> {
@@ -75,7 +57,7 @@ export async function syncKey(source: Redis, target: Redis, key: Buffer): Promis
 export async function catchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: CatchUpOptions): Promise<CatchUpStats> {
   const started = Date.now();
   const stats: CatchUpStats = { events: 0, copied: 0, deleted: 0, stoppedEarly: false, ms: 0 };
-  const skip = options.skipPrefix ?? 'spin-elasticache:';
+  const isOwn = ownKeys(options.skipPrefix);
   const subscriber = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-catchup-sub' });
   const sources = new DbClients(sourceEndpoint, 'spin-elasticache-catchup');
   const targets = new DbClients(targetEndpoint, 'spin-elasticache-catchup');
@@ -88,14 +70,14 @@ export async function catchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: Red
     const match = /^__keyspace@(\d+)__:/.exec(text);
     if (!match) return;
     const key = channel.subarray(match[0].length);
-    if (key.toString('latin1').startsWith(skip)) return;
+    if (isOwn(key)) return;
     stats.events++;
     void message; // the event name does not matter: we copy the key's current state
     pending.set(`${match[1]}:${key.toString('base64')}`, { db: Number(match[1]), key });
     wake?.();
   });
-  await subscriber.psubscribe('__keyspace@*__:*');
   try {
+    await subscriber.psubscribe('__keyspace@*__:*');
     let lastCheck = 0;
     while (Date.now() < options.until && !failure) {
       if (pending.size === 0) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, 100)));

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { KeyspaceNotificationsError } from '../errors.js';
 import { connectRedis, redactUrl, type RedisEndpoint } from './connect.js';
 import { mapRedisError } from './errors.js';
+import { OWN_KEY_PREFIX } from './keyspace.js';
 import type { PingResult } from '../workflow/state.js';
 
 export async function pingRedis(endpoint: RedisEndpoint, options: { eventTimeoutMs?: number } = {}): Promise<PingResult> {
@@ -13,7 +14,7 @@ export async function pingRedis(endpoint: RedisEndpoint, options: { eventTimeout
   const client = await connectRedis(endpoint, { connectionName: 'spin-elasticache-ping' });
   const subscriber = client.duplicate({ connectionName: 'spin-elasticache-ping-sub' });
   subscriber.on('error', () => undefined);
-  const key = `spin-elasticache:ping:${randomUUID()}`;
+  const key = `${OWN_KEY_PREFIX}ping:${randomUUID()}`;
   try {
     const started = performance.now();
     const pong = await client.ping();

@@ -17,7 +17,9 @@ import { connectRedis, redactUrl, type RedisEndpoint } from '../../redis/connect
 import { mapRedisError } from '../../redis/errors.js';
 import { encodeCommand, RespConnection, RespError, type RespValue } from '../../redis/resp.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DbClients, syncKey } from '../live.js';
+import { DbClients } from '../../redis/keyspace.js';
+import { ownKeys } from '../filter.js';
+import { syncKey } from '../live.js';
 import { isGetAck, readStreamCommand } from './stream-command.js';
 
 export interface StreamPosition {
@@ -64,7 +66,7 @@ async function keySpecs(control: Redis): Promise<Map<string, KeySpec>> {
 export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: FollowOptions): Promise<FollowStats> {
   const started = Date.now();
   const where = redactUrl(sourceEndpoint.url);
-  const skip = Buffer.from(options.skipPrefix ?? 'spin-elasticache:');
+  const isOwn = ownKeys(options.skipPrefix);
   const stats: FollowStats = { position: { ...options.position }, commands: 0, copied: 0, deleted: 0, stoppedEarly: false, ms: 0 };
   const control = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-follow-control' });
   const sources = new DbClients(sourceEndpoint, 'spin-elasticache-follow-source');
@@ -119,7 +121,7 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
           for (let i = spec.first; i <= last && i < argc; i += Math.max(1, spec.step)) keys.push(args[i - 1]!);
         }
         for (const key of keys) {
-          if (key.length >= skip.length && key.subarray(0, skip.length).equals(skip)) continue;
+          if (isOwn(key)) continue;
           changed.set(`${db}:${key.toString('base64')}`, { db, key: Buffer.from(key) });
         }
       }

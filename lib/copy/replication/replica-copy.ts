@@ -20,7 +20,8 @@ import { CopyFailedError, MigrationError, ReplicationUnavailableError, TargetRef
 import { connectRedis, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
 import { mapRedisError } from '../../redis/errors.js';
 import { encodeCommand, RespConnection, RespError, type RespValue } from '../../redis/resp.js';
-import { databasesWithKeys, keyCount } from '../bulk.js';
+import { databasesWithKeys, keyCount } from '../../redis/keyspace.js';
+import { hasExpired, OWN_KEY_PREFIX, ownKeys } from '../filter.js';
 import { emptyStats, type CopyStats, type Progress } from '../types.js';
 import { crc64Bytes, crc64Into, crc64Start, crc64Update, type Crc64 } from './crc64.js';
 import { FullSyncFraming } from './full-sync-framing.js';
@@ -352,7 +353,7 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     for (let i = 0; i < connectionCount; i++) lanes.push(new RestoreLane(await RespConnection.open(targetEndpoint, `spin-elasticache-copy-${i}`, 0)));
     apply = await RespConnection.open(targetEndpoint, 'spin-elasticache-copy-stream', 0);
 
-    await probeTargetAcceptsPayloads(control, lanes[0]!.connection, options.payloadVersion, options.skipPrefix ?? 'spin-elasticache:');
+    await probeTargetAcceptsPayloads(control, lanes[0]!.connection, options.payloadVersion, options.skipPrefix ?? OWN_KEY_PREFIX);
     replica = await RespConnection.open(sourceEndpoint, 'spin-elasticache-replica');
     if (timedOut) throw timeoutError();
     const capa = settings.diskless ? ['REPLCONF', 'capa', 'eof', 'capa', 'psync2'] : ['REPLCONF', 'capa', 'psync2'];
@@ -364,7 +365,7 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     let startOffset = 0;
     let forwarder: CommandForwarder | undefined;
     let held: Buffer[] = [];
-    const skip = options.skipPrefix ? Buffer.from(options.skipPrefix) : undefined;
+    const isOwn = options.skipPrefix ? ownKeys(options.skipPrefix) : undefined;
     const now = () => Date.now();
     let lane = 0;
     let lastProgress = 0;
@@ -373,11 +374,11 @@ export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEn
     const splitter = new RdbSplitter(
       {
         entry: (entry) => {
-          if (entry.expireAt > 0 && entry.expireAt <= now()) {
+          if (hasExpired(entry.expireAt, now())) {
             stats.expiredSkipped++;
             return;
           }
-          if (skip && entry.key.length >= skip.length && entry.key.subarray(0, skip.length).equals(skip)) return;
+          if (isOwn?.(entry.key)) return;
           if (entry.spilled) return spill.finish(entry, version);
           const target = lanes[lane++ % lanes.length]!;
           target.restore(entry.db, entry.key, entry.expireAt, 1 + entry.length + 10, (buf, offset) => {
