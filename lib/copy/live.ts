@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
+import { SpinRedisStillInUseError } from '../errors.js';
 import { mapRedisError } from '../redis/errors.js';
 import { DbClients } from '../redis/keyspace.js';
 import { ownKeys } from './filter.js';
@@ -126,4 +127,24 @@ export async function foreignClients(redis: Redis, ownPrefix = 'spin-elasticache
     .map((line) => Object.fromEntries(line.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) as Record<string, string>)
     .filter((c) => !(c.name ?? '').startsWith(ownPrefix) && !(c.flags ?? '').includes('S') && !(c.flags ?? '').includes('M') && c.cmd !== 'sync' && c.cmd !== 'psync')
     .map((c) => ({ name: c.name ?? '', addr: c.addr ?? '', idleSeconds: Number(c.idle ?? 0), command: c.cmd ?? '' }));
+}
+
+export interface DrainResult {
+  foreignClients: 0;
+  checkedAt: string;
+}
+
+/** Nothing but us may still talk to the source; else SpinRedisStillInUseError naming who does. */
+export async function verifyDrained(sourceEndpoint: RedisEndpoint): Promise<DrainResult> {
+  const redis = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-drain' });
+  try {
+    const clients = await foreignClients(redis);
+    if (clients.length > 0) {
+      const who = clients.slice(0, 5).map((c) => `${c.name || '(unnamed)'}@${c.addr} idle ${c.idleSeconds}s`);
+      throw new SpinRedisStillInUseError(`${clients.length} client(s) still connected to spin-redis: ${who.join(', ')}. A Spinnaker service still points at it (check its rollout) or something else uses it.`);
+    }
+    return { foreignClients: 0, checkedAt: new Date().toISOString() };
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -5,6 +5,13 @@
  * may hold a secret: execution history is readable by anyone who can read the execution.
  */
 import type { MigrationConfig } from '../config/schema.js';
+import type { CopyState } from '../copy/bulk-slice.js';
+import type { CatchUpState } from '../copy/catch-up-slice.js';
+import type { DrainResult } from '../copy/live.js';
+import type { ReconcileStats } from '../copy/reconcile.js';
+import type { VerifyReport } from '../copy/verify.js';
+import type { ChangeCaptureResult } from '../redis/change-capture.js';
+import type { AuditParity } from '../spinnaker/audit.js';
 
 export interface ExecutionInfo {
   /** `$$.Execution.Id`: the lock owner and idempotency key. */
@@ -104,7 +111,13 @@ export interface MigrationState extends ValidatedState {
   subnetGroup?: SubnetGroupResult;
   replicationGroup?: ReplicationGroupResult;
   ping?: PingResult;
-  copy?: unknown;
+  copy?: CopyState;
+  capture?: ChangeCaptureResult;
+  catchUp?: CatchUpState;
+  drain?: DrainResult;
+  verify?: VerifyReport & { audit: AuditParity };
+  reconcile?: ReconcileStats;
+  copyBack?: ReconcileStats | { skipped: string };
   halyard?: HalyardPatchResult;
   deploy?: HalDeployResult;
   rollout?: RolloutResult;
