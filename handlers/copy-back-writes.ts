@@ -1,5 +1,5 @@
 /** CopyBackWrites (`$.copyBack`, VPC, rollback): what Spinnaker wrote to ElastiCache since the cutover goes back to spin-redis. */
-import { defaultResolvers, type EndpointResolvers } from '../lib/copy/endpoints.js';
+import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
 import { copyBack } from '../lib/copy/reconcile.js';
 import { defineHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';

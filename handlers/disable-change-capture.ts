@@ -5,7 +5,7 @@
  */
 import type { RedisEndpoint } from '../lib/redis/connect.js';
 import { connectRedis } from '../lib/redis/connect.js';
-import { restoreChangeCapture, type ChangeCaptureResult } from '../lib/redis/change-capture.js';
+import { restoreChangeCapture } from '../lib/redis/change-capture.js';
 import { resolveSourceEndpoint } from '../lib/kubernetes/spin-redis.js';
 import { defineHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
@@ -15,7 +15,7 @@ export interface ChangeCaptureDeps {
 }
 
 export function createHandler(deps: ChangeCaptureDeps) {
-  return defineHandler('DisableChangeCapture', async (state: MigrationState & { capture?: ChangeCaptureResult }) => {
+  return defineHandler('DisableChangeCapture', async (state: MigrationState) => {
     if (!state.capture) return { restored: null, reason: 'change capture was never enabled' };
     const source = await connectRedis(await deps.resolveSource(state), { connectionName: 'spin-elasticache-capture' });
     try {

@@ -1,5 +1,5 @@
 /** ReconcileFinal (`$.reconcile`, VPC): the last sync with spin-redis frozen, by the conflict rule in docs/COPY.md. */
-import { defaultResolvers, type EndpointResolvers } from '../lib/copy/endpoints.js';
+import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
 import { reconcile } from '../lib/copy/reconcile.js';
 import { defineHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';

@@ -4,8 +4,8 @@
  * spin-redis is scaled down (the rollback path takes over).
  */
 import { VerificationFailedError } from '../lib/errors.js';
-import { auditParity } from '../lib/copy/audit.js';
-import { defaultResolvers, type EndpointResolvers } from '../lib/copy/endpoints.js';
+import { auditParity } from '../lib/spinnaker/audit.js';
+import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
 import { verifyCopy } from '../lib/copy/verify.js';
 import { defineHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';

@@ -132,11 +132,11 @@ export class MigrationLockedError extends FatalError {
   readonly name = 'MigrationLockedError';
 }
 export class CopyFailedError extends FatalError {
-  readonly name = 'CopyFailedError';
+  readonly name: string = 'CopyFailedError';
 }
 /** The source will not replicate to us (PSYNC refused, or it dropped the link); the scan copy still works. */
 export class ReplicationUnavailableError extends FatalError {
-  readonly name = 'ReplicationUnavailableError';
+  readonly name: string = 'ReplicationUnavailableError';
 }
 /** A Slack request whose signature, age or sender does not check out (answered 401/403, never run). */
 export class SlackRequestRejectedError extends FatalError {
@@ -171,4 +171,18 @@ export function asMigrationError(error: unknown): MigrationError {
   if (error instanceof MigrationError) return error;
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return new UnexpectedError(message, { cause: error });
+}
+
+// The copy engine's own refinements: still caught as their parents, named for themselves.
+
+/** The target refused a payload (older RDB version); `auto` copies by scan instead, with type-based fallback. */
+export class TargetRefusedPayloadError extends CopyFailedError {
+  override readonly name = 'TargetRefusedPayloadError';
+}
+/**
+ * Something in the snapshot the RDB splitter cannot handle (a type newer than Redis 7.2, a
+ * huge stream): the replication copy is not possible, the scan copy still is.
+ */
+export class SnapshotFormatError extends ReplicationUnavailableError {
+  override readonly name = 'SnapshotFormatError';
 }

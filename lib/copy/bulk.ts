@@ -6,7 +6,10 @@
  */
 import type { Redis } from 'ioredis';
 import { CopyFailedError } from '../errors.js';
-import { connectRedis, mapRedisError, type RedisEndpoint } from '../redis/connect.js';
+import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
+import { mapRedisError } from '../redis/errors.js';
+import { databasesWithKeys } from '../redis/keyspace.js';
+import { hasExpired, ownKeys } from './filter.js';
 import { copyKeyByType, type RedisType } from './key-copy.js';
 import { addStats, emptyStats, type Checkpoint, type CopyStats, type Progress } from './types.js';
 
@@ -67,17 +70,6 @@ export interface SliceResult {
   stats: CopyStats;
 }
 
-/** Keys in every database, from `INFO keyspace`. */
-export function keyCount(keyspaceInfo: string): number {
-  return [...keyspaceInfo.matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
-}
-
-export async function databasesWithKeys(redis: Redis): Promise<number[]> {
-  const info = await redis.info('keyspace');
-  const dbs = [...info.matchAll(/^db(\d+):keys=(\d+)/gm)].filter((m) => Number(m[2]) > 0).map((m) => Number(m[1]));
-  return dbs.length > 0 ? dbs : [0];
-}
-
 /**
  * Restores a whole batch in one call: one command for the target to parse and one reply,
  * instead of a thousand. Per-key errors come back in place (pcall), so one refused payload
@@ -106,7 +98,14 @@ class Pool {
 }
 
 async function openPool(endpoint: RedisEndpoint, db: number, count: number, name: string): Promise<Pool> {
-  const clients = await Promise.all(Array.from({ length: count }, (_, i) => connectRedis(endpoint, { db, connectionName: `spin-elasticache-${name}-${i}`, maxRetriesPerRequest: 3, enableAutoPipelining: false })));
+  const opened = await Promise.allSettled(Array.from({ length: count }, (_, i) => connectRedis(endpoint, { db, connectionName: `spin-elasticache-${name}-${i}`, maxRetriesPerRequest: 3, enableAutoPipelining: false })));
+  const clients = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  const refused = opened.find((o) => o.status === 'rejected');
+  if (refused) {
+    // The connections that did open must not outlive the failure (a process that never exits, a warm Lambda's leak).
+    for (const c of clients) c.disconnect();
+    throw refused.reason;
+  }
   return new Pool(clients);
 }
 
@@ -124,8 +123,9 @@ export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: R
   while (checkpoint.dbIndex < checkpoint.dbs.length) {
     const db = checkpoint.dbs[checkpoint.dbIndex]!;
     const source = await openPool(sourceEndpoint, db, connections, 'copy-src');
-    const target = await openPool(targetEndpoint, db, connections, 'copy-dst');
+    let target: Pool | undefined;
     try {
+      target = await openPool(targetEndpoint, db, connections, 'copy-dst');
       const base = checkpoint;
       const { cursor, stats, finished } = await copyDatabase(source, target, db, checkpoint.cursor, options, sliceStats, started, {
         pendingKeys: checkpoint.pendingKeys ?? [],
@@ -141,7 +141,7 @@ export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: R
       checkpoint = { dbs: checkpoint.dbs, dbIndex: checkpoint.dbIndex + 1, cursor: '0', stats: addStats(checkpoint.stats, { ...stats, ms: 0 }) };
     } finally {
       source.close();
-      target.close();
+      target?.close();
     }
   }
   sliceStats.ms = Date.now() - started;
@@ -169,7 +169,7 @@ async function copyDatabase(
   const scanCount = options.scanCount ?? 1000;
   const inflightLimit = options.inflight ?? 12;
   const maxPayload = options.maxPayloadBytes ?? 4 * 1024 * 1024;
-  const skip = options.skipPrefix ? Buffer.from(options.skipPrefix) : undefined;
+  const isOwn = options.skipPrefix ? ownKeys(options.skipPrefix) : undefined;
   const scanner = source.take();
   const sha = (await scanner.script('LOAD', READ_SCRIPT)) as string;
   const restoreSha = (await target.take().script('LOAD', RESTORE_SCRIPT)) as string;
@@ -194,12 +194,9 @@ async function copyDatabase(
       else if (code === -3) big.push({ key, type: second!.toString() as RedisType });
       else {
         const expiresAt = code;
-        if (code > 0) {
-          // Already expired by now: creating it would bring it back to life.
-          if (expiresAt <= readAt) {
-            stats.expiredSkipped++;
-            return;
-          }
+        if (hasExpired(expiresAt, readAt)) {
+          stats.expiredSkipped++;
+          return;
         }
         restoreArgs.push(String(expiresAt), second!);
         restored.push({ key, bytes: second!.length });
@@ -240,7 +237,7 @@ async function copyDatabase(
       if (options.deadline && Date.now() >= options.deadline) break;
       const cursorBefore = cursor;
       const [next, found] = (await scanner.scanBuffer(cursor, 'COUNT', scanCount)) as unknown as [Buffer, Buffer[]];
-      const keys = skip ? found.filter((k) => !(k.length >= skip.length && k.subarray(0, skip.length).equals(skip))) : found;
+      const keys = isOwn ? found.filter((k) => !isOwn(k)) : found;
       cursor = next.toString();
       scanned = true;
       if (keys.length > 0) {

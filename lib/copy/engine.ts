@@ -10,14 +10,15 @@
  * `auto` tries replication and falls back to scan when the source refuses PSYNC or the
  * target refuses the source's payload version (scan then copies such keys by type).
  */
-import { ReplicationUnavailableError } from '../errors.js';
-import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
-import { copySlice, keyCount } from './bulk.js';
-import { copyViaReplication, TargetRefusedPayloadError, type ReplicationCopyResult } from './replication/replica-copy.js';
+import type { RedisEndpoint } from '../redis/connect.js';
+import { keyCount, withConnection } from '../redis/keyspace.js';
+import { copySlice } from './bulk.js';
+import { tryReplication, type CopyMethod } from './fallback.js';
+import { copyViaReplication, type ReplicationCopyResult } from './replication/replica-copy.js';
 import { catchUp, type CatchUpStats } from './live.js';
 import type { CopyStats, Progress } from './types.js';
 
-export type CopyMethod = 'auto' | 'replication' | 'scan';
+export type { CopyMethod };
 
 export interface CopyAllOptions {
   method?: CopyMethod;
@@ -40,31 +41,21 @@ export interface CopyAllResult {
 }
 
 export async function copyAll(source: RedisEndpoint, target: RedisEndpoint, options: CopyAllOptions = {}): Promise<CopyAllResult> {
-  const method = options.method ?? 'auto';
-  let fallbackReason: string | undefined;
-  if (method !== 'scan') {
-    try {
-      const { stats, ...replication } = await copyViaReplication(source, target, {
-        ...(options.connections ? { connections: options.connections } : {}),
-        ...(options.followMs ? { followMs: options.followMs } : {}),
-        ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}),
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      });
-      return { method: 'replication', stats, replication };
-    } catch (error) {
-      const fallsBack = error instanceof ReplicationUnavailableError || error instanceof TargetRefusedPayloadError;
-      if (method === 'replication' || !fallsBack) throw error;
-      fallbackReason = (error as Error).message;
-    }
+  const attempt = await tryReplication(options.method ?? 'auto', () =>
+    copyViaReplication(source, target, {
+      ...(options.connections ? { connections: options.connections } : {}),
+      ...(options.followMs ? { followMs: options.followMs } : {}),
+      ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    }),
+  );
+  if ('copied' in attempt) {
+    const { stats, ...replication } = attempt.copied;
+    return { method: 'replication', stats, replication };
   }
+  const { fallbackReason } = attempt;
   const started = Date.now();
-  const probe = await connectRedis(source, { connectionName: 'spin-elasticache-probe' });
-  let totalKeys = 0;
-  try {
-    totalKeys = keyCount(await probe.info('keyspace'));
-  } finally {
-    probe.disconnect();
-  }
+  const totalKeys = await withConnection(source, { connectionName: 'spin-elasticache-probe' }, async (probe) => keyCount(await probe.info('keyspace')));
   const result = await copySlice(source, target, {
     ...(options.connections ? { connections: options.connections } : {}),
     ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}),

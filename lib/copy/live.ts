@@ -5,7 +5,11 @@
  * is why ReconcileFinal compares both sides afterwards.
  */
 import type { Redis } from 'ioredis';
-import { connectRedis, mapRedisError, type RedisEndpoint } from '../redis/connect.js';
+import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
+import { SpinRedisStillInUseError } from '../errors.js';
+import { mapRedisError } from '../redis/errors.js';
+import { DbClients } from '../redis/keyspace.js';
+import { ownKeys } from './filter.js';
 import { copyKeyByType, mergeCollection, type RedisType } from './key-copy.js';
 
 export interface CatchUpOptions {
@@ -25,26 +29,6 @@ export interface CatchUpStats {
   ms: number;
 }
 
-
-/** One connection per logical database, opened when first needed. */
-export class DbClients {
-  private readonly clients = new Map<number, Promise<Redis>>();
-  constructor(
-    private readonly endpoint: RedisEndpoint,
-    private readonly connectionName: string,
-  ) {}
-  get(db: number): Promise<Redis> {
-    let client = this.clients.get(db);
-    if (!client) {
-      client = connectRedis(this.endpoint, { db, connectionName: this.connectionName });
-      this.clients.set(db, client);
-    }
-    return client;
-  }
-  close(): void {
-    for (const client of this.clients.values()) void client.then((c) => c.disconnect(), () => undefined);
-  }
-}
 
 /** Copy one key's current state from source to target (or delete it there if gone). */
 export async function syncKey(source: Redis, target: Redis, key: Buffer): Promise<'copied' | 'deleted'> {
@@ -74,7 +58,7 @@ export async function syncKey(source: Redis, target: Redis, key: Buffer): Promis
 export async function catchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: CatchUpOptions): Promise<CatchUpStats> {
   const started = Date.now();
   const stats: CatchUpStats = { events: 0, copied: 0, deleted: 0, stoppedEarly: false, ms: 0 };
-  const skip = options.skipPrefix ?? 'spin-elasticache:';
+  const isOwn = ownKeys(options.skipPrefix);
   const subscriber = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-catchup-sub' });
   const sources = new DbClients(sourceEndpoint, 'spin-elasticache-catchup');
   const targets = new DbClients(targetEndpoint, 'spin-elasticache-catchup');
@@ -87,14 +71,14 @@ export async function catchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: Red
     const match = /^__keyspace@(\d+)__:/.exec(text);
     if (!match) return;
     const key = channel.subarray(match[0].length);
-    if (key.toString('latin1').startsWith(skip)) return;
+    if (isOwn(key)) return;
     stats.events++;
     void message; // the event name does not matter: we copy the key's current state
     pending.set(`${match[1]}:${key.toString('base64')}`, { db: Number(match[1]), key });
     wake?.();
   });
-  await subscriber.psubscribe('__keyspace@*__:*');
   try {
+    await subscriber.psubscribe('__keyspace@*__:*');
     let lastCheck = 0;
     while (Date.now() < options.until && !failure) {
       if (pending.size === 0) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, 100)));
@@ -143,4 +127,24 @@ export async function foreignClients(redis: Redis, ownPrefix = 'spin-elasticache
     .map((line) => Object.fromEntries(line.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) as Record<string, string>)
     .filter((c) => !(c.name ?? '').startsWith(ownPrefix) && !(c.flags ?? '').includes('S') && !(c.flags ?? '').includes('M') && c.cmd !== 'sync' && c.cmd !== 'psync')
     .map((c) => ({ name: c.name ?? '', addr: c.addr ?? '', idleSeconds: Number(c.idle ?? 0), command: c.cmd ?? '' }));
+}
+
+export interface DrainResult {
+  foreignClients: 0;
+  checkedAt: string;
+}
+
+/** Nothing but us may still talk to the source; else SpinRedisStillInUseError naming who does. */
+export async function verifyDrained(sourceEndpoint: RedisEndpoint): Promise<DrainResult> {
+  const redis = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-drain' });
+  try {
+    const clients = await foreignClients(redis);
+    if (clients.length > 0) {
+      const who = clients.slice(0, 5).map((c) => `${c.name || '(unnamed)'}@${c.addr} idle ${c.idleSeconds}s`);
+      throw new SpinRedisStillInUseError(`${clients.length} client(s) still connected to spin-redis: ${who.join(', ')}. A Spinnaker service still points at it (check its rollout) or something else uses it.`);
+    }
+    return { foreignClients: 0, checkedAt: new Date().toISOString() };
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -10,12 +10,12 @@
  * `copyBack` is the same pass in the other direction, for the rollback.
  */
 import type { Redis } from 'ioredis';
-import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
-import { databasesWithKeys } from './bulk.js';
+import type { RedisEndpoint } from '../redis/connect.js';
+import { databasesWithKeys, forEachDbPair, scanAll, withConnection } from '../redis/keyspace.js';
 import { digestKey } from './digest.js';
 import { mergeCollection } from './key-copy.js';
+import { ownKeys } from './filter.js';
 import { syncKey } from './live.js';
-import { scanAll } from './verify.js';
 
 export interface ReconcileStats {
   scanned: number;
@@ -29,23 +29,14 @@ export interface ReconcileStats {
 export async function reconcile(fromEndpoint: RedisEndpoint, toEndpoint: RedisEndpoint, options: { skipPrefix?: string } = {}): Promise<ReconcileStats> {
   const started = Date.now();
   const stats: ReconcileStats = { scanned: 0, copied: 0, merged: 0, targetWins: 0, equal: 0, ms: 0 };
-  const skip = options.skipPrefix ?? 'spin-elasticache:';
-  const probe = await connectRedis(fromEndpoint, { connectionName: 'spin-elasticache-reconcile' });
-  const dbs = await databasesWithKeys(probe);
-  probe.disconnect();
-  for (const db of dbs) {
-    const from = await connectRedis(fromEndpoint, { db, connectionName: 'spin-elasticache-reconcile' });
-    const to = await connectRedis(toEndpoint, { db, connectionName: 'spin-elasticache-reconcile' });
-    try {
-      await scanAll(from, skip, async (key) => {
-        stats.scanned++;
-        await reconcileKey(from, to, key, stats);
-      });
-    } finally {
-      from.disconnect();
-      to.disconnect();
-    }
-  }
+  const skip = ownKeys(options.skipPrefix);
+  const dbs = await withConnection(fromEndpoint, { connectionName: 'spin-elasticache-reconcile' }, databasesWithKeys);
+  await forEachDbPair(dbs, fromEndpoint, toEndpoint, 'spin-elasticache-reconcile', (from, to) =>
+    scanAll(from, skip, async (key) => {
+      stats.scanned++;
+      await reconcileKey(from, to, key, stats);
+    }),
+  );
   stats.ms = Date.now() - started;
   return stats;
 }

@@ -34,3 +34,9 @@ export interface Progress {
   keysPerSec: number;
   db: number;
 }
+
+/** Where the copy reports what it did (the Lambda logger fits); every call is optional. */
+export interface CopyLog {
+  info(message: string, details: Record<string, unknown>): void;
+  warn(message: string, details: Record<string, unknown>): void;
+}

@@ -6,8 +6,9 @@
  * values for keys Spinnaker rewrote after the cutover, and later expiries (renewed TTLs).
  */
 import type { Redis } from 'ioredis';
-import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
-import { databasesWithKeys } from './bulk.js';
+import type { RedisEndpoint } from '../redis/connect.js';
+import { databasesOnEither, forEachDbPair, scanAll } from '../redis/keyspace.js';
+import { ownKeys } from './filter.js';
 import { digestKey, type KeyDigest } from './digest.js';
 
 export interface VerifyOptions {
@@ -75,66 +76,55 @@ export async function verifyCopy(sourceEndpoint: RedisEndpoint, targetEndpoint: 
   const mode = options.mode ?? 'strict';
   const tolerance = options.ttlToleranceMs ?? 500;
   const maxExamples = options.maxExamples ?? 20;
-  const skip = options.skipPrefix ?? 'spin-elasticache:';
+  const skip = ownKeys(options.skipPrefix);
   const report: VerifyReport = { ok: false, mode, compared: 0, missing: 0, extra: 0, typeMismatches: 0, valueMismatches: 0, ttlMismatches: 0, targetNewer: 0, expiringSkipped: 0, examples: [], ms: 0 };
   const note = (m: Mismatch) => report.examples.length < maxExamples && report.examples.push(m);
-  const probeSource = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-verify' });
-  const probeTarget = await connectRedis(targetEndpoint, { connectionName: 'spin-elasticache-verify' });
-  const dbs = [...new Set([...(await databasesWithKeys(probeSource)), ...(await databasesWithKeys(probeTarget))])].sort((a, b) => a - b);
-  probeSource.disconnect();
-  probeTarget.disconnect();
-  for (const db of dbs) {
-    const source = await connectRedis(sourceEndpoint, { db, connectionName: 'spin-elasticache-verify' });
-    const target = await connectRedis(targetEndpoint, { db, connectionName: 'spin-elasticache-verify' });
-    try {
-      // Source -> target: everything must be there and equal.
-      await scanAll(source, skip, async (key) => {
-        const s = await digestKey(source, key);
-        if (!s) return;
-        if (s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2) {
-          report.expiringSkipped++;
-          return;
+  const dbs = await databasesOnEither(sourceEndpoint, targetEndpoint, 'spin-elasticache-verify');
+  await forEachDbPair(dbs, sourceEndpoint, targetEndpoint, 'spin-elasticache-verify', async (source, target, db) => {
+    // Source -> target: everything must be there and equal.
+    await scanAll(source, skip, async (key) => {
+      const s = await digestKey(source, key);
+      if (!s) return;
+      if (s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2) {
+        report.expiringSkipped++;
+        return;
+      }
+      report.compared++;
+      const t = await digestKey(target, key);
+      const k = printableKey(key);
+      if (!t) {
+        report.missing++;
+        note({ db, key: k, kind: 'missing', detail: `${s.type} missing on the target` });
+        return;
+      }
+      if (s.type !== t.type) {
+        report.typeMismatches++;
+        note({ db, key: k, kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
+        return;
+      }
+      if (s.digest !== t.digest) {
+        if (mode === 'live' && (await acceptableLiveDifference(source, target, key, s, t))) report.targetNewer++;
+        else {
+          report.valueMismatches++;
+          note({ db, key: k, kind: 'value', detail: `${s.type}: ${s.size} element(s) on the source, ${t.size} on the target` });
         }
-        report.compared++;
-        const t = await digestKey(target, key);
-        const k = printableKey(key);
-        if (!t) {
-          report.missing++;
-          note({ db, key: k, kind: 'missing', detail: `${s.type} missing on the target` });
-          return;
-        }
-        if (s.type !== t.type) {
-          report.typeMismatches++;
-          note({ db, key: k, kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
-          return;
-        }
-        if (s.digest !== t.digest) {
-          if (mode === 'live' && (await acceptableLiveDifference(source, target, key, s, t))) report.targetNewer++;
-          else {
-            report.valueMismatches++;
-            note({ db, key: k, kind: 'value', detail: `${s.type}: ${s.size} element(s) on the source, ${t.size} on the target` });
-          }
-          return;
-        }
-        if (!ttlMatches(s, t, tolerance, mode)) {
-          report.ttlMismatches++;
-          note({ db, key: k, kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
-        }
-      });
-      // Target -> source: nothing extra (in live mode, keys Spinnaker created after the cutover are expected).
-      await scanAll(target, skip, async (key) => {
-        if ((await source.exists(key)) === 1) return;
-        if (mode === 'live') return;
-        const t = await digestKey(target, key);
-        if (!t) return;
-        report.extra++;
-        note({ db, key: printableKey(key), kind: 'extra', detail: `${t.type} only on the target` });
-      });
-    } finally {
-      source.disconnect();
-      target.disconnect();
-    }
-  }
+        return;
+      }
+      if (!ttlMatches(s, t, tolerance, mode)) {
+        report.ttlMismatches++;
+        note({ db, key: k, kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
+      }
+    });
+    // Target -> source: nothing extra (in live mode, keys Spinnaker created after the cutover are expected).
+    await scanAll(target, skip, async (key) => {
+      if ((await source.exists(key)) === 1) return;
+      if (mode === 'live') return;
+      const t = await digestKey(target, key);
+      if (!t) return;
+      report.extra++;
+      note({ db, key: printableKey(key), kind: 'extra', detail: `${t.type} only on the target` });
+    });
+  });
   report.ok = report.missing === 0 && report.typeMismatches === 0 && report.valueMismatches === 0 && report.ttlMismatches === 0 && report.extra === 0;
   report.ms = Date.now() - started;
   return report;
@@ -154,16 +144,4 @@ async function acceptableLiveDifference(source: Redis, target: Redis, key: Buffe
   if (s.type === 'set' || s.type === 'hash' || s.type === 'zset') return supersetOf(target, source, key, s.type);
   // Strings, lists, streams: the target holds a value Spinnaker wrote after the cutover.
   return t.size > 0;
-}
-
-export async function scanAll(redis: Redis, skipPrefix: string, visit: (key: Buffer) => Promise<void>): Promise<void> {
-  const skip = Buffer.from(skipPrefix);
-  let cursor = '0';
-  do {
-    const [next, keys] = (await redis.scanBuffer(cursor, 'COUNT', 1000)) as unknown as [Buffer, Buffer[]];
-    cursor = next.toString();
-    const batch = keys.filter((k) => !(skip.length > 0 && k.length >= skip.length && k.subarray(0, skip.length).equals(skip)));
-    // A handful in parallel keeps round trips overlapped without flooding either side.
-    for (let i = 0; i < batch.length; i += 16) await Promise.all(batch.slice(i, i + 16).map(visit));
-  } while (cursor !== '0');
 }

@@ -13,7 +13,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parse } from 'yaml';
 import type { MigrationConfig } from '../config/schema.js';
 import { asMigrationError } from '../errors.js';
-import { keyCount } from '../copy/bulk.js';
+import { keyCount } from '../redis/keyspace.js';
 import { awsCall } from '../aws/errors.js';
 import { findReplicationGroup, replicationGroupDifferences } from '../elasticache/replication-group.js';
 import { KEYSPACE_EVENTS } from '../elasticache/parameter-group.js';

@@ -4,7 +4,7 @@
  * execution state (`$.capture`) so that the success path and the rollback both restore it.
  */
 import type { Redis } from 'ioredis';
-import { mapRedisError } from './connect.js';
+import { mapRedisError } from './errors.js';
 
 /** Flags the catch-up needs: keyspace channel (K), all events (A), plus evicted/expired (included in A). */
 export const CAPTURE_FLAGS = 'KA';

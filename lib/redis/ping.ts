@@ -4,15 +4,24 @@
  */
 import { randomUUID } from 'node:crypto';
 import { KeyspaceNotificationsError } from '../errors.js';
-import { connectRedis, mapRedisError, redactUrl, type RedisEndpoint } from './connect.js';
-import type { PingResult } from '../workflow/state.js';
+import { connectRedis, redactUrl, type RedisEndpoint } from './connect.js';
+import { mapRedisError } from './errors.js';
+import { OWN_KEY_PREFIX } from './keyspace.js';
+
+/** `$.ping`: what PingRedis proved about the new group. */
+export interface PingResult {
+  url: string;
+  latencyMs: number;
+  keyspaceNotifications: boolean;
+  serverVersion: string;
+}
 
 export async function pingRedis(endpoint: RedisEndpoint, options: { eventTimeoutMs?: number } = {}): Promise<PingResult> {
   const where = redactUrl(endpoint.url);
   const client = await connectRedis(endpoint, { connectionName: 'spin-elasticache-ping' });
   const subscriber = client.duplicate({ connectionName: 'spin-elasticache-ping-sub' });
   subscriber.on('error', () => undefined);
-  const key = `spin-elasticache:ping:${randomUUID()}`;
+  const key = `${OWN_KEY_PREFIX}ping:${randomUUID()}`;
   try {
     const started = performance.now();
     const pong = await client.ping();

@@ -6,7 +6,8 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { redisOptions, mapRedisError, redactUrl, type RedisEndpoint } from './connect.js';
+import { redisOptions, redactUrl, type RedisEndpoint } from './connect.js';
+import { mapRedisError } from './errors.js';
 
 export type RespValue = Buffer | number | null | RespError | RespValue[];
 
@@ -119,10 +120,16 @@ export class RespConnection {
       if (reply instanceof RespError) throw mapRedisError(new Error(reply.message), where);
       return reply;
     };
-    if (options.password) check(await connection.call(options.username ? ['AUTH', options.username, options.password] : ['AUTH', options.password]));
-    check(await connection.call(['CLIENT', 'SETNAME', name]));
-    const selected = db ?? options.db ?? 0;
-    if (selected !== 0) check(await connection.call(['SELECT', String(selected)]));
+    try {
+      if (options.password) check(await connection.call(options.username ? ['AUTH', options.username, options.password] : ['AUTH', options.password]));
+      check(await connection.call(['CLIENT', 'SETNAME', name]));
+      const selected = db ?? options.db ?? 0;
+      if (selected !== 0) check(await connection.call(['SELECT', String(selected)]));
+    } catch (error) {
+      // A refused AUTH leaves the socket open: close it, or the process never exits.
+      connection.close();
+      throw error;
+    }
     return connection;
   }
 

@@ -13,6 +13,14 @@ import type { HalyardPatchResult } from '../halyard/change.js';
 import type { LockResult } from '../kubernetes/lock.js';
 import type { RolloutResult } from '../kubernetes/rollout.js';
 import type { ScaleDownResult } from '../kubernetes/scale.js';
+import type { CopyState } from '../copy/bulk-slice.js';
+import type { CatchUpState } from '../copy/catch-up-slice.js';
+import type { DrainResult } from '../copy/live.js';
+import type { ReconcileStats } from '../copy/reconcile.js';
+import type { VerifyReport } from '../copy/verify.js';
+import type { ChangeCaptureResult } from '../redis/change-capture.js';
+import type { PingResult } from '../redis/ping.js';
+import type { AuditParity } from '../spinnaker/audit.js';
 
 export interface ExecutionInfo {
   /** `$$.Execution.Id`: the lock owner and idempotency key. */
@@ -27,21 +35,19 @@ export interface ValidatedState {
   execution: ExecutionInfo;
 }
 
-/** `$.ping`. Its home is lib/redis/ping.ts, which produces it; it moves there with the copy refactor (issue 14). */
-export interface PingResult {
-  url: string;
-  latencyMs: number;
-  keyspaceNotifications: boolean;
-  serverVersion: string;
-}
-
 export interface MigrationState extends ValidatedState {
   lock?: LockResult;
   parameterGroup?: ParameterGroupResult;
   subnetGroup?: SubnetGroupResult;
   replicationGroup?: ReplicationGroupResult;
   ping?: PingResult;
-  copy?: unknown;
+  copy?: CopyState;
+  capture?: ChangeCaptureResult;
+  catchUp?: CatchUpState;
+  drain?: DrainResult;
+  verify?: VerifyReport & { audit: AuditParity };
+  reconcile?: ReconcileStats;
+  copyBack?: ReconcileStats | { skipped: string };
   halyard?: HalyardPatchResult;
   deploy?: HalDeployResult;
   rollout?: RolloutResult;

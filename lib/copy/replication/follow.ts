@@ -13,11 +13,15 @@
  */
 import type { Redis } from 'ioredis';
 import { MigrationError, ReplicationUnavailableError } from '../../errors.js';
-import { connectRedis, mapRedisError, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
-import { encodeCommand, RespConnection, RespError, type RespValue } from '../../redis/resp.js';
+import { connectRedis, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
+import { mapRedisError } from '../../redis/errors.js';
+import { RespError } from '../../redis/resp.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DbClients, syncKey } from '../live.js';
-import { isGetAck, readStreamCommand } from './stream-command.js';
+import { DbClients } from '../../redis/keyspace.js';
+import { ownKeys } from '../filter.js';
+import { syncKey } from '../live.js';
+import { ReplicaSession } from './replica-session.js';
+import { isGetAck, NON_DATA_COMMANDS, readStreamCommand } from './stream-command.js';
 
 export interface StreamPosition {
   replid: string;
@@ -43,8 +47,8 @@ export interface FollowStats {
   ms: number;
 }
 
-/** Not data, or not about keys. */
-const IGNORED = new Set(['', 'ping', 'replconf', 'publish', 'spublish', 'multi', 'exec', 'select', 'function', 'script']);
+/** Data commands that name no key (SELECT is followed for the database it sets). */
+const KEYLESS = new Set(['multi', 'exec', 'select', 'function', 'script']);
 /** Writes that change more than the keys they name: only a full comparison can follow them. */
 const WHOLESALE = new Set(['flushall', 'flushdb', 'swapdb']);
 
@@ -63,31 +67,27 @@ async function keySpecs(control: Redis): Promise<Map<string, KeySpec>> {
 export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: FollowOptions): Promise<FollowStats> {
   const started = Date.now();
   const where = redactUrl(sourceEndpoint.url);
-  const skip = Buffer.from(options.skipPrefix ?? 'spin-elasticache:');
+  const isOwn = ownKeys(options.skipPrefix);
   const stats: FollowStats = { position: { ...options.position }, commands: 0, copied: 0, deleted: 0, stoppedEarly: false, ms: 0 };
   const control = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-follow-control' });
   const sources = new DbClients(sourceEndpoint, 'spin-elasticache-follow-source');
   const targets = new DbClients(targetEndpoint, 'spin-elasticache-follow-target');
-  let replica: RespConnection | undefined;
+  let replica: ReplicaSession | undefined;
   try {
     const specs = await keySpecs(control);
-    replica = await RespConnection.open(sourceEndpoint, 'spin-elasticache-replica');
-    const capa = await replica.call(['REPLCONF', 'capa', 'eof', 'capa', 'psync2']);
-    if (capa instanceof RespError) throw new ReplicationUnavailableError(`${where} refused REPLCONF: ${capa.message}`);
+    const session = (replica = await ReplicaSession.open(sourceEndpoint, { diskless: true }));
     let pending: Buffer = Buffer.alloc(0);
-    const reply = await new Promise<RespValue>((resolve) => {
-      replica!.send(encodeCommand(['PSYNC', options.position.replid, String(options.position.offset + 1)]), 1, (r) => {
-        if (Buffer.isBuffer(r) && r.toString('latin1').startsWith('CONTINUE')) replica!.takeRaw((chunk) => void (pending = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk));
-        resolve(r);
-      });
-      setTimeout(() => resolve(new RespError('no answer to PSYNC')), 30_000).unref();
+    const reply = await session.psync(options.position.replid, String(options.position.offset + 1), {
+      timeoutMs: 30_000,
+      accepted: (r) => Buffer.isBuffer(r) && r.toString('latin1').startsWith('CONTINUE'),
+      onBytes: (chunk) => void (pending = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk),
     });
     const answer = Buffer.isBuffer(reply) ? reply.toString('latin1') : reply instanceof RespError ? reply.message : 'nothing';
     if (!answer.startsWith('CONTINUE')) throw new ReplicationUnavailableError(`${where} cannot continue the replication stream at offset ${options.position.offset} (it answered ${answer.split(' ')[0]}); its backlog may have moved on`);
     const newId = answer.split(' ')[1];
     if (newId) stats.position.replid = newId;
-    const ack = () => replica!.socket.write(encodeCommand(['REPLCONF', 'ACK', String(stats.position.offset)]));
-    const ackTimer = setInterval(ack, 1000);
+    const ack = () => session.ack(stats.position.offset);
+    session.startAcks(() => stats.position.offset);
     let db = 0;
     let parsedOffset = stats.position.offset;
     const changed = new Map<string, { db: number; key: Buffer }>();
@@ -104,7 +104,7 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
         const { name, args } = command;
         if (name === 'select') db = Number(args[0]?.toString() ?? 0);
         if (isGetAck(command)) ack();
-        if (IGNORED.has(name)) continue;
+        if (NON_DATA_COMMANDS.has(name) || KEYLESS.has(name)) continue;
         if (WHOLESALE.has(name)) throw new ReplicationUnavailableError(`${where} ran ${name.toUpperCase()} during the catch-up; only the final comparison can follow that`);
         stats.commands++;
         const spec = specs.get(name);
@@ -118,7 +118,7 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
           for (let i = spec.first; i <= last && i < argc; i += Math.max(1, spec.step)) keys.push(args[i - 1]!);
         }
         for (const key of keys) {
-          if (key.length >= skip.length && key.subarray(0, skip.length).equals(skip)) continue;
+          if (isOwn(key)) continue;
           changed.set(`${db}:${key.toString('base64')}`, { db, key: Buffer.from(key) });
         }
       }
@@ -135,7 +135,7 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
       let lastCheck = 0;
       while (Date.now() < options.until) {
         await sleep(50);
-        if (replica.lost) throw new ReplicationUnavailableError(`${where} dropped the replication link during the catch-up`);
+        if (session.lost) throw new ReplicationUnavailableError(`${where} dropped the replication link during the catch-up`);
         await drain();
         if (options.shouldStop && Date.now() - lastCheck >= (options.checkEveryMs ?? 1000)) {
           lastCheck = Date.now();
@@ -145,16 +145,10 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
           }
         }
       }
-      // Everything the source has written so far, before handing over.
-      const target = Number(/master_repl_offset:(\d+)/.exec(await control.info('replication'))?.[1] ?? 0);
-      const deadline = Date.now() + 30_000;
-      while (stats.position.offset < target && Date.now() < deadline) {
-        ack();
-        await sleep(20);
-        await drain();
-      }
+      // Everything the source has written so far, before handing over (what is left after 30 s, the next slice takes).
+      await session.catchUpToSource(control, () => stats.position.offset, { step: drain, pauseMs: 20, withinMs: 30_000, mustArrive: false });
     } finally {
-      clearInterval(ackTimer);
+      session.stopAcks();
     }
     stats.ms = Date.now() - started;
     return stats;

@@ -12,7 +12,7 @@
  *
  * Format reference: Redis's rdb.h/rdb.c (types 0–21, opcodes 0xF4–0xFF).
  */
-import { ReplicationUnavailableError } from '../../errors.js';
+import { SnapshotFormatError } from '../../errors.js';
 
 /** A key as found in the RDB. `value` is the raw value body (no type byte). */
 export interface RdbEntry {
@@ -91,11 +91,6 @@ const LAYOUTS: Record<number, { counted: boolean; items: Item[] }> = {
 const STREAM_TYPES = new Set([15, 19, 21]);
 const MODULE_TYPES = new Set([6, 7]);
 
-/**
- * Something in the snapshot this splitter cannot handle (a type newer than Redis 7.2, a
- * huge stream): the replication copy is not possible, the scan copy still is.
- */
-export class SnapshotFormatError extends ReplicationUnavailableError {}
 
 /** Thrown inside the synchronous readers when the buffer ends mid-structure. */
 class NeedMore {

@@ -11,21 +11,21 @@
  * ElastiCache refuses PSYNC, so this only works from a self-hosted source like spin-redis;
  * callers fall back to the scan copy on ReplicationUnavailableError.
  */
-import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { CopyFailedError, MigrationError, ReplicationUnavailableError } from '../../errors.js';
-import { connectRedis, mapRedisError, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
-import { encodeCommand, RespConnection, RespError, type RespValue } from '../../redis/resp.js';
-import { databasesWithKeys, keyCount } from '../bulk.js';
+import { type MigrationError, ReplicationUnavailableError, TargetRefusedPayloadError } from '../../errors.js';
+import { connectRedis, redactUrl, type RedisEndpoint } from '../../redis/connect.js';
+import { mapRedisError } from '../../redis/errors.js';
+import { databasesWithKeys, keyCount } from '../../redis/keyspace.js';
+import { RespConnection, RespError } from '../../redis/resp.js';
+import { hasExpired, OWN_KEY_PREFIX, ownKeys } from '../filter.js';
 import { emptyStats, type CopyStats, type Progress } from '../types.js';
-import { crc64Bytes, crc64Into, crc64Start, crc64Update, type Crc64 } from './crc64.js';
+import { CommandForwarder } from './command-forwarder.js';
+import { crc64Bytes, crc64Into, crc64Start, crc64Update } from './crc64.js';
 import { FullSyncFraming } from './full-sync-framing.js';
-import { OutBuffer } from './out-buffer.js';
-import { isGetAck, readStreamCommand } from './stream-command.js';
 import { RdbSplitter, type RdbEntry } from './rdb-splitter.js';
+import { ReplicaSession } from './replica-session.js';
+import { printable, REFUSED_PAYLOAD, RestoreLane, SpillLane, waitForReplies } from './restore-writer.js';
 
 export interface ReplicationCopyOptions {
   /** Connections to the target carrying RESTOREs. */
@@ -63,11 +63,6 @@ export interface ReplicationCopyResult {
   phasesMs: { handshake: number; snapshot: number; restoreTail: number; stream: number };
 }
 
-/** Commands in the replication stream that are not data: answered or dropped, never forwarded. */
-const NOT_FORWARDED = new Set(['', 'ping', 'replconf', 'publish', 'spublish']);
-/** Unacknowledged RESTORE bytes per connection before the source socket is paused. */
-const HIGH_WATER = 8 * 1024 * 1024;
-const REFUSED_PAYLOAD = /payload version or checksum are wrong|Bad data format/i;
 
 interface SourceSettings {
   totalKeys: number;
@@ -99,435 +94,312 @@ async function prepareSource(control: Redis): Promise<SourceSettings> {
   }
 }
 
-/**
- * `RESTORE key <expiry> <payload> REPLACE [ABSTTL]` as RESP, around the key and the payload
- * (both written by the caller, the payload possibly streamed from disk).
- */
-const restoreBeforeKey = (keyLength: number, expireAt: number) => `*${expireAt > 0 ? 6 : 5}\r\n$7\r\nRESTORE\r\n$${keyLength}\r\n`;
-const restoreBeforePayload = (expireAt: number, payloadLength: number) => {
-  const ttl = String(expireAt);
-  return `\r\n$${ttl.length}\r\n${ttl}\r\n$${payloadLength}\r\n`;
-};
-const restoreAfterPayload = (expireAt: number) => (expireAt > 0 ? '\r\n$7\r\nREPLACE\r\n$6\r\nABSTTL\r\n' : '\r\n$7\r\nREPLACE\r\n');
-
-/** Per-connection RESTORE pipeline to the target. */
-class RestoreLane {
-  private out = new OutBuffer();
-  private db = 0;
-  private readonly sentKeys: (Buffer | undefined)[] = [];
-  private head = 0;
-  acknowledged = 0;
-  acknowledgedBytes = 0;
-  private readonly sizes: number[] = [];
-  failure: Error | undefined;
-  refused: Buffer | undefined;
-  private readonly onReply = (reply: RespValue) => {
-    const key = this.sentKeys[this.head];
-    const bytes = this.sizes[this.head] ?? 0;
-    this.sentKeys[this.head] = undefined;
-    this.head++;
-    if (this.head > 65536) {
-      this.sentKeys.splice(0, this.head);
-      this.sizes.splice(0, this.head);
-      this.head = 0;
-    }
-    if (reply instanceof RespError) {
-      if (key === undefined) return; // a SELECT
-      if (REFUSED_PAYLOAD.test(reply.message)) this.refused ??= key;
-      else this.failure ??= mapRedisError(new Error(reply.message), `target (RESTORE of ${printable(key)})`);
-      return;
-    }
-    if (key !== undefined) {
-      this.acknowledged++;
-      this.acknowledgedBytes += bytes;
-    }
-  };
-
-  constructor(readonly connection: RespConnection) {}
-
-  /** Appends one RESTORE; `payload` writes the DUMP body into the reserved bytes. */
-  restore(db: number, key: Buffer, expireAt: number, payloadLength: number, fill: (buf: Buffer, offset: number) => void): void {
-    if (db !== this.db) {
-      this.out.bytes(encodeCommand(['SELECT', String(db)]));
-      this.sentKeys.push(undefined);
-      this.sizes.push(0);
-      this.db = db;
-    }
-    this.out.ascii(restoreBeforeKey(key.length, expireAt));
-    this.out.bytes(key);
-    this.out.ascii(restoreBeforePayload(expireAt, payloadLength));
-    const { buf, offset } = this.out.reserve(payloadLength);
-    fill(buf, offset);
-    this.out.ascii(restoreAfterPayload(expireAt));
-    this.sentKeys.push(key);
-    this.sizes.push(payloadLength);
-  }
-
-  flush(): void {
-    if (this.out.length === 0) return;
-    const replies = this.sentKeys.length - this.head - this.connection.pendingReplies;
-    this.connection.send(this.out.take(), replies, this.onReply);
-  }
-
-  get backlog(): number {
-    return this.connection.socket.writableLength;
-  }
-}
-
-/** Big values: spilled to a file as they arrive, then streamed into one RESTORE. */
-class SpillLane {
-  private dir: string | undefined;
-  private fd: number | undefined;
-  private path = '';
-  private crc: Crc64 = crc64Start();
-  private queue: Promise<void> = Promise.resolve();
-  private connection: Promise<RespConnection> | undefined;
-  private files = 0;
-  failure: Error | undefined;
-  refused: Buffer | undefined;
-  restored = 0;
-  bytes = 0;
-
-  constructor(private readonly target: RedisEndpoint) {}
-
-  write(chunk: Buffer, type: number): void {
-    if (this.fd === undefined) {
-      this.dir ??= mkdtempSync(join(tmpdir(), 'spin-elasticache-spill-'));
-      this.path = join(this.dir, `value-${this.files++}`);
-      this.fd = openSync(this.path, 'w');
-      this.crc = crc64Update(crc64Start(), Buffer.of(type));
-    }
-    crc64Update(this.crc, chunk);
-    writeSync(this.fd, chunk);
-  }
-
-  /** Queues the RESTORE of the value just spilled. */
-  finish(entry: RdbEntry, version: Buffer): void {
-    closeSync(this.fd!);
-    this.fd = undefined;
-    const path = this.path;
-    const checksum = crc64Bytes(crc64Update(this.crc, version));
-    this.connection ??= RespConnection.open(this.target, 'spin-elasticache-copy-big');
-    this.queue = this.queue.then(async () => {
-      if (this.failure) return;
-      const connection = await this.connection!;
-      const payloadLength = 1 + entry.length + 10;
-      const reply = new Promise<RespValue>((resolve) => {
-        connection.send(encodeCommand(['SELECT', String(entry.db)]), 1, () => undefined);
-        const head = Buffer.concat([Buffer.from(restoreBeforeKey(entry.key.length, entry.expireAt)), entry.key, Buffer.from(restoreBeforePayload(entry.expireAt, payloadLength)), Buffer.of(entry.type)]);
-        connection.send(head, 1, resolve);
-      });
-      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-        if (!connection.socket.write(chunk as Buffer)) await connection.drained();
-      }
-      connection.socket.write(Buffer.concat([version, checksum, Buffer.from(restoreAfterPayload(entry.expireAt))]));
-      const outcome = await reply;
-      rmSync(path, { force: true });
-      if (outcome instanceof RespError) {
-        if (REFUSED_PAYLOAD.test(outcome.message)) this.refused ??= entry.key;
-        else this.failure ??= mapRedisError(new Error(outcome.message), `target (RESTORE of ${printable(entry.key)})`);
-        return;
-      }
-      this.restored++;
-      this.bytes += payloadLength;
-    });
-    this.queue = this.queue.catch((error: unknown) => {
-      this.failure ??= error as Error;
-    });
-  }
-
-  async done(): Promise<void> {
-    await this.queue;
-  }
-
-  async close(): Promise<void> {
-    if (this.fd !== undefined) closeSync(this.fd);
-    if (this.connection) (await this.connection.catch(() => undefined))?.close();
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-function printable(key: Buffer): string {
-  const text = key.toString('utf8');
-  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
-}
-
-/**
- * Splits the raw replication stream into commands and forwards data commands, byte for
- * byte, to one ordered connection on the target.
- */
-export class CommandForwarder {
-  private pending: Buffer | undefined;
-  private out = new OutBuffer(256 * 1024);
-  private outCommands = 0;
-  offset: number;
-  applied = 0;
-  failure: Error | undefined;
-  private readonly onReply = (reply: RespValue) => {
-    if (reply instanceof RespError) this.failure ??= mapRedisError(new Error(reply.message), 'target (replicated write)');
-  };
-
-  constructor(
-    private readonly apply: RespConnection,
-    startOffset: number,
-    private readonly ack: (offset: number) => void,
-  ) {
-    this.offset = startOffset;
-  }
-
-  push(chunk: Buffer): void {
-    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    let pos = 0;
-    for (;;) {
-      const command = readStreamCommand(buf, pos);
-      if (!command) break;
-      const raw = buf.subarray(pos, command.end);
-      this.offset += raw.length;
-      pos = command.end;
-      if (NOT_FORWARDED.has(command.name)) {
-        if (isGetAck(command)) this.ack(this.offset);
-        continue;
-      }
-      this.out.bytes(raw);
-      this.outCommands++;
-      this.applied++;
-    }
-    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : undefined;
-    if (this.outCommands > 0) {
-      this.apply.send(this.out.take(), this.outCommands, this.onReply);
-      this.outCommands = 0;
-    }
-  }
-}
+/** Unacknowledged RESTORE bytes per connection before the source socket is paused. */
+const HIGH_WATER = 8 * 1024 * 1024;
 
 /** Copies everything from `sourceEndpoint` to `targetEndpoint` through the replication protocol. */
 export async function copyViaReplication(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: ReplicationCopyOptions = {}): Promise<ReplicationCopyResult> {
-  const started = Date.now();
-  const where = redactUrl(sourceEndpoint.url);
-  let finishSnapshot!: () => void;
-  let failSnapshot!: (error: Error) => void;
-  const snapshotDone = new Promise<void>((resolve, reject) => {
-    finishSnapshot = resolve;
-    failSnapshot = reject;
-  });
-  snapshotDone.catch(() => undefined); // awaited below; a late rejection must not crash the process
-  // The deadline covers everything up to the end of the snapshot, a blocked source included:
-  // it closes our connections, and whatever was waiting on them fails.
-  const timeoutError = () => new ReplicationUnavailableError(`${where}: the snapshot did not finish within the time allowed; the scan copy works in resumable slices`);
-  let timedOut = false;
-  const lanes: RestoreLane[] = [];
-  const spill = new SpillLane(targetEndpoint);
-  const deadlineTimer = options.deadline
-    ? setTimeout(() => {
-        timedOut = true;
-        failSnapshot(timeoutError());
-        control?.disconnect();
-        replica?.close();
-        for (const lane of lanes) lane.connection.close();
-      }, Math.max(0, options.deadline - Date.now()))
-    : undefined;
-  deadlineTimer?.unref();
-  let control: Redis | undefined;
-  let replica: RespConnection | undefined;
+  const run = new ReplicationCopy(sourceEndpoint, targetEndpoint, options);
   try {
-    control = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-copy-control' });
+    await run.connectToSource();
+    await run.prepareSource();
+    await run.openWriters();
+    await run.checkTargetAcceptsPayloads();
+    await run.attachAsReplica();
+    await run.startFullSync();
+    await run.receiveSnapshot();
+    await run.finishRestores();
+    await run.applyWritesSince();
+    return run.result();
   } catch (error) {
-    clearTimeout(deadlineTimer);
-    throw timedOut ? timeoutError() : error;
+    throw run.failure(error);
+  } finally {
+    await run.close();
   }
-  let apply: RespConnection | undefined;
-  let settings: SourceSettings | undefined;
-  const restoreSettings = async () => {
-    const changed = settings?.changed.splice(0) ?? [];
-    if (changed.length === 0) return;
-    // The control connection may be the one a deadline just closed.
-    const client = control!.status === 'ready' ? control! : await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-copy-control' }).catch(() => undefined);
-    for (const [name, value] of changed) await client?.config('SET', name, value).catch(() => undefined);
-    if (client !== control) client?.disconnect();
-  };
-  try {
-    settings = await prepareSource(control);
-    const connectionCount = options.connections ?? 2;
-    for (let i = 0; i < connectionCount; i++) lanes.push(new RestoreLane(await RespConnection.open(targetEndpoint, `spin-elasticache-copy-${i}`, 0)));
-    apply = await RespConnection.open(targetEndpoint, 'spin-elasticache-copy-stream', 0);
+}
 
-    await probeTargetAcceptsPayloads(control, lanes[0]!.connection, options.payloadVersion, options.skipPrefix ?? 'spin-elasticache:');
-    replica = await RespConnection.open(sourceEndpoint, 'spin-elasticache-replica');
-    if (timedOut) throw timeoutError();
-    const capa = settings.diskless ? ['REPLCONF', 'capa', 'eof', 'capa', 'psync2'] : ['REPLCONF', 'capa', 'psync2'];
-    const capaReply = await replica.call(capa);
-    if (capaReply instanceof RespError) throw new ReplicationUnavailableError(`${where} refused REPLCONF: ${capaReply.message}`);
+/** One replication copy's connections and progress; each method is a step of `copyViaReplication`. */
+class ReplicationCopy {
+  private readonly started = Date.now();
+  private readonly where: string;
+  private readonly stats = emptyStats();
+  private readonly lanes: RestoreLane[] = [];
+  private readonly spill: SpillLane;
+  private control: Redis | undefined;
+  private session: ReplicaSession | undefined;
+  private apply: RespConnection | undefined;
+  private settings: SourceSettings | undefined;
+  private readonly deadlineTimer: NodeJS.Timeout | undefined;
+  private timedOut = false;
+  private finishSnapshot!: () => void;
+  private failSnapshot!: (error: Error) => void;
+  private readonly snapshotDone: Promise<void>;
+  private readonly splitter: RdbSplitter;
+  private readonly framing: FullSyncFraming;
+  /** The payload version RESTOREs claim: the source's RDB version unless overridden. */
+  private version = Buffer.alloc(2);
+  private forwarder: CommandForwarder | undefined;
+  /** Stream bytes that arrive before the RESTOREs are all in, applied after them. */
+  private held: Buffer[] = [];
+  private nextLane = 0;
+  private lastProgress = 0;
+  private replid = '';
+  private startOffset = 0;
+  private readonly at = { snapshotStarted: 0, snapshotEnded: 0, restoresDone: 0 };
 
-    const stats = emptyStats();
-    let version = Buffer.alloc(2);
-    let startOffset = 0;
-    let forwarder: CommandForwarder | undefined;
-    let held: Buffer[] = [];
-    const skip = options.skipPrefix ? Buffer.from(options.skipPrefix) : undefined;
-    const now = () => Date.now();
-    let lane = 0;
-    let lastProgress = 0;
-    const ack = (offset: number) => replica!.socket.write(encodeCommand(['REPLCONF', 'ACK', String(offset)]));
-
-    const splitter = new RdbSplitter(
+  constructor(
+    private readonly source: RedisEndpoint,
+    private readonly target: RedisEndpoint,
+    private readonly options: ReplicationCopyOptions,
+  ) {
+    this.where = redactUrl(source.url);
+    this.spill = new SpillLane(target);
+    this.snapshotDone = new Promise<void>((resolve, reject) => {
+      this.finishSnapshot = resolve;
+      this.failSnapshot = reject;
+    });
+    this.snapshotDone.catch(() => undefined); // awaited later; a late rejection must not crash the process
+    // The deadline covers everything up to the end of the snapshot, a blocked source included:
+    // it closes our connections, and whatever was waiting on them fails.
+    if (options.deadline) {
+      this.deadlineTimer = setTimeout(() => {
+        this.timedOut = true;
+        this.failSnapshot(this.timeoutError());
+        this.control?.disconnect();
+        this.session?.close();
+        for (const lane of this.lanes) lane.connection.close();
+      }, Math.max(0, options.deadline - Date.now()));
+      this.deadlineTimer.unref();
+    }
+    const isOwn = options.skipPrefix ? ownKeys(options.skipPrefix) : undefined;
+    this.splitter = new RdbSplitter(
       {
         entry: (entry) => {
-          if (entry.expireAt > 0 && entry.expireAt <= now()) {
-            stats.expiredSkipped++;
+          if (hasExpired(entry.expireAt, Date.now())) {
+            this.stats.expiredSkipped++;
             return;
           }
-          if (skip && entry.key.length >= skip.length && entry.key.subarray(0, skip.length).equals(skip)) return;
-          if (entry.spilled) return spill.finish(entry, version);
-          const target = lanes[lane++ % lanes.length]!;
-          target.restore(entry.db, entry.key, entry.expireAt, 1 + entry.length + 10, (buf, offset) => {
-            // DUMP payload: type, body, RDB version (2 bytes LE), CRC-64 of all that (8 bytes LE).
-            buf[offset] = entry.type;
-            let at = offset + 1;
-            for (const part of entry.parts) {
-              buf.set(part, at);
-              at += part.length;
-            }
-            buf[at] = version[0]!;
-            buf[at + 1] = version[1]!;
-            crc64Into(buf, offset, at + 2, buf, at + 2);
-          });
+          if (isOwn?.(entry.key)) return;
+          this.restore(entry);
         },
-        spill: (chunk, entry) => spill.write(chunk, entry.type),
+        spill: (chunk, entry) => this.spill.write(chunk, entry.type),
         start: (rdbVersion) => {
-          version = Buffer.alloc(2);
-          version.writeUInt16LE(options.payloadVersion ?? rdbVersion);
+          this.version = Buffer.alloc(2);
+          this.version.writeUInt16LE(options.payloadVersion ?? rdbVersion);
         },
       },
       { ...(options.spillAboveBytes ? { spillAboveBytes: options.spillAboveBytes } : {}) },
     );
-
-    const framing = new FullSyncFraming(
+    const splitter = this.splitter;
+    this.framing = new FullSyncFraming(
       {
-        rdb: (chunk) => {
-          const used = splitter.push(chunk);
-          for (const l of lanes) l.flush();
-          if (lanes.some((l) => l.backlog > HIGH_WATER)) {
-            replica!.socket.pause();
-            void Promise.all(lanes.map((l) => l.connection.drained())).then(() => replica!.socket.resume());
-          }
-          reportProgress();
-          return used;
-        },
+        rdb: (chunk) => this.takeSnapshotBytes(chunk),
         get rdbFinished() {
           return splitter.finished;
         },
-        snapshotEnded: () => finishSnapshot(),
-        stream: (chunk) => (forwarder ? forwarder.push(chunk) : held.push(chunk)),
+        snapshotEnded: () => this.finishSnapshot(),
+        stream: (chunk) => (this.forwarder ? this.forwarder.push(chunk) : this.held.push(chunk)),
       },
-      where,
+      this.where,
     );
-    const reportProgress = () => {
-      if (!options.onProgress || now() - lastProgress < 500) return;
-      lastProgress = now();
-      const keys = lanes.reduce((n, l) => n + l.acknowledged, 0) + spill.restored;
-      const perSec = Math.round((keys * 1000) / Math.max(1, now() - started));
-      options.onProgress({ phase: 'snapshot', keys, bytes: framing.rdbBytes, keysPerSec: perSec, db: 0, totalKeys: settings!.totalKeys, ...(perSec > 0 ? { etaSeconds: Math.max(0, Math.round((settings!.totalKeys - keys) / perSec)) } : {}) });
-    };
-    const onRdbBytes = (chunk: Buffer): void => {
-      try {
-        framing.push(chunk);
-      } catch (error) {
-        replica!.socket.pause();
-        failSnapshot(error as Error);
-      }
-    };
+  }
 
-    replica.onError = (error) => failSnapshot(new ReplicationUnavailableError(`${where} dropped the replication link (${error.message}); check client-output-buffer-limit replica on the source`));
-    const psync = await new Promise<RespValue>((resolve) => {
-      replica!.send(Buffer.from('*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n'), 1, (reply) => {
-        if (!(reply instanceof RespError)) replica!.takeRaw(onRdbBytes);
-        resolve(reply);
-      });
-      setTimeout(() => resolve(new RespError('no answer to PSYNC')), options.startTimeoutMs ?? 30_000).unref();
+  private timeoutError(): ReplicationUnavailableError {
+    return new ReplicationUnavailableError(`${this.where}: the snapshot did not finish within the time allowed; the scan copy works in resumable slices`);
+  }
+
+  /** 1. The control connection: INFO, CONFIG and the probe's DUMP. */
+  async connectToSource(): Promise<void> {
+    this.control = await connectRedis(this.source, { connectionName: 'spin-elasticache-copy-control' });
+  }
+
+  /** 2. How many keys, diskless or not, and no diskless sync delay. */
+  async prepareSource(): Promise<void> {
+    this.settings = await prepareSource(this.control!);
+  }
+
+  /** 3. The RESTORE lanes and the ordered connection the stream's writes go to. */
+  async openWriters(): Promise<void> {
+    const count = this.options.connections ?? 2;
+    for (let i = 0; i < count; i++) this.lanes.push(new RestoreLane(await RespConnection.open(this.target, `spin-elasticache-copy-${i}`, 0)));
+    this.apply = await RespConnection.open(this.target, 'spin-elasticache-copy-stream', 0);
+  }
+
+  /** 4. A target older than the source refuses its payloads: find out before copying anything. */
+  async checkTargetAcceptsPayloads(): Promise<void> {
+    await probeTargetAcceptsPayloads(this.control!, this.lanes[0]!.connection, this.options.payloadVersion, this.options.skipPrefix ?? OWN_KEY_PREFIX);
+  }
+
+  /** 5. A replica connection to the source. */
+  async attachAsReplica(): Promise<void> {
+    this.session = await ReplicaSession.open(this.source, { diskless: this.settings!.diskless });
+    if (this.timedOut) throw this.timeoutError();
+  }
+
+  /** 6. `PSYNC ? -1`: the source answers FULLRESYNC and starts its snapshot; its settings go back at once. */
+  async startFullSync(): Promise<void> {
+    const session = this.session!;
+    session.connection.onError = (error) => this.failSnapshot(new ReplicationUnavailableError(`${this.where} dropped the replication link (${error.message}); check client-output-buffer-limit replica on the source`));
+    const psync = await session.psync('?', '-1', {
+      timeoutMs: this.options.startTimeoutMs ?? 30_000,
+      accepted: (reply) => !(reply instanceof RespError),
+      onBytes: (chunk) => this.onSnapshotBytes(chunk),
     });
     if (psync instanceof RespError || !Buffer.isBuffer(psync)) {
-      throw new ReplicationUnavailableError(`${where} refused to replicate to us (${psync instanceof RespError ? psync.message : 'unexpected reply'}); it may be ElastiCache or forbid SYNC`);
+      throw new ReplicationUnavailableError(`${this.where} refused to replicate to us (${psync instanceof RespError ? psync.message : 'unexpected reply'}); it may be ElastiCache or forbid SYNC`);
     }
     const [mode, replid = '', offsetText] = psync.toString('latin1').split(' ');
-    if (mode !== 'FULLRESYNC') throw new ReplicationUnavailableError(`${where} answered PSYNC with ${mode}`);
-    startOffset = Number(offsetText);
-    await restoreSettings();
-    const snapshotStarted = Date.now();
+    if (mode !== 'FULLRESYNC') throw new ReplicationUnavailableError(`${this.where} answered PSYNC with ${mode}`);
+    this.replid = replid;
+    this.startOffset = Number(offsetText);
+    await this.restoreSettings();
+    this.at.snapshotStarted = Date.now();
+  }
 
+  /** 7. Until the whole snapshot is parsed into RESTOREs (or the deadline passes). */
+  async receiveSnapshot(): Promise<void> {
     try {
-      await snapshotDone;
+      await this.snapshotDone;
     } finally {
-      clearTimeout(deadlineTimer);
+      clearTimeout(this.deadlineTimer);
     }
-    const snapshotEnded = Date.now();
-    for (const l of lanes) l.flush();
-    // The snapshot is parsed. The source's writes since wait in its replication buffer, not
-    // in our memory, until every RESTORE is in; then we acknowledge and take them.
-    replica.socket.pause();
-    await Promise.all([...lanes.map((l) => waitForReplies(l.connection)), spill.done()]);
-    const refused = lanes.find((l) => l.refused)?.refused ?? spill.refused;
-    if (refused) throw new TargetRefusedPayloadError(`the target refused the source's RDB v${splitter.version} payload (key ${printable(refused)})`);
-    const laneFailure = lanes.find((l) => l.failure)?.failure ?? spill.failure;
-    if (laneFailure) throw laneFailure;
+    this.at.snapshotEnded = Date.now();
+    for (const lane of this.lanes) lane.flush();
+  }
 
-    const restoresDone = Date.now();
-    forwarder = new CommandForwarder(apply, startOffset, ack);
-    for (const chunk of held) forwarder.push(chunk);
-    held = [];
-    ack(startOffset);
-    replica.socket.resume();
-    const ackTimer = setInterval(() => ack(forwarder!.offset), 1000);
+  /**
+   * 8. Every RESTORE answered. The source's writes since wait in its replication buffer, not
+   * in our memory, until then.
+   */
+  async finishRestores(): Promise<void> {
+    this.session!.connection.socket.pause();
+    await Promise.all([...this.lanes.map((lane) => waitForReplies(lane.connection)), this.spill.done()]);
+    const refused = this.lanes.find((lane) => lane.refused)?.refused ?? this.spill.refused;
+    if (refused) throw new TargetRefusedPayloadError(`the target refused the source's RDB v${this.splitter.version} payload (key ${printable(refused)})`);
+    const failure = this.lanes.find((lane) => lane.failure)?.failure ?? this.spill.failure;
+    if (failure) throw failure;
+    this.at.restoresDone = Date.now();
+  }
+
+  /** 9. The writes made since the snapshot: those held, then the stream, up to where the source is now. */
+  async applyWritesSince(): Promise<void> {
+    const session = this.session!;
+    const forwarder = (this.forwarder = new CommandForwarder(this.apply!, this.startOffset, (offset) => session.ack(offset)));
+    for (const chunk of this.held) forwarder.push(chunk);
+    this.held = [];
+    session.ack(this.startOffset);
+    session.connection.socket.resume();
+    session.startAcks(() => forwarder.offset);
     try {
-      const followUntil = Date.now() + (options.followMs ?? 0);
-      while (Date.now() < followUntil && !options.stopFollowing?.()) {
+      const followUntil = Date.now() + (this.options.followMs ?? 0);
+      while (Date.now() < followUntil && !this.options.stopFollowing?.()) {
         await sleep(100);
-        if (replica.lost) throw new ReplicationUnavailableError(`${where} dropped the replication link while following writes`);
+        if (session.lost) throw new ReplicationUnavailableError(`${this.where} dropped the replication link while following writes`);
         if (forwarder.failure) throw forwarder.failure;
-        if (options.onProgress && now() - lastProgress >= 500) {
-          lastProgress = now();
-          const keys = stats.keys + lanes.reduce((n, l) => n + l.acknowledged, 0) + spill.restored;
-          options.onProgress({ phase: 'stream', keys, bytes: framing.rdbBytes, keysPerSec: 0, db: 0, totalKeys: settings.totalKeys });
-        }
+        this.reportProgress('stream');
       }
-      // Catch up to where the source is now.
-      const target = Number(/master_repl_offset:(\d+)/.exec(await control.info('replication'))?.[1] ?? 0);
-      const deadline = Date.now() + 60_000;
-      while (forwarder.offset < target) {
-        if (replica.lost) throw new ReplicationUnavailableError(`${where} dropped the replication link while catching up`);
-        if (Date.now() > deadline) throw new CopyFailedError(`${where}: the replication stream stalled at offset ${forwarder.offset}, behind ${target}`);
-        ack(forwarder.offset);
-        await sleep(5);
-      }
-      await waitForReplies(apply);
+      await session.catchUpToSource(this.control!, () => forwarder.offset, { pauseMs: 5, withinMs: 60_000, mustArrive: true });
+      await waitForReplies(this.apply!);
       if (forwarder.failure) throw forwarder.failure;
     } finally {
-      clearInterval(ackTimer);
+      session.stopAcks();
     }
+  }
 
+  /** 10. What was copied, and where the source's stream continues. */
+  result(): ReplicationCopyResult {
+    const { stats, lanes, spill, at } = this;
     stats.keys = lanes.reduce((n, l) => n + l.acknowledged, 0) + spill.restored;
     stats.bytes = lanes.reduce((n, l) => n + l.acknowledgedBytes, 0) + spill.bytes;
     stats.bigKeys = spill.restored;
-    stats.ms = Date.now() - started;
-    const phasesMs = { handshake: snapshotStarted - started, snapshot: snapshotEnded - snapshotStarted, restoreTail: restoresDone - snapshotEnded, stream: Date.now() - restoresDone };
-    return { stats, rdbVersion: splitter.version, rdbBytes: framing.rdbBytes, commandsApplied: forwarder.applied, offset: forwarder.offset, replid, diskless: framing.diskless, phasesMs };
-  } catch (error) {
-    if (timedOut) throw timeoutError();
-    if (error instanceof MigrationError) throw error;
-    throw mapRedisError(error, 'replication copy');
-  } finally {
-    clearTimeout(deadlineTimer);
-    await restoreSettings();
-    if (replica) replica.onError = undefined;
-    replica?.close();
-    apply?.close();
-    for (const l of lanes) l.connection.close();
-    await spill.close();
-    control.disconnect();
+    stats.ms = Date.now() - this.started;
+    const phasesMs = { handshake: at.snapshotStarted - this.started, snapshot: at.snapshotEnded - at.snapshotStarted, restoreTail: at.restoresDone - at.snapshotEnded, stream: Date.now() - at.restoresDone };
+    const forwarder = this.forwarder!;
+    return { stats, rdbVersion: this.splitter.version, rdbBytes: this.framing.rdbBytes, commandsApplied: forwarder.applied, offset: forwarder.offset, replid: this.replid, diskless: this.framing.diskless, phasesMs };
+  }
+
+  failure(error: unknown): MigrationError {
+    if (this.timedOut) return this.timeoutError();
+    return mapRedisError(error, 'replication copy');
+  }
+
+  /** Every connection, timer and temporary file, whatever happened; the source's settings put back. */
+  async close(): Promise<void> {
+    clearTimeout(this.deadlineTimer);
+    await this.restoreSettings();
+    this.session?.close();
+    this.apply?.close();
+    for (const lane of this.lanes) lane.connection.close();
+    await this.spill.close();
+    this.control?.disconnect();
+  }
+
+  private async restoreSettings(): Promise<void> {
+    const changed = this.settings?.changed.splice(0) ?? [];
+    if (changed.length === 0) return;
+    // The control connection may be the one a deadline just closed.
+    const client = this.control?.status === 'ready' ? this.control : await connectRedis(this.source, { connectionName: 'spin-elasticache-copy-control' }).catch(() => undefined);
+    for (const [name, value] of changed) await client?.config('SET', name, value).catch(() => undefined);
+    if (client !== this.control) client?.disconnect();
+  }
+
+  private restore(entry: RdbEntry): void {
+    if (entry.spilled) {
+      this.spill.finish(entry, this.version);
+      return;
+    }
+    const version = this.version;
+    const lane = this.lanes[this.nextLane++ % this.lanes.length]!;
+    lane.restore(entry.db, entry.key, entry.expireAt, 1 + entry.length + 10, (buf, offset) => {
+      // DUMP payload: type, body, RDB version (2 bytes LE), CRC-64 of all that (8 bytes LE).
+      buf[offset] = entry.type;
+      let at = offset + 1;
+      for (const part of entry.parts) {
+        buf.set(part, at);
+        at += part.length;
+      }
+      buf[at] = version[0]!;
+      buf[at + 1] = version[1]!;
+      crc64Into(buf, offset, at + 2, buf, at + 2);
+    });
+  }
+
+  /** Snapshot bytes into the splitter, RESTOREs out; the source is paused while the target lags. */
+  private takeSnapshotBytes(chunk: Buffer): number {
+    const used = this.splitter.push(chunk);
+    for (const lane of this.lanes) lane.flush();
+    if (this.lanes.some((lane) => lane.backlog > HIGH_WATER)) {
+      const socket = this.session!.connection.socket;
+      socket.pause();
+      void Promise.all(this.lanes.map((lane) => lane.connection.drained())).then(() => socket.resume());
+    }
+    this.reportProgress('snapshot');
+    return used;
+  }
+
+  private onSnapshotBytes(chunk: Buffer): void {
+    try {
+      this.framing.push(chunk);
+    } catch (error) {
+      this.session!.connection.socket.pause();
+      this.failSnapshot(error as Error);
+    }
+  }
+
+  private reportProgress(phase: 'snapshot' | 'stream'): void {
+    const { onProgress } = this.options;
+    if (!onProgress || Date.now() - this.lastProgress < 500) return;
+    this.lastProgress = Date.now();
+    const totalKeys = this.settings!.totalKeys;
+    const keys = this.stats.keys + this.lanes.reduce((n, l) => n + l.acknowledged, 0) + this.spill.restored;
+    if (phase === 'stream') {
+      onProgress({ phase, keys, bytes: this.framing.rdbBytes, keysPerSec: 0, db: 0, totalKeys });
+      return;
+    }
+    const perSec = Math.round((keys * 1000) / Math.max(1, Date.now() - this.started));
+    onProgress({ phase, keys, bytes: this.framing.rdbBytes, keysPerSec: perSec, db: 0, totalKeys, ...(perSec > 0 ? { etaSeconds: Math.max(0, Math.round((totalKeys - keys) / perSec)) } : {}) });
   }
 }
-
-/** The target refused a payload (older RDB version); callers copy by scan, with type-based fallback. */
-export class TargetRefusedPayloadError extends CopyFailedError {}
 
 /**
  * Before anything is copied: does the target accept a payload of the source's RDB version?
@@ -557,11 +429,3 @@ async function probeTargetAcceptsPayloads(control: Redis, target: RespConnection
     throw mapRedisError(new Error(reply.message), 'target');
   }
 }
-
-async function waitForReplies(connection: RespConnection): Promise<void> {
-  while (connection.pendingReplies > 0) {
-    if (connection.lost) throw mapRedisError(connection.lost, 'target');
-    await sleep(2);
-  }
-}
-

@@ -36,3 +36,9 @@ export function readStreamCommand(buf: Buffer, start: number): StreamCommand | u
 
 /** `REPLCONF GETACK *`: the master asks for our offset. */
 export const isGetAck = (command: StreamCommand) => command.name === 'replconf' && command.args[0]?.toString('latin1').toLowerCase() === 'getack';
+
+/**
+ * Commands in the replication stream that are not data: keep-alives, REPLCONF and pub/sub
+ * traffic. Answered or dropped, never forwarded to the target nor counted as writes.
+ */
+export const NON_DATA_COMMANDS: ReadonlySet<string> = new Set(['', 'ping', 'replconf', 'publish', 'spublish']);

@@ -10,6 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
+import { ReplicationUnavailableError } from '../../../lib/errors.js';
 import { connectRedis } from '../../../lib/redis/connect.js';
 import { copyAll } from '../../../lib/copy/engine.js';
 import { copyViaReplication } from '../../../lib/copy/replication/replica-copy.js';
@@ -97,7 +98,8 @@ describe('CRC-64 and the RDB splitter', () => {
     // A Redis 7.4+ hash with field expiries (type 24) is beyond this splitter.
     const rdb = Buffer.concat([Buffer.from('REDIS0012'), Buffer.from([0xfe, 0x00, 24, 0x01, 0x6b])]);
     const splitter = new RdbSplitter({ entry: () => undefined });
-    expect(() => splitter.push(rdb)).toThrow(expect.objectContaining({ name: 'ReplicationUnavailableError', message: 'RDB: unknown value type 24' }));
+    expect(() => splitter.push(rdb)).toThrow(expect.objectContaining({ name: 'SnapshotFormatError', message: 'RDB: unknown value type 24' }));
+    expect(() => new RdbSplitter({ entry: () => undefined }).push(rdb)).toThrow(ReplicationUnavailableError);
   });
 });
 

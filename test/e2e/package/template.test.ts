@@ -47,7 +47,7 @@ describe('npm run package', () => {
     resources = template.Resources;
     outputs = template.Outputs;
     conditions = template.Conditions;
-  }, 200_000);
+  }, 660_000);
 
   it('has one Lambda per Task function and the scheduled health check, on Node 22+ and arm64', () => {
     const functions = [...new Set(loadDefinition().tasks.map((t) => t.functionName)), ...SCHEDULED_FUNCTIONS];

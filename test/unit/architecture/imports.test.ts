@@ -12,21 +12,6 @@ import ts from 'typescript';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/**
- * Violations that only the copy-engine refactor of issue 14 removes (its files are another
- * helper's). The lead deletes this list when merging that branch; the test then holds the
- * whole tree to the rules. Each entry is `from -> to`, repository-relative.
- */
-const KNOWN_UNTIL_COPY_REFACTOR = new Set<string>([
-  // The copy steps' endpoint resolvers take the whole MigrationState; they belong in lib/workflow/.
-  'lib/copy/endpoints.ts -> lib/workflow/resolve.ts',
-  'lib/copy/endpoints.ts -> lib/workflow/state.ts',
-  // PingResult still lives in lib/workflow/state.ts; it moves into lib/redis/ping.ts.
-  'lib/redis/ping.ts -> lib/workflow/state.ts',
-  // CopyState is declared in the copy handler; it moves into lib/copy.
-  'handlers/catch-up-live-writes.ts -> handlers/copy-bulk.ts',
-]);
-
 /** Every module specifier a file imports: static, `export … from`, side-effect and literal dynamic `import(…)`. */
 function importsOf(source: string): string[] {
   return ts.preProcessFile(source, true, true).importedFiles.map((f) => f.fileName);
@@ -86,8 +71,6 @@ describe('the import rules', () => {
     const files = [...sourceFiles('lib'), ...sourceFiles('handlers')];
     expect(files.length).toBeGreaterThan(50);
     const found = files.flatMap((file) => violationsOf(file, readFileSync(join(ROOT, file), 'utf8')));
-    expect(found.filter((v) => !KNOWN_UNTIL_COPY_REFACTOR.has(v.edge)).map((v) => `${v.edge} (${v.reason})`)).toEqual([]);
-    // An allowance nobody needs any more is removed, so the list only shrinks.
-    expect([...KNOWN_UNTIL_COPY_REFACTOR].filter((edge) => !found.some((v) => v.edge === edge))).toEqual([]);
+    expect(found.map((v) => `${v.edge} (${v.reason})`)).toEqual([]);
   });
 });

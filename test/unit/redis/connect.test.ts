@@ -1,6 +1,7 @@
-/** The pure half of lib/redis/connect.ts: URL redaction, URL -> ioredis options, and ioredis errors -> our named errors. */
+/** The pure half of lib/redis/connect.ts (URL redaction, URL -> ioredis options) and lib/redis/errors.ts (ioredis errors -> our named errors). */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mapRedisError, redactUrl, redisOptions } from '../../../lib/redis/connect.js';
+import { redactUrl, redisOptions } from '../../../lib/redis/connect.js';
+import { mapRedisError } from '../../../lib/redis/errors.js';
 import { RedisAuthError, SecretUnavailableError } from '../../../lib/errors.js';
 
 /** What ioredis and Node hand over: an Error with a `code` (sockets, TLS) or a server reply's text. */

@@ -1,5 +1,5 @@
 /**
- * Audit parity: orca's pipeline history per application (execution counts, total and
+ * Spinnaker's audit parity after the copy: orca's pipeline history per application (execution counts, total and
  * average duration from startTime/endTime), computed on both sides, so the report shows
  * the history auditors use survived the move.
  */

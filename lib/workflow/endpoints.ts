@@ -1,8 +1,8 @@
 /** The two Redis endpoints every copy step needs, resolved the same way in each handler. */
-import { resolveTargetEndpoint } from '../workflow/resolve.js';
+import { resolveTargetEndpoint } from './resolve.js';
 import { resolveSourceEndpoint } from '../kubernetes/spin-redis.js';
 import type { RedisEndpoint } from '../redis/connect.js';
-import type { MigrationState } from '../workflow/state.js';
+import type { MigrationState } from './state.js';
 
 export interface EndpointResolvers {
   source: (state: MigrationState) => Promise<RedisEndpoint>;

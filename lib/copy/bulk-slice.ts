@@ -1,0 +1,93 @@
+/**
+ * One invocation of the workflow's bulk copy (CopyBulk, `$.copy`). The first slice tries
+ * the replication copy (one pass that leaves the target equal to the source as of its
+ * end); when that is not possible, or the snapshot does not fit in one slice, the scan copy
+ * runs one bounded slice per invocation, resuming from the checkpoint in the state.
+ *
+ * During a scan slice, safe checkpoints are also kept on the target (a key under our own
+ * prefix, never copied or compared), so that a retry after a Lambda timeout resumes from
+ * where the dead invocation got to, not from the start of its slice.
+ */
+import type { RedisEndpoint } from '../redis/connect.js';
+import { connectRedis } from '../redis/connect.js';
+import { copySlice } from './bulk.js';
+import { tryReplication, type CopyMethod } from './fallback.js';
+import { OWN_KEY_PREFIX } from './filter.js';
+import { copyViaReplication } from './replication/replica-copy.js';
+import type { Checkpoint, CopyLog, CopyStats } from './types.js';
+
+/** The bulk copy's result, carried in the state from slice to slice and into the catch-up. */
+export interface CopyState {
+  checkpoint: Checkpoint;
+  done: boolean;
+  slices: number;
+  lastSlice: CopyStats;
+  resumedFromSavedProgress?: boolean;
+  method?: 'replication' | 'scan';
+  /** Why the replication copy was not used. */
+  fallbackReason?: string;
+  /** After a replication copy: where the live catch-up continues the source's stream. */
+  replication?: { replid: string; offset: number };
+}
+
+export interface CopyBulkSliceOptions {
+  method: CopyMethod;
+  /** Epoch ms: one deadline for the whole invocation (a replication attempt that gives up has used its share). */
+  deadline: number;
+  /** Names the progress saved on the target: one per execution. */
+  progressId: string;
+  log?: CopyLog;
+}
+
+interface SavedProgress {
+  /** Slices completed when it was saved: only a retry of that same slice may use it. */
+  afterSlices: number;
+  checkpoint: Checkpoint;
+}
+
+/** Saved progress lives a day: long enough for any retry, short enough to clean itself up. */
+const PROGRESS_TTL_SECONDS = 86_400;
+
+export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint, previous: CopyState | undefined, options: CopyBulkSliceOptions): Promise<CopyState> {
+  const { deadline, log } = options;
+  const progressKey = `${OWN_KEY_PREFIX}copy-progress:${options.progressId}`;
+  const slices = previous?.slices ?? 0;
+  const store = await connectRedis(target, { connectionName: 'spin-elasticache-progress' });
+  try {
+    const saved = JSON.parse((await store.get(progressKey)) ?? 'null') as SavedProgress | null;
+    let fallbackReason = previous?.fallbackReason;
+    if (slices === 0 && !saved) {
+      const attempt = await tryReplication(options.method, () =>
+        copyViaReplication(source, target, {
+          deadline,
+          skipPrefix: OWN_KEY_PREFIX,
+          onProgress: (p) => log?.info('copy progress', { phase: p.phase, keysCopied: p.keys, keysPerSecond: p.keysPerSec, totalKeys: p.totalKeys, etaSeconds: p.etaSeconds }),
+        }),
+      );
+      if ('copied' in attempt) {
+        const result = attempt.copied;
+        log?.info('replication copy done', { keys: result.stats.keys, writesApplied: result.commandsApplied, offset: result.offset, phasesMs: result.phasesMs });
+        return { checkpoint: { dbs: [], dbIndex: 0, cursor: '0', stats: result.stats }, done: true, slices: 1, lastSlice: result.stats, method: 'replication', replication: { replid: result.replid, offset: result.offset } };
+      }
+      if (attempt.fallbackReason) {
+        fallbackReason = attempt.fallbackReason;
+        log?.warn('replication copy not possible; copying by scan', { reason: fallbackReason });
+      }
+    }
+    const resumeFrom = saved?.afterSlices === slices ? saved.checkpoint : previous?.checkpoint;
+    const save = async (afterSlices: number, checkpoint: Checkpoint) => void (await store.set(progressKey, JSON.stringify({ afterSlices, checkpoint } satisfies SavedProgress), 'EX', PROGRESS_TTL_SECONDS));
+    const result = await copySlice(source, target, {
+      ...(resumeFrom ? { checkpoint: resumeFrom } : {}),
+      deadline,
+      skipPrefix: OWN_KEY_PREFIX,
+      checkpointEveryMs: 5000,
+      onCheckpoint: (checkpoint) => save(slices, checkpoint),
+      onProgress: (p) => log?.info('copy progress', { keysCopied: p.keys, keysPerSecond: p.keysPerSec, db: p.db }),
+    });
+    if (result.done) await store.del(progressKey);
+    else await save(slices + 1, result.checkpoint);
+    return { checkpoint: result.checkpoint, done: result.done, slices: slices + 1, lastSlice: result.stats, method: 'scan', ...(fallbackReason ? { fallbackReason } : {}), ...(saved?.afterSlices === slices ? { resumedFromSavedProgress: true } : {}) };
+  } finally {
+    store.disconnect();
+  }
+}
