@@ -27,12 +27,16 @@ export function mapAwsError(error: unknown, context: string): MigrationError {
   const name = e.name ?? 'Error';
   const status = e.$metadata?.httpStatusCode;
   const message = `${context}: ${name}: ${e.message ?? String(error)}`;
-  if (/Throttl|RequestLimitExceeded|TooManyRequests|SlowDown|RequestThrottled/i.test(name) || status === 429) return new AwsThrottlingError(message, { cause: error });
-  if (/^Invalid.*State/.test(name)) return new AwsResourceBusyError(message, { cause: error });
+  // ElastiCache's own rate limit is APICallRateForCustomerExceededFault (retried, not a quota).
+  if (/Throttl|RequestLimitExceeded|TooManyRequests|SlowDown|RequestThrottled|APICallRateForCustomerExceeded/i.test(name) || status === 429) return new AwsThrottlingError(message, { cause: error });
+  // A resource in a passing state (modifying, snapshotting...). Not InvalidVPCNetworkStateFault: that
+  // one is a subnet or security-group problem, which waiting does not fix.
+  if (/^Invalid(?!VPCNetwork).*State/.test(name)) return new AwsResourceBusyError(message, { cause: error });
   if (/AccessDenied|UnauthorizedOperation|NotAuthorized|InvalidClientTokenId|UnrecognizedClient|ExpiredToken/i.test(name) || status === 403) {
     return new AwsAccessDeniedError(`${message} (check the Lambda role's IAM policy)`, { cause: error });
   }
-  if (/QuotaExceeded|LimitExceeded/i.test(name)) return new AwsQuotaExceededError(message, { cause: error });
+  // ElastiCache spells its quotas NodeQuotaForCustomerExceededFault, TagQuotaPerResourceExceeded, …
+  if (/Quota|LimitExceeded/i.test(name)) return new AwsQuotaExceededError(message, { cause: error });
   if (/NotFound|DoesNotExist/i.test(name) || status === 404) return new AwsResourceNotFoundError(message, { cause: error });
   if (/^InvalidParameter|^Invalid|ValidationException|MissingParameter/i.test(name)) return new AwsInvalidParameterError(message, { cause: error });
   if (e.$fault === 'server' || (status !== undefined && status >= 500) || /ServiceUnavailable|InternalFailure|InternalError|InternalServerError/i.test(name) || NETWORK_CODES.test(e.code ?? name)) {

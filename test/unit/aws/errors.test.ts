@@ -34,6 +34,7 @@ describe('mapAwsError', () => {
     ['TooManyRequestsException', serviceError('TooManyRequestsException', 429)],
     ['SlowDown', serviceError('SlowDown', 503, 'client')],
     ['any name with HTTP 429', serviceError('Unknown', 429)],
+    ["ElastiCache's own rate limit, APICallRateForCustomerExceededFault", serviceError('APICallRateForCustomerExceededFault', 400)],
   ])('%s -> AwsThrottlingError (transient)', (_, error) => {
     const mapped = mapAwsError(error, 'ElastiCache CreateReplicationGroup spin');
     expect(mapped.name).toBe('AwsThrottlingError');
@@ -142,6 +143,18 @@ describe('mapAwsError', () => {
     const mapped = mapAwsError(new Error('Region is missing'), 'ctx');
     expect(mapped.name).toBe('AwsInvalidParameterError');
     expect(mapped.message).toBe('ctx: Error: Region is missing');
+  });
+});
+
+describe('ElastiCache fault names that do not follow the common patterns', () => {
+  it.each(['NodeQuotaForCustomerExceededFault', 'ClusterQuotaForCustomerExceededFault', 'NodeQuotaForClusterExceededFault', 'TagQuotaPerResourceExceeded'])('%s -> AwsQuotaExceededError (fatal)', (name) => {
+    const mapped = mapAwsError(serviceError(name, 400), 'ElastiCache CreateReplicationGroup spin');
+    expect({ name: mapped.name, retryable: mapped.retryable }).toEqual({ name: 'AwsQuotaExceededError', retryable: false });
+  });
+
+  it('InvalidVPCNetworkStateFault is a network configuration problem, not a busy resource: fatal', () => {
+    const mapped = mapAwsError(serviceError('InvalidVPCNetworkStateFault', 400), 'ElastiCache CreateReplicationGroup spin');
+    expect({ name: mapped.name, retryable: mapped.retryable }).toEqual({ name: 'AwsInvalidParameterError', retryable: false });
   });
 });
 
