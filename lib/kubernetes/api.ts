@@ -142,7 +142,8 @@ async function runExec(exec: Exec, namespace: string, pod: string, container: st
         // A refused WebSocket upgrade arrives as "Unexpected server response: 403".
         const status = /Unexpected server response: (\d{3})/.exec(String((error as Error)?.message))?.[1];
         const mapped = mapKubernetesError(status ? { code: Number(status), message: (error as Error).message } : error, where);
-        reject(mapped.name === 'KubernetesUnavailableError' || mapped.name === 'KubernetesForbiddenError' ? mapped : new PodExecError(`${where}: ${mapped.message}`));
+        // The mapped message already starts with `where`.
+        reject(mapped.name === 'KubernetesUnavailableError' || mapped.name === 'KubernetesForbiddenError' ? mapped : new PodExecError(mapped.message, { cause: mapped }));
       });
   });
 }
