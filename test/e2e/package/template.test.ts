@@ -58,7 +58,7 @@ describe('npm run package', () => {
     const input = JSON.parse(rule.Targets[0]!.Input) as unknown;
     expect(parseMigrationInput(input).target.replicationGroupId).toBe('spinnaker-redis');
     // The alarm (Healthy < 1, or no data, for 10 minutes → SNS) is created only when the schedule is on.
-    expect(resources.RedisHealthAlarm).toMatchObject({ Type: 'AWS::CloudWatch::Alarm', Condition: 'HealthCheckEnabled', Properties: { MetricName: 'Healthy', TreatMissingData: 'breaching', Dimensions: [{ Name: 'ReplicationGroupId', Value: 'spinnaker-redis' }] } });
+    expect(resources.RedisHealthAlarm).toMatchObject({ Type: 'AWS::CloudWatch::Alarm', Condition: 'HealthCheckEnabled', Properties: { MetricName: 'Healthy', TreatMissingData: 'breaching' } }); // its dimensions: iam.test.ts
     expect(conditions.HealthCheckEnabled).toEqual({ 'Fn::Equals': ['false', 'true'] });
   });
 
@@ -68,22 +68,22 @@ describe('npm run package', () => {
     const env = (resources.SlackCommandLambdaFunction?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env).toMatchObject({ SLACK_SIGNING_SECRET_ARN: 'spin-elasticache/slack-signing-secret', SLACK_ALLOWED_USER_IDS: '', PRESETS_DIR: './presets' });
     expect(JSON.stringify(env.STATE_MACHINE_ARN)).toContain('stateMachine:spin-elasticache-test');
-    const policy = JSON.stringify(resources.IamRoleLambdaExecution?.Properties);
+    const policy = JSON.stringify(resources.SlackRole?.Properties); // per-function roles: iam.test.ts
     expect(policy).toContain('states:StartExecution');
-    expect(policy).toContain('secret:spin-elasticache/slack-signing-secret-*');
+    expect(policy).toContain('secret:spin-elasticache/slack-signing-secret-??????');
     expect(Object.keys(outputs)).toContain('HttpApiUrl');
   });
 
-  it('holds the state machine with every state and an EKS access entry scoped to the namespace', () => {
+  it('holds the state machine with every state and an EKS access entry to an RBAC group', () => {
     const machine = resources.MigrateStateMachine;
     expect(machine?.Type).toBe('AWS::StepFunctions::StateMachine');
     const definition = JSON.stringify(machine?.Properties.DefinitionString);
     for (const state of ['ValidateInput', 'EnsureReplicationGroup', 'PingRedis', 'CopyBulk', 'PatchHalyardConfig', 'HalDeployApply', 'ScaleDownSpinRedis', 'RollbackHalyardConfig']) {
       expect(definition).toContain(state);
     }
-    const entry = resources.LambdaEksAccessEntry;
+    const entry = resources.KubernetesEksAccessEntry; // RBAC groups, no access policy: iam.test.ts
     expect(entry?.Type).toBe('AWS::EKS::AccessEntry');
-    expect(JSON.stringify(entry?.Properties.AccessPolicies)).toContain('"Type":"namespace"');
+    expect(entry?.Properties.KubernetesGroups).toEqual(['spin-elasticache-migrator']);
     expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['MigrateStateMachineArn', 'MigrateStateMachineConsoleUrl']));
   });
 });
