@@ -1,20 +1,26 @@
 /**
  * `spin-elasticache copy --source URL --target URL [--verify] [--live] [--json FILE]`:
- * the workflow's copy engine as a standalone tool. Passwords may sit in the URLs or come
- * from environment variables; they are never printed.
+ * the workflow's copy engine as a standalone tool. Passwords come from environment variables
+ * or files (or, discouraged, the URLs); none is ever printed (cli/redact.ts).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { copyAll, type CopyMethod } from '../lib/copy/engine.js';
 import { verifyCopy, type VerifyReport } from '../lib/copy/verify.js';
 import { MigrationError } from '../lib/errors.js';
-import { redactUrl, type RedisEndpoint } from '../lib/redis/connect.js';
+import type { RedisEndpoint } from '../lib/redis/connect.js';
+import { displayUrl, secretsInUrl, withRedactedOutput } from './redact.js';
 
 const USAGE = `Usage: spin-elasticache copy --source URL --target URL [options]
 
   --source URL, --target URL   redis://[:password@]host:port[/db] or rediss://…
   --source-password-env VAR    read the source password from this environment variable
   --target-password-env VAR    likewise for the target
+  --source-password-file FILE  read the source password from this file (one line)
+  --target-password-file FILE  likewise for the target
+                               Prefer these to a password in the URL: command lines are
+                               visible to other users (ps) and kept in shell history.
+                               No password is ever printed, from any part of a URL.
   --ca-file FILE               extra CA for rediss:// (also REDIS_TLS_CA_FILE)
   --method auto|replication|scan
                                replication: attach to the source as a replica (PSYNC) and
@@ -30,7 +36,32 @@ const USAGE = `Usage: spin-elasticache copy --source URL --target URL [options]
                                side (scan, default 6)
 `;
 
+/** The passwords this command line gives, from anywhere, so that none is ever printed. */
+function givenSecrets(argv: string[]): string[] {
+  const after = (flag: string) => argv[argv.indexOf(flag) + 1];
+  const fromFile = (file: string | undefined) => {
+    try {
+      return file ? readPasswordFile(file) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return [
+    ...argv.filter((a) => /^rediss?:\/\//.test(a)).flatMap(secretsInUrl),
+    ...['--source-password-env', '--target-password-env'].flatMap((f) => (argv.includes(f) ? [process.env[after(f) ?? ''] ?? ''] : [])),
+    ...['--source-password-file', '--target-password-file'].flatMap((f) => (argv.includes(f) ? [fromFile(after(f)) ?? ''] : [])),
+  ];
+}
+
+function readPasswordFile(file: string): string {
+  return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+}
+
 export async function runCopyCommand(argv: string[]): Promise<number> {
+  return withRedactedOutput(givenSecrets(argv), () => copyCommand(argv));
+}
+
+async function copyCommand(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -40,6 +71,8 @@ export async function runCopyCommand(argv: string[]): Promise<number> {
         target: { type: 'string' },
         'source-password-env': { type: 'string' },
         'target-password-env': { type: 'string' },
+        'source-password-file': { type: 'string' },
+        'target-password-file': { type: 'string' },
         'ca-file': { type: 'string' },
         verify: { type: 'boolean' },
         live: { type: 'string' },
@@ -57,8 +90,9 @@ export async function runCopyCommand(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return values.help ? 0 : 2;
   }
-  const endpoint = (url: string, passwordEnv: unknown): RedisEndpoint => {
-    const password = typeof passwordEnv === 'string' ? process.env[passwordEnv] : undefined;
+  const endpoint = (url: string, passwordEnv: unknown, passwordFile?: unknown): RedisEndpoint => {
+    if (secretsInUrl(url).length > 0) process.stderr.write(`Warning: ${displayUrl(url)} carries credentials on the command line; use --source-password-env/-file or --target-password-env/-file instead.\n`);
+    const password = typeof passwordFile === 'string' ? readPasswordFile(passwordFile) : typeof passwordEnv === 'string' ? process.env[passwordEnv] : undefined;
     const caFile = typeof values['ca-file'] === 'string' ? values['ca-file'] : undefined;
     return { url, ...(password ? { password } : {}), ...(caFile ? { caFile } : {}) };
   };
@@ -67,13 +101,20 @@ export async function runCopyCommand(argv: string[]): Promise<number> {
     process.stderr.write(`--method must be auto, replication or scan, not ${String(values.method)}\n`);
     return 2;
   }
-  const source = endpoint(String(values.source), values['source-password-env']);
-  const target = endpoint(String(values.target), values['target-password-env']);
+  let source: RedisEndpoint;
+  let target: RedisEndpoint;
+  try {
+    source = endpoint(String(values.source), values['source-password-env'], values['source-password-file']);
+    target = endpoint(String(values.target), values['target-password-env'], values['target-password-file']);
+  } catch (error) {
+    process.stderr.write(`Cannot read a password file: ${(error as Error).message}\n`);
+    return 2;
+  }
   const tty = process.stderr.isTTY;
   const started = Date.now();
   const progress = (text: string) => (tty ? process.stderr.write(`\r\x1b[2K${text}`) : process.stderr.write(`${text}\n`));
   try {
-    process.stderr.write(`Copying ${redactUrl(source.url)} -> ${redactUrl(target.url)}\n`);
+    process.stderr.write(`Copying ${displayUrl(source.url)} -> ${displayUrl(target.url)}\n`);
     const result = await copyAll(source, target, {
       method,
       ...(values.connections ? { connections: Number(values.connections) } : {}),
@@ -99,7 +140,7 @@ export async function runCopyCommand(argv: string[]): Promise<number> {
       for (const e of verify.examples.slice(0, 10)) process.stderr.write(`  ${e.kind} db${e.db} ${e.key}: ${e.detail}\n`);
     }
     if (typeof values.json === 'string') {
-      writeFileSync(values.json, `${JSON.stringify({ source: redactUrl(source.url), target: redactUrl(target.url), method: result.method, fallbackReason: result.fallbackReason, seconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / seconds), stats: s, replication: result.replication, live, verify }, null, 2)}\n`);
+      writeFileSync(values.json, `${JSON.stringify({ source: displayUrl(source.url), target: displayUrl(target.url), method: result.method, fallbackReason: result.fallbackReason, seconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / seconds), stats: s, replication: result.replication, live, verify }, null, 2)}\n`);
     }
     return verify && !verify.ok ? 1 : 0;
   } catch (error) {

@@ -1,4 +1,6 @@
 /** `spin-elasticache <command>`: dispatch to one command module per verb. */
+import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
+
 const USAGE = `Usage: spin-elasticache <command> [options]
 
 Commands:
@@ -10,11 +12,26 @@ Commands:
   start --input FILE --state-machine-arn ARN [--name NAME]
                               Start a real migration in AWS Step Functions.
   health --input FILE [--json FILE]
-                              Check the new Redis once, as the scheduled HealthCheck does
-                              (exit 0 healthy, 1 degraded, 2 unhealthy).
-`;
+                              Check the new Redis once, as the scheduled HealthCheck does,
+                              in the input's cluster.region.
+
+Passwords: from environment variables or files (copy --source-password-env VAR,
+--source-password-file FILE, and the same for --target), never from the command line, which
+other users and shell history can see. No output ever shows a password, from any part of a URL.
+
+${EXIT_CODES_HELP}`;
 
 export async function main(argv: string[]): Promise<number> {
+  try {
+    return await dispatch(argv);
+  } catch (error) {
+    // No stack trace for a person to read; the name and message say what failed.
+    process.stderr.write(`spin-elasticache: internal error: ${(error as Error).name}: ${(error as Error).message}\n`);
+    return EXIT.internal;
+  }
+}
+
+async function dispatch(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'validate':
@@ -32,9 +49,9 @@ export async function main(argv: string[]): Promise<number> {
     case '--help':
     case 'help':
       process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
+      return command === undefined ? EXIT.usage : EXIT.ok;
     default:
       process.stderr.write(`Unknown command '${command}'.\n\n${USAGE}`);
-      return 2;
+      return EXIT.usage;
   }
 }

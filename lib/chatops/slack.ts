@@ -10,19 +10,39 @@ import { SlackRequestRejectedError } from '../errors.js';
 
 export const MAX_REQUEST_AGE_SECONDS = 300;
 
+/** Slack's signature of a request (what Slack sends; tests sign with it too). */
 export function slackSignature(secret: string, timestamp: string, body: string): string {
   return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
 }
 
-export function verifySlackRequest(secret: string, headers: Record<string, string | undefined>, body: string, nowSeconds = Math.floor(Date.now() / 1000)): void {
-  const header = (name: string) => headers[name] ?? headers[name.toLowerCase()] ?? Object.entries(headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
-  const timestamp = header('X-Slack-Request-Timestamp');
-  const signature = header('X-Slack-Signature');
+export interface SignedRequest {
+  timestamp: string;
+  signature: string;
+}
+
+function header(headers: Record<string, string | undefined>, name: string): string | undefined {
+  return Object.entries(headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
+}
+
+/** The request's timestamp and signature, refused when missing or older than five minutes. */
+export function signedRequest(headers: Record<string, string | undefined>, nowSeconds = Math.floor(Date.now() / 1000)): SignedRequest {
+  const timestamp = header(headers, 'X-Slack-Request-Timestamp');
+  const signature = header(headers, 'X-Slack-Signature');
   if (!timestamp || !signature) throw new SlackRequestRejectedError('not a signed Slack request');
-  if (!/^\d+$/.test(timestamp) || Math.abs(nowSeconds - Number(timestamp)) > MAX_REQUEST_AGE_SECONDS) throw new SlackRequestRejectedError('request too old (replayed?)');
-  const expected = Buffer.from(slackSignature(secret, timestamp, body));
-  const given = Buffer.from(signature);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new SlackRequestRejectedError('bad signature');
+  if (!/^\d{1,12}$/.test(timestamp) || Math.abs(nowSeconds - Number(timestamp)) > MAX_REQUEST_AGE_SECONDS) throw new SlackRequestRejectedError('request too old (replayed?)');
+  return { timestamp, signature };
+}
+
+/** Whether `signature` is Slack's signature of this request with `secret` (constant time). */
+export function signatureMatches(secret: string, request: SignedRequest, body: string): boolean {
+  if (secret.length === 0) return false; // anyone can sign with the empty key
+  const expected = Buffer.from(slackSignature(secret, request.timestamp, body));
+  const given = Buffer.from(request.signature);
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}
+
+export function verifySlackRequest(secret: string, headers: Record<string, string | undefined>, body: string, nowSeconds?: number): void {
+  if (!signatureMatches(secret, signedRequest(headers, nowSeconds), body)) throw new SlackRequestRejectedError('bad signature');
 }
 
 export type SlackCommand =

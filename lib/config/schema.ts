@@ -22,7 +22,10 @@ export function parameterGroupFamily(engine: 'redis' | 'valkey', engineVersion: 
 
 const ELASTICACHE_NAME = /^[a-zA-Z](?:[a-zA-Z0-9]|-(?!-))*$/;
 const AUTH_TOKEN_SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
-const K8S_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** RFC 1123 label (namespaces, container names): Kubernetes allows 63 characters. */
+const K8S_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** RFC 1123 subdomain (ConfigMap and Deployment names): labels joined by dots, 253 characters. */
+const K8S_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
@@ -37,8 +40,31 @@ function elastiCacheName(field: string, max: number) {
     .transform((v) => v.toLowerCase());
 }
 
-const k8sName = (what: string) =>
-  z.string().max(253).regex(K8S_NAME, `${what} must be a Kubernetes name: lowercase letters, digits and '-'`);
+const k8sLabel = (what: string) =>
+  z
+    .string()
+    .max(63, `${what} is at most 63 characters (a Kubernetes RFC 1123 label)`)
+    .regex(K8S_LABEL, `${what} must be a Kubernetes name: lowercase letters, digits and '-', starting and ending with a letter or digit`);
+const k8sSubdomain = (what: string) =>
+  z
+    .string()
+    .max(253, `${what} is at most 253 characters (a Kubernetes object name)`)
+    .regex(K8S_SUBDOMAIN, `${what} must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit`);
+/** A label selector as kubectl takes it (`app=spin`, `app in (a,b)`), bounded. */
+const labelSelector = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(512, `${what} is at most 512 characters`)
+    .regex(/^[A-Za-z0-9=!,._/() -]+$/, `${what} must be a Kubernetes label selector such as app=spin`);
+
+/**
+ * A path below the Halyard deployment directory: relative, normalised, no `..`, so nothing is
+ * written (or, on rollback, deleted) outside ~/.hal.
+ */
+const HALYARD_RELATIVE = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*\.ya?ml$/;
+/** Halyard's home: an absolute, normalised path whose last directory is `.hal` (as ~/.hal). */
+const HAL_HOME = /^(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*\/\.hal\/?$/;
 
 const halyardFile = (key: string, path: string) =>
   z
@@ -46,7 +72,8 @@ const halyardFile = (key: string, path: string) =>
       key: z.string().regex(CONFIGMAP_KEY, "a ConfigMap key: letters, digits, '-', '_' and '.'").default(key),
       path: z
         .string()
-        .regex(/^[^/].*\.ya?ml$/, 'a path relative to the Halyard deployment directory, ending in .yml')
+        .max(255, 'at most 255 characters')
+        .regex(HALYARD_RELATIVE, "a path relative to the Halyard deployment directory (no leading '/', no '.' or '..' segments), ending in .yml, such as profiles/gate-local.yml")
         .default(path),
     })
     .prefault({});
@@ -66,14 +93,22 @@ export const MigrationInputSchema = z
     }),
     spinnaker: z
       .strictObject({
-        namespace: k8sName('namespace').default('spinnaker'),
+        namespace: k8sLabel('namespace').default('spinnaker'),
         halyard: z
           .strictObject({
-            configMap: k8sName('the Halyard ConfigMap name').default('halyard-config'),
-            deployment: z.string().regex(/^[A-Za-z0-9_-]+$/).default('default'),
-            halHome: z.string().regex(/^\/.+/, 'an absolute path').default('/home/spinnaker/.hal'),
-            podSelector: z.string().min(1).default('app=halyard'),
-            container: k8sName('the Halyard container name').default('halyard'),
+            configMap: k8sSubdomain('the Halyard ConfigMap name').default('halyard-config'),
+            deployment: z
+              .string()
+              .max(63, 'the Halyard deployment name is at most 63 characters')
+              .regex(/^[A-Za-z0-9_-]+$/, "the Halyard deployment name (hal's --deployment, usually 'default'): letters, digits, '-' and '_'")
+              .default('default'),
+            halHome: z
+              .string()
+              .max(255, 'halHome is at most 255 characters')
+              .regex(HAL_HOME, "halHome must be Halyard's home directory in the pod: an absolute path ending in /.hal, with no '.' or '..' segments (such as /home/spinnaker/.hal)")
+              .default('/home/spinnaker/.hal'),
+            podSelector: labelSelector('podSelector').default('app=halyard'),
+            container: k8sLabel('the Halyard container name').default('halyard'),
             files: z
               .strictObject({
                 redisServiceSettings: halyardFile('redis.yml', 'service-settings/redis.yml'),
@@ -85,17 +120,17 @@ export const MigrationInputSchema = z
           .prefault({}),
         spinRedis: z
           .strictObject({
-            deployment: k8sName('the spin-redis Deployment name').default('spin-redis'),
+            deployment: k8sSubdomain('the spin-redis Deployment name').default('spin-redis'),
             /** Override how Lambdas reach spin-redis; by default the pod IP (VPC CNI) and container port. */
             url: z
               .string()
-              .regex(/^rediss?:\/\/[^/]+(\/0)?$/, 'a redis:// or rediss:// URL without a password')
-              .refine((v) => !/:\/\/[^@/]*:[^@/]*@/.test(v), 'must not carry a password')
+              .max(255, 'at most 255 characters')
+              .regex(/^rediss?:\/\/[^/?#@\s]+(\/0)?$/, 'a redis:// or rediss:// URL of host and port only (no user, password or ?query: a password belongs in Secrets Manager), such as redis://10.0.0.12:6379')
               .optional(),
           })
           .prefault({}),
         /** Label selector for the Spinnaker service Deployments that must roll out. */
-        serviceSelector: z.string().min(1).default('app=spin'),
+        serviceSelector: labelSelector('serviceSelector').default('app=spin'),
       })
       .prefault({}),
     target: z.strictObject({
@@ -206,8 +241,37 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.length === 0 ? '(input)' : path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
 }
 
+/** The input is a few hundred bytes; these bounds refuse anything else before it is walked. */
+export const MAX_INPUT_DEPTH = 8;
+export const MAX_INPUT_BYTES = 32 * 1024;
+/** Refusals list at most this many problems, each shortened, so the error stays a few KB (Step Functions' payload limit is 256 KB). */
+export const MAX_REPORTED_ISSUES = 20;
+const MAX_ISSUE_TEXT = 300;
+
+const clip = (text: string, max = MAX_ISSUE_TEXT) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/** Depth and size, measured without recursion (a 10,000-deep input must not overflow the stack). */
+function checkShape(raw: unknown): string | undefined {
+  const stack: { value: unknown; depth: number }[] = [{ value: raw, depth: 0 }];
+  let nodes = 0;
+  while (stack.length > 0) {
+    const { value, depth } = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= MAX_INPUT_DEPTH) return `nested deeper than ${MAX_INPUT_DEPTH} levels: the input is a flat document (see the README's input reference)`;
+    const children = Object.values(value);
+    nodes += children.length;
+    if (nodes > 10_000) break; // the size check below refuses it
+    for (const child of children) stack.push({ value: child, depth: depth + 1 });
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(raw) ?? '');
+  if (bytes > MAX_INPUT_BYTES) return `${bytes} bytes, more than ${MAX_INPUT_BYTES}: the input is a small document (see the README's input reference)`;
+  return undefined;
+}
+
 /** Validate and default a migration input; throws InputValidationError listing every bad field. */
 export function parseMigrationInput(raw: unknown): MigrationConfig {
+  const shape = checkShape(raw);
+  if (shape) throw new InputValidationError(`The migration input is ${shape}`, [{ path: '(input)', message: shape }]);
   const secretPaths = findSecretLookingKeys(raw);
   const result = MigrationInputSchema.safeParse(raw);
   const issues = [
@@ -218,8 +282,10 @@ export function parseMigrationInput(raw: unknown): MigrationConfig {
     ...(result.success ? [] : result.error.issues.map((i) => ({ path: formatPath(i.path), message: describeIssue(i) }))),
   ];
   if (issues.length > 0 || !result.success) {
-    const lines = issues.map((i) => `- ${i.path}: ${i.message}`);
-    throw new InputValidationError(`The migration input has ${issues.length} problem(s):\n${lines.join('\n')}`, issues);
+    const shown = issues.slice(0, MAX_REPORTED_ISSUES).map((i) => ({ path: clip(i.path, 200), message: clip(i.message) }));
+    const lines = shown.map((i) => `- ${i.path}: ${i.message}`);
+    const more = issues.length > shown.length ? `\n- … and ${issues.length - shown.length} more` : '';
+    throw new InputValidationError(`The migration input has ${issues.length} problem(s):\n${lines.join('\n')}${more}`, shown);
   }
   return result.data;
 }

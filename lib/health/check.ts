@@ -148,10 +148,7 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
     const api = deps.cluster();
     const { namespace } = config.spinnaker;
     const configMap = await api.readConfigMap(namespace, config.spinnaker.halyard.configMap);
-    const redisYml = configMap.data?.[config.spinnaker.halyard.files.redisServiceSettings.key];
-    const url = (parse(redisYml ?? '') as { overrideBaseUrl?: string } | null)?.overrideBaseUrl;
-    const pointsHere = url !== undefined && primary !== undefined && new URL(url).hostname === primary.address && Number(new URL(url).port || 6379) === primary.port;
-    add('spinnaker-config', pointsHere ? 'ok' : 'critical', pointsHere ? `Halyard's redis.yml points at ${primary!.address}:${primary!.port}` : `Halyard's redis.yml points at ${url ?? 'nothing'}, not at ${t.replicationGroupId}: the next hal deploy apply moves Spinnaker off ElastiCache`);
+    add(...spinnakerConfigFinding(configMap.data?.[config.spinnaker.halyard.files.redisServiceSettings.key], config.spinnaker.halyard.files.redisServiceSettings.key, primary, t.replicationGroupId));
     const spinRedisReplicas = await api.readScale(namespace, config.spinnaker.spinRedis.deployment).catch((error: unknown) => {
       if (asMigrationError(error).name === 'KubernetesNotFoundError') return 0;
       throw error;
@@ -161,6 +158,31 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
     add('spinnaker-config', 'warning', `cannot read the cluster: ${errorText(error)}`);
   }
   return report();
+}
+
+/**
+ * Where Halyard's redis service settings point. A file that does not parse, or a URL that is
+ * not one, is critical: the next `hal deploy apply` fails or points Spinnaker somewhere else.
+ */
+export function spinnakerConfigFinding(redisYml: string | undefined, key: string, primary: { address: string; port: number } | undefined, groupId: string): [string, FindingStatus, string] {
+  let settings: unknown;
+  try {
+    settings = parse(redisYml ?? '');
+  } catch (error) {
+    return ['spinnaker-config', 'critical', `Halyard's ${key} does not parse as YAML (${(error as Error).name}): fix it before the next hal deploy apply`];
+  }
+  const url = (settings as { overrideBaseUrl?: unknown } | null)?.overrideBaseUrl;
+  if (url === undefined) return ['spinnaker-config', 'critical', `Halyard's ${key} has no overrideBaseUrl, not ${groupId}: the next hal deploy apply moves Spinnaker off ElastiCache`];
+  let parsed: URL;
+  try {
+    if (typeof url !== 'string') throw new TypeError('not a string');
+    parsed = new URL(url);
+  } catch {
+    return ['spinnaker-config', 'critical', `Halyard's ${key} has an overrideBaseUrl that is not a URL: set it to the primary endpoint of ${groupId}`];
+  }
+  const pointsHere = primary !== undefined && parsed.hostname === primary.address && Number(parsed.port || 6379) === primary.port;
+  if (pointsHere) return ['spinnaker-config', 'ok', `Halyard's ${key} points at ${primary.address}:${primary.port}`];
+  return ['spinnaker-config', 'critical', `Halyard's ${key} points at ${parsed.host}, not at ${groupId}: the next hal deploy apply moves Spinnaker off ElastiCache`];
 }
 
 async function inspectInfo(endpoint: RedisEndpoint, wantedReplicas: number, metrics: HealthMetrics, add: (check: string, status: FindingStatus, detail: string) => void): Promise<void> {

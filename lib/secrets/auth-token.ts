@@ -30,7 +30,7 @@ export async function getAuthToken(client: Pick<SecretsManagerClient, 'send'>, c
   } catch (error) {
     const mapped = mapAwsError(error, `Secrets Manager GetSecretValue ${arn}`);
     if (mapped.retryable) throw mapped;
-    throw new SecretUnavailableError(`Cannot read the AUTH token secret ${arn}: ${(error as Error).name}. Check that it exists, is tagged spin-elasticache=auth-token, and that the Lambda role may read it.`);
+    throw new SecretUnavailableError(`Cannot read the AUTH token secret ${arn}: ${(error as Error).name}. Check that it exists and that it is the secret the stack was deployed for (the authTokenSecretId parameter): only that one is readable by the Redis-facing functions.`);
   }
   if (secretString === undefined) throw new SecretUnavailableError(`Secret ${arn} has no SecretString (binary secrets are not supported)`);
   let token = secretString;

@@ -2,10 +2,10 @@
  * The shape every Lambda handler shares: log the step, run one domain function, and make
  * sure whatever escapes is a named MigrationError (Step Functions routes on `name`).
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import { asMigrationError } from '../errors.js';
+import { logger } from '../logger.js';
 
-export const logger = new Logger({ serviceName: 'spin-elasticache' });
+export { logger };
 
 export function defineHandler<TEvent, TResult>(
   stepName: string,

@@ -66,12 +66,13 @@ export async function startEksEmulator(region: string, account = '000000000000')
 }
 
 export interface SecretsManagerEmulator extends Listening {
-  putSecret(name: string, value: string, tags?: Record<string, string>): string;
+  /** Creates the secret, or gives an existing one a new value under the same ARN (a rotation); a Buffer is stored as SecretBinary. */
+  putSecret(name: string, value: string | Buffer, tags?: Record<string, string>): string;
   faults: FaultInjector;
 }
 
 export async function startSecretsManagerEmulator(region: string, account = '000000000000'): Promise<SecretsManagerEmulator> {
-  const secrets = new Map<string, { arn: string; name: string; value: string; tags: Record<string, string> }>();
+  const secrets = new Map<string, { arn: string; name: string; value: string | Buffer; tags: Record<string, string> }>();
   const faults = new FaultInjector();
   const find = (id: string) => [...secrets.values()].find((s) => s.arn === id || s.name === id);
   const server = await listen(async (req, body, res) => {
@@ -85,7 +86,7 @@ export async function startSecretsManagerEmulator(region: string, account = '000
         const secret = find(input.SecretId ?? '');
         if (!secret) throw new AwsFault('ResourceNotFoundException', "Secrets Manager can't find the specified secret.", 400);
         if (operation === 'DescribeSecret') sendJson(res, 200, { ARN: secret.arn, Name: secret.name, Tags: Object.entries(secret.tags).map(([Key, Value]) => ({ Key, Value })) });
-        else sendJson(res, 200, { ARN: secret.arn, Name: secret.name, SecretString: secret.value, VersionId: 'v1', VersionStages: ['AWSCURRENT'], CreatedDate: 1700000000 });
+        else sendJson(res, 200, { ARN: secret.arn, Name: secret.name, ...(typeof secret.value === 'string' ? { SecretString: secret.value } : { SecretBinary: secret.value.toString('base64') }), VersionId: 'v1', VersionStages: ['AWSCURRENT'], CreatedDate: 1700000000 });
         return;
       }
       if (operation === 'CreateSecret') {
@@ -102,7 +103,7 @@ export async function startSecretsManagerEmulator(region: string, account = '000
     ...server,
     faults,
     putSecret(name, value, tags = {}) {
-      const arn = `arn:aws:secretsmanager:${region}:${account}:secret:${name}-${randomBytes(3).toString('hex')}`;
+      const arn = secrets.get(name)?.arn ?? `arn:aws:secretsmanager:${region}:${account}:secret:${name}-${randomBytes(3).toString('hex')}`;
       secrets.set(name, { arn, name, value, tags });
       return arn;
     },
@@ -183,7 +184,7 @@ export async function startSfnEmulator(): Promise<SfnEmulator> {
   };
   const server = await listen(async (req, body, res) => {
     const operation = String(req.headers['x-amz-target'] ?? '').replace('AWSStepFunctions.', '');
-    const input = JSON.parse(body.toString() || '{}') as { executionArn?: string; stateMachineArn?: string; name?: string; input?: string; maxResults?: number };
+    const input = JSON.parse(body.toString() || '{}') as { executionArn?: string; stateMachineArn?: string; name?: string; input?: string; maxResults?: number; statusFilter?: string };
     switch (operation) {
       case 'DescribeExecution': {
         const e = executions.get(input.executionArn ?? '');
@@ -198,8 +199,9 @@ export async function startSfnEmulator(): Promise<SfnEmulator> {
         const executionArn = `${machine.replace(':stateMachine:', ':execution:')}:${name}`;
         const existing = executions.get(executionArn);
         if (existing) {
-          // Like Step Functions: the same name and input is idempotent, a different input is refused.
-          if (existing.input === input.input) return sendJson(res, 200, { executionArn, startDate: existing.startDate }, json);
+          // Like Step Functions: the same name and input is idempotent while the execution runs;
+          // a different input, or a finished execution, is refused.
+          if (existing.input === input.input && existing.status === 'RUNNING') return sendJson(res, 200, { executionArn, startDate: existing.startDate }, json);
           return sendJsonError(res, new AwsFault('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`), json);
         }
         const execution: SandboxExecution = { executionArn, stateMachineArn: machine, name, status: 'RUNNING', ...(input.input !== undefined ? { input: input.input } : {}), startDate: Date.now() / 1000 };
@@ -208,7 +210,7 @@ export async function startSfnEmulator(): Promise<SfnEmulator> {
         return sendJson(res, 200, { executionArn, startDate: execution.startDate }, json);
       }
       case 'ListExecutions': {
-        const list = [...executions.values()].filter((e) => e.stateMachineArn === input.stateMachineArn).sort((a, b) => b.startDate - a.startDate).slice(0, input.maxResults ?? 100);
+        const list = [...executions.values()].filter((e) => e.stateMachineArn === input.stateMachineArn && (input.statusFilter === undefined || e.status === input.statusFilter)).sort((a, b) => b.startDate - a.startDate).slice(0, input.maxResults ?? 100);
         return sendJson(res, 200, { executions: list.map(({ input: _input, ...e }) => e) }, json);
       }
       default:

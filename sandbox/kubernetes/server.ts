@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { verifyEksToken } from './auth.js';
+import { authorized, rolesIn, type RbacRule } from './rbac.js';
 import { ObjectStore, StoreError, type Kind, type KubeObject } from './store.js';
 
 export type ExecHandler = (req: { namespace: string; pod: string; container: string; command: string[]; stdin?: Buffer }) => Promise<{ stdout: string | Buffer; stderr: string | Buffer; exitCode: number }>;
@@ -30,6 +31,8 @@ export interface KubernetesEmulatorOptions {
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
   exec?: ExecHandler;
+  /** The RBAC rules for EKS identities: by default the Roles in deploy/kubernetes-rbac.yaml; `false` allows everything. The admin token is never checked. */
+  rbac?: RbacRule[] | false;
 }
 
 export interface KubernetesEmulator {
@@ -180,12 +183,20 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
     return f;
   };
 
+  const rules = options.rbac === false ? undefined : (options.rbac ?? rolesIn());
+  const admins = new WeakSet<IncomingMessage>();
   const authenticate = async (req: IncomingMessage): Promise<string | undefined> => {
     const header = req.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (token === adminToken) return undefined;
+    if (token === adminToken) return void admins.add(req);
     const check = await verifyEksToken(token, { clusterName: options.clusterName, region: options.region, ...options.credentials });
     return check.ok ? undefined : (check.reason ?? 'invalid token');
+  };
+  /** The RBAC refusal for this request, if any (as the API server words it). */
+  const forbidden = (req: IncomingMessage, verb: string, apiGroup: string, resource: string, namespace: string | undefined, name: string | undefined): string | undefined => {
+    if (!rules || admins.has(req) || authorized(rules, { verb, apiGroup, resource, ...(name ? { name } : {}) })) return undefined;
+    const [plural, sub] = resource.split('/');
+    return `${plural}${apiGroup ? `.${apiGroup}` : ''}${name ? ` "${name}"` : ''} is forbidden: User "spin-elasticache" cannot ${verb} resource "${plural}"${sub ? ` with subresource "${sub}"` : ''} in API group "${apiGroup}"${namespace ? ` in the namespace "${namespace}"` : ''}`;
   };
 
   const send = (req: IncomingMessage, res: ServerResponse, code: number, body: unknown) => {
@@ -221,6 +232,8 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
     if (!spec) return send(req, res, 404, status(404, 'NotFound', `the server doesn't have a resource type "${resource}"`));
     const method = req.method ?? 'GET';
     const verb = method === 'GET' ? (name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : 'delete';
+    const refusal = forbidden(req, verb, path.startsWith('/apis/apps/') ? 'apps' : '', sub ? `${resource}/${sub}` : resource, namespace, name);
+    if (refusal) return send(req, res, 403, status(403, 'Forbidden', refusal));
     const fault = takeFault(verb, sub ? `${resource}/${sub}` : resource, name);
     if (fault) {
       const reason = fault.status === 409 ? 'Conflict' : fault.status === 403 ? 'Forbidden' : fault.status === 429 ? 'TooManyRequests' : 'InternalError';
@@ -305,6 +318,8 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
       const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
       if (!m) return reject(404, 'not an exec endpoint');
       const [, namespace, podName] = m as unknown as [string, string, string];
+      const refusal = forbidden(req, 'create', '', 'pods/exec', namespace, podName);
+      if (refusal) return reject(403, refusal);
       const fault = takeFault('exec', 'pods/exec', podName);
       if (fault) return reject(fault.status, fault.message ?? `pods "${podName}" is forbidden: exec refused by the sandbox (injected)`);
       const pod = store.get('Pod', namespace, podName);

@@ -1,15 +1,6 @@
-/**
- * Packages the stack with osls, offline, and checks the CloudFormation template: one Lambda
- * per Task function, VPC config exactly on the functions that talk to Redis, and the state
- * machine with its definition, which must equal the one the sandbox and the tests run
- * (statemachine/load.ts), so the two cannot drift apart.
- */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { ROOT } from '../../../sandbox/runner.js';
+import { packagedTemplate } from '../../support/package.js';
 import { loadDefinition } from '../../../statemachine/load.js';
 import { parseMigrationInput } from '../../../lib/config/schema.js';
 
@@ -39,11 +30,8 @@ describe('npm run package', () => {
   let resources: Record<string, Resource>;
   let outputs: Record<string, unknown>;
   let conditions: Record<string, unknown>;
-  beforeAll(() => {
-    const out = mkdtempSync(join(tmpdir(), 'sls-package-'));
-    const env = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' };
-    execFileSync(join(ROOT, 'node_modules', '.bin', 'osls'), ['package', '--stage', 'test', '--package', out], { cwd: ROOT, env, stdio: 'pipe', timeout: 600_000 });
-    const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, Resource>; Outputs: Record<string, unknown>; Conditions: Record<string, unknown> };
+  beforeAll(async () => {
+    const template = await packagedTemplate<{ Resources: Record<string, Resource>; Outputs: Record<string, unknown>; Conditions: Record<string, unknown> }>();
     resources = template.Resources;
     outputs = template.Outputs;
     conditions = template.Conditions;
@@ -75,7 +63,7 @@ describe('npm run package', () => {
     const input = JSON.parse(rule.Targets[0]!.Input) as unknown;
     expect(parseMigrationInput(input).target.replicationGroupId).toBe('spinnaker-redis');
     // The alarm (Healthy < 1, or no data, for 10 minutes → SNS) is created only when the schedule is on.
-    expect(resources.RedisHealthAlarm).toMatchObject({ Type: 'AWS::CloudWatch::Alarm', Condition: 'HealthCheckEnabled', Properties: { MetricName: 'Healthy', TreatMissingData: 'breaching', Dimensions: [{ Name: 'ReplicationGroupId', Value: 'spinnaker-redis' }] } });
+    expect(resources.RedisHealthAlarm).toMatchObject({ Type: 'AWS::CloudWatch::Alarm', Condition: 'HealthCheckEnabled', Properties: { MetricName: 'Healthy', TreatMissingData: 'breaching' } }); // its dimensions: iam.test.ts
     expect(conditions.HealthCheckEnabled).toEqual({ 'Fn::Equals': ['false', 'true'] });
   });
 
@@ -85,9 +73,9 @@ describe('npm run package', () => {
     const env = (resources.SlackCommandLambdaFunction?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env).toMatchObject({ SLACK_SIGNING_SECRET_ARN: 'spin-elasticache/slack-signing-secret', SLACK_ALLOWED_USER_IDS: '', PRESETS_DIR: './presets' });
     expect(JSON.stringify(env.STATE_MACHINE_ARN)).toContain('stateMachine:spin-elasticache-test');
-    const policy = JSON.stringify(resources.IamRoleLambdaExecution?.Properties);
+    const policy = JSON.stringify(resources.SlackRole?.Properties); // per-function roles: iam.test.ts
     expect(policy).toContain('states:StartExecution');
-    expect(policy).toContain('secret:spin-elasticache/slack-signing-secret-*');
+    expect(policy).toContain('secret:spin-elasticache/slack-signing-secret-??????');
     expect(Object.keys(outputs)).toContain('HttpApiUrl');
   });
 
@@ -100,16 +88,16 @@ describe('npm run package', () => {
     expect(packaged).toEqual(withDefaultQueryLanguage(definition));
   });
 
-  it('holds the state machine with every state and an EKS access entry scoped to the namespace', () => {
+  it('holds the state machine with every state and an EKS access entry to an RBAC group', () => {
     const machine = resources.MigrateStateMachine;
     expect(machine?.Type).toBe('AWS::StepFunctions::StateMachine');
     const definition = JSON.stringify(machine?.Properties.DefinitionString);
     for (const state of ['ValidateInput', 'EnsureReplicationGroup', 'PingRedis', 'CopyBulk', 'PatchHalyardConfig', 'HalDeployApply', 'ScaleDownSpinRedis', 'RollbackHalyardConfig']) {
       expect(definition).toContain(state);
     }
-    const entry = resources.LambdaEksAccessEntry;
+    const entry = resources.KubernetesEksAccessEntry; // RBAC groups, no access policy: iam.test.ts
     expect(entry?.Type).toBe('AWS::EKS::AccessEntry');
-    expect(JSON.stringify(entry?.Properties.AccessPolicies)).toContain('"Type":"namespace"');
+    expect(entry?.Properties.KubernetesGroups).toEqual(['spin-elasticache-migrator']);
     expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['MigrateStateMachineArn', 'MigrateStateMachineConsoleUrl']));
   });
 });

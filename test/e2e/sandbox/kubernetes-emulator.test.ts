@@ -37,6 +37,8 @@ beforeAll(async () => {
   });
   k8s.store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'spinnaker' } });
   k8s.store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'spinnaker' }, data: { a: '1' } });
+  k8s.store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'halyard-config', namespace: 'spinnaker' }, data: { a: '1' } });
+  k8s.store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'clouddriver-creds', namespace: 'spinnaker' }, data: { key: 'c2VjcmV0' } });
   k8s.store.create({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', namespace: 'spinnaker', labels: { app: 'spin' } }, spec: { replicas: 2, selector: { matchLabels: { app: 'spin' } }, template: {} } });
   k8s.store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p1', namespace: 'spinnaker', labels: { app: 'halyard' } }, spec: { containers: [{ name: 'halyard' }] } });
   k8s.store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p2', namespace: 'spinnaker', labels: { app: 'other' } }, spec: { containers: [{ name: 'x' }] } });
@@ -47,8 +49,22 @@ describe('the Kubernetes emulator', () => {
   it('accepts an EKS token for its cluster and refuses one for another cluster', async () => {
     const good = await createEksToken({ clusterName: 'emu', region: 'us-east-1', credentials });
     const other = await createEksToken({ clusterName: 'not-emu', region: 'us-east-1', credentials });
-    await expect(client(good).makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'cm', namespace: 'spinnaker' })).resolves.toMatchObject({ data: { a: '1' } });
-    await expect(client(other).makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'cm', namespace: 'spinnaker' })).rejects.toMatchObject({ code: 401 });
+    await expect(client(good).makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'halyard-config', namespace: 'spinnaker' })).resolves.toMatchObject({ data: { a: '1' } });
+    await expect(client(other).makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'halyard-config', namespace: 'spinnaker' })).rejects.toMatchObject({ code: 401 });
+  });
+
+  it("holds the EKS identity to the Roles in deploy/kubernetes-rbac.yaml: no Secrets, no other ConfigMap, no pod creation", async () => {
+    const kc = client(await createEksToken({ clusterName: 'emu', region: 'us-east-1', credentials }));
+    const core = kc.makeApiClient(CoreV1Api);
+    const apps = kc.makeApiClient(AppsV1Api);
+    await expect(core.readNamespacedSecret({ name: 'clouddriver-creds', namespace: 'spinnaker' })).rejects.toMatchObject({ code: 403 });
+    await expect(core.listNamespacedSecret({ namespace: 'spinnaker' })).rejects.toMatchObject({ code: 403 });
+    await expect(core.readNamespacedConfigMap({ name: 'cm', namespace: 'spinnaker' })).rejects.toMatchObject({ code: 403 });
+    await expect(core.createNamespacedPod({ namespace: 'spinnaker', body: { metadata: { name: 'evil' }, spec: { containers: [{ name: 'x', image: 'x' }] } } })).rejects.toMatchObject({ code: 403 });
+    await expect(apps.replaceNamespacedDeploymentScale({ name: 'd', namespace: 'spinnaker', body: { metadata: { name: 'd', namespace: 'spinnaker' }, spec: { replicas: 5 } } })).rejects.toMatchObject({ code: 403 });
+    await expect(core.listNamespacedPod({ namespace: 'spinnaker', labelSelector: 'app=halyard' })).resolves.toMatchObject({ items: [expect.anything()] });
+    expect(k8s.store.get('Pod', 'spinnaker', 'evil')).toBeUndefined();
+    expect(k8s.store.get('Deployment', 'spinnaker', 'd')?.spec).toMatchObject({ replicas: 2 });
   });
 
   it('answers 409 to a replace with a stale resourceVersion', async () => {

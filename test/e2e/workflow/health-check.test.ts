@@ -56,8 +56,8 @@ afterAll(async () => {
 describe('health check after the migration', () => {
   it('finds the new Redis healthy and says nothing', async () => {
     const { report, emf } = await check();
-    expect(emf?._aws?.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'SpinElastiCache', Dimensions: [expect.arrayContaining(['ReplicationGroupId'])] });
-    expect(emf).toMatchObject({ ReplicationGroupId: SANDBOX_GROUP_ID, Healthy: 1, CriticalFindings: 0, ReplicationLag: expect.any(Number), PingLatency: expect.any(Number) });
+    expect(emf?._aws?.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'SpinElastiCache', Dimensions: [['service', 'ReplicationGroupId']] });
+    expect(emf).toMatchObject({ service: 'spin-elasticache', ReplicationGroupId: SANDBOX_GROUP_ID, Healthy: 1, CriticalFindings: 0, ReplicationLag: expect.any(Number), PingLatency: expect.any(Number) });
     expect({ status: report.status, problems: report.findings.filter((f) => f.status !== 'ok') }).toEqual({ status: 'healthy', problems: [] });
     expect(statusOf(report.findings)).toEqual({ 'replication-group': 'ok', configuration: 'ok', nodes: 'ok', 'parameter-group': 'ok', redis: 'ok', replication: 'ok', memory: 'ok', evictions: 'ok', 'spinnaker-config': 'ok', 'spin-redis': 'ok' });
     expect(report.metrics.connectedReplicas).toBe(1);
@@ -79,7 +79,7 @@ describe('health check after the migration', () => {
     expect(report.findings.find((f) => f.check === 'redis')?.detail).toMatch(/KeyspaceNotificationsError/);
     expect(report.transition).toEqual({ previous: 'healthy', current: 'unhealthy', notified: true });
     expect(healthMessages().map((m) => m.subject)).toEqual([`ElastiCache ${SANDBOX_GROUP_ID} for Spinnaker is unhealthy`]);
-    expect(healthMessages()[0]!.message).toMatch(/CRITICAL spinnaker-config: Halyard's redis.yml points at redis:\/\/spin-redis:6379/);
+    expect(healthMessages()[0]!.message).toMatch(/CRITICAL spinnaker-config: Halyard's redis.yml points at spin-redis:6379, not at/);
 
     const { report: again } = await check();
     expect(again.transition).toEqual({ previous: 'unhealthy', current: 'unhealthy', notified: false });

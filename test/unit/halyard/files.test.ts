@@ -122,7 +122,9 @@ describe('syncPodFiles', () => {
   });
 
   it('quotes a path with a single quote for the shell', async () => {
-    const odd = parseMigrationInput({ cluster: { name: 'prod', region: 'us-east-1' }, target: { replicationGroupId: 'spin-redis' }, spinnaker: { halyard: { halHome: "/home/o'neil/.hal" } } });
+    // The input schema refuses such a home (defence in depth: the quoting must hold anyway).
+    const odd = parseMigrationInput({ cluster: { name: 'prod', region: 'us-east-1' }, target: { replicationGroupId: 'spin-redis' } });
+    odd.spinnaker.halyard.halHome = "/home/o'neil/.hal";
     const pod = fakePod({});
     await syncPodFiles(pod.api, odd, { 'redis.yml': 'r\n', 'gate-local.yml': undefined, 'spinnaker-local.yml': undefined });
     expect(pod.commands).toContain(`sh -c cat > '/home/o'\\''neil/.hal/default/service-settings/redis.yml'`);

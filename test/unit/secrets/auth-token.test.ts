@@ -96,7 +96,7 @@ describe('getAuthToken', () => {
     expect(error).toMatchObject({
       name: 'SecretUnavailableError',
       retryable: false,
-      message: `Cannot read the AUTH token secret ${ARN}: ${name}. Check that it exists, is tagged spin-elasticache=auth-token, and that the Lambda role may read it.`,
+      message: `Cannot read the AUTH token secret ${ARN}: ${name}. Check that it exists and that it is the secret the stack was deployed for (the authTokenSecretId parameter): only that one is readable by the Redis-facing functions.`,
     });
   });
 
