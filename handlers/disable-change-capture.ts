@@ -1,11 +1,9 @@
 /**
  * DisableChangeCapture: put spin-redis's notify-keyspace-events back as it was. Used on
- * success, before the cutover fails and in the rollback; a no-op when capture never began
- * or spin-redis is already gone (scaled to 0 with its data).
+ * success, before the cutover fails and in the rollback; a no-op when capture never began.
  */
 import type { RedisEndpoint } from '../lib/redis/connect.js';
-import { connectRedis } from '../lib/redis/connect.js';
-import { restoreChangeCapture } from '../lib/redis/change-capture.js';
+import { restoreChangeCaptureAt } from '../lib/redis/change-capture.js';
 import { resolveSourceEndpoint } from '../lib/kubernetes/spin-redis.js';
 import { defineHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
@@ -15,15 +13,7 @@ export interface ChangeCaptureDeps {
 }
 
 export function createHandler(deps: ChangeCaptureDeps) {
-  return defineHandler('DisableChangeCapture', async (state: MigrationState) => {
-    if (!state.capture) return { restored: null, reason: 'change capture was never enabled' };
-    const source = await connectRedis(await deps.resolveSource(state), { connectionName: 'spin-elasticache-capture' });
-    try {
-      return await restoreChangeCapture(source, state.capture.previousNotifyKeyspaceEvents);
-    } finally {
-      source.disconnect();
-    }
-  });
+  return defineHandler('DisableChangeCapture', (state: MigrationState) => restoreChangeCaptureAt(() => deps.resolveSource(state), state.capture));
 }
 
 export const handler = createHandler({ resolveSource: (state) => resolveSourceEndpoint(state.config) });

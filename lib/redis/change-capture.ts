@@ -4,6 +4,7 @@
  * execution state (`$.capture`) so that the success path and the rollback both restore it.
  */
 import type { Redis } from 'ioredis';
+import { connectRedis, type RedisEndpoint } from './connect.js';
 import { mapRedisError } from './errors.js';
 
 /** Flags the catch-up needs: keyspace channel (K), all events (A), plus evicted/expired (included in A). */
@@ -42,4 +43,23 @@ export async function restoreChangeCapture(redis: Pick<Redis, 'config'>, previou
   } catch (error) {
     throw mapRedisError(error, 'spin-redis');
   }
+}
+
+/** Connects to spin-redis for one CONFIG change, and always disconnects. */
+async function withSpinRedis<T>(endpoint: RedisEndpoint, run: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = await connectRedis(endpoint, { connectionName: 'spin-elasticache-capture' });
+  try {
+    return await run(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** EnableChangeCapture's one call: `previousFromState` is `$.capture.previousNotifyKeyspaceEvents` on a re-run. */
+export const enableChangeCaptureAt = (endpoint: RedisEndpoint, previousFromState?: string) => withSpinRedis(endpoint, (redis) => enableChangeCapture(redis, previousFromState));
+
+/** DisableChangeCapture's one call; a no-op (and no connection) when capture never began. */
+export async function restoreChangeCaptureAt(endpoint: () => Promise<RedisEndpoint>, capture: ChangeCaptureResult | undefined): Promise<{ restored: string } | { restored: null; reason: string }> {
+  if (!capture) return { restored: null, reason: 'change capture was never enabled' };
+  return withSpinRedis(await endpoint(), (redis) => restoreChangeCapture(redis, capture.previousNotifyKeyspaceEvents));
 }
