@@ -79,7 +79,7 @@ export async function targetStreamPosition(target: Redis): Promise<StreamPositio
  * position (left by an earlier migration run) is ignored.
  */
 export function resumePosition(state: StreamPosition, onTarget: StreamPosition | undefined): StreamPosition {
-  return onTarget && onTarget.replid === state.replid && onTarget.offset > state.offset ? onTarget : state;
+  return onTarget && onTarget.replid === state.replid && onTarget.offset > state.offset ? onTarget : { replid: state.replid, offset: state.offset, ...(state.db === undefined ? {} : { db: state.db }) };
 }
 
 interface Batch {
@@ -118,7 +118,7 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
   let replica: ReplicaSession | undefined;
   try {
     const start = resumePosition(options.position, await targetStreamPosition(targetControl));
-    const stats: FollowStats = { position: { ...start }, commands: 0, copied: 0, deleted: 0, stoppedEarly: false, ms: 0 };
+    const stats: FollowStats = { position: { replid: start.replid, offset: start.offset, db: start.db ?? 0 }, commands: 0, copied: 0, deleted: 0, stoppedEarly: false, ms: 0 };
     const target = (apply = await RespConnection.open(targetEndpoint, 'spin-elasticache-follow-apply'));
     const session = (replica = await ReplicaSession.open(sourceEndpoint, { diskless: true }));
     let pending: Buffer = Buffer.alloc(0);
@@ -134,7 +134,6 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
     session.startAcks(() => stats.position.offset);
     // The stream's database as of the last applied byte.
     let db = start.db ?? 0;
-    stats.position.db = db;
 
     /** The complete commands at the head of `pending` that end outside a stream transaction. */
     const nextBatch = (): Batch | undefined => {
