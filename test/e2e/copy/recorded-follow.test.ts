@@ -57,3 +57,24 @@ describe.each(['redis-3.2.13', 'redis-4.0.14', 'redis-5.0.14', 'redis-6.2.16', '
     }
   });
 });
+
+describe('replaying redis-6.2.16 late', () => {
+  it('the relative TTLs in its stream (PEXPIRE, SET … PX) are not stretched by the catch-up being late', async () => {
+    const expected = loadExpected('redis-6.2.16');
+    await writeDataset(back, expected); // the backing's TTLs: an hour from now, as the master's
+    await dst.flushall();
+    const replay = await ReplayMaster.start(loadRecording('redis-6.2.16'), { backing: { host: backing.host, port: backing.port }, holdStream: true });
+    try {
+      const copied = await copyViaReplication({ url: replay.url }, { url: target.url });
+      await sleep(1500); // between two slices
+      replay.releaseStream();
+      await followChanges({ url: replay.url }, { url: target.url }, { position: { replid: copied.replid, offset: copied.offset }, until: Date.now() + 300 });
+      for (const key of ['spring:session:sessions:abc', 'spring:session:sessions:expires:abc']) {
+        const [onTarget, onSource] = [await dst.pttl(key), await back.pttl(key)];
+        expect({ key, stretch: Math.abs(onTarget - onSource) < 300 }).toEqual({ key, stretch: true });
+      }
+    } finally {
+      await replay.stop();
+    }
+  });
+});
