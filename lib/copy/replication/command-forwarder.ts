@@ -13,7 +13,7 @@ import type { RedisEndpoint } from '../../redis/connect.js';
 import { DbClients } from '../../redis/keyspace.js';
 import { encodeCommand, type RespConnection, RespError, type RespValue } from '../../redis/resp.js';
 import { OutBuffer } from './out-buffer.js';
-import { expiryCommand, relativeExpiryKeys, sourceExpiries } from './relative-expiry.js';
+import { collectExpiring, expiryCommand, sourceExpiries } from './relative-expiry.js';
 import { isGetAck, NON_DATA_COMMANDS, readStreamCommand } from './stream-command.js';
 
 /**
@@ -67,13 +67,7 @@ export class CommandForwarder {
         continue;
       }
       if (command.name === 'select') this.db = Number(command.args[0]?.toString('latin1') ?? 0);
-      if (this.sources) {
-        for (const key of relativeExpiryKeys(command)) {
-          const keys = expiring.get(this.db) ?? new Map<string, Buffer>();
-          keys.set(key.toString('base64'), Buffer.from(key));
-          expiring.set(this.db, keys);
-        }
-      }
+      if (this.sources) collectExpiring(expiring, this.db, command);
       this.out.bytes(raw);
       this.outCommands++;
       this.applied++;

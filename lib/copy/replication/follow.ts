@@ -23,7 +23,7 @@ import { connectRedis, redactUrl, type RedisEndpoint } from '../../redis/connect
 import { mapRedisError } from '../../redis/errors.js';
 import { DbClients, OWN_KEY_PREFIX } from '../../redis/keyspace.js';
 import { encodeCommand, RespConnection, RespError, type RespValue } from '../../redis/resp.js';
-import { expiryCommand, relativeExpiryKeys, sourceExpiries } from './relative-expiry.js';
+import { collectExpiring, expiryCommand, sourceExpiries } from './relative-expiry.js';
 import { ReplicaSession } from './replica-session.js';
 import { isGetAck, NON_DATA_COMMANDS, readStreamCommand, type StreamCommand } from './stream-command.js';
 
@@ -178,11 +178,7 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
         parts.push([command.name, ...command.args]);
         if (command.name === 'select') current = Number(command.args[0]?.toString('latin1') ?? 0);
         if (command.name === 'swapdb') for (const a of command.args.slice(0, 2)) swapped.add(Number(a.toString('latin1')));
-        for (const key of relativeExpiryKeys(command)) {
-          const keys = expiring.get(current) ?? new Map<string, Buffer>();
-          keys.set(key.toString('base64'), key);
-          expiring.set(current, keys);
-        }
+        collectExpiring(expiring, current, command);
         stats.commands += command.name === 'select' ? 0 : 1;
         if (REMOVALS.has(command.name)) stats.deleted++;
         else if (command.name !== 'select') stats.copied++;

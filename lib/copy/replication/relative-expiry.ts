@@ -35,6 +35,20 @@ export function relativeExpiryKeys(command: StreamCommand): Buffer[] {
   }
 }
 
+/** RENAME and RENAMENX carry a key's TTL to its new name: `[from, to]`, or undefined. */
+export function renamed(command: StreamCommand): [Buffer, Buffer] | undefined {
+  return (command.name === 'rename' || command.name === 'renamenx') && command.args[0] && command.args[1] ? [command.args[0], command.args[1]] : undefined;
+}
+
+/** Collects, per database, the keys whose expiry must be read from the source after `command`. */
+export function collectExpiring(expiring: Map<number, Map<string, Buffer>>, db: number, command: StreamCommand): void {
+  const keys = expiring.get(db) ?? new Map<string, Buffer>();
+  for (const key of relativeExpiryKeys(command)) keys.set(key.toString('base64'), Buffer.from(key));
+  const move = renamed(command);
+  if (move && keys.has(move[0].toString('base64'))) keys.set(move[1].toString('base64'), Buffer.from(move[1]));
+  if (keys.size > 0) expiring.set(db, keys);
+}
+
 /** Absolute expiry on the source: epoch ms, `null` for none, `undefined` when the key is gone there. */
 export type SourceExpiry = number | null | undefined;
 

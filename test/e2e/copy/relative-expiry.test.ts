@@ -24,6 +24,7 @@ describe('the bulk copy forwarder', () => {
   it('gives keys written with relative TTLs the source expiry, however late it applies them', async () => {
     await src.set('session', 'v', 'PX', 10_000);
     await src.set('persisted', 'v'); // EX in the stream, PERSIST since
+    await src.set('session:new-id', 'v', 'PX', 10_000); // SETEX then RENAME (Spring Session's new id)
     await src.select(2);
     await src.psetex('db2', 20_000, 'v');
     await src.select(0);
@@ -32,7 +33,9 @@ describe('the bulk copy forwarder', () => {
       encodeCommand(['SELECT', '0']),
       encodeCommand(['SET', 'session', 'v', 'PX', '10000']),
       encodeCommand(['SETEX', 'persisted', '100', 'v']),
-      encodeCommand(['SETEX', 'gone', '100', 'v']), // expired or deleted on the source since: its DEL follows
+      encodeCommand(['SETEX', 'gone', '100', 'v']),
+      encodeCommand(['PSETEX', 'session:old-id', '10000', 'v']),
+      encodeCommand(['RENAME', 'session:old-id', 'session:new-id']), // expired or deleted on the source since: its DEL follows
       encodeCommand(['SELECT', '2']),
       encodeCommand(['PSETEX', 'db2', '20000', 'v']),
       encodeCommand(['SET', 'db2-plain', 'v']),
@@ -50,6 +53,7 @@ describe('the bulk copy forwarder', () => {
       const [targetTtl, sourceTtl] = [await dst.pttl('session'), await src.pttl('session')];
       expect(Math.abs(targetTtl - sourceTtl)).toBeLessThan(200); // not 1.5 s longer
       expect(await dst.pttl('persisted')).toBe(-1);
+      expect(Math.abs((await dst.pttl('session:new-id')) - (await src.pttl('session:new-id')))).toBeLessThan(200);
       expect(await dst.ttl('gone')).toBeGreaterThan(90);
       await Promise.all([dst.select(2), src.select(2)]);
       expect(Math.abs((await dst.pttl('db2')) - (await src.pttl('db2')))).toBeLessThan(200);
