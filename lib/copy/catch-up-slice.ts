@@ -1,10 +1,11 @@
 /**
- * One invocation of the live catch-up (CatchUpLiveWrites, `$.catchUp`): copy what
+ * One invocation of the live catch-up (CatchUpLiveWrites, `$.catchUp`): mirror what
  * Spinnaker changes on spin-redis until no client but us is left on it or the drain bound
  * passes. After a replication copy it continues spin-redis's replication stream from where
- * the copy (or the last slice) stopped, so no write is missed between invocations; when
- * that stream cannot continue it falls back to keyspace notifications for the rest of the
- * catch-up. Counts accumulate across slices.
+ * the copy (or the last slice, or the target's own record of it) stopped and replays its
+ * commands exactly once, so no write is missed or doubled between invocations; when that
+ * stream cannot continue it falls back to keyspace notifications (each touched key replaced
+ * whole) for the rest of the catch-up. Counts accumulate across slices.
  */
 import { ReplicationUnavailableError } from '../errors.js';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';

@@ -1,8 +1,10 @@
 /**
  * Live catch-up: while Spinnaker is being re-pointed, copy every key it touches on
  * spin-redis (keyspace notifications, enabled by EnableChangeCapture) to the target.
- * Notifications are fire-and-forget: what happens between two invocations is lost, which
- * is why ReconcileFinal compares both sides afterwards.
+ * Each touched key's current state replaces the target's (a key gone on the source is
+ * deleted there), so removals propagate. Notifications are fire-and-forget: what happens
+ * between two invocations is lost, which is why ReconcileFinal compares both sides afterwards.
+ * This is the fallback for when the replication stream cannot continue (replication/follow.ts).
  */
 import type { Redis } from 'ioredis';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
@@ -10,7 +12,7 @@ import { SpinRedisStillInUseError } from '../errors.js';
 import { mapRedisError } from '../redis/errors.js';
 import { DbClients } from '../redis/keyspace.js';
 import { ownKeys } from './filter.js';
-import { copyKeyByType, mergeCollection, type RedisType } from './key-copy.js';
+import { copyKeyByType, type RedisType } from './key-copy.js';
 
 export interface CatchUpOptions {
   /** Epoch ms at which to return. */
@@ -30,26 +32,26 @@ export interface CatchUpStats {
 }
 
 
-/** Copy one key's current state from source to target (or delete it there if gone). */
+/**
+ * Copy one key's current state from source to target, replacing what the target holds (a
+ * collection is replaced whole, never merged: removals must reach the target), or delete it
+ * there if it is gone on the source. A PTTL of 0 expires this very millisecond: gone too,
+ * never "no expiry".
+ */
 export async function syncKey(source: Redis, target: Redis, key: Buffer): Promise<'copied' | 'deleted'> {
   const reply = (await source.callBuffer('EVAL', "local t = redis.call('TYPE', KEYS[1]).ok if t == 'none' then return {-2} end return {redis.call('PTTL', KEYS[1]), redis.call('DUMP', KEYS[1]), t}", 1, key)) as [number, Buffer?, Buffer?];
   const pttl = Number(reply[0]);
-  const expiresAt = pttl > 0 ? Date.now() + pttl : 0;
-  if (pttl === -2) {
+  if (pttl === -2 || pttl === 0) {
     await target.del(key);
     return 'deleted';
   }
+  const expiresAt = pttl > 0 ? Date.now() + pttl : 0;
   const type = reply[2]!.toString() as RedisType;
-  if ((type === 'hash' || type === 'set' || type === 'zset') && (await target.exists(key)) === 1) {
-    // Spinnaker may already write this key on the target (a cut-over pod): merge, source fields newest.
-    await mergeCollection(source, target, key, type, true);
-    if (expiresAt > 0) await target.pexpireat(key, expiresAt);
-    return 'copied';
-  }
   try {
     await target.restore(key, expiresAt, reply[1]!, 'REPLACE', 'ABSTTL');
   } catch (error) {
     if (!/payload version or checksum/i.test((error as Error).message)) throw error;
+    // Written to a temporary key and renamed over the target's: a replacement too.
     await copyKeyByType(source, target, key, type);
   }
   return 'copied';

@@ -284,7 +284,7 @@ class ReplicationCopy {
   /** 9. The writes made since the snapshot: those held, then the stream, up to where the source is now. */
   async applyWritesSince(): Promise<void> {
     const session = this.session!;
-    const forwarder = (this.forwarder = new CommandForwarder(this.apply!, this.startOffset, (offset) => session.ack(offset)));
+    const forwarder = (this.forwarder = new CommandForwarder(this.apply!, this.startOffset, (offset) => session.ack(offset), this.source));
     for (const chunk of this.held) forwarder.push(chunk);
     this.held = [];
     session.ack(this.startOffset);
@@ -329,6 +329,7 @@ class ReplicationCopy {
     await this.restoreSettings();
     this.session?.close();
     this.apply?.close();
+    this.forwarder?.close();
     for (const lane of this.lanes) lane.connection.close();
     await this.spill.close();
     this.control?.disconnect();

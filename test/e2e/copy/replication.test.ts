@@ -266,7 +266,7 @@ describe('following the stream after the copy (the live catch-up)', () => {
     await src.zunionstore('zunion', 2, 'zset', 'zset-skiplist'); // keys found with COMMAND GETKEYS
     const first = await followChanges({ url: source.url }, { url: target.url }, { position: { replid: copied.replid, offset: copied.offset }, until: Date.now() + 300 });
     expect(first.position.offset).toBeGreaterThan(copied.offset);
-    expect(first.copied).toBeGreaterThanOrEqual(6);
+    expect(first.copied).toBeGreaterThanOrEqual(5); // commands forwarded (MSET is one)
     expect(first.deleted).toBe(1);
     let report = await verifyCopy({ url: source.url }, { url: target.url }, { mode: 'strict', ttlToleranceMs: 100 });
     expect({ ok: report.ok, examples: report.examples }).toEqual({ ok: true, examples: [] });
@@ -277,7 +277,7 @@ describe('following the stream after the copy (the live catch-up)', () => {
     expect(second.position.offset).toBeGreaterThan(first.position.offset);
     report = await verifyCopy({ url: source.url }, { url: target.url }, { mode: 'strict', ttlToleranceMs: 100 });
     expect({ ok: report.ok, examples: report.examples }).toEqual({ ok: true, examples: [] });
-    // A retried slice (the same position again) copies the same state: still equal.
+    // A retried slice (the same position again) resumes from the target's position: still equal.
     await followChanges({ url: source.url }, { url: target.url }, { position: first.position, until: Date.now() + 200 });
     expect((await verifyCopy({ url: source.url }, { url: target.url }, { mode: 'strict' })).ok).toBe(true);
   });
