@@ -93,7 +93,7 @@ describe('exactly once', () => {
     const copied = await copyViaReplication({ url: source.url }, { url: target.url });
     let writing = true;
     const writer = (async () => {
-      for (let i = 0; writing; i++) {
+      while (writing) {
         const batch = src.pipeline();
         for (let j = 0; j < 50; j++) batch.incr('counter').hincrby('attempts', `m${j % 7}`, 1);
         await batch.exec();
