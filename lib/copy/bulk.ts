@@ -84,6 +84,9 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
+/** Errors a caller routes on by name; anything else becomes a CopyFailedError for this db. */
+const PASSED_THROUGH = new Set(['RedisWriteRefusedError', 'RedisAuthError', 'RedisCommandUnsupportedError']);
+
 const RESTORE_VERSION_ERROR = /payload version or checksum are wrong|Bad data format/i;
 
 class Pool {
@@ -282,7 +285,7 @@ async function copyDatabase(
   }
   if (failure) {
     const mapped = mapRedisError(failure, 'copy');
-    throw mapped.name === 'RedisConnectionError' || mapped.name === 'RedisWriteRefusedError' || mapped.name === 'RedisAuthError' ? mapped : new CopyFailedError(`Copy of db ${db} failed: ${mapped.message}`, { cause: failure });
+    throw mapped.retryable || PASSED_THROUGH.has(mapped.name) ? mapped : new CopyFailedError(`Copy of db ${db} failed: ${mapped.message}`, { cause: failure });
   }
   // '0' is both "not started" and "done": only a scan that came back to '0' is done.
   return { cursor, stats, finished: scanned && cursor === '0' };
