@@ -10,11 +10,13 @@ import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
 import { mapRedisError } from '../redis/errors.js';
 import { databasesWithKeys } from '../redis/keyspace.js';
 import { hasExpired, ownKeys } from './filter.js';
-import { copyKeyByType, type RedisType } from './key-copy.js';
+import { copyKeyByType, EXPIRED, type RedisType } from './key-copy.js';
+import { readTargetVersion, restoreCommandName, restoreScript } from './restore-expiry.js';
 import { addStats, emptyStats, type Checkpoint, type CopyStats, type Progress } from './types.js';
 
 /**
  * Per key: {absolute expiry in ms by the source's clock (0: none), dump} | {-2} when gone |
+ * {-4} when it expires this very millisecond (PTTL 0: copying it would drop its TTL) |
  * {-3, type} when its payload is over the limit
  * (copied in chunks instead, so the copier never holds a big value). Atomic per key, so
  * value and TTL match. Two calls per key keep the source's share of the work near MIGRATE's.
@@ -35,7 +37,7 @@ for i, key in ipairs(KEYS) do
   elseif #payload > maxBytes then out[i] = {-3, redis.call('TYPE', key).ok}
   else
     local pttl = redis.call('PTTL', key)
-    if pttl > 0 then out[i] = {clock + pttl, payload} else out[i] = {0, payload} end
+    if pttl > 0 then out[i] = {clock + pttl, payload} elseif pttl == 0 then out[i] = {-4} else out[i] = {0, payload} end
   end
 end
 return out`;
@@ -71,19 +73,11 @@ export interface SliceResult {
 }
 
 /**
- * Restores a whole batch in one call: one command for the target to parse and one reply,
- * instead of a thousand. Per-key errors come back in place (pcall), so one refused payload
- * does not stop the batch. ARGV: absolute expiry in ms (0: none), payload, … — absolute, so
- * time spent queued behind other work does not stretch a TTL.
+ * The batch RESTORE (lib/copy/restore-expiry.ts) restores a whole batch in one call: one
+ * command for the target to parse and one reply, instead of a thousand. Per-key errors come
+ * back in place (pcall), so one refused payload does not stop the batch. Expiries go as
+ * absolute times, so time spent queued behind other work does not stretch a TTL.
  */
-export const RESTORE_SCRIPT = `
-local out = {}
-for i, key in ipairs(KEYS) do
-  local ok, err = pcall(redis.call, 'RESTORE', key, ARGV[2 * i - 1], ARGV[2 * i], 'REPLACE', 'ABSTTL')
-  if ok then out[i] = 1 else out[i] = tostring(err and (err.err or err) or 'error') end
-end
-return out`;
-
 /** Errors a caller routes on by name; anything else becomes a CopyFailedError for this db. */
 const PASSED_THROUGH = new Set(['RedisWriteRefusedError', 'RedisAuthError', 'RedisCommandUnsupportedError']);
 
@@ -175,7 +169,9 @@ async function copyDatabase(
   const isOwn = options.skipPrefix ? ownKeys(options.skipPrefix) : undefined;
   const scanner = source.take();
   const sha = (await scanner.script('LOAD', READ_SCRIPT)) as string;
-  const restoreSha = (await target.take().script('LOAD', RESTORE_SCRIPT)) as string;
+  const targetVersion = await readTargetVersion(target.take());
+  const restoreSha = (await target.take().script('LOAD', restoreScript(targetVersion))) as string;
+  const refusal = { command: restoreCommandName(targetVersion), serverVersion: targetVersion.version };
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
   let cursor = startCursor;
@@ -194,6 +190,7 @@ async function copyDatabase(
       const key = keys[i]!;
       const code = Number(first);
       if (code === -2) stats.vanished++;
+      else if (code === -4) stats.expiredSkipped++;
       else if (code === -3) big.push({ key, type: second!.toString() as RedisType });
       else {
         const expiresAt = code;
@@ -211,10 +208,11 @@ async function copyDatabase(
       if (outcome === 1) {
         stats.keys++;
         stats.bytes += restored[i]!.bytes;
-      } else if (RESTORE_VERSION_ERROR.test(String(outcome))) {
+      } else if (outcome === 0) stats.expiredSkipped++;
+      else if (RESTORE_VERSION_ERROR.test(String(outcome))) {
         big.push({ key: restored[i]!.key, type: (await reader.type(restored[i]!.key)) as RedisType });
         stats.fallbacks++;
-      } else throw mapRedisError(new Error(String(outcome)), 'target');
+      } else throw mapRedisError(new Error(String(outcome)), 'target', refusal);
     }
     // Big keys wait until the batches are done, so their chunked copy never holds up a batch.
     deferred.push(...big.map((b) => ({ ...b, fallback: restored.some((r) => r.key.equals(b.key)) })));
@@ -272,8 +270,9 @@ async function copyDatabase(
     const writer = target.take();
     for (const { key, type, fallback } of deferred) {
       if (failure) break;
-      const bytes = await copyKeyByType(reader, writer, key, type);
-      if (bytes < 0) stats.vanished++;
+      const bytes = await copyKeyByType(reader, writer, key, type, targetVersion);
+      if (bytes === EXPIRED) stats.expiredSkipped++;
+      else if (bytes < 0) stats.vanished++;
       else {
         stats.keys++;
         stats.bytes += bytes;

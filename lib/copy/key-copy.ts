@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { CURRENT_TARGET, type TargetVersion } from './restore-expiry.js';
 
 const CHUNK = 1000;
 /** Elements per *SCAN call for big collections. */
@@ -14,9 +15,16 @@ const STRING_CHUNK = 1 << 20; // 1 MiB
 
 export type RedisType = 'string' | 'list' | 'set' | 'zset' | 'hash' | 'stream' | 'none';
 
-/** Copy `key` from source to target by type. Returns bytes moved, or -1 if the key vanished. */
-export async function copyKeyByType(source: Redis, target: Redis, key: Buffer, type: RedisType): Promise<number> {
-  if (type === 'none') return -1;
+/** What copyKeyByType returns for a key that vanished meanwhile, and for one whose TTL ran out (PTTL 0 included). */
+export const VANISHED = -1;
+export const EXPIRED = -2;
+
+/**
+ * Copy `key` from source to target by type, in the target's dialect (HMSET before 4.0).
+ * Returns bytes moved, VANISHED, or EXPIRED (never written without its TTL).
+ */
+export async function copyKeyByType(source: Redis, target: Redis, key: Buffer, type: RedisType, targetVersion: TargetVersion = CURRENT_TARGET): Promise<number> {
+  if (type === 'none') return VANISHED;
   const temp = Buffer.from(`spin-elasticache:tmp:${randomBytes(8).toString('hex')}`);
   let bytes = 0;
   try {
@@ -45,7 +53,7 @@ export async function copyKeyByType(source: Redis, target: Redis, key: Buffer, t
         bytes = await scanInto(source, key, 'sscanBuffer', async (items) => void (await target.sadd(temp, ...items)));
         break;
       case 'hash':
-        bytes = await scanInto(source, key, 'hscanBuffer', async (items) => void (await target.hset(temp, ...items)));
+        bytes = await scanInto(source, key, 'hscanBuffer', async (items) => void (await (targetVersion.multiFieldHset ? target.hset(temp, ...items) : target.hmset(temp, ...items))));
         break;
       case 'zset':
         bytes = await scanInto(source, key, 'zscanBuffer', async (items) => {
@@ -59,15 +67,16 @@ export async function copyKeyByType(source: Redis, target: Redis, key: Buffer, t
         break;
     }
     const pttl = await source.pttl(key);
-    if (pttl === -2) {
+    if (pttl === -2 || pttl === 0) {
+      // PTTL 0: the key expires this very millisecond; without its TTL it would live forever.
       await target.del(temp);
-      return -1;
+      return pttl === 0 ? EXPIRED : VANISHED;
     }
     const exists = await target.exists(temp);
     if (!exists) {
       // An empty collection is no key at all in Redis: the source key vanished meanwhile.
       await target.del(key);
-      return -1;
+      return VANISHED;
     }
     const expiresAt = pttl > 0 ? Date.now() + pttl : 0;
     await target.rename(temp, key);
