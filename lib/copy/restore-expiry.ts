@@ -15,13 +15,15 @@ export interface TargetVersion {
   absTtl: boolean;
   /** HSET with several field/value pairs (4.0+); HMSET before. */
   multiFieldHset: boolean;
-  /** XSETID … ENTRIESADDED … MAXDELETEDID, XGROUP CREATE … ENTRIESREAD, XGROUP CREATECONSUMER (7.0+). */
+  /** XSETID … ENTRIESADDED … MAXDELETEDID, XGROUP CREATE … ENTRIESREAD (7.0+). */
   streamMetadata: boolean;
+  /** XGROUP CREATECONSUMER (6.2+). */
+  createConsumer: boolean;
 }
 
 export function parseTargetVersion(info: string): TargetVersion {
   const version = /^redis_version:([^\r\n]+)/m.exec(info)?.[1]?.trim() ?? '0.0.0';
-  return { version, absTtl: versionAtLeast(version, 5, 0), multiFieldHset: versionAtLeast(version, 4, 0), streamMetadata: versionAtLeast(version, 7, 0) };
+  return { version, absTtl: versionAtLeast(version, 5, 0), multiFieldHset: versionAtLeast(version, 4, 0), streamMetadata: versionAtLeast(version, 7, 0), createConsumer: versionAtLeast(version, 6, 2) };
 }
 
 export function versionAtLeast(version: string, major: number, minor: number): boolean {

@@ -69,6 +69,42 @@ describe('restore with an absolute expiry, old dialect (relative TTL from the ta
   });
 });
 
+describe('a stream copied by type (a source newer than its target, or a big stream)', () => {
+  it('keeps its consumer groups: last-delivered id, entries-read, consumers, pending entries with owner and delivery count', async () => {
+    for (let i = 1; i <= 5; i++) await src.xadd('s', `${i}-0`, 'n', String(i));
+    await src.xdel('s', '5-0');
+    await src.xgroup('CREATE', 's', 'g', '0');
+    await src.xreadgroup('GROUP', 'g', 'alice', 'COUNT', '2', 'STREAMS', 's', '>');
+    await src.xreadgroup('GROUP', 'g', 'bob', 'COUNT', '1', 'STREAMS', 's', '>');
+    await src.xack('s', 'g', '3-0');
+    await src.xclaim('s', 'g', 'alice', 0, '2-0'); // a second delivery
+    await src.call('XGROUP', 'CREATECONSUMER', 's', 'g', 'carol');
+    const version = await readTargetVersion(dst);
+    expect(await copyKeyByType(src, dst, Buffer.from('s'), 'stream', version)).toBeGreaterThan(0);
+    const view = async (r: Redis) => {
+      const stream = (await r.call('XINFO', 'STREAM', 's')) as unknown[];
+      const pick = (list: unknown[], name: string) => list[list.indexOf(name) + 1];
+      const [group] = (await r.call('XINFO', 'GROUPS', 's')) as unknown[][];
+      const consumers = ((await r.call('XINFO', 'CONSUMERS', 's', 'g')) as unknown[][]).map((c) => [pick(c, 'name'), pick(c, 'pending')]);
+      const pending = ((await r.call('XPENDING', 's', 'g', '-', '+', '10')) as unknown[][]).map(([id, owner, , deliveries]) => [id, owner, deliveries]);
+      return {
+        entries: await r.xrange('s', '-', '+'),
+        stream: ['last-generated-id', 'entries-added', 'max-deleted-entry-id'].map((f) => pick(stream, f)),
+        group: ['name', 'pending', 'last-delivered-id', 'entries-read', 'lag'].map((f) => pick(group!, f)),
+        consumers,
+        pending,
+      };
+    };
+    const copied = await view(dst);
+    expect(copied).toEqual(await view(src));
+    expect(copied.pending).toEqual([
+      ['1-0', 'alice', 1],
+      ['2-0', 'alice', 2],
+    ]);
+    expect(copied.consumers.map(([name]) => name)).toEqual(['alice', 'bob', 'carol']);
+  });
+});
+
 describe('keys expiring while the scan copy runs', () => {
   it('40,000 keys with PXAT spread over the next 2-12 s: once they have all expired, the target holds none', async () => {
     const start = Date.now();
@@ -133,7 +169,7 @@ if (oldBinary) {
       expect(await old.hgetall('hash')).toEqual({ a: '1', b: '2' });
       expect(await old.lrange('list', 0, -1)).toEqual(['a', 'b']);
       expect((await old.smembers('set')).sort()).toEqual(['a', 'b']);
-      expect(await old.zrange('zset', 0, -1)).toEqual(['a', 'b']);
+      expect(await old.zrange('zset', '0', '-1')).toEqual(['a', 'b']);
       expect(await old.pttl('str')).toBeGreaterThan(50_000);
       expect(await old.pttl('hash')).toBeGreaterThan(110_000);
       expect(await old.pttl('list')).toBe(-1);
