@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { copySlice } from '../../../lib/copy/bulk.js';
 import { copyKeyByType, EXPIRED } from '../../../lib/copy/key-copy.js';
+import { verifyCopy } from '../../../lib/copy/verify.js';
 import { parseTargetVersion, readTargetVersion, restoreWithExpiry } from '../../../lib/copy/restore-expiry.js';
 import { connectRedis } from '../../../lib/redis/connect.js';
 import { useRedisPair } from '../../support/redis-pair.js';
@@ -102,6 +103,23 @@ describe('a stream copied by type (a source newer than its target, or a big stre
       ['2-0', 'alice', 2],
     ]);
     expect(copied.consumers.map(([name]) => name)).toEqual(['alice', 'bob', 'carol']);
+  });
+});
+
+describe('verifying a stream', () => {
+  it('names what differs: entries, a group\'s last id, its pending count, its consumers', async () => {
+    for (const r of [src, dst]) {
+      await r.xadd('s', '1-0', 'n', '1');
+      await r.xadd('s', '2-0', 'n', '2');
+    }
+    await src.xgroup('CREATE', 's', 'g', '0');
+    await src.xreadgroup('GROUP', 'g', 'alice', 'COUNT', '2', 'STREAMS', 's', '>');
+    await dst.xgroup('CREATE', 's', 'g', '1-0');
+    const report = await verifyCopy({ url: pair.source.url }, { url: pair.target.url }, { mode: 'strict' });
+    expect(report.ok).toBe(false);
+    expect(report.examples.map((e) => e.detail)).toEqual([
+      'stream: group g: consumers: alice on the source, (none) on the target; group g: last delivered id: 2-0 on the source, 1-0 on the target; group g: pending: 2 on the source, 0 on the target',
+    ]);
   });
 });
 
