@@ -124,13 +124,23 @@ export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: R
     try {
       target = await openPool(targetEndpoint, db, connections, 'copy-dst');
       const base = checkpoint;
-      const { cursor, stats, finished } = await copyDatabase(source, target, db, checkpoint.cursor, options, sliceStats, started, {
+      const { cursor, stats, finished, pendingKeys, scanDone } = await copyDatabase(source, target, db, checkpoint.cursor, options, sliceStats, started, {
         pendingKeys: checkpoint.pendingKeys ?? [],
-        report: options.onCheckpoint ? (safe) => options.onCheckpoint!({ ...base, cursor: safe.cursor, pendingKeys: safe.pendingKeys, stats: addStats(base.stats, { ...safe.stats, ms: 0 }) }) : undefined,
+        scanDone: checkpoint.scanDone ?? false,
+        report: options.onCheckpoint
+          ? (safe) => options.onCheckpoint!({ ...base, cursor: safe.cursor, pendingKeys: safe.pendingKeys, ...(safe.scanDone ? { scanDone: true } : {}), stats: addStats(base.stats, { ...safe.stats, ms: 0 }) })
+          : undefined,
       });
       sliceStats = addStats(sliceStats, stats);
       if (!finished) {
-        checkpoint = { dbs: checkpoint.dbs, dbIndex: checkpoint.dbIndex, cursor, stats: addStats(checkpoint.stats, { ...stats, ms: 0 }) };
+        checkpoint = {
+          dbs: checkpoint.dbs,
+          dbIndex: checkpoint.dbIndex,
+          cursor,
+          ...(pendingKeys.length > 0 ? { pendingKeys } : {}),
+          ...(scanDone ? { scanDone: true } : {}),
+          stats: addStats(checkpoint.stats, { ...stats, ms: 0 }),
+        };
         sliceStats.ms = Date.now() - started;
         checkpoint.stats.ms += sliceStats.ms;
         return { checkpoint, done: false, stats: sliceStats };
@@ -149,6 +159,7 @@ export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: R
 interface SafePoint {
   cursor: string;
   pendingKeys: string[];
+  scanDone?: boolean;
   stats: CopyStats;
 }
 
@@ -160,8 +171,8 @@ async function copyDatabase(
   options: BulkOptions,
   before: CopyStats,
   started: number,
-  resume: { pendingKeys: string[]; report?: (safe: SafePoint) => Promise<void> | void },
-): Promise<{ cursor: string; stats: CopyStats; finished: boolean }> {
+  resume: { pendingKeys: string[]; scanDone: boolean; report?: (safe: SafePoint) => Promise<void> | void },
+): Promise<{ cursor: string; stats: CopyStats; finished: boolean; pendingKeys: string[]; scanDone: boolean }> {
   const stats = emptyStats();
   const scanCount = options.scanCount ?? 1000;
   const inflightLimit = options.inflight ?? 12;
@@ -174,8 +185,10 @@ async function copyDatabase(
   const refusal = { command: restoreCommandName(targetVersion), serverVersion: targetVersion.version };
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
-  let cursor = startCursor;
-  let scanned = false;
+  let cursor = resume.scanDone ? '0' : startCursor;
+  let scanned = resume.scanDone;
+  let outOfTime = false;
+  const pastDeadline = () => options.deadline !== undefined && Date.now() >= options.deadline;
   let lastReport = Date.now();
 
   const copyBatch = async (keys: Buffer[]) => {
@@ -234,8 +247,11 @@ async function copyDatabase(
   };
 
   try {
-    do {
-      if (options.deadline && Date.now() >= options.deadline) break;
+    while (!resume.scanDone) {
+      if (pastDeadline()) {
+        outOfTime = true;
+        break;
+      }
       const cursorBefore = cursor;
       const [next, found] = (await scanner.scanBuffer(cursor, 'COUNT', scanCount)) as unknown as [Buffer, Buffer[]];
       const keys = isOwn ? found.filter((k) => !isOwn(k)) : found;
@@ -264,12 +280,19 @@ async function copyDatabase(
         const keysDone = before.keys + stats.keys;
         options.onProgress({ keys: keysDone, bytes: before.bytes + stats.bytes, keysPerSec: Math.round((keysDone * 1000) / Math.max(1, Date.now() - started)), db });
       }
-    } while (cursor !== '0');
+      if (cursor === '0') break;
+    }
     await Promise.all(inflight);
     const reader = source.take();
     const writer = target.take();
-    for (const { key, type, fallback } of deferred) {
+    // The deferred keys are inside the slice too: past the deadline they wait in the checkpoint.
+    while (!outOfTime && deferred.length > 0) {
       if (failure) break;
+      if (pastDeadline()) {
+        outOfTime = true;
+        break;
+      }
+      const { key, type, fallback } = deferred[0]!;
       const bytes = await copyKeyByType(reader, writer, key, type, targetVersion);
       if (bytes === EXPIRED) stats.expiredSkipped++;
       else if (bytes < 0) stats.vanished++;
@@ -277,6 +300,11 @@ async function copyDatabase(
         stats.keys++;
         stats.bytes += bytes;
         if (!fallback) stats.bigKeys++;
+      }
+      deferred.shift();
+      if (resume.report && Date.now() - lastSafe >= (options.checkpointEveryMs ?? 1000)) {
+        lastSafe = Date.now();
+        await resume.report({ ...safePoint(), scanDone: cursor === '0' });
       }
     }
   } catch (error) {
@@ -287,5 +315,7 @@ async function copyDatabase(
     throw mapped.retryable || PASSED_THROUGH.has(mapped.name) ? mapped : new CopyFailedError(`Copy of db ${db} failed: ${mapped.message}`, { cause: failure });
   }
   // '0' is both "not started" and "done": only a scan that came back to '0' is done.
-  return { cursor, stats, finished: scanned && cursor === '0' };
+  const scanDone = scanned && cursor === '0';
+  const pendingKeys = deferred.map((d) => d.key.toString('base64'));
+  return { cursor, stats, finished: scanDone && pendingKeys.length === 0, pendingKeys, scanDone };
 }

@@ -108,11 +108,10 @@ export async function digestKey(redis: Redis, key: Buffer): Promise<KeyDigest | 
       const groups = (await redis.call('XINFO', 'GROUPS', key)) as unknown[][];
       for (const g of groups) {
         const name = String(g[g.indexOf('name') + 1]);
-        const consumers = ((await redis.call('XINFO', 'CONSUMERS', key, name)) as unknown[][]).map((c) => String(c[c.indexOf('name') + 1])).sort();
         parts[`group ${name}: last delivered id`] = String(g[g.indexOf('last-delivered-id') + 1]);
         parts[`group ${name}: pending`] = String(g[g.indexOf('pending') + 1]);
-        parts[`group ${name}: consumers`] = consumers.join(',') || '(none)';
       }
+      // Consumers without pending entries are not compared: only CREATECONSUMER (6.2+) can copy them.
       for (const name of Object.keys(parts).sort()) ordered.update(`${name}=${parts[name]}\n`);
       return { type, digest: ordered.digest('hex'), size, expiresAt, parts };
     }
