@@ -34,6 +34,13 @@ export class AwsResourceBusyError extends TransientError {
 export class RedisConnectionError extends TransientError {
   readonly name = 'RedisConnectionError';
 }
+/**
+ * The server answered READONLY: an ElastiCache Multi-AZ failover is promoting a replica
+ * (about a second), so the same write succeeds once the endpoint points at the new primary.
+ */
+export class RedisFailoverError extends TransientError {
+  readonly name = 'RedisFailoverError';
+}
 export class KubernetesUnavailableError extends TransientError {
   readonly name = 'KubernetesUnavailableError';
 }
@@ -97,9 +104,17 @@ export class RedisAuthError extends FatalError {
 export class RedisTlsError extends FatalError {
   readonly name = 'RedisTlsError';
 }
-/** Redis refused a write: out of memory, READONLY replica, or a blocked command. */
+/** Redis refused a write: out of memory, a persistence failure (MISCONF), or no permission (NOPERM). */
 export class RedisWriteRefusedError extends FatalError {
   readonly name = 'RedisWriteRefusedError';
+}
+/**
+ * The server does not know a command or an argument we sent (`unknown command`, `ERR syntax
+ * error`, `wrong number of arguments`): it is too old for it, or the command is renamed.
+ * Retrying sends the same command again, so this is fatal; the message names both.
+ */
+export class RedisCommandUnsupportedError extends FatalError {
+  readonly name = 'RedisCommandUnsupportedError';
 }
 export class RedisUnreachableError extends FatalError {
   readonly name = 'RedisUnreachableError';
@@ -156,6 +171,7 @@ export const TRANSIENT_ERRORS = [
   AwsServiceUnavailableError,
   AwsResourceBusyError,
   RedisConnectionError,
+  RedisFailoverError,
   KubernetesUnavailableError,
   KubernetesConflictError,
   SpinRedisStillInUseError,

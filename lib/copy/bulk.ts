@@ -10,11 +10,13 @@ import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
 import { mapRedisError } from '../redis/errors.js';
 import { databasesWithKeys } from '../redis/keyspace.js';
 import { hasExpired, ownKeys } from './filter.js';
-import { copyKeyByType, type RedisType } from './key-copy.js';
+import { copyKeyByType, EXPIRED, type RedisType } from './key-copy.js';
+import { readTargetVersion, restoreCommandName, restoreScript } from './restore-expiry.js';
 import { addStats, emptyStats, type Checkpoint, type CopyStats, type Progress } from './types.js';
 
 /**
  * Per key: {absolute expiry in ms by the source's clock (0: none), dump} | {-2} when gone |
+ * {-4} when it expires this very millisecond (PTTL 0: copying it would drop its TTL) |
  * {-3, type} when its payload is over the limit
  * (copied in chunks instead, so the copier never holds a big value). Atomic per key, so
  * value and TTL match. Two calls per key keep the source's share of the work near MIGRATE's.
@@ -35,7 +37,7 @@ for i, key in ipairs(KEYS) do
   elseif #payload > maxBytes then out[i] = {-3, redis.call('TYPE', key).ok}
   else
     local pttl = redis.call('PTTL', key)
-    if pttl > 0 then out[i] = {clock + pttl, payload} else out[i] = {0, payload} end
+    if pttl > 0 then out[i] = {clock + pttl, payload} elseif pttl == 0 then out[i] = {-4} else out[i] = {0, payload} end
   end
 end
 return out`;
@@ -71,18 +73,13 @@ export interface SliceResult {
 }
 
 /**
- * Restores a whole batch in one call: one command for the target to parse and one reply,
- * instead of a thousand. Per-key errors come back in place (pcall), so one refused payload
- * does not stop the batch. ARGV: absolute expiry in ms (0: none), payload, … — absolute, so
- * time spent queued behind other work does not stretch a TTL.
+ * The batch RESTORE (lib/copy/restore-expiry.ts) restores a whole batch in one call: one
+ * command for the target to parse and one reply, instead of a thousand. Per-key errors come
+ * back in place (pcall), so one refused payload does not stop the batch. Expiries go as
+ * absolute times, so time spent queued behind other work does not stretch a TTL.
  */
-export const RESTORE_SCRIPT = `
-local out = {}
-for i, key in ipairs(KEYS) do
-  local ok, err = pcall(redis.call, 'RESTORE', key, ARGV[2 * i - 1], ARGV[2 * i], 'REPLACE', 'ABSTTL')
-  if ok then out[i] = 1 else out[i] = tostring(err and (err.err or err) or 'error') end
-end
-return out`;
+/** Errors a caller routes on by name; anything else becomes a CopyFailedError for this db. */
+const PASSED_THROUGH = new Set(['RedisWriteRefusedError', 'RedisAuthError', 'RedisCommandUnsupportedError']);
 
 const RESTORE_VERSION_ERROR = /payload version or checksum are wrong|Bad data format/i;
 
@@ -127,13 +124,23 @@ export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: R
     try {
       target = await openPool(targetEndpoint, db, connections, 'copy-dst');
       const base = checkpoint;
-      const { cursor, stats, finished } = await copyDatabase(source, target, db, checkpoint.cursor, options, sliceStats, started, {
+      const { cursor, stats, finished, pendingKeys, scanDone } = await copyDatabase(source, target, db, checkpoint.cursor, options, sliceStats, started, {
         pendingKeys: checkpoint.pendingKeys ?? [],
-        report: options.onCheckpoint ? (safe) => options.onCheckpoint!({ ...base, cursor: safe.cursor, pendingKeys: safe.pendingKeys, stats: addStats(base.stats, { ...safe.stats, ms: 0 }) }) : undefined,
+        scanDone: checkpoint.scanDone ?? false,
+        report: options.onCheckpoint
+          ? (safe) => options.onCheckpoint!({ ...base, cursor: safe.cursor, pendingKeys: safe.pendingKeys, ...(safe.scanDone ? { scanDone: true } : {}), stats: addStats(base.stats, { ...safe.stats, ms: 0 }) })
+          : undefined,
       });
       sliceStats = addStats(sliceStats, stats);
       if (!finished) {
-        checkpoint = { dbs: checkpoint.dbs, dbIndex: checkpoint.dbIndex, cursor, stats: addStats(checkpoint.stats, { ...stats, ms: 0 }) };
+        checkpoint = {
+          dbs: checkpoint.dbs,
+          dbIndex: checkpoint.dbIndex,
+          cursor,
+          ...(pendingKeys.length > 0 ? { pendingKeys } : {}),
+          ...(scanDone ? { scanDone: true } : {}),
+          stats: addStats(checkpoint.stats, { ...stats, ms: 0 }),
+        };
         sliceStats.ms = Date.now() - started;
         checkpoint.stats.ms += sliceStats.ms;
         return { checkpoint, done: false, stats: sliceStats };
@@ -152,6 +159,7 @@ export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: R
 interface SafePoint {
   cursor: string;
   pendingKeys: string[];
+  scanDone?: boolean;
   stats: CopyStats;
 }
 
@@ -163,8 +171,8 @@ async function copyDatabase(
   options: BulkOptions,
   before: CopyStats,
   started: number,
-  resume: { pendingKeys: string[]; report?: (safe: SafePoint) => Promise<void> | void },
-): Promise<{ cursor: string; stats: CopyStats; finished: boolean }> {
+  resume: { pendingKeys: string[]; scanDone: boolean; report?: (safe: SafePoint) => Promise<void> | void },
+): Promise<{ cursor: string; stats: CopyStats; finished: boolean; pendingKeys: string[]; scanDone: boolean }> {
   const stats = emptyStats();
   const scanCount = options.scanCount ?? 1000;
   const inflightLimit = options.inflight ?? 12;
@@ -172,11 +180,15 @@ async function copyDatabase(
   const isOwn = options.skipPrefix ? ownKeys(options.skipPrefix) : undefined;
   const scanner = source.take();
   const sha = (await scanner.script('LOAD', READ_SCRIPT)) as string;
-  const restoreSha = (await target.take().script('LOAD', RESTORE_SCRIPT)) as string;
+  const targetVersion = await readTargetVersion(target.take());
+  const restoreSha = (await target.take().script('LOAD', restoreScript(targetVersion))) as string;
+  const refusal = { command: restoreCommandName(targetVersion), serverVersion: targetVersion.version };
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
-  let cursor = startCursor;
-  let scanned = false;
+  let cursor = resume.scanDone ? '0' : startCursor;
+  let scanned = resume.scanDone;
+  let outOfTime = false;
+  const pastDeadline = () => options.deadline !== undefined && Date.now() >= options.deadline;
   let lastReport = Date.now();
 
   const copyBatch = async (keys: Buffer[]) => {
@@ -191,6 +203,7 @@ async function copyDatabase(
       const key = keys[i]!;
       const code = Number(first);
       if (code === -2) stats.vanished++;
+      else if (code === -4) stats.expiredSkipped++;
       else if (code === -3) big.push({ key, type: second!.toString() as RedisType });
       else {
         const expiresAt = code;
@@ -208,10 +221,11 @@ async function copyDatabase(
       if (outcome === 1) {
         stats.keys++;
         stats.bytes += restored[i]!.bytes;
-      } else if (RESTORE_VERSION_ERROR.test(String(outcome))) {
+      } else if (outcome === 0) stats.expiredSkipped++;
+      else if (RESTORE_VERSION_ERROR.test(String(outcome))) {
         big.push({ key: restored[i]!.key, type: (await reader.type(restored[i]!.key)) as RedisType });
         stats.fallbacks++;
-      } else throw mapRedisError(new Error(String(outcome)), 'target');
+      } else throw mapRedisError(new Error(String(outcome)), 'target', refusal);
     }
     // Big keys wait until the batches are done, so their chunked copy never holds up a batch.
     deferred.push(...big.map((b) => ({ ...b, fallback: restored.some((r) => r.key.equals(b.key)) })));
@@ -233,8 +247,11 @@ async function copyDatabase(
   };
 
   try {
-    do {
-      if (options.deadline && Date.now() >= options.deadline) break;
+    while (!resume.scanDone) {
+      if (pastDeadline()) {
+        outOfTime = true;
+        break;
+      }
       const cursorBefore = cursor;
       const [next, found] = (await scanner.scanBuffer(cursor, 'COUNT', scanCount)) as unknown as [Buffer, Buffer[]];
       const keys = isOwn ? found.filter((k) => !isOwn(k)) : found;
@@ -263,18 +280,31 @@ async function copyDatabase(
         const keysDone = before.keys + stats.keys;
         options.onProgress({ keys: keysDone, bytes: before.bytes + stats.bytes, keysPerSec: Math.round((keysDone * 1000) / Math.max(1, Date.now() - started)), db });
       }
-    } while (cursor !== '0');
+      if (cursor === '0') break;
+    }
     await Promise.all(inflight);
     const reader = source.take();
     const writer = target.take();
-    for (const { key, type, fallback } of deferred) {
+    // The deferred keys are inside the slice too: past the deadline they wait in the checkpoint.
+    while (!outOfTime && deferred.length > 0) {
       if (failure) break;
-      const bytes = await copyKeyByType(reader, writer, key, type);
-      if (bytes < 0) stats.vanished++;
+      if (pastDeadline()) {
+        outOfTime = true;
+        break;
+      }
+      const { key, type, fallback } = deferred[0]!;
+      const bytes = await copyKeyByType(reader, writer, key, type, targetVersion);
+      if (bytes === EXPIRED) stats.expiredSkipped++;
+      else if (bytes < 0) stats.vanished++;
       else {
         stats.keys++;
         stats.bytes += bytes;
         if (!fallback) stats.bigKeys++;
+      }
+      deferred.shift();
+      if (resume.report && Date.now() - lastSafe >= (options.checkpointEveryMs ?? 1000)) {
+        lastSafe = Date.now();
+        await resume.report({ ...safePoint(), scanDone: cursor === '0' });
       }
     }
   } catch (error) {
@@ -282,8 +312,10 @@ async function copyDatabase(
   }
   if (failure) {
     const mapped = mapRedisError(failure, 'copy');
-    throw mapped.name === 'RedisConnectionError' || mapped.name === 'RedisWriteRefusedError' || mapped.name === 'RedisAuthError' ? mapped : new CopyFailedError(`Copy of db ${db} failed: ${mapped.message}`, { cause: failure });
+    throw mapped.retryable || PASSED_THROUGH.has(mapped.name) ? mapped : new CopyFailedError(`Copy of db ${db} failed: ${mapped.message}`, { cause: failure });
   }
   // '0' is both "not started" and "done": only a scan that came back to '0' is done.
-  return { cursor, stats, finished: scanned && cursor === '0' };
+  const scanDone = scanned && cursor === '0';
+  const pendingKeys = deferred.map((d) => d.key.toString('base64'));
+  return { cursor, stats, finished: scanDone && pendingKeys.length === 0, pendingKeys, scanDone };
 }

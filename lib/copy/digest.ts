@@ -17,6 +17,17 @@ export interface KeyDigest {
   size: number;
   /** Absolute expiry in epoch ms, or -1 for none. */
   expiresAt: number;
+  /**
+   * Streams: the digest's parts, by what a reader would call them ("entries", "group g: last
+   * delivered id", …), so a mismatch can say which one differs.
+   */
+  parts?: Record<string, string>;
+}
+
+/** The parts of two stream digests that differ, in words. */
+export function streamDifferences(source: KeyDigest, target: KeyDigest): string[] {
+  const names = [...new Set([...Object.keys(source.parts ?? {}), ...Object.keys(target.parts ?? {})])].sort();
+  return names.filter((n) => source.parts?.[n] !== target.parts?.[n]).map((n) => `${n}: ${source.parts?.[n] ?? 'none'} on the source, ${target.parts?.[n] ?? 'none'} on the target`);
 }
 
 function h64(...parts: Buffer[]): bigint {
@@ -93,9 +104,16 @@ export async function digestKey(redis: Redis, key: Buffer): Promise<KeyDigest | 
         if (entries.length < CHUNK) break;
         start = entries.at(-1)![0].toString();
       }
+      const parts: Record<string, string> = { entries: `${size} (sha256 ${ordered.copy().digest('hex').slice(0, 12)})` };
       const groups = (await redis.call('XINFO', 'GROUPS', key)) as unknown[][];
-      for (const g of groups.map((x) => `${x[x.indexOf('name') + 1]}@${x[x.indexOf('last-delivered-id') + 1]}#${x[x.indexOf('pending') + 1]}`).sort()) ordered.update(g);
-      return { type, digest: ordered.digest('hex'), size, expiresAt };
+      for (const g of groups) {
+        const name = String(g[g.indexOf('name') + 1]);
+        parts[`group ${name}: last delivered id`] = String(g[g.indexOf('last-delivered-id') + 1]);
+        parts[`group ${name}: pending`] = String(g[g.indexOf('pending') + 1]);
+      }
+      // Consumers without pending entries are not compared: only CREATECONSUMER (6.2+) can copy them.
+      for (const name of Object.keys(parts).sort()) ordered.update(`${name}=${parts[name]}\n`);
+      return { type, digest: ordered.digest('hex'), size, expiresAt, parts };
     }
     case 'set':
     case 'hash':

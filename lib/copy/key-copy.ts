@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { CURRENT_TARGET, type TargetVersion } from './restore-expiry.js';
 
 const CHUNK = 1000;
 /** Elements per *SCAN call for big collections. */
@@ -14,9 +15,16 @@ const STRING_CHUNK = 1 << 20; // 1 MiB
 
 export type RedisType = 'string' | 'list' | 'set' | 'zset' | 'hash' | 'stream' | 'none';
 
-/** Copy `key` from source to target by type. Returns bytes moved, or -1 if the key vanished. */
-export async function copyKeyByType(source: Redis, target: Redis, key: Buffer, type: RedisType): Promise<number> {
-  if (type === 'none') return -1;
+/** What copyKeyByType returns for a key that vanished meanwhile, and for one whose TTL ran out (PTTL 0 included). */
+export const VANISHED = -1;
+export const EXPIRED = -2;
+
+/**
+ * Copy `key` from source to target by type, in the target's dialect (HMSET before 4.0).
+ * Returns bytes moved, VANISHED, or EXPIRED (never written without its TTL).
+ */
+export async function copyKeyByType(source: Redis, target: Redis, key: Buffer, type: RedisType, targetVersion: TargetVersion = CURRENT_TARGET): Promise<number> {
+  if (type === 'none') return VANISHED;
   const temp = Buffer.from(`spin-elasticache:tmp:${randomBytes(8).toString('hex')}`);
   let bytes = 0;
   try {
@@ -45,7 +53,7 @@ export async function copyKeyByType(source: Redis, target: Redis, key: Buffer, t
         bytes = await scanInto(source, key, 'sscanBuffer', async (items) => void (await target.sadd(temp, ...items)));
         break;
       case 'hash':
-        bytes = await scanInto(source, key, 'hscanBuffer', async (items) => void (await target.hset(temp, ...items)));
+        bytes = await scanInto(source, key, 'hscanBuffer', async (items) => void (await (targetVersion.multiFieldHset ? target.hset(temp, ...items) : target.hmset(temp, ...items))));
         break;
       case 'zset':
         bytes = await scanInto(source, key, 'zscanBuffer', async (items) => {
@@ -55,19 +63,20 @@ export async function copyKeyByType(source: Redis, target: Redis, key: Buffer, t
         });
         break;
       case 'stream':
-        bytes = await copyStream(source, target, key, temp);
+        bytes = await copyStream(source, target, key, temp, targetVersion);
         break;
     }
     const pttl = await source.pttl(key);
-    if (pttl === -2) {
+    if (pttl === -2 || pttl === 0) {
+      // PTTL 0: the key expires this very millisecond; without its TTL it would live forever.
       await target.del(temp);
-      return -1;
+      return pttl === 0 ? EXPIRED : VANISHED;
     }
     const exists = await target.exists(temp);
     if (!exists) {
       // An empty collection is no key at all in Redis: the source key vanished meanwhile.
       await target.del(key);
-      return -1;
+      return VANISHED;
     }
     const expiresAt = pttl > 0 ? Date.now() + pttl : 0;
     await target.rename(temp, key);
@@ -99,7 +108,7 @@ async function scanInto(source: Redis, key: Buffer, method: ScanMethod, write: (
   return bytes;
 }
 
-async function copyStream(source: Redis, target: Redis, key: Buffer, temp: Buffer): Promise<number> {
+async function copyStream(source: Redis, target: Redis, key: Buffer, temp: Buffer, targetVersion: TargetVersion): Promise<number> {
   let bytes = 0;
   let start = '-';
   for (;;) {
@@ -112,19 +121,58 @@ async function copyStream(source: Redis, target: Redis, key: Buffer, temp: Buffe
     if (entries.length < CHUNK) break;
     start = entries.at(-1)![0].toString();
   }
-  // Consumer groups: name and last-delivered id. Pending entries lists are not carried by a
-  // type-based copy (only RESTORE keeps them); the README says so.
-  const info = (await source.call('XINFO', 'GROUPS', key)) as unknown[][];
-  const [streamInfo] = await Promise.all([source.call('XINFO', 'STREAM', key) as Promise<unknown[]>]);
-  const lastId = String(streamInfo[streamInfo.indexOf('last-generated-id') + 1] ?? '0-0');
-  if (!(await target.exists(temp))) await target.xadd(temp, 'MAXLEN', '0', '*', 'x', 'x');
-  await target.call('XSETID', temp, lastId);
-  for (const group of info) {
-    const name = String(group[group.indexOf('name') + 1]);
-    const delivered = String(group[group.indexOf('last-delivered-id') + 1]);
-    await target.call('XGROUP', 'CREATE', temp, name, delivered);
-  }
+  await copyStreamState(source, target, key, temp, targetVersion);
   return bytes;
+}
+
+/** A flat [name, value, …] reply (XINFO) as a record. */
+function fields(reply: unknown): Record<string, unknown> {
+  const list = reply as unknown[];
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < list.length; i += 2) out[String(list[i])] = list[i + 1];
+  return out;
+}
+
+/** The stream ID right after `id` (XPENDING pages with an inclusive start before 6.2). */
+function nextId(id: string): string {
+  const [ms = '0', seq = '0'] = id.split('-');
+  return `${ms}-${BigInt(seq) + 1n}`;
+}
+
+const PENDING_PAGE = 1000;
+
+/**
+ * What RESTORE would have kept and a copy by entries loses: the stream's last id (and, on 7.0+
+ * targets, entries-added and max-deleted-id, which XINFO's lag needs), each consumer group
+ * with its last-delivered id (and entries-read on 7.0+), its consumers (XGROUP CREATECONSUMER,
+ * 6.2+) and its pending entries with their owner, idle time and delivery count (XCLAIM …
+ * FORCE JUSTID, every version with streams). A pending entry no longer in the stream cannot
+ * be claimed and is dropped, as on the source it can only be acknowledged.
+ */
+async function copyStreamState(source: Redis, target: Redis, key: Buffer, temp: Buffer, targetVersion: TargetVersion): Promise<void> {
+  const stream = fields(await source.call('XINFO', 'STREAM', key));
+  const lastId = String(stream['last-generated-id'] ?? '0-0');
+  if (!(await target.exists(temp))) await target.xadd(temp, 'MAXLEN', '0', '*', 'x', 'x');
+  const setId: string[] = [lastId];
+  if (targetVersion.streamMetadata && stream['entries-added'] !== undefined) setId.push('ENTRIESADDED', String(stream['entries-added']), 'MAXDELETEDID', String(stream['max-deleted-entry-id'] ?? '0-0'));
+  await target.call('XSETID', temp, ...setId);
+  const groups = ((await source.call('XINFO', 'GROUPS', key)) as unknown[]).map(fields);
+  for (const group of groups) {
+    const name = String(group.name);
+    const create = ['CREATE', temp, name, String(group['last-delivered-id'])] as (string | Buffer)[];
+    if (targetVersion.streamMetadata && group['entries-read'] !== undefined && group['entries-read'] !== null) create.push('ENTRIESREAD', String(group['entries-read']));
+    await target.call('XGROUP', ...create);
+    const consumers = ((await source.call('XINFO', 'CONSUMERS', key, name)) as unknown[]).map(fields);
+    if (targetVersion.createConsumer) for (const consumer of consumers) await target.call('XGROUP', 'CREATECONSUMER', temp, name, String(consumer.name));
+    for (let start = '-'; ; ) {
+      const page = (await source.call('XPENDING', key, name, start, '+', String(PENDING_PAGE))) as [string, string, number, number][];
+      const claims = target.pipeline();
+      for (const [id, consumer, idle, deliveries] of page) claims.call('XCLAIM', temp, name, consumer, '0', id, 'IDLE', String(idle), 'RETRYCOUNT', String(deliveries), 'FORCE', 'JUSTID');
+      if (page.length > 0) for (const [error] of (await claims.exec()) ?? []) if (error) throw error;
+      if (page.length < PENDING_PAGE) break;
+      start = nextId(page.at(-1)![0]);
+    }
+  }
 }
 
 /**

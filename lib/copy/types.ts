@@ -25,6 +25,8 @@ export interface Checkpoint {
   cursor: string;
   /** Big keys already scanned but not yet copied (base64), copied first on resume. */
   pendingKeys?: string[];
+  /** The scan of this database is over; only `pendingKeys` are left (the slice's deadline came first). */
+  scanDone?: boolean;
   stats: CopyStats;
 }
 

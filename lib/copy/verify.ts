@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { RedisEndpoint } from '../redis/connect.js';
 import { databasesOnEither, forEachDbPair, scanAll } from '../redis/keyspace.js';
 import { ownKeys } from './filter.js';
-import { digestKey, type KeyDigest } from './digest.js';
+import { digestKey, type KeyDigest, streamDifferences } from './digest.js';
 
 export interface VerifyOptions {
   mode?: 'strict' | 'live';
@@ -106,7 +106,8 @@ export async function verifyCopy(sourceEndpoint: RedisEndpoint, targetEndpoint: 
         if (mode === 'live' && (await acceptableLiveDifference(source, target, key, s, t))) report.targetNewer++;
         else {
           report.valueMismatches++;
-          note({ db, key: k, kind: 'value', detail: `${s.type}: ${s.size} element(s) on the source, ${t.size} on the target` });
+          const differences = s.type === 'stream' ? streamDifferences(s, t) : [];
+          note({ db, key: k, kind: 'value', detail: differences.length > 0 ? `stream: ${differences.join('; ')}` : `${s.type}: ${s.size} element(s) on the source, ${t.size} on the target` });
         }
         return;
       }

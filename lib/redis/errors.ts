@@ -2,7 +2,9 @@
 import {
   MigrationError,
   RedisAuthError,
+  RedisCommandUnsupportedError,
   RedisConnectionError,
+  RedisFailoverError,
   RedisTlsError,
   RedisUnreachableError,
   RedisWriteRefusedError,
@@ -10,7 +12,15 @@ import {
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|EPROTO$|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_OSSL)/;
 
-export function mapRedisError(error: unknown, where = 'Redis'): MigrationError {
+/** What was sent, and to which server, when known: an unsupported command's message names both. */
+export interface RedisErrorContext {
+  command?: string;
+  serverVersion?: string;
+}
+
+const UNSUPPORTED = /unknown command|ERR syntax error|wrong number of arguments|unknown subcommand/i;
+
+export function mapRedisError(error: unknown, where = 'Redis', context: RedisErrorContext = {}): MigrationError {
   if (error instanceof MigrationError) return error;
   const err = error as { code?: string; message?: string } | undefined;
   const code = err?.code ?? '';
@@ -21,8 +31,14 @@ export function mapRedisError(error: unknown, where = 'Redis'): MigrationError {
   if (TLS_CODES.test(code) || /ssl|tls|certificate|wrong version number/i.test(message)) {
     return new RedisTlsError(`${where}: TLS handshake failed (${code || message}); check transitEncryption and the CA`);
   }
-  if (/^(OOM|READONLY|MISCONF)/.test(message) || /unknown command|NOPERM/i.test(message)) {
-    return new RedisWriteRefusedError(`${where}: ${message.split('\n')[0]}`);
+  const firstLine = message.split('\n')[0];
+  // A failover promotes a replica within about a second: the same write then succeeds.
+  if (/^READONLY/.test(message)) return new RedisFailoverError(`${where}: ${firstLine} (a failover in progress?)`);
+  if (/^(OOM|MISCONF)/.test(message) || /NOPERM/i.test(message)) return new RedisWriteRefusedError(`${where}: ${firstLine}`);
+  if (UNSUPPORTED.test(message)) {
+    const command = context.command ? ` to ${context.command}` : '';
+    const version = context.serverVersion ? ` (Redis ${context.serverVersion})` : '';
+    return new RedisCommandUnsupportedError(`${where}${version} answered "${firstLine}"${command}: the server does not support this command or argument`);
   }
   if (/^(ECONNREFUSED|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|EPIPE)$/.test(code) || /Connection is closed|connect ETIMEDOUT|Stream isn't writeable|max retries/i.test(message)) {
     return new RedisConnectionError(`${where}: cannot connect (${code || message.split('\n')[0]})`);

@@ -19,6 +19,7 @@ import { mapRedisError } from '../../redis/errors.js';
 import { databasesWithKeys, keyCount } from '../../redis/keyspace.js';
 import { RespConnection, RespError } from '../../redis/resp.js';
 import { hasExpired, OWN_KEY_PREFIX, ownKeys } from '../filter.js';
+import { parseTargetVersion } from '../restore-expiry.js';
 import { emptyStats, type CopyStats, type Progress } from '../types.js';
 import { CommandForwarder } from './command-forwarder.js';
 import { crc64Bytes, crc64Into, crc64Start, crc64Update } from './crc64.js';
@@ -221,7 +222,12 @@ class ReplicationCopy {
   /** 3. The RESTORE lanes and the ordered connection the stream's writes go to. */
   async openWriters(): Promise<void> {
     const count = this.options.connections ?? 2;
-    for (let i = 0; i < count; i++) this.lanes.push(new RestoreLane(await RespConnection.open(this.target, `spin-elasticache-copy-${i}`, 0)));
+    const first = await RespConnection.open(this.target, 'spin-elasticache-copy-0', 0);
+    const info = await first.call(['INFO', 'server']);
+    const targetVersion = parseTargetVersion(info instanceof Buffer ? info.toString() : '');
+    this.spill.targetVersion = targetVersion;
+    this.lanes.push(new RestoreLane(first, targetVersion));
+    for (let i = 1; i < count; i++) this.lanes.push(new RestoreLane(await RespConnection.open(this.target, `spin-elasticache-copy-${i}`, 0), targetVersion));
     this.apply = await RespConnection.open(this.target, 'spin-elasticache-copy-stream', 0);
   }
 

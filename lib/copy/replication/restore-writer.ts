@@ -13,6 +13,7 @@ import { mapRedisError } from '../../redis/errors.js';
 import { encodeCommand, RespConnection, RespError, type RespValue } from '../../redis/resp.js';
 import { crc64Bytes, crc64Start, crc64Update, type Crc64 } from './crc64.js';
 import { OutBuffer } from './out-buffer.js';
+import { CURRENT_TARGET, pipelinedExpiry, restoreCommandName, type TargetVersion } from '../restore-expiry.js';
 import type { RdbEntry } from './rdb-splitter.js';
 
 /** What a target answers to a payload of an RDB version it does not know. */
@@ -20,14 +21,31 @@ export const REFUSED_PAYLOAD = /payload version or checksum are wrong|Bad data f
 
 /**
  * `RESTORE key <expiry> <payload> REPLACE [ABSTTL]` as RESP, around the key and the payload
- * (both written by the caller, the payload possibly streamed from disk).
+ * (both written by the caller, the payload possibly streamed from disk), then, for a target
+ * before 5.0, `PEXPIREAT key <expiry>` (lib/copy/restore-expiry.ts says why).
  */
-const restoreBeforeKey = (keyLength: number, expireAt: number) => `*${expireAt > 0 ? 6 : 5}\r\n$7\r\nRESTORE\r\n$${keyLength}\r\n`;
-const restoreBeforePayload = (expireAt: number, payloadLength: number) => {
-  const ttl = String(expireAt);
-  return `\r\n$${ttl.length}\r\n${ttl}\r\n$${payloadLength}\r\n`;
-};
-const restoreAfterPayload = (expireAt: number) => (expireAt > 0 ? '\r\n$7\r\nREPLACE\r\n$6\r\nABSTTL\r\n' : '\r\n$7\r\nREPLACE\r\n');
+class RestoreFrame {
+  readonly beforeKey: string;
+  readonly afterPayload: Buffer;
+  readonly extraReplies: number;
+  private readonly ttl: string;
+  constructor(
+    key: Buffer,
+    private readonly payloadLength: number,
+    expiry: ReturnType<typeof pipelinedExpiry>,
+    expireAt: number,
+  ) {
+    this.ttl = expiry.ttl;
+    this.beforeKey = `*${4 + expiry.tail.length}\r\n$7\r\nRESTORE\r\n$${key.length}\r\n`;
+    const after: Buffer[] = [Buffer.from(`\r\n${expiry.tail.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`)];
+    if (expiry.pexpireat) after.push(encodeCommand(['PEXPIREAT', key, String(expireAt)]));
+    this.afterPayload = Buffer.concat(after);
+    this.extraReplies = expiry.pexpireat ? 1 : 0;
+  }
+  get beforePayload(): string {
+    return `\r\n$${this.ttl.length}\r\n${this.ttl}\r\n$${this.payloadLength}\r\n`;
+  }
+}
 
 /** Per-connection RESTORE pipeline to the target. */
 export class RestoreLane {
@@ -51,9 +69,9 @@ export class RestoreLane {
       this.head = 0;
     }
     if (reply instanceof RespError) {
-      if (key === undefined) return; // a SELECT
+      if (key === undefined) return; // a SELECT or a PEXPIREAT
       if (REFUSED_PAYLOAD.test(reply.message)) this.refused ??= key;
-      else this.failure ??= mapRedisError(new Error(reply.message), `target (RESTORE of ${printable(key)})`);
+      else this.failure ??= mapRedisError(new Error(reply.message), `target (RESTORE of ${printable(key)})`, { command: restoreCommandName(this.target), serverVersion: this.target.version });
       return;
     }
     if (key !== undefined) {
@@ -62,7 +80,10 @@ export class RestoreLane {
     }
   };
 
-  constructor(readonly connection: RespConnection) {}
+  constructor(
+    readonly connection: RespConnection,
+    private readonly target: TargetVersion = CURRENT_TARGET,
+  ) {}
 
   /** Appends one RESTORE; `payload` writes the DUMP body into the reserved bytes. */
   restore(db: number, key: Buffer, expireAt: number, payloadLength: number, fill: (buf: Buffer, offset: number) => void): void {
@@ -72,14 +93,20 @@ export class RestoreLane {
       this.sizes.push(0);
       this.db = db;
     }
-    this.out.ascii(restoreBeforeKey(key.length, expireAt));
+    const frame = new RestoreFrame(key, payloadLength, pipelinedExpiry(this.target, expireAt), expireAt);
+    this.out.ascii(frame.beforeKey);
     this.out.bytes(key);
-    this.out.ascii(restoreBeforePayload(expireAt, payloadLength));
+    this.out.ascii(frame.beforePayload);
     const { buf, offset } = this.out.reserve(payloadLength);
     fill(buf, offset);
-    this.out.ascii(restoreAfterPayload(expireAt));
+    this.out.bytes(frame.afterPayload);
     this.sentKeys.push(key);
     this.sizes.push(payloadLength);
+    // The PEXPIREAT's reply (an integer) counts nothing; an error from it is not a refused payload.
+    for (let i = 0; i < frame.extraReplies; i++) {
+      this.sentKeys.push(undefined);
+      this.sizes.push(0);
+    }
   }
 
   flush(): void {
@@ -107,7 +134,11 @@ export class SpillLane {
   restored = 0;
   bytes = 0;
 
-  constructor(private readonly target: RedisEndpoint) {}
+  constructor(
+    private readonly target: RedisEndpoint,
+    /** Set once the target's version is read, before the first value. */
+    public targetVersion: TargetVersion = CURRENT_TARGET,
+  ) {}
 
   write(chunk: Buffer, type: number): void {
     if (this.fd === undefined) {
@@ -131,20 +162,22 @@ export class SpillLane {
       if (this.failure) return;
       const connection = await this.connection!;
       const payloadLength = 1 + entry.length + 10;
+      const frame = new RestoreFrame(entry.key, payloadLength, pipelinedExpiry(this.targetVersion, entry.expireAt), entry.expireAt);
       const reply = new Promise<RespValue>((resolve) => {
         connection.send(encodeCommand(['SELECT', String(entry.db)]), 1, () => undefined);
-        const head = Buffer.concat([Buffer.from(restoreBeforeKey(entry.key.length, entry.expireAt)), entry.key, Buffer.from(restoreBeforePayload(entry.expireAt, payloadLength)), Buffer.of(entry.type)]);
-        connection.send(head, 1, resolve);
+        const head = Buffer.concat([Buffer.from(frame.beforeKey), entry.key, Buffer.from(frame.beforePayload), Buffer.of(entry.type)]);
+        // The RESTORE's reply settles it; a PEXPIREAT's that follows is ignored (a promise settles once).
+        connection.send(head, 1 + frame.extraReplies, resolve);
       });
       for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
         if (!connection.socket.write(chunk as Buffer)) await connection.drained();
       }
-      connection.socket.write(Buffer.concat([version, checksum, Buffer.from(restoreAfterPayload(entry.expireAt))]));
+      connection.socket.write(Buffer.concat([version, checksum, frame.afterPayload]));
       const outcome = await reply;
       rmSync(path, { force: true });
       if (outcome instanceof RespError) {
         if (REFUSED_PAYLOAD.test(outcome.message)) this.refused ??= entry.key;
-        else this.failure ??= mapRedisError(new Error(outcome.message), `target (RESTORE of ${printable(entry.key)})`);
+        else this.failure ??= mapRedisError(new Error(outcome.message), `target (RESTORE of ${printable(entry.key)})`, { command: restoreCommandName(this.targetVersion), serverVersion: this.targetVersion.version });
         return;
       }
       this.restored++;

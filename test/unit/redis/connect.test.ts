@@ -94,15 +94,31 @@ describe('mapRedisError', () => {
 
   it.each([
     ['OOM', "OOM command not allowed when used memory > 'maxmemory'."],
-    ['READONLY', "READONLY You can't write against a read only replica."],
     ['MISCONF', 'MISCONF Redis is configured to save RDB snapshots, but it is currently not able to persist on disk.'],
-    ['an unknown (renamed) command', "ERR unknown command 'CONFIG', with args beginning with: 'SET' "],
     ['NOPERM', "NOPERM User default has no permissions to run the 'restore' command"],
   ])('%s -> RedisWriteRefusedError (fatal), first line only', (_, message) => {
     const mapped = mapRedisError(new Error(`${message}\nsecond line`), 'target');
     expect(mapped.name).toBe('RedisWriteRefusedError');
     expect(mapped.retryable).toBe(false);
     expect(mapped.message).toBe(`target: ${message}`);
+  });
+
+  it('READONLY (an ElastiCache Multi-AZ failover promoting a replica) -> RedisFailoverError (transient)', () => {
+    const mapped = mapRedisError(new Error("READONLY You can't write against a read only replica."), 'target');
+    expect(mapped.name).toBe('RedisFailoverError');
+    expect(mapped.retryable).toBe(true);
+    expect(mapped.message).toBe("target: READONLY You can't write against a read only replica. (a failover in progress?)");
+  });
+
+  it.each([
+    ['ABSTTL on Redis 4.0', 'ERR syntax error', { command: 'RESTORE … ABSTTL', serverVersion: '4.0.14' }, 'target (Redis 4.0.14) answered "ERR syntax error" to RESTORE … ABSTTL: the server does not support this command or argument'],
+    ['multi-field HSET on 3.2', "ERR wrong number of arguments for 'hset' command", { command: 'HSET', serverVersion: '3.2.13' }, 'target (Redis 3.2.13) answered "ERR wrong number of arguments for \'hset\' command" to HSET: the server does not support this command or argument'],
+    ['a renamed command', "ERR unknown command 'CONFIG', with args beginning with: 'SET' ", {}, 'target answered "ERR unknown command \'CONFIG\', with args beginning with: \'SET\' ": the server does not support this command or argument'],
+  ])('%s -> RedisCommandUnsupportedError (fatal), naming the command and the version', (_, message, context, expected) => {
+    const mapped = mapRedisError(new Error(message), 'target', context);
+    expect(mapped.name).toBe('RedisCommandUnsupportedError');
+    expect(mapped.retryable).toBe(false);
+    expect(mapped.message).toBe(expected);
   });
 
   it.each(['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPIPE'])('%s -> RedisConnectionError (transient)', (code) => {
