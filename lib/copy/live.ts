@@ -13,6 +13,7 @@ import { mapRedisError } from '../redis/errors.js';
 import { DbClients } from '../redis/keyspace.js';
 import { ownKeys } from './filter.js';
 import { copyKeyByType, type RedisType } from './key-copy.js';
+import { readTargetVersion, restoreWithExpiry, type TargetVersion } from './restore-expiry.js';
 
 export interface CatchUpOptions {
   /** Epoch ms at which to return. */
@@ -48,13 +49,28 @@ export async function syncKey(source: Redis, target: Redis, key: Buffer): Promis
   const expiresAt = pttl > 0 ? Date.now() + pttl : 0;
   const type = reply[2]!.toString() as RedisType;
   try {
-    await target.restore(key, expiresAt, reply[1]!, 'REPLACE', 'ABSTTL');
+    // RESTORE … ABSTTL from Redis 5.0; a relative TTL computed on the target's clock before (restore-expiry.ts).
+    if ((await restoreWithExpiry(target, await targetVersionOf(target), key, expiresAt, reply[1]!)) === 'expired') {
+      await target.del(key);
+      return 'deleted';
+    }
   } catch (error) {
     if (!/payload version or checksum/i.test((error as Error).message)) throw error;
     // Written to a temporary key and renamed over the target's: a replacement too.
     await copyKeyByType(source, target, key, type);
   }
   return 'copied';
+}
+
+/** The target's version, read once per connection (INFO server). */
+const targetVersions = new WeakMap<Redis, Promise<TargetVersion>>();
+function targetVersionOf(target: Redis): Promise<TargetVersion> {
+  let version = targetVersions.get(target);
+  if (!version) {
+    version = readTargetVersion(target);
+    targetVersions.set(target, version);
+  }
+  return version;
 }
 
 export async function catchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: CatchUpOptions): Promise<CatchUpStats> {
