@@ -48,16 +48,17 @@ export async function syncKey(source: Redis, target: Redis, key: Buffer): Promis
   }
   const expiresAt = pttl > 0 ? Date.now() + pttl : 0;
   const type = reply[2]!.toString() as RedisType;
+  const version = await targetVersionOf(target);
   try {
     // RESTORE … ABSTTL from Redis 5.0; a relative TTL computed on the target's clock before (restore-expiry.ts).
-    if ((await restoreWithExpiry(target, await targetVersionOf(target), key, expiresAt, reply[1]!)) === 'expired') {
+    if ((await restoreWithExpiry(target, version, key, expiresAt, reply[1]!)) === 'expired') {
       await target.del(key);
       return 'deleted';
     }
   } catch (error) {
     if (!/payload version or checksum/i.test((error as Error).message)) throw error;
     // Written to a temporary key and renamed over the target's: a replacement too.
-    await copyKeyByType(source, target, key, type);
+    await copyKeyByType(source, target, key, type, version);
   }
   return 'copied';
 }

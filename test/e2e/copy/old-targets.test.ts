@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { copySlice } from '../../../lib/copy/bulk.js';
+import { copyBack } from '../../../lib/copy/reconcile.js';
 import type { Checkpoint } from '../../../lib/copy/types.js';
 import { copyKeyByType, EXPIRED } from '../../../lib/copy/key-copy.js';
 import { verifyCopy } from '../../../lib/copy/verify.js';
@@ -221,6 +222,21 @@ if (oldBinary) {
       expect(await old.pttl('str')).toBeGreaterThan(50_000);
       expect(await old.pttl('hash')).toBeGreaterThan(110_000);
       expect(await old.pttl('list')).toBe(-1);
+      await old.flushall();
+    });
+
+    it("the rollback's copy-back (reconcile) writes what is missing, with its TTL, into the old server", async () => {
+      await src.set('session', 's', 'PX', 90_000);
+      await src.hset('pipeline:new', 'status', 'RUNNING', 'application', 'app');
+      await src.sadd('allJobs:pipeline', 'new');
+      await old.sadd('allJobs:pipeline', 'old');
+      const stats = await copyBack({ url: pair.source.url }, { url });
+      expect(stats.copied).toBeGreaterThanOrEqual(2);
+      expect(await old.get('session')).toBe('s');
+      expect(await old.pttl('session')).toBeGreaterThan(80_000);
+      expect(await old.hgetall('pipeline:new')).toEqual({ status: 'RUNNING', application: 'app' });
+      expect(await old.pttl('pipeline:new')).toBe(-1);
+      expect((await old.smembers('allJobs:pipeline')).sort()).toEqual(['new', 'old']);
       await old.flushall();
     });
   });
