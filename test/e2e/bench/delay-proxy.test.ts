@@ -39,11 +39,11 @@ describe('delay proxy', () => {
       expect(await delayed.ping()).toBe('PONG');
       samples.push(performance.now() - started);
     }
-    samples.sort((a, b) => a - b);
-    const median = samples[10]!;
-    expect(median).toBeGreaterThanOrEqual(2 * ONE_WAY_MS);
-    // Timers and a shared machine add a little; a proxy that forgot a direction would be ~5 ms.
-    expect(median).toBeLessThan(2 * ONE_WAY_MS + 8);
+    // Every round trip waits both delays; the fastest shows little else is added (the median
+    // is not used: on a loaded shared machine one slow timer would fail the test for nothing).
+    // A proxy that forgot a direction would be ~5 ms.
+    expect(Math.min(...samples)).toBeGreaterThanOrEqual(2 * ONE_WAY_MS);
+    expect(Math.min(...samples)).toBeLessThan(2 * ONE_WAY_MS + 5);
   });
 
   it('forwards a large value byte for byte, with backpressure, in both directions', async () => {
