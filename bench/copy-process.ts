@@ -14,4 +14,13 @@ const result = await copyAll({ url: sourceUrl! }, { url: targetUrl! }, { method:
 const seconds = (performance.now() - started) / 1000;
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage().rss);
-process.stdout.write(JSON.stringify({ method: result.method, keys: result.stats.keys, seconds, baselineRss, peakRss, ...(result.replication ? { phasesMs: result.replication.phasesMs, snapshotBytes: result.replication.rdbBytes } : {}) }));
+process.stdout.write(
+  JSON.stringify({
+    method: result.method,
+    keys: result.stats.keys,
+    seconds,
+    baselineRss,
+    peakRss,
+    ...(result.replication ? { phasesMs: result.replication.phasesMs, snapshotBytes: result.replication.rdbBytes } : {}),
+  }),
+);

@@ -91,7 +91,8 @@ async function copyCommand(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const endpoint = (url: string, passwordEnv: unknown, passwordFile?: unknown): RedisEndpoint => {
-    if (secretsInUrl(url).length > 0) process.stderr.write(`Warning: ${displayUrl(url)} carries credentials on the command line; use --source-password-env/-file or --target-password-env/-file instead.\n`);
+    if (secretsInUrl(url).length > 0)
+      process.stderr.write(`Warning: ${displayUrl(url)} carries credentials on the command line; use --source-password-env/-file or --target-password-env/-file instead.\n`);
     const password = typeof passwordFile === 'string' ? readPasswordFile(passwordFile) : typeof passwordEnv === 'string' ? process.env[passwordEnv] : undefined;
     const caFile = typeof values['ca-file'] === 'string' ? values['ca-file'] : undefined;
     return { url, ...(password ? { password } : {}), ...(caFile ? { caFile } : {}) };
@@ -122,25 +123,37 @@ async function copyCommand(argv: string[]): Promise<number> {
       onProgress: (p) => {
         const total = p.totalKeys ? ` of ${p.totalKeys.toLocaleString('en-US')}` : '';
         const eta = p.etaSeconds !== undefined ? `, ETA ${p.etaSeconds} s` : '';
-        progress(p.phase === 'stream' ? `following writes: ${p.keys.toLocaleString('en-US')} keys in` : `${p.keys.toLocaleString('en-US')}${total} keys, ${(p.bytes / 1e6).toFixed(1)} MB, ${p.keysPerSec.toLocaleString('en-US')} keys/s${eta}`);
+        progress(
+          p.phase === 'stream'
+            ? `following writes: ${p.keys.toLocaleString('en-US')} keys in`
+            : `${p.keys.toLocaleString('en-US')}${total} keys, ${(p.bytes / 1e6).toFixed(1)} MB, ${p.keysPerSec.toLocaleString('en-US')} keys/s${eta}`,
+        );
       },
     });
     if (tty) process.stderr.write('\n');
     const seconds = (Date.now() - started) / 1000;
     const s = result.stats;
     if (result.fallbackReason) process.stderr.write(`Replication copy not possible (${result.fallbackReason}); used the scan copy\n`);
-    process.stderr.write(`Copied ${s.keys} keys (${(s.bytes / 1e6).toFixed(1)} MB) by ${result.method} in ${seconds.toFixed(2)} s: ${Math.round(s.keys / seconds)} keys/s; ${s.bigKeys} big key(s) ${result.method === 'scan' ? 'in chunks' : 'through disk'}, ${s.fallbacks} type-based fallback(s), ${s.expiredSkipped} expired during the copy\n`);
-    if (result.replication) process.stderr.write(`Replication: ${result.replication.commandsApplied} write(s) made during the copy applied, consistent with the source at offset ${result.replication.offset}\n`);
+    process.stderr.write(
+      `Copied ${s.keys} keys (${(s.bytes / 1e6).toFixed(1)} MB) by ${result.method} in ${seconds.toFixed(2)} s: ${Math.round(s.keys / seconds)} keys/s; ${s.bigKeys} big key(s) ${result.method === 'scan' ? 'in chunks' : 'through disk'}, ${s.fallbacks} type-based fallback(s), ${s.expiredSkipped} expired during the copy\n`,
+    );
+    if (result.replication)
+      process.stderr.write(`Replication: ${result.replication.commandsApplied} write(s) made during the copy applied, consistent with the source at offset ${result.replication.offset}\n`);
     const live = result.live;
     if (live) process.stderr.write(`Live: ${live.events} events, ${live.copied} keys copied, ${live.deleted} deleted\n`);
     let verify: VerifyReport | undefined;
     if (values.verify) {
       verify = await verifyCopy(source, target, { mode: 'strict' });
-      process.stderr.write(`Verify: ${verify.ok ? 'OK' : 'MISMATCH'} — ${verify.compared} compared, ${verify.missing} missing, ${verify.extra} extra, ${verify.typeMismatches} type, ${verify.valueMismatches} value, ${verify.ttlMismatches} TTL\n`);
+      process.stderr.write(
+        `Verify: ${verify.ok ? 'OK' : 'MISMATCH'} — ${verify.compared} compared, ${verify.missing} missing, ${verify.extra} extra, ${verify.typeMismatches} type, ${verify.valueMismatches} value, ${verify.ttlMismatches} TTL\n`,
+      );
       for (const e of verify.examples.slice(0, 10)) process.stderr.write(`  ${e.kind} db${e.db} ${e.key}: ${e.detail}\n`);
     }
     if (typeof values.json === 'string') {
-      writeFileSync(values.json, `${JSON.stringify({ source: displayUrl(source.url), target: displayUrl(target.url), method: result.method, fallbackReason: result.fallbackReason, seconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / seconds), stats: s, replication: result.replication, live, verify }, null, 2)}\n`);
+      writeFileSync(
+        values.json,
+        `${JSON.stringify({ source: displayUrl(source.url), target: displayUrl(target.url), method: result.method, fallbackReason: result.fallbackReason, seconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / seconds), stats: s, replication: result.replication, live, verify }, null, 2)}\n`,
+      );
     }
     return verify && !verify.ok ? 1 : 0;
   } catch (error) {

@@ -39,7 +39,11 @@ export async function runHealthCommand(argv: string[], out: NodeJS.WritableStrea
     // The group lives in the input's region, whatever AWS_REGION says (EKS too: its client reads the environment).
     const region = config.cluster.region;
     process.env.AWS_REGION = region;
-    const report = await checkHealth(config, { elastiCache: new ElastiCacheClient({ region, maxAttempts: 3 }), secretsManager: new SecretsManagerClient({ region, maxAttempts: 3 }), cluster: () => clusterApiFor(config) });
+    const report = await checkHealth(config, {
+      elastiCache: new ElastiCacheClient({ region, maxAttempts: 3 }),
+      secretsManager: new SecretsManagerClient({ region, maxAttempts: 3 }),
+      cluster: () => clusterApiFor(config),
+    });
     out.write(formatHealth(report));
     if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
     return report.status === 'healthy' ? EXIT.ok : report.status === 'degraded' ? EXIT.degraded : EXIT.unhealthy;

@@ -39,7 +39,8 @@ export async function withRedactedOutput<T>(secrets: readonly (string | undefine
   const originals = streams.map((s) => s.write);
   streams.forEach((stream, i) => {
     const original = originals[i]!;
-    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => original.call(stream, redact(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')), ...(rest as []))) as typeof stream.write;
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
+      original.call(stream, redact(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')), ...(rest as []))) as typeof stream.write;
   });
   try {
     return await run();

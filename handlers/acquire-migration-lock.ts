@@ -10,9 +10,7 @@ import { defineHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { api: (config: MigrationConfig) => ClusterApi; sfn: () => Pick<SFNClient, 'send'> }) {
-  return defineHandler('AcquireMigrationLock', (state: MigrationState) =>
-    acquireLock(deps.api(state.config), state.config, state.execution.arn, (arn) => executionStatus(deps.sfn(), arn)),
-  );
+  return defineHandler('AcquireMigrationLock', (state: MigrationState) => acquireLock(deps.api(state.config), state.config, state.execution.arn, (arn) => executionStatus(deps.sfn(), arn)));
 }
 
 export const handler = createHandler({ api: clusterApiFor, sfn });

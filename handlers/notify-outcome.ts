@@ -10,9 +10,7 @@ import type { MigrationState } from '../lib/workflow/state.js';
 const NOTIFY_TOPIC_ARN = process.env.NOTIFY_TOPIC_ARN || undefined;
 
 export function createHandler(deps: { sns: () => Pick<SNSClient, 'send'>; topicArn: string | undefined }) {
-  return defineHandler('NotifyOutcome', (event: { state: MigrationState; outcome: Outcome }) =>
-    notifyOutcome(deps.sns(), deps.topicArn, outcomeFacts(event.state), event.outcome),
-  );
+  return defineHandler('NotifyOutcome', (event: { state: MigrationState; outcome: Outcome }) => notifyOutcome(deps.sns(), deps.topicArn, outcomeFacts(event.state), event.outcome));
 }
 
 export const handler = createHandler({ sns, topicArn: NOTIFY_TOPIC_ARN });

@@ -12,9 +12,7 @@ import { primaryEndpointOf } from '../lib/workflow/resolve.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { api: (config: MigrationConfig) => ClusterApi }) {
-  return defineHandler('PatchHalyardConfig', async (state: MigrationState) =>
-    applyHalyardChange(deps.api(state.config), state.config, state.execution.arn, primaryEndpointOf(state)),
-  );
+  return defineHandler('PatchHalyardConfig', async (state: MigrationState) => applyHalyardChange(deps.api(state.config), state.config, state.execution.arn, primaryEndpointOf(state)));
 }
 
 export const handler = createHandler({ api: clusterApiFor });

@@ -20,7 +20,11 @@ export function createHandler(deps: SlackCommandDeps) {
 
 export const handler = createHandler({
   signingSecret: signingSecretFrom(secretsManager, () => process.env.SLACK_SIGNING_SECRET_ARN),
-  allowedUserIds: () => (process.env.SLACK_ALLOWED_USER_IDS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+  allowedUserIds: () =>
+    (process.env.SLACK_ALLOWED_USER_IDS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
   presets: () => presetsIn(process.env.PRESETS_DIR ?? join(process.cwd(), 'presets')),
   sfn: () => sfn(),
   stateMachineArn: () => process.env.STATE_MACHINE_ARN ?? '',

@@ -8,7 +8,10 @@ export interface ValidateInputEvent {
   execution: { arn: string; startedAt: string };
 }
 
-export const handler = defineHandler('ValidateInput', async (event: ValidateInputEvent): Promise<ValidatedState> => ({
-  config: parseMigrationInput(event.input),
-  execution: event.execution,
-}));
+export const handler = defineHandler(
+  'ValidateInput',
+  async (event: ValidateInputEvent): Promise<ValidatedState> => ({
+    config: parseMigrationInput(event.input),
+    execution: event.execution,
+  }),
+);

@@ -41,7 +41,10 @@ export interface RehearsalReport {
 export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: SandboxWorld) => void } = {}): Promise<number> {
   let values: { keys?: string; report?: string; keep?: boolean; 'fail-at'?: string; quiet?: boolean; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { keys: { type: 'string' }, report: { type: 'string' }, keep: { type: 'boolean' }, 'fail-at': { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { keys: { type: 'string' }, report: { type: 'string' }, keep: { type: 'boolean' }, 'fail-at': { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }));
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}`);
     return 2;
@@ -153,15 +156,23 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   const copy = (report.output as { copy?: { method?: string; slices: number; lastSlice: { keys: number; ms: number }; fallbackReason?: string } } | undefined)?.copy;
   if (copy?.method === 'replication') out.line(`Bulk copy: read as a replica of spin-redis (PSYNC), ${copy.lastSlice.keys} keys in ${copy.lastSlice.ms} ms, one pass`);
   else if (copy) out.line(`Bulk copy: by SCAN in ${copy.slices} slice(s)${copy.fallbackReason ? ` (replication not possible: ${copy.fallbackReason})` : ''}`);
-  const catchUp = (report.output as { cutover?: { catchUp?: { slices: number; events: number; copied: number; deleted: number; stream?: unknown; streamLost?: string } } } | undefined)?.cutover?.catchUp;
+  const catchUp = (report.output as { cutover?: { catchUp?: { slices: number; events: number; copied: number; deleted: number; stream?: unknown; streamLost?: string } } } | undefined)?.cutover
+    ?.catchUp;
   if (catchUp) {
-    const how = catchUp.stream ? "followed spin-redis's replication stream from where the copy stopped" : `from keyspace notifications${catchUp.streamLost ? ` (the stream was lost: ${catchUp.streamLost})` : ''}`;
+    const how = catchUp.stream
+      ? "followed spin-redis's replication stream from where the copy stopped"
+      : `from keyspace notifications${catchUp.streamLost ? ` (the stream was lost: ${catchUp.streamLost})` : ''}`;
     out.line(`Live catch-up: ${how}; ${catchUp.events} writes, ${catchUp.copied} keys copied, ${catchUp.deleted} deleted, ${catchUp.slices} slice(s)`);
   }
-  const verify = (report.output as { verify?: { ok: boolean; compared: number; targetNewer: number; audit?: { ok: boolean; applications: number; executions: { source: number; target: number } } } } | undefined)?.verify;
+  const verify = (
+    report.output as { verify?: { ok: boolean; compared: number; targetNewer: number; audit?: { ok: boolean; applications: number; executions: { source: number; target: number } } } } | undefined
+  )?.verify;
   if (verify) {
     out.line(`Verification: ${verify.ok ? 'clean' : 'FAILED'}, ${verify.compared} keys compared, ${verify.targetNewer} newer on ElastiCache (written after the cutover)`);
-    if (verify.audit) out.line(`orca history (audit parity): ${verify.audit.executions.source} executions in ${verify.audit.applications} applications on spin-redis, ${verify.audit.executions.target} on ElastiCache: ${verify.audit.ok ? 'all there' : 'MISSING EXECUTIONS'}`);
+    if (verify.audit)
+      out.line(
+        `orca history (audit parity): ${verify.audit.executions.source} executions in ${verify.audit.applications} applications on spin-redis, ${verify.audit.executions.target} on ElastiCache: ${verify.audit.ok ? 'all there' : 'MISSING EXECUTIONS'}`,
+      );
   }
   if (report.health) {
     out.line('');

@@ -40,8 +40,16 @@ const options = (extra: Record<string, unknown>) => ({ input: { options: { maxWa
 export const CASES: Case[] = [
   { name: 'no fault', expected: 'succeeded' },
   { name: 'ElastiCache throttles CreateReplicationGroup twice', expected: 'succeeded', prepare: (w) => w.elastiCache.faults.add({ operation: 'CreateReplicationGroup', kind: 'throttle', times: 2 }) },
-  { name: 'ElastiCache answers 500 to DescribeReplicationGroups twice', expected: 'succeeded', prepare: (w) => w.elastiCache.faults.add({ operation: 'DescribeReplicationGroups', kind: 'server-error', times: 2 }) },
-  { name: 'ElastiCache answers 503 to CreateCacheParameterGroup', expected: 'succeeded', prepare: (w) => w.elastiCache.faults.add({ operation: 'CreateCacheParameterGroup', kind: 'unavailable', times: 1 }) },
+  {
+    name: 'ElastiCache answers 500 to DescribeReplicationGroups twice',
+    expected: 'succeeded',
+    prepare: (w) => w.elastiCache.faults.add({ operation: 'DescribeReplicationGroups', kind: 'server-error', times: 2 }),
+  },
+  {
+    name: 'ElastiCache answers 503 to CreateCacheParameterGroup',
+    expected: 'succeeded',
+    prepare: (w) => w.elastiCache.faults.add({ operation: 'CreateCacheParameterGroup', kind: 'unavailable', times: 1 }),
+  },
   { name: 'ElastiCache throttles ModifyCacheParameterGroup', expected: 'succeeded', prepare: (w) => w.elastiCache.faults.add({ operation: 'ModifyCacheParameterGroup', kind: 'throttle', times: 2 }) },
   { name: 'replication group create-failed', expected: 'failed before cutover', prepare: (w) => w.elastiCache.failNextCreate('Insufficient cache node capacity') },
   {
@@ -54,7 +62,11 @@ export const CASES: Case[] = [
       return { createdResourcesDeleted: w.elastiCache.groupIds().length === 0 };
     },
   },
-  { name: 'AWS refuses CreateReplicationGroup with InvalidParameterValue', expected: 'failed before cutover', prepare: (w) => w.elastiCache.faults.add({ operation: 'CreateReplicationGroup', kind: 'invalid-parameter', times: 1 }) },
+  {
+    name: 'AWS refuses CreateReplicationGroup with InvalidParameterValue',
+    expected: 'failed before cutover',
+    prepare: (w) => w.elastiCache.faults.add({ operation: 'CreateReplicationGroup', kind: 'invalid-parameter', times: 1 }),
+  },
   { name: 'IAM denies CreateCacheSubnetGroup', expected: 'failed before cutover', prepare: (w) => w.elastiCache.faults.add({ operation: 'CreateCacheSubnetGroup', kind: 'access-denied', times: 1 }) },
   { name: 'EKS DescribeCluster answers 500 once', expected: 'succeeded', prepare: (w) => w.eksFaults.add({ operation: 'DescribeCluster', kind: 'server-error', times: 1 }) },
   { name: 'Secrets Manager unavailable once', expected: 'succeeded', prepare: (w) => w.secretsManager.faults.add({ operation: 'GetSecretValue', kind: 'unavailable', times: 1 }) },
@@ -96,13 +108,33 @@ export const CASES: Case[] = [
       },
     },
   },
-  { name: 'Kubernetes 409 on the ConfigMap update', expected: 'succeeded', around: { PatchHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'update', resource: 'configmaps', status: 409, times: 1 }), handler(event)) } },
+  {
+    name: 'Kubernetes 409 on the ConfigMap update',
+    expected: 'succeeded',
+    around: { PatchHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'update', resource: 'configmaps', status: 409, times: 1 }), handler(event)) },
+  },
   { name: 'Kubernetes RBAC 403 on the lock', expected: 'failed before cutover', prepare: (w) => w.kubernetes.faults.add({ verb: 'get', resource: 'configmaps', status: 403, times: 1 }) },
-  { name: 'Kubernetes RBAC 403 while patching the Halyard config', expected: 'rolled back', around: { PatchHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'update', resource: 'configmaps', status: 403, times: 1 }), handler(event)) } },
-  { name: 'pod exec refused after the ConfigMap was patched', expected: 'rolled back', around: { PatchHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'exec', resource: 'pods/exec', status: 403, times: 1 }), handler(event)) } },
+  {
+    name: 'Kubernetes RBAC 403 while patching the Halyard config',
+    expected: 'rolled back',
+    around: { PatchHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'update', resource: 'configmaps', status: 403, times: 1 }), handler(event)) },
+  },
+  {
+    name: 'pod exec refused after the ConfigMap was patched',
+    expected: 'rolled back',
+    around: { PatchHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'exec', resource: 'pods/exec', status: 403, times: 1 }), handler(event)) },
+  },
   { name: 'hal deploy apply exits 1', expected: 'rolled back', world: { spinnakerFaults: { halFailures: 1 } } },
-  { name: 'Kubernetes 500 while listing Deployments during the rollout', expected: 'succeeded', around: { CheckSpinnakerRollout: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'list', resource: 'deployments', status: 500, times: 2 }), handler(event)) } },
-  { name: 'a rollout that never becomes healthy (gate cannot start on ElastiCache)', expected: 'rolled back', world: { ...options({ rolloutTimeoutMinutes: 1 }), spinnakerFaults: { neverReady: ['spin-gate'] } } },
+  {
+    name: 'Kubernetes 500 while listing Deployments during the rollout',
+    expected: 'succeeded',
+    around: { CheckSpinnakerRollout: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'list', resource: 'deployments', status: 500, times: 2 }), handler(event)) },
+  },
+  {
+    name: 'a rollout that never becomes healthy (gate cannot start on ElastiCache)',
+    expected: 'rolled back',
+    world: { ...options({ rolloutTimeoutMinutes: 1 }), spinnakerFaults: { neverReady: ['spin-gate'] } },
+  },
   {
     name: 'spin-redis drops every connection mid-copy',
     expected: 'succeeded',
@@ -200,7 +232,11 @@ export const CASES: Case[] = [
     },
     check: (w, result) => {
       const copy = (result.output as { copy?: { method?: string; fallbackReason?: string; slices?: number } }).copy;
-      return { copiedByScan: copy?.method === 'scan' && /did not finish/.test(copy.fallbackReason ?? ''), moreThanOneSlice: (copy?.slices ?? 0) > 1, sourceSettingPutBack: delayAfterCopy.get(w) === '5' };
+      return {
+        copiedByScan: copy?.method === 'scan' && /did not finish/.test(copy.fallbackReason ?? ''),
+        moreThanOneSlice: (copy?.slices ?? 0) > 1,
+        sourceSettingPutBack: delayAfterCopy.get(w) === '5',
+      };
     },
   },
   {
@@ -237,9 +273,18 @@ export const CASES: Case[] = [
     },
     check: (w) => ({ secondRunRefusedWithMigrationLockedError: secondResults.get(w)?.error === 'MigrationLockedError' }),
   },
-  { name: 'a 409 inside the rollback itself is retried', expected: 'rolled back', world: { spinnakerFaults: { halFailures: 1 } }, around: { RollbackHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'update', resource: 'configmaps', status: 409, times: 1 }), handler(event)) } },
+  {
+    name: 'a 409 inside the rollback itself is retried',
+    expected: 'rolled back',
+    world: { spinnakerFaults: { halFailures: 1 } },
+    around: { RollbackHalyardConfig: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'update', resource: 'configmaps', status: 409, times: 1 }), handler(event)) },
+  },
   { name: 'hal deploy apply fails inside the rollback too', expected: 'rollback failed', world: { spinnakerFaults: { halFailures: 2 } } },
-  { name: 'SNS cannot publish the summary', expected: 'succeeded', around: { NotifySuccess: async () => Promise.reject(Object.assign(new Error('sns down'), { name: 'AwsServiceUnavailableError' })) } },
+  {
+    name: 'SNS cannot publish the summary',
+    expected: 'succeeded',
+    around: { NotifySuccess: async () => Promise.reject(Object.assign(new Error('sns down'), { name: 'AwsServiceUnavailableError' })) },
+  },
   {
     name: 'dry run',
     expected: 'dry run',
@@ -274,7 +319,13 @@ async function staleLock(w: SandboxWorld) {
   const cm = w.kubernetes.store.get('ConfigMap', 'spinnaker', 'halyard-config')!;
   const dead = 'arn:aws:states:us-east-1:000000000000:execution:spin-elasticache-sandbox:crashed-yesterday';
   w.setExecutionStatus(dead, 'FAILED');
-  w.kubernetes.store.update({ ...cm, metadata: { ...cm.metadata, annotations: { 'spin-elasticache.io/lock': JSON.stringify({ owner: dead, acquiredAt: '2026-11-21T10:00:00Z' }), 'spin-elasticache.io/backup': JSON.stringify(cm.data) } } });
+  w.kubernetes.store.update({
+    ...cm,
+    metadata: {
+      ...cm.metadata,
+      annotations: { 'spin-elasticache.io/lock': JSON.stringify({ owner: dead, acquiredAt: '2026-11-21T10:00:00Z' }), 'spin-elasticache.io/backup': JSON.stringify(cm.data) },
+    },
+  });
 }
 
 function endOf(result: ExecutionResult, dryRun: boolean): End {
@@ -350,13 +401,24 @@ export async function runCase(c: Case, keys: number): Promise<{ name: string; ex
     const invariants: Record<string, boolean> = {
       spinRedisDataIntact: startState.every((k) => present.has(k)),
       orcaWritesPresent: snapshot.keys.orcaExecutionsMissing === 0,
-      configMapConsistent: migrated ? redisYml.skipLifeCycleManagement === true && redisYml.enabled === false && String(redisYml.overrideBaseUrl).startsWith('rediss://') && pointsAtTarget : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES),
+      configMapConsistent: migrated
+        ? redisYml.skipLifeCycleManagement === true && redisYml.enabled === false && String(redisYml.overrideBaseUrl).startsWith('rediss://') && pointsAtTarget
+        : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES),
       spinRedisReplicas: migrated ? snapshot.spinRedis.replicas === 0 : snapshot.spinRedis.replicas === 1 && snapshot.spinRedis.running,
-      noSecretInOutput: world.secrets.every((s) => !JSON.stringify([result.output, result.history, result.cause, snapshot.configMap, snapshot.configMapAnnotations, world.sns.messages, logs]).includes(s)),
+      noSecretInOutput: world.secrets.every(
+        (s) => !JSON.stringify([result.output, result.history, result.cause, snapshot.configMap, snapshot.configMapAnnotations, world.sns.messages, logs]).includes(s),
+      ),
       ...(actual === 'rollback failed' ? {} : { lockReleased: !snapshot.configMapAnnotations['spin-elasticache.io/lock'] }),
       ...(await c.check?.(world, result)),
     };
-    return { name: c.name, expected: c.expected, actual, invariants: { ...invariants, handlerLogsCaptured: logs.length > 0 }, ...(result.error ? { error: result.error } : {}), durationMs: Date.now() - started };
+    return {
+      name: c.name,
+      expected: c.expected,
+      actual,
+      invariants: { ...invariants, handlerLogsCaptured: logs.length > 0 },
+      ...(result.error ? { error: result.error } : {}),
+      durationMs: Date.now() - started,
+    };
   } finally {
     await world.close();
   }
@@ -369,8 +431,12 @@ export async function runFaultMatrix(argv: string[]): Promise<number> {
   for (const c of cases) {
     const r = await runCase(c, Number(values.keys ?? 2000));
     const ok = r.expected === r.actual && Object.values(r.invariants).every(Boolean);
-    const failed = Object.entries(r.invariants).filter(([, v]) => !v).map(([k]) => k);
-    process.stderr.write(`${ok ? 'PASS' : 'FAIL'}  ${r.name}: expected ${r.expected}, got ${r.actual}${r.error ? ` (${r.error})` : ''}${failed.length ? `; broken: ${failed.join(', ')}` : ''}  [${(r.durationMs / 1000).toFixed(1)} s]\n`);
+    const failed = Object.entries(r.invariants)
+      .filter(([, v]) => !v)
+      .map(([k]) => k);
+    process.stderr.write(
+      `${ok ? 'PASS' : 'FAIL'}  ${r.name}: expected ${r.expected}, got ${r.actual}${r.error ? ` (${r.error})` : ''}${failed.length ? `; broken: ${failed.join(', ')}` : ''}  [${(r.durationMs / 1000).toFixed(1)} s]\n`,
+    );
     results.push(r);
   }
   const passed = results.filter((r) => r.expected === r.actual && Object.values(r.invariants).every(Boolean)).length;

@@ -61,13 +61,35 @@ export async function seedSpinnakerData(redis: Redis, options: { keys: number; s
     const status = random() < 0.9 ? 'SUCCEEDED' : pick(['TERMINAL', 'CANCELED', 'RUNNING']);
     const stages = 1 + Math.floor(random() * 4);
     const key = `${kind}:${id}`;
-    const fields: (string | number)[] = ['application', app, 'name', `${pick(['deploy', 'bake', 'promote', 'rollback'])}-${app}`, 'status', status, 'startTime', start, 'buildTime', start - 1000, 'canceled', 'false', 'trigger', JSON.stringify({ type: pick(['jenkins', 'git', 'cron', 'manual']), user: `user${Math.floor(random() * 50)}@example.com` })];
+    const fields: (string | number)[] = [
+      'application',
+      app,
+      'name',
+      `${pick(['deploy', 'bake', 'promote', 'rollback'])}-${app}`,
+      'status',
+      status,
+      'startTime',
+      start,
+      'buildTime',
+      start - 1000,
+      'canceled',
+      'false',
+      'trigger',
+      JSON.stringify({ type: pick(['jenkins', 'git', 'cron', 'manual']), user: `user${Math.floor(random() * 50)}@example.com` }),
+    ];
     if (status !== 'RUNNING') fields.push('endTime', start + duration);
     const stageIds: string[] = [];
     for (let s = 0; s < stages; s++) {
       const stageId = `${id}-s${s}`;
       stageIds.push(stageId);
-      fields.push(`stage.${stageId}.type`, pick(['deploy', 'bake', 'manualJudgment', 'wait', 'runJob']), `stage.${stageId}.status`, status, `stage.${stageId}.context`, JSON.stringify({ account: 'prod', region: 'us-east-1', n: s }));
+      fields.push(
+        `stage.${stageId}.type`,
+        pick(['deploy', 'bake', 'manualJudgment', 'wait', 'runJob']),
+        `stage.${stageId}.status`,
+        status,
+        `stage.${stageId}.context`,
+        JSON.stringify({ account: 'prod', region: 'us-east-1', n: s }),
+      );
     }
     pipeline.hset(key, ...fields);
     pipeline.rpush(`${key}:stageIndex`, ...stageIds);
@@ -83,9 +105,19 @@ export async function seedSpinnakerData(redis: Redis, options: { keys: number; s
     await flush();
   }
   for (let i = 0; summary.keys < orcaKeys + gateKeys; i++) {
-    const id = `${(i * 2654435761 >>> 0).toString(16)}-${i.toString(16)}`;
+    const id = `${((i * 2654435761) >>> 0).toString(16)}-${i.toString(16)}`;
     const ttl = 600_000 + Math.floor(random() * 1_200_000);
-    pipeline.hset(`spring:session:sessions:${id}`, 'creationTime', now, 'lastAccessedTime', now, 'maxInactiveInterval', 1800, 'sessionAttr:SPRING_SECURITY_CONTEXT', Buffer.from([0xac, 0xed, 0x00, 0x05, ...Buffer.from(`user${i}`)]));
+    pipeline.hset(
+      `spring:session:sessions:${id}`,
+      'creationTime',
+      now,
+      'lastAccessedTime',
+      now,
+      'maxInactiveInterval',
+      1800,
+      'sessionAttr:SPRING_SECURITY_CONTEXT',
+      Buffer.from([0xac, 0xed, 0x00, 0x05, ...Buffer.from(`user${i}`)]),
+    );
     pipeline.pexpire(`spring:session:sessions:${id}`, ttl + 300_000);
     pipeline.set(`spring:session:sessions:expires:${id}`, '', 'PX', ttl);
     queued += 3;

@@ -88,7 +88,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
   const dir = options.dir ?? join(ROOT, '.sandbox', `${Date.now()}-${randomBytes(2).toString('hex')}`);
   mkdirSync(dir, { recursive: true });
   const credentials = { accessKeyId: 'AKIASANDBOX000000001', secretAccessKey: randomBytes(20).toString('base64url') };
-  const authToken = `sbx-${randomBytes(18).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')}`;
+  const authToken = `sbx-${randomBytes(18)
+    .toString('base64url')
+    .replace(/[^A-Za-z0-9]/g, 'x')}`;
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
@@ -116,9 +118,18 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       ...(options.spinnakerFaults ? { faults: options.spinnakerFaults } : {}),
       resolveSecret: async (reference) => {
         // kork-secrets: encrypted:secrets-manager!r:<region>!s:<secret>[!k:<key>]
-        const parts = Object.fromEntries(reference.replace(/^encrypted:secrets-manager!/, '').split('!').map((p) => [p.slice(0, 1), p.slice(2)]));
+        const parts = Object.fromEntries(
+          reference
+            .replace(/^encrypted:secrets-manager!/, '')
+            .split('!')
+            .map((p) => [p.slice(0, 1), p.slice(2)]),
+        );
         if (!reference.startsWith('encrypted:secrets-manager!') || !parts.s) throw new Error(`unsupported secret reference ${reference.slice(0, 40)}`);
-        const response = await fetch(secretsManager.url, { method: 'POST', headers: { 'x-amz-target': 'secretsmanager.GetSecretValue', 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify({ SecretId: parts.s }) });
+        const response = await fetch(secretsManager.url, {
+          method: 'POST',
+          headers: { 'x-amz-target': 'secretsmanager.GetSecretValue', 'content-type': 'application/x-amz-json-1.1' },
+          body: JSON.stringify({ SecretId: parts.s }),
+        });
         if (!response.ok) throw new Error(`secret ${parts.s} not found`);
         const value = ((await response.json()) as { SecretString: string }).SecretString;
         return parts.k ? String((JSON.parse(value) as Record<string, unknown>)[parts.k]) : value;
@@ -126,11 +137,25 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
     });
     closers.push(() => spinnaker.close());
     const k8sCert = pki.issue('kubernetes');
-    const kubernetes = await startKubernetesEmulator({ tls: { certPem: k8sCert.certPem, keyPem: k8sCert.keyPem, caPem: pki.caPem }, clusterName: SANDBOX_CLUSTER, region, credentials, exec: spinnaker.exec });
+    const kubernetes = await startKubernetesEmulator({
+      tls: { certPem: k8sCert.certPem, keyPem: k8sCert.keyPem, caPem: pki.caPem },
+      clusterName: SANDBOX_CLUSTER,
+      region,
+      credentials,
+      exec: spinnaker.exec,
+    });
     closers.push(() => kubernetes.close());
     const kubeconfig = join(dir, 'kubeconfig');
     kubernetes.writeKubeconfig(kubeconfig);
-    eks.setCluster({ name: SANDBOX_CLUSTER, endpoint: kubernetes.url, caPem: pki.caPem, vpcId: 'vpc-0sandbox0000001', subnetIds: Object.keys(NETWORK.subnets), clusterSecurityGroupId: NETWORK.securityGroups[0]!, securityGroupIds: [NETWORK.securityGroups[1]!] });
+    eks.setCluster({
+      name: SANDBOX_CLUSTER,
+      endpoint: kubernetes.url,
+      caPem: pki.caPem,
+      vpcId: 'vpc-0sandbox0000001',
+      subnetIds: Object.keys(NETWORK.subnets),
+      clusterSecurityGroupId: NETWORK.securityGroups[0]!,
+      securityGroupIds: [NETWORK.securityGroups[1]!],
+    });
     await spinnaker.install(kubernetes.store);
     log(`Kubernetes API ${kubernetes.url}, spin-redis ${spinnaker.spinRedisUrl}`);
 
@@ -250,14 +275,19 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
         }
         const sim = spinnaker.snapshot();
         const cm = kubernetes.store.get('ConfigMap', 'spinnaker', 'halyard-config');
-        const sourceCount = spinnaker.spinRedis ? await connectRedis({ url: spinnaker.spinRedisUrl }).then(async (r) => ((await r.dbsize()) + (r.disconnect(), 0))).catch(() => 0) : 0;
+        const sourceCount = spinnaker.spinRedis
+          ? await connectRedis({ url: spinnaker.spinRedisUrl })
+              .then(async (r) => (await r.dbsize()) + (r.disconnect(), 0))
+              .catch(() => 0)
+          : 0;
         const t = await targetClient();
         const targetCount = t ? await t.dbsize() : 0;
         // Every execution orca wrote must be where Spinnaker points now.
         const orca = spinnaker.services.get('orca');
         const pointsAt = orca?.target?.url ?? spinnaker.spinRedisUrl;
         const missing: string[] = [];
-        const client = pointsAt === spinnaker.spinRedisUrl ? (spinnaker.spinRedis ? await connectRedis({ url: pointsAt }) : undefined) : await elastiCache.adminClient(SANDBOX_GROUP_ID).catch(() => undefined);
+        const client =
+          pointsAt === spinnaker.spinRedisUrl ? (spinnaker.spinRedis ? await connectRedis({ url: pointsAt }) : undefined) : await elastiCache.adminClient(SANDBOX_GROUP_ID).catch(() => undefined);
         if (client && orca) {
           const keys = [...orca.written.keys()];
           for (let i = 0; i < keys.length; i += 500) {

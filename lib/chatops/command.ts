@@ -111,7 +111,10 @@ async function run(command: SlackCommand, user: string, request: SignedRequest, 
       logger.info('slack started an execution', { user, preset: command.preset, dryRun: command.dryRun, executionArn: started.executionArn });
       const arn = started.executionArn;
       const what = command.dryRun ? 'A dry run (plan) of' : 'The migration of';
-      return reply(`${what} Spinnaker in \`${config.cluster.name}/${config.spinnaker.namespace}\` to ElastiCache \`${config.target.replicationGroupId}\` started, asked by <@${user}>: <${consoleLink(arn)}|${name}>. The outcome goes to the notifications topic.`, 'in_channel');
+      return reply(
+        `${what} Spinnaker in \`${config.cluster.name}/${config.spinnaker.namespace}\` to ElastiCache \`${config.target.replicationGroupId}\` started, asked by <@${user}>: <${consoleLink(arn)}|${name}>. The outcome goes to the notifications topic.`,
+        'in_channel',
+      );
     }
   }
 }

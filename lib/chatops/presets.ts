@@ -9,7 +9,13 @@ export interface Presets {
 
 export function presetsIn(dir: string): Presets {
   return {
-    names: () => (existsSync(dir) ? readdirSync(dir).filter((f) => /^[a-z0-9][a-z0-9-]*\.json$/.test(f)).map((f) => f.replace(/\.json$/, '')).sort() : []),
+    names: () =>
+      existsSync(dir)
+        ? readdirSync(dir)
+            .filter((f) => /^[a-z0-9][a-z0-9-]*\.json$/.test(f))
+            .map((f) => f.replace(/\.json$/, ''))
+            .sort()
+        : [],
     read: (name) => {
       const file = join(dir, `${name}.json`);
       return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as unknown) : undefined;

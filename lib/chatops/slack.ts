@@ -45,11 +45,7 @@ export function verifySlackRequest(secret: string, headers: Record<string, strin
   if (!signatureMatches(secret, signedRequest(headers, nowSeconds), body)) throw new SlackRequestRejectedError('bad signature');
 }
 
-export type SlackCommand =
-  | { verb: 'migrate'; preset: string; dryRun: boolean }
-  | { verb: 'status' }
-  | { verb: 'presets' }
-  | { verb: 'help'; problem?: string };
+export type SlackCommand = { verb: 'migrate'; preset: string; dryRun: boolean } | { verb: 'status' } | { verb: 'presets' } | { verb: 'help'; problem?: string };
 
 const PRESET = /^[a-z0-9][a-z0-9-]{0,62}$/;
 

@@ -125,7 +125,10 @@ export const MigrationInputSchema = z
             url: z
               .string()
               .max(255, 'at most 255 characters')
-              .regex(/^rediss?:\/\/[^/?#@\s]+(\/0)?$/, 'a redis:// or rediss:// URL of host and port only (no user, password or ?query: a password belongs in Secrets Manager), such as redis://10.0.0.12:6379')
+              .regex(
+                /^rediss?:\/\/[^/?#@\s]+(\/0)?$/,
+                'a redis:// or rediss:// URL of host and port only (no user, password or ?query: a password belongs in Secrets Manager), such as redis://10.0.0.12:6379',
+              )
               .optional(),
           })
           .prefault({}),
@@ -152,10 +155,7 @@ export const MigrationInputSchema = z
       automaticFailover: z.boolean().default(true),
       transitEncryption: z.boolean().default(true),
       atRestEncryption: z.boolean().default(true),
-      authTokenSecretArn: z
-        .string()
-        .regex(AUTH_TOKEN_SECRET_ARN, 'a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)')
-        .optional(),
+      authTokenSecretArn: z.string().regex(AUTH_TOKEN_SECRET_ARN, 'a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)').optional(),
       /** When the secret is JSON, the key that holds the token; otherwise the whole SecretString is the token. */
       authTokenSecretKey: z.string().min(1).optional(),
       port: z.number().int().min(1024).max(65535).default(6379),
@@ -238,7 +238,12 @@ export type MigrationConfig = z.output<typeof MigrationInputSchema>;
 const SECRET_LOOKING_KEYS = /^(auth[-_]?token|password|token|secret)$/i;
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.length === 0 ? '(input)' : path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+  return path.length === 0
+    ? '(input)'
+    : path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+        .join('.')
+        .replace(/\.\[/g, '[');
 }
 
 /** The input is a few hundred bytes; these bounds refuse anything else before it is walked. */

@@ -67,7 +67,14 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
       if ('copied' in attempt) {
         const result = attempt.copied;
         log?.info('replication copy done', { keys: result.stats.keys, writesApplied: result.commandsApplied, offset: result.offset, phasesMs: result.phasesMs });
-        return { checkpoint: { dbs: [], dbIndex: 0, cursor: '0', stats: result.stats }, done: true, slices: 1, lastSlice: result.stats, method: 'replication', replication: { replid: result.replid, offset: result.offset } };
+        return {
+          checkpoint: { dbs: [], dbIndex: 0, cursor: '0', stats: result.stats },
+          done: true,
+          slices: 1,
+          lastSlice: result.stats,
+          method: 'replication',
+          replication: { replid: result.replid, offset: result.offset },
+        };
       }
       if (attempt.fallbackReason) {
         fallbackReason = attempt.fallbackReason;
@@ -75,7 +82,8 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
       }
     }
     const resumeFrom = saved?.afterSlices === slices ? saved.checkpoint : previous?.checkpoint;
-    const save = async (afterSlices: number, checkpoint: Checkpoint) => void (await store.set(progressKey, JSON.stringify({ afterSlices, checkpoint } satisfies SavedProgress), 'EX', PROGRESS_TTL_SECONDS));
+    const save = async (afterSlices: number, checkpoint: Checkpoint) =>
+      void (await store.set(progressKey, JSON.stringify({ afterSlices, checkpoint } satisfies SavedProgress), 'EX', PROGRESS_TTL_SECONDS));
     const result = await copySlice(source, target, {
       ...(resumeFrom ? { checkpoint: resumeFrom } : {}),
       deadline,
@@ -86,7 +94,15 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
     });
     if (result.done) await store.del(progressKey);
     else await save(slices + 1, result.checkpoint);
-    return { checkpoint: result.checkpoint, done: result.done, slices: slices + 1, lastSlice: result.stats, method: 'scan', ...(fallbackReason ? { fallbackReason } : {}), ...(saved?.afterSlices === slices ? { resumedFromSavedProgress: true } : {}) };
+    return {
+      checkpoint: result.checkpoint,
+      done: result.done,
+      slices: slices + 1,
+      lastSlice: result.stats,
+      method: 'scan',
+      ...(fallbackReason ? { fallbackReason } : {}),
+      ...(saved?.afterSlices === slices ? { resumedFromSavedProgress: true } : {}),
+    };
   } finally {
     store.disconnect();
   }

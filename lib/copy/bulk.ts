@@ -95,7 +95,9 @@ class Pool {
 }
 
 async function openPool(endpoint: RedisEndpoint, db: number, count: number, name: string): Promise<Pool> {
-  const opened = await Promise.allSettled(Array.from({ length: count }, (_, i) => connectRedis(endpoint, { db, connectionName: `spin-elasticache-${name}-${i}`, maxRetriesPerRequest: 3, enableAutoPipelining: false })));
+  const opened = await Promise.allSettled(
+    Array.from({ length: count }, (_, i) => connectRedis(endpoint, { db, connectionName: `spin-elasticache-${name}-${i}`, maxRetriesPerRequest: 3, enableAutoPipelining: false })),
+  );
   const clients = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
   const refused = opened.find((o) => o.status === 'rejected');
   if (refused) {
@@ -128,7 +130,14 @@ export async function copySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: R
         pendingKeys: checkpoint.pendingKeys ?? [],
         scanDone: checkpoint.scanDone ?? false,
         report: options.onCheckpoint
-          ? (safe) => options.onCheckpoint!({ ...base, cursor: safe.cursor, pendingKeys: safe.pendingKeys, ...(safe.scanDone ? { scanDone: true } : {}), stats: addStats(base.stats, { ...safe.stats, ms: 0 }) })
+          ? (safe) =>
+              options.onCheckpoint!({
+                ...base,
+                cursor: safe.cursor,
+                pendingKeys: safe.pendingKeys,
+                ...(safe.scanDone ? { scanDone: true } : {}),
+                stats: addStats(base.stats, { ...safe.stats, ms: 0 }),
+              })
           : undefined,
       });
       sliceStats = addStats(sliceStats, stats);

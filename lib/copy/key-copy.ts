@@ -154,7 +154,8 @@ async function copyStreamState(source: Redis, target: Redis, key: Buffer, temp: 
   const lastId = String(stream['last-generated-id'] ?? '0-0');
   if (!(await target.exists(temp))) await target.xadd(temp, 'MAXLEN', '0', '*', 'x', 'x');
   const setId: string[] = [lastId];
-  if (targetVersion.streamMetadata && stream['entries-added'] !== undefined) setId.push('ENTRIESADDED', String(stream['entries-added']), 'MAXDELETEDID', String(stream['max-deleted-entry-id'] ?? '0-0'));
+  if (targetVersion.streamMetadata && stream['entries-added'] !== undefined)
+    setId.push('ENTRIESADDED', String(stream['entries-added']), 'MAXDELETEDID', String(stream['max-deleted-entry-id'] ?? '0-0'));
   await target.call('XSETID', temp, ...setId);
   const groups = ((await source.call('XINFO', 'GROUPS', key)) as unknown[]).map(fields);
   for (const group of groups) {

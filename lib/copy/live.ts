@@ -32,7 +32,6 @@ export interface CatchUpStats {
   ms: number;
 }
 
-
 /**
  * Copy one key's current state from source to target, replacing what the target holds (a
  * collection is replaced whole, never merged: removals must reach the target), or delete it
@@ -40,7 +39,12 @@ export interface CatchUpStats {
  * never "no expiry".
  */
 export async function syncKey(source: Redis, target: Redis, key: Buffer): Promise<'copied' | 'deleted'> {
-  const reply = (await source.callBuffer('EVAL', "local t = redis.call('TYPE', KEYS[1]).ok if t == 'none' then return {-2} end return {redis.call('PTTL', KEYS[1]), redis.call('DUMP', KEYS[1]), t}", 1, key)) as [number, Buffer?, Buffer?];
+  const reply = (await source.callBuffer(
+    'EVAL',
+    "local t = redis.call('TYPE', KEYS[1]).ok if t == 'none' then return {-2} end return {redis.call('PTTL', KEYS[1]), redis.call('DUMP', KEYS[1]), t}",
+    1,
+    key,
+  )) as [number, Buffer?, Buffer?];
   const pttl = Number(reply[0]);
   if (pttl === -2 || pttl === 0) {
     await target.del(key);
@@ -129,7 +133,6 @@ export async function catchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: Red
   return stats;
 }
 
-
 export interface ForeignClient {
   name: string;
   addr: string;
@@ -160,7 +163,9 @@ export async function verifyDrained(sourceEndpoint: RedisEndpoint): Promise<Drai
     const clients = await foreignClients(redis);
     if (clients.length > 0) {
       const who = clients.slice(0, 5).map((c) => `${c.name || '(unnamed)'}@${c.addr} idle ${c.idleSeconds}s`);
-      throw new SpinRedisStillInUseError(`${clients.length} client(s) still connected to spin-redis: ${who.join(', ')}. A Spinnaker service still points at it (check its rollout) or something else uses it.`);
+      throw new SpinRedisStillInUseError(
+        `${clients.length} client(s) still connected to spin-redis: ${who.join(', ')}. A Spinnaker service still points at it (check its rollout) or something else uses it.`,
+      );
     }
     return { foreignClients: 0, checkedAt: new Date().toISOString() };
   } finally {

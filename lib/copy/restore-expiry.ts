@@ -23,7 +23,13 @@ export interface TargetVersion {
 
 export function parseTargetVersion(info: string): TargetVersion {
   const version = /^redis_version:([^\r\n]+)/m.exec(info)?.[1]?.trim() ?? '0.0.0';
-  return { version, absTtl: versionAtLeast(version, 5, 0), multiFieldHset: versionAtLeast(version, 4, 0), streamMetadata: versionAtLeast(version, 7, 0), createConsumer: versionAtLeast(version, 6, 2) };
+  return {
+    version,
+    absTtl: versionAtLeast(version, 5, 0),
+    multiFieldHset: versionAtLeast(version, 4, 0),
+    streamMetadata: versionAtLeast(version, 7, 0),
+    createConsumer: versionAtLeast(version, 6, 2),
+  };
 }
 
 export function versionAtLeast(version: string, major: number, minor: number): boolean {

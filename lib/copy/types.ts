@@ -12,7 +12,15 @@ export interface CopyStats {
 export const emptyStats = (): CopyStats => ({ keys: 0, bytes: 0, bigKeys: 0, fallbacks: 0, expiredSkipped: 0, vanished: 0, ms: 0 });
 
 export function addStats(a: CopyStats, b: CopyStats): CopyStats {
-  return { keys: a.keys + b.keys, bytes: a.bytes + b.bytes, bigKeys: a.bigKeys + b.bigKeys, fallbacks: a.fallbacks + b.fallbacks, expiredSkipped: a.expiredSkipped + b.expiredSkipped, vanished: a.vanished + b.vanished, ms: a.ms + b.ms };
+  return {
+    keys: a.keys + b.keys,
+    bytes: a.bytes + b.bytes,
+    bigKeys: a.bigKeys + b.bigKeys,
+    fallbacks: a.fallbacks + b.fallbacks,
+    expiredSkipped: a.expiredSkipped + b.expiredSkipped,
+    vanished: a.vanished + b.vanished,
+    ms: a.ms + b.ms,
+  };
 }
 
 /** Resumable position of a bulk copy; small enough to travel in the Step Functions state. */

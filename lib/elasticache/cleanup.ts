@@ -29,7 +29,8 @@ export async function deleteCreatedResources(client: Client, config: MigrationCo
   if (group) {
     if (!(await ours(group.ARN))) result.kept.push(`replication group ${t.replicationGroupId} (not created by this execution)`);
     else if (group.Status === 'deleting') throw new AwsResourceBusyError(`Replication group ${t.replicationGroupId} is still deleting`);
-    else if (group.Status === 'creating' || group.Status === 'modifying') throw new AwsResourceBusyError(`Replication group ${t.replicationGroupId} is ${group.Status}; it can be deleted once that ends`);
+    else if (group.Status === 'creating' || group.Status === 'modifying')
+      throw new AwsResourceBusyError(`Replication group ${t.replicationGroupId} is ${group.Status}; it can be deleted once that ends`);
     else {
       await deleteReplicationGroup(client, t.replicationGroupId);
       throw new AwsResourceBusyError(`Deleting replication group ${t.replicationGroupId}; the subnet and parameter groups follow once it is gone`);

@@ -27,7 +27,9 @@ export const KEYSPACE_EVENTS = 'gxE';
 type Client = Pick<ElastiCacheClient, 'send'>;
 
 export async function findParameterGroup(client: Client, name: string): Promise<CacheParameterGroup | undefined> {
-  const found = await awsFind(`DescribeCacheParameterGroups ${name}`, 'CacheParameterGroupNotFoundFault', () => client.send(new DescribeCacheParameterGroupsCommand({ CacheParameterGroupName: name })));
+  const found = await awsFind(`DescribeCacheParameterGroups ${name}`, 'CacheParameterGroupNotFoundFault', () =>
+    client.send(new DescribeCacheParameterGroupsCommand({ CacheParameterGroupName: name })),
+  );
   return found?.CacheParameterGroups?.[0];
 }
 

@@ -1,11 +1,5 @@
 /** EnsureSubnetGroup: a cache subnet group in the EKS cluster's subnets, or the ones given. */
-import {
-  CacheSubnetGroupAlreadyExistsFault,
-  CreateCacheSubnetGroupCommand,
-  DescribeCacheSubnetGroupsCommand,
-  type CacheSubnetGroup,
-  type ElastiCacheClient,
-} from '@aws-sdk/client-elasticache';
+import { CacheSubnetGroupAlreadyExistsFault, CreateCacheSubnetGroupCommand, DescribeCacheSubnetGroupsCommand, type CacheSubnetGroup, type ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import type { MigrationConfig } from '../config/schema.js';
 import { InvalidAwsResponseError, ResourceConflictError } from '../errors.js';
 import { awsCall, awsFind } from '../aws/errors.js';
@@ -34,7 +28,12 @@ export async function ensureSubnetGroup(client: Client, config: MigrationConfig,
   if (!group) {
     try {
       const created = await client.send(
-        new CreateCacheSubnetGroupCommand({ CacheSubnetGroupName: name, CacheSubnetGroupDescription: `Spinnaker Redis (${config.target.replicationGroupId})`, SubnetIds: wanted, Tags: ownershipTags(executionArn) }),
+        new CreateCacheSubnetGroupCommand({
+          CacheSubnetGroupName: name,
+          CacheSubnetGroupDescription: `Spinnaker Redis (${config.target.replicationGroupId})`,
+          SubnetIds: wanted,
+          Tags: ownershipTags(executionArn),
+        }),
       );
       group = created.CacheSubnetGroup;
       outcome = 'created';
@@ -44,10 +43,16 @@ export async function ensureSubnetGroup(client: Client, config: MigrationConfig,
     }
   }
   if (!group?.VpcId) throw new InvalidAwsResponseError(`Cache subnet group ${name} has no VpcId`);
-  const actual = (group.Subnets ?? []).map((s) => s.SubnetIdentifier ?? '').filter(Boolean).sort();
+  const actual = (group.Subnets ?? [])
+    .map((s) => s.SubnetIdentifier ?? '')
+    .filter(Boolean)
+    .sort();
   if (actual.join(',') !== wanted.join(',')) {
     const differences = [`subnets are ${actual.join(', ') || '(none)'}, wanted ${wanted.join(', ')}`];
-    throw new ResourceConflictError(`Cache subnet group ${name} already exists with other subnets (${differences[0]}). Choose another target.subnetGroupName, or pass target.subnetIds to match it.`, differences);
+    throw new ResourceConflictError(
+      `Cache subnet group ${name} already exists with other subnets (${differences[0]}). Choose another target.subnetGroupName, or pass target.subnetIds to match it.`,
+      differences,
+    );
   }
   return { name, subnetIds: actual, vpcId: group.VpcId, outcome };
 }

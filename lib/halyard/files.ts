@@ -24,11 +24,17 @@ export async function findHalyardPod(api: Pick<ClusterApi, 'listPods'>, config: 
   const { podSelector, container } = config.spinnaker.halyard;
   const pods = await api.listPods(namespace, podSelector);
   const ready = pods.filter(
-    (p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && p.spec?.containers.some((c) => c.name === container),
+    (p) =>
+      p.status?.phase === 'Running' &&
+      !p.metadata?.deletionTimestamp &&
+      p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+      p.spec?.containers.some((c) => c.name === container),
   );
   const pod = ready[0];
   if (!pod?.metadata?.name) {
-    throw new HalyardPodNotFoundError(`No Running and Ready pod with container '${container}' matches '${podSelector}' in ${namespace} (${pods.length} pod(s) matched). Check spinnaker.halyard.podSelector.`);
+    throw new HalyardPodNotFoundError(
+      `No Running and Ready pod with container '${container}' matches '${podSelector}' in ${namespace} (${pods.length} pod(s) matched). Check spinnaker.halyard.podSelector.`,
+    );
   }
   return pod;
 }

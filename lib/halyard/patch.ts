@@ -57,7 +57,9 @@ export function patchHalyardFiles(config: MigrationConfig, files: HalyardFileSet
 }
 
 export function changedKeys(before: HalyardFileSet, after: HalyardFileSet): string[] {
-  return Object.keys(after).filter((k) => (before[k] ?? undefined) !== after[k]).sort();
+  return Object.keys(after)
+    .filter((k) => (before[k] ?? undefined) !== after[k])
+    .sort();
 }
 
 /** A unified-style diff per changed key, for the dry-run plan. */

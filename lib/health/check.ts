@@ -112,10 +112,18 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
 
   // 2. The parameter group still asks for the notifications Gate depends on.
   try {
-    const parameters = await awsCall(`DescribeCacheParameters ${t.parameterGroupName}`, () => deps.elastiCache.send(new DescribeCacheParametersCommand({ CacheParameterGroupName: t.parameterGroupName })));
+    const parameters = await awsCall(`DescribeCacheParameters ${t.parameterGroupName}`, () =>
+      deps.elastiCache.send(new DescribeCacheParametersCommand({ CacheParameterGroupName: t.parameterGroupName })),
+    );
     const value = parameters.Parameters?.find((p) => p.ParameterName === 'notify-keyspace-events')?.ParameterValue ?? '';
     const missing = [...KEYSPACE_EVENTS].filter((flag) => !value.includes(flag) && !(flag !== 'E' && flag !== 'K' && value.includes('A')));
-    add('parameter-group', missing.length > 0 ? 'critical' : 'ok', missing.length > 0 ? `notify-keyspace-events is '${value}' in ${t.parameterGroupName}: '${missing.join('')}' missing (Gate's sessions stop expiring cleanly)` : `notify-keyspace-events '${value}'`);
+    add(
+      'parameter-group',
+      missing.length > 0 ? 'critical' : 'ok',
+      missing.length > 0
+        ? `notify-keyspace-events is '${value}' in ${t.parameterGroupName}: '${missing.join('')}' missing (Gate's sessions stop expiring cleanly)`
+        : `notify-keyspace-events '${value}'`,
+    );
   } catch (error) {
     add('parameter-group', 'warning', `cannot read ${t.parameterGroupName}: ${errorText(error)}`);
   }
@@ -153,7 +161,11 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
       if (asMigrationError(error).name === 'KubernetesNotFoundError') return 0;
       throw error;
     });
-    add('spin-redis', spinRedisReplicas > 0 ? 'warning' : 'ok', spinRedisReplicas > 0 ? `spin-redis runs again (${spinRedisReplicas} replica(s)): anything still using it writes where Spinnaker no longer reads` : 'scaled to 0 (or deleted)');
+    add(
+      'spin-redis',
+      spinRedisReplicas > 0 ? 'warning' : 'ok',
+      spinRedisReplicas > 0 ? `spin-redis runs again (${spinRedisReplicas} replica(s)): anything still using it writes where Spinnaker no longer reads` : 'scaled to 0 (or deleted)',
+    );
   } catch (error) {
     add('spinnaker-config', 'warning', `cannot read the cluster: ${errorText(error)}`);
   }
@@ -210,7 +222,11 @@ async function inspectInfo(endpoint: RedisEndpoint, wantedReplicas: number, metr
       add('memory', status, `${metrics.memoryUsedPercent}% of maxmemory used (${(used / 1e6).toFixed(1)} of ${(max / 1e6).toFixed(1)} MB)`);
     } else add('memory', 'ok', `${(used / 1e6).toFixed(1)} MB used, no maxmemory set`);
     // Evictions drop Spinnaker data (orca's history has no TTL to spare it).
-    add('evictions', metrics.evictedKeys > 0 ? 'warning' : 'ok', metrics.evictedKeys > 0 ? `${metrics.evictedKeys} key(s) evicted since the node started: raise the node type or maxmemory-policy noeviction` : 'no key evicted');
+    add(
+      'evictions',
+      metrics.evictedKeys > 0 ? 'warning' : 'ok',
+      metrics.evictedKeys > 0 ? `${metrics.evictedKeys} key(s) evicted since the node started: raise the node type or maxmemory-policy noeviction` : 'no key evicted',
+    );
   } finally {
     redis.disconnect();
   }

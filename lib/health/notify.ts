@@ -18,7 +18,8 @@ export interface HealthTransition {
 
 export function healthMessage(report: HealthReport, previous: string | undefined): { subject: string; message: string } {
   const problems = report.findings.filter((f) => f.status !== 'ok');
-  const subject = report.status === 'healthy' ? `ElastiCache ${report.replicationGroupId} for Spinnaker is healthy again` : `ElastiCache ${report.replicationGroupId} for Spinnaker is ${report.status}`;
+  const subject =
+    report.status === 'healthy' ? `ElastiCache ${report.replicationGroupId} for Spinnaker is healthy again` : `ElastiCache ${report.replicationGroupId} for Spinnaker is ${report.status}`;
   const lines = [
     `Status: ${report.status}${previous ? ` (was ${previous})` : ''}, checked ${report.checkedAt}.`,
     ...problems.map((f) => `- ${f.status.toUpperCase()} ${f.check}: ${f.detail}`),
@@ -40,7 +41,9 @@ export async function recordHealth(report: HealthReport, deps: { elastiCache: Pi
     notified = true;
   }
   if (previous !== report.status) {
-    await awsCall(`AddTagsToResource ${report.replicationGroupId}`, () => deps.elastiCache.send(new AddTagsToResourceCommand({ ResourceName: arn, Tags: [{ Key: HEALTH_TAG, Value: report.status }] })));
+    await awsCall(`AddTagsToResource ${report.replicationGroupId}`, () =>
+      deps.elastiCache.send(new AddTagsToResourceCommand({ ResourceName: arn, Tags: [{ Key: HEALTH_TAG, Value: report.status }] })),
+    );
   }
   return { ...(previous ? { previous } : {}), current: report.status, notified };
 }

@@ -1,12 +1,5 @@
 /** Kubernetes ApiException (its `name` is plain `Error`) -> our named errors. */
-import {
-  KubernetesConflictError,
-  KubernetesForbiddenError,
-  KubernetesNotFoundError,
-  KubernetesRequestError,
-  KubernetesUnavailableError,
-  MigrationError,
-} from '../errors.js';
+import { KubernetesConflictError, KubernetesForbiddenError, KubernetesNotFoundError, KubernetesRequestError, KubernetesUnavailableError, MigrationError } from '../errors.js';
 
 export function mapKubernetesError(error: unknown, context: string): MigrationError {
   if (error instanceof MigrationError) return error;
@@ -16,7 +9,9 @@ export function mapKubernetesError(error: unknown, context: string): MigrationEr
   const message = `${context}: ${status ?? e.code ?? ''} ${reason}`.trim();
   if (status === 409) return new KubernetesConflictError(`${message} (someone else changed it; re-reading and retrying)`, { cause: error });
   if (status === 401 || status === 403) {
-    return new KubernetesForbiddenError(`${message}. Check the EKS access entry for the Lambda role: it needs edit rights (ConfigMaps, Deployments/scale, pods/exec) in the Spinnaker namespace.`, { cause: error });
+    return new KubernetesForbiddenError(`${message}. Check the EKS access entry for the Lambda role: it needs edit rights (ConfigMaps, Deployments/scale, pods/exec) in the Spinnaker namespace.`, {
+      cause: error,
+    });
   }
   if (status === 404) return new KubernetesNotFoundError(message, { cause: error });
   if (status === 429 || (status !== undefined && status >= 500)) return new KubernetesUnavailableError(message, { cause: error });

@@ -50,7 +50,10 @@ export async function checkRollout(
     if (waitedMinutes > config.options.rolloutTimeoutMinutes) {
       const stuck = deployments
         .filter((d) => !deploymentReady(d))
-        .map((d) => `${d.metadata?.name} (${d.status?.availableReplicas ?? 0}/${d.spec?.replicas ?? 1} available, ${d.status?.updatedReplicas ?? 0} updated, generation ${d.status?.observedGeneration ?? 0}/${d.metadata?.generation ?? 0})`);
+        .map(
+          (d) =>
+            `${d.metadata?.name} (${d.status?.availableReplicas ?? 0}/${d.spec?.replicas ?? 1} available, ${d.status?.updatedReplicas ?? 0} updated, generation ${d.status?.observedGeneration ?? 0}/${d.metadata?.generation ?? 0})`,
+        );
       throw new RolloutTimeoutError(
         `Spinnaker did not become healthy within ${config.options.rolloutTimeoutMinutes} minutes: ${stuck.join('; ') || `no Deployment matches '${serviceSelector}'`}. Look at those pods' logs (a Redis connection error points at the URL, AUTH or TLS).`,
       );

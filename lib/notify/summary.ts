@@ -62,7 +62,11 @@ export function summarize(facts: OutcomeFacts, outcome: Outcome): { subject: str
   }
 }
 
-export async function publishSummary(client: Pick<SNSClient, 'send'>, topicArn: string | undefined, summary: { subject: string; message: string }): Promise<{ published: boolean; messageId?: string }> {
+export async function publishSummary(
+  client: Pick<SNSClient, 'send'>,
+  topicArn: string | undefined,
+  summary: { subject: string; message: string },
+): Promise<{ published: boolean; messageId?: string }> {
   if (!topicArn) return { published: false };
   const { MessageId } = await awsCall('SNS Publish', () => client.send(new PublishCommand({ TopicArn: topicArn, Subject: summary.subject.slice(0, 99), Message: summary.message })));
   return { published: true, ...(MessageId ? { messageId: MessageId } : {}) };

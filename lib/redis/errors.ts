@@ -1,14 +1,5 @@
 /** ioredis and RESP errors -> our named errors, at the lib/ boundary (beside lib/aws/errors.ts and lib/kubernetes/errors.ts). */
-import {
-  MigrationError,
-  RedisAuthError,
-  RedisCommandUnsupportedError,
-  RedisConnectionError,
-  RedisFailoverError,
-  RedisTlsError,
-  RedisUnreachableError,
-  RedisWriteRefusedError,
-} from '../errors.js';
+import { MigrationError, RedisAuthError, RedisCommandUnsupportedError, RedisConnectionError, RedisFailoverError, RedisTlsError, RedisUnreachableError, RedisWriteRefusedError } from '../errors.js';
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|EPROTO$|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_OSSL)/;
 

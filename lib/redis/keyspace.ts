@@ -61,7 +61,11 @@ export class DbClients {
     return client;
   }
   close(): void {
-    for (const client of this.clients.values()) void client.then((c) => c.disconnect(), () => undefined);
+    for (const client of this.clients.values())
+      void client.then(
+        (c) => c.disconnect(),
+        () => undefined,
+      );
   }
 }
 

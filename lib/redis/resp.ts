@@ -105,9 +105,7 @@ export class RespConnection {
     const where = redactUrl(endpoint.url);
     const socket = await new Promise<Socket>((resolve, reject) => {
       const onError = (error: Error) => reject(mapRedisError(error, where));
-      const s = options.tls
-        ? tlsConnect({ host: options.host, port: options.port, ...options.tls }, () => resolve(s))
-        : netConnect({ host: options.host!, port: options.port! }, () => resolve(s));
+      const s = options.tls ? tlsConnect({ host: options.host, port: options.port, ...options.tls }, () => resolve(s)) : netConnect({ host: options.host!, port: options.port! }, () => resolve(s));
       s.once('error', onError);
       s.setTimeout(options.connectTimeout ?? 5000, () => s.destroy(Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' })));
       s.once(options.tls ? 'secureConnect' : 'connect', () => {

@@ -12,9 +12,10 @@ const cache = new Map<string, string>();
 
 export function checkAuthToken(token: string, where: string): void {
   if (!TOKEN_RULE.test(token)) {
-    throw new InputValidationError(`${where}: the AUTH token must be 16-128 characters: letters, digits and only ! & # $ ^ < > - (it has ${token.length} characters${/[^A-Za-z0-9!&#$^<>-]/.test(token) ? ' and a character ElastiCache refuses' : ''})`, [
-      { path: 'target.authTokenSecretArn', message: 'the secret holds a token ElastiCache refuses' },
-    ]);
+    throw new InputValidationError(
+      `${where}: the AUTH token must be 16-128 characters: letters, digits and only ! & # $ ^ < > - (it has ${token.length} characters${/[^A-Za-z0-9!&#$^<>-]/.test(token) ? ' and a character ElastiCache refuses' : ''})`,
+      [{ path: 'target.authTokenSecretArn', message: 'the secret holds a token ElastiCache refuses' }],
+    );
   }
 }
 
@@ -30,7 +31,9 @@ export async function getAuthToken(client: Pick<SecretsManagerClient, 'send'>, c
   } catch (error) {
     const mapped = mapAwsError(error, `Secrets Manager GetSecretValue ${arn}`);
     if (mapped.retryable) throw mapped;
-    throw new SecretUnavailableError(`Cannot read the AUTH token secret ${arn}: ${(error as Error).name}. Check that it exists and that it is the secret the stack was deployed for (the authTokenSecretId parameter): only that one is readable by the Redis-facing functions.`);
+    throw new SecretUnavailableError(
+      `Cannot read the AUTH token secret ${arn}: ${(error as Error).name}. Check that it exists and that it is the secret the stack was deployed for (the authTokenSecretId parameter): only that one is readable by the Redis-facing functions.`,
+    );
   }
   if (secretString === undefined) throw new SecretUnavailableError(`Secret ${arn} has no SecretString (binary secrets are not supported)`);
   let token = secretString;

@@ -7,10 +7,7 @@ import { logger } from '../logger.js';
 
 export { logger };
 
-export function defineHandler<TEvent, TResult>(
-  stepName: string,
-  run: (event: TEvent) => Promise<TResult>,
-): (event: TEvent) => Promise<TResult> {
+export function defineHandler<TEvent, TResult>(stepName: string, run: (event: TEvent) => Promise<TResult>): (event: TEvent) => Promise<TResult> {
   return async (event: TEvent) => {
     const started = Date.now();
     logger.appendKeys({ step: stepName });

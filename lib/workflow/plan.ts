@@ -22,7 +22,11 @@ export interface MigrationPlan {
 export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCacheClient, 'send'>, config: MigrationConfig): Promise<MigrationPlan> {
   const t = config.target;
   const { namespace } = config.spinnaker;
-  const [params, subnets, group] = await Promise.all([findParameterGroup(elastiCache, t.parameterGroupName), findSubnetGroup(elastiCache, t.subnetGroupName), findReplicationGroup(elastiCache, t.replicationGroupId)]);
+  const [params, subnets, group] = await Promise.all([
+    findParameterGroup(elastiCache, t.parameterGroupName),
+    findSubnetGroup(elastiCache, t.subnetGroupName),
+    findReplicationGroup(elastiCache, t.replicationGroupId),
+  ]);
   const endpoint = group?.NodeGroups?.[0]?.PrimaryEndpoint;
   const notes: string[] = [];
   const address = endpoint?.Address ?? `<primary endpoint of ${t.replicationGroupId}>`;

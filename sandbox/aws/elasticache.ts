@@ -128,7 +128,14 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
 
   for (const family of FAMILIES) {
     const name = `default.${family}`;
-    parameterGroups.set(name, { name, family, description: `Default parameter group for ${family}`, parameters: { 'notify-keyspace-events': '', 'maxmemory-policy': 'volatile-lru' }, arn: arn('parametergroup', name), isDefault: true });
+    parameterGroups.set(name, {
+      name,
+      family,
+      description: `Default parameter group for ${family}`,
+      parameters: { 'notify-keyspace-events': '', 'maxmemory-policy': 'volatile-lru' },
+      arn: arn('parametergroup', name),
+      isDefault: true,
+    });
   }
 
   const setTags = (resource: string, list: Record<string, string>[]) => {
@@ -143,7 +150,10 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
   };
   const checkName = (value: string, what: string, max: number) => {
     if (value.length < 1 || value.length > max || !/^[a-zA-Z][a-zA-Z0-9-]*$/.test(value) || value.includes('--') || value.endsWith('-')) {
-      throw new AwsFault('InvalidParameterValue', `${what} must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens. It must be 1 to ${max} characters.`);
+      throw new AwsFault(
+        'InvalidParameterValue',
+        `${what} must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens. It must be 1 to ${max} characters.`,
+      );
     }
   };
 
@@ -170,7 +180,13 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
               Status: 'available',
               PrimaryEndpoint: { Address: '127.0.0.1', Port: primary.process.port },
               ReaderEndpoint: { Address: '127.0.0.1', Port: (g.nodes.find((n) => n.role === 'replica') ?? primary).process.port },
-              NodeGroupMembers: g.nodes.map((n) => ({ CacheClusterId: n.id, CacheNodeId: '0001', ReadEndpoint: { Address: '127.0.0.1', Port: n.process.port }, CurrentRole: n.role, PreferredAvailabilityZone: `${region}a` })),
+              NodeGroupMembers: g.nodes.map((n) => ({
+                CacheClusterId: n.id,
+                CacheNodeId: '0001',
+                ReadEndpoint: { Address: '127.0.0.1', Port: n.process.port },
+                CurrentRole: n.role,
+                PreferredAvailabilityZone: `${region}a`,
+              })),
             },
           ]
         : [],
@@ -193,7 +209,15 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
 
   /** The sandbox's own admin user on a node (not subject to the ACL that blocks CONFIG), not yet connected. */
   function nodeAdminClient(g: ReplicationGroupRecord, node: ReplicationGroupNode): Redis {
-    const client = new Redis({ host: '127.0.0.1', port: node.process.port, username: 'sandbox-admin', password: g.adminPassword, ...(g.transitEncryption ? { tls: { ca: options.pki.caPem } } : {}), lazyConnect: true, maxRetriesPerRequest: 1 });
+    const client = new Redis({
+      host: '127.0.0.1',
+      port: node.process.port,
+      username: 'sandbox-admin',
+      password: g.adminPassword,
+      ...(g.transitEncryption ? { tls: { ca: options.pki.caPem } } : {}),
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+    });
     // Reconnect failures after a node is killed surface on the next command, not as noise.
     client.on('error', () => undefined);
     return client;
@@ -202,14 +226,17 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
   const DYNAMIC_PARAMETERS = ['notify-keyspace-events', 'maxmemory-policy'];
   async function applyToRunningNodes(parameterGroup: string): Promise<void> {
     const params = parameterGroups.get(parameterGroup)?.parameters ?? {};
-    const settings = DYNAMIC_PARAMETERS.filter((name) => name === 'notify-keyspace-events' ? name in params : Boolean(params[name])).flatMap((name) => [name, params[name]!]);
+    const settings = DYNAMIC_PARAMETERS.filter((name) => (name === 'notify-keyspace-events' ? name in params : Boolean(params[name]))).flatMap((name) => [name, params[name]!]);
     if (settings.length === 0) return;
     const nodes = [...groups.values()].filter((g) => g.parameterGroup === parameterGroup).flatMap((g) => g.nodes.map((node) => ({ g, node })));
     await Promise.all(
       nodes.map(async ({ g, node }) => {
         const client = nodeAdminClient(g, node);
         // A node that is down gets the group's values when it starts.
-        await client.connect().then(() => client.config('SET', ...(settings as [string, string]))).catch(() => undefined);
+        await client
+          .connect()
+          .then(() => client.config('SET', ...(settings as [string, string])))
+          .catch(() => undefined);
         client.disconnect();
       }),
     );
@@ -256,7 +283,8 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
     if (!Number.isInteger(numCacheClusters) || numCacheClusters < 1 || numCacheClusters > 6) throw new AwsFault('InvalidParameterValue', 'NumCacheClusters must be between 1 and 6.');
     const automaticFailover = p.get('AutomaticFailoverEnabled') === 'true';
     const multiAz = p.get('MultiAZEnabled') === 'true';
-    if (automaticFailover && numCacheClusters < 2) throw new AwsFault('InvalidParameterCombination', 'Redis with cluster mode disabled with automatic failover enabled requires at least 2 cache clusters.');
+    if (automaticFailover && numCacheClusters < 2)
+      throw new AwsFault('InvalidParameterCombination', 'Redis with cluster mode disabled with automatic failover enabled requires at least 2 cache clusters.');
     if (multiAz && !automaticFailover) throw new AwsFault('InvalidParameterCombination', 'Multi-AZ requires automatic failover to be enabled.');
     const transitEncryption = p.get('TransitEncryptionEnabled') === 'true';
     const authToken = p.get('AuthToken');
@@ -267,7 +295,8 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
     const parameterGroup = p.get('CacheParameterGroupName') ?? `default.${ENGINE_FAMILIES[engine]!(engineVersion)}`;
     const pg = parameterGroups.get(parameterGroup);
     if (!pg) throw new AwsFault('CacheParameterGroupNotFound', `CacheParameterGroup ${parameterGroup} not found.`, 404);
-    if (pg.family !== ENGINE_FAMILIES[engine]!(engineVersion)) throw new AwsFault('InvalidParameterCombination', `The parameter group family ${pg.family} does not match engine ${engine} ${engineVersion}.`);
+    if (pg.family !== ENGINE_FAMILIES[engine]!(engineVersion))
+      throw new AwsFault('InvalidParameterCombination', `The parameter group family ${pg.family} does not match engine ${engine} ${engineVersion}.`);
     const subnetGroup = p.get('CacheSubnetGroupName') ?? 'default';
     if (!subnetGroups.has(subnetGroup)) throw new AwsFault('CacheSubnetGroupNotFoundFault', `CacheSubnetGroup ${subnetGroup} not found.`);
     const securityGroupIds = list(p, 'SecurityGroupIds');
@@ -329,7 +358,14 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
       if (parameterGroups.has(name.toLowerCase())) throw new AwsFault('CacheParameterGroupAlreadyExists', `Parameter group ${name} already exists.`);
       const family = need(p, 'CacheParameterGroupFamily');
       if (!FAMILIES.includes(family)) throw new AwsFault('InvalidParameterValue', `Invalid parameter group family: ${family}`);
-      const g: ParameterGroup = { name: name.toLowerCase(), family, description: need(p, 'Description'), parameters: { 'notify-keyspace-events': '', 'maxmemory-policy': 'volatile-lru' }, arn: arn('parametergroup', name.toLowerCase()), isDefault: false };
+      const g: ParameterGroup = {
+        name: name.toLowerCase(),
+        family,
+        description: need(p, 'Description'),
+        parameters: { 'notify-keyspace-events': '', 'maxmemory-policy': 'volatile-lru' },
+        arn: arn('parametergroup', name.toLowerCase()),
+        isDefault: false,
+      };
       parameterGroups.set(g.name, g);
       setTags(g.arn, structs(p, 'Tags'));
       return { CacheParameterGroup: describeParameterGroup(g) };
@@ -346,7 +382,8 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
       if (g.isDefault) throw new AwsFault('InvalidParameterValue', `Default parameter groups cannot be modified: ${name}`);
       for (const { ParameterName, ParameterValue } of structs(p, 'ParameterNameValues')) {
         if (!ParameterName || !(ParameterName in g.parameters)) throw new AwsFault('InvalidParameterValue', `Unknown parameter ${ParameterName}`);
-        if (ParameterName === 'notify-keyspace-events' && !/^[KEg$lshzxetdmnA]*$/.test(ParameterValue ?? '')) throw new AwsFault('InvalidParameterValue', `Invalid value for notify-keyspace-events: ${ParameterValue}`);
+        if (ParameterName === 'notify-keyspace-events' && !/^[KEg$lshzxetdmnA]*$/.test(ParameterValue ?? ''))
+          throw new AwsFault('InvalidParameterValue', `Invalid value for notify-keyspace-events: ${ParameterValue}`);
         g.parameters[ParameterName] = ParameterValue ?? '';
       }
       // Like ElastiCache, dynamic parameters reach the running nodes of every group using it.
@@ -410,17 +447,30 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
       if (g.status !== 'available' && g.status !== 'create-failed') throw new AwsFault('InvalidReplicationGroupState', `Replication group ${id} is ${g.status}.`);
       g.status = 'deleting';
       const described = describeGroup(g);
-      const timer = setTimeout(async () => {
-        timers.delete(timer);
-        await Promise.all(g.nodes.map((n) => n.process.stop()));
-        groups.delete(id);
-      }, Math.min(500, options.creationDelayMs ?? 1500));
+      const timer = setTimeout(
+        async () => {
+          timers.delete(timer);
+          await Promise.all(g.nodes.map((n) => n.process.stop()));
+          groups.delete(id);
+        },
+        Math.min(500, options.creationDelayMs ?? 1500),
+      );
       timers.add(timer);
       return { ReplicationGroup: described };
     },
     DescribeCacheClusters() {
       return {
-        CacheClusters: [...groups.values()].flatMap((g) => g.nodes.map((n) => ({ CacheClusterId: n.id, ReplicationGroupId: g.id, CacheClusterStatus: g.status, Engine: g.engine, EngineVersion: g.engineVersion, CacheNodeType: g.nodeType, NumCacheNodes: 1 }))),
+        CacheClusters: [...groups.values()].flatMap((g) =>
+          g.nodes.map((n) => ({
+            CacheClusterId: n.id,
+            ReplicationGroupId: g.id,
+            CacheClusterStatus: g.status,
+            Engine: g.engine,
+            EngineVersion: g.engineVersion,
+            CacheNodeType: g.nodeType,
+            NumCacheNodes: 1,
+          })),
+        ),
       };
     },
     DescribeEvents(p) {

@@ -103,7 +103,9 @@ export class AwsFault extends Error {
 
 export function sendXmlError(res: ServerResponse, fault: AwsFault): void {
   res.writeHead(fault.status, { 'content-type': 'text/xml' });
-  res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>${fault.type}</Type><Code>${fault.code}</Code><Message>${escape(fault.message)}</Message></Error><RequestId>${requestId()}</RequestId></ErrorResponse>`);
+  res.end(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>${fault.type}</Type><Code>${fault.code}</Code><Message>${escape(fault.message)}</Message></Error><RequestId>${requestId()}</RequestId></ErrorResponse>`,
+  );
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, contentType = 'application/x-amz-json-1.1'): void {

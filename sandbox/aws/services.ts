@@ -46,7 +46,15 @@ export async function startEksEmulator(region: string, account = '000000000000')
             version: c.version ?? '1.31',
             endpoint: c.endpoint,
             roleArn: `arn:aws:iam::${account}:role/eks-cluster`,
-            resourcesVpcConfig: { subnetIds: c.subnetIds, securityGroupIds: c.securityGroupIds, clusterSecurityGroupId: c.clusterSecurityGroupId, vpcId: c.vpcId, endpointPublicAccess: false, endpointPrivateAccess: true, publicAccessCidrs: [] },
+            resourcesVpcConfig: {
+              subnetIds: c.subnetIds,
+              securityGroupIds: c.securityGroupIds,
+              clusterSecurityGroupId: c.clusterSecurityGroupId,
+              vpcId: c.vpcId,
+              endpointPublicAccess: false,
+              endpointPrivateAccess: true,
+              publicAccessCidrs: [],
+            },
             kubernetesNetworkConfig: { serviceIpv4Cidr: '172.20.0.0/16', ipFamily: 'ipv4' },
             status: 'ACTIVE',
             certificateAuthority: { data: Buffer.from(c.caPem).toString('base64') },
@@ -86,7 +94,15 @@ export async function startSecretsManagerEmulator(region: string, account = '000
         const secret = find(input.SecretId ?? '');
         if (!secret) throw new AwsFault('ResourceNotFoundException', "Secrets Manager can't find the specified secret.", 400);
         if (operation === 'DescribeSecret') sendJson(res, 200, { ARN: secret.arn, Name: secret.name, Tags: Object.entries(secret.tags).map(([Key, Value]) => ({ Key, Value })) });
-        else sendJson(res, 200, { ARN: secret.arn, Name: secret.name, ...(typeof secret.value === 'string' ? { SecretString: secret.value } : { SecretBinary: secret.value.toString('base64') }), VersionId: 'v1', VersionStages: ['AWSCURRENT'], CreatedDate: 1700000000 });
+        else
+          sendJson(res, 200, {
+            ARN: secret.arn,
+            Name: secret.name,
+            ...(typeof secret.value === 'string' ? { SecretString: secret.value } : { SecretBinary: secret.value.toString('base64') }),
+            VersionId: 'v1',
+            VersionStages: ['AWSCURRENT'],
+            CreatedDate: 1700000000,
+          });
         return;
       }
       if (operation === 'CreateSecret') {
@@ -148,7 +164,8 @@ export async function startSnsEmulator(region: string, account = '000000000000')
 export async function startStsEmulator(account = '000000000000'): Promise<Listening> {
   return listen(async (req, body, res) => {
     const action = parseForm(body, req.url).get('Action');
-    if (action === 'GetCallerIdentity') return sendXml(res, 'GetCallerIdentity', 'https://sts.amazonaws.com/doc/2011-06-15/', { Arn: `arn:aws:iam::${account}:user/sandbox`, UserId: 'AIDASANDBOX', Account: account });
+    if (action === 'GetCallerIdentity')
+      return sendXml(res, 'GetCallerIdentity', 'https://sts.amazonaws.com/doc/2011-06-15/', { Arn: `arn:aws:iam::${account}:user/sandbox`, UserId: 'AIDASANDBOX', Account: account });
     sendXmlError(res, new AwsFault('InvalidAction', `Unsupported action ${action}`));
   });
 }
@@ -204,13 +221,23 @@ export async function startSfnEmulator(): Promise<SfnEmulator> {
           if (existing.input === input.input && existing.status === 'RUNNING') return sendJson(res, 200, { executionArn, startDate: existing.startDate }, json);
           return sendJsonError(res, new AwsFault('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`), json);
         }
-        const execution: SandboxExecution = { executionArn, stateMachineArn: machine, name, status: 'RUNNING', ...(input.input !== undefined ? { input: input.input } : {}), startDate: Date.now() / 1000 };
+        const execution: SandboxExecution = {
+          executionArn,
+          stateMachineArn: machine,
+          name,
+          status: 'RUNNING',
+          ...(input.input !== undefined ? { input: input.input } : {}),
+          startDate: Date.now() / 1000,
+        };
         executions.set(executionArn, execution);
         emulator.onStart?.(name, JSON.parse(input.input ?? '{}'), executionArn);
         return sendJson(res, 200, { executionArn, startDate: execution.startDate }, json);
       }
       case 'ListExecutions': {
-        const list = [...executions.values()].filter((e) => e.stateMachineArn === input.stateMachineArn && (input.statusFilter === undefined || e.status === input.statusFilter)).sort((a, b) => b.startDate - a.startDate).slice(0, input.maxResults ?? 100);
+        const list = [...executions.values()]
+          .filter((e) => e.stateMachineArn === input.stateMachineArn && (input.statusFilter === undefined || e.status === input.statusFilter))
+          .sort((a, b) => b.startDate - a.startDate)
+          .slice(0, input.maxResults ?? 100);
         return sendJson(res, 200, { executions: list.map(({ input: _input, ...e }) => e) }, json);
       }
       default:

@@ -14,7 +14,13 @@ import { verifyEksToken } from './auth.js';
 import { authorized, rolesIn, type RbacRule } from './rbac.js';
 import { ObjectStore, StoreError, type Kind, type KubeObject } from './store.js';
 
-export type ExecHandler = (req: { namespace: string; pod: string; container: string; command: string[]; stdin?: Buffer }) => Promise<{ stdout: string | Buffer; stderr: string | Buffer; exitCode: number }>;
+export type ExecHandler = (req: {
+  namespace: string;
+  pod: string;
+  container: string;
+  command: string[];
+  stdin?: Buffer;
+}) => Promise<{ stdout: string | Buffer; stderr: string | Buffer; exitCode: number }>;
 
 export interface KubeFault {
   verb: 'get' | 'list' | 'create' | 'update' | 'patch' | 'delete' | 'exec' | '*';
@@ -70,7 +76,15 @@ const APPS_DISCOVERY = {
   apiVersion: 'v1',
   groupVersion: 'apps/v1',
   resources: [
-    { name: 'deployments', singularName: 'deployment', namespaced: true, kind: 'Deployment', verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'], shortNames: ['deploy'], categories: ['all'] },
+    {
+      name: 'deployments',
+      singularName: 'deployment',
+      namespaced: true,
+      kind: 'Deployment',
+      verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'],
+      shortNames: ['deploy'],
+      categories: ['all'],
+    },
     { name: 'deployments/scale', singularName: '', namespaced: true, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] },
     { name: 'deployments/status', singularName: '', namespaced: true, kind: 'Deployment', verbs: ['get', 'patch', 'update'] },
   ],
@@ -93,7 +107,11 @@ function mergePatch(target: unknown, patch: unknown): unknown {
 
 function jsonPatch(doc: unknown, ops: { op: string; path: string; value?: unknown; from?: string }[]): unknown {
   const root = structuredClone(doc) as Record<string, unknown>;
-  const parts = (path: string) => path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = (path: string) =>
+    path
+      .split('/')
+      .slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   const parentOf = (path: string): [Record<string, unknown> | unknown[], string] => {
     const segs = parts(path);
     let node: unknown = root;
@@ -147,7 +165,8 @@ function toTable(kind: Kind, items: KubeObject[], resourceVersion: string) {
   const cells = (o: KubeObject): unknown[] => {
     const s = (o.status ?? {}) as Record<string, number & string & unknown[]>;
     if (kind === 'ConfigMap') return [o.metadata.name, Object.keys((o.data as object) ?? {}).length, age(o.metadata.creationTimestamp)];
-    if (kind === 'Deployment') return [o.metadata.name, `${s.readyReplicas ?? 0}/${(o.spec as { replicas?: number })?.replicas ?? 1}`, s.updatedReplicas ?? 0, s.availableReplicas ?? 0, age(o.metadata.creationTimestamp)];
+    if (kind === 'Deployment')
+      return [o.metadata.name, `${s.readyReplicas ?? 0}/${(o.spec as { replicas?: number })?.replicas ?? 1}`, s.updatedReplicas ?? 0, s.availableReplicas ?? 0, age(o.metadata.creationTimestamp)];
     if (kind === 'Pod') {
       const ready = (s.conditions as { type: string; status: string }[] | undefined)?.some((c) => c.type === 'Ready' && c.status === 'True');
       const containers = ((o.spec as { containers?: unknown[] })?.containers ?? []).length;
@@ -159,10 +178,12 @@ function toTable(kind: Kind, items: KubeObject[], resourceVersion: string) {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',
     metadata: { resourceVersion },
-    columnDefinitions: (columns[kind] ?? [
-      { name: 'Name', type: 'string' },
-      { name: 'Age', type: 'string' },
-    ]).map((c, i) => ({ ...c, format: i === 0 ? 'name' : '', description: c.name, priority: 0 })),
+    columnDefinitions: (
+      columns[kind] ?? [
+        { name: 'Name', type: 'string' },
+        { name: 'Age', type: 'string' },
+      ]
+    ).map((c, i) => ({ ...c, format: i === 0 ? 'name' : '', description: c.name, priority: 0 })),
     rows: items.map((o) => ({ cells: cells(o), object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata } })),
   };
 }
@@ -213,7 +234,12 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
     if (path === '/version') return send(req, res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-eks-sandbox', platform: 'linux/amd64' });
     if (path === '/api') return send(req, res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1' }] });
     if (path === '/api/v1') return send(req, res, 200, CORE_DISCOVERY);
-    if (path === '/apis') return send(req, res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [{ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } }] });
+    if (path === '/apis')
+      return send(req, res, 200, {
+        kind: 'APIGroupList',
+        apiVersion: 'v1',
+        groups: [{ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } }],
+      });
     if (path === '/apis/apps/v1') return send(req, res, 200, APPS_DISCOVERY);
 
     const m = /^\/(?:api\/v1|apis\/apps\/v1)(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?(?:\/([a-z]+))?$/.exec(path);
@@ -262,7 +288,10 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
       if (verb === 'update') {
         const obj = JSON.parse(body.toString()) as KubeObject;
         if (obj.metadata?.name !== name) throw new StoreError(400, 'Invalid', 'the name of the object does not match the name on the URL');
-        const updated = store.update({ ...obj, kind: spec.kind, apiVersion: current.apiVersion, metadata: { ...obj.metadata, namespace } }, { statusOnly: sub === 'status', ...(obj.metadata.resourceVersion ? { expectResourceVersion: obj.metadata.resourceVersion } : {}) });
+        const updated = store.update(
+          { ...obj, kind: spec.kind, apiVersion: current.apiVersion, metadata: { ...obj.metadata, namespace } },
+          { statusOnly: sub === 'status', ...(obj.metadata.resourceVersion ? { expectResourceVersion: obj.metadata.resourceVersion } : {}) },
+        );
         return send(req, res, 200, updated);
       }
       // patch
@@ -270,7 +299,10 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
       const patch = JSON.parse(body.toString()) as unknown;
       const patched = (type.includes('json-patch') ? jsonPatch(current, patch as never) : mergePatch(current, patch)) as KubeObject;
       const expect = (patch as { metadata?: { resourceVersion?: string } })?.metadata?.resourceVersion;
-      const updated = store.update({ ...patched, metadata: { ...patched.metadata, resourceVersion: current.metadata.resourceVersion } }, { statusOnly: sub === 'status', ...(expect ? { expectResourceVersion: expect } : {}) });
+      const updated = store.update(
+        { ...patched, metadata: { ...patched.metadata, resourceVersion: current.metadata.resourceVersion } },
+        { statusOnly: sub === 'status', ...(expect ? { expectResourceVersion: expect } : {}) },
+      );
       return send(req, res, 200, updated);
     } catch (error) {
       if (error instanceof StoreError) return send(req, res, error.code, status(error.code, error.reason, error.message));
@@ -287,13 +319,21 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
       apiVersion: 'autoscaling/v1',
       metadata: { name, namespace, uid: d.metadata.uid, resourceVersion: d.metadata.resourceVersion, creationTimestamp: d.metadata.creationTimestamp },
       spec: { replicas: replicasOf(d) },
-      status: { replicas: (d.status as { replicas?: number })?.replicas ?? 0, selector: Object.entries(((d.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels ?? {})).map(([k, v]) => `${k}=${v}`).join(',') },
+      status: {
+        replicas: (d.status as { replicas?: number })?.replicas ?? 0,
+        selector: Object.entries((d.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      },
     });
     if (verb === 'get') return send(req, res, 200, scaleOf(current));
     const input = JSON.parse(body.toString()) as { spec?: { replicas?: number }; metadata?: { resourceVersion?: string } };
     const replicas = input.spec?.replicas;
     if (replicas === undefined || replicas < 0) return send(req, res, 422, status(422, 'Invalid', 'spec.replicas must be a non-negative integer'));
-    const updated = store.update({ ...current, spec: { ...(current.spec as object), replicas } }, verb === 'update' && input.metadata?.resourceVersion ? { expectResourceVersion: input.metadata.resourceVersion } : {});
+    const updated = store.update(
+      { ...current, spec: { ...(current.spec as object), replicas } },
+      verb === 'update' && input.metadata?.resourceVersion ? { expectResourceVersion: input.metadata.resourceVersion } : {},
+    );
     return send(req, res, 200, scaleOf(updated));
   }
 
@@ -305,12 +345,18 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
     });
   });
 
-  const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('v5.channel.k8s.io') ? 'v5.channel.k8s.io' : protocols.has('v4.channel.k8s.io') ? 'v4.channel.k8s.io' : protocols.has('channel.k8s.io') ? 'channel.k8s.io' : false) });
+  const wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: (protocols) =>
+      protocols.has('v5.channel.k8s.io') ? 'v5.channel.k8s.io' : protocols.has('v4.channel.k8s.io') ? 'v4.channel.k8s.io' : protocols.has('channel.k8s.io') ? 'channel.k8s.io' : false,
+  });
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
     void (async () => {
       const reject = (code: number, message: string) => {
         requestLog.push({ method: 'GET', path: (req.url ?? '').split('?')[0]!, status: code });
-        socket.end(`HTTP/1.1 ${code} ${code === 401 ? 'Unauthorized' : code === 403 ? 'Forbidden' : code === 404 ? 'Not Found' : 'Bad Request'}\r\ncontent-type: application/json\r\n\r\n${JSON.stringify(status(code, code === 403 ? 'Forbidden' : 'BadRequest', message))}`);
+        socket.end(
+          `HTTP/1.1 ${code} ${code === 401 ? 'Unauthorized' : code === 403 ? 'Forbidden' : code === 404 ? 'Not Found' : 'Bad Request'}\r\ncontent-type: application/json\r\n\r\n${JSON.stringify(status(code, code === 403 ? 'Forbidden' : 'BadRequest', message))}`,
+        );
       };
       const unauthorized = await authenticate(req);
       if (unauthorized) return reject(401, `Unauthorized: ${unauthorized}`);
@@ -364,7 +410,13 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
     const st =
       result.exitCode === 0
         ? { metadata: {}, status: 'Success' }
-        : { metadata: {}, status: 'Failure', message: `command terminated with non-zero exit code: error executing command [${req.command.join(' ')}], exit code ${result.exitCode}`, reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(result.exitCode) }] } };
+        : {
+            metadata: {},
+            status: 'Failure',
+            message: `command terminated with non-zero exit code: error executing command [${req.command.join(' ')}], exit code ${result.exitCode}`,
+            reason: 'NonZeroExitCode',
+            details: { causes: [{ reason: 'ExitCode', message: String(result.exitCode) }] },
+          };
     ws.send(frame(3, JSON.stringify(st)));
     ws.close(1000);
   }

@@ -101,10 +101,21 @@ export class ObjectStore extends EventEmitter {
     if (!current) throw new StoreError(404, 'NotFound', `${obj.kind.toLowerCase()}s "${obj.metadata.name}" not found`);
     const expected = options.expectResourceVersion ?? obj.metadata.resourceVersion;
     if (expected && expected !== current.metadata.resourceVersion) {
-      throw new StoreError(409, 'Conflict', `Operation cannot be fulfilled on ${obj.kind.toLowerCase()}s "${obj.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`);
+      throw new StoreError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${obj.kind.toLowerCase()}s "${obj.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
     }
-    const next: KubeObject = options.statusOnly ? { ...clone(current), status: obj.status } : { ...obj, status: obj.kind === 'Deployment' || obj.kind === 'Pod' ? (obj.status ?? current.status) : obj.status };
-    next.metadata = { ...(options.statusOnly ? current.metadata : obj.metadata), uid: current.metadata.uid, creationTimestamp: current.metadata.creationTimestamp, resourceVersion: String(++this.version) };
+    const next: KubeObject = options.statusOnly
+      ? { ...clone(current), status: obj.status }
+      : { ...obj, status: obj.kind === 'Deployment' || obj.kind === 'Pod' ? (obj.status ?? current.status) : obj.status };
+    next.metadata = {
+      ...(options.statusOnly ? current.metadata : obj.metadata),
+      uid: current.metadata.uid,
+      creationTimestamp: current.metadata.creationTimestamp,
+      resourceVersion: String(++this.version),
+    };
     if (obj.kind === 'Deployment') {
       const specChanged = !options.statusOnly && JSON.stringify(current.spec) !== JSON.stringify(obj.spec);
       next.metadata.generation = (current.metadata.generation ?? 1) + (specChanged ? 1 : 0);

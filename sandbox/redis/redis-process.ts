@@ -72,7 +72,20 @@ export async function startRedis(options: RedisProcessOptions): Promise<RedisPro
   const port = options.port ?? (await freePort());
   const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', options.dir, '--daemonize', 'no', '--loglevel', 'warning', '--logfile', `${options.dir}/redis-${port}.log`];
   if (options.tls) {
-    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.certFile, '--tls-key-file', options.tls.keyFile, '--tls-ca-cert-file', options.tls.caFile, '--tls-auth-clients', 'no');
+    args.push(
+      '--port',
+      '0',
+      '--tls-port',
+      String(port),
+      '--tls-cert-file',
+      options.tls.certFile,
+      '--tls-key-file',
+      options.tls.keyFile,
+      '--tls-ca-cert-file',
+      options.tls.caFile,
+      '--tls-auth-clients',
+      'no',
+    );
     if (options.replicaOf) args.push('--tls-replication', 'yes');
   } else {
     args.push('--port', String(port));

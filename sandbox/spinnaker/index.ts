@@ -87,24 +87,40 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   };
 
   const podFor = (deployment: KubeObject, hash: string, ready: boolean, extra: Partial<{ port: number; container: string }> = {}): KubeObject => {
-    const labels = ((deployment.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels);
+    const labels = (deployment.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
     return {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: `${deployment.metadata.name}-${hash.slice(0, 8)}-${Math.random().toString(36).slice(2, 7)}`, namespace: ns, labels: { ...labels, 'pod-template-hash': hash.slice(0, 8) } },
-      spec: { containers: [{ name: extra.container ?? deployment.metadata.name.replace(/^spin-/, ''), image: 'us-docker.pkg.dev/spinnaker-community/docker/sandbox', ...(extra.port ? { ports: [{ containerPort: extra.port, protocol: 'TCP' }] } : {}) }] },
+      spec: {
+        containers: [
+          {
+            name: extra.container ?? deployment.metadata.name.replace(/^spin-/, ''),
+            image: 'us-docker.pkg.dev/spinnaker-community/docker/sandbox',
+            ...(extra.port ? { ports: [{ containerPort: extra.port, protocol: 'TCP' }] } : {}),
+          },
+        ],
+      },
       status: { phase: 'Running', podIP: '127.0.0.1', hostIP: '127.0.0.1', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }], startTime: new Date().toISOString() },
     };
   };
 
-  const templateHash = (d: KubeObject) => createHash('sha1').update(JSON.stringify((d.spec as { template?: unknown }).template ?? {})).digest('hex');
+  const templateHash = (d: KubeObject) =>
+    createHash('sha1')
+      .update(JSON.stringify((d.spec as { template?: unknown }).template ?? {}))
+      .digest('hex');
 
   function deployment(name: string, labels: Record<string, string>, annotations: Record<string, string> = {}, replicas = 1): KubeObject {
     return {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name, namespace: ns, labels },
-      spec: { replicas, selector: { matchLabels: labels }, strategy: { type: 'RollingUpdate' }, template: { metadata: { labels, annotations }, spec: { containers: [{ name: name.replace(/^spin-/, ''), image: 'sandbox' }] } } },
+      spec: {
+        replicas,
+        selector: { matchLabels: labels },
+        strategy: { type: 'RollingUpdate' },
+        template: { metadata: { labels, annotations }, spec: { containers: [{ name: name.replace(/^spin-/, ''), image: 'sandbox' }] } },
+      },
       status: { observedGeneration: 1, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas },
     };
   }
@@ -162,7 +178,11 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     if (ready && service && annotations[REDIS_URL_ANNOTATION]) {
       try {
         const ref = annotations[PASSWORD_REF_ANNOTATION];
-        const target: RedisTargetConfig = { url: annotations[REDIS_URL_ANNOTATION]!, gateSecure: annotations[GATE_SECURE_ANNOTATION] === 'true', ...(ref ? { password: await options.resolveSecret(ref) } : {}) };
+        const target: RedisTargetConfig = {
+          url: annotations[REDIS_URL_ANNOTATION]!,
+          gateSecure: annotations[GATE_SECURE_ANNOTATION] === 'true',
+          ...(ref ? { password: await options.resolveSecret(ref) } : {}),
+        };
         await service.attach(await service.probe(target), target);
       } catch {
         ready = false; // the new pod crash-loops; the old one keeps serving
@@ -176,7 +196,14 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     } else {
       if (!oldPods.some((p) => p.metadata.labels?.['pod-template-hash'] === hash.slice(0, 8))) store!.create(podFor(d, hash, false));
       const available = oldPods.filter((p) => p.metadata.labels?.['pod-template-hash'] !== hash.slice(0, 8)).length;
-      store!.updateStatus('Deployment', ns, name, { observedGeneration: d.metadata.generation, replicas: available + 1, updatedReplicas: 1, readyReplicas: available, availableReplicas: available, unavailableReplicas: 1 });
+      store!.updateStatus('Deployment', ns, name, {
+        observedGeneration: d.metadata.generation,
+        replicas: available + 1,
+        updatedReplicas: 1,
+        readyReplicas: available,
+        availableReplicas: available,
+        unavailableReplicas: 1,
+      });
     }
   }
 
@@ -224,7 +251,10 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         else delete annotations[PASSWORD_REF_ANNOTATION];
         annotations[GATE_SECURE_ANNOTATION] = String(cfg.gateSecure);
       }
-      annotations[CONFIG_HASH_ANNOTATION] = createHash('sha1').update(JSON.stringify({ url: cfg.url, ref: cfg.passwordRef ?? '', secure: cfg.gateSecure })).digest('hex').slice(0, 12);
+      annotations[CONFIG_HASH_ANNOTATION] = createHash('sha1')
+        .update(JSON.stringify({ url: cfg.url, ref: cfg.passwordRef ?? '', secure: cfg.gateSecure }))
+        .digest('hex')
+        .slice(0, 12);
       const next = { ...d, spec: { ...(d.spec as object), template: { ...template, metadata: { ...template.metadata, annotations } } } };
       store!.update(next);
       out.push(`+ Apply deployment ${name}`, '  Success');
@@ -279,7 +309,12 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     async install(target: ObjectStore): Promise<void> {
       store = target;
       store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-      store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'halyard-config', namespace: ns, labels: { app: 'halyard' } }, data: { ...INITIAL_FILES, config: 'currentDeployment: default\ndeploymentConfigurations:\n- name: default\n  version: 1.35.0\n' } });
+      store.create({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'halyard-config', namespace: ns, labels: { app: 'halyard' } },
+        data: { ...INITIAL_FILES, config: 'currentDeployment: default\ndeploymentConfigurations:\n- name: default\n  version: 1.35.0\n' },
+      });
       for (const [key, content] of Object.entries(INITIAL_FILES)) {
         const path = `${halHome}/default/${FILE_PATHS[key]}`;
         files.set(path, content);

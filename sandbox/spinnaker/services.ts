@@ -50,7 +50,12 @@ export class SimulatedService {
 
   /** Connect a client the way the service would; rejects when the service would fail to start. */
   async probe(target: RedisTargetConfig): Promise<Redis> {
-    const client = new Redis(redisOptions({ url: target.url, ...(target.password ? { password: target.password } : {}), ...(this.caFile ? { caFile: this.caFile } : {}) }, { connectionName: `spin-${this.name}-${this.podName}`, lazyConnect: true, retryStrategy: (n) => Math.min(n * 100, 1000), maxRetriesPerRequest: 1 }));
+    const client = new Redis(
+      redisOptions(
+        { url: target.url, ...(target.password ? { password: target.password } : {}), ...(this.caFile ? { caFile: this.caFile } : {}) },
+        { connectionName: `spin-${this.name}-${this.podName}`, lazyConnect: true, retryStrategy: (n) => Math.min(n * 100, 1000), maxRetriesPerRequest: 1 },
+      ),
+    );
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -120,7 +125,12 @@ export class SimulatedService {
     } else if (this.name === 'gate') {
       const id = randomBytes(8).toString('hex');
       this.enqueue(async (r) => {
-        await r.multi().hset(`spring:session:sessions:${id}`, 'creationTime', String(now), 'maxInactiveInterval', '2').pexpire(`spring:session:sessions:${id}`, 4000).set(`spring:session:sessions:expires:${id}`, '', 'PX', 2000).exec();
+        await r
+          .multi()
+          .hset(`spring:session:sessions:${id}`, 'creationTime', String(now), 'maxInactiveInterval', '2')
+          .pexpire(`spring:session:sessions:${id}`, 4000)
+          .set(`spring:session:sessions:expires:${id}`, '', 'PX', 2000)
+          .exec();
       });
     } else {
       const job = `job-${this.seq++ % 7}`;

@@ -121,7 +121,8 @@ export function diffDatasets(expected: Dataset, actual: Dataset, max = 30): stri
       const av = a.get(k);
       if (!av) out.push(`${name(db, k)}: missing (expected ${ev.type})`);
       else if (av.type !== ev.type) out.push(`${name(db, k)}: type ${av.type}, expected ${ev.type}`);
-      else if (JSON.stringify(av.value) !== JSON.stringify(ev.value)) out.push(`${name(db, k)}: value differs (${JSON.stringify(av.value).slice(0, 120)} vs expected ${JSON.stringify(ev.value).slice(0, 120)})`);
+      else if (JSON.stringify(av.value) !== JSON.stringify(ev.value))
+        out.push(`${name(db, k)}: value differs (${JSON.stringify(av.value).slice(0, 120)} vs expected ${JSON.stringify(ev.value).slice(0, 120)})`);
       else if (av.ttl !== ev.ttl) out.push(`${name(db, k)}: ttl ${av.ttl}, expected ${ev.ttl}`);
     }
     for (const [k, av] of a) if (!e.has(k)) out.push(`${name(db, k)}: extra (${av.type})`);

@@ -354,7 +354,11 @@ export class ReplayMaster {
       if (name === 'auth') {
         // src/server.c authCommand (3.2–5.0) / src/acl.c (6.0+): the wording is the version's.
         if (!this.options.password) {
-          return local(versionAtLeast(r, 6) ? '-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n' : '-ERR Client sent AUTH, but no password is set\r\n');
+          return local(
+            versionAtLeast(r, 6)
+              ? '-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n'
+              : '-ERR Client sent AUTH, but no password is set\r\n',
+          );
         }
         const given = args.length === 2 && versionAtLeast(r, 6) ? text(1) : text(0);
         if (given === this.options.password) {
@@ -374,7 +378,10 @@ export class ReplayMaster {
           if (this.options.password === undefined || text(authAt + 2) !== this.options.password) return local('-WRONGPASS invalid username-password pair or user is disabled.\r\n');
           authed = true;
         }
-        if (!authed) return local('-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n');
+        if (!authed)
+          return local(
+            '-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n',
+          );
         return proxy(encodeCommand(['HELLO', ...(args[0] ? [args[0]] : [])]));
       }
       if (!authed) return local('-NOAUTH Authentication required.\r\n');

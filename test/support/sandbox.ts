@@ -3,7 +3,11 @@ import { parse } from 'yaml';
 import { runMigration, type ExecutionResult, type RunOptions } from '../../sandbox/runner.js';
 import { startWorld, type SandboxWorld, type WorldOptions } from '../../sandbox/world.js';
 
-export async function rehearse(worldOptions: WorldOptions, runOptions: Partial<RunOptions> = {}, prepare?: (world: SandboxWorld) => Promise<void> | void): Promise<{ world: SandboxWorld; result: ExecutionResult }> {
+export async function rehearse(
+  worldOptions: WorldOptions,
+  runOptions: Partial<RunOptions> = {},
+  prepare?: (world: SandboxWorld) => Promise<void> | void,
+): Promise<{ world: SandboxWorld; result: ExecutionResult }> {
   const world = await startWorld({ keys: 3000, creationDelayMs: 300, podStartMs: 150, ...worldOptions });
   try {
     await prepare?.(world);

@@ -61,7 +61,28 @@ export interface FollowStats {
 /** Where the catch-up records, on the target, the last stream byte it reflects (db 0). */
 export const STREAM_POSITION_KEY = `${OWN_KEY_PREFIX}stream-position`;
 
-const REMOVALS = new Set(['del', 'unlink', 'hdel', 'srem', 'zrem', 'zremrangebyscore', 'zremrangebyrank', 'zremrangebylex', 'lrem', 'ltrim', 'lpop', 'rpop', 'spop', 'zpopmin', 'zpopmax', 'xdel', 'xtrim', 'getdel', 'flushdb', 'flushall']);
+const REMOVALS = new Set([
+  'del',
+  'unlink',
+  'hdel',
+  'srem',
+  'zrem',
+  'zremrangebyscore',
+  'zremrangebyrank',
+  'zremrangebylex',
+  'lrem',
+  'ltrim',
+  'lpop',
+  'rpop',
+  'spop',
+  'zpopmin',
+  'zpopmax',
+  'xdel',
+  'xtrim',
+  'getdel',
+  'flushdb',
+  'flushall',
+]);
 /** Never more than this many commands in one transaction (the target answers each). */
 const MAX_BATCH = 1000;
 
@@ -79,7 +100,9 @@ export async function targetStreamPosition(target: Redis): Promise<StreamPositio
  * position (left by an earlier migration run) is ignored.
  */
 export function resumePosition(state: StreamPosition, onTarget: StreamPosition | undefined): StreamPosition {
-  return onTarget && onTarget.replid === state.replid && onTarget.offset > state.offset ? onTarget : { replid: state.replid, offset: state.offset, ...(state.db === undefined ? {} : { db: state.db }) };
+  return onTarget && onTarget.replid === state.replid && onTarget.offset > state.offset
+    ? onTarget
+    : { replid: state.replid, offset: state.offset, ...(state.db === undefined ? {} : { db: state.db }) };
 }
 
 interface Batch {
@@ -128,7 +151,8 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
       onBytes: (chunk) => void (pending = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk),
     });
     const answer = Buffer.isBuffer(reply) ? reply.toString('latin1') : reply instanceof RespError ? reply.message : 'nothing';
-    if (!answer.startsWith('CONTINUE')) throw new ReplicationUnavailableError(`${where} cannot continue the replication stream at offset ${start.offset} (it answered ${answer.split(' ')[0]}); its backlog may have moved on`);
+    if (!answer.startsWith('CONTINUE'))
+      throw new ReplicationUnavailableError(`${where} cannot continue the replication stream at offset ${start.offset} (it answered ${answer.split(' ')[0]}); its backlog may have moved on`);
     const newId = answer.split(' ')[1]?.trim();
     if (newId) stats.position.replid = newId;
     session.startAcks(() => stats.position.offset);

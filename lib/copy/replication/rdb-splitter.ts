@@ -91,7 +91,6 @@ const LAYOUTS: Record<number, { counted: boolean; items: Item[] }> = {
 const STREAM_TYPES = new Set([15, 19, 21]);
 const MODULE_TYPES = new Set([6, 7]);
 
-
 /** Thrown inside the synchronous readers when the buffer ends mid-structure. */
 class NeedMore {
   static readonly instance = new NeedMore();

@@ -64,7 +64,6 @@ export interface ReplicationCopyResult {
   phasesMs: { handshake: number; snapshot: number; restoreTail: number; stream: number };
 }
 
-
 interface SourceSettings {
   totalKeys: number;
   diskless: boolean;
@@ -163,13 +162,16 @@ class ReplicationCopy {
     // The deadline covers everything up to the end of the snapshot, a blocked source included:
     // it closes our connections, and whatever was waiting on them fails.
     if (options.deadline) {
-      this.deadlineTimer = setTimeout(() => {
-        this.timedOut = true;
-        this.failSnapshot(this.timeoutError());
-        this.control?.disconnect();
-        this.session?.close();
-        for (const lane of this.lanes) lane.connection.close();
-      }, Math.max(0, options.deadline - Date.now()));
+      this.deadlineTimer = setTimeout(
+        () => {
+          this.timedOut = true;
+          this.failSnapshot(this.timeoutError());
+          this.control?.disconnect();
+          this.session?.close();
+          for (const lane of this.lanes) lane.connection.close();
+        },
+        Math.max(0, options.deadline - Date.now()),
+      );
       this.deadlineTimer.unref();
     }
     const isOwn = options.skipPrefix ? ownKeys(options.skipPrefix) : undefined;
@@ -245,7 +247,8 @@ class ReplicationCopy {
   /** 6. `PSYNC ? -1`: the source answers FULLRESYNC and starts its snapshot; its settings go back at once. */
   async startFullSync(): Promise<void> {
     const session = this.session!;
-    session.connection.onError = (error) => this.failSnapshot(new ReplicationUnavailableError(`${this.where} dropped the replication link (${error.message}); check client-output-buffer-limit replica on the source`));
+    session.connection.onError = (error) =>
+      this.failSnapshot(new ReplicationUnavailableError(`${this.where} dropped the replication link (${error.message}); check client-output-buffer-limit replica on the source`));
     const psync = await session.psync('?', '-1', {
       timeoutMs: this.options.startTimeoutMs ?? 30_000,
       accepted: (reply) => !(reply instanceof RespError),
@@ -319,9 +322,23 @@ class ReplicationCopy {
     stats.bytes = lanes.reduce((n, l) => n + l.acknowledgedBytes, 0) + spill.bytes;
     stats.bigKeys = spill.restored;
     stats.ms = Date.now() - this.started;
-    const phasesMs = { handshake: at.snapshotStarted - this.started, snapshot: at.snapshotEnded - at.snapshotStarted, restoreTail: at.restoresDone - at.snapshotEnded, stream: Date.now() - at.restoresDone };
+    const phasesMs = {
+      handshake: at.snapshotStarted - this.started,
+      snapshot: at.snapshotEnded - at.snapshotStarted,
+      restoreTail: at.restoresDone - at.snapshotEnded,
+      stream: Date.now() - at.restoresDone,
+    };
     const forwarder = this.forwarder!;
-    return { stats, rdbVersion: this.splitter.version, rdbBytes: this.framing.rdbBytes, commandsApplied: forwarder.applied, offset: forwarder.offset, replid: this.replid, diskless: this.framing.diskless, phasesMs };
+    return {
+      stats,
+      rdbVersion: this.splitter.version,
+      rdbBytes: this.framing.rdbBytes,
+      commandsApplied: forwarder.applied,
+      offset: forwarder.offset,
+      replid: this.replid,
+      diskless: this.framing.diskless,
+      phasesMs,
+    };
   }
 
   failure(error: unknown): MigrationError {

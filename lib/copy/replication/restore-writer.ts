@@ -177,7 +177,11 @@ export class SpillLane {
       rmSync(path, { force: true });
       if (outcome instanceof RespError) {
         if (REFUSED_PAYLOAD.test(outcome.message)) this.refused ??= entry.key;
-        else this.failure ??= mapRedisError(new Error(outcome.message), `target (RESTORE of ${printable(entry.key)})`, { command: restoreCommandName(this.targetVersion), serverVersion: this.targetVersion.version });
+        else
+          this.failure ??= mapRedisError(new Error(outcome.message), `target (RESTORE of ${printable(entry.key)})`, {
+            command: restoreCommandName(this.targetVersion),
+            serverVersion: this.targetVersion.version,
+          });
         return;
       }
       this.restored++;

@@ -78,32 +78,36 @@ describe('bulk copy', () => {
     await src.set('big-random', randomBytes(600_000));
     const saved: Checkpoint[] = [];
     let missingBeforeSafePoint = -1;
-    const crash = copySlice({ url: source.url }, { url: target.url }, {
-      scanCount: 200,
-      inflight: 6,
-      maxPayloadBytes: 100_000,
-      checkpointEveryMs: 0,
-      onCheckpoint: async (cp) => {
-        saved.push(cp);
-        if (saved.length < 40) return;
-        // Freeze the target's writes, so batches still in flight cannot land during the check.
-        await dst.call('CLIENT', 'PAUSE', '3000', 'WRITE');
-        // Safe means: every key SCAN returns before this cursor is already on the target
-        // (or listed as pending), while later batches may still be in flight.
-        const pending = new Set((cp.pendingKeys ?? []).map((k) => Buffer.from(k, 'base64').toString()));
-        const before: string[] = [];
-        let cursor = '0';
-        do {
-          const [next, keys] = await src.scan(cursor, 'COUNT', 200);
-          before.push(...keys.filter((k) => !pending.has(k)));
-          cursor = next;
-        } while (cursor !== cp.cursor && cursor !== '0');
-        const exists = await Promise.all(before.map((k) => dst.exists(k)));
-        missingBeforeSafePoint = exists.filter((e) => e === 0).length;
-        await dst.call('CLIENT', 'UNPAUSE');
-        throw new Error('the Lambda was killed');
+    const crash = copySlice(
+      { url: source.url },
+      { url: target.url },
+      {
+        scanCount: 200,
+        inflight: 6,
+        maxPayloadBytes: 100_000,
+        checkpointEveryMs: 0,
+        onCheckpoint: async (cp) => {
+          saved.push(cp);
+          if (saved.length < 40) return;
+          // Freeze the target's writes, so batches still in flight cannot land during the check.
+          await dst.call('CLIENT', 'PAUSE', '3000', 'WRITE');
+          // Safe means: every key SCAN returns before this cursor is already on the target
+          // (or listed as pending), while later batches may still be in flight.
+          const pending = new Set((cp.pendingKeys ?? []).map((k) => Buffer.from(k, 'base64').toString()));
+          const before: string[] = [];
+          let cursor = '0';
+          do {
+            const [next, keys] = await src.scan(cursor, 'COUNT', 200);
+            before.push(...keys.filter((k) => !pending.has(k)));
+            cursor = next;
+          } while (cursor !== cp.cursor && cursor !== '0');
+          const exists = await Promise.all(before.map((k) => dst.exists(k)));
+          missingBeforeSafePoint = exists.filter((e) => e === 0).length;
+          await dst.call('CLIENT', 'UNPAUSE');
+          throw new Error('the Lambda was killed');
+        },
       },
-    });
+    );
     await expect(crash).rejects.toThrow();
     expect(missingBeforeSafePoint).toBe(0);
     const last = saved.at(-1)!;

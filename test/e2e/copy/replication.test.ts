@@ -77,7 +77,11 @@ describe('CRC-64 and the RDB splitter', () => {
     // Each body is byte for byte what DUMP returns before its version and checksum.
     const stringEntry = whole.find((e) => e.startsWith(`0/${Buffer.from('compressible').toString('hex')}/`))!;
     const dump = (await src.dumpBuffer('compressible'))!;
-    expect(stringEntry.split('/')[4]).toBe(createHash('sha1').update(dump.subarray(1, dump.length - 10)).digest('hex'));
+    expect(stringEntry.split('/')[4]).toBe(
+      createHash('sha1')
+        .update(dump.subarray(1, dump.length - 10))
+        .digest('hex'),
+    );
   });
 
   it('finishes a stream that is the last key, however the snapshot is cut', async () => {
@@ -290,7 +294,10 @@ describe('following the stream after the copy (the live catch-up)', () => {
     try {
       // Push the position out of a 16 KiB backlog.
       for (let i = 0; i < 100; i++) await src.set(`filler:${i}`, 'x'.repeat(1000));
-      await expect(followChanges({ url: source.url }, { url: target.url }, { position: { replid: copied.replid, offset: copied.offset }, until: Date.now() + 200 })).rejects.toMatchObject({ name: 'ReplicationUnavailableError', message: expect.stringMatching(/cannot continue the replication stream/) });
+      await expect(followChanges({ url: source.url }, { url: target.url }, { position: { replid: copied.replid, offset: copied.offset }, until: Date.now() + 200 })).rejects.toMatchObject({
+        name: 'ReplicationUnavailableError',
+        message: expect.stringMatching(/cannot continue the replication stream/),
+      });
     } finally {
       await src.config('SET', 'repl-backlog-size', backlog);
     }
@@ -304,7 +311,10 @@ describe('falling back to the scan copy', () => {
     const admin = await connectRedis({ url: target.url });
     await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
     try {
-      await expect(copyViaReplication({ url: source.url }, { url: target.url }, { deadline: Date.now() + 500 })).rejects.toMatchObject({ name: 'ReplicationUnavailableError', message: expect.stringMatching(/did not finish within the time allowed/) });
+      await expect(copyViaReplication({ url: source.url }, { url: target.url }, { deadline: Date.now() + 500 })).rejects.toMatchObject({
+        name: 'ReplicationUnavailableError',
+        message: expect.stringMatching(/did not finish within the time allowed/),
+      });
     } finally {
       admin.disconnect();
     }

@@ -6,8 +6,17 @@ import { describe, expect, it } from '@jest/globals';
 import { CASES, runCase } from '../../../sandbox/fault-matrix.js';
 
 describe('fault matrix', () => {
-  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    const result = await runCase(c, 1500);
-    expect({ end: result.actual, broken: Object.entries(result.invariants).filter(([, ok]) => !ok).map(([k]) => k) }).toEqual({ end: c.expected, broken: [] });
-  }, 150_000);
+  it.each(CASES.map((c) => [c.name, c] as const))(
+    '%s',
+    async (_name, c) => {
+      const result = await runCase(c, 1500);
+      expect({
+        end: result.actual,
+        broken: Object.entries(result.invariants)
+          .filter(([, ok]) => !ok)
+          .map(([k]) => k),
+      }).toEqual({ end: c.expected, broken: [] });
+    },
+    150_000,
+  );
 });

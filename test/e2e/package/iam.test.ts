@@ -30,7 +30,14 @@ const CALLS: Record<string, string[]> = {
   acquireMigrationLock: [EKS, 'states:DescribeExecution'], // lib/kubernetes/lock.ts asks whether a lock holder still runs
   releaseMigrationLock: [EKS],
   planMigration: [EKS, 'elasticache:DescribeCacheParameterGroups', 'elasticache:DescribeCacheSubnetGroups', 'elasticache:DescribeReplicationGroups'], // lib/plan.ts
-  ensureParameterGroup: ['elasticache:CreateCacheParameterGroup', 'elasticache:AddTagsToResource', 'elasticache:DescribeCacheParameterGroups', 'elasticache:DescribeCacheParameters', 'elasticache:ModifyCacheParameterGroup', 'elasticache:ListTagsForResource'],
+  ensureParameterGroup: [
+    'elasticache:CreateCacheParameterGroup',
+    'elasticache:AddTagsToResource',
+    'elasticache:DescribeCacheParameterGroups',
+    'elasticache:DescribeCacheParameters',
+    'elasticache:ModifyCacheParameterGroup',
+    'elasticache:ListTagsForResource',
+  ],
   ensureSubnetGroup: [EKS, 'elasticache:CreateCacheSubnetGroup', 'elasticache:AddTagsToResource', 'elasticache:DescribeCacheSubnetGroups'],
   ensureReplicationGroup: [EKS, AUTH_TOKEN, 'elasticache:CreateReplicationGroup', 'elasticache:AddTagsToResource', 'elasticache:DescribeReplicationGroups', 'iam:CreateServiceLinkedRole'],
   describeReplicationGroup: ['elasticache:DescribeReplicationGroups', 'elasticache:DescribeEvents'],
@@ -40,7 +47,15 @@ const CALLS: Record<string, string[]> = {
   scaleDownSpinRedis: [EKS],
   scaleUpSpinRedis: [EKS],
   restoreHalyardConfig: [EKS],
-  cleanupCreatedResources: ['elasticache:DeleteReplicationGroup', 'elasticache:DeleteCacheSubnetGroup', 'elasticache:DeleteCacheParameterGroup', 'elasticache:DescribeReplicationGroups', 'elasticache:DescribeCacheSubnetGroups', 'elasticache:DescribeCacheParameterGroups', 'elasticache:ListTagsForResource'],
+  cleanupCreatedResources: [
+    'elasticache:DeleteReplicationGroup',
+    'elasticache:DeleteCacheSubnetGroup',
+    'elasticache:DeleteCacheParameterGroup',
+    'elasticache:DescribeReplicationGroups',
+    'elasticache:DescribeCacheSubnetGroups',
+    'elasticache:DescribeCacheParameterGroups',
+    'elasticache:ListTagsForResource',
+  ],
   notifyOutcome: ['sns:Publish'],
   // VPC: spin-redis is found through Kubernetes (lib/kubernetes/spin-redis.ts), the target with its AUTH token.
   pingRedis: [AUTH_TOKEN],
@@ -57,8 +72,28 @@ const CALLS: Record<string, string[]> = {
 };
 
 /** Functions that change Spinnaker through Kubernetes (the writer RBAC group); the others that call Kubernetes only read. */
-const KUBERNETES_WRITERS = ['acquireMigrationLock', 'releaseMigrationLock', 'patchHalyardConfig', 'restoreHalyardConfig', 'halDeployApply', 'checkSpinnakerRollout', 'scaleDownSpinRedis', 'scaleUpSpinRedis'];
-const KUBERNETES_READERS = ['planMigration', 'copyBulk', 'enableChangeCapture', 'catchUpLiveWrites', 'verifySpinRedisDrained', 'reconcileFinal', 'verifyCopy', 'disableChangeCapture', 'copyBackWrites', 'healthCheck'];
+const KUBERNETES_WRITERS = [
+  'acquireMigrationLock',
+  'releaseMigrationLock',
+  'patchHalyardConfig',
+  'restoreHalyardConfig',
+  'halDeployApply',
+  'checkSpinnakerRollout',
+  'scaleDownSpinRedis',
+  'scaleUpSpinRedis',
+];
+const KUBERNETES_READERS = [
+  'planMigration',
+  'copyBulk',
+  'enableChangeCapture',
+  'catchUpLiveWrites',
+  'verifySpinRedisDrained',
+  'reconcileFinal',
+  'verifyCopy',
+  'disableChangeCapture',
+  'copyBackWrites',
+  'healthCheck',
+];
 
 /** Every function writes its own logs, to its own log group (created by the stack). */
 const LOG_ACTIONS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
@@ -69,7 +104,16 @@ const LOG_ACTIONS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
  * - Vended logs: Step Functions' log delivery (CreateLogDelivery and friends) takes no resource ARN.
  */
 const ENI_ACTIONS = ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'];
-const VENDED_LOG_ACTIONS = ['logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups'];
+const VENDED_LOG_ACTIONS = [
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+];
 const MUTATING = (action: string) => !/^[a-z0-9-]+:(Describe|List|Get)/.test(action);
 
 const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
@@ -129,7 +173,11 @@ describe('least privilege in the packaged template', () => {
           if (/:Create/.test(action)) expect(where).toMatchObject({ condition: { StringEquals: { 'aws:RequestTag/spin-elasticache:managed': 'true' } } });
           if (/:(Delete|Modify)/.test(action)) expect(where).toMatchObject({ condition: { StringEquals: { 'aws:ResourceTag/spin-elasticache:managed': 'true' } } });
           if (action === 'elasticache:AddTagsToResource') expect(text(s.Condition)).toMatch(/"aws:TagKeys":\["spin-elasticache:/);
-          if (action !== 'elasticache:DescribeEvents') expect({ action, resources: text(s.Resource) }).toEqual({ action, resources: expect.stringMatching(/elasticache:\$\{AWS::Region\}:\$\{AWS::AccountId\}:(replicationgroup|cluster|parametergroup|subnetgroup):spinnaker-redis\*/) });
+          if (action !== 'elasticache:DescribeEvents')
+            expect({ action, resources: text(s.Resource) }).toEqual({
+              action,
+              resources: expect.stringMatching(/elasticache:\$\{AWS::Region\}:\$\{AWS::AccountId\}:(replicationgroup|cluster|parametergroup|subnetgroup):spinnaker-redis\*/),
+            });
         }
       }
     }
@@ -148,8 +196,17 @@ describe('least privilege in the packaged template', () => {
   it('lets each role write only its own functions’ logs, and gives ENI rights only to VPC functions', () => {
     for (const [fn, { role, vpc, statements }] of Object.entries(functions)) {
       const logs = statements.filter((s) => actionsOf(s).some((a) => LOG_ACTIONS.includes(a)));
-      const shared = Object.entries(functions).filter(([, f]) => f.role === role).map(([name]) => name);
-      expect({ fn, logGroups: logs.flatMap(resourcesOf).map(text).map((r) => /\/aws\/lambda\/spin-elasticache-test-([A-Za-z]+):\*/.exec(r)?.[1]).sort() }).toEqual({ fn, logGroups: shared.sort() });
+      const shared = Object.entries(functions)
+        .filter(([, f]) => f.role === role)
+        .map(([name]) => name);
+      expect({
+        fn,
+        logGroups: logs
+          .flatMap(resourcesOf)
+          .map(text)
+          .map((r) => /\/aws\/lambda\/spin-elasticache-test-([A-Za-z]+):\*/.exec(r)?.[1])
+          .sort(),
+      }).toEqual({ fn, logGroups: shared.sort() });
       expect({ fn, eni: statements.some((s) => actionsOf(s).some((a) => ENI_ACTIONS.includes(a))) }).toEqual({ fn, eni: vpc });
     }
   });
@@ -163,10 +220,20 @@ describe('least privilege in the packaged template', () => {
     const others = Object.keys(functions).filter((fn) => !KUBERNETES_WRITERS.includes(fn) && !KUBERNETES_READERS.includes(fn));
     for (const fn of others) expect({ fn, groups: groupOfRole.get(functions[fn]!.role) }).toEqual({ fn, groups: undefined });
 
-    const manifest = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'kubernetes-rbac.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; rules?: { resources: string[] }[]; subjects?: { name: string }[] });
-    const bound = manifest.filter((d) => d.kind === 'RoleBinding').flatMap((d) => d.subjects ?? []).map((s) => s.name);
+    const manifest = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'kubernetes-rbac.yaml'), 'utf8')).map(
+      (d) => d.toJS() as { kind: string; metadata: { name: string }; rules?: { resources: string[] }[]; subjects?: { name: string }[] },
+    );
+    const bound = manifest
+      .filter((d) => d.kind === 'RoleBinding')
+      .flatMap((d) => d.subjects ?? [])
+      .map((s) => s.name);
     expect(bound.sort()).toEqual(['spin-elasticache-migrator', 'spin-elasticache-reader']);
-    expect(manifest.flatMap((d) => d.rules ?? []).flatMap((r) => r.resources).filter((r) => /secret|\*/.test(r))).toEqual([]);
+    expect(
+      manifest
+        .flatMap((d) => d.rules ?? [])
+        .flatMap((r) => r.resources)
+        .filter((r) => /secret|\*/.test(r)),
+    ).toEqual([]);
   });
 
   it('throttles the Slack door, logs its requests and reserves its concurrency', () => {

@@ -1,10 +1,20 @@
-
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { packagedTemplate } from '../../support/package.js';
 import { loadDefinition } from '../../../statemachine/load.js';
 import { parseMigrationInput } from '../../../lib/config/schema.js';
 
-const REDIS_FUNCTIONS = ['pingRedis', 'copyBulk', 'enableChangeCapture', 'catchUpLiveWrites', 'verifySpinRedisDrained', 'reconcileFinal', 'verifyCopy', 'disableChangeCapture', 'copyBackWrites', 'healthCheck'];
+const REDIS_FUNCTIONS = [
+  'pingRedis',
+  'copyBulk',
+  'enableChangeCapture',
+  'catchUpLiveWrites',
+  'verifySpinRedisDrained',
+  'reconcileFinal',
+  'verifyCopy',
+  'disableChangeCapture',
+  'copyBackWrites',
+  'healthCheck',
+];
 /** Lambdas that are not Tasks of the state machine: the scheduled health check and ChatOps. */
 const SCHEDULED_FUNCTIONS = ['healthCheck', 'slackCommand'];
 const logicalId = (fn: string) => `${fn.charAt(0).toUpperCase()}${fn.slice(1)}LambdaFunction`;
@@ -82,7 +92,9 @@ describe('npm run package', () => {
   it('packages exactly the definition loaded locally by statemachine/load.ts', () => {
     const [template, substitutions] = (resources.MigrateStateMachine?.Properties.DefinitionString as { 'Fn::Sub': [string, Record<string, { 'Fn::GetAtt': [string, string] }>] })['Fn::Sub'];
     // Each `${placeholder}` is a packaged Lambda's Arn: write it as the ARN of that function's name.
-    const arns = new Map(Object.entries(substitutions).map(([key, sub]) => [key, `arn:aws:lambda:us-east-1:000000000000:function:${String(resources[sub['Fn::GetAtt'][0]]?.Properties.FunctionName)}`]));
+    const arns = new Map(
+      Object.entries(substitutions).map(([key, sub]) => [key, `arn:aws:lambda:us-east-1:000000000000:function:${String(resources[sub['Fn::GetAtt'][0]]?.Properties.FunctionName)}`]),
+    );
     const packaged = JSON.parse(template.replace(/\$\{(\w+)\}/g, (whole, key: string) => arns.get(key) ?? whole)) as unknown;
     const { definition } = loadDefinition({ stage: 'test', region: 'us-east-1' });
     expect(packaged).toEqual(withDefaultQueryLanguage(definition));

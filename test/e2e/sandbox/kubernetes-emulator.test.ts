@@ -39,7 +39,12 @@ beforeAll(async () => {
   k8s.store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'spinnaker' }, data: { a: '1' } });
   k8s.store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'halyard-config', namespace: 'spinnaker' }, data: { a: '1' } });
   k8s.store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'clouddriver-creds', namespace: 'spinnaker' }, data: { key: 'c2VjcmV0' } });
-  k8s.store.create({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', namespace: 'spinnaker', labels: { app: 'spin' } }, spec: { replicas: 2, selector: { matchLabels: { app: 'spin' } }, template: {} } });
+  k8s.store.create({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'd', namespace: 'spinnaker', labels: { app: 'spin' } },
+    spec: { replicas: 2, selector: { matchLabels: { app: 'spin' } }, template: {} },
+  });
   k8s.store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p1', namespace: 'spinnaker', labels: { app: 'halyard' } }, spec: { containers: [{ name: 'halyard' }] } });
   k8s.store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p2', namespace: 'spinnaker', labels: { app: 'other' } }, spec: { containers: [{ name: 'x' }] } });
 });
@@ -53,7 +58,7 @@ describe('the Kubernetes emulator', () => {
     await expect(client(other).makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'halyard-config', namespace: 'spinnaker' })).rejects.toMatchObject({ code: 401 });
   });
 
-  it("holds the EKS identity to the Roles in deploy/kubernetes-rbac.yaml: no Secrets, no other ConfigMap, no pod creation", async () => {
+  it('holds the EKS identity to the Roles in deploy/kubernetes-rbac.yaml: no Secrets, no other ConfigMap, no pod creation', async () => {
     const kc = client(await createEksToken({ clusterName: 'emu', region: 'us-east-1', credentials }));
     const core = kc.makeApiClient(CoreV1Api);
     const apps = kc.makeApiClient(AppsV1Api);
@@ -61,7 +66,9 @@ describe('the Kubernetes emulator', () => {
     await expect(core.listNamespacedSecret({ namespace: 'spinnaker' })).rejects.toMatchObject({ code: 403 });
     await expect(core.readNamespacedConfigMap({ name: 'cm', namespace: 'spinnaker' })).rejects.toMatchObject({ code: 403 });
     await expect(core.createNamespacedPod({ namespace: 'spinnaker', body: { metadata: { name: 'evil' }, spec: { containers: [{ name: 'x', image: 'x' }] } } })).rejects.toMatchObject({ code: 403 });
-    await expect(apps.replaceNamespacedDeploymentScale({ name: 'd', namespace: 'spinnaker', body: { metadata: { name: 'd', namespace: 'spinnaker' }, spec: { replicas: 5 } } })).rejects.toMatchObject({ code: 403 });
+    await expect(apps.replaceNamespacedDeploymentScale({ name: 'd', namespace: 'spinnaker', body: { metadata: { name: 'd', namespace: 'spinnaker' }, spec: { replicas: 5 } } })).rejects.toMatchObject({
+      code: 403,
+    });
     await expect(core.listNamespacedPod({ namespace: 'spinnaker', labelSelector: 'app=halyard' })).resolves.toMatchObject({ items: [expect.anything()] });
     expect(k8s.store.get('Pod', 'spinnaker', 'evil')).toBeUndefined();
     expect(k8s.store.get('Deployment', 'spinnaker', 'd')?.spec).toMatchObject({ replicas: 2 });
@@ -101,7 +108,6 @@ describe('the Kubernetes emulator', () => {
     expect(failed.status?.details?.causes?.[0]).toEqual({ reason: 'ExitCode', message: '3' });
   });
 });
-
 
 function toReadable(text: string): Readable {
   return Readable.from([Buffer.from(text)]);

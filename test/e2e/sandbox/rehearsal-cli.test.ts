@@ -34,7 +34,7 @@ describe('npm start (the rehearsal)', () => {
     expect(text).toMatch(/orca history \(audit parity\): .*: all there/);
     expect(text).toMatch(/spinnaker-redis: HEALTHY/);
     const json = readFileSync(report, 'utf8');
-    expect((JSON.parse(json) as { status: string; health: { status: string } })).toMatchObject({ status: 'SUCCEEDED', health: { status: 'healthy' } });
+    expect(JSON.parse(json) as { status: string; health: { status: string } }).toMatchObject({ status: 'SUCCEEDED', health: { status: 'healthy' } });
     expect(world!.secrets.length).toBeGreaterThanOrEqual(3);
     for (const secret of world!.secrets) {
       expect(text.includes(secret)).toBe(false);

@@ -26,7 +26,14 @@ afterAll(async () => {
 
 /** An attacker's (or Slack's) request: HMAC-SHA256 with whatever key they hold. */
 function request(text: string, key: string, options: { timestamp?: number; triggerId?: string } = {}): APIGatewayProxyEventV2 {
-  const body = new URLSearchParams({ token: 'x', team_id: 'T0SANDBOX', user_id: world.slack.allowedUserId, command: '/spin-elasticache', text, trigger_id: options.triggerId ?? String(Math.random()) }).toString();
+  const body = new URLSearchParams({
+    token: 'x',
+    team_id: 'T0SANDBOX',
+    user_id: world.slack.allowedUserId,
+    command: '/spin-elasticache',
+    text,
+    trigger_id: options.triggerId ?? String(Math.random()),
+  }).toString();
   const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
   const signature = `v0=${createHmac('sha256', key).update(`v0:${timestamp}:${body}`).digest('hex')}`;
   return { headers: { 'x-slack-request-timestamp': timestamp, 'x-slack-signature': signature }, body, isBase64Encoded: false } as unknown as APIGatewayProxyEventV2;

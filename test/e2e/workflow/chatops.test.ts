@@ -24,7 +24,11 @@ function request(text: string, options: { user?: string; secret?: string; age?: 
   const body = new URLSearchParams({ token: 'legacy-verification-token', team_id: 'T0SANDBOX', user_id: options.user ?? world.slack.allowedUserId, command: '/spin-elasticache', text }).toString();
   const timestamp = String(Math.floor(Date.now() / 1000) - (options.age ?? 0));
   return {
-    headers: { 'x-slack-request-timestamp': timestamp, 'x-slack-signature': slackSignature(options.secret ?? world.slack.signingSecret, timestamp, body), 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      'x-slack-request-timestamp': timestamp,
+      'x-slack-signature': slackSignature(options.secret ?? world.slack.signingSecret, timestamp, body),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: options.base64 ? Buffer.from(body).toString('base64') : body,
     isBase64Encoded: Boolean(options.base64),
   } as unknown as APIGatewayProxyEventV2;
@@ -55,7 +59,11 @@ describe('Slack slash command', () => {
 
   it('plans, then migrates, then reports the status', async () => {
     const plan = await slack('plan sandbox');
-    expect(plan).toMatchObject({ statusCode: 200, response_type: 'in_channel', text: expect.stringMatching(/A dry run \(plan\) of Spinnaker in `spinnaker-sandbox[^`]*\/spinnaker` to ElastiCache `spinnaker-redis` started, asked by <@U0SANDBOX>/) });
+    expect(plan).toMatchObject({
+      statusCode: 200,
+      response_type: 'in_channel',
+      text: expect.stringMatching(/A dry run \(plan\) of Spinnaker in `spinnaker-sandbox[^`]*\/spinnaker` to ElastiCache `spinnaker-redis` started, asked by <@U0SANDBOX>/),
+    });
     const [planName] = [...world.startedExecutions.keys()];
     const planned = await world.startedExecutions.get(planName!)!;
     expect(planned.status).toBe('SUCCEEDED');

@@ -36,13 +36,15 @@ describe('failures before the cutover', () => {
   }, 60_000);
 
   it('a Redis that cannot be reached from the ping step fails with a named error after retries', async () => {
-    const killPrimaryFirst = (world: () => SandboxWorld) => (name: string, handler: TaskHandler): TaskHandler =>
-      name === 'PingRedis'
-        ? async (event) => {
-            for (const node of world().elastiCache.nodes('spinnaker-redis')) await node.process.kill();
-            return handler(event);
-          }
-        : handler;
+    const killPrimaryFirst =
+      (world: () => SandboxWorld) =>
+      (name: string, handler: TaskHandler): TaskHandler =>
+        name === 'PingRedis'
+          ? async (event) => {
+              for (const node of world().elastiCache.nodes('spinnaker-redis')) await node.process.kill();
+              return handler(event);
+            }
+          : handler;
     let current: SandboxWorld | undefined;
     const { world, result } = await rehearse({}, { wrapTask: killPrimaryFirst(() => current!) }, (w) => void (current = w));
     try {
@@ -56,7 +58,9 @@ describe('failures before the cutover', () => {
   }, 60_000);
 
   it('deletes only what it created when cleanupOnFailure is set', async () => {
-    const { world, result } = await rehearse({ input: { options: { cleanupOnFailure: true, maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20 } } }, {}, (w) => w.elastiCache.failNextCreate('capacity'));
+    const { world, result } = await rehearse({ input: { options: { cleanupOnFailure: true, maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20 } } }, {}, (w) =>
+      w.elastiCache.failNextCreate('capacity'),
+    );
     try {
       expect(result.error).toBe('ReplicationGroupCreateFailedError');
       expect(result.history.some((e) => e.state === 'CleanupCreatedResources' && e.type === 'StateExited')).toBe(true);

@@ -26,7 +26,9 @@ function scaleSpinRedis(replicas: number) {
   world.kubernetes.store.update({ ...d, spec: { ...(d.spec as object), replicas } });
 }
 async function setKeyspaceEvents(value: string) {
-  await elastiCache().send(new ModifyCacheParameterGroupCommand({ CacheParameterGroupName: `${SANDBOX_GROUP_ID}-params`, ParameterNameValues: [{ ParameterName: 'notify-keyspace-events', ParameterValue: value }] }));
+  await elastiCache().send(
+    new ModifyCacheParameterGroupCommand({ CacheParameterGroupName: `${SANDBOX_GROUP_ID}-params`, ParameterNameValues: [{ ParameterName: 'notify-keyspace-events', ParameterValue: value }] }),
+  );
 }
 
 /** Runs the handler and returns its report with the CloudWatch metrics it printed (EMF). */
@@ -57,9 +59,27 @@ describe('health check after the migration', () => {
   it('finds the new Redis healthy and says nothing', async () => {
     const { report, emf } = await check();
     expect(emf?._aws?.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'SpinElastiCache', Dimensions: [['service', 'ReplicationGroupId']] });
-    expect(emf).toMatchObject({ service: 'spin-elasticache', ReplicationGroupId: SANDBOX_GROUP_ID, Healthy: 1, CriticalFindings: 0, ReplicationLag: expect.any(Number), PingLatency: expect.any(Number) });
+    expect(emf).toMatchObject({
+      service: 'spin-elasticache',
+      ReplicationGroupId: SANDBOX_GROUP_ID,
+      Healthy: 1,
+      CriticalFindings: 0,
+      ReplicationLag: expect.any(Number),
+      PingLatency: expect.any(Number),
+    });
     expect({ status: report.status, problems: report.findings.filter((f) => f.status !== 'ok') }).toEqual({ status: 'healthy', problems: [] });
-    expect(statusOf(report.findings)).toEqual({ 'replication-group': 'ok', configuration: 'ok', nodes: 'ok', 'parameter-group': 'ok', redis: 'ok', replication: 'ok', memory: 'ok', evictions: 'ok', 'spinnaker-config': 'ok', 'spin-redis': 'ok' });
+    expect(statusOf(report.findings)).toEqual({
+      'replication-group': 'ok',
+      configuration: 'ok',
+      nodes: 'ok',
+      'parameter-group': 'ok',
+      redis: 'ok',
+      replication: 'ok',
+      memory: 'ok',
+      evictions: 'ok',
+      'spinnaker-config': 'ok',
+      'spin-redis': 'ok',
+    });
     expect(report.metrics.connectedReplicas).toBe(1);
     expect(report.metrics.keys).toBeGreaterThan(1000);
     expect(report.transition).toEqual({ current: 'healthy', notified: false });
@@ -75,7 +95,14 @@ describe('health check after the migration', () => {
     const { report, emf } = await check();
     expect(emf).toMatchObject({ Healthy: 0, CriticalFindings: 3, WarningFindings: 1 });
     expect(report.status).toBe('unhealthy');
-    expect(statusOf(report.findings)).toMatchObject({ 'parameter-group': 'critical', redis: 'critical', 'spinnaker-config': 'critical', 'spin-redis': 'warning', 'replication-group': 'ok', nodes: 'ok' });
+    expect(statusOf(report.findings)).toMatchObject({
+      'parameter-group': 'critical',
+      redis: 'critical',
+      'spinnaker-config': 'critical',
+      'spin-redis': 'warning',
+      'replication-group': 'ok',
+      nodes: 'ok',
+    });
     expect(report.findings.find((f) => f.check === 'redis')?.detail).toMatch(/KeyspaceNotificationsError/);
     expect(report.transition).toEqual({ previous: 'healthy', current: 'unhealthy', notified: true });
     expect(healthMessages().map((m) => m.subject)).toEqual([`ElastiCache ${SANDBOX_GROUP_ID} for Spinnaker is unhealthy`]);

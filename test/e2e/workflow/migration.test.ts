@@ -74,7 +74,10 @@ describe('a migration that succeeds', () => {
   });
 
   it('proved keyspace notifications and verified the copy with audit parity', () => {
-    const output = result.output as { ping: { keyspaceNotifications: boolean }; verify: { ok: boolean; compared: number; missing: number; audit: { ok: boolean; executions: { source: number; target: number } } } };
+    const output = result.output as {
+      ping: { keyspaceNotifications: boolean };
+      verify: { ok: boolean; compared: number; missing: number; audit: { ok: boolean; executions: { source: number; target: number } } };
+    };
     expect(output.ping.keyspaceNotifications).toBe(true);
     expect(output.verify.ok).toBe(true);
     expect(output.verify.missing).toBe(0);

@@ -10,7 +10,11 @@ import type { SandboxWorld } from '../../../sandbox/world.js';
 import { rehearse } from '../../support/sandbox.js';
 
 const run = promisify(execFile);
-const has = async (cmd: string) => run('sh', ['-c', `command -v ${cmd}`]).then(() => true, () => false);
+const has = async (cmd: string) =>
+  run('sh', ['-c', `command -v ${cmd}`]).then(
+    () => true,
+    () => false,
+  );
 
 describe('official clients against the sandbox', () => {
   let world: SandboxWorld;
@@ -24,7 +28,9 @@ describe('official clients against the sandbox', () => {
   it('aws elasticache describe-replication-groups lists the available group', async () => {
     if (!(await has('aws'))) return console.warn('skipped: the aws CLI is not installed');
     const { stdout } = await run('aws', ['--endpoint-url', world.endpoints.elasticache, 'elasticache', 'describe-replication-groups', '--output', 'json'], { env });
-    const groups = (JSON.parse(stdout) as { ReplicationGroups: { ReplicationGroupId: string; Status: string; TransitEncryptionEnabled: boolean; NodeGroups: { PrimaryEndpoint: { Port: number } }[] }[] }).ReplicationGroups;
+    const groups = (
+      JSON.parse(stdout) as { ReplicationGroups: { ReplicationGroupId: string; Status: string; TransitEncryptionEnabled: boolean; NodeGroups: { PrimaryEndpoint: { Port: number } }[] }[] }
+    ).ReplicationGroups;
     expect(groups.map((g) => [g.ReplicationGroupId, g.Status, g.TransitEncryptionEnabled])).toEqual([['spinnaker-redis', 'available', true]]);
     expect(world.endpoints.targetRedis).toContain(String(groups[0]!.NodeGroups[0]!.PrimaryEndpoint.Port));
   }, 30_000);
@@ -58,7 +64,9 @@ describe('official clients against the sandbox', () => {
 
   it('refuses kubectl without a valid token', async () => {
     if (!(await has('kubectl'))) return console.warn('skipped: kubectl is not installed');
-    const result = await run('kubectl', ['--kubeconfig', world.endpoints.kubeconfig, '--token', 'k8s-aws-v1.bm90LWEtdG9rZW4', '-n', 'spinnaker', 'get', 'pods'], { env }).catch((e: { stderr: string }) => e);
+    const result = await run('kubectl', ['--kubeconfig', world.endpoints.kubeconfig, '--token', 'k8s-aws-v1.bm90LWEtdG9rZW4', '-n', 'spinnaker', 'get', 'pods'], { env }).catch(
+      (e: { stderr: string }) => e,
+    );
     expect(String((result as { stderr: string }).stderr)).toMatch(/Unauthorized|must be logged in/);
   }, 30_000);
 });

@@ -59,7 +59,9 @@ describe('the import rules', () => {
       'lib/elasticache/fake.ts -> lib/workflow/state.ts',
       'lib/elasticache/fake.ts -> handlers/ping-redis.ts',
     ]);
-    expect(violationsOf('handlers/fake.ts', "import { createHandler } from './copy-bulk.js';")).toEqual([{ edge: 'handlers/fake.ts -> handlers/copy-bulk.ts', reason: 'a handler imports another handler' }]);
+    expect(violationsOf('handlers/fake.ts', "import { createHandler } from './copy-bulk.js';")).toEqual([
+      { edge: 'handlers/fake.ts -> handlers/copy-bulk.ts', reason: 'a handler imports another handler' },
+    ]);
   });
 
   it('let lib/workflow and the handlers compose the domain areas', () => {

@@ -147,10 +147,13 @@ describe('mapAwsError', () => {
 });
 
 describe('ElastiCache fault names that do not follow the common patterns', () => {
-  it.each(['NodeQuotaForCustomerExceededFault', 'ClusterQuotaForCustomerExceededFault', 'NodeQuotaForClusterExceededFault', 'TagQuotaPerResourceExceeded'])('%s -> AwsQuotaExceededError (fatal)', (name) => {
-    const mapped = mapAwsError(serviceError(name, 400), 'ElastiCache CreateReplicationGroup spin');
-    expect({ name: mapped.name, retryable: mapped.retryable }).toEqual({ name: 'AwsQuotaExceededError', retryable: false });
-  });
+  it.each(['NodeQuotaForCustomerExceededFault', 'ClusterQuotaForCustomerExceededFault', 'NodeQuotaForClusterExceededFault', 'TagQuotaPerResourceExceeded'])(
+    '%s -> AwsQuotaExceededError (fatal)',
+    (name) => {
+      const mapped = mapAwsError(serviceError(name, 400), 'ElastiCache CreateReplicationGroup spin');
+      expect({ name: mapped.name, retryable: mapped.retryable }).toEqual({ name: 'AwsQuotaExceededError', retryable: false });
+    },
+  );
 
   it('InvalidVPCNetworkStateFault is a network configuration problem, not a busy resource: fatal', () => {
     const mapped = mapAwsError(serviceError('InvalidVPCNetworkStateFault', 400), 'ElastiCache CreateReplicationGroup spin');

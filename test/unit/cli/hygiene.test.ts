@@ -41,7 +41,12 @@ async function captured(run: () => Promise<number>): Promise<{ code: number; out
 }
 
 function capture(): Writable & { text: string } {
-  const sink = new Writable({ write(chunk, _enc, done) { sink.text += String(chunk); done(); } }) as Writable & { text: string };
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      sink.text += String(chunk);
+      done();
+    },
+  }) as Writable & { text: string };
   sink.text = '';
   return sink;
 }
@@ -58,11 +63,16 @@ describe('the CLI never prints a password', () => {
     process.env.CLI_TEST_TARGET_PASSWORD = PASSWORDS.env;
     const { code, output, seconds } = await captured(() =>
       runCopyCommand([
-        '--source', `redis://:${PASSWORDS.userInfo}@127.0.0.1:${port}`,
-        '--source-password-file', join(dir, 'source-password'),
-        '--target', `redis://127.0.0.1:${port}/0?password=${PASSWORDS.query}`,
-        '--target-password-env', 'CLI_TEST_TARGET_PASSWORD',
-        '--json', join(dir, 'out.json'),
+        '--source',
+        `redis://:${PASSWORDS.userInfo}@127.0.0.1:${port}`,
+        '--source-password-file',
+        join(dir, 'source-password'),
+        '--target',
+        `redis://127.0.0.1:${port}/0?password=${PASSWORDS.query}`,
+        '--target-password-env',
+        'CLI_TEST_TARGET_PASSWORD',
+        '--json',
+        join(dir, 'out.json'),
       ]),
     );
     expect(code).not.toBe(0);

@@ -6,7 +6,12 @@ import { Writable } from 'node:stream';
 import { runValidateCommand } from '../../../cli/validate-command.js';
 
 function capture(): Writable & { text: string } {
-  const sink = new Writable({ write(chunk, _enc, done) { sink.text += String(chunk); done(); } }) as Writable & { text: string };
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      sink.text += String(chunk);
+      done();
+    },
+  }) as Writable & { text: string };
   sink.text = '';
   return sink;
 }

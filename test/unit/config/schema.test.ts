@@ -50,7 +50,14 @@ describe('parseMigrationInput', () => {
   it('applies the node-count, failover and encryption rules, naming each field', () => {
     const found = problems({
       ...minimal,
-      target: { replicationGroupId: 'ok', numCacheClusters: 1, automaticFailover: true, multiAz: true, transitEncryption: false, authTokenSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf' },
+      target: {
+        replicationGroupId: 'ok',
+        numCacheClusters: 1,
+        automaticFailover: true,
+        multiAz: true,
+        transitEncryption: false,
+        authTokenSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf',
+      },
     });
     expect(found['target.numCacheClusters']).toMatch(/automaticFailover needs numCacheClusters >= 2/);
     expect(found['target.authTokenSecretArn']).toMatch(/needs transitEncryption: true/);

@@ -16,27 +16,45 @@ const key = (type: number, name: string, ...body: Buffer[]) => Buffer.concat([Bu
 
 const rdb = Buffer.concat([
   Buffer.from('REDIS0008'),
-  Buffer.of(0xfa), str('redis-ver'), str('4.0.14'),
-  Buffer.of(0xfe), len(0),
-  Buffer.of(0xfb), len(9), len(1),
+  Buffer.of(0xfa),
+  str('redis-ver'),
+  str('4.0.14'),
+  Buffer.of(0xfe),
+  len(0),
+  Buffer.of(0xfb),
+  len(9),
+  len(1),
   key(0, 'plain', str('value')),
   key(0, 'int8', Buffer.of(0xc0, 0x7b)), // integer-encoded string
   key(0, 'lzf', Buffer.of(0xc3), len(4), len(10), Buffer.from([0x01, 0x61, 0x61, 0xe0])), // LZF header + 4 bytes
   key(1, 'linked-list', len(2), str('a'), str('b')),
   key(3, 'zset-v1', len(3), str('m1'), Buffer.of(3), Buffer.from('1.5'), str('m2'), Buffer.of(254), str('m3'), Buffer.of(253)),
-  Buffer.of(0xfd), Buffer.from([0x10, 0x20, 0x30, 0x40]), // expiry in seconds for the next key
+  Buffer.of(0xfd),
+  Buffer.from([0x10, 0x20, 0x30, 0x40]), // expiry in seconds for the next key
   key(9, 'zipmap', str(Buffer.alloc(20, 1))),
-  Buffer.of(0xf8), len(17), // LRU idle
+  Buffer.of(0xf8),
+  len(17), // LRU idle
   key(10, 'list-ziplist', str(Buffer.alloc(30, 2))),
-  Buffer.of(0xf9), Buffer.of(5), // LFU frequency
+  Buffer.of(0xf9),
+  Buffer.of(5), // LFU frequency
   key(11, 'intset', str(Buffer.alloc(12, 3))),
   key(12, 'zset-ziplist', str(Buffer.alloc(25, 4))),
   key(13, 'hash-ziplist', str(Buffer.alloc(33, 5))),
   key(14, 'quicklist-v1', len(2), str(Buffer.alloc(40, 6)), str(Buffer.alloc(41, 7))),
-  Buffer.of(0xf7), len(1), len(2), len(0), len(2), len(9), len(5), str('aux'), len(0), // module aux: id, when-op, when, uint, string, EOF
-  Buffer.of(0xfe), len(3),
+  Buffer.of(0xf7),
+  len(1),
+  len(2),
+  len(0),
+  len(2),
+  len(9),
+  len(5),
+  str('aux'),
+  len(0), // module aux: id, when-op, when, uint, string, EOF
+  Buffer.of(0xfe),
+  len(3),
   key(0, 'db3', str('three')),
-  Buffer.of(0xff), Buffer.alloc(8),
+  Buffer.of(0xff),
+  Buffer.alloc(8),
 ]);
 
 function split(chunk: number): (Pick<RdbEntry, 'db' | 'type' | 'expireAt' | 'length'> & { key: string })[] {

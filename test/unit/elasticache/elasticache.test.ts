@@ -55,7 +55,10 @@ describe('ensureParameterGroup', () => {
     const result = await ensureParameterGroup(client(), config, executionArn);
     expect(result).toEqual({ name: 'spin-redis-params', family: 'redis7', outcome: 'created' });
     const create = elastiCache.commandCalls(CreateCacheParameterGroupCommand)[0]!.args[0].input;
-    expect(create.Tags).toEqual([{ Key: 'spin-elasticache:managed', Value: 'true' }, { Key: 'spin-elasticache:execution', Value: 'migrate-1' }]);
+    expect(create.Tags).toEqual([
+      { Key: 'spin-elasticache:managed', Value: 'true' },
+      { Key: 'spin-elasticache:execution', Value: 'migrate-1' },
+    ]);
     expect(elastiCache.commandCalls(ModifyCacheParameterGroupCommand)[0]!.args[0].input.ParameterNameValues).toEqual([{ ParameterName: 'notify-keyspace-events', ParameterValue: 'gxE' }]);
   });
 
@@ -92,7 +95,10 @@ describe('ensureParameterGroup', () => {
   });
 
   it('treats a lost create race as existing', async () => {
-    elastiCache.on(DescribeCacheParameterGroupsCommand).rejectsOnce(new CacheParameterGroupNotFoundFault({ message: 'nf', ...meta })).resolves({ CacheParameterGroups: [{ CacheParameterGroupName: 'spin-redis-params', CacheParameterGroupFamily: 'redis7' }] });
+    elastiCache
+      .on(DescribeCacheParameterGroupsCommand)
+      .rejectsOnce(new CacheParameterGroupNotFoundFault({ message: 'nf', ...meta }))
+      .resolves({ CacheParameterGroups: [{ CacheParameterGroupName: 'spin-redis-params', CacheParameterGroupFamily: 'redis7' }] });
     elastiCache.on(CreateCacheParameterGroupCommand).rejects(new CacheParameterGroupAlreadyExistsFault({ message: 'exists', ...meta }));
     elastiCache.on(DescribeCacheParametersCommand).resolves({ Parameters: [{ ParameterName: 'notify-keyspace-events', ParameterValue: 'gxE' }] });
     await expect(ensureParameterGroup(client(), config, executionArn)).resolves.toMatchObject({ outcome: 'existing' });
@@ -145,7 +151,10 @@ describe('DescribeReplicationGroup', () => {
   const state = (rg: ReplicationGroupResult = previous) => ({ config, execution: { arn: executionArn, startedAt: previous.waitingSince }, replicationGroup: rg });
 
   it('counts polls while creating and returns the primary endpoint once available', async () => {
-    elastiCache.on(DescribeReplicationGroupsCommand).resolvesOnce({ ReplicationGroups: [{ ...existingGroup, Status: 'creating', NodeGroups: [] }] }).resolves({ ReplicationGroups: [existingGroup] });
+    elastiCache
+      .on(DescribeReplicationGroupsCommand)
+      .resolvesOnce({ ReplicationGroups: [{ ...existingGroup, Status: 'creating', NodeGroups: [] }] })
+      .resolves({ ReplicationGroups: [existingGroup] });
     const first = await handler('2026-11-22T10:05:00Z')(state());
     expect(first).toMatchObject({ status: 'creating', polls: 4 });
     const second = await handler('2026-11-22T10:06:00Z')(state(first));

@@ -26,9 +26,7 @@ class FakeHalyard {
         this.cm = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(Number(this.cm.metadata!.resourceVersion) + 1) } };
         return this.cm;
       },
-      listPods: async () => [
-        { metadata: { name: 'halyard-0' }, spec: { containers: [{ name: 'halyard' }] }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } },
-      ],
+      listPods: async () => [{ metadata: { name: 'halyard-0' }, spec: { containers: [{ name: 'halyard' }] }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } }],
       exec: async (_ns, _pod, _container, command, stdin) => {
         const [cmd, ...args] = command;
         if (cmd === 'cat') {

@@ -32,8 +32,9 @@ class FakeCluster {
       patchDeploymentAnnotations: async (_ns, name, annotations) => {
         const d = this.deployments.get(name)!;
         const merged = { ...(d.metadata?.annotations ?? {}) } as Record<string, string>;
-        for (const [k, v] of Object.entries(annotations)) if (v === null) delete merged[k];
-        else merged[k] = v;
+        for (const [k, v] of Object.entries(annotations))
+          if (v === null) delete merged[k];
+          else merged[k] = v;
         d.metadata = { ...d.metadata, annotations: merged };
         return d;
       },
@@ -91,7 +92,11 @@ describe('the migration lock', () => {
   });
 });
 
-const deployment = (name: string, generation: number, status: Partial<NonNullable<Deployment['status']>>, replicas = 1): Deployment => ({ metadata: { name, generation }, spec: { replicas, selector: {}, template: {} }, status: { replicas, ...status } });
+const deployment = (name: string, generation: number, status: Partial<NonNullable<Deployment['status']>>, replicas = 1): Deployment => ({
+  metadata: { name, generation },
+  spec: { replicas, selector: {}, template: {} },
+  status: { replicas, ...status },
+});
 
 describe('the rollout check', () => {
   const now = () => new Date('2026-11-22T12:00:00Z');
@@ -110,7 +115,10 @@ describe('the rollout check', () => {
   it('fails past the bound, naming the stuck deployments', async () => {
     const cluster = new FakeCluster();
     cluster.deployments.set('spin-gate', deployment('spin-gate', 3, { observedGeneration: 3, updatedReplicas: 1, availableReplicas: 0, unavailableReplicas: 1 }));
-    await expect(checkRollout(cluster.api(), config, { polls: 80, waitingSince: '2026-11-22T11:30:00Z' }, now)).rejects.toMatchObject({ name: 'RolloutTimeoutError', message: expect.stringContaining('spin-gate (0/1 available') });
+    await expect(checkRollout(cluster.api(), config, { polls: 80, waitingSince: '2026-11-22T11:30:00Z' }, now)).rejects.toMatchObject({
+      name: 'RolloutTimeoutError',
+      message: expect.stringContaining('spin-gate (0/1 available'),
+    });
   });
 });
 

@@ -8,7 +8,14 @@ import type { MigrationState } from '../../../lib/workflow/state.js';
 const state: MigrationState = {
   config: parseMigrationInput({ cluster: { name: 'prod', region: 'us-east-1' }, target: { replicationGroupId: 'spin-redis' } }),
   execution: { arn: 'arn:aws:states:us-east-1:1:execution:sm:run', startedAt: '2026-11-22T10:00:00Z' },
-  replicationGroup: { id: 'spin-redis', outcome: 'created', status: 'available', polls: 3, waitingSince: '2026-11-22T10:00:00Z', primaryEndpoint: { address: 'master.spin-redis.x.cache.amazonaws.com', port: 6379 } },
+  replicationGroup: {
+    id: 'spin-redis',
+    outcome: 'created',
+    status: 'available',
+    polls: 3,
+    waitingSince: '2026-11-22T10:00:00Z',
+    primaryEndpoint: { address: 'master.spin-redis.x.cache.amazonaws.com', port: 6379 },
+  },
   scaleDown: { deployment: 'spin-redis', previousReplicas: 1, replicas: 0 },
   error: { Error: 'HalDeployFailedError', Cause: JSON.stringify({ errorType: 'HalDeployFailedError', errorMessage: 'hal deploy apply exited 1' }) },
 };

@@ -111,9 +111,24 @@ describe('mapRedisError', () => {
   });
 
   it.each([
-    ['ABSTTL on Redis 4.0', 'ERR syntax error', { command: 'RESTORE … ABSTTL', serverVersion: '4.0.14' }, 'target (Redis 4.0.14) answered "ERR syntax error" to RESTORE … ABSTTL: the server does not support this command or argument'],
-    ['multi-field HSET on 3.2', "ERR wrong number of arguments for 'hset' command", { command: 'HSET', serverVersion: '3.2.13' }, 'target (Redis 3.2.13) answered "ERR wrong number of arguments for \'hset\' command" to HSET: the server does not support this command or argument'],
-    ['a renamed command', "ERR unknown command 'CONFIG', with args beginning with: 'SET' ", {}, 'target answered "ERR unknown command \'CONFIG\', with args beginning with: \'SET\' ": the server does not support this command or argument'],
+    [
+      'ABSTTL on Redis 4.0',
+      'ERR syntax error',
+      { command: 'RESTORE … ABSTTL', serverVersion: '4.0.14' },
+      'target (Redis 4.0.14) answered "ERR syntax error" to RESTORE … ABSTTL: the server does not support this command or argument',
+    ],
+    [
+      'multi-field HSET on 3.2',
+      "ERR wrong number of arguments for 'hset' command",
+      { command: 'HSET', serverVersion: '3.2.13' },
+      'target (Redis 3.2.13) answered "ERR wrong number of arguments for \'hset\' command" to HSET: the server does not support this command or argument',
+    ],
+    [
+      'a renamed command',
+      "ERR unknown command 'CONFIG', with args beginning with: 'SET' ",
+      {},
+      "target answered \"ERR unknown command 'CONFIG', with args beginning with: 'SET' \": the server does not support this command or argument",
+    ],
   ])('%s -> RedisCommandUnsupportedError (fatal), naming the command and the version', (_, message, context, expected) => {
     const mapped = mapRedisError(new Error(message), 'target', context);
     expect(mapped.name).toBe('RedisCommandUnsupportedError');

@@ -24,14 +24,19 @@ function fakes(script: Script) {
   let rolloutPolls = 0;
   let catchUps = 0;
   const failures = Object.fromEntries(Object.entries(script.failures ?? {}).map(([k, v]) => [k, [...v]]));
-  const fake = (name: string, result: (event: Record<string, unknown>) => unknown): TaskHandler => async (event) => {
-    calls.push(name);
-    const next = failures[name]?.shift();
-    if (next) throw next;
-    return result(event as Record<string, unknown>);
-  };
+  const fake =
+    (name: string, result: (event: Record<string, unknown>) => unknown): TaskHandler =>
+    async (event) => {
+      calls.push(name);
+      const next = failures[name]?.shift();
+      if (next) throw next;
+      return result(event as Record<string, unknown>);
+    };
   const handlers: Record<string, TaskHandler> = {
-    validateInput: async (e) => { calls.push('validateInput'); return validateInput(e as never); },
+    validateInput: async (e) => {
+      calls.push('validateInput');
+      return validateInput(e as never);
+    },
     acquireMigrationLock: fake('acquireMigrationLock', () => ({ owner: 'x' })),
     releaseMigrationLock: fake('releaseMigrationLock', () => ({ released: true })),
     planMigration: fake('planMigration', () => ({ create: [] })),
@@ -111,10 +116,7 @@ describe('the state machine, run locally', () => {
   });
 
   it('deletes what it created when cleanupOnFailure is set', async () => {
-    const { result, calls } = await run(
-      { failures: { describeReplicationGroup: [new ReplicationGroupCreateFailedError('create-failed')] } },
-      { ...input, options: { cleanupOnFailure: true } },
-    );
+    const { result, calls } = await run({ failures: { describeReplicationGroup: [new ReplicationGroupCreateFailedError('create-failed')] } }, { ...input, options: { cleanupOnFailure: true } });
     expect(result.error).toBe('ReplicationGroupCreateFailedError');
     expect(calls).toContain('cleanupCreatedResources');
   });
@@ -124,7 +126,15 @@ describe('the state machine, run locally', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('MigrationRolledBack');
     expect(result.cause).toContain('HalDeployFailedError');
-    const order = ['RollbackScaleUpSpinRedis', 'RollbackHalyardConfig', 'RollbackHalDeployApply', 'RollbackCheckSpinnakerRollout', 'RollbackCopyBackWrites', 'ReleaseLockAfterRollback', 'MigrationRolledBack'];
+    const order = [
+      'RollbackScaleUpSpinRedis',
+      'RollbackHalyardConfig',
+      'RollbackHalDeployApply',
+      'RollbackCheckSpinnakerRollout',
+      'RollbackCopyBackWrites',
+      'ReleaseLockAfterRollback',
+      'MigrationRolledBack',
+    ];
     const positions = order.map((s) => visited.indexOf(s));
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);

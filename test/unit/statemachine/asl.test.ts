@@ -16,7 +16,16 @@ const require = createRequire(import.meta.url);
 const validate = require('asl-validator') as (d: unknown, o: object) => { isValid: boolean; errors: unknown[] };
 const LAMBDA_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 
-type State = { Type: string; Retry?: { ErrorEquals: string[]; MaxAttempts?: number; JitterStrategy?: string; BackoffRate?: number }[]; Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string }[]; Branches?: { States: Record<string, State> }[]; Next?: string; Default?: string; Choices?: { Next: string }[]; Resource?: unknown };
+type State = {
+  Type: string;
+  Retry?: { ErrorEquals: string[]; MaxAttempts?: number; JitterStrategy?: string; BackoffRate?: number }[];
+  Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string }[];
+  Branches?: { States: Record<string, State> }[];
+  Next?: string;
+  Default?: string;
+  Choices?: { Next: string }[];
+  Resource?: unknown;
+};
 
 function allStates(states: Record<string, State>, into: [string, State][] = []): [string, State][] {
   for (const entry of Object.entries(states)) {
