@@ -74,7 +74,7 @@ export async function startEksEmulator(region: string, account = '000000000000')
 }
 
 export interface SecretsManagerEmulator extends Listening {
-  /** Creates the secret, or gives an existing one a new value under the same ARN (a rotation); a Buffer is stored as SecretBinary. */
+  /** Creates the secret, or gives an existing one a new value under the same ARN (a rotation, as PutSecretValue does); a Buffer is stored and returned as SecretBinary (Secrets Manager API reference, GetSecretValue). */
   putSecret(name: string, value: string | Buffer, tags?: Record<string, string>): string;
   faults: FaultInjector;
 }
@@ -216,7 +216,7 @@ export async function startSfnEmulator(): Promise<SfnEmulator> {
         const executionArn = `${machine.replace(':stateMachine:', ':execution:')}:${name}`;
         const existing = executions.get(executionArn);
         if (existing) {
-          // Like Step Functions: the same name and input is idempotent while the execution runs;
+          // As the StartExecution API reference says for STANDARD workflows: the same name and input is idempotent while the execution runs;
           // a different input, or a finished execution, is refused.
           if (existing.input === input.input && existing.status === 'RUNNING') return sendJson(res, 200, { executionArn, startDate: existing.startDate }, json);
           return sendJsonError(res, new AwsFault('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`), json);

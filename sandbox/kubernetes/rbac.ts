@@ -1,7 +1,8 @@
 /**
  * Kubernetes RBAC in the emulator: the Lambdas' EKS identity is authorized against the Roles
  * shipped in deploy/kubernetes-rbac.yaml (the sandbox has one identity for every function, so
- * it holds the union of the writer and reader Roles). A call outside them is 403 Forbidden, as
+ * it holds the union of the writer and reader Roles; which function gets which Role is checked
+ * statically against the packaged template in test/e2e/package/iam.test.ts, KUBERNETES_WRITERS). A call outside them is 403 Forbidden, as
  * on EKS, so the rehearsal and the fault matrix prove the Roles are enough.
  */
 import { readFileSync } from 'node:fs';
@@ -34,6 +35,12 @@ export interface RbacRequest {
   name?: string;
 }
 
+/**
+ * Follows Kubernetes' RBAC rule matching (kubernetes/pkg/apis/rbac/v1/evaluation_helpers.go,
+ * RuleAllows: VerbMatches, APIGroupMatches, ResourceMatches with `resource/subresource`,
+ * ResourceNameMatches). A rule with resourceNames never allows a request without a name
+ * (list, watch, create), as on a real API server.
+ */
 export function authorized(rules: readonly RbacRule[], request: RbacRequest): boolean {
   return rules.some(
     (r) =>
