@@ -1,9 +1,6 @@
 /**
  * The simulated Spinnaker of the sandbox, installed into the Kubernetes emulator's store:
- *   - the Halyard ConfigMap, and a Halyard pod whose own files are copied from it at start
- *     (as the Helm chart does: later ConfigMap changes do not reach them by themselves);
- *   - `hal deploy apply` over exec, which reads those files, validates overrideBaseUrl as
- *     Halyard does, and re-points the service Deployments (a new generation each);
+ *   - the Halyard ConfigMap, and a Halyard pod (./halyard.ts: its files and `hal` over exec);
  *   - a rollout controller: new pods start after `podStartMs` and become Ready only if the
  *     service can really use its Redis (Gate fails on ElastiCache without `secure: true`);
  *   - spin-redis as a real redis-server whose process follows the Deployment's replicas;
@@ -13,11 +10,10 @@
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { startRedis, type RedisProcess } from '../redis/redis-process.js';
 import type { ObjectStore, KubeObject, ChangeEvent } from '../kubernetes/store.js';
-import type { ExecHandler } from '../kubernetes/server.js';
 import { SimulatedService, type RedisTargetConfig, type ServiceName } from './services.js';
+import { createHalyardPod, GATE_SECURE_ANNOTATION, INITIAL_FILES, PASSWORD_REF_ANNOTATION, REDIS_URL_ANNOTATION, SERVICES } from './halyard.js';
 
 export interface SpinnakerSimulationOptions {
   dir: string;
@@ -33,27 +29,7 @@ export interface SpinnakerSimulationOptions {
   faults?: { halFailures?: number; neverReady?: string[] };
 }
 
-const SERVICES: { name: string; redis?: ServiceName }[] = [
-  { name: 'spin-orca', redis: 'orca' },
-  { name: 'spin-gate', redis: 'gate' },
-  { name: 'spin-igor', redis: 'igor' },
-  { name: 'spin-front50' },
-  { name: 'spin-clouddriver' },
-  { name: 'spin-echo' },
-  { name: 'spin-fiat' },
-  { name: 'spin-deck' },
-];
-const REDIS_URL_ANNOTATION = 'sandbox.spinnaker.io/redis-url';
-const PASSWORD_REF_ANNOTATION = 'sandbox.spinnaker.io/redis-password-ref';
-const GATE_SECURE_ANNOTATION = 'sandbox.spinnaker.io/gate-secure';
-const CONFIG_HASH_ANNOTATION = 'spinnaker.io/config-hash';
-
-export const INITIAL_FILES = {
-  'redis.yml': '# Halyard service settings for redis (managed by the platform team)\n',
-  'gate-local.yml': '# Gate profile\nserver:\n  tomcat:\n    protocolHeader: X-Forwarded-Proto\n    remoteIpHeader: X-Forwarded-For\ncors:\n  allowedOriginsPattern: https://spinnaker.example.com\n',
-  'spinnaker-local.yml': '# Settings every service reads\nservices:\n  deck:\n    baseUrl: https://spinnaker.example.com\n',
-};
-const FILE_PATHS: Record<string, string> = { 'redis.yml': 'service-settings/redis.yml', 'gate-local.yml': 'profiles/gate-local.yml', 'spinnaker-local.yml': 'profiles/spinnaker-local.yml' };
+export { INITIAL_FILES } from './halyard.js';
 
 export interface SpinnakerSnapshot {
   services: { name: string; redis?: string; ready: boolean; replicas: number }[];
@@ -66,8 +42,6 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   const ns = options.namespace ?? 'spinnaker';
   const halHome = options.halHome ?? '/home/spinnaker/.hal';
   const podStartMs = options.podStartMs ?? 300;
-  const files = new Map<string, string>();
-  const dirs = new Set<string>(['/', '/home', '/home/spinnaker', halHome, `${halHome}/default`]);
   const faults = options.faults ?? {};
   let store: ObjectStore | undefined;
   let spinRedis: RedisProcess | undefined;
@@ -78,6 +52,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   const serviceWriteIntervalMs = options.serviceWriteIntervalMs ?? 25;
 
   const spinRedisUrl = () => `redis://127.0.0.1:${spinRedisPort}`;
+  const halyard = createHalyardPod({ namespace: ns, halHome, store: () => store!, spinRedisUrl, faults });
   const later = (ms: number, fn: () => void | Promise<void>) => {
     const t = setTimeout(() => {
       timers.delete(t);
@@ -207,95 +182,8 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     }
   }
 
-  // ---- Halyard ----
-  function halConfig(): { url: string; passwordRef?: string; gateSecure: boolean; manageRedis: boolean; error?: string } {
-    const read = (key: string) => files.get(`${halHome}/default/${FILE_PATHS[key]}`);
-    const redis = (parseYaml(read('redis.yml') ?? '') ?? {}) as { overrideBaseUrl?: unknown; skipLifeCycleManagement?: boolean; enabled?: boolean };
-    const gate = (parseYaml(read('gate-local.yml') ?? '') ?? {}) as { redis?: { configuration?: { secure?: boolean } } };
-    const common = (parseYaml(read('spinnaker-local.yml') ?? '') ?? {}) as { redis?: { password?: string } };
-    let url = spinRedisUrl();
-    if (redis.overrideBaseUrl !== undefined) {
-      const value = String(redis.overrideBaseUrl);
-      const m = /^(rediss?):\/\/(?:[^@/]*@)?([A-Za-z0-9.-]+):(\d{1,5})(\/\d*)?$/.exec(value);
-      if (!m || Number(m[3]) > 65535) return { url, gateSecure: false, manageRedis: true, error: `! ERROR Illegal override baseURL: ${value.replace(/:\/\/[^@]*@/, '://****@')}` };
-      url = value;
-    }
-    return {
-      url,
-      ...(common.redis?.password ? { passwordRef: common.redis.password } : {}),
-      gateSecure: gate.redis?.configuration?.secure === true,
-      manageRedis: !(redis.skipLifeCycleManagement === true && redis.enabled === false) && redis.overrideBaseUrl === undefined,
-    };
-  }
-
-  async function halDeployApply(): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    const out: string[] = ['+ Get current deployment', '  Success', '+ Prep deployment', '  Success'];
-    const cfg = halConfig();
-    if (cfg.error) return { stdout: `${out.join('\n')}\n`, stderr: `${cfg.error}\n- Failed to prep Spinnaker deployment\n`, exitCode: 1 };
-    if ((faults.halFailures ?? 0) > 0) {
-      faults.halFailures!--;
-      return { stdout: `${out.join('\n')}\n`, stderr: '! ERROR Unexpected exception: the sandbox was told to fail this hal deploy apply\n', exitCode: 1 };
-    }
-    if (cfg.manageRedis) {
-      const redis = store!.get('Deployment', ns, 'spin-redis');
-      if (redis && ((redis.spec as { replicas?: number }).replicas ?? 0) === 0) store!.update({ ...redis, spec: { ...(redis.spec as object), replicas: 1 } });
-    }
-    for (const { name, redis } of SERVICES) {
-      const d = store!.get('Deployment', ns, name);
-      if (!d) continue;
-      const template = (d.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template;
-      const annotations: Record<string, string> = { ...(template.metadata.annotations ?? {}) };
-      if (redis) {
-        annotations[REDIS_URL_ANNOTATION] = cfg.url;
-        if (cfg.passwordRef) annotations[PASSWORD_REF_ANNOTATION] = cfg.passwordRef;
-        else delete annotations[PASSWORD_REF_ANNOTATION];
-        annotations[GATE_SECURE_ANNOTATION] = String(cfg.gateSecure);
-      }
-      annotations[CONFIG_HASH_ANNOTATION] = createHash('sha1')
-        .update(JSON.stringify({ url: cfg.url, ref: cfg.passwordRef ?? '', secure: cfg.gateSecure }))
-        .digest('hex')
-        .slice(0, 12);
-      const next = { ...d, spec: { ...(d.spec as object), template: { ...template, metadata: { ...template.metadata, annotations } } } };
-      store!.update(next);
-      out.push(`+ Apply deployment ${name}`, '  Success');
-    }
-    out.push('+ Run `hal deploy connect` to connect to Spinnaker.');
-    return { stdout: `${out.join('\n')}\n`, stderr: '', exitCode: 0 };
-  }
-
-  const exec: ExecHandler = async ({ command, stdin }) => {
-    const [cmd, ...args] = command;
-    if (cmd === 'cat' && args.length === 1) {
-      const content = files.get(args[0]!);
-      return content === undefined ? { stdout: '', stderr: `cat: ${args[0]}: No such file or directory\n`, exitCode: 1 } : { stdout: content, stderr: '', exitCode: 0 };
-    }
-    if (cmd === 'mkdir' && args[0] === '-p' && args[1]) {
-      let dir = '';
-      for (const part of args[1].split('/').filter(Boolean)) dirs.add((dir += `/${part}`));
-      return { stdout: '', stderr: '', exitCode: 0 };
-    }
-    if (cmd === 'rm' && args[0] === '-f' && args[1]) {
-      files.delete(args[1]);
-      return { stdout: '', stderr: '', exitCode: 0 };
-    }
-    if (cmd === 'sh' && args[0] === '-c') {
-      const m = /^cat > '((?:[^']|'\\'')+)'$/.exec(args[1] ?? '');
-      if (!m) return { stdout: '', stderr: `sh: unsupported script in the sandbox: ${args[1]}\n`, exitCode: 2 };
-      const path = m[1]!.replace(/'\\''/g, "'");
-      if (!dirs.has(posix.dirname(path))) return { stdout: '', stderr: `sh: 1: cannot create ${path}: Directory nonexistent\n`, exitCode: 2 };
-      files.set(path, stdin?.toString('utf8') ?? '');
-      return { stdout: '', stderr: '', exitCode: 0 };
-    }
-    if (cmd === 'hal' && args[0] === 'deploy' && args[1] === 'apply') return halDeployApply();
-    if (cmd === 'hal' && args[0] === 'config' && args[1] === 'generate') {
-      const cfg = halConfig();
-      return cfg.error ? { stdout: '', stderr: `${cfg.error}\n`, exitCode: 1 } : { stdout: `+ Generate config\n  Success\nservices.redis.baseUrl: ${cfg.url}\n`, stderr: '', exitCode: 0 };
-    }
-    return { stdout: '', stderr: `sh: 1: ${cmd}: not found\n`, exitCode: 127 };
-  };
-
   return {
-    exec,
+    exec: halyard.exec,
     services,
     get spinRedis() {
       return spinRedis;
@@ -304,7 +192,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
       return spinRedisUrl();
     },
     /** Files inside the Halyard pod (path -> content). */
-    halyardFiles: files,
+    halyardFiles: halyard.files,
 
     async install(target: ObjectStore): Promise<void> {
       store = target;
@@ -315,13 +203,9 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         metadata: { name: 'halyard-config', namespace: ns, labels: { app: 'halyard' } },
         data: { ...INITIAL_FILES, config: 'currentDeployment: default\ndeploymentConfigurations:\n- name: default\n  version: 1.35.0\n' },
       });
-      for (const [key, content] of Object.entries(INITIAL_FILES)) {
-        const path = `${halHome}/default/${FILE_PATHS[key]}`;
-        files.set(path, content);
-        dirs.add(posix.dirname(path));
-      }
-      const halyard = store.create(deployment('spin-halyard', { app: 'halyard' }));
-      store.create(podFor(halyard, templateHash(halyard), true, { container: 'halyard' }));
+      halyard.installFiles();
+      const halyardDeployment = store.create(deployment('spin-halyard', { app: 'halyard' }));
+      store.create(podFor(halyardDeployment, templateHash(halyardDeployment), true, { container: 'halyard' }));
       store.create(deployment('spin-redis', { app: 'spin', cluster: 'spin-redis' }));
       await ensureSpinRedis(1);
       for (const { name, redis } of SERVICES) {
@@ -351,7 +235,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         return { name, ...(redis ? { redis: services.get(redis)?.target?.url } : {}), ready: (s.availableReplicas ?? 0) === replicas && !s.unavailableReplicas, replicas };
       });
       const redisDeployment = store?.get('Deployment', ns, 'spin-redis');
-      const cfg = halConfig();
+      const cfg = halyard.config();
       return {
         services: deploymentsNow,
         spinRedis: { replicas: (redisDeployment?.spec as { replicas?: number })?.replicas ?? 0, running: Boolean(spinRedis), url: spinRedisUrl() },
