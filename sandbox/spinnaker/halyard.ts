@@ -14,7 +14,7 @@ import { posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { ObjectStore } from '../kubernetes/store.js';
 import type { ExecHandler } from '../kubernetes/server.js';
-import type { ServiceName } from './services.js';
+import type { RedisTargetConfig, ServiceName } from './services.js';
 
 export const REDIS_URL_ANNOTATION = 'sandbox.spinnaker.io/redis-url';
 export const PASSWORD_REF_ANNOTATION = 'sandbox.spinnaker.io/redis-password-ref';
@@ -58,6 +58,20 @@ export interface HalyardPodOptions {
   store: () => ObjectStore;
   spinRedisUrl: () => string;
   faults: { halFailures?: number };
+}
+
+/**
+ * The Redis a service's pod connects to, from what `hal deploy apply` put in its pod template:
+ * the one seam between the Halyard side (what config each service gets) and the simulated
+ * services (who connect with it). Secrets are resolved in the pod, as kork-secrets does.
+ */
+export async function podRedisTarget(annotations: Record<string, string>, resolveSecret: (reference: string) => Promise<string>): Promise<RedisTargetConfig> {
+  const ref = annotations[PASSWORD_REF_ANNOTATION];
+  return {
+    url: annotations[REDIS_URL_ANNOTATION] ?? '',
+    gateSecure: annotations[GATE_SECURE_ANNOTATION] === 'true',
+    ...(ref ? { password: await resolveSecret(ref) } : {}),
+  };
 }
 
 export function createHalyardPod(options: HalyardPodOptions) {

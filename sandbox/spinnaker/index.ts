@@ -13,7 +13,7 @@ import { posix } from 'node:path';
 import { startRedis, type RedisProcess } from '../redis/redis-process.js';
 import type { ObjectStore, KubeObject, ChangeEvent } from '../kubernetes/store.js';
 import { SimulatedService, type RedisTargetConfig, type ServiceName } from './services.js';
-import { createHalyardPod, GATE_SECURE_ANNOTATION, INITIAL_FILES, PASSWORD_REF_ANNOTATION, REDIS_URL_ANNOTATION, SERVICES } from './halyard.js';
+import { createHalyardPod, GATE_SECURE_ANNOTATION, INITIAL_FILES, podRedisTarget, REDIS_URL_ANNOTATION, SERVICES } from './halyard.js';
 
 export interface SpinnakerSimulationOptions {
   dir: string;
@@ -152,12 +152,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     const service = spec?.redis ? services.get(spec.redis) : undefined;
     if (ready && service && annotations[REDIS_URL_ANNOTATION]) {
       try {
-        const ref = annotations[PASSWORD_REF_ANNOTATION];
-        const target: RedisTargetConfig = {
-          url: annotations[REDIS_URL_ANNOTATION]!,
-          gateSecure: annotations[GATE_SECURE_ANNOTATION] === 'true',
-          ...(ref ? { password: await options.resolveSecret(ref) } : {}),
-        };
+        const target = await podRedisTarget(annotations, options.resolveSecret);
         await service.attach(await service.probe(target), target);
       } catch {
         ready = false; // the new pod crash-loops; the old one keeps serving
