@@ -160,6 +160,18 @@ export class SlackRequestRejectedError extends FatalError {
 export class VerificationFailedError extends FatalError {
   readonly name = 'VerificationFailedError';
 }
+/** The Spinnaker pods' IAM role may not read the Redis URL secret (or decrypt it): they would all fail with it. */
+export class SpinnakerSecretAccessDeniedError extends FatalError {
+  readonly name = 'SpinnakerSecretAccessDeniedError';
+}
+/** The Spinnaker pods' IAM role cannot be found (no IRSA annotation on their service account), so their access cannot be checked. */
+export class SpinnakerRoleUnknownError extends FatalError {
+  readonly name = 'SpinnakerRoleUnknownError';
+}
+/** An install flavour (lib/spinnaker/flavor.ts) that cannot be patched yet, or that contradicts spinnaker.flavor. */
+export class SpinnakerFlavorUnsupportedError extends FatalError {
+  readonly name = 'SpinnakerFlavorUnsupportedError';
+}
 
 /**
  * The transient classes, and from them the names the ASL's transient retrier lists. A test

@@ -6,6 +6,7 @@
  */
 import { EKSClient } from '@aws-sdk/client-eks';
 import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -32,6 +33,7 @@ function lazy<T>(endpointVariable: string, make: () => T): () => T {
 export const elastiCache = lazy('AWS_ENDPOINT_URL_ELASTICACHE', () => new ElastiCacheClient(common));
 export const eks = lazy('AWS_ENDPOINT_URL_EKS', () => new EKSClient(common));
 export const secretsManager = lazy('AWS_ENDPOINT_URL_SECRETS_MANAGER', () => new SecretsManagerClient(common));
+export const iam = lazy('AWS_ENDPOINT_URL_IAM', () => new IAMClient(common));
 export const sfn = lazy('AWS_ENDPOINT_URL_SFN', () => new SFNClient(common));
 export const sns = lazy('AWS_ENDPOINT_URL_SNS', () => new SNSClient(common));
 

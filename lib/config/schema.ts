@@ -78,6 +78,10 @@ const halyardFile = (key: string, path: string) =>
     })
     .prefault({});
 
+/** The install flavours (docs/SPINNAKER-INSTALLS.md); lib/spinnaker/flavor.ts detects and patches them. */
+export const FLAVORS = ['halyard', 'halyard-ha', 'helm-stable', 'helm-opsmx', 'operator'] as const;
+export type Flavor = (typeof FLAVORS)[number];
+
 const subnetId = z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id like subnet-0123abcd');
 const securityGroupId = z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id like sg-0123abcd');
 
@@ -134,6 +138,31 @@ export const MigrationInputSchema = z
           .prefault({}),
         /** Label selector for the Spinnaker service Deployments that must roll out. */
         serviceSelector: labelSelector('serviceSelector').default('app=spin'),
+        /**
+         * How Spinnaker is installed (lib/spinnaker/flavor.ts); detected from the namespace when
+         * absent. Only the Halyard flavours are patched today; the others are refused before anything is created.
+         */
+        flavor: z.enum(FLAVORS, `flavor must be one of ${FLAVORS.join(', ')}`).optional(),
+        /**
+         * With AUTH: the Secrets Manager secret (created or updated by the migration, in the cluster's
+         * region) whose value is the whole `rediss://:<token>@<primary>:<port>` URL, the value every
+         * connecting service's `redis.connection` refers to (kork-secrets resolves it in the pod).
+         */
+        redisUrlSecret: z
+          .strictObject({
+            /** Default `spin-elasticache/<replicationGroupId>/redis-url`; the stack may only write below `spin-elasticache/`. */
+            name: z
+              .string()
+              .max(512)
+              .regex(/^spin-elasticache\/[A-Za-z0-9/_+=.@-]+$/, "a secret name below 'spin-elasticache/' (the stack may write only there), without '!' (kork-secrets splits on it)")
+              .optional(),
+            /** A customer managed KMS key for that secret (ARN); the Spinnaker pods then also need kms:Decrypt on it. */
+            kmsKeyId: z
+              .string()
+              .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)')
+              .optional(),
+          })
+          .prefault({}),
       })
       .prefault({}),
     target: z.strictObject({
@@ -180,6 +209,17 @@ export const MigrationInputSchema = z
          * moment it ends) when it fits in one slice, else by SCAN in resumable slices.
          */
         copyMethod: z.enum(['auto', 'replication', 'scan']).default('auto'),
+        /**
+         * Consent to the AUTH token in plain text in the Halyard files (the URL's user-info in each
+         * `redis.connection`), readable by anyone who can read the ConfigMap. Off: the files hold only
+         * a kork-secrets reference to the URL secret (spinnaker.redisUrlSecret).
+         */
+        plaintextTokenInSpinnakerConfig: z.boolean().default(false),
+        /**
+         * Skip the pre-flight check that the Spinnaker pods' IAM role may read the URL secret
+         * (iam:SimulatePrincipalPolicy): for pods on the node role, or a policy the simulator cannot judge.
+         */
+        skipSpinnakerSecretAccessCheck: z.boolean().default(false),
       })
       .prefault({}),
   })
@@ -224,6 +264,10 @@ export const MigrationInputSchema = z
   })
   .transform((input) => ({
     ...input,
+    spinnaker: {
+      ...input.spinnaker,
+      redisUrlSecret: { ...input.spinnaker.redisUrlSecret, name: input.spinnaker.redisUrlSecret.name ?? `spin-elasticache/${input.target.replicationGroupId.toLowerCase()}/redis-url` },
+    },
     target: {
       ...input.target,
       parameterGroupName: input.target.parameterGroupName ?? `${input.target.replicationGroupId}-params`,

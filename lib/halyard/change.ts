@@ -9,7 +9,8 @@ import { KubernetesRequestError } from '../errors.js';
 import type { ClusterApi, ConfigMap } from '../kubernetes/api.js';
 import { assertLockOwner, backupOf } from '../kubernetes/lock.js';
 import { filesFromData, managedFiles, syncPodFiles } from './files.js';
-import { changedKeys, diffFiles, patchHalyardFiles, redisTarget, type HalyardFileSet } from './patch.js';
+import { redactOutput } from './deploy.js';
+import { changedKeys, diffFiles, patchHalyardFiles, type HalyardFileSet, type RedisTarget } from './patch.js';
 
 /** `$.halyard`, written by PatchHalyardConfig. */
 export interface HalyardPatchResult {
@@ -31,18 +32,15 @@ export interface HalyardChange {
   diff: () => Record<string, string>;
 }
 
-export async function planHalyardChange(
-  api: Pick<ClusterApi, 'readConfigMap'>,
-  config: MigrationConfig,
-  endpoint: { address: string; port: number },
-  options: { lockOwner?: string } = {},
-): Promise<HalyardChange> {
+export async function planHalyardChange(api: Pick<ClusterApi, 'readConfigMap'>, config: MigrationConfig, target: RedisTarget, options: { lockOwner?: string } = {}): Promise<HalyardChange> {
   const cm = await api.readConfigMap(config.spinnaker.namespace, config.spinnaker.halyard.configMap);
   // Before patching: a foreign lock is the error to report, whatever the files hold.
   if (options.lockOwner !== undefined) assertLockOwner(cm, options.lockOwner);
   const before = filesFromData(config, cm.data);
-  const after = patchHalyardFiles(config, before, redisTarget(config, endpoint));
-  return { configMap: cm, before, after, changedKeys: changedKeys(before, after), diff: () => diffFiles(before, after) };
+  const after = patchHalyardFiles(config, before, target);
+  // With the plaintext consent the files hold the token: the diff (execution output) never does.
+  const diff = () => Object.fromEntries(Object.entries(diffFiles(before, after)).map(([k, v]) => [k, target.plaintext ? redactOutput(v) : v]));
+  return { configMap: cm, before, after, changedKeys: changedKeys(before, after), diff };
 }
 
 /**
@@ -53,9 +51,9 @@ export async function applyHalyardChange(
   api: Pick<ClusterApi, 'readConfigMap' | 'replaceConfigMap' | 'listPods' | 'exec'>,
   config: MigrationConfig,
   executionArn: string,
-  endpoint: { address: string; port: number },
+  target: RedisTarget,
 ): Promise<HalyardPatchResult> {
-  const change = await planHalyardChange(api, config, endpoint, { lockOwner: executionArn });
+  const change = await planHalyardChange(api, config, target, { lockOwner: executionArn });
   const cm = change.configMap;
   let resourceVersion = cm.metadata?.resourceVersion ?? '';
   if (change.changedKeys.length > 0) {

@@ -8,11 +8,13 @@
 import type { MigrationConfig } from '../config/schema.js';
 import { HalyardPodNotFoundError, PodExecError } from '../errors.js';
 import type { ClusterApi, Pod } from '../kubernetes/api.js';
-import { podPath, type HalyardFileSet } from './patch.js';
+import { podPath, profileKey, REDIS_CLIENT_SERVICES, type HalyardFileSet } from './patch.js';
 
+/** The Halyard files the migration may change (and the rollback restores): redis.yml and the profiles of the connecting services. */
 export function managedFiles(config: MigrationConfig): { key: string; path: string }[] {
   const f = config.spinnaker.halyard.files;
-  return [f.redisServiceSettings, f.gateProfile, f.spinnakerProfile];
+  const files = [f.redisServiceSettings, f.gateProfile, f.spinnakerProfile, ...REDIS_CLIENT_SERVICES.map((s) => profileKey(config, s))];
+  return files.filter((file, i) => files.findIndex((other) => other.key === file.key) === i);
 }
 
 export function filesFromData(config: MigrationConfig, data: Record<string, string> | undefined): HalyardFileSet {

@@ -11,10 +11,26 @@ export interface HalyardFileSet {
   [configMapKey: string]: string | undefined;
 }
 
+/**
+ * The services that open a Redis connection, each from `redis.connection` in its own profile
+ * (kork's mapping `redis.connection: ${services.redis.baseUrl}` otherwise): docs/SPINNAKER-INSTALLS.md §1.
+ * `clouddriver-local.yml` also reaches the HA sub-services (clouddriver-rw/-ro/-ro-deck/-caching)
+ * and, loaded under profile `local`, wins over their `clouddriver-<mod>-overrides.yml` (§3.3).
+ */
+export const REDIS_CLIENT_SERVICES = ['orca', 'gate', 'clouddriver', 'igor', 'fiat', 'echo', 'rosco', 'kayenta'] as const;
+export type RedisClientService = (typeof REDIS_CLIENT_SERVICES)[number];
+
 export interface RedisTarget {
-  url: string;
-  /** `encrypted:secrets-manager!…` reference to the AUTH token, when AUTH is on. */
-  passwordReference?: string;
+  /** `rediss://host:port`, never with credentials: `overrideBaseUrl` (services.redis.baseUrl). */
+  baseUrl: string;
+  /**
+   * What every connecting service's profile gets as `redis.connection`: the base URL without AUTH;
+   * with AUTH the kork-secrets reference to the URL secret, or (only with
+   * options.plaintextTokenInSpinnakerConfig) the URL with the token in its user-info.
+   */
+  connection: string;
+  /** True when `connection` holds the token in plain text (the files are then redacted in plans). */
+  plaintext: boolean;
 }
 
 function setIn(content: string | undefined, path: string[], value: unknown): string {
@@ -29,30 +45,67 @@ function setIn(content: string | undefined, path: string[], value: unknown): str
   return doc.toString();
 }
 
-/** kork-secrets reference to the token (resolved by every Spinnaker service, never the value). */
-export function secretReference(config: MigrationConfig): string | undefined {
-  const arn = config.target.authTokenSecretArn;
-  if (!arn) return undefined;
-  const region = arn.split(':')[3] ?? config.cluster.region;
-  return `encrypted:secrets-manager!r:${region}!s:${arn}${config.target.authTokenSecretKey ? `!k:${config.target.authTokenSecretKey}` : ''}`;
+/**
+ * The kork-secrets reference to the URL secret (`encrypted:secrets-manager!r:<region>!s:<name>`,
+ * no `!k`: the whole SecretString is the URL; kork-secrets-aws SecretsManagerSecretEngine), when AUTH is on.
+ */
+export function redisUrlReference(config: MigrationConfig): string | undefined {
+  if (!config.target.authTokenSecretArn) return undefined;
+  return `encrypted:secrets-manager!r:${config.cluster.region}!s:${config.spinnaker.redisUrlSecret.name}`;
 }
 
-export function redisTarget(config: MigrationConfig, endpoint: { address: string; port: number }): RedisTarget {
-  const reference = secretReference(config);
-  return { url: `${config.target.transitEncryption ? 'rediss' : 'redis'}://${endpoint.address}:${endpoint.port}`, ...(reference ? { passwordReference: reference } : {}) };
+/**
+ * `redis[s]://[:<token>@]<host>:<port>` in the one form every Spinnaker parser accepts
+ * (docs/SPINNAKER-INSTALLS.md §0.3): empty user name, explicit port, no path, and every
+ * token character but letters, digits and `-` percent-encoded (`java.net.URI.getUserInfo()`
+ * decodes them; `#`, `^`, `<` and `>` would otherwise break the URI).
+ */
+export function redisUrl(config: MigrationConfig, endpoint: { address: string; port: number }, token?: string): string {
+  const scheme = config.target.transitEncryption ? 'rediss' : 'redis';
+  const userInfo = token === undefined ? '' : `:${token.replace(/[^A-Za-z0-9-]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)}@`;
+  return `${scheme}://${userInfo}${endpoint.address}:${endpoint.port}`;
 }
 
-/** The patched content of each Halyard file, keyed by ConfigMap key. */
+/** What the files will say. `token` only matters with the plaintext consent; otherwise pass none. */
+export function redisTarget(config: MigrationConfig, endpoint: { address: string; port: number }, token?: string): RedisTarget {
+  const baseUrl = redisUrl(config, endpoint);
+  const reference = redisUrlReference(config);
+  if (!reference) return { baseUrl, connection: baseUrl, plaintext: false };
+  if (config.options.plaintextTokenInSpinnakerConfig) {
+    // The dry run has no token to show, and must not: a placeholder stands for it.
+    return { baseUrl, connection: redisUrl(config, endpoint, token ?? 'AUTH-TOKEN'), plaintext: token !== undefined };
+  }
+  return { baseUrl, connection: reference, plaintext: false };
+}
+
+/** The ConfigMap key of a service's profile (gate's is configurable: spinnaker.halyard.files.gateProfile). */
+export function profileKey(config: MigrationConfig, service: RedisClientService): { key: string; path: string } {
+  if (service === 'gate') return config.spinnaker.halyard.files.gateProfile;
+  return { key: `${service}-local.yml`, path: `profiles/${service}-local.yml` };
+}
+
+/**
+ * The patched content of each Halyard file, keyed by ConfigMap key:
+ * - `service-settings/redis.yml`: `overrideBaseUrl` (no credentials) and `skipLifeCycleManagement: true`,
+ *   which alone keeps Halyard off spin-redis (KubectlDeployer). Never `enabled: false`: Halyard
+ *   emits it as `services.redis.enabled`, which echo maps to `redis.enabled`, and its Pub/Sub
+ *   handler then refuses every message (docs/SPINNAKER-INSTALLS.md §0.2).
+ * - `profiles/<svc>-local.yml` of every service in REDIS_CLIENT_SERVICES: `redis.connection`
+ *   (RedisTarget.connection). No service reads `redis.password` (§0.1).
+ * - gate's profile: `redis.configuration.secure: true` (no CONFIG on ElastiCache).
+ */
 export function patchHalyardFiles(config: MigrationConfig, files: HalyardFileSet, target: RedisTarget): HalyardFileSet {
   const keys = config.spinnaker.halyard.files;
   const out: HalyardFileSet = { ...files };
   let redis = files[keys.redisServiceSettings.key];
-  redis = setIn(redis, ['overrideBaseUrl'], target.url);
+  redis = setIn(redis, ['overrideBaseUrl'], target.baseUrl);
   redis = setIn(redis, ['skipLifeCycleManagement'], true);
-  redis = setIn(redis, ['enabled'], false);
   out[keys.redisServiceSettings.key] = redis;
-  out[keys.gateProfile.key] = setIn(files[keys.gateProfile.key], ['redis', 'configuration', 'secure'], true);
-  if (target.passwordReference) out[keys.spinnakerProfile.key] = setIn(files[keys.spinnakerProfile.key], ['redis', 'password'], target.passwordReference);
+  for (const service of REDIS_CLIENT_SERVICES) {
+    const { key } = profileKey(config, service);
+    out[key] = setIn(out[key], ['redis', 'connection'], target.connection);
+  }
+  out[keys.gateProfile.key] = setIn(out[keys.gateProfile.key], ['redis', 'configuration', 'secure'], true);
   return out;
 }
 

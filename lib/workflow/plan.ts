@@ -8,10 +8,13 @@ import type { MigrationConfig } from '../config/schema.js';
 import { findParameterGroup, KEYSPACE_EVENTS } from '../elasticache/parameter-group.js';
 import { findReplicationGroup } from '../elasticache/replication-group.js';
 import { findSubnetGroup } from '../elasticache/subnet-group.js';
-import { planHalyardChange } from '../halyard/change.js';
+import { redisTarget } from '../halyard/patch.js';
 import type { ClusterApi } from '../kubernetes/api.js';
+import { type Flavor, spinnakerConfigFlavor } from '../spinnaker/flavor.js';
 
 export interface MigrationPlan {
+  /** The install flavour the change is for, and the object that holds the config. */
+  spinnaker: { flavor: Flavor; holder: string; redisConnection: string; notes: string[] };
   create: { resource: string; name: string; exists: boolean; settings: Record<string, unknown> }[];
   configMapDiff: Record<string, string>;
   scale: { deployment: string; from: number; to: number };
@@ -19,7 +22,7 @@ export interface MigrationPlan {
   notes: string[];
 }
 
-export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCacheClient, 'send'>, config: MigrationConfig): Promise<MigrationPlan> {
+export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCacheClient, 'send'>, config: MigrationConfig, flavor: Flavor = 'halyard'): Promise<MigrationPlan> {
   const t = config.target;
   const { namespace } = config.spinnaker;
   const [params, subnets, group] = await Promise.all([
@@ -31,10 +34,18 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
   const notes: string[] = [];
   const address = endpoint?.Address ?? `<primary endpoint of ${t.replicationGroupId}>`;
   if (!endpoint?.Address) notes.push('The ConfigMap diff shows a placeholder for the primary endpoint: it is known once the group exists.');
-  const halyard = await planHalyardChange(api, config, { address, port: endpoint?.Port ?? t.port });
+  // No token here: with the plaintext consent the diff shows a placeholder where it would go.
+  const target = redisTarget(config, { address, port: endpoint?.Port ?? t.port });
+  const halyard = await spinnakerConfigFlavor(flavor).plan(api, config, target);
   const replicas = await api.readScale(namespace, config.spinnaker.spinRedis.deployment);
   const services = (await api.listDeployments(namespace, config.spinnaker.serviceSelector)).map((d) => d.metadata?.name ?? '?').filter((n) => n !== config.spinnaker.spinRedis.deployment);
+  if (config.target.authTokenSecretArn && !config.options.plaintextTokenInSpinnakerConfig) {
+    notes.push(
+      `The secret ${config.spinnaker.redisUrlSecret.name} (region ${config.cluster.region}) will hold the whole Redis URL with the token; every connecting service's redis.connection refers to it.`,
+    );
+  }
   return {
+    spinnaker: { flavor, holder: halyard.holder, redisConnection: target.connection, notes: halyard.notes },
     create: [
       { resource: 'cache parameter group', name: t.parameterGroupName, exists: Boolean(params), settings: { family: t.parameterGroupFamily, 'notify-keyspace-events': KEYSPACE_EVENTS } },
       { resource: 'cache subnet group', name: t.subnetGroupName, exists: Boolean(subnets), settings: { subnetIds: t.subnetIds ?? "the EKS cluster's subnets" } },

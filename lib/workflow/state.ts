@@ -11,6 +11,7 @@ import type { SubnetGroupResult } from '../elasticache/subnet-group.js';
 import type { HalDeployResult } from '../halyard/deploy.js';
 import type { HalyardPatchResult } from '../halyard/change.js';
 import type { LockResult } from '../kubernetes/lock.js';
+import type { Flavor } from '../spinnaker/flavor.js';
 import type { RolloutResult } from '../kubernetes/rollout.js';
 import type { ScaleDownResult } from '../kubernetes/scale.js';
 import type { CopyState } from '../copy/bulk-slice.js';
@@ -36,7 +37,8 @@ export interface ValidatedState {
 }
 
 export interface MigrationState extends ValidatedState {
-  lock?: LockResult;
+  /** With the install flavour AcquireMigrationLock found (lib/workflow/spinnaker-config.ts). */
+  lock?: LockResult & { flavor?: Flavor };
   parameterGroup?: ParameterGroupResult;
   subnetGroup?: SubnetGroupResult;
   replicationGroup?: ReplicationGroupResult;

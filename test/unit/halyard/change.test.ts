@@ -4,10 +4,12 @@ import { parseMigrationInput } from '../../../lib/config/schema.js';
 import { applyHalyardChange, planHalyardChange, restoreHalyardConfig } from '../../../lib/halyard/change.js';
 import type { ClusterApi, ConfigMap } from '../../../lib/kubernetes/api.js';
 import { BACKUP_ANNOTATION, LOCK_ANNOTATION } from '../../../lib/kubernetes/lock.js';
+import { redisTarget, REDIS_CLIENT_SERVICES } from '../../../lib/halyard/patch.js';
 
 const config = parseMigrationInput({ cluster: { name: 'prod', region: 'us-east-1' }, target: { replicationGroupId: 'spin-redis' } });
 const ME = 'arn:aws:states:us-east-1:1:execution:sm:me';
-const endpoint = { address: 'master.spin-redis.x.cache.amazonaws.com', port: 6379 };
+const endpoint = redisTarget(config, { address: 'master.spin-redis.x.cache.amazonaws.com', port: 6379 });
+const PROFILES = REDIS_CLIENT_SERVICES.map((s) => `${s}-local.yml`);
 const HAL = '/home/spinnaker/.hal/default';
 const original = { 'redis.yml': '# ours\nsomething: kept\n', 'unrelated.yml': 'x: 1\n' };
 
@@ -45,14 +47,14 @@ describe('the Halyard change', () => {
   it('writes exactly what the dry run planned, into the ConfigMap and the pod, and a re-run changes nothing', async () => {
     const halyard = new FakeHalyard();
     const plan = await planHalyardChange(halyard.api(), config, endpoint);
-    expect(plan.changedKeys).toEqual(['gate-local.yml', 'redis.yml']);
-    expect(Object.keys(plan.diff())).toEqual(['gate-local.yml', 'redis.yml']);
+    expect(plan.changedKeys).toEqual([...PROFILES, 'redis.yml'].sort());
+    expect(Object.keys(plan.diff())).toEqual(plan.changedKeys);
 
     const result = await applyHalyardChange(halyard.api(), config, ME, endpoint);
     expect(result).toMatchObject({ configMap: 'halyard-config', resourceVersion: '2', changedKeys: plan.changedKeys });
-    expect(halyard.cm.data).toEqual({ ...original, 'redis.yml': plan.after['redis.yml'], 'gate-local.yml': plan.after['gate-local.yml'] });
+    expect(halyard.cm.data).toEqual({ ...original, ...Object.fromEntries(plan.changedKeys.map((k) => [k, plan.after[k]])) });
     expect(halyard.podFiles.get(`${HAL}/service-settings/redis.yml`)).toBe(plan.after['redis.yml']);
-    expect(halyard.podFiles.get(`${HAL}/profiles/gate-local.yml`)).toBe(plan.after['gate-local.yml']);
+    for (const key of PROFILES) expect(halyard.podFiles.get(`${HAL}/profiles/${key}`)).toBe(plan.after[key]);
 
     await expect(applyHalyardChange(halyard.api(), config, ME, endpoint)).resolves.toMatchObject({ resourceVersion: '2', changedKeys: [], podFilesWritten: [] });
   });

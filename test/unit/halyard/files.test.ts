@@ -49,14 +49,17 @@ function fakePod(files: Record<string, string>, options: { pods?: Pod[]; failWri
 }
 
 describe('managedFiles and filesFromData', () => {
-  it('manages redis.yml, gate-local.yml and spinnaker-local.yml, keyed as in the ConfigMap', () => {
+  it('manages redis.yml, spinnaker-local.yml and the profile of every service that connects to Redis, keyed as in the ConfigMap', () => {
+    const profiles = ['orca', 'clouddriver', 'igor', 'fiat', 'echo', 'rosco', 'kayenta'].map((s) => ({ key: `${s}-local.yml`, path: `profiles/${s}-local.yml` }));
     expect(managedFiles(config)).toStrictEqual([
       { key: 'redis.yml', path: 'service-settings/redis.yml' },
       { key: 'gate-local.yml', path: 'profiles/gate-local.yml' },
       { key: 'spinnaker-local.yml', path: 'profiles/spinnaker-local.yml' },
+      ...profiles,
     ]);
-    expect(filesFromData(config, { 'redis.yml': 'a: 1\n', 'other.yml': 'x' })).toStrictEqual({ 'redis.yml': 'a: 1\n', 'gate-local.yml': undefined, 'spinnaker-local.yml': undefined });
-    expect(filesFromData(config, undefined)).toStrictEqual({ 'redis.yml': undefined, 'gate-local.yml': undefined, 'spinnaker-local.yml': undefined });
+    const none = Object.fromEntries(profiles.map((p) => [p.key, undefined]));
+    expect(filesFromData(config, { 'redis.yml': 'a: 1\n', 'other.yml': 'x' })).toStrictEqual({ 'redis.yml': 'a: 1\n', 'gate-local.yml': undefined, 'spinnaker-local.yml': undefined, ...none });
+    expect(filesFromData(config, undefined)).toStrictEqual({ 'redis.yml': undefined, 'gate-local.yml': undefined, 'spinnaker-local.yml': undefined, ...none });
   });
 });
 
@@ -96,6 +99,7 @@ describe('syncPodFiles', () => {
       `cat ${GATE_YML}`,
       `cat ${SPINNAKER_YML}`,
       `rm -f ${SPINNAKER_YML}`,
+      ...['orca', 'clouddriver', 'igor', 'fiat', 'echo', 'rosco', 'kayenta'].map((s) => `cat ${HAL}/profiles/${s}-local.yml`),
     ]);
   });
 

@@ -28,6 +28,7 @@ class FakeCluster {
         return this.cm;
       },
       listDeployments: async () => [...this.deployments.values()],
+      readServiceAccount: async (_ns, name) => ({ metadata: { name } }),
       readDeployment: async (_ns, name) => structuredClone(this.deployments.get(name)!),
       patchDeploymentAnnotations: async (_ns, name, annotations) => {
         const d = this.deployments.get(name)!;

@@ -1,0 +1,133 @@
+/**
+ * One notion of how Spinnaker is installed (docs/SPINNAKER-INSTALLS.md), and one interface for
+ * changing its Redis config per flavour, used by the patch (PatchHalyardConfig), the rollback
+ * restore (RestoreHalyardConfig) and the dry run (PlanMigration):
+ *
+ * - `halyard`: Halyard's Kubernetes V2 deployer, files in the Halyard ConfigMap and pod;
+ * - `halyard-ha`: the same with `hal config deploy ha clouddriver` (spin-clouddriver-rw/-ro/
+ *   -ro-deck/-caching). The same module: `redis.connection` in `clouddriver-local.yml` reaches
+ *   every sub-service and wins over their `clouddriver-<mod>-overrides.yml` (§3.3), so the HA
+ *   endpoints in ~/.hal/config are left alone (and restored trivially);
+ * - `helm-stable`, `helm-opsmx`: the charts' Halyard StatefulSet (pod label `component=halyard`);
+ * - `operator`: Deployments managed by the Spinnaker Operator (`app.kubernetes.io/managed-by=spinnaker-operator`).
+ *
+ * Detected from what is in the namespace; `spinnaker.flavor` in the input wins. The Helm and
+ * operator flavours are refused (SpinnakerFlavorUnsupportedError) before anything is created.
+ */
+import type { Flavor, MigrationConfig } from '../config/schema.js';
+import { SpinnakerFlavorUnsupportedError } from '../errors.js';
+import { applyHalyardChange, type HalyardChange, type HalyardPatchResult, planHalyardChange, restoreHalyardConfig } from '../halyard/change.js';
+import type { RedisTarget } from '../halyard/patch.js';
+import type { ClusterApi } from '../kubernetes/api.js';
+
+export type { Flavor } from '../config/schema.js';
+
+export interface FlavorDetection {
+  flavor: Flavor;
+  /** `input` when spinnaker.flavor was given, else `detected`. */
+  source: 'input' | 'detected';
+  /** What was found in the namespace, in words. */
+  evidence: string[];
+}
+
+const HA_CLOUDDRIVER = ['spin-clouddriver-rw', 'spin-clouddriver-ro', 'spin-clouddriver-ro-deck', 'spin-clouddriver-caching'];
+
+export async function detectFlavor(api: Pick<ClusterApi, 'listDeployments' | 'listPods'>, config: MigrationConfig): Promise<FlavorDetection> {
+  const { namespace } = config.spinnaker;
+  const evidence: string[] = [];
+  const deployments = await api.listDeployments(namespace);
+  const names = deployments.map((d) => d.metadata?.name ?? '');
+  let flavor: Flavor = 'halyard';
+  const operated = deployments.filter((d) => d.metadata?.labels?.['app.kubernetes.io/managed-by'] === 'spinnaker-operator').map((d) => d.metadata?.name);
+  const chartHalyard = await api.listPods(namespace, 'component=halyard');
+  if (operated.length > 0) {
+    flavor = 'operator';
+    evidence.push(`Deployments managed by spinnaker-operator: ${operated.join(', ')}`);
+  } else if (chartHalyard.length > 0) {
+    // Both charts label their Redis pods; Bitnami 16 (OpsMx) uses the app.kubernetes.io labels, stable/redis 10 `app: redis`.
+    const bitnami16 = await api.listPods(namespace, 'app.kubernetes.io/name=redis');
+    flavor = bitnami16.length > 0 ? 'helm-opsmx' : 'helm-stable';
+    evidence.push(
+      `Halyard pod ${chartHalyard[0]?.metadata?.name} has the charts' label component=halyard`,
+      bitnami16.length > 0 ? 'Redis pods labelled app.kubernetes.io/name=redis (Bitnami 16: OpsMx chart)' : 'no Bitnami 16 Redis pods (stable chart)',
+    );
+  } else {
+    const ha = HA_CLOUDDRIVER.filter((n) => names.includes(n));
+    if (ha.length > 0) {
+      flavor = 'halyard-ha';
+      evidence.push(`HA clouddriver Deployments: ${ha.join(', ')}`);
+    } else evidence.push(`Halyard Deployments (${names.filter((n) => n.startsWith('spin-')).length} spin-*), no HA clouddriver`);
+  }
+  const given = config.spinnaker.flavor;
+  if (given) return { flavor: given, source: 'input', evidence: given === flavor ? evidence : [...evidence, `detected ${flavor}, but spinnaker.flavor says ${given}: the input wins`] };
+  return { flavor, source: 'detected', evidence };
+}
+
+/** `$.halyard` for every flavour. */
+export type SpinnakerPatchResult = HalyardPatchResult & { flavor: Flavor };
+
+/** What a flavour's change looks like before it is made (the dry run shows `diff()`). */
+export interface SpinnakerConfigChange {
+  flavor: Flavor;
+  /** The object that holds the config (and the lock): `ConfigMap spinnaker/halyard-config`. */
+  holder: string;
+  changedKeys: string[];
+  diff(): Record<string, string>;
+  /** What the flavour changes beyond the files, and what the user must still do. */
+  notes: string[];
+}
+
+export interface SpinnakerConfigFlavor {
+  readonly flavor: Flavor;
+  plan(api: ClusterApi, config: MigrationConfig, target: RedisTarget, options?: { lockOwner?: string }): Promise<SpinnakerConfigChange>;
+  /** Write the change with a precondition (resourceVersion), owned by `executionArn`'s lock. */
+  apply(api: ClusterApi, config: MigrationConfig, executionArn: string, target: RedisTarget): Promise<SpinnakerPatchResult>;
+  /** The config back byte for byte from the backup written with the lock. */
+  restore(api: ClusterApi, config: MigrationConfig): Promise<{ restored: boolean; podFilesWritten: string[] }>;
+}
+
+function halyardFlavor(flavor: 'halyard' | 'halyard-ha'): SpinnakerConfigFlavor {
+  const notes =
+    flavor === 'halyard-ha'
+      ? [
+          'HA clouddriver: clouddriver-local.yml gets redis.connection, which spin-clouddriver-rw/-ro/-ro-deck/-caching all load after their clouddriver-<mod>-overrides.yml, so it wins over deploymentEnvironment.haServices.clouddriver.redis*Endpoint; those endpoints in ~/.hal/config are left as they are (edit them with `hal config deploy ha clouddriver edit` if you want them to say the same).',
+        ]
+      : [];
+  const describe = (change: HalyardChange, config: MigrationConfig): SpinnakerConfigChange => ({
+    flavor,
+    holder: `ConfigMap ${config.spinnaker.namespace}/${config.spinnaker.halyard.configMap}`,
+    changedKeys: change.changedKeys,
+    diff: change.diff,
+    notes,
+  });
+  return {
+    flavor,
+    async plan(api, config, target, options = {}) {
+      return describe(await planHalyardChange(api, config, target, options), config);
+    },
+    async apply(api, config, executionArn, target) {
+      return { flavor, ...(await applyHalyardChange(api, config, executionArn, target)) };
+    },
+    restore: (api, config) => restoreHalyardConfig(api, config),
+  };
+}
+
+const UNSUPPORTED: Record<Exclude<Flavor, 'halyard' | 'halyard-ha'>, string> = {
+  'helm-stable':
+    'the stable/spinnaker chart: its init container recopies the ConfigMaps into the Halyard pod and the next `helm upgrade` re-runs hal deploy apply from chart values (docs/SPINNAKER-INSTALLS.md §5); set the values in §5.3 and upgrade instead',
+  'helm-opsmx': "OpsMx's spinnaker-helm chart (same mechanics as stable/spinnaker; Bitnami Redis with a password and replicas); set the values in docs/SPINNAKER-INSTALLS.md §5.3 and upgrade instead",
+  operator: 'the Spinnaker Operator: the config lives in the SpinnakerService resource (docs/SPINNAKER-INSTALLS.md §4); merge-patch its spec.spinnakerConfig yourself',
+};
+
+/** The module for a flavour; SpinnakerFlavorUnsupportedError for those not patched yet. */
+export function spinnakerConfigFlavor(flavor: Flavor): SpinnakerConfigFlavor {
+  if (flavor === 'halyard' || flavor === 'halyard-ha') return halyardFlavor(flavor);
+  throw new SpinnakerFlavorUnsupportedError(
+    `This Spinnaker is installed with ${UNSUPPORTED[flavor]}. spin-elasticache patches only Halyard installs (spinnaker.flavor halyard or halyard-ha) so far. Nothing was created.`,
+  );
+}
+
+/** The flavour a step works on: what AcquireMigrationLock found (`$.lock.flavor`), else the input's, else plain Halyard. */
+export function flavorOf(state: { config: MigrationConfig; lock?: { flavor?: Flavor } }): Flavor {
+  return state.lock?.flavor ?? state.config.spinnaker.flavor ?? 'halyard';
+}
