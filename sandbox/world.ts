@@ -13,8 +13,9 @@ import { createSandboxPki } from './pki.js';
 import { startElastiCacheEmulator, type ElastiCacheEmulator } from './aws/elasticache.js';
 import { startEksEmulator, startSecretsManagerEmulator, startSfnEmulator, startSnsEmulator, startStsEmulator, type SecretsManagerEmulator, type SnsEmulator } from './aws/services.js';
 import type { FaultInjector } from './aws/http.js';
+import { type IamEmulator, type PolicyStatement, startIamEmulator } from './aws/iam.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/server.js';
-import { createSpinnakerSimulation, type SpinnakerSimulation } from './spinnaker/index.js';
+import { createSpinnakerSimulation, type SpinnakerSimulation, type SpinnakerSnapshot } from './spinnaker/index.js';
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
 import { ROOT, runMigration, type ExecutionResult } from './runner.js';
 import type { MigrationInput } from '../lib/config/schema.js';
@@ -29,10 +30,19 @@ export interface WorldOptions {
   /** Override parts of the migration input (e.g. options). */
   input?: Partial<MigrationInput>;
   spinnakerFaults?: { halFailures?: number; neverReady?: string[] };
+  /** AUTH on the new group (the token in Secrets Manager); default true. */
+  auth?: boolean;
+  /** How the simulated Spinnaker is installed. */
+  flavor?: 'halyard' | 'halyard-ha';
+  /** The identity policy of the Spinnaker pods' IRSA role; default: GetSecretValue on spin-elasticache/*. */
+  podRolePolicy?: PolicyStatement[];
 }
 
+/** The IRSA role of the sandbox's `spinnaker` service account. */
+export const POD_ROLE_ARN = 'arn:aws:iam::000000000000:role/spinnaker-pods';
+
 export interface WorldSnapshot {
-  services: { name: string; redis?: string; ready: boolean; replicas: number }[];
+  services: SpinnakerSnapshot['services'];
   spinRedis: { replicas: number; running: boolean; url: string };
   halyard: { overrideBaseUrl?: string };
   configMap: Record<string, string>;
@@ -53,6 +63,7 @@ export interface SandboxWorld {
   kubernetes: KubernetesEmulator;
   spinnaker: SpinnakerSimulation;
   secretsManager: SecretsManagerEmulator;
+  iam: IamEmulator;
   sns: SnsEmulator;
   eksFaults: FaultInjector;
   authToken: string;
@@ -109,10 +120,18 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
     closers.push(() => sts.close());
     const sfn = await startSfnEmulator();
     closers.push(() => sfn.close());
+    const iam = await startIamEmulator();
+    closers.push(() => iam.close());
+    iam.setRolePolicy(
+      POD_ROLE_ARN,
+      options.podRolePolicy ?? [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: `arn:aws:secretsmanager:${region}:000000000000:secret:spin-elasticache/*` }],
+    );
     const secretArn = secretsManager.putSecret('spinnaker/redis-auth', authToken, { 'spin-elasticache': 'auth-token' });
 
     const spinnaker = createSpinnakerSimulation({
       dir: join(dir, 'spinnaker'),
+      podRoleArn: POD_ROLE_ARN,
+      ...(options.flavor ? { flavor: options.flavor } : {}),
       caFile: pki.caFile,
       podStartMs: options.podStartMs ?? 300,
       ...(options.spinnakerFaults ? { faults: options.spinnakerFaults } : {}),
@@ -125,6 +144,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
             .map((p) => [p.slice(0, 1), p.slice(2)]),
         );
         if (!reference.startsWith('encrypted:secrets-manager!') || !parts.s) throw new Error(`unsupported secret reference ${reference.slice(0, 40)}`);
+        // The pod reads it with its own (IRSA) role: refused as GetSecretValue would be.
+        const arn = secretsManager.secret(parts.s)?.arn ?? parts.s;
+        if (iam.decide(POD_ROLE_ARN, 'secretsmanager:GetSecretValue', arn) !== 'allowed')
+          throw new Error(`AccessDeniedException: ${POD_ROLE_ARN} is not authorized to perform secretsmanager:GetSecretValue on ${arn}`);
         const response = await fetch(secretsManager.url, {
           method: 'POST',
           headers: { 'x-amz-target': 'secretsmanager.GetSecretValue', 'content-type': 'application/x-amz-json-1.1' },
@@ -179,6 +202,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       AWS_ENDPOINT_URL_SNS: sns.url,
       AWS_ENDPOINT_URL_STS: sts.url,
       AWS_ENDPOINT_URL_SFN: sfn.url,
+      AWS_ENDPOINT_URL_IAM: iam.url,
       REDIS_TLS_CA_FILE: pki.caFile,
       NOTIFY_TOPIC_ARN: topicArn,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
@@ -196,7 +220,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
         numCacheClusters: 2,
         transitEncryption: true,
         atRestEncryption: true,
-        authTokenSecretArn: secretArn,
+        ...(options.auth === false ? {} : { authTokenSecretArn: secretArn }),
       },
       options: { maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20 },
       ...options.input,
@@ -256,6 +280,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       kubernetes,
       spinnaker,
       secretsManager,
+      iam,
       sns,
       eksFaults: eks.faults,
       authToken,

@@ -1,6 +1,6 @@
 /**
  * The smaller AWS API emulators the workflow touches: EKS (REST-JSON DescribeCluster),
- * Secrets Manager (JSON 1.1), SNS and STS (query/XML), and Step Functions (JSON 1.0
+ * Secrets Manager (JSON 1.1: Get/Describe/Create/PutSecretValue), SNS and STS (query/XML), and Step Functions (JSON 1.0
  * Start/Describe/ListExecutions: the stale-lock check and ChatOps).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -74,13 +74,15 @@ export async function startEksEmulator(region: string, account = '000000000000')
 }
 
 export interface SecretsManagerEmulator extends Listening {
+  /** A secret as stored (tests: its value and tags), by name. */
+  secret(name: string): { arn: string; value: string | Buffer; tags: Record<string, string> } | undefined;
   /** Creates the secret, or gives an existing one a new value under the same ARN (a rotation, as PutSecretValue does); a Buffer is stored and returned as SecretBinary (Secrets Manager API reference, GetSecretValue). */
   putSecret(name: string, value: string | Buffer, tags?: Record<string, string>): string;
   faults: FaultInjector;
 }
 
 export async function startSecretsManagerEmulator(region: string, account = '000000000000'): Promise<SecretsManagerEmulator> {
-  const secrets = new Map<string, { arn: string; name: string; value: string | Buffer; tags: Record<string, string> }>();
+  const secrets = new Map<string, { arn: string; name: string; value: string | Buffer; tags: Record<string, string>; kmsKeyId?: string }>();
   const faults = new FaultInjector();
   const find = (id: string) => [...secrets.values()].find((s) => s.arn === id || s.name === id);
   const server = await listen(async (req, body, res) => {
@@ -89,11 +91,17 @@ export async function startSecretsManagerEmulator(region: string, account = '000
     try {
       const injected = faults.take(operation);
       if (injected) throw injected;
-      const input = JSON.parse(body.toString() || '{}') as { SecretId?: string; Name?: string; SecretString?: string };
+      const input = JSON.parse(body.toString() || '{}') as { SecretId?: string; Name?: string; SecretString?: string; Tags?: { Key: string; Value: string }[]; KmsKeyId?: string };
       if (operation === 'GetSecretValue' || operation === 'DescribeSecret') {
         const secret = find(input.SecretId ?? '');
         if (!secret) throw new AwsFault('ResourceNotFoundException', "Secrets Manager can't find the specified secret.", 400);
-        if (operation === 'DescribeSecret') sendJson(res, 200, { ARN: secret.arn, Name: secret.name, Tags: Object.entries(secret.tags).map(([Key, Value]) => ({ Key, Value })) });
+        if (operation === 'DescribeSecret')
+          sendJson(res, 200, {
+            ARN: secret.arn,
+            Name: secret.name,
+            ...(secret.kmsKeyId ? { KmsKeyId: secret.kmsKeyId } : {}),
+            Tags: Object.entries(secret.tags).map(([Key, Value]) => ({ Key, Value })),
+          });
         else
           sendJson(res, 200, {
             ARN: secret.arn,
@@ -106,8 +114,17 @@ export async function startSecretsManagerEmulator(region: string, account = '000
         return;
       }
       if (operation === 'CreateSecret') {
-        const arn = api.putSecret(input.Name ?? '', input.SecretString ?? '');
-        sendJson(res, 200, { ARN: arn, Name: input.Name });
+        if (secrets.has(input.Name ?? '')) throw new AwsFault('ResourceExistsException', `The operation failed because the secret ${input.Name} already exists.`, 400);
+        const arn = api.putSecret(input.Name ?? '', input.SecretString ?? '', Object.fromEntries((input.Tags ?? []).map((t) => [t.Key, t.Value])));
+        if (input.KmsKeyId) secrets.get(input.Name ?? '')!.kmsKeyId = input.KmsKeyId;
+        sendJson(res, 200, { ARN: arn, Name: input.Name, VersionId: randomUUID() });
+        return;
+      }
+      if (operation === 'PutSecretValue') {
+        const secret = find(input.SecretId ?? '');
+        if (!secret) throw new AwsFault('ResourceNotFoundException', "Secrets Manager can't find the specified secret.", 400);
+        secret.value = input.SecretString ?? '';
+        sendJson(res, 200, { ARN: secret.arn, Name: secret.name, VersionId: randomUUID(), VersionStages: ['AWSCURRENT'] });
         return;
       }
       throw new AwsFault('InvalidRequestException', `Unsupported operation ${operation}`, 400);
@@ -118,6 +135,7 @@ export async function startSecretsManagerEmulator(region: string, account = '000
   const api: SecretsManagerEmulator = {
     ...server,
     faults,
+    secret: (name) => secrets.get(name),
     putSecret(name, value, tags = {}) {
       const arn = secrets.get(name)?.arn ?? `arn:aws:secretsmanager:${region}:${account}:secret:${name}-${randomBytes(3).toString('hex')}`;
       secrets.set(name, { arn, name, value, tags });

@@ -57,6 +57,7 @@ const RESOURCES: Record<string, { kind: Kind; group: 'core' | 'apps'; namespaced
   configmaps: { kind: 'ConfigMap', group: 'core', namespaced: true },
   secrets: { kind: 'Secret', group: 'core', namespaced: true },
   pods: { kind: 'Pod', group: 'core', namespaced: true },
+  serviceaccounts: { kind: 'ServiceAccount', group: 'core', namespaced: true },
   deployments: { kind: 'Deployment', group: 'apps', namespaced: true },
 };
 
@@ -69,6 +70,7 @@ const CORE_DISCOVERY = {
     { name: 'secrets', singularName: 'secret', namespaced: true, kind: 'Secret', verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'] },
     { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'], shortNames: ['po'], categories: ['all'] },
     { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
+    { name: 'serviceaccounts', singularName: 'serviceaccount', namespaced: true, kind: 'ServiceAccount', verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'], shortNames: ['sa'] },
   ],
 };
 const APPS_DISCOVERY = {

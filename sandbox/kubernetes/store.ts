@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 
-export type Kind = 'Namespace' | 'ConfigMap' | 'Secret' | 'Deployment' | 'Pod';
+export type Kind = 'Namespace' | 'ConfigMap' | 'Secret' | 'Deployment' | 'Pod' | 'ServiceAccount';
 
 export interface KubeObject {
   apiVersion: string;

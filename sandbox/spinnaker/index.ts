@@ -13,7 +13,8 @@ import { posix } from 'node:path';
 import { startRedis, type RedisProcess } from '../redis/redis-process.js';
 import type { ObjectStore, KubeObject, ChangeEvent } from '../kubernetes/store.js';
 import { SimulatedService, type RedisTargetConfig, type ServiceName } from './services.js';
-import { createHalyardPod, GATE_SECURE_ANNOTATION, INITIAL_FILES, podRedisTarget, REDIS_URL_ANNOTATION, SERVICES } from './halyard.js';
+import { createHalyardPod, halconfig, INITIAL_FILES, type PodRedisTarget, podRedisTarget, REDIS_URL_ANNOTATION, servicesFor } from './halyard.js';
+import { probeRedis } from './connection.js';
 
 export interface SpinnakerSimulationOptions {
   dir: string;
@@ -27,12 +28,17 @@ export interface SpinnakerSimulationOptions {
   serviceWriteIntervalMs?: number;
   /** Fault switches for the fault matrix. */
   faults?: { halFailures?: number; neverReady?: string[] };
+  /** `halyard-ha`: HA clouddriver (spin-clouddriver-rw/-ro/-ro-deck/-caching). */
+  flavor?: 'halyard' | 'halyard-ha';
+  /** The IRSA role of the `spinnaker` service account the pods run as (annotation eks.amazonaws.com/role-arn). */
+  podRoleArn?: string;
 }
 
 export { INITIAL_FILES } from './halyard.js';
 
 export interface SpinnakerSnapshot {
-  services: { name: string; redis?: string; ready: boolean; replicas: number }[];
+  /** `redis`: where the service's pods are connected; `authenticated`: with a password from the URL's user-info; `redisEnabled`: echo's Pub/Sub works. */
+  services: { name: string; redis?: string; authenticated?: boolean; redisEnabled?: boolean; ready: boolean; replicas: number }[];
   spinRedis: { replicas: number; running: boolean; url: string };
   halyard: { overrideBaseUrl?: string };
   orcaExecutionsWritten: number;
@@ -52,7 +58,11 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   const serviceWriteIntervalMs = options.serviceWriteIntervalMs ?? 25;
 
   const spinRedisUrl = () => `redis://127.0.0.1:${spinRedisPort}`;
-  const halyard = createHalyardPod({ namespace: ns, halHome, store: () => store!, spinRedisUrl, faults });
+  const haClouddriver = options.flavor === 'halyard-ha';
+  const SERVICES = servicesFor(haClouddriver);
+  const halyard = createHalyardPod({ namespace: ns, halHome, store: () => store!, spinRedisUrl, faults, services: SERVICES, haClouddriver });
+  /** What each connecting service's current pods connected with (services.ts plays only some of them). */
+  const podTargets = new Map<string, PodRedisTarget>();
   const later = (ms: number, fn: () => void | Promise<void>) => {
     const t = setTimeout(() => {
       timers.delete(t);
@@ -94,7 +104,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         replicas,
         selector: { matchLabels: labels },
         strategy: { type: 'RollingUpdate' },
-        template: { metadata: { labels, annotations }, spec: { containers: [{ name: name.replace(/^spin-/, ''), image: 'sandbox' }] } },
+        template: { metadata: { labels, annotations }, spec: { serviceAccountName: 'spinnaker', containers: [{ name: name.replace(/^spin-/, ''), image: 'sandbox' }] } },
       },
       status: { observedGeneration: 1, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas },
     };
@@ -150,10 +160,12 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     // neverReady: the service cannot start on the new Redis (it still starts on spin-redis, so a rollback can succeed).
     let ready = replicas > 0 && !(faults.neverReady?.includes(name) && annotations[REDIS_URL_ANNOTATION] !== spinRedisUrl());
     const service = spec?.redis ? services.get(spec.redis) : undefined;
-    if (ready && service && annotations[REDIS_URL_ANNOTATION]) {
+    if (ready && spec?.connects && annotations[REDIS_URL_ANNOTATION] !== undefined) {
       try {
         const target = await podRedisTarget(annotations, options.resolveSecret);
-        await service.attach(await service.probe(target), target);
+        if (service) await service.attach(await service.probe(target), target);
+        else if (target.redisEnabled) await probeRedis(target, options.caFile, `${name}-probe`);
+        podTargets.set(name, target);
       } catch {
         ready = false; // the new pod crash-loops; the old one keeps serving
       }
@@ -188,24 +200,34 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     },
     /** Files inside the Halyard pod (path -> content). */
     halyardFiles: halyard.files,
+    /** The services deployed (servicesFor the flavour). */
+    serviceList: SERVICES,
 
     async install(target: ObjectStore): Promise<void> {
       store = target;
       store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
       store.create({
         apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'halyard-config', namespace: ns, labels: { app: 'halyard' } },
-        data: { ...INITIAL_FILES, config: 'currentDeployment: default\ndeploymentConfigurations:\n- name: default\n  version: 1.35.0\n' },
+        kind: 'ServiceAccount',
+        metadata: { name: 'spinnaker', namespace: ns, ...(options.podRoleArn ? { annotations: { 'eks.amazonaws.com/role-arn': options.podRoleArn } } : {}) },
       });
-      halyard.installFiles();
       const halyardDeployment = store.create(deployment('spin-halyard', { app: 'halyard' }));
       store.create(podFor(halyardDeployment, templateHash(halyardDeployment), true, { container: 'halyard' }));
       store.create(deployment('spin-redis', { app: 'spin', cluster: 'spin-redis' }));
       await ensureSpinRedis(1);
-      for (const { name, redis } of SERVICES) {
-        const d = store.create(deployment(name, { app: 'spin', cluster: name }, redis ? { [REDIS_URL_ANNOTATION]: spinRedisUrl(), [GATE_SECURE_ANNOTATION]: 'false' } : {}));
+      // After spin-redis: with HA clouddriver, ~/.hal/config names it as the three endpoints.
+      store.create({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'halyard-config', namespace: ns, labels: { app: 'halyard' } },
+        data: { ...INITIAL_FILES, config: halconfig(haClouddriver, spinRedisUrl()) },
+      });
+      halyard.installFiles();
+      for (const spec of SERVICES) {
+        const { name, redis } = spec;
+        const d = store.create(deployment(name, { app: 'spin', cluster: name }, halyard.serviceAnnotations(spec)));
         store.create(podFor(d, templateHash(d), true));
+        if (spec.connects) podTargets.set(name, await podRedisTarget(halyard.serviceAnnotations(spec), options.resolveSecret));
         if (redis) {
           const service = new SimulatedService(redis, `${name}-0`, options.caFile, serviceWriteIntervalMs);
           services.set(redis, service);
@@ -223,11 +245,14 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     },
 
     snapshot(): SpinnakerSnapshot {
-      const deploymentsNow = SERVICES.map(({ name, redis }) => {
+      const deploymentsNow = SERVICES.map(({ name, redis, connects }) => {
         const d = store?.get('Deployment', ns, name);
         const s = (d?.status ?? {}) as Record<string, number>;
         const replicas = (d?.spec as { replicas?: number })?.replicas ?? 0;
-        return { name, ...(redis ? { redis: services.get(redis)?.target?.url } : {}), ready: (s.availableReplicas ?? 0) === replicas && !s.unavailableReplicas, replicas };
+        const pod = podTargets.get(name);
+        const target = (redis ? services.get(redis)?.target : undefined) ?? pod;
+        const connection = connects ? { redis: pod?.redisEnabled === false ? undefined : target?.url, authenticated: Boolean(target?.password), redisEnabled: pod?.redisEnabled ?? true } : {};
+        return { name, ...connection, ready: (s.availableReplicas ?? 0) === replicas && !s.unavailableReplicas, replicas };
       });
       const redisDeployment = store?.get('Deployment', ns, 'spin-redis');
       const cfg = halyard.config();

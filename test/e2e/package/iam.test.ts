@@ -27,7 +27,8 @@ const AUTH_TOKEN = 'secretsmanager:GetSecretValue'; // lib/secrets/auth-token.ts
  */
 const CALLS: Record<string, string[]> = {
   validateInput: [],
-  acquireMigrationLock: [EKS, 'states:DescribeExecution'], // lib/kubernetes/lock.ts asks whether a lock holder still runs
+  // lib/kubernetes/lock.ts asks whether a lock holder still runs; lib/spinnaker/secret-access.ts simulates the pods' role on the URL secret.
+  acquireMigrationLock: [EKS, 'states:DescribeExecution', 'iam:SimulatePrincipalPolicy', 'secretsmanager:DescribeSecret'],
   releaseMigrationLock: [EKS],
   planMigration: [EKS, 'elasticache:DescribeCacheParameterGroups', 'elasticache:DescribeCacheSubnetGroups', 'elasticache:DescribeReplicationGroups'], // lib/plan.ts
   ensureParameterGroup: [
@@ -41,7 +42,17 @@ const CALLS: Record<string, string[]> = {
   ensureSubnetGroup: [EKS, 'elasticache:CreateCacheSubnetGroup', 'elasticache:AddTagsToResource', 'elasticache:DescribeCacheSubnetGroups'],
   ensureReplicationGroup: [EKS, AUTH_TOKEN, 'elasticache:CreateReplicationGroup', 'elasticache:AddTagsToResource', 'elasticache:DescribeReplicationGroups', 'iam:CreateServiceLinkedRole'],
   describeReplicationGroup: ['elasticache:DescribeReplicationGroups', 'elasticache:DescribeEvents'],
-  patchHalyardConfig: [EKS],
+  // lib/secrets/redis-url.ts: the URL secret, built from the token (a customer key through Secrets Manager only).
+  patchHalyardConfig: [
+    EKS,
+    AUTH_TOKEN,
+    'secretsmanager:DescribeSecret',
+    'secretsmanager:CreateSecret',
+    'secretsmanager:TagResource',
+    'secretsmanager:PutSecretValue',
+    'kms:GenerateDataKey',
+    'kms:Decrypt',
+  ],
   halDeployApply: [EKS],
   checkSpinnakerRollout: [EKS],
   scaleDownSpinRedis: [EKS],
@@ -179,6 +190,21 @@ describe('least privilege in the packaged template', () => {
               resources: expect.stringMatching(/elasticache:\$\{AWS::Region\}:\$\{AWS::AccountId\}:(replicationgroup|cluster|parametergroup|subnetgroup):spinnaker-redis\*/),
             });
         }
+      }
+    }
+  });
+
+  it('writes only the Redis URL secret: below spin-elasticache/, created with our tag, changed only when it carries it', () => {
+    for (const { statements } of Object.values(functions)) {
+      for (const s of statements) {
+        for (const action of actionsOf(s).filter((a) => /^secretsmanager:(Create|Put|Tag|DescribeSecret)/.test(a))) {
+          expect({ action, resources: text(s.Resource) }).toEqual({ action, resources: expect.stringContaining('secret:spin-elasticache/*') });
+          if (/:(CreateSecret|TagResource)$/.test(action))
+            expect({ action, condition: s.Condition }).toEqual({ action, condition: { StringEquals: { 'aws:RequestTag/spin-elasticache:managed': 'true' } } });
+          if (/:PutSecretValue$/.test(action)) expect({ action, condition: s.Condition }).toEqual({ action, condition: { StringEquals: { 'aws:ResourceTag/spin-elasticache:managed': 'true' } } });
+        }
+        for (const action of actionsOf(s).filter((a) => a.startsWith('kms:')))
+          expect({ action, condition: text(s.Condition) }).toEqual({ action, condition: expect.stringContaining('kms:ViaService') });
       }
     }
   });

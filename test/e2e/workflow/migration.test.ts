@@ -37,14 +37,30 @@ describe('a migration that succeeds', () => {
     const redis = yamlOf(snapshot.configMap['redis.yml']);
     expect(redis.overrideBaseUrl).toMatch(/^rediss:\/\/127\.0\.0\.1:\d+$/);
     expect(redis.skipLifeCycleManagement).toBe(true);
-    expect(redis.enabled).toBe(false);
+    // Never enabled: false (echo maps services.redis.enabled to redis.enabled; its Pub/Sub would refuse every message).
+    expect(redis.enabled).toBeUndefined();
     const gate = yamlOf(snapshot.configMap['gate-local.yml']) as { redis?: { configuration?: { secure?: boolean } }; server?: { tomcat?: { protocolHeader?: string } } };
     expect(gate.redis?.configuration?.secure).toBe(true);
     expect(gate.server?.tomcat?.protocolHeader).toBe('X-Forwarded-Proto');
     expect(snapshot.configMap['gate-local.yml']).toContain('# Gate profile');
-    const common = yamlOf(snapshot.configMap['spinnaker-local.yml']) as { redis?: { password?: string } };
-    expect(common.redis?.password).toMatch(/^encrypted:secrets-manager!r:us-east-1!s:arn:aws:secretsmanager:/);
+    // AUTH as services read it: redis.connection, a kork-secrets reference to the URL secret, in every connecting service's profile.
+    const reference = 'encrypted:secrets-manager!r:us-east-1!s:spin-elasticache/spinnaker-redis/redis-url';
+    for (const service of ['orca', 'gate', 'clouddriver', 'igor', 'fiat', 'echo', 'rosco', 'kayenta']) {
+      expect({ service, connection: (yamlOf(snapshot.configMap[`${service}-local.yml`]) as { redis?: { connection?: string } }).redis?.connection }).toEqual({ service, connection: reference });
+    }
+    expect(snapshot.configMap['spinnaker-local.yml']).toBe(INITIAL_FILES['spinnaker-local.yml']);
+    expect(JSON.stringify(snapshot.configMap)).not.toContain('password');
     expect(snapshot.configMap.config).toBeDefined();
+  });
+
+  it('wrote the whole URL, token inside, into the URL secret, tagged, in the cluster region', () => {
+    const secret = world.secretsManager.secret('spin-elasticache/spinnaker-redis/redis-url');
+    const url = new URL(String(secret?.value));
+    expect({ scheme: url.protocol, user: url.username, password: decodeURIComponent(url.password), path: url.pathname }).toEqual({ scheme: 'rediss:', user: '', password: world.authToken, path: '' });
+    expect(`rediss://${url.host}`).toBe(snapshot.halyard.overrideBaseUrl);
+    expect(secret?.arn).toMatch(/^arn:aws:secretsmanager:us-east-1:/);
+    expect(secret?.tags).toMatchObject({ 'spin-elasticache:managed': 'true' });
+    expect((result.output as { lock: { flavor: string; secretAccess: { checked: boolean } } }).lock).toMatchObject({ flavor: 'halyard', secretAccess: { checked: true } });
   });
 
   it('releases the lock and removes the backup after success', () => {
@@ -53,8 +69,17 @@ describe('a migration that succeeds', () => {
 
   it('points every Redis-using service at ElastiCache and scales spin-redis to 0', () => {
     const target = snapshot.halyard.overrideBaseUrl;
-    for (const service of snapshot.services.filter((s) => s.redis !== undefined || ['spin-orca', 'spin-gate', 'spin-igor'].includes(s.name))) {
-      expect({ name: service.name, redis: service.redis, ready: service.ready }).toEqual({ name: service.name, redis: target, ready: true });
+    const connecting = ['spin-orca', 'spin-gate', 'spin-igor', 'spin-clouddriver', 'spin-echo', 'spin-fiat', 'spin-rosco'];
+    expect(snapshot.services.filter((s) => s.redis !== undefined).map((s) => s.name)).toEqual(connecting);
+    for (const service of snapshot.services.filter((s) => connecting.includes(s.name))) {
+      // Connected with the token, taken from the URL's user-info after the pod resolved the secret.
+      expect({ name: service.name, redis: service.redis, authenticated: service.authenticated, redisEnabled: service.redisEnabled, ready: service.ready }).toEqual({
+        name: service.name,
+        redis: target,
+        authenticated: true,
+        redisEnabled: true,
+        ready: true,
+      });
     }
     expect(snapshot.spinRedis).toMatchObject({ replicas: 0, running: false });
     expect(snapshot.keys.source).toBe(0);
