@@ -12,9 +12,13 @@ import { runMigration, type ExecutionResult, type HistoryEvent, type TaskHandler
 import { startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
 import { InjectedFaultError } from './faults.js';
 
-const USAGE = `Usage: npm start -- [--keys N] [--report FILE] [--keep] [--fail-at STATE] [--quiet]
+const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FILE] [--keep] [--fail-at STATE] [--quiet]
 
   --keys N         Seed spin-redis with about N Spinnaker-shaped keys (default 50000).
+  --auth           Give the new group an AUTH token (from Secrets Manager): the services then
+                   connect through redis.connection, a kork-secrets reference to the URL secret.
+  --flavor F       How the simulated Spinnaker is installed: halyard (default) or halyard-ha
+                   (HA clouddriver: spin-clouddriver-rw/-ro/-ro-deck/-caching).
   --report FILE    Write a JSON report (status, steps, history, key counts, endpoints).
   --keep           Leave the sandbox running after the migration, until Ctrl-C / SIGTERM.
   --fail-at STATE  Inject a fatal failure when STATE runs (e.g. HalDeployApply), to watch
@@ -39,11 +43,20 @@ export interface RehearsalReport {
 
 /** `onWorld` lets a test see the world's secrets, to check that none is printed. */
 export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: SandboxWorld) => void } = {}): Promise<number> {
-  let values: { keys?: string; report?: string; keep?: boolean; 'fail-at'?: string; quiet?: boolean; help?: boolean };
+  let values: { keys?: string; auth?: boolean; flavor?: string; report?: string; keep?: boolean; 'fail-at'?: string; quiet?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { keys: { type: 'string' }, report: { type: 'string' }, keep: { type: 'boolean' }, 'fail-at': { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        keys: { type: 'string' },
+        auth: { type: 'boolean' },
+        flavor: { type: 'string' },
+        report: { type: 'string' },
+        keep: { type: 'boolean' },
+        'fail-at': { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }));
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}`);
@@ -58,9 +71,14 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     process.stderr.write(`--keys must be a whole number (got ${values.keys})\n`);
     return 2;
   }
+  const flavor = values.flavor ?? 'halyard';
+  if (flavor !== 'halyard' && flavor !== 'halyard-ha') {
+    process.stderr.write(`--flavor: the sandbox installs halyard or halyard-ha (got ${flavor}; helm-stable, helm-opsmx and operator are not simulated yet)\n`);
+    return 2;
+  }
   const out = new Progress(process.stdout, values.quiet ?? false);
   out.line(`spin-elasticache sandbox: starting (seeding ~${keys.toLocaleString('en-US')} keys)…`);
-  const world = await startWorld({ keys, log: (m: string) => out.line(`  ${m}`) });
+  const world = await startWorld({ keys, auth: values.auth ?? false, flavor, log: (m: string) => out.line(`  ${m}`) });
   hooks.onWorld?.(world);
   let exitCode = 1;
   const stop = async () => {
@@ -147,7 +165,10 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   const s = report.spinnaker;
   out.line('');
   out.line('Spinnaker now:');
-  for (const service of s.services) out.line(`  ${service.name.padEnd(16)} -> ${service.redis ?? '(no Redis client)'}`);
+  for (const service of s.services) {
+    const redis = service.redisEnabled === false ? '(redis.enabled false: Pub/Sub refused)' : (service.redis ?? '(no Redis client)');
+    out.line(`  ${service.name.padEnd(22)} -> ${redis}${service.authenticated ? '  (AUTH from the URL user-info)' : ''}`);
+  }
   out.line(`  Halyard overrideBaseUrl: ${s.halyard.overrideBaseUrl ?? '(not set: Halyard manages spin-redis)'}`);
   out.line(`  spin-redis replicas: ${s.spinRedis.replicas}${s.spinRedis.replicas === 0 ? ' (scaled down)' : ''}`);
   out.line('');

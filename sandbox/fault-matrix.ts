@@ -126,6 +126,32 @@ export const CASES: Case[] = [
   },
   { name: 'hal deploy apply exits 1', expected: 'rolled back', world: { spinnakerFaults: { halFailures: 1 } } },
   {
+    name: "the Spinnaker pods' IAM role cannot read the Redis URL secret: refused before anything is created",
+    expected: 'failed before cutover',
+    world: { podRolePolicy: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:someone-else/*' }] },
+    check: (w, result) => ({
+      refusedWithSpinnakerSecretAccessDeniedError: result.error === 'SpinnakerSecretAccessDeniedError',
+      nothingCreated: w.elastiCache.groupIds().length === 0 && !w.secretsManager.secret('spin-elasticache/spinnaker-redis/redis-url'),
+    }),
+  },
+  {
+    name: 'a token the services would not see (the URL secret without it): every pod gets NOAUTH, the rollout fails, rolled back',
+    expected: 'rolled back',
+    world: options({ rolloutTimeoutMinutes: 1 }),
+    around: {
+      PatchHalyardConfig: async (w, handler, event) => {
+        const result = await handler(event);
+        // What the old patch gave the services: the URL without user-info (its redis.password was read by none).
+        const secret = w.secretsManager.secret('spin-elasticache/spinnaker-redis/redis-url')!;
+        const url = new URL(String(secret.value));
+        w.secretsManager.putSecret('spin-elasticache/spinnaker-redis/redis-url', `${url.protocol}//${url.host}`, secret.tags);
+        return result;
+      },
+    },
+  },
+  { name: 'HA clouddriver (rw/ro/ro-deck/caching follow clouddriver-local.yml)', expected: 'succeeded', world: { flavor: 'halyard-ha' } },
+  { name: 'no AUTH token', expected: 'succeeded', world: { auth: false } },
+  {
     name: 'Kubernetes 500 while listing Deployments during the rollout',
     expected: 'succeeded',
     around: { CheckSpinnakerRollout: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'list', resource: 'deployments', status: 500, times: 2 }), handler(event)) },
@@ -393,6 +419,9 @@ export async function runCase(c: Case, keys: number): Promise<{ name: string; ex
     const snapshot = await world.snapshot();
     const migrated = actual === 'succeeded';
     const pointsAtTarget = snapshot.services.filter((s) => s.redis !== undefined).every((s) => s.redis === snapshot.halyard.overrideBaseUrl);
+    // With AUTH every connecting service found the token (in the URL's user-info, after resolving the secret in its pod).
+    const auth = Boolean((world.input.target as { authTokenSecretArn?: string }).authTokenSecretArn);
+    const connectedWithToken = snapshot.services.filter((s) => s.redis !== undefined).every((s) => s.authenticated === auth);
     const where = migrated ? await world.elastiCache.adminClient(SANDBOX_GROUP_ID) : world.spinnaker.spinRedis ? await connectRedis({ url: world.spinnaker.spinRedisUrl }) : undefined;
     const present = where ? await keysOn(where) : new Set<string>();
     where?.disconnect();
@@ -402,7 +431,7 @@ export async function runCase(c: Case, keys: number): Promise<{ name: string; ex
       spinRedisDataIntact: startState.every((k) => present.has(k)),
       orcaWritesPresent: snapshot.keys.orcaExecutionsMissing === 0,
       configMapConsistent: migrated
-        ? redisYml.skipLifeCycleManagement === true && redisYml.enabled === false && String(redisYml.overrideBaseUrl).startsWith('rediss://') && pointsAtTarget
+        ? redisYml.skipLifeCycleManagement === true && redisYml.enabled === undefined && String(redisYml.overrideBaseUrl).startsWith('rediss://') && pointsAtTarget && connectedWithToken
         : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES),
       spinRedisReplicas: migrated ? snapshot.spinRedis.replicas === 0 : snapshot.spinRedis.replicas === 1 && snapshot.spinRedis.running,
       noSecretInOutput: world.secrets.every(
