@@ -77,7 +77,8 @@ describe('Slack slash command', () => {
     expect({ status: migrated.status, error: migrated.error }).toEqual({ status: 'SUCCEEDED', error: undefined });
     expect(world.elastiCache.groupIds()).toEqual([SANDBOX_GROUP_ID]);
     const cm = world.kubernetes.store.get('ConfigMap', 'spinnaker', 'halyard-config')!.data as Record<string, string>;
-    expect(yamlOf(cm['redis.yml'])).toMatchObject({ skipLifeCycleManagement: true, enabled: false });
+    expect(yamlOf(cm['redis.yml'])).toMatchObject({ skipLifeCycleManagement: true });
+    expect(yamlOf(cm['orca-local.yml'])).toMatchObject({ redis: { connection: expect.stringMatching(/^encrypted:secrets-manager!/) } });
     expect((world.kubernetes.store.get('Deployment', 'spinnaker', 'spin-redis')!.spec as { replicas: number }).replicas).toBe(0);
 
     const status = await slack('status');

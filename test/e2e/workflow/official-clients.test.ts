@@ -48,7 +48,8 @@ describe('official clients against the sandbox', () => {
     if (!(await has('kubectl'))) return console.warn('skipped: kubectl is not installed');
     const kubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', world.endpoints.kubeconfig, '-n', 'spinnaker', ...args], { env });
     const { stdout: table } = await kubectl('get', 'configmap,deploy,pods');
-    expect(table).toMatch(/configmap\/halyard-config\s+4/);
+    // redis.yml, the gate and spinnaker profiles, ~/.hal/config, and the profiles of the seven other connecting services.
+    expect(table).toMatch(/configmap\/halyard-config\s+11/);
     expect(table).toMatch(/deployment\.apps\/spin-orca\s+1\/1/);
     expect(table).toMatch(/deployment\.apps\/spin-redis\s+0\/0/);
     expect(table).toMatch(/pod\/spin-gate-\S+\s+1\/1\s+Running/);
@@ -60,6 +61,8 @@ describe('official clients against the sandbox', () => {
     const halyardPod = world.kubernetes.store.list('Pod', 'spinnaker', 'app=halyard')[0]!.metadata.name;
     const { stdout: file } = await kubectl('exec', halyardPod, '-c', 'halyard', '--', 'cat', '/home/spinnaker/.hal/default/profiles/gate-local.yml');
     expect(file).toContain('secure: true');
+    const { stdout: orca } = await kubectl('exec', halyardPod, '-c', 'halyard', '--', 'cat', '/home/spinnaker/.hal/default/profiles/orca-local.yml');
+    expect(orca).toContain('connection: encrypted:secrets-manager!r:us-east-1!s:spin-elasticache/spinnaker-redis/redis-url');
   }, 60_000);
 
   it('refuses kubectl without a valid token', async () => {
