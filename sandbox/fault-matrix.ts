@@ -149,7 +149,19 @@ export const CASES: Case[] = [
       },
     },
   },
-  { name: 'HA clouddriver (rw/ro/ro-deck/caching follow clouddriver-local.yml)', expected: 'succeeded', world: { flavor: 'halyard-ha' } },
+  {
+    name: 'HA clouddriver (rw/ro/ro-deck/caching follow clouddriver-local.yml)',
+    expected: 'succeeded',
+    world: { flavor: 'halyard-ha' },
+    check: async (w, result) => {
+      const snapshot = await w.snapshot();
+      const subServices = snapshot.services.filter((s) => s.name.startsWith('spin-clouddriver-'));
+      return {
+        detectedHalyardHa: (result.output as { lock?: { flavor?: string } }).lock?.flavor === 'halyard-ha',
+        everySubServiceOnTheTarget: subServices.length === 4 && subServices.every((s) => s.redis === snapshot.halyard.overrideBaseUrl && s.authenticated),
+      };
+    },
+  },
   { name: 'no AUTH token', expected: 'succeeded', world: { auth: false } },
   {
     name: 'Kubernetes 500 while listing Deployments during the rollout',
