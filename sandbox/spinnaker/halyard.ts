@@ -35,12 +35,13 @@ export const FILE_PATHS: Record<string, string> = {
 /** The Spinnaker services Halyard deploys; `redis` names the simulated client of those that use Redis. */
 export const SERVICES: { name: string; redis?: ServiceName }[] = [
   { name: 'spin-orca', redis: 'orca' },
+  { name: 'spin-clouddriver', redis: 'clouddriver' },
   { name: 'spin-gate', redis: 'gate' },
   { name: 'spin-igor', redis: 'igor' },
+  { name: 'spin-fiat', redis: 'fiat' },
+  { name: 'spin-echo', redis: 'echo' },
+  { name: 'spin-rosco', redis: 'rosco' },
   { name: 'spin-front50' },
-  { name: 'spin-clouddriver' },
-  { name: 'spin-echo' },
-  { name: 'spin-fiat' },
   { name: 'spin-deck' },
 ];
 
