@@ -46,6 +46,8 @@ interface Write {
   hash: string | null;
   /** Hashes of writes that overlapped this one in time, or may have been applied (a failed call). */
   alts?: (string | null)[];
+  /** The record() call it came from: writes of one call are ordered, never concurrent. */
+  batch: number;
 }
 
 interface KeyEntry {
@@ -86,15 +88,19 @@ export class WriteLedger {
   /** Times the Halyard ConfigMap's data changed. */
   readonly configPatches: number[] = [];
 
+  private batch = 0;
+
   constructor(private readonly maxKeys = 200_000) {}
 
   /** Writes that Redis acknowledged, made between t0 and t1 (ms since the epoch). */
   record(url: string, ops: LedgerOp[], t0: number, t1 = Date.now()): void {
+    this.batch++;
     for (const op of ops) this.apply(url, op, t0, t1, false);
   }
 
   /** Writes whose call failed: they may or may not have been applied; both outcomes are accepted. */
   maybe(url: string, ops: LedgerOp[], t0: number, t1 = Date.now()): void {
+    this.batch++;
     for (const op of ops) this.apply(url, op, t0, t1, true);
   }
 
@@ -131,6 +137,14 @@ export class WriteLedger {
     this.instanceEvents.push({ t, service, pod, url, event });
   }
 
+  /** Whether the last thing a writer did to `key` was to delete it (DEL, RENAME away, or a TTL it set ran out by `at`). */
+  deleted(key: string, at = Date.now()): boolean {
+    const e = this.keys.get(key);
+    if (!e) return false;
+    if (e.expiresAt !== undefined && e.expiresAt <= at) return true;
+    return e.kind === 'string' || e.kind === 'list' || e.kind === 'touch' ? e.whole?.hash === null : e.deletedAt !== undefined && [...(e.fields?.values() ?? [])].every((w) => w.hash === null);
+  }
+
   private message(fingerprint: string): MessageCount {
     let m = this.messages.get(fingerprint);
     if (!m) {
@@ -164,14 +178,15 @@ export class WriteLedger {
   private apply(url: string, op: LedgerOp, t0: number, t1: number, uncertain: boolean): void {
     this.writes++;
     if (uncertain) this.uncertainWrites++;
+    const batch = this.batch;
     const put = (current: Write | undefined, hash: string | null): Write => {
       if (uncertain) {
-        const base = current ?? { t0, t1, url, hash: null };
+        const base = current ?? { t0, t1, url, hash: null, batch };
         return { ...base, alts: [...(base.alts ?? []), hash].slice(-4) };
       }
-      // Overlapping in time with the previous write: either may have been applied last.
-      const alts = current && current.t1 >= t0 ? [current.hash, ...(current.alts ?? [])].slice(0, 4) : undefined;
-      return { t0, t1, url, hash, ...(alts ? { alts } : {}) };
+      // Overlapping in time with the previous write of another call: either may have been applied last.
+      const alts = current && current.batch !== batch && current.t1 >= t0 ? [current.hash, ...(current.alts ?? [])].slice(0, 4) : undefined;
+      return { t0, t1, url, hash, batch, ...(alts ? { alts } : {}) };
     };
     const fieldsOf = (e: KeyEntry) => {
       e.fields ??= new Map();
@@ -258,7 +273,7 @@ export class WriteLedger {
 function settle(e: KeyEntry, t: number): void {
   if (e.expiresAt !== undefined && e.expiresAt <= t) {
     const at = e.expiresAt;
-    deleteKey(e, at, (_w, hash) => ({ t0: at, t1: at, url: 'expired', hash }), false);
+    deleteKey(e, at, (_w, hash) => ({ t0: at, t1: at, url: 'expired', hash, batch: -1 }), false);
   }
 }
 
@@ -344,7 +359,9 @@ export function computeInvariants(ledger: WriteLedger, final: Map<string, FinalK
   const resurrected: Violation[] = [];
   const stale: Violation[] = [];
   let skipped = 0;
-  for (const [key, e] of ledger.keys) {
+  for (const [key, entry] of ledger.keys) {
+    // Judge a copy: the ledger itself stays as recorded (the check may run more than once).
+    const e: KeyEntry = { ...entry, ...(entry.fields ? { fields: new Map(entry.fields) } : {}) };
     settle(e, now - marginMs);
     if (e.expiresAt !== undefined && e.expiresAt <= now + marginMs) {
       skipped++;
