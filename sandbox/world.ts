@@ -17,7 +17,8 @@ import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/s
 import { createSpinnakerSimulation, type SpinnakerSimulation } from './spinnaker/index.js';
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
 import { computeInvariants, cutoverWindow, readFinalState, type InvariantReport } from './spinnaker/ledger.js';
-import { ROOT, runMigration, type ExecutionResult } from './runner.js';
+import { loadHandlers, ROOT, runMigration, type ExecutionResult } from './runner.js';
+import { loadDefinition } from '../statemachine/load.js';
 import type { MigrationInput } from '../lib/config/schema.js';
 
 export interface WorldOptions {
@@ -176,6 +177,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
     const seed = await seedSpinnakerData(source, { keys: options.keys ?? 50_000 });
     source.disconnect();
     log(`seeded ${seed.keys.toLocaleString('en-US')} keys in ${Date.now() - started} ms (${seed.pipelines} pipelines, ${seed.orchestrations} orchestrations, ${seed.sessions} sessions)`);
+    // Load (and transpile) every handler module now: done on the first run, it would stall the
+    // event loop for seconds while the simulated services run, and look like a Redis pause.
+    await loadHandlers(loadDefinition({ region }).tasks);
     await spinnaker.startTraffic();
 
     // The handlers' SDK clients read these; nothing in handler code knows about the sandbox.

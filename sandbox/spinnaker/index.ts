@@ -219,7 +219,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     pod.ready = true;
     const obj = store!.get('Pod', ns, pod.name);
     if (obj) store!.update({ ...obj, status: { ...(obj.status as object), phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
-    void reconcile(pod.deployment);
+    reconcile(pod.deployment);
   }
 
   function deletePod(pod: PodState): void {
@@ -231,21 +231,17 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   }
 
   // ---- the Deployment controller ----
-  const running = new Map<string, Promise<void>>();
-  const dirty = new Set<string>();
-  function reconcile(name: string): Promise<void> {
-    if (running.has(name)) {
-      dirty.add(name);
-      return running.get(name)!;
-    }
-    const run = (async () => {
-      do {
-        dirty.delete(name);
-        step(name);
-      } while (dirty.has(name));
-    })().finally(() => running.delete(name));
-    running.set(name, run);
-    return run;
+  // One pass per Deployment at a time, after the change events of the current tick (several
+  // updates in a row, e.g. a new template then a scale, are handled together, as a controller
+  // working from its informer's latest state does).
+  const scheduled = new Set<string>();
+  function reconcile(name: string): void {
+    if (scheduled.has(name)) return;
+    scheduled.add(name);
+    setImmediate(() => {
+      scheduled.delete(name);
+      step(name);
+    });
   }
 
   /** One pass of the controller for a Deployment (synchronous against the store). */
@@ -312,7 +308,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
       later(podStartMs / 3, () => ensureSpinRedis(replicas));
       return;
     }
-    void reconcile(obj.metadata.name);
+    reconcile(obj.metadata.name);
   }
 
   /** The Redis a Deployment's pod template points at (what `hal deploy apply` gave it). */
