@@ -326,7 +326,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
         // Executions orca deleted itself are not missing.
         const deleted = new Set(written.filter((k) => ledger.keys.get(k)?.whole?.hash === null));
         const missingNow = missing.filter((k) => !deleted.has(k));
-        const window = cutoverWindow(ledger, pointsAt, stoppedAt);
+        const window = cutoverWindow(ledger, spinnaker.spinRedisUrl, stoppedAt);
         const gap = ledger.longestPollGap;
         return {
           ...sim,

@@ -488,22 +488,27 @@ export async function readFinalState(redis: Redis, ledger: WriteLedger, queueNam
 }
 
 /**
- * The cutover window: from the first change of the Halyard ConfigMap to the moment the last
- * Redis-using pod on `finalUrl` started and no pod on another Redis was left, looking at
- * instance events up to `until` (when the traffic was stopped for the final check).
- * Undefined when there was no patch, or some instance still ran on another Redis at `until`.
+ * The cutover window: from the first change of the Halyard ConfigMap to the first moment
+ * after it when every Redis-using service that ran before the patch again had a pod running,
+ * and every running pod was on a Redis other than `sourceUrl` (spin-redis): the last pod on
+ * the new Redis is up and the last old pod is gone. Measured even if the run rolled back later.
+ * Undefined when there was no patch or that moment never came (before `until`).
  */
-export function cutoverWindow(ledger: WriteLedger, finalUrl: string, until: number): { patchAt: string; allOnTargetAt: string; ms: number } | undefined {
+export function cutoverWindow(ledger: WriteLedger, sourceUrl: string, until: number): { patchAt: string; allOnTargetAt: string; ms: number } | undefined {
   const patchAt = ledger.configPatches[0];
   if (patchAt === undefined) return undefined;
-  let end = patchAt;
-  const live = new Map<string, string>();
+  const live = new Map<string, { service: string; url: string }>();
+  const services = new Set<string>();
   for (const ev of ledger.instanceEvents) {
     if (ev.t > until) break;
-    if (ev.event === 'start') live.set(ev.pod, ev.url);
+    if (ev.t < patchAt) services.add(ev.service);
+    if (ev.event === 'start') live.set(ev.pod, { service: ev.service, url: ev.url });
     else live.delete(ev.pod);
-    if (ev.t >= patchAt && ((ev.event === 'start' && ev.url === finalUrl) || (ev.event === 'stop' && ev.url !== finalUrl))) end = Math.max(end, ev.t);
+    if (ev.t < patchAt) continue;
+    const running = [...live.values()];
+    if (running.every((p) => p.url !== sourceUrl) && [...services].every((s) => running.some((p) => p.service === s))) {
+      return { patchAt: new Date(patchAt).toISOString(), allOnTargetAt: new Date(ev.t).toISOString(), ms: ev.t - patchAt };
+    }
   }
-  if (live.size === 0 || [...live.values()].some((url) => url !== finalUrl)) return undefined;
-  return { patchAt: new Date(patchAt).toISOString(), allOnTargetAt: new Date(end).toISOString(), ms: end - patchAt };
+  return undefined;
 }

@@ -165,7 +165,7 @@ describe('lastWriteWins', () => {
 });
 
 describe('cutoverWindow', () => {
-  it('runs from the ConfigMap patch to the last pod started on the new Redis with none left on the old', () => {
+  it('runs from the ConfigMap patch to the first moment every service runs, only on the new Redis', () => {
     const l = new WriteLedger();
     l.instance('start', 'orca', 'orca-a', OLD, T);
     l.instance('start', 'gate', 'gate-a', OLD, T);
@@ -173,9 +173,22 @@ describe('cutoverWindow', () => {
     l.instance('start', 'orca', 'orca-b', NEW, T + 3000);
     l.instance('stop', 'orca', 'orca-a', OLD, T + 3100);
     l.instance('start', 'gate', 'gate-b', NEW, T + 4000);
-    expect(cutoverWindow(l, NEW, T + 10_000)).toBeUndefined(); // gate-a still runs on spin-redis
+    expect(cutoverWindow(l, OLD, T + 10_000)).toBeUndefined(); // gate-a still runs on spin-redis
     l.instance('stop', 'gate', 'gate-a', OLD, T + 4200);
-    expect(cutoverWindow(l, NEW, T + 10_000)).toMatchObject({ ms: 3200 });
-    expect(cutoverWindow(new WriteLedger(), NEW, T)).toBeUndefined();
+    expect(cutoverWindow(l, OLD, T + 10_000)).toMatchObject({ ms: 3200 });
+    // A rollback afterwards does not change when the cutover was complete.
+    l.instance('start', 'orca', 'orca-c', OLD, T + 9000);
+    expect(cutoverWindow(l, OLD, T + 10_000)).toMatchObject({ ms: 3200 });
+    expect(cutoverWindow(new WriteLedger(), OLD, T)).toBeUndefined();
+  });
+
+  it('does not count the moment every pod was scaled to 0 as done', () => {
+    const l = new WriteLedger();
+    l.instance('start', 'orca', 'orca-a', OLD, T);
+    l.instance('stop', 'orca', 'orca-a', OLD, T + 500);
+    l.configPatches.push(T + 1000);
+    expect(cutoverWindow(l, OLD, T + 10_000)).toBeUndefined();
+    l.instance('start', 'orca', 'orca-b', NEW, T + 2500);
+    expect(cutoverWindow(l, OLD, T + 10_000)).toMatchObject({ ms: 1500 });
   });
 });
