@@ -39,6 +39,11 @@ export interface RehearsalReport {
   output?: unknown;
   /** The scheduled HealthCheck, run once after a successful migration. */
   health?: HealthReport;
+  /** What a person running Spinnaker cares about, from the write ledger (sandbox/spinnaker/ledger.ts); all must be true. */
+  invariants: WorldSnapshot['invariants'] & { orcaWritesPresent: boolean };
+  /** The cutover window, messages processed twice, keys resurrected, stale values, the orca queue's longest pause. */
+  figures: WorldSnapshot['figures'];
+  examples: WorldSnapshot['examples'];
 }
 
 /** `onWorld` lets a test see the world's secrets, to check that none is printed. */
@@ -109,7 +114,8 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
       writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
       out.line(`Report written to ${values.report}`);
     }
-    exitCode = failAt ? (report.status === 'FAILED' ? 0 : 1) : report.status === 'SUCCEEDED' ? 0 : 1;
+    const invariantsHold = Object.values(report.invariants).every(Boolean);
+    exitCode = invariantsHold && (failAt ? report.status === 'FAILED' : report.status === 'SUCCEEDED') ? 0 : 1;
     if (values.keep) {
       printKeepHelp(out, world);
       await new Promise<void>((resolve) => {
@@ -144,6 +150,9 @@ async function buildReport(world: SandboxWorld, result: ExecutionResult): Promis
     steps: result.steps.map(({ name, status, durationMs, attempts, error }) => ({ name, status, durationMs, attempts, ...(error ? { error } : {}) })),
     history: result.history,
     keys: snapshot.keys,
+    invariants: { ...snapshot.invariants, orcaWritesPresent: snapshot.keys.orcaExecutionsMissing === 0 },
+    figures: snapshot.figures,
+    examples: snapshot.examples,
     spinnaker: snapshot,
     endpoints: world.endpoints,
     output: result.output,
@@ -195,6 +204,22 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
         `orca history (audit parity): ${verify.audit.executions.source} executions in ${verify.audit.applications} applications on spin-redis, ${verify.audit.executions.target} on ElastiCache: ${verify.audit.ok ? 'all there' : 'MISSING EXECUTIONS'}`,
       );
   }
+  const f = report.figures;
+  out.line('');
+  out.line('What Spinnaker saw (the write ledger of every simulated service instance):');
+  const window =
+    f.cutoverWindowMs === undefined
+      ? 'n/a (Spinnaker does not end on a new Redis)'
+      : `${(f.cutoverWindowMs / 1000).toFixed(1)} s (ConfigMap patched ${f.cutoverWindow?.patchAt.slice(11, 23)}, last pod on the new Redis ${f.cutoverWindow?.allOnTargetAt.slice(11, 23)})`;
+  out.line(`  cutover window: ${window}`);
+  out.line(
+    `  orca queue not processed for at most ${(f.longestOrcaPollGapMs / 1000).toFixed(1)} s${f.longestOrcaPollGap ? ` (${f.longestOrcaPollGap.from.slice(11, 23)} to ${f.longestOrcaPollGap.to.slice(11, 23)})` : ''}`,
+  );
+  out.line(`  keiko messages: ${f.messagesPushed} pushed, ${f.messagesAcked} acked, ${f.messagesProcessedTwice} processed twice, ${f.messagesLost} lost`);
+  out.line(`  keys: ${f.keysTracked} written by ${f.instancesStarted} instances (${f.writes} writes), ${f.keysResurrected} resurrected after a delete, ${f.staleValues} stale values`);
+  for (const [name, ok] of Object.entries(report.invariants)) out.line(`  ${ok ? '✔' : '✖'} ${name}`);
+  for (const v of [...report.examples.resurrected.slice(0, 3), ...report.examples.stale.slice(0, 3)]) out.line(`    e.g. ${v.key}${v.field ? ` [${v.field}]` : ''}: ${v.detail}`);
+  for (const m of report.examples.processedTwice.slice(0, 3)) out.line(`    e.g. message ${m}`);
   if (report.health) {
     out.line('');
     out.line('Health check (the Lambda an EventBridge schedule runs every 5 minutes after the migration):');

@@ -17,7 +17,9 @@ import { type IamEmulator, type PolicyStatement, startIamEmulator } from './aws/
 import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/server.js';
 import { createSpinnakerSimulation, type SpinnakerSimulation, type SpinnakerSnapshot } from './spinnaker/index.js';
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
-import { ROOT, runMigration, type ExecutionResult } from './runner.js';
+import { computeInvariants, cutoverWindow, readFinalState, type InvariantReport } from './spinnaker/ledger.js';
+import { loadHandlers, ROOT, runMigration, type ExecutionResult } from './runner.js';
+import { loadDefinition } from '../statemachine/load.js';
 import type { MigrationInput } from '../lib/config/schema.js';
 
 export interface WorldOptions {
@@ -49,6 +51,17 @@ export interface WorldSnapshot {
   configMapAnnotations: Record<string, string>;
   keys: { seeded: number; source: number; target: number; orcaExecutionsWritten: number; orcaExecutionsMissing: number };
   missingExecutions: string[];
+  /** The ledger's invariants against the Redis Spinnaker points to at the end (sandbox/spinnaker/ledger.ts). */
+  invariants: Pick<InvariantReport, 'noMessageProcessedTwice' | 'noMessageLost' | 'noDeletedKeyResurrected' | 'lastWriteWins'>;
+  /** The figures of the run: the cutover window, duplicates, resurrections, stale values, the orca queue's longest pause. */
+  figures: InvariantReport['figures'] & {
+    cutoverWindowMs?: number;
+    cutoverWindow?: { patchAt: string; allOnTargetAt: string };
+    longestOrcaPollGap?: { from: string; to: string };
+    instancesStarted: number;
+    finalRedis: 'spin-redis' | 'ElastiCache' | 'none';
+  };
+  examples: InvariantReport['examples'];
 }
 
 export interface SandboxWorld {
@@ -187,6 +200,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
     const seed = await seedSpinnakerData(source, { keys: options.keys ?? 50_000 });
     source.disconnect();
     log(`seeded ${seed.keys.toLocaleString('en-US')} keys in ${Date.now() - started} ms (${seed.pipelines} pipelines, ${seed.orchestrations} orchestrations, ${seed.sessions} sessions)`);
+    // Load (and transpile) every handler module now: done on the first run, it would stall the
+    // event loop for seconds while the simulated services run, and look like a Redis pause.
+    await loadHandlers(loadDefinition({ region }).tasks);
     await spinnaker.startTraffic();
 
     // The handlers' SDK clients read these; nothing in handler code knows about the sandbox.
@@ -291,8 +307,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       startedExecutions,
       targetClient,
       async snapshot() {
-        await spinnaker.stopTraffic();
-        // Let the controller finish acting on the last scale (the process follows the Deployment).
+        const stoppedAt = await spinnaker.stopTraffic();
+        // Let the controller finish acting on the last scale (the process follows the Deployment),
+        // and commands already sent by the stopped instances reach Redis.
+        await new Promise((r) => setTimeout(r, 200));
         for (let i = 0; i < 20; i++) {
           const wanted = (kubernetes.store.get('Deployment', 'spinnaker', 'spin-redis')?.spec as { replicas?: number } | undefined)?.replicas ?? 0;
           if ((wanted === 0) === !spinnaker.spinRedis) break;
@@ -307,29 +325,54 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
           : 0;
         const t = await targetClient();
         const targetCount = t ? await t.dbsize() : 0;
-        // Every execution orca wrote must be where Spinnaker points now.
-        const orca = spinnaker.services.get('orca');
-        const pointsAt = orca?.target?.url ?? spinnaker.spinRedisUrl;
+        // Everything is checked on the Redis Spinnaker points to now.
+        const pointsAt = await spinnaker.pointsAt();
+        const onSpinRedis = pointsAt === spinnaker.spinRedisUrl;
+        const client = onSpinRedis ? (spinnaker.spinRedis ? await connectRedis({ url: pointsAt }) : undefined) : await elastiCache.adminClient(SANDBOX_GROUP_ID).catch(() => undefined);
         const missing: string[] = [];
-        const client =
-          pointsAt === spinnaker.spinRedisUrl ? (spinnaker.spinRedis ? await connectRedis({ url: pointsAt }) : undefined) : await elastiCache.adminClient(SANDBOX_GROUP_ID).catch(() => undefined);
-        if (client && orca) {
-          const keys = [...orca.written.keys()];
-          for (let i = 0; i < keys.length; i += 500) {
-            const batch = keys.slice(i, i + 500);
-            const pipeline = client.pipeline();
-            for (const k of batch) pipeline.exists(k);
-            const results = (await pipeline.exec()) ?? [];
-            results.forEach(([, v], j) => v === 0 && missing.push(batch[j]!));
+        const written = [...spinnaker.orcaExecutions()];
+        const ledger = spinnaker.ledger;
+        let report: InvariantReport;
+        try {
+          if (client) {
+            for (let i = 0; i < written.length; i += 500) {
+              const batch = written.slice(i, i + 500);
+              const pipeline = client.pipeline();
+              for (const k of batch) pipeline.exists(k);
+              const results = (await pipeline.exec()) ?? [];
+              results.forEach(([, v], j) => v === 0 && missing.push(batch[j]!));
+            }
           }
-          client.disconnect();
+          const final = client ? await readFinalState(client, ledger) : { keys: new Map(), queue: { present: new Map<string, boolean>() } };
+          report = computeInvariants(ledger, final.keys, final.queue, Date.now());
+        } finally {
+          client?.disconnect();
         }
+        // Executions orca deleted itself are not missing.
+        const deleted = new Set(written.filter((k) => ledger.keys.get(k)?.whole?.hash === null));
+        const missingNow = missing.filter((k) => !deleted.has(k));
+        const window = cutoverWindow(ledger, spinnaker.spinRedisUrl, stoppedAt);
+        const gap = ledger.longestPollGap;
         return {
           ...sim,
           configMap: (cm?.data ?? {}) as Record<string, string>,
           configMapAnnotations: cm?.metadata.annotations ?? {},
-          keys: { seeded: seed.keys, source: sourceCount, target: targetCount, orcaExecutionsWritten: sim.orcaExecutionsWritten, orcaExecutionsMissing: missing.length },
-          missingExecutions: missing.slice(0, 20),
+          keys: { seeded: seed.keys, source: sourceCount, target: targetCount, orcaExecutionsWritten: sim.orcaExecutionsWritten, orcaExecutionsMissing: missingNow.length },
+          missingExecutions: missingNow.slice(0, 20),
+          invariants: {
+            noMessageProcessedTwice: report.noMessageProcessedTwice,
+            noMessageLost: report.noMessageLost,
+            noDeletedKeyResurrected: report.noDeletedKeyResurrected,
+            lastWriteWins: report.lastWriteWins,
+          },
+          figures: {
+            ...report.figures,
+            ...(window ? { cutoverWindowMs: window.ms, cutoverWindow: { patchAt: window.patchAt, allOnTargetAt: window.allOnTargetAt } } : {}),
+            ...(gap ? { longestOrcaPollGap: { from: new Date(gap.from).toISOString(), to: new Date(gap.to).toISOString() } } : {}),
+            instancesStarted: spinnaker.instances.length,
+            finalRedis: !client ? 'none' : onSpinRedis ? 'spin-redis' : 'ElastiCache',
+          },
+          examples: report.examples,
         };
       },
       close,

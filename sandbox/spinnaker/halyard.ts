@@ -17,7 +17,7 @@ import { posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { ObjectStore } from '../kubernetes/store.js';
 import type { ExecHandler } from '../kubernetes/server.js';
-import type { RedisTargetConfig, ServiceName } from './services.js';
+import type { ClouddriverRole, RedisTargetConfig, ServiceName } from './services.js';
 import { korkConnection, type PropertySource, redisProperties } from './connection.js';
 
 /** What the service reads as `redis.connection` (after Spring's precedence; before kork-secrets resolves it in the pod). */
@@ -45,8 +45,10 @@ export interface SpinService {
   name: string;
   canonical: string;
   base: string;
-  /** The simulated client, for those services.ts plays. */
+  /** The simulated writer (./services/<redis>.ts) each of its pods runs; a service that connects without one only probes. */
   redis?: ServiceName;
+  /** clouddriver's part in HA: `caching` runs the CATS agents, `tasks` the task repository (default: both). */
+  role?: ClouddriverRole;
   /** Opens a Redis connection at start (the jar maps redis.connection). */
   connects: boolean;
   /** HA clouddriver sub-service, and the ~/.hal/config endpoint it takes (ClouddriverHaService). */
@@ -62,21 +64,24 @@ const svc = (canonical: string, extra: Partial<SpinService> = {}): SpinService =
 export function servicesFor(haClouddriver: boolean): SpinService[] {
   const clouddriver = haClouddriver
     ? [
-        svc('clouddriver-rw', { base: 'clouddriver', connects: true, ha: { endpoint: 'redisMasterEndpoint' } }),
+        // The mapping of the writers: orca's operations go to clouddriver-rw (the task
+        // repository); only clouddriver-caching runs caching agents (halyard's ro/rw profiles
+        // set caching.writeEnabled false); ro and ro-deck only read, so they only connect.
+        svc('clouddriver-rw', { base: 'clouddriver', redis: 'clouddriver', role: 'tasks', connects: true, ha: { endpoint: 'redisMasterEndpoint' } }),
         svc('clouddriver-ro', { base: 'clouddriver', connects: true, ha: { endpoint: 'redisSlaveEndpoint' } }),
         svc('clouddriver-ro-deck', { base: 'clouddriver', connects: true, ha: { endpoint: 'redisSlaveDeckEndpoint' } }),
-        svc('clouddriver-caching', { base: 'clouddriver', connects: true, ha: { endpoint: 'redisMasterEndpoint' } }),
+        svc('clouddriver-caching', { base: 'clouddriver', redis: 'clouddriver', role: 'caching', connects: true, ha: { endpoint: 'redisMasterEndpoint' } }),
       ]
-    : [svc('clouddriver', { connects: true })];
+    : [svc('clouddriver', { redis: 'clouddriver', connects: true })];
   return [
     svc('orca', { redis: 'orca', connects: true }),
+    ...clouddriver,
     svc('gate', { redis: 'gate', connects: true }),
     svc('igor', { redis: 'igor', connects: true }),
+    svc('fiat', { redis: 'fiat', connects: true }),
+    svc('echo', { redis: 'echo', connects: true }),
+    svc('rosco', { redis: 'rosco', connects: true }),
     svc('front50'),
-    ...clouddriver,
-    svc('echo', { connects: true }),
-    svc('fiat', { connects: true }),
-    svc('rosco', { connects: true }),
     svc('deck'),
   ];
 }

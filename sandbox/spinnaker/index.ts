@@ -1,20 +1,54 @@
 /**
  * The simulated Spinnaker of the sandbox, installed into the Kubernetes emulator's store:
  *   - the Halyard ConfigMap, and a Halyard pod (./halyard.ts: its files and `hal` over exec);
- *   - a rollout controller: new pods start after `podStartMs` and become Ready only if the
- *     service can really use its Redis (Gate fails on ElastiCache without `secure: true`);
+ *   - a Deployment controller with Kubernetes semantics (pkg/controller/deployment in
+ *     kubernetes/kubernetes): one Pod per replica; scaling to 0 deletes the pods; a new
+ *     template rolls out as RollingUpdate with the defaults maxSurge 25% (rounded up) and
+ *     maxUnavailable 25% (rounded down), so with 1 replica the new pod starts, becomes Ready,
+ *     and only then is the old one terminated: old and new run at once;
+ *   - the services Halyard deploys for the flavour (halyard.ts servicesFor: with HA clouddriver,
+ *     spin-clouddriver-rw/-ro/-ro-deck/-caching), their pods running as the `spinnaker`
+ *     ServiceAccount (its IRSA role resolves kork-secrets references);
+ *   - one simulated service instance (./services/<name>.ts) per Pod of each Redis-using
+ *     Deployment, connected with the PodRedisTarget of its pod template (podRedisTarget: the
+ *     URL, the password from its user-info, TLS with the sandbox CA). With HA clouddriver the
+ *     CATS agents run in clouddriver-caching and the task repository in clouddriver-rw;
+ *     clouddriver-ro/-ro-deck only read, so their pods only connect (probeRedis). echo with
+ *     `redis.enabled` false opens no connection and refuses Pub/Sub messages, as the real one.
+ *     A pod becomes Ready only once its instance started (NOAUTH, a refused connection, a
+ *     secret its role may not read or gate's refused CONFIG keep it not Ready, as a
+ *     crash-looping service); deleting the pod stops its instance at once (SIGTERM, no drain);
  *   - spin-redis as a real redis-server whose process follows the Deployment's replicas;
- *   - orca, gate and igor clients connected to whatever Redis their Deployment points at.
+ *   - the write ledger (./ledger.ts) every instance records into, and the Halyard ConfigMap's
+ *     changes, for the invariants and the cutover window.
  *
- * API: `createSpinnakerSimulation(options)` → `{ install(store), exec, services, spinRedis, snapshot(), close() }`.
+ * API: `createSpinnakerSimulation(options)` → `{ install(store), exec, ledger, serviceList, spinRedis, pointsAt(), snapshot(), close() }`.
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { startRedis, type RedisProcess } from '../redis/redis-process.js';
 import type { ObjectStore, KubeObject, ChangeEvent } from '../kubernetes/store.js';
-import { SimulatedService, type RedisTargetConfig, type ServiceName } from './services.js';
-import { createHalyardPod, halconfig, INITIAL_FILES, type PodRedisTarget, podRedisTarget, REDIS_URL_ANNOTATION, servicesFor } from './halyard.js';
+import type { InstanceOptions, ServiceInstance, ServiceName } from './services.js';
+import { createHalyardPod, halconfig, INITIAL_FILES, type PodRedisTarget, podRedisTarget, REDIS_URL_ANNOTATION, type SpinService, servicesFor } from './halyard.js';
 import { probeRedis } from './connection.js';
+import { WriteLedger } from './ledger.js';
+import { OrcaInstance } from './services/orca.js';
+import { ClouddriverInstance } from './services/clouddriver.js';
+import { GateInstance } from './services/gate.js';
+import { IgorInstance } from './services/igor.js';
+import { FiatInstance } from './services/fiat.js';
+import { EchoInstance } from './services/echo.js';
+import { RoscoInstance } from './services/rosco.js';
+
+const INSTANCE: Record<ServiceName, new (options: InstanceOptions) => ServiceInstance> = {
+  orca: OrcaInstance,
+  clouddriver: ClouddriverInstance,
+  gate: GateInstance,
+  igor: IgorInstance,
+  fiat: FiatInstance,
+  echo: EchoInstance,
+  rosco: RoscoInstance,
+};
 
 export interface SpinnakerSimulationOptions {
   dir: string;
@@ -24,8 +58,14 @@ export interface SpinnakerSimulationOptions {
   resolveSecret: (reference: string) => Promise<string>;
   /** CA for rediss:// (the sandbox CA). */
   caFile?: string;
+  /** From a Pod's creation to its container running (image pull, JVM start). */
   podStartMs?: number;
-  serviceWriteIntervalMs?: number;
+  /** Multiplies every service's intervals (2 = half the traffic). */
+  trafficSlowdown?: number;
+  /** keiko's ack timeout for every orca (default 60 s, as RedisQueueProperties). */
+  ackTimeoutMs?: number;
+  /** Replicas per Deployment (default 1). */
+  replicas?: Record<string, number>;
   /** Fault switches for the fault matrix. */
   faults?: { halFailures?: number; neverReady?: string[] };
   /** `halyard-ha`: HA clouddriver (spin-clouddriver-rw/-ro/-ro-deck/-caching). */
@@ -37,11 +77,38 @@ export interface SpinnakerSimulationOptions {
 export { INITIAL_FILES } from './halyard.js';
 
 export interface SpinnakerSnapshot {
-  /** `redis`: where the service's pods are connected; `authenticated`: with a password from the URL's user-info; `redisEnabled`: echo's Pub/Sub works. */
-  services: { name: string; redis?: string; authenticated?: boolean; redisEnabled?: boolean; ready: boolean; replicas: number }[];
+  /**
+   * Per Deployment. For a service that connects: `redis`, where its Ready pods are connected
+   * (undefined for echo with redis.enabled false); `authenticated`, with a password from the
+   * URL's user-info; `redisEnabled`, echo's Pub/Sub works.
+   */
+  services: {
+    name: string;
+    redis?: string;
+    authenticated?: boolean;
+    redisEnabled?: boolean;
+    ready: boolean;
+    replicas: number;
+    pods: { name: string; ready: boolean; redis?: string }[];
+  }[];
   spinRedis: { replicas: number; running: boolean; url: string };
   halyard: { overrideBaseUrl?: string };
   orcaExecutionsWritten: number;
+}
+
+interface PodState {
+  name: string;
+  deployment: string;
+  hash: string;
+  ready: boolean;
+  deleted: boolean;
+  createdAt: number;
+  url?: string;
+  /** What the pod connected with (podRedisTarget of its template). */
+  target?: PodRedisTarget;
+  instance?: ServiceInstance;
+  /** A connecting service without a writer: its start recorded in the ledger (for the cutover window). */
+  probed?: boolean;
 }
 
 export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
@@ -49,20 +116,22 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   const halHome = options.halHome ?? '/home/spinnaker/.hal';
   const podStartMs = options.podStartMs ?? 300;
   const faults = options.faults ?? {};
+  const ledger = new WriteLedger();
   let store: ObjectStore | undefined;
   let spinRedis: RedisProcess | undefined;
   let spinRedisPort = 0;
   let stopped = false;
+  let traffic = false;
   const timers = new Set<NodeJS.Timeout>();
-  const services = new Map<ServiceName, SimulatedService>();
-  const serviceWriteIntervalMs = options.serviceWriteIntervalMs ?? 25;
+  const pods = new Map<string, PodState>();
+  const instances: ServiceInstance[] = [];
 
   const spinRedisUrl = () => `redis://127.0.0.1:${spinRedisPort}`;
   const haClouddriver = options.flavor === 'halyard-ha';
   const SERVICES = servicesFor(haClouddriver);
   const halyard = createHalyardPod({ namespace: ns, halHome, store: () => store!, spinRedisUrl, faults, services: SERVICES, haClouddriver });
-  /** What each connecting service's current pods connected with (services.ts plays only some of them). */
-  const podTargets = new Map<string, PodRedisTarget>();
+  /** The last target a pod of each Deployment started with (kept when it scales to 0). */
+  const lastTargets = new Map<string, PodRedisTarget>();
   const later = (ms: number, fn: () => void | Promise<void>) => {
     const t = setTimeout(() => {
       timers.delete(t);
@@ -71,7 +140,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     timers.add(t);
   };
 
-  const podFor = (deployment: KubeObject, hash: string, ready: boolean, extra: Partial<{ port: number; container: string }> = {}): KubeObject => {
+  const podObject = (deployment: KubeObject, hash: string, ready: boolean, extra: Partial<{ port: number; container: string }> = {}): KubeObject => {
     const labels = (deployment.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
     return {
       apiVersion: 'v1',
@@ -86,7 +155,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
           },
         ],
       },
-      status: { phase: 'Running', podIP: '127.0.0.1', hostIP: '127.0.0.1', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }], startTime: new Date().toISOString() },
+      status: { phase: ready ? 'Running' : 'Pending', podIP: '127.0.0.1', hostIP: '127.0.0.1', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }], startTime: new Date().toISOString() },
     };
   };
 
@@ -94,6 +163,8 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     createHash('sha1')
       .update(JSON.stringify((d.spec as { template?: unknown }).template ?? {}))
       .digest('hex');
+  const annotationsOf = (d: KubeObject) => ((d.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations ?? {}) as Record<string, string>;
+  const replicasOf = (d: KubeObject) => (d.spec as { replicas?: number }).replicas ?? 1;
 
   function deployment(name: string, labels: Record<string, string>, annotations: Record<string, string> = {}, replicas = 1): KubeObject {
     return {
@@ -103,7 +174,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
       spec: {
         replicas,
         selector: { matchLabels: labels },
-        strategy: { type: 'RollingUpdate' },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } },
         template: { metadata: { labels, annotations }, spec: { serviceAccountName: 'spinnaker', containers: [{ name: name.replace(/^spin-/, ''), image: 'sandbox' }] } },
       },
       status: { observedGeneration: 1, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas },
@@ -121,7 +192,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         spinRedis = await startRedis({ dir: posix.join(options.dir, 'spin-redis'), ...(spinRedisPort ? { port: spinRedisPort } : {}) });
         spinRedisPort = spinRedis.port;
       }
-      store.create(podFor(d, templateHash(d), true, { port: spinRedisPort, container: 'redis' }));
+      store.create(podObject(d, templateHash(d), true, { port: spinRedisPort, container: 'redis' }));
     } else if (spinRedis) {
       // No PVC, like the stock spin-redis: its data goes with the pod.
       await spinRedis.stop();
@@ -131,67 +202,183 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     store.updateStatus('Deployment', ns, 'spin-redis', { observedGeneration: current.metadata.generation, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas });
   }
 
-  // ---- the rollout controller ----
-  const observed = new Map<string, string>();
+  // ---- pods and their service instances ----
+  const specOf = (deploymentName: string): SpinService | undefined => SERVICES.find((s) => s.name === deploymentName);
+
+  function createPod(d: KubeObject, hash: string): void {
+    const obj = store!.create(podObject(d, hash, false));
+    const pod: PodState = { name: obj.metadata.name, deployment: d.metadata.name, hash, ready: false, deleted: false, createdAt: Date.now() };
+    pods.set(pod.name, pod);
+    later(podStartMs, () => startPod(pod, 0));
+  }
+
+  function newInstance(spec: SpinService, pod: PodState, target: PodRedisTarget): ServiceInstance {
+    return new INSTANCE[spec.redis!]({
+      pod: pod.name,
+      target,
+      ledger,
+      ...(options.caFile ? { caFile: options.caFile } : {}),
+      slowdown: options.trafficSlowdown ?? 1,
+      ...(options.ackTimeoutMs ? { ackTimeoutMs: options.ackTimeoutMs } : {}),
+      ...(spec.role ? { role: spec.role } : {}),
+    });
+  }
+
+  /**
+   * The container starts: resolve its connection (kork-secrets with the pod's role), connect as
+   * the service does; Ready only if that works, else crash-loop. Without traffic (before the run
+   * starts, or in tests of the config alone) a writer's pod only connects and PINGs.
+   */
+  async function startPod(pod: PodState, restarts: number): Promise<void> {
+    if (pod.deleted || stopped) return;
+    const d = store!.get('Deployment', ns, pod.deployment);
+    if (!d) return;
+    const spec = specOf(pod.deployment);
+    if (spec?.connects) {
+      try {
+        const target = await podRedisTarget(annotationsOf(d), options.resolveSecret);
+        // neverReady: the service cannot start on the new Redis (it still starts on spin-redis, so a rollback can succeed).
+        if (faults.neverReady?.includes(pod.deployment) && target.url !== spinRedisUrl()) throw new Error('the fault matrix keeps this pod from starting');
+        pod.target = target;
+        pod.url = target.redisEnabled ? target.url : undefined;
+        if (spec.redis && traffic) {
+          const instance = newInstance(spec, pod, target);
+          pod.instance = instance;
+          instances.push(instance);
+          await instance.start();
+          if (pod.deleted) instance.stop();
+        } else if (target.redisEnabled) {
+          await probeRedis(target, options.caFile, `spin-${spec.canonical}-${pod.name}`);
+          if (traffic && !pod.deleted) {
+            pod.probed = true;
+            ledger.instance('start', spec.canonical, pod.name, target.url);
+          }
+        }
+      } catch {
+        pod.instance?.stop();
+        pod.instance = undefined;
+        pod.target = undefined;
+        pod.url = undefined;
+        // CrashLoopBackOff: restart with a growing delay, capped.
+        later(Math.min(podStartMs * 2 ** Math.min(restarts, 4), 5000), () => startPod(pod, restarts + 1));
+        return;
+      }
+    }
+    if (pod.deleted) return;
+    pod.ready = true;
+    if (pod.target) lastTargets.set(pod.deployment, pod.target);
+    const obj = store!.get('Pod', ns, pod.name);
+    if (obj) store!.update({ ...obj, status: { ...(obj.status as object), phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
+    reconcile(pod.deployment);
+  }
+
+  function deletePod(pod: PodState): void {
+    pod.deleted = true;
+    pod.ready = false;
+    pod.instance?.stop();
+    if (pod.probed && pod.url) ledger.instance('stop', specOf(pod.deployment)?.canonical ?? pod.deployment, pod.name, pod.url);
+    pod.probed = false;
+    pods.delete(pod.name);
+    if (store!.get('Pod', ns, pod.name)) store!.delete('Pod', ns, pod.name);
+  }
+
+  // ---- the Deployment controller ----
+  // One pass per Deployment at a time, after the change events of the current tick (several
+  // updates in a row, e.g. a new template then a scale, are handled together, as a controller
+  // working from its informer's latest state does).
+  const scheduled = new Set<string>();
+  function reconcile(name: string): void {
+    if (scheduled.has(name)) return;
+    scheduled.add(name);
+    setImmediate(() => {
+      scheduled.delete(name);
+      step(name);
+    });
+  }
+
+  /** One pass of the controller for a Deployment (synchronous against the store). */
+  function step(name: string): void {
+    if (stopped || !store) return;
+    const d = store.get('Deployment', ns, name);
+    if (!d) return;
+    const desired = replicasOf(d);
+    const hash = templateHash(d);
+    const mine = [...pods.values()].filter((p) => p.deployment === name && !p.deleted);
+    const fresh = mine.filter((p) => p.hash === hash);
+    const old = mine.filter((p) => p.hash !== hash);
+    const maxSurge = Math.ceil(desired * 0.25);
+    const maxUnavailable = Math.floor(desired * 0.25);
+    // Too many new pods (scale-down): not-ready ones go first.
+    for (const p of fresh.sort((a, b) => Number(a.ready) - Number(b.ready)).slice(0, Math.max(0, fresh.length - desired))) deletePod(p);
+    const current = () => [...pods.values()].filter((p) => p.deployment === name && !p.deleted);
+    if (desired === 0) for (const p of current()) deletePod(p);
+    // Surge: start new pods while the total stays within desired + maxSurge.
+    let total = current().length;
+    let freshCount = current().filter((p) => p.hash === hash).length;
+    while (freshCount < desired && (old.length === 0 || total < desired + maxSurge)) {
+      createPod(d, hash);
+      total++;
+      freshCount++;
+    }
+    // Scale the old pods down as far as availability allows: not-ready ones at once, ready ones
+    // while the ready count stays at desired - maxUnavailable.
+    const minAvailable = desired - maxUnavailable;
+    const before = current().length;
+    for (const p of old.filter((o) => !o.ready && !o.deleted)) deletePod(p);
+    for (const p of old.filter((o) => o.ready && !o.deleted)) {
+      const ready = current().filter((x) => x.ready).length;
+      if (ready - 1 < minAvailable) break;
+      deletePod(p);
+    }
+    // A deleted pod makes room for a surge this pass did not allow (e.g. an old crash-looping
+    // pod replaced by a new template): the controller syncs again on the pod's deletion.
+    if (current().length < before && current().filter((p) => p.hash === hash).length < desired) reconcile(name);
+    const now = current();
+    const ready = now.filter((p) => p.ready).length;
+    store.updateStatus('Deployment', ns, name, {
+      observedGeneration: d.metadata.generation,
+      replicas: now.length,
+      updatedReplicas: now.filter((p) => p.hash === hash).length,
+      readyReplicas: ready,
+      availableReplicas: ready,
+      ...(desired - ready > 0 ? { unavailableReplicas: desired - ready } : {}),
+    });
+  }
+
+  let configData = '';
   function onChange(event: ChangeEvent) {
-    const d = event.object;
-    if (event.type !== 'MODIFIED' || d.kind !== 'Deployment' || stopped) return;
-    const key = `${d.metadata.generation}`;
-    if (observed.get(d.metadata.name) === key) return;
-    observed.set(d.metadata.name, key);
-    const status = (d.status ?? {}) as Record<string, number>;
-    if ((status.observedGeneration ?? 0) >= (d.metadata.generation ?? 0)) return;
-    const replicas = (d.spec as { replicas?: number }).replicas ?? 1;
-    if (d.metadata.name === 'spin-redis') {
+    const obj = event.object;
+    if (stopped) return;
+    if (obj.kind === 'ConfigMap' && obj.metadata.name === 'halyard-config' && event.type === 'MODIFIED') {
+      const data = JSON.stringify(obj.data ?? {});
+      if (configData && data !== configData) ledger.configPatches.push(Date.now());
+      configData = data;
+      return;
+    }
+    if (event.type !== 'MODIFIED' || obj.kind !== 'Deployment') return;
+    const status = (obj.status ?? {}) as Record<string, number>;
+    if ((status.observedGeneration ?? 0) >= (obj.metadata.generation ?? 0)) return;
+    if (obj.metadata.name === 'spin-redis') {
+      const replicas = replicasOf(obj);
+      store!.updateStatus('Deployment', ns, 'spin-redis', { ...status, observedGeneration: obj.metadata.generation });
       later(podStartMs / 3, () => ensureSpinRedis(replicas));
       return;
     }
-    store!.updateStatus('Deployment', ns, d.metadata.name, { ...status, observedGeneration: d.metadata.generation, updatedReplicas: 0, unavailableReplicas: replicas });
-    later(podStartMs, () => rollOut(d.metadata.name));
+    reconcile(obj.metadata.name);
   }
 
-  async function rollOut(name: string) {
-    const d = store!.get('Deployment', ns, name);
-    if (!d) return;
-    const replicas = (d.spec as { replicas?: number }).replicas ?? 1;
-    const annotations = ((d.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations ?? {}) as Record<string, string>;
-    const spec = SERVICES.find((s) => s.name === name);
-    const hash = templateHash(d);
-    // neverReady: the service cannot start on the new Redis (it still starts on spin-redis, so a rollback can succeed).
-    let ready = replicas > 0 && !(faults.neverReady?.includes(name) && annotations[REDIS_URL_ANNOTATION] !== spinRedisUrl());
-    const service = spec?.redis ? services.get(spec.redis) : undefined;
-    if (ready && spec?.connects && annotations[REDIS_URL_ANNOTATION] !== undefined) {
-      try {
-        const target = await podRedisTarget(annotations, options.resolveSecret);
-        if (service) await service.attach(await service.probe(target), target);
-        else if (target.redisEnabled) await probeRedis(target, options.caFile, `${name}-probe`);
-        podTargets.set(name, target);
-      } catch {
-        ready = false; // the new pod crash-loops; the old one keeps serving
-      }
-    }
-    const oldPods = store!.list('Pod', ns, `cluster=${name}`);
-    if (ready) {
-      for (const p of oldPods) store!.delete('Pod', ns, p.metadata.name);
-      for (let i = 0; i < replicas; i++) store!.create(podFor(d, hash, true));
-      store!.updateStatus('Deployment', ns, name, { observedGeneration: d.metadata.generation, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas });
-    } else {
-      if (!oldPods.some((p) => p.metadata.labels?.['pod-template-hash'] === hash.slice(0, 8))) store!.create(podFor(d, hash, false));
-      const available = oldPods.filter((p) => p.metadata.labels?.['pod-template-hash'] !== hash.slice(0, 8)).length;
-      store!.updateStatus('Deployment', ns, name, {
-        observedGeneration: d.metadata.generation,
-        replicas: available + 1,
-        updatedReplicas: 1,
-        readyReplicas: available,
-        availableReplicas: available,
-        unavailableReplicas: 1,
-      });
-    }
-  }
+  /** The Redis a Deployment's pod template points at (what `hal deploy apply` gave it), resolved as its pod would. */
+  const templateUrl = async (name: string): Promise<string | undefined> => {
+    const d = store?.get('Deployment', ns, name);
+    if (!d || annotationsOf(d)[REDIS_URL_ANNOTATION] === undefined) return undefined;
+    return (await podRedisTarget(annotationsOf(d), options.resolveSecret).catch(() => undefined))?.url;
+  };
 
   return {
     exec: halyard.exec,
-    services,
+    ledger,
+    /** Every service instance started so far (old and new pods). */
+    instances,
     get spinRedis() {
       return spinRedis;
     },
@@ -202,6 +389,10 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     halyardFiles: halyard.files,
     /** The services deployed (servicesFor the flavour). */
     serviceList: SERVICES,
+    /** Where Spinnaker points now: the Redis orca's pod template names. */
+    async pointsAt(): Promise<string> {
+      return (await templateUrl('spin-orca')) ?? spinRedisUrl();
+    },
 
     async install(target: ObjectStore): Promise<void> {
       store = target;
@@ -212,47 +403,82 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         metadata: { name: 'spinnaker', namespace: ns, ...(options.podRoleArn ? { annotations: { 'eks.amazonaws.com/role-arn': options.podRoleArn } } : {}) },
       });
       const halyardDeployment = store.create(deployment('spin-halyard', { app: 'halyard' }));
-      store.create(podFor(halyardDeployment, templateHash(halyardDeployment), true, { container: 'halyard' }));
+      store.create(podObject(halyardDeployment, templateHash(halyardDeployment), true, { container: 'halyard' }));
       store.create(deployment('spin-redis', { app: 'spin', cluster: 'spin-redis' }));
       await ensureSpinRedis(1);
       // After spin-redis: with HA clouddriver, ~/.hal/config names it as the three endpoints.
-      store.create({
+      const cm = store.create({
         apiVersion: 'v1',
         kind: 'ConfigMap',
         metadata: { name: 'halyard-config', namespace: ns, labels: { app: 'halyard' } },
         data: { ...INITIAL_FILES, config: halconfig(haClouddriver, spinRedisUrl()) },
       });
+      configData = JSON.stringify(cm.data ?? {});
       halyard.installFiles();
       for (const spec of SERVICES) {
-        const { name, redis } = spec;
-        const d = store.create(deployment(name, { app: 'spin', cluster: name }, halyard.serviceAnnotations(spec)));
-        store.create(podFor(d, templateHash(d), true));
-        if (spec.connects) podTargets.set(name, await podRedisTarget(halyard.serviceAnnotations(spec), options.resolveSecret));
-        if (redis) {
-          const service = new SimulatedService(redis, `${name}-0`, options.caFile, serviceWriteIntervalMs);
-          services.set(redis, service);
+        const { name } = spec;
+        const replicas = options.replicas?.[name] ?? 1;
+        const annotations = halyard.serviceAnnotations(spec);
+        const d = store.create(deployment(name, { app: 'spin', cluster: name }, annotations, replicas));
+        const hash = templateHash(d);
+        const podTarget = spec.connects ? await podRedisTarget(annotations, options.resolveSecret) : undefined;
+        if (podTarget) lastTargets.set(name, podTarget);
+        for (let i = 0; i < replicas; i++) {
+          // Running from before the sandbox began: Ready, their instances start with the traffic.
+          const obj = store.create(podObject(d, hash, true));
+          pods.set(obj.metadata.name, {
+            name: obj.metadata.name,
+            deployment: name,
+            hash,
+            ready: true,
+            deleted: false,
+            createdAt: Date.now(),
+            ...(podTarget ? { target: podTarget, ...(podTarget.redisEnabled ? { url: podTarget.url } : {}) } : {}),
+          });
         }
       }
       store.on('change', onChange);
     },
 
-    /** Start the services' traffic (after seeding, so the seed is not raced). */
+    /** Start the services' instances on the pods that run (after seeding, so the seed is not raced). */
     async startTraffic(): Promise<void> {
-      for (const service of services.values()) {
-        const target: RedisTargetConfig = { url: spinRedisUrl(), gateSecure: false };
-        await service.attach(await service.probe(target), target);
+      traffic = true;
+      for (const pod of pods.values()) {
+        const spec = specOf(pod.deployment);
+        if (!spec?.connects || pod.instance || pod.deleted || !pod.ready) continue;
+        const d = store!.get('Deployment', ns, pod.deployment)!;
+        const target = await podRedisTarget(annotationsOf(d), options.resolveSecret);
+        pod.target = target;
+        pod.url = target.redisEnabled ? target.url : undefined;
+        if (spec.redis) {
+          const instance = newInstance(spec, pod, target);
+          pod.instance = instance;
+          instances.push(instance);
+          await instance.start();
+        } else if (pod.url) {
+          pod.probed = true;
+          ledger.instance('start', spec.canonical, pod.name, pod.url);
+        }
       }
     },
 
     snapshot(): SpinnakerSnapshot {
-      const deploymentsNow = SERVICES.map(({ name, redis, connects }) => {
+      const deploymentsNow = SERVICES.map(({ name, connects }) => {
         const d = store?.get('Deployment', ns, name);
         const s = (d?.status ?? {}) as Record<string, number>;
-        const replicas = (d?.spec as { replicas?: number })?.replicas ?? 0;
-        const pod = podTargets.get(name);
-        const target = (redis ? services.get(redis)?.target : undefined) ?? pod;
-        const connection = connects ? { redis: pod?.redisEnabled === false ? undefined : target?.url, authenticated: Boolean(target?.password), redisEnabled: pod?.redisEnabled ?? true } : {};
-        return { name, ...connection, ready: (s.availableReplicas ?? 0) === replicas && !s.unavailableReplicas, replicas };
+        const replicas = d ? replicasOf(d) : 0;
+        const mine = [...pods.values()].filter((p) => p.deployment === name && !p.deleted);
+        const running = mine.filter((p) => p.ready && p.target).sort((a, b) => b.createdAt - a.createdAt);
+        // One Redis for all Ready pods: that one; mid-rollout (two): the newest pod's; none Ready: the last one's.
+        const target = running[0]?.target ?? lastTargets.get(name);
+        const connection = connects ? { redis: target?.redisEnabled === false ? undefined : target?.url, authenticated: Boolean(target?.password), redisEnabled: target?.redisEnabled ?? true } : {};
+        return {
+          name,
+          ...connection,
+          ready: (s.availableReplicas ?? 0) === replicas && !s.unavailableReplicas && (s.replicas ?? 0) === replicas,
+          replicas,
+          pods: mine.map((p) => ({ name: p.name, ready: p.ready, ...(p.url ? { redis: p.url } : {}) })),
+        };
       });
       const redisDeployment = store?.get('Deployment', ns, 'spin-redis');
       const cfg = halyard.config();
@@ -260,22 +486,37 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         services: deploymentsNow,
         spinRedis: { replicas: (redisDeployment?.spec as { replicas?: number })?.replicas ?? 0, running: Boolean(spinRedis), url: spinRedisUrl() },
         halyard: cfg.url !== spinRedisUrl() ? { overrideBaseUrl: cfg.url } : {},
-        orcaExecutionsWritten: services.get('orca')?.written.size ?? 0,
+        orcaExecutionsWritten: orcaExecutions().size,
       };
     },
 
-    async stopTraffic(): Promise<void> {
-      await Promise.all([...services.values()].map((s) => s.stop()));
+    /** Every execution key any orca instance stored during the run. */
+    orcaExecutions,
+
+    /** Stop every instance (the pods stay): the end of the run, before the final checks. */
+    async stopTraffic(): Promise<number> {
+      traffic = false;
+      const at = Date.now();
+      ledger.closePolls(at);
+      for (const i of instances) i.stop();
+      for (const p of pods.values()) p.probed = false;
+      return at;
     },
 
     async close(): Promise<void> {
       stopped = true;
       for (const t of timers) clearTimeout(t);
       store?.off('change', onChange);
-      await Promise.all([...services.values()].map((s) => s.stop()));
+      for (const i of instances) i.stop();
       await spinRedis?.stop();
     },
   };
+
+  function orcaExecutions(): Set<string> {
+    const all = new Set<string>();
+    for (const i of instances) if (i instanceof OrcaInstance) for (const k of i.executionsWritten) all.add(k);
+    return all;
+  }
 }
 
 export type SpinnakerSimulation = ReturnType<typeof createSpinnakerSimulation>;

@@ -1,178 +1,195 @@
 /**
- * Small clients that play Spinnaker's Redis users, so that live writes, the drain check and
- * "nothing lost" are real in the sandbox:
- *   - orca keeps writing pipeline executions (the shapes of RedisExecutionRepository) and
- *     finishes some later; it records every execution it wrote and never drops a write;
- *   - gate keeps Spring-Session-like sessions with TTLs and counts expired events; like
- *     Gate it runs CONFIG SET notify-keyspace-events unless redis.configuration.secure;
- *   - igor keeps its last-seen build numbers.
- * Each connects to whatever Redis its Deployment currently points at.
+ * The simulated Spinnaker services that use Redis: one `ServiceInstance` per Ready pod, bound
+ * for its whole life to the Redis its pod template points at (as a real pod: a new config
+ * means a new pod). Each service lives in ./services/<name>.ts and names the real source it
+ * follows; this file holds what they share:
+ *   - connecting as the service does (connection name `spin-<service>-<pod>`, AUTH, TLS), and
+ *     failing start-up (the pod is not Ready) when it cannot, as a real service crash-loops;
+ *   - loops that survive connection errors (a failed tick is retried on the next one);
+ *   - `write(ops, fn)`: run Redis commands and record them in the write ledger, as
+ *     certain when Redis answered, as "maybe applied" when the call failed;
+ *   - the outside world the services poll (cloud inventory, Jenkins builds, Pub/Sub
+ *     messages, users and roles), a function of time so that two instances agree on it.
+ *
+ * Every command used works on Redis 3.2: HMSET (not multi-field HSET), DEL (not UNLINK),
+ * SET with EX/PX/NX only, no streams, and scripts that are deterministic (3.2 and 4.0
+ * replicate whole scripts).
  */
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis, type ChainableCommander } from 'ioredis';
 import { redisOptions } from '../../lib/redis/connect.js';
+import type { LedgerOp, WriteLedger } from './ledger.js';
 
 export interface RedisTargetConfig {
   url: string;
   password?: string;
   /** gate-local.yml redis.configuration.secure */
   gateSecure: boolean;
+  /** echo's redis.enabled (false: echo opens no Redis connection and refuses Pub/Sub messages). */
+  redisEnabled?: boolean;
 }
 
-export type ServiceName = 'orca' | 'gate' | 'igor';
+export type ServiceName = 'orca' | 'clouddriver' | 'gate' | 'igor' | 'fiat' | 'echo' | 'rosco';
 
-interface Write {
-  apply(redis: Redis): Promise<void>;
+/** clouddriver's part: `caching` (CATS agents only, HA clouddriver-caching), `tasks` (task repository only, HA clouddriver-rw), `all`. */
+export type ClouddriverRole = 'all' | 'caching' | 'tasks';
+
+export interface InstanceOptions {
+  pod: string;
+  target: RedisTargetConfig;
+  caFile?: string;
+  ledger: WriteLedger;
+  /** Multiplies every interval (2 = half the traffic). */
+  slowdown?: number;
+  /** keiko's ack timeout (orca); 60 s as in RedisQueueProperties unless a test shortens it. */
+  ackTimeoutMs?: number;
+  /** clouddriver only: which of its Redis users this pod runs (HA sub-services). */
+  role?: ClouddriverRole;
 }
 
-const APPS = ['checkout', 'payments', 'search', 'inventory', 'identity'];
+/** A command failed inside MULTI/EXEC or a pipeline. */
+export class SimulatedWriteError extends Error {
+  override readonly name = 'SimulatedWriteError';
+}
 
-export class SimulatedService {
-  private redis?: Redis;
-  private subscriber?: Redis;
-  target?: RedisTargetConfig;
-  private timer?: NodeJS.Timeout;
-  private queue: Write[] = [];
-  private flushing = false;
-  private stopped = false;
-  readonly written = new Map<string, string>(); // orca: execution id -> url it was first written to
-  failedWrites = 0;
-  expiredEvents = 0;
-  private seq = 0;
-  private readonly running: string[] = [];
+export abstract class ServiceInstance {
+  protected redis!: Redis;
+  readonly url: string;
+  stopped = false;
+  failures = 0;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  protected readonly ledger: WriteLedger;
+  protected readonly slowdown: number;
 
   constructor(
-    readonly name: ServiceName,
-    readonly podName: string,
-    private readonly caFile: string | undefined,
-    private readonly intervalMs: number,
-  ) {}
+    readonly service: ServiceName,
+    protected readonly options: InstanceOptions,
+  ) {
+    this.url = options.target.url;
+    this.ledger = options.ledger;
+    this.slowdown = options.slowdown ?? 1;
+  }
 
-  /** Connect a client the way the service would; rejects when the service would fail to start. */
-  async probe(target: RedisTargetConfig): Promise<Redis> {
+  get pod(): string {
+    return this.options.pod;
+  }
+
+  /** Connect as the service does at start-up; rejects when it could not start (the pod stays not Ready). */
+  async start(): Promise<void> {
+    const { target, caFile, pod } = this.options;
     const client = new Redis(
       redisOptions(
-        { url: target.url, ...(target.password ? { password: target.password } : {}), ...(this.caFile ? { caFile: this.caFile } : {}) },
-        { connectionName: `spin-${this.name}-${this.podName}`, lazyConnect: true, retryStrategy: (n) => Math.min(n * 100, 1000), maxRetriesPerRequest: 1 },
+        { url: target.url, ...(target.password ? { password: target.password } : {}), ...(caFile ? { caFile } : {}) },
+        { connectionName: `spin-${this.service}-${pod}`, lazyConnect: true, retryStrategy: (n) => Math.min(n * 200, 2000), maxRetriesPerRequest: 1, enableOfflineQueue: false },
       ),
     );
     client.on('error', () => undefined);
     try {
       await client.connect();
-      if (this.name === 'gate' && !target.gateSecure) {
-        // What Gate does at start, and why it fails on ElastiCache without `secure: true`.
-        await client.config('SET', 'notify-keyspace-events', 'gxE');
-      }
       await client.ping();
-      return client;
+      this.redis = client;
+      await this.onStart(client);
     } catch (error) {
       client.disconnect();
-      throw new Error(`Unable to configure Redis to keyspace notifications: ${(error as Error).message}`, { cause: error });
+      throw error;
     }
-  }
-
-  /** Switch to a new Redis (a new pod became ready with a new config). */
-  async attach(client: Redis, target: RedisTargetConfig): Promise<void> {
-    const old = this.redis;
-    const oldSub = this.subscriber;
-    this.redis = client;
-    this.target = target;
-    if (this.name === 'gate') {
-      const sub = client.duplicate({ connectionName: `spin-gate-${this.podName}-sub` });
-      sub.on('error', () => undefined);
-      sub.on('message', () => this.expiredEvents++);
-      await sub.subscribe('__keyevent@0__:expired').catch(() => undefined);
-      this.subscriber = sub;
+    if (this.stopped) {
+      client.disconnect();
+      return;
     }
-    old?.disconnect();
-    oldSub?.disconnect();
-    if (!this.timer && !this.stopped) this.timer = setInterval(() => this.tick(), this.intervalMs);
+    this.ledger.instance('start', this.service, pod, this.url);
+    this.begin();
   }
 
-  detach(): void {
-    this.redis?.disconnect();
-    this.subscriber?.disconnect();
-    this.redis = undefined;
-    this.subscriber = undefined;
-  }
-
-  private tick(): void {
-    const now = Date.now();
-    if (this.name === 'orca') {
-      const id = `${now.toString(36)}-${(this.seq++).toString(36)}-${randomBytes(3).toString('hex')}`;
-      const app = APPS[this.seq % APPS.length]!;
-      const configId = `pcfg-${app}-${this.seq % 3}`;
-      const kind = this.seq % 4 === 0 ? 'orchestration' : 'pipeline';
-      const key = `${kind}:${id}`;
-      this.enqueue(async (r) => {
-        await r
-          .multi()
-          .hset(key, 'application', app, 'name', `deploy-${app}`, 'status', 'RUNNING', 'startTime', String(now), 'stage.0.type', 'deploy', 'stage.0.status', 'RUNNING')
-          .rpush(`${key}:stageIndex`, `stage-${id}-0`)
-          .sadd(`allJobs:${kind}`, id)
-          .sadd(`${kind}:app:${app}`, id)
-          .zadd(`${kind}:executions:${configId}`, now, id)
-          .set(`correlation:${id}`, id)
-          .exec();
-        if (!this.written.has(key)) this.written.set(key, this.target?.url ?? '');
-      });
-      this.running.push(key);
-      // Finish an older execution: a later write to a key that may have moved meanwhile.
-      if (this.running.length > 5) {
-        const done = this.running.shift()!;
-        this.enqueue(async (r) => void (await r.hset(done, 'status', 'SUCCEEDED', 'endTime', String(Date.now()), 'stage.0.status', 'SUCCEEDED')));
-      }
-    } else if (this.name === 'gate') {
-      const id = randomBytes(8).toString('hex');
-      this.enqueue(async (r) => {
-        await r
-          .multi()
-          .hset(`spring:session:sessions:${id}`, 'creationTime', String(now), 'maxInactiveInterval', '2')
-          .pexpire(`spring:session:sessions:${id}`, 4000)
-          .set(`spring:session:sessions:expires:${id}`, '', 'PX', 2000)
-          .exec();
-      });
-    } else {
-      const job = `job-${this.seq++ % 7}`;
-      this.enqueue(async (r) => void (await r.hset('igor:builds:last:jenkins', job, String(now))));
-    }
-  }
-
-  private enqueue(apply: Write['apply']): void {
-    this.queue.push({ apply });
-    void this.flush();
-  }
-
-  private async flush(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      while (this.queue.length > 0 && this.redis) {
-        const write = this.queue[0]!;
-        try {
-          await write.apply(this.redis);
-          this.queue.shift();
-        } catch {
-          // A Redis going away must not lose an execution: keep it and retry on the current target.
-          this.failedWrites++;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-    } finally {
-      this.flushing = false;
-    }
-  }
-
-  get pendingWrites(): number {
-    return this.queue.length;
-  }
-
-  async stop(): Promise<void> {
+  /** The pod is deleted: SIGTERM, no drain (kork's NoDiscoveryStatusPublisher publishes nothing on shutdown). */
+  stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    const deadline = Date.now() + 2000;
-    while (this.queue.length > 0 && Date.now() < deadline) await this.flush().then(() => new Promise((r) => setTimeout(r, 20)));
-    this.detach();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.onStop();
+    if (this.redis) {
+      this.redis.disconnect();
+      this.ledger.instance('stop', this.service, this.options.pod, this.url);
+    }
   }
+
+  /** Start-up checks beyond PING (gate's CONFIG SET, orca's SCRIPT LOAD). */
+  protected async onStart(_redis: Redis): Promise<void> {}
+  protected onStop(): void {}
+  /** Start the service's loops. */
+  protected abstract begin(): void;
+
+  /** Run `fn` every `ms` (fixed delay, like Spring's @Scheduled(fixedDelay)); a failed run is retried next time. */
+  protected every(ms: number, fn: () => Promise<unknown>, firstDelayMs = Math.random() * ms): void {
+    const run = async () => {
+      if (this.stopped) return;
+      try {
+        await fn();
+      } catch {
+        this.failures++;
+      }
+      this.after(ms * this.slowdown, run);
+    };
+    this.after(firstDelayMs * this.slowdown, run);
+  }
+
+  protected after(ms: number, fn: () => unknown): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped) void Promise.resolve(fn()).catch(() => this.failures++);
+    }, ms);
+    this.timers.add(t);
+  }
+
+  /** Run commands whose effects are `ops`, and record them in the ledger. */
+  protected async write<T>(ops: LedgerOp[], fn: (redis: Redis) => Promise<T>): Promise<T> {
+    if (this.stopped) throw new SimulatedWriteError(`${this.options.pod} is stopped`);
+    const t0 = Date.now();
+    try {
+      const out = await fn(this.redis);
+      this.ledger.record(this.url, ops, t0);
+      return out;
+    } catch (error) {
+      this.ledger.maybe(this.url, ops, t0);
+      throw error;
+    }
+  }
+
+  /** EXEC a MULTI (or a pipeline) and fail if any command in it failed. */
+  protected static async exec(batch: ChainableCommander): Promise<unknown[]> {
+    const results = await batch.exec();
+    if (!results) throw new SimulatedWriteError('EXEC aborted');
+    for (const [error] of results) if (error) throw error;
+    return results.map(([, value]) => value);
+  }
+
+  protected sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.after(ms, resolve));
+  }
+}
+
+/** mulberry32 over a string seed: the outside world's "random" facts, identical in every instance. */
+export function hashRandom(seed: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < seed.length; i++) h = Math.imul(h ^ seed.charCodeAt(i), 16777619);
+  let a = h >>> 0;
+  a = (a + 0x6d2b79f5) >>> 0;
+  let t = a;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+export const APPS = ['checkout', 'payments', 'search', 'inventory', 'identity', 'billing', 'catalog', 'shipping', 'ledger', 'notifications'];
+
+/** A JSON blob of about `bytes` bytes (stage contexts, cache attributes), deterministic per seed. */
+export function blob(seed: string, bytes: number): string {
+  const unit = `${seed.replace(/[^A-Za-z0-9:-]/g, '')}-lorem-ipsum-manifest-line `;
+  return unit.repeat(Math.max(1, Math.ceil(bytes / unit.length))).slice(0, bytes);
+}
+
+/** A Java-serialised value as Spring Session stores it (JdkSerializationRedisSerializer): 0xACED0005 then the payload. */
+export function javaSerialized(payload: string): Buffer {
+  return Buffer.concat([Buffer.from([0xac, 0xed, 0x00, 0x05]), Buffer.from(payload)]);
 }

@@ -33,8 +33,15 @@ describe('npm start (the rehearsal)', () => {
     expect(text).toMatch(/Verification: clean/);
     expect(text).toMatch(/orca history \(audit parity\): .*: all there/);
     expect(text).toMatch(/spinnaker-redis: HEALTHY/);
+    // The invariants of the write ledger, each printed, and the figures of the cutover.
+    for (const name of ['noMessageProcessedTwice', 'noMessageLost', 'noDeletedKeyResurrected', 'lastWriteWins', 'orcaWritesPresent']) expect(text).toContain(`✔ ${name}`);
+    expect(text).toMatch(/cutover window: \d+\.\d s/);
+    expect(text).toMatch(/orca queue not processed for at most \d+\.\d s/);
     const json = readFileSync(report, 'utf8');
-    expect(JSON.parse(json) as { status: string; health: { status: string } }).toMatchObject({ status: 'SUCCEEDED', health: { status: 'healthy' } });
+    const parsed = JSON.parse(json) as { status: string; health: { status: string }; invariants: Record<string, boolean>; figures: Record<string, unknown> };
+    expect(parsed).toMatchObject({ status: 'SUCCEEDED', health: { status: 'healthy' } });
+    expect(parsed.invariants).toEqual({ noMessageProcessedTwice: true, noMessageLost: true, noDeletedKeyResurrected: true, lastWriteWins: true, orcaWritesPresent: true });
+    expect(parsed.figures).toMatchObject({ messagesProcessedTwice: 0, keysResurrected: 0, staleValues: 0, cutoverWindowMs: expect.any(Number), longestOrcaPollGapMs: expect.any(Number) });
     expect(world!.secrets.length).toBeGreaterThanOrEqual(3);
     for (const secret of world!.secrets) {
       expect(text.includes(secret)).toBe(false);

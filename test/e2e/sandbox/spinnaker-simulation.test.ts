@@ -1,13 +1,20 @@
-/** The simulated Spinnaker and the seed on their own: Halyard's files and hal's checks, spin-redis following its Deployment, deterministic seed data. */
+/**
+ * The simulated Spinnaker and the seed on their own: Halyard's files and hal's checks, spin-redis
+ * following its Deployment, Kubernetes semantics for the services' pods (rolling update with an
+ * overlap, scale to 0, a pod that cannot reach its Redis is not Ready), the writers' keys, and
+ * deterministic seed data with a real install's shares.
+ */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectRedis } from '../../../lib/redis/connect.js';
-import { ObjectStore } from '../../../sandbox/kubernetes/store.js';
+import { type KubeObject, ObjectStore } from '../../../sandbox/kubernetes/store.js';
 import { createSpinnakerSimulation, INITIAL_FILES, type SpinnakerSimulation } from '../../../sandbox/spinnaker/index.js';
+import { REDIS_ENABLED_ANNOTATION, REDIS_URL_ANNOTATION } from '../../../sandbox/spinnaker/halyard.js';
+import { EchoInstance } from '../../../sandbox/spinnaker/services/echo.js';
 import { seedSpinnakerData } from '../../../sandbox/seed.js';
-import { startRedis } from '../../../sandbox/redis/redis-process.js';
+import { type RedisProcess, startRedis } from '../../../sandbox/redis/redis-process.js';
 
 const HAL = '/home/spinnaker/.hal/default';
 let store: ObjectStore;
@@ -56,6 +63,153 @@ describe('the simulated Halyard pod', () => {
   });
 });
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+const spinClients = async (url: string) => {
+  const r = await connectRedis({ url });
+  try {
+    return ((await r.client('LIST')) as string).split('\n').filter((l) => / name=spin-(orca|clouddriver|gate|igor|fiat|echo|rosco)-/.test(l)).length;
+  } finally {
+    r.disconnect();
+  }
+};
+
+describe('the services and their pods', () => {
+  let other: RedisProcess;
+  let traffic: SpinnakerSimulation;
+  let trafficStore: ObjectStore;
+  const pointAt = (name: string, annotations: Record<string, string>) => {
+    const d = trafficStore.get('Deployment', 'spinnaker', name)!;
+    const template = (d.spec as { template: { metadata: { annotations: Record<string, string> } } }).template;
+    trafficStore.update({ ...d, spec: { ...(d.spec as object), template: { ...template, metadata: { ...template.metadata, annotations: { ...template.metadata.annotations, ...annotations } } } } });
+  };
+  const podsOf = (name: string) => trafficStore.list('Pod', 'spinnaker', `cluster=${name}`);
+  const ready = (pod: KubeObject) => (pod.status as { conditions: { status: string }[] }).conditions[0]?.status === 'True';
+
+  beforeAll(async () => {
+    other = await startRedis({ dir: mkdtempSync(join(tmpdir(), 'other-')), password: 'right-password' });
+    trafficStore = new ObjectStore();
+    // kork-secrets resolves the whole redis.connection: a URL with the password in its user-info.
+    const withPassword = (password: string) => `redis://:${password}@127.0.0.1:${other.port}`;
+    traffic = createSpinnakerSimulation({
+      dir: mkdtempSync(join(tmpdir(), 'sim-traffic-')),
+      resolveSecret: async (ref) => withPassword(ref === 'encrypted:good' ? 'right-password' : 'wrong-password'),
+      podStartMs: 100,
+    });
+    await traffic.install(trafficStore);
+    await traffic.startTraffic();
+  });
+  afterAll(async () => {
+    await traffic?.close();
+    await other?.stop();
+  });
+
+  it('writes the real keys of every service on spin-redis', async () => {
+    const r = await connectRedis({ url: traffic.spinRedisUrl });
+    try {
+      const patterns = [
+        'allJobs:pipeline',
+        'kubernetes:pods:attributes:*',
+        'task:*',
+        'spinnaker:fiat:users',
+        'igor:jenkins-main:*',
+        '{echo:pubsub:completed}:*',
+        'spring:session:sessions:*',
+        'allBakes',
+      ];
+      const missing = async () => {
+        const out: string[] = [];
+        for (const p of patterns) if ((await r.keys(p)).length === 0) out.push(p);
+        return out;
+      };
+      await until('every service wrote', async () => (await missing()).length === 0, 15_000).catch(async () => expect(await missing()).toEqual([]));
+      expect(await r.type('orca.task.queue.messages')).toMatch(/hash|none/);
+      expect(await r.type('allJobs:pipeline')).toBe('set');
+      expect(await r.type('monitor.active-executions')).toMatch(/hash|none/);
+      expect((await r.keys('kubernetes:pods:attributes:*')).length).toBeGreaterThan(0);
+      expect(await r.type('kubernetes:pods:hashes')).toBe('hash');
+      expect((await r.keys('task:*')).length).toBeGreaterThan(0);
+      expect(await r.type('spinnaker:fiat:users')).toBe('set');
+      expect((await r.keys('igor:jenkins-main:*')).length).toBeGreaterThan(0);
+      expect((await r.keys('{echo:pubsub:completed}:*')).length).toBeGreaterThan(0);
+      expect((await r.keys('spring:session:sessions:*')).length).toBeGreaterThan(0);
+      expect(await r.type('allBakes')).toBe('zset');
+      // keiko's poll script was loaded with SCRIPT LOAD, then called with EVALSHA.
+      expect(String(await r.info('commandstats'))).toMatch(/cmdstat_evalsha:calls=\d+/);
+      expect(traffic.ledger.writes).toBeGreaterThan(50);
+      expect(traffic.ledger.longestPollGapMs).toBeLessThan(2000);
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  it('keeps a pod whose Redis refuses its password not Ready, and the old pod serving', async () => {
+    pointAt('spin-fiat', { [REDIS_URL_ANNOTATION]: 'encrypted:bad' });
+    await until('a second fiat pod', () => podsOf('spin-fiat').length === 2);
+    await sleep(600);
+    const pods = podsOf('spin-fiat');
+    expect(pods.filter(ready)).toHaveLength(1);
+    const status = trafficStore.get('Deployment', 'spinnaker', 'spin-fiat')!.status as Record<string, number>;
+    expect(status).toMatchObject({ replicas: 2, updatedReplicas: 1, readyReplicas: 1 });
+  });
+
+  it('rolls a new template out with the old and the new pod running at once, each on its own Redis', async () => {
+    const before = podsOf('spin-orca');
+    expect(before).toHaveLength(1);
+    pointAt('spin-orca', { [REDIS_URL_ANNOTATION]: 'encrypted:good' });
+    // maxSurge 1, maxUnavailable 0: the new pod starts and is Ready while the old one still runs.
+    await until('two orca pods, both Ready', () => podsOf('spin-orca').filter(ready).length === 2 || podsOf('spin-orca').length === 1);
+    await until('the old orca pod gone', () => podsOf('spin-orca').length === 1 && podsOf('spin-orca')[0]!.metadata.name !== before[0]!.metadata.name);
+    const events = traffic.ledger.instanceEvents.filter((e) => e.service === 'orca');
+    const newStart = events.find((e) => e.event === 'start' && e.url === other.url)!;
+    const oldStop = events.find((e) => e.event === 'stop' && e.pod === before[0]!.metadata.name)!;
+    expect(newStart.t).toBeLessThanOrEqual(oldStop.t);
+    const r = await connectRedis({ url: other.url, password: 'right-password' });
+    try {
+      // The new orca launches executions on its Redis.
+      await until('an execution on the new Redis', async () => (await r.exists('allJobs:pipeline')) === 1, 10_000);
+    } finally {
+      r.disconnect();
+    }
+    expect(trafficStore.get('Deployment', 'spinnaker', 'spin-orca')!.status).toMatchObject({ replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 });
+  });
+
+  it('starts echo with redis.enabled false without a Redis connection, and it refuses every Pub/Sub message', async () => {
+    const before = podsOf('spin-echo')[0]!.metadata.name;
+    pointAt('spin-echo', { [REDIS_ENABLED_ANNOTATION]: 'false' });
+    await until('the new echo pod alone and Ready', () => podsOf('spin-echo').length === 1 && podsOf('spin-echo')[0]!.metadata.name !== before && ready(podsOf('spin-echo')[0]!));
+    const pod = podsOf('spin-echo')[0]!.metadata.name;
+    const echo = traffic.instances.find((i): i is EchoInstance => i instanceof EchoInstance && i.pod === pod)!;
+    await until('a message refused', () => echo.refused > 0);
+    expect(echo.triggered).toBe(0);
+    expect(traffic.snapshot().services.find((s) => s.name === 'spin-echo')).toMatchObject({ redisEnabled: false, redis: undefined, ready: true });
+    const r = await connectRedis({ url: traffic.spinRedisUrl });
+    try {
+      expect(String(await r.client('LIST'))).not.toContain(`name=spin-echo-${pod}`);
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  it('deletes the pods of a Deployment scaled to 0, and their instances leave Redis', async () => {
+    pointAt('spin-fiat', { [REDIS_URL_ANNOTATION]: traffic.spinRedisUrl });
+    for (const name of ['spin-orca', 'spin-clouddriver', 'spin-gate', 'spin-igor', 'spin-fiat', 'spin-echo', 'spin-rosco']) {
+      const d = trafficStore.get('Deployment', 'spinnaker', name)!;
+      trafficStore.update({ ...d, spec: { ...(d.spec as object), replicas: 0 } });
+    }
+    await until('no pods left', () => ['spin-orca', 'spin-gate', 'spin-fiat'].every((n) => podsOf(n).length === 0));
+    await until('no Spinnaker client on spin-redis', async () => (await spinClients(traffic.spinRedisUrl)) === 0);
+    await until('no Spinnaker client on the other Redis', async () => (await spinClients(`redis://:right-password@127.0.0.1:${other.port}`)) === 0);
+    expect(trafficStore.get('Deployment', 'spinnaker', 'spin-orca')!.status).toMatchObject({ replicas: 0, readyReplicas: 0 });
+  });
+});
+
 describe('seedSpinnakerData', () => {
   it('writes the Spinnaker shapes, the same way for the same seed', async () => {
     const server = await startRedis({ dir: mkdtempSync(join(tmpdir(), 'seed-')) });
@@ -63,13 +217,23 @@ describe('seedSpinnakerData', () => {
     try {
       const first = await seedSpinnakerData(redis, { keys: 2000, seed: 7 });
       const sample = (await redis.keys('pipeline:*')).sort().slice(0, 5);
-      const hash = await redis.hgetall(sample.find((k) => !k.includes(':', 'pipeline:'.length))!);
+      const hash = await redis.hgetall(sample.find((k) => !k.includes(':', 'pipeline:'.length) && !k.startsWith('pipeline:executions'))!);
       await redis.flushall();
       const second = await seedSpinnakerData(redis, { keys: 2000, seed: 7 });
       expect(second).toEqual(first);
       expect(first.keys).toBeGreaterThanOrEqual(2000);
       expect(first.pipelines).toBeGreaterThan(0);
       expect(first.sessions).toBeGreaterThan(0);
+      // Shares like a real install: clouddriver's cache is the largest tenant, orca second.
+      expect(
+        Object.entries(first.byService)
+          .sort(([, a], [, b]) => b - a)
+          .map(([s]) => s)
+          .slice(0, 2),
+      ).toEqual(['clouddriver', 'orca']);
+      expect(await redis.type('kubernetes:pods:members')).toBe('set');
+      expect(await redis.ttl((await redis.keys('task:*'))[0]!)).toBeGreaterThan(40_000);
+      expect(await redis.type('pipeline:executions:pcfg-checkout-0')).toMatch(/zset|none/);
       expect(hash).toMatchObject({ application: expect.any(String), status: expect.any(String), startTime: expect.any(String) });
       expect(await redis.type('allJobs:pipeline')).toBe('set');
       expect(await redis.pttl((await redis.keys('spring:session:sessions:expires:*'))[0]!)).toBeGreaterThan(0);
@@ -121,9 +285,12 @@ describe('what a simulated service connects with', () => {
   const settle = async () => {
     for (let i = 0; i < 40; i++) {
       await new Promise((r) => setTimeout(r, 50));
+      // Rolling until every pod runs the new template and is Ready (a crash-looping pod keeps it rolling: then the 2 s run out).
       const rolling = ha.serviceList.some((s) => {
-        const st = (secured.get('Deployment', 'spinnaker', s.name)?.status ?? {}) as { observedGeneration?: number; updatedReplicas?: number; replicas?: number; unavailableReplicas?: number };
-        return (st.observedGeneration ?? 0) < (secured.get('Deployment', 'spinnaker', s.name)?.metadata.generation ?? 0) || st.updatedReplicas === 0;
+        const d = secured.get('Deployment', 'spinnaker', s.name);
+        const st = (d?.status ?? {}) as { observedGeneration?: number; updatedReplicas?: number; replicas?: number; readyReplicas?: number };
+        const wanted = (d?.spec as { replicas?: number } | undefined)?.replicas ?? 1;
+        return (st.observedGeneration ?? 0) < (d?.metadata.generation ?? 0) || st.replicas !== wanted || st.updatedReplicas !== wanted || st.readyReplicas !== wanted;
       });
       if (!rolling) return;
     }
