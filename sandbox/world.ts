@@ -14,7 +14,7 @@ import { startElastiCacheEmulator, type ElastiCacheEmulator } from './aws/elasti
 import { startEksEmulator, startSecretsManagerEmulator, startSfnEmulator, startSnsEmulator, startStsEmulator, type SecretsManagerEmulator, type SnsEmulator } from './aws/services.js';
 import type { FaultInjector } from './aws/http.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/server.js';
-import { createSpinnakerSimulation, type SpinnakerSimulation } from './spinnaker/index.js';
+import { createSpinnakerSimulation, type SpinnakerFaults, type SpinnakerSimulation } from './spinnaker/index.js';
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
 import { ROOT, runMigration, type ExecutionResult } from './runner.js';
 import type { MigrationInput } from '../lib/config/schema.js';
@@ -28,7 +28,7 @@ export interface WorldOptions {
   log?: (message: string) => void;
   /** Override parts of the migration input (e.g. options). */
   input?: Partial<MigrationInput>;
-  spinnakerFaults?: { halFailures?: number; neverReady?: string[] };
+  spinnakerFaults?: SpinnakerFaults;
 }
 
 export interface WorldSnapshot {

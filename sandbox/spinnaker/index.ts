@@ -30,7 +30,15 @@ export interface SpinnakerSimulationOptions {
   podStartMs?: number;
   serviceWriteIntervalMs?: number;
   /** Fault switches for the fault matrix. */
-  faults?: { halFailures?: number; neverReady?: string[] };
+  faults?: SpinnakerFaults;
+}
+
+export interface SpinnakerFaults {
+  halFailures?: number;
+  /** Deployments whose new pods never become Ready unless they point at spin-redis. */
+  neverReady?: string[];
+  /** Deployments whose pods hang in Terminating when scaled to 0, their Redis client still open. */
+  neverTerminate?: string[];
 }
 
 const SERVICES: { name: string; redis?: ServiceName }[] = [
@@ -172,6 +180,20 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     const annotations = ((d.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations ?? {}) as Record<string, string>;
     const spec = SERVICES.find((s) => s.name === name);
     const hash = templateHash(d);
+    if (replicas === 0) {
+      // Scaled to 0: the ReplicaSet controller deletes every pod, and the service's Redis
+      // clients close with its process (SIGTERM). A pod stuck in Terminating (a finalizer, a
+      // lost node) keeps its process, and so its connection, until it goes.
+      const service = spec?.redis ? services.get(spec.redis) : undefined;
+      const stuck = faults.neverTerminate?.includes(name);
+      for (const p of store!.list('Pod', ns, `cluster=${name}`)) {
+        if (stuck) store!.update({ ...p, metadata: { ...p.metadata, deletionTimestamp: new Date().toISOString() } as KubeObject['metadata'] });
+        else store!.delete('Pod', ns, p.metadata.name);
+      }
+      if (!stuck) service?.detach();
+      store!.updateStatus('Deployment', ns, name, { observedGeneration: d.metadata.generation, replicas: 0, updatedReplicas: 0, readyReplicas: 0, availableReplicas: 0 });
+      return;
+    }
     // neverReady: the service cannot start on the new Redis (it still starts on spin-redis, so a rollback can succeed).
     let ready = replicas > 0 && !(faults.neverReady?.includes(name) && annotations[REDIS_URL_ANNOTATION] !== spinRedisUrl());
     const service = spec?.redis ? services.get(spec.redis) : undefined;

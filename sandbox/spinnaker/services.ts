@@ -97,6 +97,8 @@ export class SimulatedService {
   }
 
   private tick(): void {
+    // No pod, no work (scaled to 0 for the switch): nothing is generated until a pod attaches again.
+    if (!this.redis) return;
     const now = Date.now();
     if (this.name === 'orca') {
       const id = `${now.toString(36)}-${(this.seq++).toString(36)}-${randomBytes(3).toString('hex')}`;

@@ -44,6 +44,8 @@ const CALLS: Record<string, string[]> = {
   patchHalyardConfig: [EKS],
   halDeployApply: [EKS],
   checkSpinnakerRollout: [EKS],
+  quiesceSpinnaker: [EKS],
+  resumeSpinnaker: [EKS],
   scaleDownSpinRedis: [EKS],
   scaleUpSpinRedis: [EKS],
   restoreHalyardConfig: [EKS],
@@ -62,6 +64,7 @@ const CALLS: Record<string, string[]> = {
   copyBulk: [EKS, AUTH_TOKEN],
   enableChangeCapture: [EKS],
   catchUpLiveWrites: [EKS, AUTH_TOKEN],
+  checkSpinnakerQuiesced: [EKS, AUTH_TOKEN], // spin-redis, and ElastiCache in the rollback
   verifySpinRedisDrained: [EKS],
   reconcileFinal: [EKS, AUTH_TOKEN],
   verifyCopy: [EKS, AUTH_TOKEN],
@@ -79,6 +82,8 @@ const KUBERNETES_WRITERS = [
   'restoreHalyardConfig',
   'halDeployApply',
   'checkSpinnakerRollout',
+  'quiesceSpinnaker',
+  'resumeSpinnaker',
   'scaleDownSpinRedis',
   'scaleUpSpinRedis',
 ];
@@ -87,6 +92,7 @@ const KUBERNETES_READERS = [
   'copyBulk',
   'enableChangeCapture',
   'catchUpLiveWrites',
+  'checkSpinnakerQuiesced',
   'verifySpinRedisDrained',
   'reconcileFinal',
   'verifyCopy',
