@@ -6,7 +6,8 @@
  *   - orcaWritesPresent: every execution orca wrote during the run is there too;
  *   - configMapConsistent: fully patched after success, byte-identical to the original otherwise;
  *   - spinRedisReplicas: 0 after success, the original count otherwise;
- *   - noSecretInOutput: no secret in logs, execution output, history, ConfigMap or notifications.
+ *   - noSecretInOutput: no secret in logs, execution output, history, ConfigMap or notifications;
+ *   - spinnakerReplicasRestored: every Spinnaker service back at its replicas and Ready, no quiesce annotation left.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -15,6 +16,7 @@ import type { Redis } from 'ioredis';
 import { connectRedis } from '../lib/redis/connect.js';
 import { runMigration, type ExecutionResult, type RunOptions, type TaskHandler } from './runner.js';
 import { INITIAL_FILES } from './spinnaker/index.js';
+import { InjectedFaultError } from './faults.js';
 import { startWorld, SANDBOX_GROUP_ID, type SandboxWorld, type WorldOptions } from './world.js';
 import { createSandboxPki } from './pki.js';
 import { join } from 'node:path';
@@ -254,9 +256,72 @@ export const CASES: Case[] = [
       },
     },
     check: (_w, result) => {
-      const catchUp = (result.output as { cutover?: { catchUp?: { stream?: unknown; streamLost?: string } } }).cutover?.catchUp;
-      return { streamLostNamed: /cannot continue the replication stream/.test(catchUp?.streamLost ?? ''), notificationsTookOver: catchUp?.stream === undefined };
+      const output = result.output as { catchUp?: { stream?: unknown; streamLost?: string }; reconcile?: { method?: string } };
+      return {
+        streamLostNamed: /cannot continue the replication stream/.test(output.catchUp?.streamLost ?? ''),
+        notificationsTookOver: output.catchUp?.stream === undefined,
+        finalSyncByMirror: output.reconcile?.method === 'mirror',
+      };
     },
+  },
+  {
+    name: 'a failure during the quiesce rolls back before the switch: replicas restored, nothing of Spinnaker on ElastiCache',
+    expected: 'rolled back',
+    around: {
+      CheckSpinnakerQuiesced: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'list', resource: 'pods', status: 403, times: 1 }), handler(event)),
+    },
+    check: (w, result) => {
+      const output = result.output as { switch?: unknown } | undefined;
+      const orca = w.spinnaker.services.get('orca');
+      return {
+        neverSwitched: !result.history.some((e) => e.state === 'BeginSwitch') && output?.switch === undefined,
+        // Every execution orca wrote went to spin-redis: no Spinnaker write ever reached ElastiCache.
+        orcaWroteOnlyToSpinRedis: [...(orca?.written.values() ?? [])].every((url) => url === w.spinnaker.spinRedisUrl),
+      };
+    },
+  },
+  {
+    name: 'a failure after the switch rolls back by mirroring ElastiCache onto spin-redis, deletions included',
+    expected: 'rolled back',
+    prepare: (w) => void beforeRun.set(w, new Set(w.spinnaker.services.get('orca')?.written.keys() ?? [])),
+    around: {
+      VerifySpinRedisDrained: async (w) => {
+        // Spinnaker runs on ElastiCache: let orca write there, then delete on ElastiCache, as
+        // Spinnaker would, one key it wrote on spin-redis during this run (before the pause)
+        // and one it wrote on ElastiCache.
+        await sleep(1500);
+        const orca = w.spinnaker.services.get('orca')!;
+        const before = beforeRun.get(w) ?? new Set<string>();
+        const onSpinRedis = [...orca.written].find(([key, url]) => url === w.spinnaker.spinRedisUrl && !before.has(key))?.[0];
+        const onElastiCache = [...orca.written].find(([, url]) => url !== w.spinnaker.spinRedisUrl)?.[0];
+        const admin = await w.elastiCache.adminClient(SANDBOX_GROUP_ID);
+        const deleted = [onSpinRedis, onElastiCache].filter((k): k is string => k !== undefined).map((k) => `correlation:${k.split(':')[1]}`);
+        for (const key of deleted) await admin.del(key);
+        admin.disconnect();
+        deletedOnTarget.set(w, deleted);
+        throw new InjectedFaultError('fault injected after the switch, with Spinnaker running on ElastiCache');
+      },
+    },
+    check: async (w) => {
+      const orca = w.spinnaker.services.get('orca')!;
+      const deleted = deletedOnTarget.get(w) ?? [];
+      const spinRedis = w.spinnaker.spinRedis ? await connectRedis({ url: w.spinnaker.spinRedisUrl }) : undefined;
+      const stillThere = spinRedis ? await Promise.all(deleted.map((k) => spinRedis.exists(k))) : [1];
+      spinRedis?.disconnect();
+      return {
+        orcaWroteOnElastiCache: [...orca.written.values()].some((url) => url !== w.spinnaker.spinRedisUrl),
+        deletionsOnElastiCacheReachedSpinRedis: deleted.length === 2 && stillThere.every((n) => n === 0),
+      };
+    },
+  },
+  {
+    name: 'a pod that never terminates during the quiesce: bounded, then Spinnaker resumed on spin-redis',
+    expected: 'rolled back',
+    world: { ...options({ drainTimeoutMinutes: 1 }), spinnakerFaults: { neverTerminate: ['spin-orca'] } },
+    check: (_w, result) => ({
+      quiesceTimedOutNamingThePod: result.history.some((e) => e.error === 'SpinnakerQuiesceTimeoutError' && /spin-orca-/.test(e.cause ?? '')),
+      neverSwitched: !result.history.some((e) => e.state === 'BeginSwitch'),
+    }),
   },
   { name: 'a stale lock left by a dead execution is taken over', expected: 'succeeded', prepare: (w) => staleLock(w) },
   {
@@ -312,6 +377,8 @@ export const CASES: Case[] = [
 ];
 
 const secondResults = new WeakMap<SandboxWorld, ExecutionResult>();
+const beforeRun = new WeakMap<SandboxWorld, Set<string>>();
+const deletedOnTarget = new WeakMap<SandboxWorld, string[]>();
 const delayAfterCopy = new WeakMap<SandboxWorld, string>();
 const firstResults = new WeakMap<SandboxWorld, ExecutionResult>();
 
@@ -405,6 +472,14 @@ export async function runCase(c: Case, keys: number): Promise<{ name: string; ex
         ? redisYml.skipLifeCycleManagement === true && redisYml.enabled === false && String(redisYml.overrideBaseUrl).startsWith('rediss://') && pointsAtTarget
         : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES),
       spinRedisReplicas: migrated ? snapshot.spinRedis.replicas === 0 : snapshot.spinRedis.replicas === 1 && snapshot.spinRedis.running,
+      // The pause ends with every Spinnaker service at its replicas and Ready, and nothing of the quiesce left behind.
+      ...(actual === 'rollback failed'
+        ? {}
+        : {
+            spinnakerReplicasRestored:
+              snapshot.services.every((s) => s.replicas === 1 && s.ready) &&
+              world.kubernetes.store.list('Deployment', 'spinnaker').every((d) => !d.metadata.annotations?.['spin-elasticache.io/quiesced-replicas']),
+          }),
       noSecretInOutput: world.secrets.every(
         (s) => !JSON.stringify([result.output, result.history, result.cause, snapshot.configMap, snapshot.configMapAnnotations, world.sns.messages, logs]).includes(s),
       ),
