@@ -355,11 +355,16 @@ export const CASES: Case[] = [
     expected: 'dry run',
     world: options({ dryRun: true }),
     check: (w, result) => {
-      const plan = (result.output as { plan?: { configMapDiff?: Record<string, string>; scale?: { from: number; to: number } } }).plan;
+      const plan = (result.output as { plan?: { configMapDiff?: Record<string, string>; scale?: { from: number; to: number }; quiesce?: { deployment: string }[] } }).plan;
       return {
         nothingCreated: w.elastiCache.groupIds().length === 0,
         planShowsConfigMapDiff: Boolean(plan?.configMapDiff?.['redis.yml']?.includes('+skipLifeCycleManagement: true')),
         planShowsScale: plan?.scale?.from === 1 && plan.scale.to === 0,
+        planShowsPausedServices:
+          (plan?.quiesce ?? [])
+            .map((q) => q.deployment)
+            .sort()
+            .join() === 'spin-clouddriver,spin-echo,spin-fiat,spin-gate,spin-igor,spin-orca',
       };
     },
   },

@@ -1,6 +1,6 @@
 /**
  * The dry-run plan: what would be created (and what already exists), the exact ConfigMap
- * diff, and what would be scaled. It reads, never writes. It spans every area, so it lives
+ * diff, what would be scaled, and which services would be paused for the switch. It reads, never writes. It spans every area, so it lives
  * with the workflow, the one layer allowed to compose them.
  */
 import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
@@ -10,11 +10,14 @@ import { findReplicationGroup } from '../elasticache/replication-group.js';
 import { findSubnetGroup } from '../elasticache/subnet-group.js';
 import { planHalyardChange } from '../halyard/change.js';
 import type { ClusterApi } from '../kubernetes/api.js';
+import { isRedisService } from '../spinnaker/quiesce.js';
 
 export interface MigrationPlan {
   create: { resource: string; name: string; exists: boolean; settings: Record<string, unknown> }[];
   configMapDiff: Record<string, string>;
   scale: { deployment: string; from: number; to: number };
+  /** The services paused for the switch (scaled to 0, then back to these replicas). */
+  quiesce: { deployment: string; replicas: number }[];
   rollout: string[];
   notes: string[];
 }
@@ -33,7 +36,9 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
   if (!endpoint?.Address) notes.push('The ConfigMap diff shows a placeholder for the primary endpoint: it is known once the group exists.');
   const halyard = await planHalyardChange(api, config, { address, port: endpoint?.Port ?? t.port });
   const replicas = await api.readScale(namespace, config.spinnaker.spinRedis.deployment);
-  const services = (await api.listDeployments(namespace, config.spinnaker.serviceSelector)).map((d) => d.metadata?.name ?? '?').filter((n) => n !== config.spinnaker.spinRedis.deployment);
+  const deployments = (await api.listDeployments(namespace, config.spinnaker.serviceSelector)).filter((d) => d.metadata?.name !== config.spinnaker.spinRedis.deployment);
+  const services = deployments.map((d) => d.metadata?.name ?? '?');
+  const quiesce = deployments.filter(isRedisService).map((d) => ({ deployment: d.metadata?.name ?? '?', replicas: d.spec?.replicas ?? 1 }));
   return {
     create: [
       { resource: 'cache parameter group', name: t.parameterGroupName, exists: Boolean(params), settings: { family: t.parameterGroupFamily, 'notify-keyspace-events': KEYSPACE_EVENTS } },
@@ -57,6 +62,7 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
     ],
     configMapDiff: halyard.diff(),
     scale: { deployment: config.spinnaker.spinRedis.deployment, from: replicas, to: 0 },
+    quiesce,
     rollout: services,
     notes,
   };
