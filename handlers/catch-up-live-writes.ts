@@ -1,15 +1,15 @@
 /**
- * CatchUpLiveWrites (`$.catchUp`, VPC): copy what Spinnaker changes on spin-redis, one slice
- * per invocation, until no client but us is left on spin-redis or the drain bound passes
+ * CatchUpLiveWrites (`$.catchUp`, VPC): before the pause, copy what Spinnaker keeps writing
+ * to spin-redis, one slice per invocation, until the target is close behind
  * (lib/copy/catch-up-slice.ts: the replication stream after a replication copy, else
- * keyspace notifications).
+ * keyspace notifications). It shortens the pause; the final catch-up inside it decides.
  */
 import { catchUpSlice, type CatchUpState } from '../lib/copy/catch-up-slice.js';
 import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
 import { defineHandler, logger } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
-/** A slice is short: the catch-up must hand over quickly once the rollout is done. */
+/** A slice is short: the loop checks between slices whether the pause may begin. */
 const SLICE_MS = 60_000;
 
 export function createHandler(resolvers: EndpointResolvers, options: { sliceMs?: number } = {}) {
@@ -19,7 +19,7 @@ export function createHandler(resolvers: EndpointResolvers, options: { sliceMs?:
     return catchUpSlice(source, target, state.catchUp, {
       ...(state.copy?.replication ? { copiedAt: state.copy.replication } : {}),
       sliceMs: Math.min(options.sliceMs ?? SLICE_MS, copySliceSeconds * 1000),
-      drainTimeoutMs: drainTimeoutMinutes * 60_000,
+      giveUpAfterMs: drainTimeoutMinutes * 60_000,
       log: logger,
     });
   });

@@ -1,4 +1,8 @@
-/** CheckSpinnakerRollout (`$.rollout`): one readiness check; the Wait state loops it, bounded. */
+/**
+ * CheckSpinnakerRollout (`$.rollout`; `$.rollbackRollout` in the rollback): one readiness
+ * check; the Wait state loops it, bounded. When ready it measures the pause (Spinnaker at 0
+ * since `$.quiesce.startedAt`) and the cutover window (since the Halyard patch).
+ */
 import type { MigrationConfig } from '../lib/config/schema.js';
 import type { ClusterApi } from '../lib/kubernetes/api.js';
 import { clusterApiFor } from '../lib/kubernetes/default-api.js';
@@ -7,7 +11,12 @@ import { defineHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { api: (config: MigrationConfig) => ClusterApi; now?: () => Date }) {
-  return defineHandler('CheckSpinnakerRollout', (state: MigrationState) => checkRollout(deps.api(state.config), state.config, state.rollout, deps.now));
+  return defineHandler('CheckSpinnakerRollout', (state: MigrationState) =>
+    checkRollout(deps.api(state.config), state.config, state.rollout, deps.now, {
+      ...(state.quiesce ? { pausedSince: state.quiesce.startedAt } : {}),
+      ...(state.halyard ? { switchedAt: state.halyard.patchedAt } : {}),
+    }),
+  );
 }
 
 export const handler = createHandler({ api: clusterApiFor });

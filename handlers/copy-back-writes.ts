@@ -1,6 +1,10 @@
-/** CopyBackWrites (`$.copyBack`, VPC, rollback): what Spinnaker wrote to ElastiCache since the cutover goes back to spin-redis. */
-import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
+/**
+ * CopyBackWrites (`$.copyBack`, VPC, rollback after the switch, Spinnaker quiesced): spin-redis
+ * becomes exactly what Spinnaker left on ElastiCache, deletions and TTLs included (the mirror
+ * in lib/copy/reconcile.ts).
+ */
 import { copyBack } from '../lib/copy/reconcile.js';
+import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
 import { defineHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 

@@ -1,13 +1,21 @@
-/** ReconcileFinal (`$.reconcile`, VPC): the last sync with spin-redis frozen, by the conflict rule in docs/COPY.md. */
+/**
+ * ReconcileFinal (`$.reconcile`, VPC): the final catch-up inside the pause, spin-redis
+ * frozen. The replication stream to the source's last byte, or without one the mirror
+ * reconciliation (differing keys replaced, keys gone on spin-redis deleted): docs/COPY.md.
+ */
+import { type FinalCatchUp, finalCatchUp } from '../lib/copy/catch-up-slice.js';
 import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
-import { reconcile } from '../lib/copy/reconcile.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineHandler, logger } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(resolvers: EndpointResolvers) {
-  return defineHandler('ReconcileFinal', async (state: MigrationState) => {
+  return defineHandler('ReconcileFinal', async (state: MigrationState): Promise<FinalCatchUp> => {
     const [source, target] = await Promise.all([resolvers.source(state), resolvers.target(state)]);
-    return reconcile(source, target);
+    return finalCatchUp(source, target, state.catchUp, {
+      ...(state.copy?.replication ? { copiedAt: state.copy.replication } : {}),
+      withinMs: state.config.options.copySliceSeconds * 1000,
+      log: logger,
+    });
   });
 }
 

@@ -143,6 +143,13 @@ export class HalDeployFailedError extends FatalError {
 export class RolloutTimeoutError extends FatalError {
   readonly name = 'RolloutTimeoutError';
 }
+/**
+ * The quiesce did not finish within options.drainTimeoutMinutes: a Spinnaker pod did not
+ * terminate, or a client other than ours stayed on spin-redis. The message names them.
+ */
+export class SpinnakerQuiesceTimeoutError extends FatalError {
+  readonly name = 'SpinnakerQuiesceTimeoutError';
+}
 export class MigrationLockedError extends FatalError {
   readonly name = 'MigrationLockedError';
 }

@@ -37,6 +37,8 @@ export interface RehearsalReport {
   spinnaker: WorldSnapshot;
   endpoints: SandboxWorld['endpoints'];
   output?: unknown;
+  /** The pause and the cutover window, from the execution output (see cutoverFigures). */
+  cutover?: CutoverFigures;
   /** The scheduled HealthCheck, run once after a successful migration. */
   health?: HealthReport;
   /** What a person running Spinnaker cares about, from the write ledger (sandbox/spinnaker/ledger.ts); all must be true. */
@@ -131,6 +133,44 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
   return exitCode;
 }
 
+/**
+ * The pause of "quiesce, switch, resume" as the execution recorded it: Spinnaker's Redis users
+ * scaled to 0 (quiesceStartedAt), all gone (quiescedAt), the Halyard patch (switchedAt), every
+ * service Ready again (resumedAt). pauseMs is how long orca's queue was not processed;
+ * cutoverWindowMs runs from the patch to the last pod Ready on the new Redis. A rollback after
+ * the switch has a pause of its own (rollbackPauseMs).
+ */
+export interface CutoverFigures {
+  quiesceStartedAt?: string;
+  quiescedAt?: string;
+  switchedAt?: string;
+  resumedAt?: string;
+  quiesceMs?: number;
+  pauseMs?: number;
+  cutoverWindowMs?: number;
+  rollbackPauseMs?: number;
+}
+
+export function cutoverFigures(output: unknown): CutoverFigures | undefined {
+  type Out = {
+    quiesce?: { startedAt?: string };
+    quiesceCheck?: { quiescedAt?: string };
+    halyard?: { patchedAt?: string };
+    rollout?: { readyAt?: string; pauseMs?: number; cutoverWindowMs?: number };
+    rollbackRollout?: { pauseMs?: number };
+  };
+  const o = output as Out | undefined;
+  if (!o?.quiesce?.startedAt) return undefined;
+  const figures: CutoverFigures = { quiesceStartedAt: o.quiesce.startedAt };
+  if (o.quiesceCheck?.quiescedAt) Object.assign(figures, { quiescedAt: o.quiesceCheck.quiescedAt, quiesceMs: Date.parse(o.quiesceCheck.quiescedAt) - Date.parse(o.quiesce.startedAt) });
+  if (o.halyard?.patchedAt) figures.switchedAt = o.halyard.patchedAt;
+  if (o.rollout?.readyAt) figures.resumedAt = o.rollout.readyAt;
+  if (o.rollout?.pauseMs !== undefined) figures.pauseMs = o.rollout.pauseMs;
+  if (o.rollout?.cutoverWindowMs !== undefined) figures.cutoverWindowMs = o.rollout.cutoverWindowMs;
+  if (o.rollbackRollout?.pauseMs !== undefined) figures.rollbackPauseMs = o.rollbackRollout.pauseMs;
+  return figures;
+}
+
 function injectFailure(stateName: string) {
   return (name: string, handler: TaskHandler): TaskHandler =>
     name === stateName
@@ -156,6 +196,7 @@ async function buildReport(world: SandboxWorld, result: ExecutionResult): Promis
     spinnaker: snapshot,
     endpoints: world.endpoints,
     output: result.output,
+    ...(cutoverFigures(result.output) ? { cutover: cutoverFigures(result.output) } : {}),
   };
 }
 
@@ -186,13 +227,32 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   const copy = (report.output as { copy?: { method?: string; slices: number; lastSlice: { keys: number; ms: number }; fallbackReason?: string } } | undefined)?.copy;
   if (copy?.method === 'replication') out.line(`Bulk copy: read as a replica of spin-redis (PSYNC), ${copy.lastSlice.keys} keys in ${copy.lastSlice.ms} ms, one pass`);
   else if (copy) out.line(`Bulk copy: by SCAN in ${copy.slices} slice(s)${copy.fallbackReason ? ` (replication not possible: ${copy.fallbackReason})` : ''}`);
-  const catchUp = (report.output as { cutover?: { catchUp?: { slices: number; events: number; copied: number; deleted: number; stream?: unknown; streamLost?: string } } } | undefined)?.cutover
-    ?.catchUp;
+  const output = report.output as
+    | {
+        catchUp?: { slices: number; events: number; copied: number; deleted: number; stream?: unknown; streamLost?: string };
+        reconcile?: { method: 'stream' | 'mirror'; commands?: number; copied?: number; deleted?: number; streamLost?: string };
+      }
+    | undefined;
+  const catchUp = output?.catchUp;
   if (catchUp) {
     const how = catchUp.stream
       ? "followed spin-redis's replication stream from where the copy stopped"
       : `from keyspace notifications${catchUp.streamLost ? ` (the stream was lost: ${catchUp.streamLost})` : ''}`;
-    out.line(`Live catch-up: ${how}; ${catchUp.events} writes, ${catchUp.copied} keys copied, ${catchUp.deleted} deleted, ${catchUp.slices} slice(s)`);
+    out.line(`Live catch-up before the pause: ${how}; ${catchUp.events} writes, ${catchUp.copied} keys copied, ${catchUp.deleted} deleted, ${catchUp.slices} slice(s)`);
+  }
+  const final = output?.reconcile;
+  if (final)
+    out.line(
+      final.method === 'stream'
+        ? `Final catch-up inside the pause: the stream to spin-redis's last byte, ${final.commands} write(s)`
+        : `Final catch-up inside the pause: mirror of spin-redis, ${final.copied} key(s) replaced, ${final.deleted} deleted${final.streamLost ? ` (the stream was lost: ${final.streamLost})` : ''}`,
+    );
+  const c = report.cutover;
+  if (c) {
+    const s = (ms?: number) => (ms === undefined ? '?' : `${(ms / 1000).toFixed(2)} s`);
+    out.line(
+      `Pause (Spinnaker's Redis users at 0 until all Ready again; orca's queue not processed): ${s(c.pauseMs)}; stopping took ${s(c.quiesceMs)}; cutover window (Halyard patch to the last pod Ready on ElastiCache): ${s(c.cutoverWindowMs)}${c.rollbackPauseMs !== undefined ? `; the rollback's pause: ${s(c.rollbackPauseMs)}` : ''}`,
+    );
   }
   const verify = (
     report.output as { verify?: { ok: boolean; compared: number; targetNewer: number; audit?: { ok: boolean; applications: number; executions: { source: number; target: number } } } } | undefined
@@ -304,11 +364,13 @@ class Progress {
     } else if (event.type === 'StateCaught') {
       this.stopTicker();
       this.caught.add(event.state);
-      const path = /^(Cutover|VerifySpinRedisDrained|ReconcileFinal|VerifyCopy|DisableChangeCapture|ScaleDownSpinRedis)$/.test(event.state)
-        ? ': rolling back'
-        : /^(Ensure|Describe|Ping|CopyBulk|EnableChange)/.test(event.state)
-          ? ': Spinnaker was not touched; stopping'
-          : '';
+      const path = /^(PatchHalyardConfig|HalDeployApply|ResumeSpinnaker|CheckSpinnakerRollout|VerifySpinRedisDrained|DisableChangeCapture|ScaleDownSpinRedis)$/.test(event.state)
+        ? ': rolling back (Spinnaker may have written to ElastiCache: quiesce, copy back, restore)'
+        : /^(QuiesceSpinnaker|CheckSpinnakerQuiesced|ReconcileFinal|VerifyCopy)$/.test(event.state)
+          ? ': nothing switched; resuming Spinnaker on spin-redis'
+          : /^(Ensure|Describe|Ping|CopyBulk|EnableChange|CatchUpLiveWrites)/.test(event.state)
+            ? ': Spinnaker was not touched; stopping'
+            : '';
       this.line(`✖ ${event.state} failed${path}`);
     } else if (event.type === 'StateFailed' && event.stateType === 'Task') {
       const text = readableCause(event.cause ?? '').slice(0, 200);

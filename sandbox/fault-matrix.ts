@@ -10,6 +10,7 @@
  *   - noMessageProcessedTwice, noMessageLost, noDeletedKeyResurrected, lastWriteWins: the write
  *     ledger of the simulated Spinnaker against the Redis it points to at the end
  *     (sandbox/spinnaker/ledger.ts); a case with any invariant false fails.
+ *   - spinnakerReplicasRestored: every Spinnaker service back at its replicas and Ready, no quiesce annotation left;
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -18,6 +19,7 @@ import type { Redis } from 'ioredis';
 import { connectRedis } from '../lib/redis/connect.js';
 import { runMigration, type ExecutionResult, type RunOptions, type TaskHandler } from './runner.js';
 import { INITIAL_FILES } from './spinnaker/index.js';
+import { InjectedFaultError } from './faults.js';
 import { startWorld, SANDBOX_GROUP_ID, type SandboxWorld, type WorldOptions, type WorldSnapshot } from './world.js';
 import { createSandboxPki } from './pki.js';
 import { join } from 'node:path';
@@ -160,7 +162,7 @@ export const CASES: Case[] = [
       const snapshot = await w.snapshot();
       const subServices = snapshot.services.filter((s) => s.name.startsWith('spin-clouddriver-'));
       return {
-        detectedHalyardHa: (result.output as { lock?: { flavor?: string } }).lock?.flavor === 'halyard-ha',
+        detectedHalyardHa: (result.output as { lock?: { flavor?: string } } | undefined)?.lock?.flavor === 'halyard-ha',
         everySubServiceOnTheTarget: subServices.length === 4 && subServices.every((s) => s.redis === snapshot.halyard.overrideBaseUrl && s.authenticated),
       };
     },
@@ -295,9 +297,76 @@ export const CASES: Case[] = [
       },
     },
     check: (_w, result) => {
-      const catchUp = (result.output as { cutover?: { catchUp?: { stream?: unknown; streamLost?: string } } }).cutover?.catchUp;
-      return { streamLostNamed: /cannot continue the replication stream/.test(catchUp?.streamLost ?? ''), notificationsTookOver: catchUp?.stream === undefined };
+      const output = result.output as { catchUp?: { stream?: unknown; streamLost?: string }; reconcile?: { method?: string } };
+      return {
+        streamLostNamed: /cannot continue the replication stream/.test(output.catchUp?.streamLost ?? ''),
+        notificationsTookOver: output.catchUp?.stream === undefined,
+        finalSyncByMirror: output.reconcile?.method === 'mirror',
+      };
     },
+  },
+  {
+    name: 'a failure during the quiesce rolls back before the switch: replicas restored, nothing of Spinnaker on ElastiCache',
+    expected: 'rolled back',
+    around: {
+      CheckSpinnakerQuiesced: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'list', resource: 'pods', status: 403, times: 1 }), handler(event)),
+    },
+    check: (w, result) => {
+      const output = result.output as { switch?: unknown } | undefined;
+      return {
+        neverSwitched: !result.history.some((e) => e.state === 'BeginSwitch') && output?.switch === undefined,
+        // Every execution orca wrote went to spin-redis: no Spinnaker write ever reached ElastiCache.
+        orcaWroteOnlyToSpinRedis: [...w.spinnaker.orcaWrites().values()].every((url) => url === w.spinnaker.spinRedisUrl),
+      };
+    },
+  },
+  {
+    name: 'a failure after the switch rolls back by mirroring ElastiCache onto spin-redis, deletions included',
+    expected: 'rolled back',
+    prepare: (w) => void beforeRun.set(w, new Set(w.spinnaker.orcaWrites().keys())),
+    around: {
+      VerifySpinRedisDrained: async (w) => {
+        // Spinnaker runs on ElastiCache: let orca write there, then delete on ElastiCache, as
+        // Spinnaker would, one key it wrote on spin-redis during this run (before the pause)
+        // and one it wrote on ElastiCache.
+        await sleep(1500);
+        const writes = [...w.spinnaker.orcaWrites()];
+        const before = beforeRun.get(w) ?? new Set<string>();
+        const onSpinRedis = writes.find(([key, url]) => url === w.spinnaker.spinRedisUrl && !before.has(key))?.[0];
+        const onElastiCache = writes.find(([, url]) => url !== w.spinnaker.spinRedisUrl);
+        const admin = await w.elastiCache.adminClient(SANDBOX_GROUP_ID);
+        // An execution's stage index: written once by store(), so nothing re-creates it later.
+        const deleted = [onSpinRedis, onElastiCache?.[0]].filter((k): k is string => k !== undefined).map((k) => `${k}:stageIndex`);
+        for (const key of deleted) {
+          const t0 = Date.now();
+          await admin.del(key);
+          // A deletion Spinnaker makes on ElastiCache: the ledger knows it as one of its writes.
+          w.spinnaker.ledger.record(onElastiCache?.[1] ?? '', [{ op: 'del', key }], t0);
+        }
+        admin.disconnect();
+        deletedOnTarget.set(w, deleted);
+        throw new InjectedFaultError('fault injected after the switch, with Spinnaker running on ElastiCache');
+      },
+    },
+    check: async (w) => {
+      const deleted = deletedOnTarget.get(w) ?? [];
+      const spinRedis = w.spinnaker.spinRedis ? await connectRedis({ url: w.spinnaker.spinRedisUrl }) : undefined;
+      const stillThere = spinRedis ? await Promise.all(deleted.map((k) => spinRedis.exists(k))) : [1];
+      spinRedis?.disconnect();
+      return {
+        orcaWroteOnElastiCache: [...w.spinnaker.orcaWrites().values()].some((url) => url !== w.spinnaker.spinRedisUrl),
+        deletionsOnElastiCacheReachedSpinRedis: deleted.length === 2 && stillThere.every((n) => n === 0),
+      };
+    },
+  },
+  {
+    name: 'a pod that never terminates during the quiesce: bounded, then Spinnaker resumed on spin-redis',
+    expected: 'rolled back',
+    world: { ...options({ drainTimeoutMinutes: 1 }), spinnakerFaults: { neverTerminate: ['spin-orca'] } },
+    check: (_w, result) => ({
+      quiesceTimedOutNamingThePod: result.history.some((e) => e.error === 'SpinnakerQuiesceTimeoutError' && /spin-orca-/.test(e.cause ?? '')),
+      neverSwitched: !result.history.some((e) => e.state === 'BeginSwitch'),
+    }),
   },
   { name: 'a stale lock left by a dead execution is taken over', expected: 'succeeded', prepare: (w) => staleLock(w) },
   {
@@ -331,11 +400,16 @@ export const CASES: Case[] = [
     expected: 'dry run',
     world: options({ dryRun: true }),
     check: (w, result) => {
-      const plan = (result.output as { plan?: { configMapDiff?: Record<string, string>; scale?: { from: number; to: number } } }).plan;
+      const plan = (result.output as { plan?: { configMapDiff?: Record<string, string>; scale?: { from: number; to: number }; quiesce?: { deployment: string }[] } }).plan;
       return {
         nothingCreated: w.elastiCache.groupIds().length === 0,
         planShowsConfigMapDiff: Boolean(plan?.configMapDiff?.['redis.yml']?.includes('+skipLifeCycleManagement: true')),
         planShowsScale: plan?.scale?.from === 1 && plan.scale.to === 0,
+        planShowsPausedServices:
+          (plan?.quiesce ?? [])
+            .map((q) => q.deployment)
+            .sort()
+            .join() === 'spin-clouddriver,spin-echo,spin-fiat,spin-gate,spin-igor,spin-orca',
       };
     },
   },
@@ -353,6 +427,8 @@ export const CASES: Case[] = [
 ];
 
 const secondResults = new WeakMap<SandboxWorld, ExecutionResult>();
+const beforeRun = new WeakMap<SandboxWorld, Set<string>>();
+const deletedOnTarget = new WeakMap<SandboxWorld, string[]>();
 const delayAfterCopy = new WeakMap<SandboxWorld, string>();
 const firstResults = new WeakMap<SandboxWorld, ExecutionResult>();
 
@@ -462,6 +538,14 @@ export async function runCase(
         ? redisYml.skipLifeCycleManagement === true && redisYml.enabled === undefined && String(redisYml.overrideBaseUrl).startsWith('rediss://') && pointsAtTarget && connectedWithToken
         : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES),
       spinRedisReplicas: migrated ? snapshot.spinRedis.replicas === 0 : snapshot.spinRedis.replicas === 1 && snapshot.spinRedis.running,
+      // The pause ends with every Spinnaker service at its replicas and Ready, and nothing of the quiesce left behind.
+      ...(actual === 'rollback failed'
+        ? {}
+        : {
+            spinnakerReplicasRestored:
+              snapshot.services.every((s) => s.replicas === 1 && s.ready) &&
+              world.kubernetes.store.list('Deployment', 'spinnaker').every((d) => !d.metadata.annotations?.['spin-elasticache.io/quiesced-replicas']),
+          }),
       noSecretInOutput: world.secrets.every(
         (s) => !JSON.stringify([result.output, result.history, result.cause, snapshot.configMap, snapshot.configMapAnnotations, world.sns.messages, logs]).includes(s),
       ),

@@ -15,7 +15,7 @@ import { startEksEmulator, startSecretsManagerEmulator, startSfnEmulator, startS
 import type { FaultInjector } from './aws/http.js';
 import { type IamEmulator, type PolicyStatement, startIamEmulator } from './aws/iam.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/server.js';
-import { createSpinnakerSimulation, type SpinnakerSimulation, type SpinnakerSnapshot } from './spinnaker/index.js';
+import { createSpinnakerSimulation, type SpinnakerFaults, type SpinnakerSimulation, type SpinnakerSnapshot } from './spinnaker/index.js';
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
 import { computeInvariants, cutoverWindow, readFinalState, type InvariantReport } from './spinnaker/ledger.js';
 import { loadHandlers, ROOT, runMigration, type ExecutionResult } from './runner.js';
@@ -31,7 +31,7 @@ export interface WorldOptions {
   log?: (message: string) => void;
   /** Override parts of the migration input (e.g. options). */
   input?: Partial<MigrationInput>;
-  spinnakerFaults?: { halFailures?: number; neverReady?: string[] };
+  spinnakerFaults?: SpinnakerFaults;
   /** AUTH on the new group (the token in Secrets Manager); default true. */
   auth?: boolean;
   /** How the simulated Spinnaker is installed. */

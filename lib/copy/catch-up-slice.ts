@@ -1,27 +1,35 @@
 /**
- * One invocation of the live catch-up (CatchUpLiveWrites, `$.catchUp`): mirror what
- * Spinnaker changes on spin-redis until no client but us is left on it or the drain bound
- * passes. After a replication copy it continues spin-redis's replication stream from where
- * the copy (or the last slice, or the target's own record of it) stopped and replays its
- * commands exactly once, so no write is missed or doubled between invocations; when that
- * stream cannot continue it falls back to keyspace notifications (each touched key replaced
- * whole) for the rest of the catch-up. Counts accumulate across slices.
+ * The live catch-up of the workflow, in two parts (docs/COPY.md):
+ *
+ *   - `catchUpSlice` (CatchUpLiveWrites, `$.catchUp`), while Spinnaker still runs on
+ *     spin-redis, before the pause: after a replication copy it continues spin-redis's
+ *     replication stream from where the copy (or the last slice, or the target's own record
+ *     of it) stopped and replays its commands exactly once, until the target is close behind
+ *     (`caughtUp`); when that stream cannot continue it falls back to keyspace notifications
+ *     (each touched key replaced whole). It only shortens the pause: nothing it does decides
+ *     the final content of the target.
+ *   - `finalCatchUp` (ReconcileFinal, `$.reconcile`), inside the pause, spin-redis frozen:
+ *     the stream to the source's last byte, or, without a stream, the mirror reconciliation
+ *     (every differing key replaced, every key absent on spin-redis deleted). Either way the
+ *     target ends equal to spin-redis, which VerifyCopy (strict) then proves.
  */
 import { ReplicationUnavailableError } from '../errors.js';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
-import { catchUp, foreignClients } from './live.js';
-import { followChanges, type StreamPosition } from './replication/follow.js';
+import { catchUp } from './live.js';
+import { type ReconcileStats, reconcile } from './reconcile.js';
+import { followChanges, sourceOffset, type StreamPosition } from './replication/follow.js';
 import type { CopyLog } from './types.js';
 
 export interface CatchUpState {
-  drained: boolean;
-  timedOut: boolean;
+  /** Close enough behind spin-redis for the pause to begin. */
+  caughtUp: boolean;
   slices: number;
   since: string;
   events: number;
   copied: number;
   deleted: number;
-  foreignClients: number;
+  /** Following the stream: bytes spin-redis had written beyond `stream` at the end of the slice. */
+  lagBytes?: number;
   /** Following spin-redis's replication stream: where the next slice continues. */
   stream?: StreamPosition;
   /** Why the stream could not be followed (the catch-up then uses keyspace notifications). */
@@ -31,51 +39,88 @@ export interface CatchUpState {
 export interface CatchUpSliceOptions {
   /** Where the replication copy left the source's stream, if it was used. */
   copiedAt?: StreamPosition;
-  /** This slice's length; a slice is short, so the catch-up hands over quickly once the rollout is done. */
+  /** This slice's length at most. */
   sliceMs: number;
-  /** Past this since the first slice, a spin-redis still in use ends the catch-up anyway (`timedOut`). */
-  drainTimeoutMs: number;
+  /** Behind by at most this many stream bytes counts as caught up (default 64 KiB). */
+  smallLagBytes?: number;
+  /** Past this since the first slice, the pause begins anyway (the final catch-up takes the rest). */
+  giveUpAfterMs: number;
   log?: CopyLog;
+}
+
+const SMALL_LAG_BYTES = 64 * 1024;
+
+function positionOf(previous: CatchUpState | undefined, copiedAt: StreamPosition | undefined): StreamPosition | undefined {
+  return previous?.streamLost ? undefined : (previous?.stream ?? copiedAt);
 }
 
 export async function catchUpSlice(source: RedisEndpoint, target: RedisEndpoint, previous: CatchUpState | undefined, options: CatchUpSliceOptions): Promise<CatchUpState> {
   const since = previous?.since ?? new Date().toISOString();
-  const probe = await connectRedis(source, { connectionName: 'spin-elasticache-drain' });
-  try {
-    let remaining = 0;
-    const until = Date.now() + options.sliceMs;
-    const shouldStop = async () => (remaining = (await foreignClients(probe)).length) === 0;
-    let streamLost = previous?.streamLost;
-    const position = streamLost ? undefined : (previous?.stream ?? options.copiedAt);
-    let stream: StreamPosition | undefined;
-    let stats = { events: 0, copied: 0, deleted: 0 };
-    if (position) {
-      try {
-        const followed = await followChanges(source, target, { position, until, shouldStop });
-        stream = followed.position;
-        stats = { events: followed.commands, copied: followed.copied, deleted: followed.deleted };
-      } catch (error) {
-        if (!(error instanceof ReplicationUnavailableError)) throw error;
-        streamLost = error.message;
-        options.log?.warn('replication stream lost; catching up from keyspace notifications', { reason: streamLost });
-      }
+  const small = options.smallLagBytes ?? SMALL_LAG_BYTES;
+  const until = Date.now() + options.sliceMs;
+  let streamLost = previous?.streamLost;
+  const position = positionOf(previous, options.copiedAt);
+  let stream: StreamPosition | undefined;
+  let lagBytes: number | undefined;
+  let stats = { events: 0, copied: 0, deleted: 0 };
+  if (position) {
+    const probe = await connectRedis(source, { connectionName: 'spin-elasticache-lag' });
+    try {
+      const followed = await followChanges(source, target, { position, until, shouldStop: async (at) => (await sourceOffset(probe)) - at.offset <= small });
+      stream = followed.position;
+      lagBytes = followed.lagBytes;
+      stats = { events: followed.commands, copied: followed.copied, deleted: followed.deleted };
+    } catch (error) {
+      if (!(error instanceof ReplicationUnavailableError)) throw error;
+      streamLost = error.message;
+      options.log?.warn('replication stream lost; catching up from keyspace notifications', { reason: streamLost });
+    } finally {
+      probe.disconnect();
     }
-    if (!stream) stats = await catchUp(source, target, { until, shouldStop });
-    remaining = (await foreignClients(probe)).length;
-    const timedOut = remaining > 0 && Date.now() - Date.parse(since) > options.drainTimeoutMs;
-    return {
-      drained: remaining === 0 || timedOut,
-      timedOut,
-      slices: (previous?.slices ?? 0) + 1,
-      since,
-      events: (previous?.events ?? 0) + stats.events,
-      copied: (previous?.copied ?? 0) + stats.copied,
-      deleted: (previous?.deleted ?? 0) + stats.deleted,
-      foreignClients: remaining,
-      ...(stream ? { stream } : {}),
-      ...(streamLost ? { streamLost } : {}),
-    };
-  } finally {
-    probe.disconnect();
   }
+  // Notifications cannot say how far behind they are: one short pass over what arrives, then
+  // the final mirror reconciliation inside the pause decides.
+  if (!stream) stats = await catchUp(source, target, { until, shouldStop: async () => true });
+  const caughtUp = lagBytes === undefined || lagBytes <= small || Date.now() - Date.parse(since) > options.giveUpAfterMs;
+  return {
+    caughtUp,
+    slices: (previous?.slices ?? 0) + 1,
+    since,
+    events: (previous?.events ?? 0) + stats.events,
+    copied: (previous?.copied ?? 0) + stats.copied,
+    deleted: (previous?.deleted ?? 0) + stats.deleted,
+    ...(lagBytes !== undefined ? { lagBytes } : {}),
+    ...(stream ? { stream } : {}),
+    ...(streamLost ? { streamLost } : {}),
+  };
+}
+
+/** `$.reconcile`, written by ReconcileFinal. */
+export type FinalCatchUp = { method: 'stream'; position: StreamPosition; commands: number; copied: number; deleted: number; ms: number } | ({ method: 'mirror'; streamLost?: string } & ReconcileStats);
+
+/**
+ * Inside the pause (no client but ours on spin-redis): take the target to exactly the
+ * source. The stream to the source's final offset when it can continue; else the mirror.
+ */
+export async function finalCatchUp(
+  source: RedisEndpoint,
+  target: RedisEndpoint,
+  previous: CatchUpState | undefined,
+  options: { copiedAt?: StreamPosition; withinMs: number; log?: CopyLog },
+): Promise<FinalCatchUp> {
+  const started = Date.now();
+  const position = positionOf(previous, options.copiedAt);
+  let streamLost = previous?.streamLost;
+  if (position) {
+    try {
+      const followed = await followChanges(source, target, { position, until: Date.now(), mustReachSourceWithinMs: options.withinMs });
+      return { method: 'stream', position: followed.position, commands: followed.commands, copied: followed.copied, deleted: followed.deleted, ms: Date.now() - started };
+    } catch (error) {
+      if (!(error instanceof ReplicationUnavailableError)) throw error;
+      streamLost = error.message;
+      options.log?.warn('replication stream lost; the final catch-up mirrors spin-redis instead', { reason: streamLost });
+    }
+  }
+  const mirrored = await reconcile(source, target);
+  return { method: 'mirror', ...(streamLost ? { streamLost } : {}), ...mirrored };
 }

@@ -1,9 +1,9 @@
 /**
- * Live catch-up: while Spinnaker is being re-pointed, copy every key it touches on
- * spin-redis (keyspace notifications, enabled by EnableChangeCapture) to the target.
- * Each touched key's current state replaces the target's (a key gone on the source is
- * deleted there), so removals propagate. Notifications are fire-and-forget: what happens
- * between two invocations is lost, which is why ReconcileFinal compares both sides afterwards.
+ * Live catch-up from keyspace notifications: before the pause, copy every key Spinnaker
+ * touches on spin-redis (notifications enabled by EnableChangeCapture) to the target. Each
+ * touched key's current state replaces the target's (a key gone on the source is deleted
+ * there), so removals propagate. Notifications are fire-and-forget: what happens between two
+ * invocations is lost, which is why ReconcileFinal mirrors spin-redis inside the pause.
  * This is the fallback for when the replication stream cannot continue (replication/follow.ts).
  */
 import type { Redis } from 'ioredis';

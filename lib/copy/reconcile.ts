@@ -1,64 +1,79 @@
 /**
- * Final reconciliation, once nothing but us talks to spin-redis (it is frozen) and
- * Spinnaker writes only to the target. The rule (docs/COPY.md):
- *   - key only on the source            -> copied (with its remaining TTL);
- *   - equal on both sides               -> nothing;
- *   - hash / set / zset on both, differ -> merged: members and fields missing on the target
- *     are added, the target's value wins where both have one (orca's indexes are add-only);
- *   - string / list / stream, differ    -> the target wins (Spinnaker wrote it after the cutover);
- *   - key only on the target            -> kept (created by Spinnaker after the cutover).
- * `copyBack` is the same pass in the other direction, for the rollback.
+ * The mirror reconciliation: make `to` hold exactly what `from` holds, once neither is
+ * written by anyone but us (docs/COPY.md, "The conflict rule"). `from` wins entirely:
+ *   - a key whose type, value or expiry differs, or that is missing on `to`, is replaced
+ *     whole (RESTORE … REPLACE with its absolute expiry, through restore-expiry.ts, so
+ *     servers before 5.0 work too; a collection is never merged);
+ *   - a key gone on `from` (deleted, expired, renamed away) is deleted on `to`;
+ *   - our own `spin-elasticache:` keys are left alone on both sides.
+ * Nothing is merged: with both sides frozen there is no newer write to keep, and merging is
+ * what resurrects an acked keiko message or a deleted execution.
+ *
+ * `reconcile` is the final sync inside the pause (spin-redis → ElastiCache) when the
+ * replication stream cannot take the target to the end of the source; `copyBack` is the
+ * rollback's (ElastiCache → spin-redis) after Spinnaker ran on ElastiCache.
  */
 import type { Redis } from 'ioredis';
 import type { RedisEndpoint } from '../redis/connect.js';
-import { databasesWithKeys, forEachDbPair, scanAll, withConnection } from '../redis/keyspace.js';
-import { digestKey } from './digest.js';
-import { mergeCollection } from './key-copy.js';
+import { databasesOnEither, forEachDbPair, scanAll } from '../redis/keyspace.js';
+import { digestKey, type KeyDigest } from './digest.js';
 import { ownKeys } from './filter.js';
 import { syncKey } from './live.js';
 
 export interface ReconcileStats {
+  /** Keys looked at on `from`. */
   scanned: number;
+  /** Replaced on `to` (missing or different there). */
   copied: number;
-  merged: number;
-  targetWins: number;
+  /** Deleted on `to` (gone on `from`). */
+  deleted: number;
   equal: number;
   ms: number;
 }
 
-export async function reconcile(fromEndpoint: RedisEndpoint, toEndpoint: RedisEndpoint, options: { skipPrefix?: string } = {}): Promise<ReconcileStats> {
+/** Absolute expiries this close count as equal (the notification path computes them from PTTL). */
+const EXPIRY_TOLERANCE_MS = 500;
+
+function same(a: KeyDigest, b: KeyDigest): boolean {
+  if (a.type !== b.type || a.digest !== b.digest) return false;
+  if (a.expiresAt < 0 || b.expiresAt < 0) return a.expiresAt === b.expiresAt;
+  return Math.abs(a.expiresAt - b.expiresAt) <= EXPIRY_TOLERANCE_MS;
+}
+
+export async function mirror(fromEndpoint: RedisEndpoint, toEndpoint: RedisEndpoint, options: { skipPrefix?: string } = {}): Promise<ReconcileStats> {
   const started = Date.now();
-  const stats: ReconcileStats = { scanned: 0, copied: 0, merged: 0, targetWins: 0, equal: 0, ms: 0 };
+  const stats: ReconcileStats = { scanned: 0, copied: 0, deleted: 0, equal: 0, ms: 0 };
   const skip = ownKeys(options.skipPrefix);
-  const dbs = await withConnection(fromEndpoint, { connectionName: 'spin-elasticache-reconcile' }, databasesWithKeys);
-  await forEachDbPair(dbs, fromEndpoint, toEndpoint, 'spin-elasticache-reconcile', (from, to) =>
-    scanAll(from, skip, async (key) => {
+  const dbs = await databasesOnEither(fromEndpoint, toEndpoint, 'spin-elasticache-reconcile');
+  await forEachDbPair(dbs, fromEndpoint, toEndpoint, 'spin-elasticache-reconcile', async (from, to) => {
+    await scanAll(from, skip, async (key) => {
       stats.scanned++;
-      await reconcileKey(from, to, key, stats);
-    }),
-  );
+      await mirrorKey(from, to, key, stats);
+    });
+    // What `to` holds and `from` does not: deleted or expired on `from` since it was copied.
+    await scanAll(to, skip, async (key) => {
+      if ((await from.exists(key)) === 1) return;
+      stats.deleted += await to.del(key);
+    });
+  });
   stats.ms = Date.now() - started;
   return stats;
 }
 
-async function reconcileKey(from: Redis, to: Redis, key: Buffer, stats: ReconcileStats): Promise<void> {
-  if ((await to.exists(key)) === 0) {
-    if ((await syncKey(from, to, key)) === 'copied') stats.copied++;
-    return;
-  }
+async function mirrorKey(from: Redis, to: Redis, key: Buffer, stats: ReconcileStats): Promise<void> {
   const [a, b] = await Promise.all([digestKey(from, key), digestKey(to, key)]);
-  if (!a || !b) return;
-  if (a.type === b.type && a.digest === b.digest) {
+  if (a && b && same(a, b)) {
     stats.equal++;
     return;
   }
-  if (a.type === b.type && (a.type === 'hash' || a.type === 'set' || a.type === 'zset')) {
-    await mergeCollection(from, to, key, a.type, false);
-    stats.merged++;
-    return;
-  }
-  stats.targetWins++;
+  if (!a && !b) return;
+  // Replaced whole from `from`'s current state, or deleted when it has gone meanwhile.
+  if ((await syncKey(from, to, key)) === 'copied') stats.copied++;
+  else stats.deleted++;
 }
 
-/** Rollback: what Spinnaker wrote to ElastiCache since the cutover goes back to spin-redis, by the same rule. */
-export const copyBack = (targetEndpoint: RedisEndpoint, sourceEndpoint: RedisEndpoint) => reconcile(targetEndpoint, sourceEndpoint);
+/** The final sync inside the pause: ElastiCache becomes exactly spin-redis. */
+export const reconcile = (sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint) => mirror(sourceEndpoint, targetEndpoint);
+
+/** Rollback after the switch: spin-redis becomes exactly what Spinnaker left on ElastiCache, deletions and TTLs included. */
+export const copyBack = (targetEndpoint: RedisEndpoint, sourceEndpoint: RedisEndpoint) => mirror(targetEndpoint, sourceEndpoint);

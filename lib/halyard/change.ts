@@ -20,6 +20,8 @@ export interface HalyardPatchResult {
   changedKeys: string[];
   /** Files rewritten inside the Halyard pod because they differed from the ConfigMap. */
   podFilesWritten: string[];
+  /** When the patch was written (ISO 8601): the switch, where the cutover window starts. */
+  patchedAt: string;
 }
 
 export interface HalyardChange {
@@ -63,7 +65,7 @@ export async function applyHalyardChange(
     resourceVersion = updated.metadata?.resourceVersion ?? resourceVersion;
   }
   const podFilesWritten = await syncPodFiles(api, config, change.after);
-  return { configMap: config.spinnaker.halyard.configMap, resourceVersion, changedKeys: change.changedKeys, podFilesWritten };
+  return { configMap: config.spinnaker.halyard.configMap, resourceVersion, changedKeys: change.changedKeys, podFilesWritten, patchedAt: new Date().toISOString() };
 }
 
 /**

@@ -13,6 +13,22 @@ export interface RolloutResult {
   deployments: { name: string; ready: boolean; generation: number; observedGeneration: number }[];
   polls: number;
   waitingSince: string;
+  /** When every Deployment was found ready (ISO 8601). */
+  readyAt?: string;
+  /** The pause, when this rollout ends one: Spinnaker scaled to 0 (ISO 8601)… */
+  pausedSince?: string;
+  /** …and its length, from pausedSince to readyAt (ms): how long orca's queue was not processed. */
+  pauseMs?: number;
+  /** The switch: the Halyard ConfigMap patched (ISO 8601)… */
+  switchedAt?: string;
+  /** …and the cutover window, from switchedAt to readyAt (ms): the last Spinnaker pod Ready on the new Redis. */
+  cutoverWindowMs?: number;
+}
+
+/** The moments a rollout check measures the pause and the cutover window from. */
+export interface PauseMarks {
+  pausedSince?: string;
+  switchedAt?: string;
 }
 
 export function deploymentReady(d: Deployment): boolean {
@@ -33,6 +49,7 @@ export async function checkRollout(
   config: MigrationConfig,
   previous: Partial<RolloutResult> | undefined | null,
   now: () => Date = () => new Date(),
+  marks: PauseMarks = {},
 ): Promise<RolloutResult> {
   const { namespace, serviceSelector, spinRedis } = config.spinnaker;
   const deployments = (await api.listDeployments(namespace, serviceSelector)).filter((d) => d.metadata?.name !== spinRedis.deployment);
@@ -59,5 +76,14 @@ export async function checkRollout(
       );
     }
   }
-  return { ready, deployments: states, polls, waitingSince };
+  const pausedSince = marks.pausedSince ?? previous?.pausedSince;
+  const switchedAt = marks.switchedAt ?? previous?.switchedAt;
+  const figures: Partial<RolloutResult> = {};
+  if (ready) {
+    const readyAt = now();
+    figures.readyAt = readyAt.toISOString();
+    if (pausedSince) Object.assign(figures, { pausedSince, pauseMs: readyAt.getTime() - Date.parse(pausedSince) });
+    if (switchedAt) Object.assign(figures, { switchedAt, cutoverWindowMs: readyAt.getTime() - Date.parse(switchedAt) });
+  }
+  return { ready, deployments: states, polls, waitingSince, ...figures };
 }

@@ -20,6 +20,10 @@ export interface OutcomeFacts {
   previousReplicas?: number;
   error?: StepError;
   rollbackError?: StepError;
+  /** Whether the Halyard config was being switched (a rollback after the switch copies ElastiCache back). */
+  switched?: boolean;
+  /** How long Spinnaker's Redis users were at 0 for the switch, ms (orca's queue was not processed meanwhile). */
+  pauseMs?: number;
 }
 
 function cause(facts: OutcomeFacts, which: 'error' | 'rollbackError'): string {
@@ -42,7 +46,7 @@ export function summarize(facts: OutcomeFacts, outcome: Outcome): { subject: str
     case 'SUCCEEDED':
       return {
         subject: `Spinnaker Redis migrated to ElastiCache (${cluster})`,
-        message: `Spinnaker in ${cluster} now uses ElastiCache ${where}. spin-redis is scaled to 0 (it had ${facts.previousReplicas ?? '?'} replicas).\nNext: watch Spinnaker for a day, then delete the spin-redis Deployment and its Service.`,
+        message: `Spinnaker in ${cluster} now uses ElastiCache ${where}. spin-redis is scaled to 0 (it had ${facts.previousReplicas ?? '?'} replicas).${facts.pauseMs !== undefined ? ` Spinnaker was paused for the switch for ${(facts.pauseMs / 1000).toFixed(1)} s.` : ''}\nNext: watch Spinnaker for a day, then delete the spin-redis Deployment and its Service.`,
       };
     case 'FAILED':
       return {
@@ -52,12 +56,14 @@ export function summarize(facts: OutcomeFacts, outcome: Outcome): { subject: str
     case 'ROLLED_BACK':
       return {
         subject: `Spinnaker Redis migration rolled back (${cluster})`,
-        message: `${cause(facts, 'error')}\nThe rollback restored the Halyard config and redeployed: Spinnaker runs on spin-redis again, with what it wrote to ElastiCache meanwhile copied back. ElastiCache ${target} is kept.\nNext: fix the cause and start the same input again.`,
+        message: facts.switched
+          ? `${cause(facts, 'error')}\nThe rollback paused Spinnaker again, made spin-redis exactly what Spinnaker had left on ElastiCache (deletions included), restored the Halyard config and redeployed: Spinnaker runs on spin-redis again. ElastiCache ${target} is kept.\nNext: fix the cause and start the same input again.`
+          : `${cause(facts, 'error')}\nThis happened while Spinnaker was paused for the switch, before anything was switched: its services were resumed on spin-redis with their replicas, and nothing of theirs went to ElastiCache. ElastiCache ${target} is kept.\nNext: fix the cause and start the same input again.`,
       };
     case 'ROLLBACK_FAILED':
       return {
         subject: `ACTION NEEDED: Spinnaker Redis rollback failed (${cluster})`,
-        message: `The migration failed (${cause(facts, 'error')}) and so did its rollback (${cause(facts, 'rollbackError')}).\nSpinnaker may point at ElastiCache ${where} or be half-redeployed. The original Halyard config is in the annotation spin-elasticache.io/backup on the Halyard ConfigMap; the migration lock is kept.\nNext: follow the manual rollback runbook in the README.`,
+        message: `The migration failed (${cause(facts, 'error')}) and so did its rollback (${cause(facts, 'rollbackError')}).\nSpinnaker may point at ElastiCache ${where}, be half-redeployed, or be scaled to 0 (each Deployment's annotation spin-elasticache.io/quiesced-replicas holds its replicas). The original Halyard config is in the annotation spin-elasticache.io/backup on the Halyard ConfigMap; the migration lock is kept.\nNext: follow the manual rollback runbook in the README.`,
       };
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The dry-run plan: what would be created (and what already exists), the exact ConfigMap
- * diff, and what would be scaled. It reads, never writes. It spans every area, so it lives
+ * diff, what would be scaled, and which services would be paused for the switch. It reads, never writes. It spans every area, so it lives
  * with the workflow, the one layer allowed to compose them.
  */
 import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
@@ -11,6 +11,7 @@ import { findSubnetGroup } from '../elasticache/subnet-group.js';
 import { redisTarget } from '../halyard/patch.js';
 import type { ClusterApi } from '../kubernetes/api.js';
 import { type Flavor, spinnakerConfigFlavor } from '../spinnaker/flavor.js';
+import { isRedisService } from '../spinnaker/quiesce.js';
 
 export interface MigrationPlan {
   /** The install flavour the change is for, and the object that holds the config. */
@@ -18,6 +19,8 @@ export interface MigrationPlan {
   create: { resource: string; name: string; exists: boolean; settings: Record<string, unknown> }[];
   configMapDiff: Record<string, string>;
   scale: { deployment: string; from: number; to: number };
+  /** The services paused for the switch (scaled to 0, then back to these replicas). */
+  quiesce: { deployment: string; replicas: number }[];
   rollout: string[];
   notes: string[];
 }
@@ -38,7 +41,9 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
   const target = redisTarget(config, { address, port: endpoint?.Port ?? t.port });
   const halyard = await spinnakerConfigFlavor(flavor).plan(api, config, target);
   const replicas = await api.readScale(namespace, config.spinnaker.spinRedis.deployment);
-  const services = (await api.listDeployments(namespace, config.spinnaker.serviceSelector)).map((d) => d.metadata?.name ?? '?').filter((n) => n !== config.spinnaker.spinRedis.deployment);
+  const deployments = (await api.listDeployments(namespace, config.spinnaker.serviceSelector)).filter((d) => d.metadata?.name !== config.spinnaker.spinRedis.deployment);
+  const services = deployments.map((d) => d.metadata?.name ?? '?');
+  const quiesce = deployments.filter(isRedisService).map((d) => ({ deployment: d.metadata?.name ?? '?', replicas: d.spec?.replicas ?? 1 }));
   if (config.target.authTokenSecretArn && !config.options.plaintextTokenInSpinnakerConfig) {
     notes.push(
       `The secret ${config.spinnaker.redisUrlSecret.name} (region ${config.cluster.region}) will hold the whole Redis URL with the token; every connecting service's redis.connection refers to it.`,
@@ -68,6 +73,7 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
     ],
     configMapDiff: halyard.diff(),
     scale: { deployment: config.spinnaker.spinRedis.deployment, from: replicas, to: 0 },
+    quiesce,
     rollout: services,
     notes,
   };

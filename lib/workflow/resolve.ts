@@ -38,5 +38,7 @@ export function outcomeFacts(state: MigrationState & { rollbackError?: StepError
     ...(state.scaleDown ? { previousReplicas: state.scaleDown.previousReplicas } : {}),
     ...(state.error ? { error: state.error } : {}),
     ...(state.rollbackError ? { rollbackError: state.rollbackError } : {}),
+    switched: Boolean(state.switch),
+    ...(state.rollout?.pauseMs !== undefined ? { pauseMs: state.rollout.pauseMs } : {}),
   };
 }

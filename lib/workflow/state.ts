@@ -15,13 +15,14 @@ import type { Flavor } from '../spinnaker/flavor.js';
 import type { RolloutResult } from '../kubernetes/rollout.js';
 import type { ScaleDownResult } from '../kubernetes/scale.js';
 import type { CopyState } from '../copy/bulk-slice.js';
-import type { CatchUpState } from '../copy/catch-up-slice.js';
+import type { CatchUpState, FinalCatchUp } from '../copy/catch-up-slice.js';
 import type { DrainResult } from '../copy/live.js';
 import type { ReconcileStats } from '../copy/reconcile.js';
 import type { VerifyReport } from '../copy/verify.js';
 import type { ChangeCaptureResult } from '../redis/change-capture.js';
 import type { PingResult } from '../redis/ping.js';
 import type { AuditParity } from '../spinnaker/audit.js';
+import type { QuiesceCheck, QuiesceResult, ResumeResult } from '../spinnaker/quiesce.js';
 
 export interface ExecutionInfo {
   /** `$$.Execution.Id`: the lock owner and idempotency key. */
@@ -45,15 +46,28 @@ export interface MigrationState extends ValidatedState {
   ping?: PingResult;
   copy?: CopyState;
   capture?: ChangeCaptureResult;
+  /** CatchUpLiveWrites, before the pause. */
   catchUp?: CatchUpState;
-  drain?: DrainResult;
+  /** QuiesceSpinnaker: the services scaled to 0 and their replicas before. */
+  quiesce?: QuiesceResult;
+  quiesceCheck?: QuiesceCheck;
+  /** ReconcileFinal: the final catch-up inside the pause. */
+  reconcile?: FinalCatchUp;
   verify?: VerifyReport & { audit: AuditParity };
-  reconcile?: ReconcileStats;
-  copyBack?: ReconcileStats | { skipped: string };
+  /** BeginSwitch: from here on Spinnaker may run on ElastiCache, and a failure rolls back through the mirror copy-back. */
+  switch?: { switched: true };
   halyard?: HalyardPatchResult;
   deploy?: HalDeployResult;
+  /** ResumeSpinnaker (also after a failure inside the pause). */
+  resume?: ResumeResult;
   rollout?: RolloutResult;
+  drain?: DrainResult;
   scaleDown?: ScaleDownResult;
+  /** The rollback after the switch: its own pause. */
+  rollbackQuiesce?: QuiesceResult;
+  rollbackQuiesceCheck?: QuiesceCheck;
+  copyBack?: ReconcileStats | { skipped: string };
+  rollbackResume?: ResumeResult;
   /** Set by a Catch: `{ Error, Cause }`. */
   error?: { Error: string; Cause: string };
 }

@@ -67,11 +67,19 @@ export interface SpinnakerSimulationOptions {
   /** Replicas per Deployment (default 1). */
   replicas?: Record<string, number>;
   /** Fault switches for the fault matrix. */
-  faults?: { halFailures?: number; neverReady?: string[] };
+  faults?: SpinnakerFaults;
   /** `halyard-ha`: HA clouddriver (spin-clouddriver-rw/-ro/-ro-deck/-caching). */
   flavor?: 'halyard' | 'halyard-ha';
   /** The IRSA role of the `spinnaker` service account the pods run as (annotation eks.amazonaws.com/role-arn). */
   podRoleArn?: string;
+}
+
+export interface SpinnakerFaults {
+  halFailures?: number;
+  /** Deployments whose new pods never become Ready unless they point at spin-redis. */
+  neverReady?: string[];
+  /** Deployments whose pods hang in Terminating when scaled to 0, their process (and Redis client) still running. */
+  neverTerminate?: string[];
 }
 
 export { INITIAL_FILES } from './halyard.js';
@@ -109,6 +117,8 @@ interface PodState {
   instance?: ServiceInstance;
   /** A connecting service without a writer: its start recorded in the ledger (for the cutover window). */
   probed?: boolean;
+  /** Deleted but stuck in Terminating (fault neverTerminate): its process, and Redis client, still run. */
+  terminating?: boolean;
 }
 
 export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
@@ -272,6 +282,14 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     reconcile(pod.deployment);
   }
 
+  /** The pod is deleted but never goes (a finalizer, a lost node): deletionTimestamp set, its process still running. */
+  function terminate(pod: PodState): void {
+    pod.terminating = true;
+    pod.ready = false;
+    const obj = store!.get('Pod', ns, pod.name);
+    if (obj) store!.update({ ...obj, metadata: { ...obj.metadata, deletionTimestamp: new Date().toISOString() } as KubeObject['metadata'] });
+  }
+
   function deletePod(pod: PodState): void {
     pod.deleted = true;
     pod.ready = false;
@@ -303,15 +321,16 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     if (!d) return;
     const desired = replicasOf(d);
     const hash = templateHash(d);
-    const mine = [...pods.values()].filter((p) => p.deployment === name && !p.deleted);
+    const mine = [...pods.values()].filter((p) => p.deployment === name && !p.deleted && !p.terminating);
     const fresh = mine.filter((p) => p.hash === hash);
     const old = mine.filter((p) => p.hash !== hash);
     const maxSurge = Math.ceil(desired * 0.25);
     const maxUnavailable = Math.floor(desired * 0.25);
     // Too many new pods (scale-down): not-ready ones go first.
     for (const p of fresh.sort((a, b) => Number(a.ready) - Number(b.ready)).slice(0, Math.max(0, fresh.length - desired))) deletePod(p);
-    const current = () => [...pods.values()].filter((p) => p.deployment === name && !p.deleted);
-    if (desired === 0) for (const p of current()) deletePod(p);
+    // Terminating pods are not the ReplicaSet's any more (controller.FilterActivePods).
+    const current = () => [...pods.values()].filter((p) => p.deployment === name && !p.deleted && !p.terminating);
+    if (desired === 0) for (const p of current()) faults.neverTerminate?.includes(name) ? terminate(p) : deletePod(p);
     // Surge: start new pods while the total stays within desired + maxSurge.
     let total = current().length;
     let freshCount = current().filter((p) => p.hash === hash).length;
@@ -467,7 +486,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         const d = store?.get('Deployment', ns, name);
         const s = (d?.status ?? {}) as Record<string, number>;
         const replicas = d ? replicasOf(d) : 0;
-        const mine = [...pods.values()].filter((p) => p.deployment === name && !p.deleted);
+        const mine = [...pods.values()].filter((p) => p.deployment === name && !p.deleted && !p.terminating);
         const running = mine.filter((p) => p.ready && p.target).sort((a, b) => b.createdAt - a.createdAt);
         // One Redis for all Ready pods: that one; mid-rollout (two): the newest pod's; none Ready: the last one's.
         const target = running[0]?.target ?? lastTargets.get(name);
@@ -492,6 +511,12 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
 
     /** Every execution key any orca instance stored during the run. */
     orcaExecutions,
+    /** Execution key -> the Redis URL of the orca instance that first stored it. */
+    orcaWrites(): Map<string, string> {
+      const out = new Map<string, string>();
+      for (const i of instances) if (i instanceof OrcaInstance) for (const k of i.executionsWritten) if (!out.has(k)) out.set(k, i.url);
+      return out;
+    },
 
     /** Stop every instance (the pods stay): the end of the run, before the final checks. */
     async stopTraffic(): Promise<number> {

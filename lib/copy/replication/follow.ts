@@ -42,8 +42,14 @@ export interface FollowOptions {
   position: StreamPosition;
   /** Epoch ms at which to return. */
   until: number;
-  shouldStop?: () => Promise<boolean>;
+  /** Checked every `checkEveryMs` with the position reached; true ends the slice early. */
+  shouldStop?: (position: StreamPosition) => Promise<boolean>;
   checkEveryMs?: number;
+  /**
+   * The final catch-up (inside the pause, spin-redis frozen): the stream must reach the
+   * source's `master_repl_offset` within this many ms, or the follow fails.
+   */
+  mustReachSourceWithinMs?: number;
 }
 
 export interface FollowStats {
@@ -55,6 +61,8 @@ export interface FollowStats {
   /** Of those, removals: DEL, HDEL, SREM, ZREM, pops, trims, FLUSH… */
   deleted: number;
   stoppedEarly: boolean;
+  /** Stream bytes the source had written beyond `position` when the follow returned. */
+  lagBytes: number;
   ms: number;
 }
 
@@ -85,6 +93,11 @@ const REMOVALS = new Set([
 ]);
 /** Never more than this many commands in one transaction (the target answers each). */
 const MAX_BATCH = 1000;
+
+/** The source's `master_repl_offset`: the last byte of its replication stream. */
+export async function sourceOffset(control: Redis): Promise<number> {
+  return Number(/master_repl_offset:(\d+)/.exec(await control.info('replication'))?.[1] ?? 0);
+}
 
 /** The position the target holds, if any (`<replid> <offset> <db>` in db 0). */
 export async function targetStreamPosition(target: Redis): Promise<StreamPosition | undefined> {
@@ -141,7 +154,7 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
   let replica: ReplicaSession | undefined;
   try {
     const start = resumePosition(options.position, await targetStreamPosition(targetControl));
-    const stats: FollowStats = { position: { replid: start.replid, offset: start.offset, db: start.db ?? 0 }, commands: 0, copied: 0, deleted: 0, stoppedEarly: false, ms: 0 };
+    const stats: FollowStats = { position: { replid: start.replid, offset: start.offset, db: start.db ?? 0 }, commands: 0, copied: 0, deleted: 0, stoppedEarly: false, lagBytes: 0, ms: 0 };
     const target = (apply = await RespConnection.open(targetEndpoint, 'spin-elasticache-follow-apply'));
     const session = (replica = await ReplicaSession.open(sourceEndpoint, { diskless: true }));
     let pending: Buffer = Buffer.alloc(0);
@@ -252,14 +265,17 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
         await drain();
         if (options.shouldStop && Date.now() - lastCheck >= (options.checkEveryMs ?? 1000)) {
           lastCheck = Date.now();
-          if (pending.length === 0 && (await options.shouldStop())) {
+          if (pending.length === 0 && (await options.shouldStop(stats.position))) {
             stats.stoppedEarly = true;
             break;
           }
         }
       }
-      // Everything the source has written so far, before handing over (what is left after 30 s, the next slice takes).
-      await session.catchUpToSource(control, () => stats.position.offset, { step: drain, pauseMs: 20, withinMs: 30_000, mustArrive: false });
+      // Everything the source has written so far, before handing over (what is left after 30 s,
+      // the next slice takes; the final catch-up must get there).
+      const final = options.mustReachSourceWithinMs;
+      await session.catchUpToSource(control, () => stats.position.offset, { step: drain, pauseMs: 20, withinMs: final ?? 30_000, mustArrive: final !== undefined });
+      stats.lagBytes = Math.max(0, (await sourceOffset(control)) - stats.position.offset);
     } finally {
       session.stopAcks();
     }

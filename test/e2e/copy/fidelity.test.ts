@@ -159,25 +159,34 @@ describe('verification', () => {
   });
 });
 
-describe('final reconciliation', () => {
-  it('copies keys only on the source, merges collections, and lets the target win on conflicts', async () => {
+describe('final reconciliation (the mirror)', () => {
+  it('makes the target exactly the source: differing keys replaced whole, removals and deletions propagated, nothing merged', async () => {
     await src.set('only-source', '1');
     await src.sadd('allJobs:pipeline', 'a', 'b');
-    await dst.sadd('allJobs:pipeline', 'c');
-    await src.hset('pipeline:1', 'status', 'RUNNING', 'application', 'app');
-    await dst.hset('pipeline:1', 'status', 'SUCCEEDED', 'endTime', '5');
-    await src.set('igor:last', '10');
-    await dst.set('igor:last', '11');
-    await dst.set('only-target', '1');
+    await dst.sadd('allJobs:pipeline', 'a', 'b', 'c');
+    // A keiko ack on the source: the message left the queue and its hash; the target still has it.
+    await src.zadd('orca.task.queue.queue', 3, 'm3', 4, 'm4');
+    await dst.zadd('orca.task.queue.queue', 1, 'm1', 2, 'm2', 3, 'm3', 4, 'm4');
+    await src.hset('orca.task.queue.messages', 'm3', 'c', 'm4', 'd');
+    await dst.hset('orca.task.queue.messages', 'm1', 'a', 'm2', 'b', 'm3', 'c', 'm4', 'd');
+    await src.set('igor:last', '42');
+    await dst.set('igor:last', '41');
+    await src.set('session', 's', 'PX', 60_000);
+    await dst.set('session', 's', 'PX', 5_000);
+    await src.set('same', 'x');
+    await dst.set('same', 'x');
+    await dst.set('deleted-on-source', '1');
     const stats = await reconcile({ url: source.url }, { url: target.url });
-    expect(stats).toMatchObject({ copied: 1, merged: 2, targetWins: 1 });
+    expect(stats).toMatchObject({ copied: 6, deleted: 1, equal: 1 });
     expect(await dst.get('only-source')).toBe('1');
-    expect((await dst.smembers('allJobs:pipeline')).sort()).toEqual(['a', 'b', 'c']);
-    expect(await dst.hgetall('pipeline:1')).toEqual({ status: 'SUCCEEDED', endTime: '5', application: 'app' });
-    expect(await dst.get('igor:last')).toBe('11');
-    expect(await dst.get('only-target')).toBe('1');
-    const live = await verifyCopy({ url: source.url }, { url: target.url }, { mode: 'live' });
-    expect(live).toMatchObject({ ok: true, targetNewer: 3 });
+    expect((await dst.smembers('allJobs:pipeline')).sort()).toEqual(['a', 'b']);
+    expect(await dst.zrange('orca.task.queue.queue', '0', '-1')).toEqual(['m3', 'm4']);
+    expect(Object.keys(await dst.hgetall('orca.task.queue.messages')).sort()).toEqual(['m3', 'm4']);
+    expect(await dst.get('igor:last')).toBe('42');
+    expect(await dst.pttl('session')).toBeGreaterThan(50_000);
+    expect(await dst.exists('deleted-on-source')).toBe(0);
+    const strict = await verifyCopy({ url: source.url }, { url: target.url }, { mode: 'strict' });
+    expect(strict).toMatchObject({ ok: true, extra: 0, missing: 0 });
   });
 });
 

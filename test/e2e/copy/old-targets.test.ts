@@ -223,18 +223,21 @@ if (oldBinary) {
       await old.flushall();
     });
 
-    it("the rollback's copy-back (reconcile) writes what is missing, with its TTL, into the old server", async () => {
+    it("the rollback's copy-back (a mirror) makes the old server exactly the new one: TTLs kept, removals and deletions included", async () => {
       await src.set('session', 's', 'PX', 90_000);
       await src.hset('pipeline:new', 'status', 'RUNNING', 'application', 'app');
       await src.sadd('allJobs:pipeline', 'new');
-      await old.sadd('allJobs:pipeline', 'old');
+      await old.sadd('allJobs:pipeline', 'old', 'new');
+      await old.set('pipeline:deleted', 'gone on the new server');
       const stats = await copyBack({ url: pair.source.url }, { url });
-      expect(stats.copied).toBeGreaterThanOrEqual(2);
+      expect(stats.copied).toBeGreaterThanOrEqual(3);
+      expect(stats.deleted).toBeGreaterThanOrEqual(1);
       expect(await old.get('session')).toBe('s');
       expect(await old.pttl('session')).toBeGreaterThan(80_000);
       expect(await old.hgetall('pipeline:new')).toEqual({ status: 'RUNNING', application: 'app' });
       expect(await old.pttl('pipeline:new')).toBe(-1);
-      expect((await old.smembers('allJobs:pipeline')).sort()).toEqual(['new', 'old']);
+      expect(await old.smembers('allJobs:pipeline')).toEqual(['new']);
+      expect(await old.exists('pipeline:deleted')).toBe(0);
       await old.flushall();
     });
   });

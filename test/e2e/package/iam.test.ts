@@ -55,6 +55,8 @@ const CALLS: Record<string, string[]> = {
   ],
   halDeployApply: [EKS],
   checkSpinnakerRollout: [EKS],
+  quiesceSpinnaker: [EKS],
+  resumeSpinnaker: [EKS],
   scaleDownSpinRedis: [EKS],
   scaleUpSpinRedis: [EKS],
   restoreHalyardConfig: [EKS],
@@ -73,6 +75,7 @@ const CALLS: Record<string, string[]> = {
   copyBulk: [EKS, AUTH_TOKEN],
   enableChangeCapture: [EKS],
   catchUpLiveWrites: [EKS, AUTH_TOKEN],
+  checkSpinnakerQuiesced: [EKS, AUTH_TOKEN], // spin-redis, and ElastiCache in the rollback
   verifySpinRedisDrained: [EKS],
   reconcileFinal: [EKS, AUTH_TOKEN],
   verifyCopy: [EKS, AUTH_TOKEN],
@@ -90,6 +93,8 @@ const KUBERNETES_WRITERS = [
   'restoreHalyardConfig',
   'halDeployApply',
   'checkSpinnakerRollout',
+  'quiesceSpinnaker',
+  'resumeSpinnaker',
   'scaleDownSpinRedis',
   'scaleUpSpinRedis',
 ];
@@ -98,6 +103,7 @@ const KUBERNETES_READERS = [
   'copyBulk',
   'enableChangeCapture',
   'catchUpLiveWrites',
+  'checkSpinnakerQuiesced',
   'verifySpinRedisDrained',
   'reconcileFinal',
   'verifyCopy',

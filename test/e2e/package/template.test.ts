@@ -8,6 +8,7 @@ const REDIS_FUNCTIONS = [
   'copyBulk',
   'enableChangeCapture',
   'catchUpLiveWrites',
+  'checkSpinnakerQuiesced',
   'verifySpinRedisDrained',
   'reconcileFinal',
   'verifyCopy',

@@ -17,6 +17,9 @@ function expectUntouched(snapshot: WorldSnapshot, world: SandboxWorld) {
   expect(Object.keys(snapshot.configMapAnnotations).filter((k) => k.startsWith('spin-elasticache.io/'))).toEqual([]);
   expect(snapshot.spinRedis).toMatchObject({ replicas: 1, running: true });
   for (const s of snapshot.services.filter((x) => x.redis !== undefined)) expect({ name: s.name, redis: s.redis }).toEqual({ name: s.name, redis: world.spinnaker.spinRedisUrl });
+  // Every Deployment at its replicas and Ready again, nothing of a pause left behind.
+  for (const s of snapshot.services) expect({ name: s.name, replicas: s.replicas, ready: s.ready }).toEqual({ name: s.name, replicas: 1, ready: true });
+  expect(world.kubernetes.store.list('Deployment', 'spinnaker').filter((d) => d.metadata.annotations?.['spin-elasticache.io/quiesced-replicas'])).toEqual([]);
   expect(snapshot.missingExecutions).toEqual([]);
 }
 
@@ -70,6 +73,26 @@ describe('failures before the cutover', () => {
       await world.close();
     }
   }, 60_000);
+});
+
+describe('a failure inside the pause (before the switch)', () => {
+  it('VerifyCopy failing resumes Spinnaker on spin-redis: replicas back, ConfigMap untouched, no Spinnaker write on ElastiCache', async () => {
+    const failVerify = (name: string, handler: TaskHandler): TaskHandler =>
+      name === 'VerifyCopy' ? async () => Promise.reject(Object.assign(new Error('1 missing'), { name: 'VerificationFailedError' })) : handler;
+    const { world, result } = await rehearse({}, { wrapTask: failVerify });
+    try {
+      expect(result.error).toBe('MigrationRolledBack');
+      expect(result.cause).toContain('VerificationFailedError');
+      const visited = result.steps.map((s) => s.name);
+      expect(visited).toEqual(expect.arrayContaining(['QuiesceSpinnaker', 'ResumeSpinnakerOnSpinRedis', 'CheckResumeOnSpinRedis', 'ReleaseLockAfterRollback']));
+      expect(visited).not.toContain('PatchHalyardConfig');
+      const snapshot = await world.snapshot();
+      expectUntouched(snapshot, world);
+      expect([...world.spinnaker.orcaWrites().values()].filter((url) => url !== world.spinnaker.spinRedisUrl)).toEqual([]);
+    } finally {
+      await world.close();
+    }
+  }, 90_000);
 });
 
 describe('failures after the cutover began', () => {

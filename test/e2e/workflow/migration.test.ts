@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connectRedis } from '../../../lib/redis/connect.js';
-import type { ExecutionResult } from '../../../sandbox/runner.js';
+import type { ExecutionResult, TaskHandler } from '../../../sandbox/runner.js';
 import { INITIAL_FILES } from '../../../sandbox/spinnaker/index.js';
 import type { SandboxWorld, WorldSnapshot } from '../../../sandbox/world.js';
 import { leakedSecrets, rehearse, yamlOf } from '../../support/sandbox.js';
@@ -16,7 +16,23 @@ describe('a migration that succeeds', () => {
   let seededSample: string[];
 
   beforeAll(async () => {
-    ({ world, result } = await rehearse({ keys: 4000 }, {}, async (w) => {
+    let current: SandboxWorld | undefined;
+    // Issue 9, item 1: a keiko poll and ack on spin-redis while the catch-up runs (ZREM, HDEL).
+    const ackDuringCatchUp = (name: string, handler: TaskHandler): TaskHandler =>
+      name === 'CatchUpLiveWrites'
+        ? async (event) => {
+            const source = await connectRedis({ url: current!.spinnaker.spinRedisUrl });
+            await source.zadd('q', 1, 'm1', 2, 'm2', 3, 'm3', 4, 'm4');
+            await source.hset('q.messages', 'm1', 'a', 'm2', 'b', 'm3', 'c', 'm4', 'd');
+            const done = handler(event);
+            await source.zrem('q', 'm1', 'm2');
+            await source.hdel('q.messages', 'm1', 'm2');
+            source.disconnect();
+            return done;
+          }
+        : handler;
+    ({ world, result } = await rehearse({ keys: 4000 }, { wrapTask: ackDuringCatchUp }, async (w) => {
+      current = w;
       const source = await connectRedis({ url: w.spinnaker.spinRedisUrl });
       // The simulated gate is already writing sessions that live a few seconds; under load they
       // can expire before the check, so only keys that outlive the run are sampled.
@@ -109,6 +125,32 @@ describe('a migration that succeeds', () => {
     expect(output.verify.compared).toBeGreaterThan(3000);
     expect(output.verify.audit.ok).toBe(true);
     expect(output.verify.audit.executions.target).toBeGreaterThanOrEqual(output.verify.audit.executions.source);
+  });
+
+  it('paused Spinnaker for the switch: every Redis user scaled to 0 and back to its replicas, the pause measured', () => {
+    const output = result.output as {
+      quiesce: { services: { name: string; replicas: number }[]; startedAt: string };
+      rollout: { pauseMs: number; cutoverWindowMs: number };
+      reconcile: { method: string };
+      verify: { mode: string; extra: number };
+    };
+    expect(output.quiesce.services.map((s) => s.name).sort()).toEqual(['spin-clouddriver', 'spin-echo', 'spin-fiat', 'spin-gate', 'spin-igor', 'spin-orca']);
+    expect(output.quiesce.services.every((s) => s.replicas === 1)).toBe(true);
+    expect(output.rollout.pauseMs).toBeGreaterThan(0);
+    expect(output.rollout.cutoverWindowMs).toBeGreaterThan(0);
+    expect(output.rollout.cutoverWindowMs).toBeLessThan(output.rollout.pauseMs);
+    expect(output.reconcile.method).toBe('stream');
+    expect(output.verify).toMatchObject({ mode: 'strict', extra: 0 });
+    for (const s of snapshot.services) expect({ name: s.name, replicas: s.replicas, ready: s.ready }).toEqual({ name: s.name, replicas: 1, ready: true });
+    const annotated = world.kubernetes.store.list('Deployment', 'spinnaker').filter((d) => d.metadata.annotations?.['spin-elasticache.io/quiesced-replicas']);
+    expect(annotated).toEqual([]);
+  });
+
+  it('carried the removals made on spin-redis during the catch-up to ElastiCache (an acked keiko message stays acked)', async () => {
+    const target = await world.elastiCache.adminClient('spinnaker-redis');
+    expect(await target.zrange('q', '0', '-1')).toEqual(['m3', 'm4']);
+    expect(Object.keys(await target.hgetall('q.messages')).sort()).toEqual(['m3', 'm4']);
+    target.disconnect();
   });
 
   it('never exposes the AUTH token or credentials in the output, history or ConfigMap', () => {

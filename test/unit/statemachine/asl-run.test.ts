@@ -4,7 +4,7 @@
  * retries, the pre-cutover failure path and the rollback path.
  */
 import { describe, expect, it } from '@jest/globals';
-import { AwsThrottlingError, HalDeployFailedError, KubernetesForbiddenError, ReplicationGroupCreateFailedError, type MigrationError } from '../../../lib/errors.js';
+import { AwsThrottlingError, HalDeployFailedError, KubernetesForbiddenError, ReplicationGroupCreateFailedError, VerificationFailedError, type MigrationError } from '../../../lib/errors.js';
 import { handler as validateInput } from '../../../handlers/validate-input.js';
 import { runMigration, type ExecutionResult, type TaskHandler } from '../../../sandbox/runner.js';
 
@@ -13,6 +13,8 @@ const input = { cluster: { name: 'spin', region: 'us-east-1' }, target: { replic
 interface Script {
   describeStatuses?: string[];
   copySlices?: number;
+  catchUpSlices?: number;
+  quiescePolls?: number;
   rolloutPolls?: number;
   failures?: Record<string, MigrationError[]>;
 }
@@ -23,6 +25,7 @@ function fakes(script: Script) {
   let slices = 0;
   let rolloutPolls = 0;
   let catchUps = 0;
+  let quiescePolls = 0;
   const failures = Object.fromEntries(Object.entries(script.failures ?? {}).map(([k, v]) => [k, [...v]]));
   const fake =
     (name: string, result: (event: Record<string, unknown>) => unknown): TaskHandler =>
@@ -47,10 +50,13 @@ function fakes(script: Script) {
     pingRedis: fake('pingRedis', () => ({ ok: true })),
     copyBulk: fake('copyBulk', () => ({ done: ++slices >= (script.copySlices ?? 1), checkpoint: { slices } })),
     enableChangeCapture: fake('enableChangeCapture', () => ({ previous: '' })),
+    catchUpLiveWrites: fake('catchUpLiveWrites', () => ({ caughtUp: ++catchUps >= (script.catchUpSlices ?? 1) })),
+    quiesceSpinnaker: fake('quiesceSpinnaker', () => ({ services: [{ name: 'spin-orca', replicas: 2 }], startedAt: '2026-01-01T00:00:00Z' })),
+    checkSpinnakerQuiesced: fake('checkSpinnakerQuiesced', () => ({ quiesced: ++quiescePolls >= (script.quiescePolls ?? 1) })),
+    resumeSpinnaker: fake('resumeSpinnaker', () => ({ services: [{ name: 'spin-orca', replicas: 2, restored: true }] })),
     patchHalyardConfig: fake('patchHalyardConfig', () => ({ changedKeys: ['redis.yml'] })),
     halDeployApply: fake('halDeployApply', () => ({ exitCode: 0 })),
     checkSpinnakerRollout: fake('checkSpinnakerRollout', () => ({ ready: ++rolloutPolls >= (script.rolloutPolls ?? 1) })),
-    catchUpLiveWrites: fake('catchUpLiveWrites', () => ({ drained: ++catchUps >= 2 })),
     verifySpinRedisDrained: fake('verifySpinRedisDrained', () => ({ foreignClients: 0 })),
     reconcileFinal: fake('reconcileFinal', () => ({ copied: 0 })),
     verifyCopy: fake('verifyCopy', () => ({ ok: true })),
@@ -73,20 +79,52 @@ async function run(script: Script, given: unknown = input): Promise<{ result: Ex
 }
 
 describe('the state machine, run locally', () => {
-  it('polls, slices and loops to success, then scales spin-redis down and releases the lock', async () => {
-    const { result, calls, visited } = await run({ describeStatuses: ['creating', 'creating', 'modifying', 'available'], copySlices: 3, rolloutPolls: 2 });
+  it('polls, slices and loops to success: catch-up, quiesce, final sync, strict verify, then switch and resume', async () => {
+    const { result, calls, visited } = await run({ describeStatuses: ['creating', 'creating', 'modifying', 'available'], copySlices: 3, catchUpSlices: 2, quiescePolls: 3, rolloutPolls: 2 });
     expect(result.status).toBe('SUCCEEDED');
     expect(calls.filter((c) => c === 'describeReplicationGroup')).toHaveLength(4);
     expect(calls.filter((c) => c === 'copyBulk')).toHaveLength(3);
+    expect(calls.filter((c) => c === 'catchUpLiveWrites')).toHaveLength(2);
     expect(visited.filter((s) => s === 'WaitForReplicationGroup')).toHaveLength(4);
+    expect(visited.filter((s) => s === 'WaitForSpinnakerQuiesce')).toHaveLength(2);
     expect(visited.filter((s) => s === 'WaitForSpinnakerRollout')).toHaveLength(1);
-    expect(visited.indexOf('ReconcileFinal')).toBeGreaterThan(visited.indexOf('VerifySpinRedisDrained'));
-    expect(visited.indexOf('ScaleDownSpinRedis')).toBeGreaterThan(visited.indexOf('VerifyCopy'));
-    expect(visited.at(-1)).toBe('MigrationSucceeded');
+    const order = [
+      'EnableChangeCapture',
+      'CopyBulk',
+      'CatchUpLiveWrites',
+      'QuiesceSpinnaker',
+      'CheckSpinnakerQuiesced',
+      'ReconcileFinal',
+      'VerifyCopy',
+      'BeginSwitch',
+      'PatchHalyardConfig',
+      'HalDeployApply',
+      'ResumeSpinnaker',
+      'CheckSpinnakerRollout',
+      'VerifySpinRedisDrained',
+      'DisableChangeCapture',
+      'ScaleDownSpinRedis',
+      'MigrationSucceeded',
+    ];
+    const positions = order.map((s) => visited.indexOf(s));
+    expect(positions.every((p) => p >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     expect(visited).not.toContain('RollbackHalyardConfig');
+    expect(visited).not.toContain('ResumeSpinnakerOnSpinRedis');
     const output = result.output as Record<string, unknown>;
-    expect(output.cutover).toMatchObject({ rollout: { ready: true }, catchUp: { drained: true } });
+    expect(output).toMatchObject({ switch: { switched: true }, rollout: { ready: true }, catchUp: { caughtUp: true }, quiesceCheck: { quiesced: true } });
     expect(output.notify).toEqual({ outcome: 'SUCCEEDED' });
+  });
+
+  it('a failure inside the pause resumes Spinnaker on spin-redis and ends rolled back, with nothing switched', async () => {
+    const { result, visited } = await run({ failures: { verifyCopy: [new VerificationFailedError('1 missing')] } });
+    expect(result.error).toBe('MigrationRolledBack');
+    expect(result.cause).toContain('VerificationFailedError');
+    const order = ['VerifyCopy', 'ResumeSpinnakerOnSpinRedis', 'CheckResumeOnSpinRedis', 'RollbackRestoreSourceNotifications', 'ReleaseLockAfterRollback', 'MigrationRolledBack'];
+    const positions = order.map((s) => visited.indexOf(s));
+    expect(positions.every((p) => p >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    for (const never of ['BeginSwitch', 'PatchHalyardConfig', 'RollbackHalyardConfig', 'RollbackCopyBackWrites', 'ScaleDownSpinRedis']) expect(visited).not.toContain(never);
   });
 
   it('retries a transient error to success', async () => {
@@ -128,10 +166,13 @@ describe('the state machine, run locally', () => {
     expect(result.cause).toContain('HalDeployFailedError');
     const order = [
       'RollbackScaleUpSpinRedis',
+      'RollbackQuiesceSpinnaker',
+      'RollbackCheckSpinnakerQuiesced',
+      'RollbackCopyBackWrites',
       'RollbackHalyardConfig',
       'RollbackHalDeployApply',
+      'RollbackResumeSpinnaker',
       'RollbackCheckSpinnakerRollout',
-      'RollbackCopyBackWrites',
       'ReleaseLockAfterRollback',
       'MigrationRolledBack',
     ];

@@ -72,14 +72,39 @@ describe('statemachine/migrate.asl.yaml', () => {
     }
   });
 
-  it('routes every failure after the cutover began to the rollback path', () => {
-    const cutoverOnwards = ['Cutover', 'VerifySpinRedisDrained', 'ReconcileFinal', 'VerifyCopy', 'DisableChangeCapture', 'ScaleDownSpinRedis'];
-    for (const name of cutoverOnwards) {
-      expect({ name, next: raw.States[name]?.Catch?.[0]?.Next }).toEqual({ name, next: 'RollbackScaleUpSpinRedis' });
+  it('routes each failure by phase: before the pause, inside it (resume on spin-redis), after the switch (rollback)', () => {
+    const phases: Record<string, string[]> = {
+      CheckCleanupOnFailure: ['EnsureParameterGroup', 'EnsureSubnetGroup', 'EnsureReplicationGroup', 'DescribeReplicationGroup', 'PingRedis', 'EnableChangeCapture', 'CopyBulk', 'CatchUpLiveWrites'],
+      ResumeSpinnakerOnSpinRedis: ['QuiesceSpinnaker', 'CheckSpinnakerQuiesced', 'ReconcileFinal', 'VerifyCopy'],
+      RollbackScaleUpSpinRedis: ['PatchHalyardConfig', 'HalDeployApply', 'ResumeSpinnaker', 'CheckSpinnakerRollout', 'VerifySpinRedisDrained', 'DisableChangeCapture', 'ScaleDownSpinRedis'],
+    };
+    for (const [next, names] of Object.entries(phases)) for (const name of names) expect({ name, next: raw.States[name]?.Catch?.[0]?.Next }).toEqual({ name, next });
+  });
+
+  it('changes the Halyard config only after the pause and the strict verification, and records the switch first', () => {
+    const order = [
+      'EnableChangeCapture',
+      'CopyBulk',
+      'CatchUpLiveWrites',
+      'QuiesceSpinnaker',
+      'ReconcileFinal',
+      'VerifyCopy',
+      'BeginSwitch',
+      'PatchHalyardConfig',
+      'HalDeployApply',
+      'ResumeSpinnaker',
+    ];
+    const chain: string[] = [];
+    for (let name: string | undefined = raw.StartAt; name && chain.length < 200; ) {
+      chain.push(name);
+      const state: State = raw.States[name]!;
+      // The success path: a Choice's first rule is the way forward (IsDryRun's is the dry run).
+      name = state.Type === 'Choice' ? (name === 'IsDryRun' ? state.Default : state.Choices?.[0]?.Next) : state.Next;
     }
-    for (const name of ['EnsureParameterGroup', 'EnsureSubnetGroup', 'EnsureReplicationGroup', 'DescribeReplicationGroup', 'PingRedis', 'CopyBulk', 'EnableChangeCapture']) {
-      expect({ name, next: raw.States[name]?.Catch?.[0]?.Next }).toEqual({ name, next: 'CheckCleanupOnFailure' });
-    }
+    const positions = order.map((s) => chain.indexOf(s));
+    expect(positions.every((p) => p >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(chain).not.toContain('Cutover');
   });
 
   it('has no dangling transitions', () => {

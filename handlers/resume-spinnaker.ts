@@ -1,0 +1,16 @@
+/**
+ * ResumeSpinnaker (`$.resume`; `$.rollbackResume` in the rollback): every quiesced
+ * Deployment still at 0 back to the replicas recorded by the first pause.
+ */
+import type { MigrationConfig } from '../lib/config/schema.js';
+import type { ClusterApi } from '../lib/kubernetes/api.js';
+import { clusterApiFor } from '../lib/kubernetes/default-api.js';
+import { defineHandler } from '../lib/workflow/handler.js';
+import { resume } from '../lib/workflow/pause.js';
+import type { MigrationState } from '../lib/workflow/state.js';
+
+export function createHandler(deps: { api: (config: MigrationConfig) => ClusterApi }) {
+  return defineHandler('ResumeSpinnaker', (state: MigrationState) => resume(deps.api(state.config), state));
+}
+
+export const handler = createHandler({ api: clusterApiFor });
