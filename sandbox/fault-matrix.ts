@@ -464,6 +464,34 @@ async function keysOn(redis: Redis): Promise<Set<string>> {
   return keys;
 }
 
+/**
+ * The fields and members of the hashes, sets and zsets among `keys`: a collection whose writers
+ * removed every one of them is gone legitimately (Redis deletes an emptied collection), one
+ * with a member nobody removed is lost.
+ */
+async function membersOf(redis: Redis, keys: string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (let i = 0; i < keys.length; i += 500) {
+    const batch = keys.slice(i, i + 500);
+    const tp = redis.pipeline();
+    for (const k of batch) tp.type(k);
+    const types = (await tp.exec()) ?? [];
+    const p = redis.pipeline();
+    const which: string[] = [];
+    batch.forEach((k, j) => {
+      const type = types[j]?.[1];
+      if (type === 'hash') p.hkeys(k);
+      else if (type === 'set') p.smembers(k);
+      else if (type === 'zset') p.zrange(k, '0', '-1');
+      else return;
+      which.push(k);
+    });
+    const results = (await p.exec()) ?? [];
+    which.forEach((k, j) => out.set(k, (results[j]?.[1] as string[] | undefined) ?? []));
+  }
+  return out;
+}
+
 export async function runCase(
   c: Case,
   keys: number,
@@ -473,7 +501,7 @@ export async function runCase(
   actual: End;
   invariants: Record<string, boolean>;
   figures: WorldSnapshot['figures'];
-  examples: WorldSnapshot['examples'];
+  examples: WorldSnapshot['examples'] & { lostFromStart?: string[] };
   error?: string;
   durationMs: number;
 }> {
@@ -486,6 +514,7 @@ export async function runCase(
     const spinRedis = await connectRedis({ url: world.spinnaker.spinRedisUrl });
     // Long-lived keys only: short gate sessions may expire on their own during the run.
     const startState = [...(await keysOn(spinRedis))].filter((k) => !k.startsWith('spring:session:'));
+    const startMembers = await membersOf(spinRedis, startState);
     spinRedis.disconnect();
     await c.prepare?.(world);
     const calls = new Map<string, number>();
@@ -527,12 +556,14 @@ export async function runCase(
     const connectedWithToken = snapshot.services.filter((s) => s.redis !== undefined).every((s) => s.authenticated === auth);
     const where = migrated ? await world.elastiCache.adminClient(SANDBOX_GROUP_ID) : world.spinnaker.spinRedis ? await connectRedis({ url: world.spinnaker.spinRedisUrl }) : undefined;
     const present = where ? await keysOn(where) : new Set<string>();
+    const ledger = world.spinnaker.ledger;
+    const lostFromStart = startState.filter((k) => !present.has(k) && !ledger.deleted(k) && !(startMembers.get(k) ?? ['(not a collection)']).every((m) => ledger.memberDeleted(k, m)));
     where?.disconnect();
     const { config: _config, ...halyardFiles } = snapshot.configMap;
     const redisYml = (parseYaml(snapshot.configMap['redis.yml'] ?? '') ?? {}) as Record<string, unknown>;
     const invariants: Record<string, boolean> = {
       // Keys a Spinnaker service deleted itself (orca's cleanup, evictions) are not lost data.
-      spinRedisDataIntact: startState.every((k) => present.has(k) || world.spinnaker.ledger.deleted(k)),
+      spinRedisDataIntact: lostFromStart.length === 0,
       orcaWritesPresent: snapshot.keys.orcaExecutionsMissing === 0,
       configMapConsistent: migrated
         ? redisYml.skipLifeCycleManagement === true && redisYml.enabled === undefined && String(redisYml.overrideBaseUrl).startsWith('rediss://') && pointsAtTarget && connectedWithToken
@@ -559,7 +590,7 @@ export async function runCase(
       actual,
       invariants: { ...invariants, handlerLogsCaptured: logs.length > 0 },
       figures: snapshot.figures,
-      examples: snapshot.examples,
+      examples: { ...snapshot.examples, ...(lostFromStart.length ? { lostFromStart: lostFromStart.slice(0, 10) } : {}) },
       ...(result.error ? { error: result.error } : {}),
       durationMs: Date.now() - started,
     };

@@ -145,6 +145,21 @@ export class WriteLedger {
     return e.kind === 'string' || e.kind === 'list' || e.kind === 'touch' ? e.whole?.hash === null : e.deletedAt !== undefined && [...(e.fields?.values() ?? [])].every((w) => w.hash === null);
   }
 
+  /**
+   * A field or member of a collection key that may be gone by its writers' doing: its last
+   * recorded write removed it (HDEL, SREM, ZREM; or possibly, for a call that failed), or the
+   * whole key was deleted or expired after it. A collection whose every member is gone this way
+   * has vanished legitimately (Redis deletes an emptied hash, set or zset).
+   */
+  memberDeleted(key: string, member: string, at = Date.now()): boolean {
+    const e = this.keys.get(key);
+    if (!e) return false;
+    if (e.expiresAt !== undefined && e.expiresAt <= at) return true;
+    const w = e.fields?.get(member);
+    if (w) return w.hash === null || (w.alts ?? []).includes(null);
+    return e.deletedAt !== undefined;
+  }
+
   private message(fingerprint: string): MessageCount {
     let m = this.messages.get(fingerprint);
     if (!m) {

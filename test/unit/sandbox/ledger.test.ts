@@ -192,3 +192,23 @@ describe('cutoverWindow', () => {
     expect(cutoverWindow(l, OLD, T + 10_000)).toMatchObject({ ms: 1500 });
   });
 });
+
+describe('memberDeleted (a collection its writers emptied is gone legitimately)', () => {
+  it('is true for members removed last, or of a key deleted or expired since, and false for one still added', () => {
+    const ledger = new WriteLedger();
+    ledger.record(OLD, [{ op: 'zadd', key: 'orca.task.queue.queue', members: [[1, 'fp-a']] }], T, T + 1);
+    ledger.record(OLD, [{ op: 'zrem', key: 'orca.task.queue.queue', members: ['fp-a', 'fp-seeded'] }], T + 10, T + 11);
+    ledger.record(OLD, [{ op: 'sadd', key: 'kato:tasks', members: ['t1'] }], T + 20, T + 21);
+    expect(ledger.memberDeleted('orca.task.queue.queue', 'fp-a', T + 100)).toBe(true);
+    expect(ledger.memberDeleted('orca.task.queue.queue', 'fp-seeded', T + 100)).toBe(true);
+    // A member the writers never touched, on a key never deleted: lost if the key is gone.
+    expect(ledger.memberDeleted('orca.task.queue.queue', 'fp-other', T + 100)).toBe(false);
+    expect(ledger.memberDeleted('kato:tasks', 't1', T + 100)).toBe(false);
+    expect(ledger.memberDeleted('never-written', 'x', T + 100)).toBe(false);
+    ledger.record(OLD, [{ op: 'del', key: 'kato:tasks' }], T + 30, T + 31);
+    expect(ledger.memberDeleted('kato:tasks', 't1', T + 100)).toBe(true);
+    expect(ledger.memberDeleted('kato:tasks', 'seeded-task', T + 100)).toBe(true);
+    ledger.record(OLD, [{ op: 'sadd', key: 'kato:tasks', members: ['t2'] }], T + 40, T + 41);
+    expect(ledger.memberDeleted('kato:tasks', 't2', T + 100)).toBe(false);
+  });
+});
