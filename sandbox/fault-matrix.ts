@@ -487,7 +487,9 @@ async function membersOf(redis: Redis, keys: string[]): Promise<Map<string, stri
       which.push(k);
     });
     const results = (await p.exec()) ?? [];
-    which.forEach((k, j) => out.set(k, (results[j]?.[1] as string[] | undefined) ?? []));
+    which.forEach((k, j) => {
+      out.set(k, (results[j]?.[1] as string[] | undefined) ?? []);
+    });
   }
   return out;
 }
