@@ -409,7 +409,7 @@ export const CASES: Case[] = [
           (plan?.quiesce ?? [])
             .map((q) => q.deployment)
             .sort()
-            .join() === 'spin-clouddriver,spin-echo,spin-fiat,spin-gate,spin-igor,spin-orca',
+            .join() === 'spin-clouddriver,spin-echo,spin-fiat,spin-gate,spin-igor,spin-orca,spin-rosco',
       };
     },
   },
@@ -505,6 +505,8 @@ export async function runCase(
   figures: WorldSnapshot['figures'];
   examples: WorldSnapshot['examples'] & { lostFromStart?: string[] };
   error?: string;
+  /** The states that failed, with their error names (the first 8): what a rolled-back case went through. */
+  failures?: string[];
   durationMs: number;
 }> {
   const started = Date.now();
@@ -594,6 +596,14 @@ export async function runCase(
       figures: snapshot.figures,
       examples: { ...snapshot.examples, ...(lostFromStart.length ? { lostFromStart: lostFromStart.slice(0, 10) } : {}) },
       ...(result.error ? { error: result.error } : {}),
+      ...(result.history.some((e) => e.error)
+        ? {
+            failures: result.history
+              .filter((e) => e.error)
+              .map((e) => `${e.state}: ${e.error}`)
+              .slice(0, 8),
+          }
+        : {}),
       durationMs: Date.now() - started,
     };
   } finally {
@@ -611,6 +621,7 @@ export async function runFaultMatrix(argv: string[]): Promise<number> {
     const failed = Object.entries(r.invariants)
       .filter(([, v]) => !v)
       .map(([k]) => k);
+    if (!ok && r.failures) process.stderr.write(`      failed states: ${r.failures.join('; ')}\n`);
     process.stderr.write(
       `${ok ? 'PASS' : 'FAIL'}  ${r.name}: expected ${r.expected}, got ${r.actual}${r.error ? ` (${r.error})` : ''}${failed.length ? `; broken: ${failed.join(', ')}` : ''}  [${(r.durationMs / 1000).toFixed(1)} s]\n`,
     );

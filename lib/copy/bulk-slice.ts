@@ -12,7 +12,8 @@ import type { RedisEndpoint } from '../redis/connect.js';
 import { connectRedis } from '../redis/connect.js';
 import { copySlice } from './bulk.js';
 import { tryReplication, type CopyMethod } from './fallback.js';
-import { OWN_KEY_PREFIX } from './filter.js';
+import { OWN_KEY_PREFIX, ownKeys } from './filter.js';
+import { databasesWithKeys, scanAll, withConnection } from '../redis/keyspace.js';
 import { copyViaReplication } from './replication/replica-copy.js';
 import type { Checkpoint, CopyLog, CopyStats } from './types.js';
 
@@ -28,6 +29,30 @@ export interface CopyState {
   fallbackReason?: string;
   /** After a replication copy: where the live catch-up continues the source's stream. */
   replication?: { replid: string; offset: number };
+  /** Keys an earlier run left on the target, deleted before the first slice (a re-run after a rollback). */
+  clearedFromTarget?: number;
+}
+
+/**
+ * Empty the target, our own keys aside, before a copy starts from nothing. A re-run after a
+ * rollback finds the previous run's copy there, with keys Spinnaker has deleted on spin-redis
+ * since: neither the replication copy (RESTORE … REPLACE of what the snapshot holds) nor the
+ * stream catch-up ever deletes them, and the strict verification inside the pause would find
+ * them extra. Returns the number of keys deleted.
+ */
+async function clearTarget(target: RedisEndpoint, store: Awaited<ReturnType<typeof connectRedis>>): Promise<number> {
+  const skip = ownKeys(OWN_KEY_PREFIX);
+  let deleted = 0;
+  for (const db of await databasesWithKeys(store)) {
+    deleted += await withConnection(target, { db, connectionName: 'spin-elasticache-clear' }, async (redis) => {
+      const keys: Buffer[] = [];
+      await scanAll(redis, skip, async (key) => void keys.push(key));
+      let n = 0;
+      for (let i = 0; i < keys.length; i += 500) n += await redis.del(...keys.slice(i, i + 500));
+      return n;
+    });
+  }
+  return deleted;
 }
 
 export interface CopyBulkSliceOptions {
@@ -56,7 +81,10 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
   try {
     const saved = JSON.parse((await store.get(progressKey)) ?? 'null') as SavedProgress | null;
     let fallbackReason = previous?.fallbackReason;
+    let clearedFromTarget = previous?.clearedFromTarget;
     if (slices === 0 && !saved) {
+      clearedFromTarget = await clearTarget(target, store);
+      if (clearedFromTarget > 0) log?.warn('the target held keys of an earlier run; deleted before the copy', { keys: clearedFromTarget });
       const attempt = await tryReplication(options.method, () =>
         copyViaReplication(source, target, {
           deadline,
@@ -74,6 +102,7 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
           lastSlice: result.stats,
           method: 'replication',
           replication: { replid: result.replid, offset: result.offset },
+          ...(clearedFromTarget ? { clearedFromTarget } : {}),
         };
       }
       if (attempt.fallbackReason) {
@@ -101,6 +130,7 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
       lastSlice: result.stats,
       method: 'scan',
       ...(fallbackReason ? { fallbackReason } : {}),
+      ...(clearedFromTarget ? { clearedFromTarget } : {}),
       ...(saved?.afterSlices === slices ? { resumedFromSavedProgress: true } : {}),
     };
   } finally {

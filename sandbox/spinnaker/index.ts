@@ -326,11 +326,13 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     const old = mine.filter((p) => p.hash !== hash);
     const maxSurge = Math.ceil(desired * 0.25);
     const maxUnavailable = Math.floor(desired * 0.25);
+    // A pod deleted by this controller: gone, or stuck in Terminating (fault neverTerminate).
+    const remove = (p: PodState) => (faults.neverTerminate?.includes(name) ? terminate(p) : deletePod(p));
     // Too many new pods (scale-down): not-ready ones go first.
-    for (const p of fresh.sort((a, b) => Number(a.ready) - Number(b.ready)).slice(0, Math.max(0, fresh.length - desired))) deletePod(p);
+    for (const p of fresh.sort((a, b) => Number(a.ready) - Number(b.ready)).slice(0, Math.max(0, fresh.length - desired))) remove(p);
     // Terminating pods are not the ReplicaSet's any more (controller.FilterActivePods).
     const current = () => [...pods.values()].filter((p) => p.deployment === name && !p.deleted && !p.terminating);
-    if (desired === 0) for (const p of current()) faults.neverTerminate?.includes(name) ? terminate(p) : deletePod(p);
+    if (desired === 0) for (const p of current()) remove(p);
     // Surge: start new pods while the total stays within desired + maxSurge.
     let total = current().length;
     let freshCount = current().filter((p) => p.hash === hash).length;
@@ -343,11 +345,11 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     // while the ready count stays at desired - maxUnavailable.
     const minAvailable = desired - maxUnavailable;
     const before = current().length;
-    for (const p of old.filter((o) => !o.ready && !o.deleted)) deletePod(p);
-    for (const p of old.filter((o) => o.ready && !o.deleted)) {
+    for (const p of old.filter((o) => !o.ready && !o.deleted && !o.terminating)) remove(p);
+    for (const p of old.filter((o) => o.ready && !o.deleted && !o.terminating)) {
       const ready = current().filter((x) => x.ready).length;
       if (ready - 1 < minAvailable) break;
-      deletePod(p);
+      remove(p);
     }
     // A deleted pod makes room for a surge this pass did not allow (e.g. an old crash-looping
     // pod replaced by a new template): the controller syncs again on the pod's deletion.
