@@ -131,6 +131,15 @@ export class KubernetesNotFoundError extends FatalError {
 export class KubernetesRequestError extends FatalError {
   readonly name = 'KubernetesRequestError';
 }
+/**
+ * A Halyard file whose YAML we cannot patch without changing what Halyard or Spring reads:
+ * not YAML, a top level that is not a mapping, a key on our path that holds a value (not a
+ * mapping), or several documents where Halyard reads one. The message names the file, the
+ * problem and the fix; nothing has been written.
+ */
+export class HalyardFileShapeError extends FatalError {
+  readonly name = 'HalyardFileShapeError';
+}
 export class HalyardPodNotFoundError extends FatalError {
   readonly name = 'HalyardPodNotFoundError';
 }
