@@ -6,11 +6,11 @@ import type { MigrationConfig } from '../lib/config/schema.js';
 import type { ClusterApi } from '../lib/kubernetes/api.js';
 import { clusterApiFor } from '../lib/kubernetes/default-api.js';
 import { acquireLock } from '../lib/kubernetes/lock.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { api: (config: MigrationConfig) => ClusterApi; sfn: () => Pick<SFNClient, 'send'> }) {
-  return defineHandler('AcquireMigrationLock', (state: MigrationState) => acquireLock(deps.api(state.config), state.config, state.execution.arn, (arn) => executionStatus(deps.sfn(), arn)));
+  return defineStepHandler('AcquireMigrationLock', (state: MigrationState) => acquireLock(deps.api(state.config), state.config, state.execution.arn, (arn) => executionStatus(deps.sfn(), arn)));
 }
 
 export const handler = createHandler({ api: clusterApiFor, sfn });

@@ -140,6 +140,14 @@ export class KubernetesRequestError extends FatalError {
 export class HalyardFileShapeError extends FatalError {
   readonly name = 'HalyardFileShapeError';
 }
+/**
+ * A handler was given an execution state it cannot read: not an object, no valid `config`
+ * or `execution`, or a step result of the wrong type. The state machine never builds such a
+ * state; a hand-made invocation or an edited redrive does. The message names the field.
+ */
+export class ExecutionStateError extends FatalError {
+  readonly name = 'ExecutionStateError';
+}
 export class HalyardPodNotFoundError extends FatalError {
   readonly name = 'HalyardPodNotFoundError';
 }
