@@ -27,7 +27,7 @@ export interface CopyState {
   /** Why the replication copy was not used. */
   fallbackReason?: string;
   /** After a replication copy: where the live catch-up continues the source's stream. */
-  replication?: { replid: string; offset: number };
+  replication?: { replid: string; offset: number; db?: number };
 }
 
 export interface CopyBulkSliceOptions {
@@ -73,7 +73,7 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
           slices: 1,
           lastSlice: result.stats,
           method: 'replication',
-          replication: { replid: result.replid, offset: result.offset },
+          replication: { replid: result.replid, offset: result.offset, db: result.db },
         };
       }
       if (attempt.fallbackReason) {

@@ -15,7 +15,7 @@ import { keyCount, withConnection } from '../redis/keyspace.js';
 import { copySlice } from './bulk.js';
 import { tryReplication, type CopyMethod } from './fallback.js';
 import { copyViaReplication, type ReplicationCopyResult } from './replication/replica-copy.js';
-import { catchUp, type CatchUpStats } from './live.js';
+import { type CatchUpStats, startCatchUp } from './live.js';
 import type { CopyStats, Progress } from './types.js';
 
 export type { CopyMethod };
@@ -24,7 +24,11 @@ export interface CopyAllOptions {
   method?: CopyMethod;
   /** Connections to the target (replication) or per side (scan). */
   connections?: number;
-  /** Keep copying the source's writes this long after the bulk copy. */
+  /**
+   * Keep copying the source's writes this long after the bulk copy. With scan, change capture
+   * (keyspace notifications, `KA` on the source) starts before the scan, so writes made during
+   * it are copied too.
+   */
   followMs?: number;
   skipPrefix?: string;
   onProgress?: (p: Progress & { totalKeys?: number; etaSeconds?: number; phase?: string }) => void;
@@ -55,18 +59,24 @@ export async function copyAll(source: RedisEndpoint, target: RedisEndpoint, opti
   }
   const { fallbackReason } = attempt;
   const started = Date.now();
-  const totalKeys = await withConnection(source, { connectionName: 'spin-elasticache-probe' }, async (probe) => keyCount(await probe.info('keyspace')));
-  const result = await copySlice(source, target, {
-    ...(options.connections ? { connections: options.connections } : {}),
-    ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}),
-    ...(options.onProgress
-      ? {
-          onProgress: (p: Progress) =>
-            options.onProgress!({ ...p, totalKeys, phase: 'scan', ...(p.keysPerSec > 0 ? { etaSeconds: Math.max(0, Math.round((totalKeys - p.keys) / p.keysPerSec)) } : {}) }),
-        }
-      : {}),
-  });
-  const stats = { ...result.checkpoint.stats, ms: Date.now() - started };
-  const live = options.followMs ? await catchUp(source, target, { until: Date.now() + options.followMs, ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}) }) : undefined;
-  return { method: 'scan', stats, ...(fallbackReason ? { fallbackReason } : {}), ...(live ? { live } : {}) };
+  // Change capture listens before the scan starts: a key written after the scan read it is copied again (issue 9, item 3).
+  const capture = options.followMs ? await startCatchUp(source, target, options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}) : undefined;
+  try {
+    const totalKeys = await withConnection(source, { connectionName: 'spin-elasticache-probe' }, async (probe) => keyCount(await probe.info('keyspace')));
+    const result = await copySlice(source, target, {
+      ...(options.connections ? { connections: options.connections } : {}),
+      ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}),
+      ...(options.onProgress
+        ? {
+            onProgress: (p: Progress) =>
+              options.onProgress!({ ...p, totalKeys, phase: 'scan', ...(p.keysPerSec > 0 ? { etaSeconds: Math.max(0, Math.round((totalKeys - p.keys) / p.keysPerSec)) } : {}) }),
+          }
+        : {}),
+    });
+    const stats = { ...result.checkpoint.stats, ms: Date.now() - started };
+    const live = capture && options.followMs ? await capture.run({ until: Date.now() + options.followMs }) : undefined;
+    return { method: 'scan', stats, ...(fallbackReason ? { fallbackReason } : {}), ...(live ? { live } : {}) };
+  } finally {
+    capture?.close();
+  }
 }

@@ -143,6 +143,37 @@ function ttlMatches(s: KeyDigest, t: KeyDigest, tolerance: number, mode: 'strict
 
 async function acceptableLiveDifference(source: Redis, target: Redis, key: Buffer, s: KeyDigest, t: KeyDigest): Promise<boolean> {
   if (s.type === 'set' || s.type === 'hash' || s.type === 'zset') return supersetOf(target, source, key, s.type);
-  // Strings, lists, streams: the target holds a value Spinnaker wrote after the cutover.
+  // A stream written after the cutover only grows: every source entry still there, every group
+  // still there, none behind the source's. Anything else lost consumer state (named by the caller).
+  if (s.type === 'stream') return streamContinues(source, target, key, s, t);
+  // Strings, lists: the target holds a value Spinnaker wrote after the cutover.
   return t.size > 0;
+}
+
+/** The target's stream is the source's plus later writes: same entries up to the source's last, same groups, none behind. */
+async function streamContinues(source: Redis, target: Redis, key: Buffer, s: KeyDigest, t: KeyDigest): Promise<boolean> {
+  if (t.size < s.size) return false;
+  let start = '-';
+  for (;;) {
+    const ours = (await source.xrangeBuffer(key, start, '+', 'COUNT', 1000)) as unknown as [Buffer, Buffer[]][];
+    if (ours.length === 0) break;
+    const last = ours.at(-1)![0].toString();
+    const theirs = (await target.xrangeBuffer(key, start, last)) as unknown as [Buffer, Buffer[]][];
+    const encode = (entries: [Buffer, Buffer[]][]) => entries.map(([id, fields]) => [id.toString('base64'), ...fields.map((f) => f.toString('base64'))].join(',')).join(';');
+    if (encode(theirs) !== encode(ours)) return false;
+    if (ours.length < 1000) break;
+    start = `${last.split('-')[0]}-${Number(last.split('-')[1]) + 1}`;
+  }
+  const idOf = (value: string | undefined) => (value ?? '0-0').split('-').map(Number) as [number, number];
+  const notBehind = (a: string | undefined, b: string | undefined) => {
+    const [x1, x2] = idOf(a);
+    const [y1, y2] = idOf(b);
+    return x1 > y1 || (x1 === y1 && x2 >= y2);
+  };
+  for (const part of Object.keys(s.parts ?? {})) {
+    const group = /^group (.*): last delivered id$/.exec(part)?.[1];
+    if (group === undefined) continue;
+    if (!notBehind(t.parts?.[part], s.parts?.[part])) return false;
+  }
+  return true;
 }

@@ -42,7 +42,7 @@ const PRESENCE_ONLY = 2 * 3_600_000;
 
 async function prepare(name: RecordingName): Promise<Dataset> {
   const expected = loadExpected(name);
-  await writeDataset(back, expected);
+  await writeDataset(back, expected, { entriesReadUnknown: !/-7\./.test(name) });
   // The harness itself: the backing holds exactly expected.json.
   expect(diffDatasets(expected, await readDataset(back))).toEqual([]);
   await dst.flushall();
