@@ -290,11 +290,21 @@ export const CASES: Case[] = [
     expected: 'dry run',
     world: options({ dryRun: true }),
     check: (w, result) => {
-      const plan = (result.output as { plan?: { configMapDiff?: Record<string, string>; scale?: { from: number; to: number } } }).plan;
+      const plan = (
+        result.output as {
+          plan?: {
+            configMapDiff?: Record<string, string>;
+            scale?: { from: number; to: number };
+            source?: { fork?: { fork: boolean; figures: { needBytes: number } }; server?: { version: string; rdbVersion?: number } };
+          };
+        }
+      ).plan;
       return {
         nothingCreated: w.elastiCache.groupIds().length === 0,
         planShowsConfigMapDiff: Boolean(plan?.configMapDiff?.['redis.yml']?.includes('+skipLifeCycleManagement: true')),
         planShowsScale: plan?.scale?.from === 1 && plan.scale.to === 0,
+        planShowsForkDecision: plan?.source?.fork?.fork === true && (plan.source.fork.figures.needBytes ?? 0) > 0,
+        planShowsSourceVersion: Boolean(plan?.source?.server?.version) && plan?.source?.server?.rdbVersion !== undefined,
       };
     },
   },
@@ -309,7 +319,49 @@ export const CASES: Case[] = [
     },
     check: (w) => ({ firstRunRolledBack: firstResults.get(w)?.error === 'MigrationRolledBack', oneReplicationGroup: w.elastiCache.groupIds().length === 1 }),
   },
+  {
+    // A fork could double spin-redis's memory; over its limit the kernel kills it and, with no volume, its data is gone.
+    name: 'spin-redis with a tight memory limit is never forked (the copy goes by scan)',
+    expected: 'succeeded',
+    world: { spinRedisMemoryLimit: '12Mi' },
+    around: { CopyBulk: (w, handler, event) => watchForks(w, handler, event) },
+    check: (w) => {
+      const seen = forksSeen.get(w);
+      return { copiedByScan: seen?.methods.every((m) => m === 'scan') === true, forkRefused: seen?.fork?.fork === false, spinRedisNeverForked: seen?.forks === 0 };
+    },
+  },
+  {
+    name: 'spin-redis without a memory limit is forked (the copy goes by replication)',
+    expected: 'succeeded',
+    around: { CopyBulk: (w, handler, event) => watchForks(w, handler, event) },
+    check: (w) => {
+      const seen = forksSeen.get(w);
+      return { copiedByReplication: seen?.methods[0] === 'replication', forkAllowed: seen?.fork?.fork === true, spinRedisForkedOnce: seen?.forks === 1 };
+    },
+  },
 ];
+
+/** Per world: the CopyBulk slices' methods, the fork decision, and the full syncs spin-redis served meanwhile (each one a fork). */
+const forksSeen = new WeakMap<SandboxWorld, { methods: string[]; fork?: { fork: boolean }; forks: number }>();
+
+async function watchForks(w: SandboxWorld, handler: TaskHandler, event: unknown): Promise<unknown> {
+  const syncFull = async () => {
+    const redis = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+    try {
+      return Number(/sync_full:(\d+)/.exec(await redis.info('stats'))?.[1] ?? 0);
+    } finally {
+      redis.disconnect();
+    }
+  };
+  const before = await syncFull();
+  const result = (await handler(event)) as { method?: string; fork?: { fork: boolean } };
+  const seen = forksSeen.get(w) ?? { methods: [], forks: 0 };
+  seen.methods.push(result.method ?? '?');
+  if (result.fork) seen.fork = result.fork;
+  seen.forks += (await syncFull()) - before;
+  forksSeen.set(w, seen);
+  return result;
+}
 
 const secondResults = new WeakMap<SandboxWorld, ExecutionResult>();
 const delayAfterCopy = new WeakMap<SandboxWorld, string>();

@@ -29,6 +29,8 @@ export interface WorldOptions {
   /** Override parts of the migration input (e.g. options). */
   input?: Partial<MigrationInput>;
   spinnakerFaults?: { halFailures?: number; neverReady?: string[] };
+  /** spin-redis's container memory limit (a Kubernetes quantity such as `16Mi`); none by default, as Halyard deploys it. */
+  spinRedisMemoryLimit?: string;
 }
 
 export interface WorldSnapshot {
@@ -116,6 +118,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       caFile: pki.caFile,
       podStartMs: options.podStartMs ?? 300,
       ...(options.spinnakerFaults ? { faults: options.spinnakerFaults } : {}),
+      ...(options.spinRedisMemoryLimit ? { spinRedisResources: { limits: { memory: options.spinRedisMemoryLimit } } } : {}),
       resolveSecret: async (reference) => {
         // kork-secrets: encrypted:secrets-manager!r:<region>!s:<secret>[!k:<key>]
         const parts = Object.fromEntries(

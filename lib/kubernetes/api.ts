@@ -5,7 +5,7 @@
  * DescribeCluster, an EKS token refreshed before it expires).
  */
 import { PassThrough, Readable, Writable } from 'node:stream';
-import { AppsV1Api, CoreV1Api, Exec, KubeConfig, PatchStrategy, setHeaderOptions, type V1ConfigMap, type V1Deployment, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, Exec, KubeConfig, PatchStrategy, setHeaderOptions, type V1ConfigMap, type V1Deployment, type V1Pod, type V1Secret, type V1Status } from '@kubernetes/client-node';
 import type { EKSClient } from '@aws-sdk/client-eks';
 import { PodExecError } from '../errors.js';
 import { describeEksCluster } from '../eks/cluster.js';
@@ -15,6 +15,7 @@ import { kubeCall, mapKubernetesError } from './errors.js';
 export type ConfigMap = V1ConfigMap;
 export type Deployment = V1Deployment;
 export type Pod = V1Pod;
+export type Secret = V1Secret;
 
 export interface ExecResult {
   exitCode: number;
@@ -32,6 +33,8 @@ export interface ClusterApi {
   readScale(namespace: string, name: string): Promise<number>;
   replaceScale(namespace: string, name: string, replicas: number): Promise<number>;
   listPods(namespace: string, labelSelector: string): Promise<Pod[]>;
+  /** One Secret (spin-redis's password on Bitnami charts); its `data` values are base64. */
+  readSecret(namespace: string, name: string): Promise<Secret>;
   exec(namespace: string, pod: string, container: string, command: string[], stdin?: string): Promise<ExecResult>;
 }
 
@@ -96,6 +99,10 @@ export function createClusterApi(options: { clusterName: string; region: string;
       const { core } = await clients();
       const list = await kubeCall(`list pods ${labelSelector} in ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector }));
       return list.items;
+    },
+    async readSecret(namespace, name) {
+      const { core } = await clients();
+      return kubeCall(`read Secret ${namespace}/${name}`, () => core.readNamespacedSecret({ namespace, name }));
     },
     async exec(namespace, pod, container, command, stdin) {
       const { exec } = await clients();

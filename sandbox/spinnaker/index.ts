@@ -31,6 +31,8 @@ export interface SpinnakerSimulationOptions {
   serviceWriteIntervalMs?: number;
   /** Fault switches for the fault matrix. */
   faults?: { halFailures?: number; neverReady?: string[] };
+  /** spin-redis's container `resources` (e.g. `{ limits: { memory: '16Mi' } }`), as a Helm value or LimitRange would set them. */
+  spinRedisResources?: { limits?: Record<string, string>; requests?: Record<string, string> };
 }
 
 const SERVICES: { name: string; redis?: ServiceName }[] = [
@@ -86,7 +88,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     timers.add(t);
   };
 
-  const podFor = (deployment: KubeObject, hash: string, ready: boolean, extra: Partial<{ port: number; container: string }> = {}): KubeObject => {
+  const podFor = (deployment: KubeObject, hash: string, ready: boolean, extra: Partial<{ port: number; container: string; resources: object }> = {}): KubeObject => {
     const labels = (deployment.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
     return {
       apiVersion: 'v1',
@@ -98,6 +100,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
             name: extra.container ?? deployment.metadata.name.replace(/^spin-/, ''),
             image: 'us-docker.pkg.dev/spinnaker-community/docker/sandbox',
             ...(extra.port ? { ports: [{ containerPort: extra.port, protocol: 'TCP' }] } : {}),
+            ...(extra.resources ? { resources: extra.resources } : {}),
           },
         ],
       },
@@ -136,7 +139,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         spinRedis = await startRedis({ dir: posix.join(options.dir, 'spin-redis'), ...(spinRedisPort ? { port: spinRedisPort } : {}) });
         spinRedisPort = spinRedis.port;
       }
-      store.create(podFor(d, templateHash(d), true, { port: spinRedisPort, container: 'redis' }));
+      store.create(podFor(d, templateHash(d), true, { port: spinRedisPort, container: 'redis', ...(options.spinRedisResources ? { resources: options.spinRedisResources } : {}) }));
     } else if (spinRedis) {
       // No PVC, like the stock spin-redis: its data goes with the pod.
       await spinRedis.stop();

@@ -44,6 +44,7 @@ class FakeCluster {
         return replicas;
       },
       listPods: async () => [],
+      readSecret: async () => ({}),
       exec: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
     };
   }
