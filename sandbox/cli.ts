@@ -153,7 +153,12 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   out.line('');
   out.line(`Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}, on ElastiCache ${report.keys.target}`);
   out.line(`orca executions written during the run: ${report.keys.orcaExecutionsWritten}, missing where Spinnaker points: ${report.keys.orcaExecutionsMissing}`);
-  const copy = (report.output as { copy?: { method?: string; slices: number; lastSlice: { keys: number; ms: number }; fallbackReason?: string } } | undefined)?.copy;
+  const copy = (
+    report.output as
+      | { copy?: { method?: string; slices: number; lastSlice: { keys: number; ms: number }; fallbackReason?: string; fork?: { fork: boolean; reason: string; notes: string[] } } }
+      | undefined
+  )?.copy;
+  if (copy?.fork) out.line(`Fork safety: ${copy.fork.fork ? 'spin-redis may fork' : 'spin-redis is not forked'}: ${copy.fork.reason}${copy.fork.notes.map((n) => `; ${n}`).join('')}`);
   if (copy?.method === 'replication') out.line(`Bulk copy: read as a replica of spin-redis (PSYNC), ${copy.lastSlice.keys} keys in ${copy.lastSlice.ms} ms, one pass`);
   else if (copy) out.line(`Bulk copy: by SCAN in ${copy.slices} slice(s)${copy.fallbackReason ? ` (replication not possible: ${copy.fallbackReason})` : ''}`);
   const catchUp = (report.output as { cutover?: { catchUp?: { slices: number; events: number; copied: number; deleted: number; stream?: unknown; streamLost?: string } } } | undefined)?.cutover
