@@ -13,12 +13,19 @@ import { startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
 import { InjectedFaultError } from './faults.js';
 
 const USAGE = `Usage: npm start -- [--keys N] [--report FILE] [--keep] [--fail-at STATE] [--quiet]
+                 [--spin-redis-server PATH] [--spin-redis-memory-limit QUANTITY]
 
   --keys N         Seed spin-redis with about N Spinnaker-shaped keys (default 50000).
   --report FILE    Write a JSON report (status, steps, history, key counts, endpoints).
   --keep           Leave the sandbox running after the migration, until Ctrl-C / SIGTERM.
   --fail-at STATE  Inject a fatal failure when STATE runs (e.g. HalDeployApply), to watch
                    the failure path or the rollback.
+  --spin-redis-server PATH
+                   Play spin-redis with this redis-server binary (an old Redis such as
+                   3.2.13, as Halyard up to 1.45 deployed; any version).
+  --spin-redis-memory-limit QUANTITY
+                   Give spin-redis's container a memory limit (e.g. 16Mi): the copy then
+                   forks it only if the worst case fits (docs/COPY.md, "Fork safety").
 `;
 
 export interface RehearsalReport {
@@ -39,11 +46,20 @@ export interface RehearsalReport {
 
 /** `onWorld` lets a test see the world's secrets, to check that none is printed. */
 export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: SandboxWorld) => void } = {}): Promise<number> {
-  let values: { keys?: string; report?: string; keep?: boolean; 'fail-at'?: string; quiet?: boolean; help?: boolean };
+  let values: { keys?: string; report?: string; keep?: boolean; 'fail-at'?: string; quiet?: boolean; help?: boolean; 'spin-redis-server'?: string; 'spin-redis-memory-limit'?: string };
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { keys: { type: 'string' }, report: { type: 'string' }, keep: { type: 'boolean' }, 'fail-at': { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        keys: { type: 'string' },
+        report: { type: 'string' },
+        keep: { type: 'boolean' },
+        'fail-at': { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        'spin-redis-server': { type: 'string' },
+        'spin-redis-memory-limit': { type: 'string' },
+      },
     }));
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}`);
@@ -60,7 +76,12 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
   }
   const out = new Progress(process.stdout, values.quiet ?? false);
   out.line(`spin-elasticache sandbox: starting (seeding ~${keys.toLocaleString('en-US')} keys)…`);
-  const world = await startWorld({ keys, log: (m: string) => out.line(`  ${m}`) });
+  const world = await startWorld({
+    keys,
+    log: (m: string) => out.line(`  ${m}`),
+    ...(values['spin-redis-server'] ? { spinRedisServer: values['spin-redis-server'] } : {}),
+    ...(values['spin-redis-memory-limit'] ? { spinRedisMemoryLimit: values['spin-redis-memory-limit'] } : {}),
+  });
   hooks.onWorld?.(world);
   let exitCode = 1;
   const stop = async () => {

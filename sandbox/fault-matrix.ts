@@ -1,5 +1,5 @@
 /**
- * `npm run test:faults -- [--json FILE] [--only NAME]`: a full migration per case in the
+ * `npm run test:faults -- [--json FILE] [--only NAME] [--spin-redis-server PATH]`: a full migration per case in the
  * sandbox, with one fault injected through the emulators or process control (never by a
  * branch in the handlers), and the same invariants checked at the end of every case:
  *   - spinRedisDataIntact: the start state is where Spinnaker points now;
@@ -399,9 +399,13 @@ async function keysOn(redis: Redis): Promise<Set<string>> {
   return keys;
 }
 
-export async function runCase(c: Case, keys: number): Promise<{ name: string; expected: End; actual: End; invariants: Record<string, boolean>; error?: string; durationMs: number }> {
+export async function runCase(
+  c: Case,
+  keys: number,
+  spinRedisServer?: string,
+): Promise<{ name: string; expected: End; actual: End; invariants: Record<string, boolean>; error?: string; durationMs: number }> {
   const started = Date.now();
-  const world = await startWorld({ keys, creationDelayMs: 300, podStartMs: 150, ...c.world });
+  const world = await startWorld({ keys, creationDelayMs: 300, podStartMs: 150, ...(spinRedisServer ? { spinRedisServer } : {}), ...c.world });
   const logs: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
   const writeErr = process.stderr.write.bind(process.stderr);
@@ -477,11 +481,11 @@ export async function runCase(c: Case, keys: number): Promise<{ name: string; ex
 }
 
 export async function runFaultMatrix(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'string' }, only: { type: 'string' }, keys: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'string' }, only: { type: 'string' }, keys: { type: 'string' }, 'spin-redis-server': { type: 'string' } } });
   const cases = CASES.filter((c) => !values.only || c.name.includes(values.only));
   const results = [];
   for (const c of cases) {
-    const r = await runCase(c, Number(values.keys ?? 2000));
+    const r = await runCase(c, Number(values.keys ?? 2000), values['spin-redis-server']);
     const ok = r.expected === r.actual && Object.values(r.invariants).every(Boolean);
     const failed = Object.entries(r.invariants)
       .filter(([, v]) => !v)

@@ -31,6 +31,8 @@ export interface WorldOptions {
   spinnakerFaults?: { halFailures?: number; neverReady?: string[] };
   /** spin-redis's container memory limit (a Kubernetes quantity such as `16Mi`); none by default, as Halyard deploys it. */
   spinRedisMemoryLimit?: string;
+  /** The redis-server binary that plays spin-redis (any version, e.g. 3.2.13); `redis-server` on PATH by default. */
+  spinRedisServer?: string;
 }
 
 export interface WorldSnapshot {
@@ -119,6 +121,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       podStartMs: options.podStartMs ?? 300,
       ...(options.spinnakerFaults ? { faults: options.spinnakerFaults } : {}),
       ...(options.spinRedisMemoryLimit ? { spinRedisResources: { limits: { memory: options.spinRedisMemoryLimit } } } : {}),
+      ...(options.spinRedisServer ? { spinRedisServer: options.spinRedisServer } : {}),
       resolveSecret: async (reference) => {
         // kork-secrets: encrypted:secrets-manager!r:<region>!s:<secret>[!k:<key>]
         const parts = Object.fromEntries(

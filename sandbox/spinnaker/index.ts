@@ -33,6 +33,8 @@ export interface SpinnakerSimulationOptions {
   faults?: { halFailures?: number; neverReady?: string[] };
   /** spin-redis's container `resources` (e.g. `{ limits: { memory: '16Mi' } }`), as a Helm value or LimitRange would set them. */
   spinRedisResources?: { limits?: Record<string, string>; requests?: Record<string, string> };
+  /** The redis-server binary that plays spin-redis (any version). */
+  spinRedisServer?: string;
 }
 
 const SERVICES: { name: string; redis?: ServiceName }[] = [
@@ -136,7 +138,11 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     for (const pod of store.list('Pod', ns, 'cluster=spin-redis')) store.delete('Pod', ns, pod.metadata.name);
     if (replicas > 0) {
       if (!spinRedis || spinRedis.process.exitCode !== null || spinRedis.process.signalCode !== null) {
-        spinRedis = await startRedis({ dir: posix.join(options.dir, 'spin-redis'), ...(spinRedisPort ? { port: spinRedisPort } : {}) });
+        spinRedis = await startRedis({
+          dir: posix.join(options.dir, 'spin-redis'),
+          ...(spinRedisPort ? { port: spinRedisPort } : {}),
+          ...(options.spinRedisServer ? { binary: options.spinRedisServer } : {}),
+        });
         spinRedisPort = spinRedis.port;
       }
       store.create(podFor(d, templateHash(d), true, { port: spinRedisPort, container: 'redis', ...(options.spinRedisResources ? { resources: options.spinRedisResources } : {}) }));

@@ -19,6 +19,7 @@ import { copyViaReplication } from '../../../lib/copy/replication/replica-copy.j
 import { verifyCopy } from '../../../lib/copy/verify.js';
 import { connectRedis } from '../../../lib/redis/connect.js';
 import { startRedis, type RedisProcess } from '../../../sandbox/redis/redis-process.js';
+import { binary } from '../../support/redis-pair.js';
 import { diffDatasets, loadExpected, readDataset, writeDataset, type Dataset } from '../../support/fullsync-expected.js';
 import { loadRecording, ReplayMaster, type RecordingName } from '../../support/replay-master.js';
 
@@ -28,7 +29,7 @@ let target: RedisProcess;
 let back: Redis;
 let dst: Redis;
 beforeAll(async () => {
-  [backing, target] = await Promise.all([startRedis({ dir: join(dir, 'backing') }), startRedis({ dir: join(dir, 'target') })]);
+  [backing, target] = await Promise.all([startRedis({ dir: join(dir, 'backing') }), startRedis({ dir: join(dir, 'target'), ...binary('SPIN_TARGET_REDIS_SERVER') })]);
   [back, dst] = await Promise.all([connectRedis({ url: backing.url }), connectRedis({ url: target.url })]);
 });
 afterAll(async () => {

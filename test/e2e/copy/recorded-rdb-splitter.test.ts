@@ -14,6 +14,7 @@ import { RdbSplitter, type RdbEntry } from '../../../lib/copy/replication/rdb-sp
 import { verifyCopy } from '../../../lib/copy/verify.js';
 import { connectRedis } from '../../../lib/redis/connect.js';
 import { startRedis, type RedisProcess } from '../../../sandbox/redis/redis-process.js';
+import { binary } from '../../support/redis-pair.js';
 import { diffDatasets, readDataset } from '../../support/fullsync-expected.js';
 import { loadDumpRdb, RECORDINGS } from '../../support/replay-master.js';
 
@@ -21,7 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'recorded-rdb-'));
 let target: RedisProcess;
 let dst: Redis;
 beforeAll(async () => {
-  target = await startRedis({ dir: join(dir, 'target') });
+  target = await startRedis({ dir: join(dir, 'target'), ...binary('SPIN_TARGET_REDIS_SERVER') });
   dst = await connectRedis({ url: target.url });
 });
 afterAll(async () => {
