@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { copyAll, type CopyMethod } from '../lib/copy/engine.js';
 import { verifyCopy, type VerifyReport } from '../lib/copy/verify.js';
 import { MigrationError } from '../lib/errors.js';
-import { parseQuantity } from '../lib/kubernetes/spin-redis.js';
+import { parseQuantity } from '../lib/kubernetes/quantity.js';
 import type { RedisEndpoint } from '../lib/redis/connect.js';
 import { displayUrl, secretsInUrl, withRedactedOutput } from './redact.js';
 

@@ -11,6 +11,9 @@ import { MigrationError, RedisAuthError, RedisUnreachableError } from '../errors
 import type { RedisEndpoint } from '../redis/connect.js';
 import type { ClusterApi, Pod } from './api.js';
 import { clusterApiFor } from './default-api.js';
+import { parseQuantity } from './quantity.js';
+
+export { parseQuantity };
 
 type SpinRedisApi = Pick<ClusterApi, 'readDeployment' | 'listPods' | 'readSecret'>;
 
@@ -58,21 +61,6 @@ export async function readSourcePassword(config: MigrationConfig, api: Pick<Clus
   const value = encoded === undefined ? secret.stringData?.[ref.key] : Buffer.from(encoded, 'base64').toString('utf8');
   if (!value) throw new RedisAuthError(`Secret ${config.spinnaker.namespace}/${ref.name} has no key '${ref.key}' (spinnaker.spinRedis.passwordSecret)`);
   return value;
-}
-
-/**
- * Kubernetes resource quantities in bytes: plain numbers, exponents (`129e6`), decimal
- * (`k`, `M`, `G`, `T`, `P`, `E`) and binary (`Ki`, `Mi`, `Gi`, `Ti`, `Pi`, `Ei`) suffixes,
- * and `m` (milli). Follows k8s.io/apimachinery/pkg/api/resource/quantity.go.
- */
-export function parseQuantity(text: string): number | undefined {
-  const match = /^([+-]?[0-9.]+)(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E))?$/.exec(text.trim());
-  if (!match) return undefined;
-  const value = Number(match[1]);
-  if (!Number.isFinite(value)) return undefined;
-  if (match[2]) return Math.round(value * 10 ** Number(match[2].slice(1)));
-  const factor: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
-  return Math.round(value * (match[3] ? factor[match[3]]! : 1));
 }
 
 /** The Redis container's resources and volumes, from the running pod (LimitRange defaults included). */
