@@ -67,7 +67,7 @@ export interface MemoryFacts {
 export interface WriteRate {
   /** `instantaneous_ops_per_sec` (reads included). */
   instantaneousOpsPerSec: number;
-  /** `total_commands_processed` over the sample, less our own INFO calls (reads included: an upper bound on writes). */
+  /** `total_commands_processed` over the sample, less our own INFO (reads included: an upper bound on writes). */
   commandsPerSec: number;
   /** `total_net_input_bytes` over the sample: what a replica's output buffer may have to hold per second. */
   inputBytesPerSec: number;
@@ -148,11 +148,12 @@ async function configGet(redis: Redis, name: string): Promise<string | undefined
 }
 
 /**
- * Reads the facts, sampling the write rate over `sampleMs` (default 1 s). Each INFO we send
- * counts as a command: they are taken off the sample.
+ * Reads the facts, sampling the write rate over `sampleMs` (default 250 ms: the copy waits
+ * for it; `instantaneous_ops_per_sec`, Redis's own average over the last 1.6 s, covers a longer
+ * window). Our first INFO counts as a command in the second one's figures: it is taken off.
  */
 export async function readSourceFacts(source: RedisEndpoint, options: { sampleMs?: number } = {}): Promise<SourceFacts> {
-  const sampleMs = options.sampleMs ?? 1000;
+  const sampleMs = options.sampleMs ?? 250;
   const redis = await connectRedis(source, { connectionName: 'spin-elasticache-facts' });
   try {
     const first = infoFields(await redis.info('stats'));
@@ -182,8 +183,8 @@ export async function readSourceFacts(source: RedisEndpoint, options: { sampleMs
       },
       writes: {
         instantaneousOpsPerSec: num(now, 'instantaneous_ops_per_sec') ?? 0,
-        // Our INFO stats and the five INFO calls after the pause.
-        commandsPerSec: perSec(Math.max(0, delta('total_commands_processed') - 6)),
+        // Redis counts a command once it has run: the delta holds our first INFO only.
+        commandsPerSec: perSec(Math.max(0, delta('total_commands_processed') - 1)),
         inputBytesPerSec: perSec(delta('total_net_input_bytes')),
         sampleMs: elapsed,
       },
