@@ -248,14 +248,27 @@ export const CASES: Case[] = [
           const admin = await connectRedis({ url: w.spinnaker.spinRedisUrl });
           await admin.config('SET', 'repl-backlog-size', '16384');
           for (let i = 0; i < 40; i++) await admin.set(`spin-elasticache:filler:${i}`, 'x'.repeat(1000), 'PX', 60_000);
+          const syncFull = async () => {
+            const redis = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+            return Number(/sync_full:(\d+)/.exec(await redis.info('stats'))?.[1] ?? 0) + (redis.disconnect(), 0);
+          };
           admin.disconnect();
+          const before = await syncFull();
+          const result = await handler(event);
+          // A PSYNC the backlog cannot serve would have been answered with a full sync: a fork.
+          catchUpForks.set(w, (await syncFull()) - before);
+          return result;
         }
         return handler(event);
       },
     },
-    check: (_w, result) => {
+    check: (w, result) => {
       const catchUp = (result.output as { cutover?: { catchUp?: { stream?: unknown; streamLost?: string } } }).cutover?.catchUp;
-      return { streamLostNamed: /cannot continue the replication stream/.test(catchUp?.streamLost ?? ''), notificationsTookOver: catchUp?.stream === undefined };
+      return {
+        streamLostNamed: /no longer in spin-redis's backlog/.test(catchUp?.streamLost ?? ''),
+        notificationsTookOver: catchUp?.stream === undefined,
+        spinRedisNotForked: catchUpForks.get(w) === 0,
+      };
     },
   },
   { name: 'a stale lock left by a dead execution is taken over', expected: 'succeeded', prepare: (w) => staleLock(w) },
@@ -364,6 +377,7 @@ async function watchForks(w: SandboxWorld, handler: TaskHandler, event: unknown)
 }
 
 const secondResults = new WeakMap<SandboxWorld, ExecutionResult>();
+const catchUpForks = new WeakMap<SandboxWorld, number>();
 const delayAfterCopy = new WeakMap<SandboxWorld, string>();
 const firstResults = new WeakMap<SandboxWorld, ExecutionResult>();
 
