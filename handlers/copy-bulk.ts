@@ -11,8 +11,9 @@ import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(resolvers: EndpointResolvers) {
   return defineStepHandler('CopyBulk', async (state: MigrationState): Promise<CopyState> => {
-    const [source, target] = await Promise.all([resolvers.source(state), resolvers.target(state)]);
+    const [source, target, container] = await Promise.all([resolvers.source(state), resolvers.target(state), resolvers.sourceContainer(state)]);
     return copyBulkSlice(source, target, state.copy, {
+      container,
       method: state.config.options.copyMethod,
       deadline: sliceDeadline(state),
       progressId: executionName(state.execution.arn),

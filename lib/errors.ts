@@ -231,3 +231,10 @@ export class TargetRefusedPayloadError extends CopyFailedError {
 export class SnapshotFormatError extends ReplicationUnavailableError {
   override readonly name = 'SnapshotFormatError';
 }
+/**
+ * spin-redis must not fork (its memory limit leaves no room for a snapshot's copy-on-write,
+ * or it could not be read): the replication copy is not tried, the scan copy still is.
+ */
+export class ForkUnsafeError extends ReplicationUnavailableError {
+  override readonly name = 'ForkUnsafeError';
+}

@@ -91,7 +91,7 @@ export async function seedSpinnakerData(redis: Redis, options: { keys: number; s
         JSON.stringify({ account: 'prod', region: 'us-east-1', n: s }),
       );
     }
-    pipeline.hset(key, ...fields);
+    pipeline.hmset(key, ...fields);
     pipeline.rpush(`${key}:stageIndex`, ...stageIds);
     pipeline.sadd(`allJobs:${kind}`, id);
     pipeline.sadd(`${kind}:app:${app}`, id);
@@ -107,7 +107,7 @@ export async function seedSpinnakerData(redis: Redis, options: { keys: number; s
   for (let i = 0; summary.keys < orcaKeys + gateKeys; i++) {
     const id = `${((i * 2654435761) >>> 0).toString(16)}-${i.toString(16)}`;
     const ttl = 600_000 + Math.floor(random() * 1_200_000);
-    pipeline.hset(
+    pipeline.hmset(
       `spring:session:sessions:${id}`,
       'creationTime',
       now,
@@ -127,7 +127,7 @@ export async function seedSpinnakerData(redis: Redis, options: { keys: number; s
   }
   for (let i = 0; summary.keys < orcaKeys + gateKeys + fiatKeys; i++) {
     const user = `user${i}@example.com`;
-    pipeline.hset(`spinnaker:fiat:permissions:${user}:applications`, ...APPS.flatMap((a) => [a, JSON.stringify({ name: a, permissions: { READ: [pick(['dev', 'ops'])], WRITE: ['ops'] } })]));
+    pipeline.hmset(`spinnaker:fiat:permissions:${user}:applications`, ...APPS.flatMap((a) => [a, JSON.stringify({ name: a, permissions: { READ: [pick(['dev', 'ops'])], WRITE: ['ops'] } })]));
     pipeline.sadd('spinnaker:fiat:users', user);
     queued += 2;
     summary.keys += 1;
@@ -149,7 +149,7 @@ export async function seedSpinnakerData(redis: Redis, options: { keys: number; s
     for (let i = 0; i < bigItems; i += 1000) {
       const count = Math.min(1000, bigItems - i);
       await redis.zadd(big[0]!, ...Array.from({ length: count }, (_, j) => [now + i + j, `exec-${i + j}`]).flat());
-      await redis.hset(big[1]!, ...Array.from({ length: count }, (_, j) => [`app-${i + j}`, JSON.stringify({ READ: ['all'] })]).flat());
+      await redis.hmset(big[1]!, ...Array.from({ length: count }, (_, j) => [`app-${i + j}`, JSON.stringify({ READ: ['all'] })]).flat());
     }
     summary.bigKeys = big;
   }

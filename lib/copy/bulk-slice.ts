@@ -12,6 +12,8 @@ import type { RedisEndpoint } from '../redis/connect.js';
 import { connectRedis } from '../redis/connect.js';
 import { copySlice } from './bulk.js';
 import { tryReplication, type CopyMethod } from './fallback.js';
+import { assertForkAllowed, decideFork, type ContainerKnowledge, type ForkDecision } from './fork-safety.js';
+import { readSourceFacts } from './source-facts.js';
 import { OWN_KEY_PREFIX } from './filter.js';
 import { copyViaReplication } from './replication/replica-copy.js';
 import type { Checkpoint, CopyLog, CopyStats } from './types.js';
@@ -28,6 +30,8 @@ export interface CopyState {
   fallbackReason?: string;
   /** After a replication copy: where the live catch-up continues the source's stream. */
   replication?: { replid: string; offset: number; db?: number };
+  /** Whether spin-redis could fork for the replication copy, with the figures (docs/COPY.md, "Fork safety"). */
+  fork?: ForkDecision;
 }
 
 export interface CopyBulkSliceOptions {
@@ -36,6 +40,8 @@ export interface CopyBulkSliceOptions {
   deadline: number;
   /** Names the progress saved on the target: one per execution. */
   progressId: string;
+  /** spin-redis's container (memory limit, volumes): the replication copy forks it only when the worst case fits. */
+  container?: ContainerKnowledge;
   log?: CopyLog;
 }
 
@@ -56,14 +62,18 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
   try {
     const saved = JSON.parse((await store.get(progressKey)) ?? 'null') as SavedProgress | null;
     let fallbackReason = previous?.fallbackReason;
+    let fork = previous?.fork;
     if (slices === 0 && !saved) {
-      const attempt = await tryReplication(options.method, () =>
-        copyViaReplication(source, target, {
+      const attempt = await tryReplication(options.method, async () => {
+        fork = decideFork(await readSourceFacts(source), options.container ?? { none: true });
+        log?.info('fork safety', { fork: fork.fork, reason: fork.reason, ...fork.figures });
+        assertForkAllowed(fork);
+        return copyViaReplication(source, target, {
           deadline,
           skipPrefix: OWN_KEY_PREFIX,
           onProgress: (p) => log?.info('copy progress', { phase: p.phase, keysCopied: p.keys, keysPerSecond: p.keysPerSec, totalKeys: p.totalKeys, etaSeconds: p.etaSeconds }),
-        }),
-      );
+        });
+      });
       if ('copied' in attempt) {
         const result = attempt.copied;
         log?.info('replication copy done', { keys: result.stats.keys, writesApplied: result.commandsApplied, offset: result.offset, phasesMs: result.phasesMs });
@@ -74,6 +84,7 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
           lastSlice: result.stats,
           method: 'replication',
           replication: { replid: result.replid, offset: result.offset, db: result.db },
+          ...(fork ? { fork } : {}),
         };
       }
       if (attempt.fallbackReason) {
@@ -101,6 +112,7 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
       lastSlice: result.stats,
       method: 'scan',
       ...(fallbackReason ? { fallbackReason } : {}),
+      ...(fork ? { fork } : {}),
       ...(saved?.afterSlices === slices ? { resumedFromSavedProgress: true } : {}),
     };
   } finally {

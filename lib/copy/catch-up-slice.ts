@@ -9,6 +9,7 @@
  */
 import { ReplicationUnavailableError } from '../errors.js';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
+import { whyStreamCannotContinue } from './fork-safety.js';
 import { catchUp, foreignClients } from './live.js';
 import { followChanges, type StreamPosition } from './replication/follow.js';
 import type { CopyLog } from './types.js';
@@ -49,7 +50,12 @@ export async function catchUpSlice(source: RedisEndpoint, target: RedisEndpoint,
     const position = streamLost ? undefined : (previous?.stream ?? options.copiedAt);
     let stream: StreamPosition | undefined;
     let stats = { events: 0, copied: 0, deleted: 0 };
-    if (position) {
+    // A PSYNC the backlog cannot serve would make spin-redis fork for a full sync: ask first.
+    const cannot = position ? whyStreamCannotContinue(`${await probe.info('server')}\n${await probe.info('replication')}`, position) : undefined;
+    if (position && cannot) {
+      streamLost = `${cannot}; not asking for the stream, which would make spin-redis fork`;
+      options.log?.warn('replication stream lost; catching up from keyspace notifications', { reason: streamLost });
+    } else if (position) {
       try {
         const followed = await followChanges(source, target, { position, until, shouldStop });
         stream = followed.position;

@@ -14,6 +14,8 @@ import type { RedisEndpoint } from '../redis/connect.js';
 import { keyCount, withConnection } from '../redis/keyspace.js';
 import { copySlice } from './bulk.js';
 import { tryReplication, type CopyMethod } from './fallback.js';
+import { assertForkAllowed, decideFork, type ContainerKnowledge, type ForkDecision } from './fork-safety.js';
+import { readSourceFacts } from './source-facts.js';
 import { copyViaReplication, type ReplicationCopyResult } from './replication/replica-copy.js';
 import { type CatchUpStats, startCatchUp } from './live.js';
 import type { CopyStats, Progress } from './types.js';
@@ -31,6 +33,8 @@ export interface CopyAllOptions {
    */
   followMs?: number;
   skipPrefix?: string;
+  /** The source's container, for the fork-safety check (default: not in Kubernetes, no limit). */
+  container?: ContainerKnowledge;
   onProgress?: (p: Progress & { totalKeys?: number; etaSeconds?: number; phase?: string }) => void;
 }
 
@@ -42,20 +46,25 @@ export interface CopyAllResult {
   replication?: Omit<ReplicationCopyResult, 'stats'>;
   /** Scan method's live phase (keyspace notifications). */
   live?: CatchUpStats;
+  /** The fork-safety decision taken before the replication copy. */
+  fork?: ForkDecision;
 }
 
 export async function copyAll(source: RedisEndpoint, target: RedisEndpoint, options: CopyAllOptions = {}): Promise<CopyAllResult> {
-  const attempt = await tryReplication(options.method ?? 'auto', () =>
-    copyViaReplication(source, target, {
+  let fork: ForkDecision | undefined;
+  const attempt = await tryReplication(options.method ?? 'auto', async () => {
+    fork = decideFork(await readSourceFacts(source), options.container ?? { none: true });
+    assertForkAllowed(fork);
+    return copyViaReplication(source, target, {
       ...(options.connections ? { connections: options.connections } : {}),
       ...(options.followMs ? { followMs: options.followMs } : {}),
       ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    }),
-  );
+    });
+  });
   if ('copied' in attempt) {
     const { stats, ...replication } = attempt.copied;
-    return { method: 'replication', stats, replication };
+    return { method: 'replication', stats, replication, ...(fork ? { fork } : {}) };
   }
   const { fallbackReason } = attempt;
   const started = Date.now();
@@ -75,7 +84,7 @@ export async function copyAll(source: RedisEndpoint, target: RedisEndpoint, opti
     });
     const stats = { ...result.checkpoint.stats, ms: Date.now() - started };
     const live = capture && options.followMs ? await capture.run({ until: Date.now() + options.followMs }) : undefined;
-    return { method: 'scan', stats, ...(fallbackReason ? { fallbackReason } : {}), ...(live ? { live } : {}) };
+    return { method: 'scan', stats, ...(fallbackReason ? { fallbackReason } : {}), ...(live ? { live } : {}), ...(fork ? { fork } : {}) };
   } finally {
     capture?.close();
   }

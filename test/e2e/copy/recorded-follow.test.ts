@@ -15,6 +15,7 @@ import { copyViaReplication } from '../../../lib/copy/replication/replica-copy.j
 import { followChanges, STREAM_POSITION_KEY, targetStreamPosition } from '../../../lib/copy/replication/follow.js';
 import { connectRedis } from '../../../lib/redis/connect.js';
 import { startRedis, type RedisProcess } from '../../../sandbox/redis/redis-process.js';
+import { binary } from '../../support/redis-pair.js';
 import { diffDatasets, loadExpected, readDataset, writeDataset } from '../../support/fullsync-expected.js';
 import { loadRecording, ReplayMaster } from '../../support/replay-master.js';
 
@@ -24,7 +25,7 @@ let target: RedisProcess;
 let back: Redis;
 let dst: Redis;
 beforeAll(async () => {
-  [backing, target] = await Promise.all([startRedis({ dir: join(dir, 'backing') }), startRedis({ dir: join(dir, 'target') })]);
+  [backing, target] = await Promise.all([startRedis({ dir: join(dir, 'backing') }), startRedis({ dir: join(dir, 'target'), ...binary('SPIN_TARGET_REDIS_SERVER') })]);
   [back, dst] = await Promise.all([connectRedis({ url: backing.url }), connectRedis({ url: target.url })]);
 });
 afterAll(async () => {

@@ -7,6 +7,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
 import { parseMigrationInput } from '../../../lib/config/schema.js';
+import { KubernetesNotFoundError } from '../../../lib/errors.js';
 import { applyHalyardChange, restoreHalyardConfig } from '../../../lib/halyard/change.js';
 import { diffFiles, patchHalyardFiles, redisTarget } from '../../../lib/halyard/patch.js';
 import type { ClusterApi, ConfigMap } from '../../../lib/kubernetes/api.js';
@@ -40,7 +41,7 @@ class FakeHalyard {
     this.podFiles = new Map(Object.entries(data).map(([key, content]) => [`${HAL}/${PATHS[key]}`, content]));
   }
   api(): ClusterApi {
-    const api: Pick<ClusterApi, 'readConfigMap' | 'replaceConfigMap' | 'listPods' | 'exec' | 'readScale' | 'listDeployments'> = {
+    const api: Pick<ClusterApi, 'readConfigMap' | 'replaceConfigMap' | 'listPods' | 'exec' | 'readScale' | 'listDeployments' | 'readDeployment'> = {
       readConfigMap: async () => structuredClone(this.cm),
       replaceConfigMap: async (_ns, body) => {
         this.cm = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(Number(this.cm.metadata!.resourceVersion) + 1) } };
@@ -59,6 +60,10 @@ class FakeHalyard {
       },
       readScale: async () => 1,
       listDeployments: async () => [{ metadata: { name: 'spin-gate' } }],
+      // No spin-redis here: the plan reports it unreachable and still shows the diff.
+      readDeployment: async () => {
+        throw new KubernetesNotFoundError('deployments.apps "spin-redis" not found');
+      },
     };
     return api as ClusterApi;
   }
