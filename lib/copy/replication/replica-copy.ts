@@ -34,6 +34,12 @@ import { printable, REFUSED_PAYLOAD, RestoreLane, SpillLane, waitForReplies } fr
  * applied to a key that expired meanwhile; if the copy dies first, the stale key still goes.
  */
 const EXPIRED_ENTRY_GRACE_MS = 30 * 60_000;
+/**
+ * An entry expiring this soon is treated as expired too: its RESTORE … ABSTTL may reach the
+ * target after that moment (restores are pipelined, and queue on a loaded target), and Redis
+ * then silently creates nothing, so a renewal in the stream would hit a missing key.
+ */
+const EXPIRING_AT_RESTORE_MS = 10_000;
 
 export interface ReplicationCopyOptions {
   /** Connections to the target carrying RESTOREs. */
@@ -198,8 +204,8 @@ class ReplicationCopy {
         entry: (entry) => {
           if (isOwn?.(entry.key)) return;
           const now = Date.now();
-          if (hasExpired(entry.expireAt, now)) {
-            // Expired by the snapshot's expiry, which is as of the fork: the application may
+          if (hasExpired(entry.expireAt, now + EXPIRING_AT_RESTORE_MS)) {
+            // Expired (or about to) by the snapshot's expiry, which is as of the fork: the application may
             // have renewed it since (the PEXPIREAT is in the stream) or be about to write to
             // it. Restored with a grace expiry and settled from the source once the stream is
             // in (applyWritesSince), so neither is applied to a missing key (docs/COPY.md).

@@ -48,11 +48,13 @@ describe('a TTL renewed while the snapshot is being taken', () => {
       const renewed = Array.from({ length: 20 }, (_, i) => `spring:session:sessions:${i}`);
       const lapsed = Array.from({ length: 20 }, (_, i) => `lapsed:${i}`);
       for (const key of renewed) await src.hset(key, 'creationTime', '1', 'lastAccessedTime', '1');
-      for (const key of renewed) await src.pexpire(key, 400);
-      for (const key of lapsed) await src.set(key, 'old', 'PX', 400);
+      // 1.5 s: short of the 3 s snapshot (so its entries have expired by the time they are restored),
+      // long enough for the fork to start first even on a loaded machine.
+      for (const key of renewed) await src.pexpire(key, 1500);
+      for (const key of lapsed) await src.set(key, 'old', 'PX', 1500);
       const copying = copyViaReplication({ url: source.url }, { url: target.url });
       await snapshotForked();
-      for (const key of renewed) await src.pexpire(key, 600_000); // Gate renews the session: 10 minutes
+      for (const key of renewed) expect(await src.pexpire(key, 600_000)).toBe(1); // Gate renews the session: 10 minutes
       // A write after the renewal that only makes sense on the whole hash.
       await src.hset(renewed[0]!, 'lastAccessedTime', '2');
       const copied = await copying;

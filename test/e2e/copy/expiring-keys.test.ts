@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { copyKeyByType } from '../../../lib/copy/key-copy.js';
-import { catchUp } from '../../../lib/copy/live.js';
+import { startCatchUp } from '../../../lib/copy/live.js';
 import { copyViaReplication } from '../../../lib/copy/replication/replica-copy.js';
 import type { RedisProcess } from '../../../sandbox/redis/redis-process.js';
 import { useRedisPair } from '../../support/redis-pair.js';
@@ -50,9 +50,11 @@ describe('keys expiring in the millisecond they are read', () => {
     await src.config('SET', 'notify-keyspace-events', 'KEA');
     try {
       const count = 4000;
+      // Subscribed before the keys exist: on a loaded machine a late subscription would see no event at all.
+      const session = await startCatchUp({ url: source.url }, { url: target.url });
       const last = await expiringKeys(count, 500, 2500, (b, key, at) => void b.rpush(key, 'v').pexpireat(key, at));
       const first = last - 2000;
-      const running = catchUp({ url: source.url }, { url: target.url }, { until: last + 500 });
+      const running = session.run({ until: last + 500 });
       const toucher = src.duplicate();
       // Each key is touched 4, 2 and 1 ms before its expiry: some of its reads land in the last millisecond.
       const touches = Array.from({ length: count }, (_, j) => [4, 2, 1].map((before) => ({ key: `exp:${j}`, at: first + Math.floor((j * 2000) / count) - before }))).flat();
@@ -61,7 +63,7 @@ describe('keys expiring in the millisecond they are read', () => {
         while (Date.now() < at) await sleep(0);
         toucher.lset(key, 0, 'w').catch(() => undefined); // gone already: no event, nothing to copy
       }
-      const stats = await running;
+      const stats = await running.finally(() => session.close());
       toucher.disconnect();
       await noneSurvive(last);
       expect(stats.events).toBeGreaterThan(count / 10);
