@@ -74,9 +74,7 @@ async function spinnakerWrites(redis: Redis, round: number): Promise<void> {
 }
 
 const COMBINATIONS = SOURCES.flatMap((s) => TARGETS.flatMap((t) => [false, true].map((pw) => [s, t, pw] as const)));
-// CI has only the system redis-server: the combinations run where SPIN_REDIS_BUILDS points at builds.
-if (COMBINATIONS.length === 0) it.skip('real Redis 3.2–6.2 and Valkey servers (set SPIN_REDIS_BUILDS)', () => undefined);
-
+// CI has only the system redis-server: the combinations run where SPIN_REDIS_BUILDS points at builds (skipped, not failed, elsewhere).
 (COMBINATIONS.length > 0 ? describe.each(COMBINATIONS) : describe.skip.each([['none', 'none', false] as const]))('from %s into %s, password %s', (sourceName, targetName, withPassword) => {
   const dir = mkdtempSync(join(tmpdir(), 'real-servers-'));
   let source: RedisProcess;
