@@ -1,16 +1,22 @@
 /**
  * The few Kubernetes operations the workflow needs, behind small interfaces so domain code
- * and tests do not depend on client-node. `createClusterApi` implements them with
- * @kubernetes/client-node over an in-memory kubeconfig (endpoint and CA from EKS
- * DescribeCluster, an EKS token refreshed before it expires).
+ * and tests do not depend on a client library. `createClusterApi` speaks the Kubernetes REST
+ * API itself (node:https and JSON; pod exec over the WebSocket channel protocol with `ws`),
+ * with the endpoint and CA from EKS DescribeCluster and an EKS token refreshed before it
+ * expires. Not @kubernetes/client-node: it bundles every API group and undici (about 1.9 MB
+ * minified and 300+ ms of each cold start) for the nine calls below. The requests are the ones
+ * client-node's AppsV1Api/CoreV1Api and Exec send (paths, verbs, merge patch for annotations,
+ * `v5.channel.k8s.io` then `v4.channel.k8s.io` for exec); the sandbox's API emulator serves them.
  */
-import { PassThrough, Readable, Writable } from 'node:stream';
-import { AppsV1Api, CoreV1Api, Exec, KubeConfig, PatchStrategy, setHeaderOptions, type V1ConfigMap, type V1Deployment, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import { type IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { EKSClient } from '@aws-sdk/client-eks';
+import type { V1ConfigMap, V1Deployment, V1Pod, V1Scale, V1Status } from '@kubernetes/client-node';
+import WebSocket from 'ws';
 import { PodExecError } from '../errors.js';
 import { describeEksCluster } from '../eks/cluster.js';
 import { createEksToken } from '../eks/token.js';
-import { kubeCall, mapKubernetesError } from './errors.js';
+import { mapKubernetesError } from './errors.js';
 
 export type ConfigMap = V1ConfigMap;
 export type Deployment = V1Deployment;
@@ -35,116 +41,177 @@ export interface ClusterApi {
   exec(namespace: string, pod: string, container: string, command: string[], stdin?: string): Promise<ExecResult>;
 }
 
+/** Where and as whom: the API server URL (https; http only in tests), its CA (PEM) and a bearer token. */
+export interface ClusterSession {
+  server: string;
+  caPem?: Buffer;
+  token: string;
+}
+
 const TOKEN_TTL_MS = 10 * 60_000; // EKS accepts a token for ~15 minutes
 const OUTPUT_LIMIT = 256 * 1024;
+/** No answer in this long (connect, headers or body) is a KubernetesUnavailableError, retried by the state machine. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export function createClusterApi(options: { clusterName: string; region: string; eks: () => Pick<EKSClient, 'send'> }): ClusterApi {
-  let cached: { core: CoreV1Api; apps: AppsV1Api; exec: Exec; expires: number } | undefined;
-  async function clients() {
+  let cached: (ClusterSession & { expires: number }) | undefined;
+  return clusterApiOver(async () => {
     if (cached && cached.expires > Date.now()) return cached;
     const cluster = await describeEksCluster(options.eks(), options.clusterName);
     const token = await createEksToken({ clusterName: options.clusterName, region: options.region });
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: options.clusterName, server: cluster.endpoint, caData: cluster.caData, skipTLSVerify: false }],
-      users: [{ name: 'spin-elasticache', token }],
-      contexts: [{ name: 'spin-elasticache', cluster: options.clusterName, user: 'spin-elasticache' }],
-      currentContext: 'spin-elasticache',
-    });
-    cached = { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), exec: new Exec(kc), expires: Date.now() + TOKEN_TTL_MS };
+    cached = { server: cluster.endpoint, caPem: Buffer.from(cluster.caData, 'base64'), token, expires: Date.now() + TOKEN_TTL_MS };
     return cached;
-  }
+  });
+}
 
+/** The ClusterApi over any session source (createClusterApi's EKS one, or a test's server and token). */
+export function clusterApiOver(session: () => Promise<ClusterSession>): ClusterApi {
+  const ns = (namespace: string) => `namespaces/${encodeURIComponent(namespace)}`;
+  const deployment = (namespace: string, name: string) => `/apis/apps/v1/${ns(namespace)}/deployments/${encodeURIComponent(name)}`;
+  const send = async <T>(context: string, method: string, path: string, init: RequestInit = {}) => call<T>(await session(), context, method, path, init);
   return {
-    async readConfigMap(namespace, name) {
-      const { core } = await clients();
-      return kubeCall(`read ConfigMap ${namespace}/${name}`, () => core.readNamespacedConfigMap({ namespace, name }));
-    },
-    async replaceConfigMap(namespace, body) {
-      const { core } = await clients();
+    readConfigMap: (namespace, name) => send(`read ConfigMap ${namespace}/${name}`, 'GET', `/api/v1/${ns(namespace)}/configmaps/${encodeURIComponent(name)}`),
+    replaceConfigMap(namespace, body) {
       const name = body.metadata?.name ?? '';
-      return kubeCall(`update ConfigMap ${namespace}/${name}`, () => core.replaceNamespacedConfigMap({ namespace, name, body }));
+      return send(`update ConfigMap ${namespace}/${name}`, 'PUT', `/api/v1/${ns(namespace)}/configmaps/${encodeURIComponent(name)}`, { body });
     },
     async listDeployments(namespace, labelSelector) {
-      const { apps } = await clients();
-      const list = await kubeCall(`list Deployments in ${namespace}`, () => apps.listNamespacedDeployment({ namespace, ...(labelSelector ? { labelSelector } : {}) }));
-      return list.items;
+      const list = await send<{ items: Deployment[] }>(`list Deployments in ${namespace}`, 'GET', `/apis/apps/v1/${ns(namespace)}/deployments`, { query: { labelSelector } });
+      return list.items ?? [];
     },
-    async readDeployment(namespace, name) {
-      const { apps } = await clients();
-      return kubeCall(`read Deployment ${namespace}/${name}`, () => apps.readNamespacedDeployment({ namespace, name }));
-    },
-    async patchDeploymentAnnotations(namespace, name, annotations) {
-      const { apps } = await clients();
-      return kubeCall(`annotate Deployment ${namespace}/${name}`, () =>
-        apps.patchNamespacedDeployment({ namespace, name, body: { metadata: { annotations } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
-      );
-    },
+    readDeployment: (namespace, name) => send(`read Deployment ${namespace}/${name}`, 'GET', deployment(namespace, name)),
+    patchDeploymentAnnotations: (namespace, name, annotations) =>
+      send(`annotate Deployment ${namespace}/${name}`, 'PATCH', deployment(namespace, name), { body: { metadata: { annotations } }, contentType: 'application/merge-patch+json' }),
     async readScale(namespace, name) {
-      const { apps } = await clients();
-      const scale = await kubeCall(`read scale of ${namespace}/${name}`, () => apps.readNamespacedDeploymentScale({ namespace, name }));
+      const scale = await send<V1Scale>(`read scale of ${namespace}/${name}`, 'GET', `${deployment(namespace, name)}/scale`);
       return scale.spec?.replicas ?? 0;
     },
     async replaceScale(namespace, name, replicas) {
-      const { apps } = await clients();
-      const scale = await kubeCall(`scale ${namespace}/${name}`, () =>
-        apps.replaceNamespacedDeploymentScale({ namespace, name, body: { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name, namespace }, spec: { replicas } } }),
-      );
+      const body: V1Scale = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name, namespace }, spec: { replicas } };
+      const scale = await send<V1Scale>(`scale ${namespace}/${name}`, 'PUT', `${deployment(namespace, name)}/scale`, { body });
       return scale.spec?.replicas ?? replicas;
     },
     async listPods(namespace, labelSelector) {
-      const { core } = await clients();
-      const list = await kubeCall(`list pods ${labelSelector} in ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector }));
-      return list.items;
+      const list = await send<{ items: Pod[] }>(`list pods ${labelSelector} in ${namespace}`, 'GET', `/api/v1/${ns(namespace)}/pods`, { query: { labelSelector } });
+      return list.items ?? [];
     },
     async exec(namespace, pod, container, command, stdin) {
-      const { exec } = await clients();
-      return runExec(exec, namespace, pod, container, command, stdin);
+      return runExec(await session(), namespace, pod, container, command, stdin);
     },
   };
 }
 
-function collector(): Writable & { text(): string } {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk);
-      size += chunk.length;
-      // Keep the tail: hal prints a lot, and the end is what explains a failure.
-      while (size > OUTPUT_LIMIT && chunks.length > 1) size -= chunks.shift()!.length;
-      done();
-    },
-  }) as Writable & { text(): string };
-  sink.text = () => Buffer.concat(chunks).toString('utf8');
-  return sink;
+interface RequestInit {
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+  contentType?: string;
 }
 
-async function runExec(exec: Exec, namespace: string, pod: string, container: string, command: string[], stdin?: string): Promise<ExecResult> {
-  const stdout = collector();
-  const stderr = collector();
-  const input = stdin === undefined ? null : Readable.from([Buffer.from(stdin)]).pipe(new PassThrough());
-  const where = `exec ${command[0]} in ${namespace}/${pod}`;
-  return new Promise<ExecResult>((resolve, reject) => {
-    let status: V1Status | undefined;
-    exec
-      .exec(namespace, pod, container, command, stdout, stderr, input, false, (s) => {
-        status = s;
-      })
-      .then((ws) => {
-        ws.on('close', () => {
-          if (!status) return reject(new PodExecError(`${where}: the connection closed without an exit status`));
-          resolve({ exitCode: exitCodeOf(status), stdout: stdout.text(), stderr: stderr.text() });
-        });
-        ws.on('error', (error: Error) => reject(new PodExecError(`${where}: ${error.message}`)));
-      })
-      .catch((error: unknown) => {
-        // A refused WebSocket upgrade arrives as "Unexpected server response: 403".
-        const status = /Unexpected server response: (\d{3})/.exec(String((error as Error)?.message))?.[1];
-        const mapped = mapKubernetesError(status ? { code: Number(status), message: (error as Error).message } : error, where);
-        // The mapped message already starts with `where`.
-        reject(mapped.name === 'KubernetesUnavailableError' || mapped.name === 'KubernetesForbiddenError' ? mapped : new PodExecError(mapped.message, { cause: mapped }));
+/** One JSON request; any failure comes back mapped (mapKubernetesError reads `code` and the Status `body` as client-node's ApiException has them). */
+function call<T>(session: ClusterSession, context: string, method: string, path: string, init: RequestInit): Promise<T> {
+  const url = new URL(path, session.server);
+  for (const [k, v] of Object.entries(init.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+  const payload = init.body === undefined ? undefined : Buffer.from(JSON.stringify(init.body));
+  const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${session.token}` };
+  if (payload) {
+    headers['Content-Type'] = init.contentType ?? 'application/json';
+    headers['Content-Length'] = String(payload.length);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const fail = (error: unknown) => reject(mapKubernetesError(error, context));
+    const onResponse = (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', fail);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const code = res.statusCode ?? 0;
+        if (code < 200 || code >= 300) return fail({ code, body: text, message: `HTTP ${code}` });
+        try {
+          resolve(JSON.parse(text) as T);
+        } catch {
+          fail({ code, message: `the response is not JSON: ${text.slice(0, 200)}` });
+        }
       });
+    };
+    const options = { method, headers, timeout: REQUEST_TIMEOUT_MS, ...(session.caPem ? { ca: session.caPem } : {}) };
+    const req = url.protocol === 'http:' ? httpRequest(url, options, onResponse) : httpsRequest(url, options, onResponse);
+    req.on('timeout', () => req.destroy(new Error(`no answer in ${REQUEST_TIMEOUT_MS / 1000} s`)));
+    req.on('error', fail);
+    req.end(payload);
+  });
+}
+
+/** Keeps the last OUTPUT_LIMIT bytes: hal prints a lot, and the end is what explains a failure. */
+class Tail {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  push(chunk: Buffer) {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size > OUTPUT_LIMIT && this.chunks.length > 1) this.size -= this.chunks.shift()!.length;
+  }
+  text() {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/**
+ * Pod exec over the channel protocol: each binary frame starts with its channel (0 stdin, 1
+ * stdout, 2 stderr, 3 the final V1Status; with v5, [255, 0] closes stdin). A refused upgrade
+ * arrives from `ws` as "Unexpected server response: 403".
+ */
+function runExec(session: ClusterSession, namespace: string, pod: string, container: string, command: string[], stdin?: string): Promise<ExecResult> {
+  const where = `exec ${command[0]} in ${namespace}/${pod}`;
+  const url = new URL(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/exec`, session.server);
+  url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
+  for (const part of command) url.searchParams.append('command', part);
+  url.searchParams.set('container', container);
+  url.searchParams.set('stderr', 'true');
+  url.searchParams.set('stdin', String(stdin !== undefined));
+  url.searchParams.set('stdout', 'true');
+  url.searchParams.set('tty', 'false');
+  return new Promise<ExecResult>((resolve, reject) => {
+    const stdout = new Tail();
+    const stderr = new Tail();
+    let opened = false;
+    let status: V1Status | undefined;
+    const ws = new WebSocket(url, ['v5.channel.k8s.io', 'v4.channel.k8s.io'], {
+      headers: { Authorization: `Bearer ${session.token}` },
+      handshakeTimeout: REQUEST_TIMEOUT_MS,
+      ...(session.caPem ? { ca: session.caPem } : {}),
+    });
+    ws.on('open', () => {
+      opened = true;
+      if (stdin === undefined) return;
+      ws.send(Buffer.concat([Buffer.from([0]), Buffer.from(stdin)]));
+      if (ws.protocol === 'v5.channel.k8s.io') ws.send(Buffer.from([255, 0]));
+    });
+    ws.on('message', (data: WebSocket.RawData) => {
+      const frame = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      const payload = frame.subarray(1);
+      if (frame[0] === 1) stdout.push(payload);
+      else if (frame[0] === 2) stderr.push(payload);
+      else if (frame[0] === 3) {
+        try {
+          status = JSON.parse(payload.toString('utf8')) as V1Status;
+        } catch {
+          status = { status: 'Failure', message: payload.toString('utf8') };
+        }
+      }
+    });
+    ws.on('close', () => {
+      if (!opened) return; // the 'error' before it said why
+      if (!status) return reject(new PodExecError(`${where}: the connection closed without an exit status`));
+      resolve({ exitCode: exitCodeOf(status), stdout: stdout.text(), stderr: stderr.text() });
+    });
+    ws.on('error', (error: Error) => {
+      if (opened) return reject(new PodExecError(`${where}: ${error.message}`));
+      const code = /Unexpected server response: (\d{3})/.exec(error.message)?.[1];
+      const mapped = mapKubernetesError(code ? { code: Number(code), message: error.message } : error, where);
+      // The mapped message already starts with `where`.
+      reject(mapped.name === 'KubernetesUnavailableError' || mapped.name === 'KubernetesForbiddenError' ? mapped : new PodExecError(mapped.message, { cause: mapped }));
+    });
   });
 }
 
