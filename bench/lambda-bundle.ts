@@ -82,3 +82,34 @@ export async function bundleFunction(entry: string, outdir: string, config: Esbu
     metafile,
   };
 }
+
+/**
+ * All the functions in one esbuild run (each entry still bundled alone, as without splitting;
+ * the parsing is shared, so this is several times faster than one build per function). Source
+ * maps off: they change no byte of the .mjs.
+ */
+export async function bundleAll(functions: Record<string, { handler: string }>, config: EsbuildConfig): Promise<Record<string, Omit<FunctionBundle, 'bundle' | 'metafile'>>> {
+  const entries = Object.entries(functions).map(([name, fn]) => ({ in: entryOf(fn.handler), out: name }));
+  const { metafile } = await build({
+    absWorkingDir: root,
+    entryPoints: entries,
+    outdir: '/lambda-bundles',
+    bundle: config.bundle ?? true,
+    minify: config.minify ?? false,
+    target: config.target ?? 'node22',
+    platform: config.platform ?? 'node',
+    format: config.format ?? 'esm',
+    external: config.exclude ?? [],
+    ...(config.banner ? { banner: config.banner } : {}),
+    metafile: true,
+    write: false,
+    logLevel: 'error',
+  });
+  const out: Record<string, Omit<FunctionBundle, 'bundle' | 'metafile'>> = {};
+  for (const [path, output] of Object.entries(metafile.outputs)) {
+    const name = path.replace(/^.*\//, '').replace(/\.js$/, '');
+    const inputs = Object.keys(output.inputs);
+    out[name] = { bytes: output.bytes, inputs, kubernetesClient: inputs.some((input) => KUBERNETES_CLIENT_INPUTS.some((k) => input.includes(k))) };
+  }
+  return out;
+}
