@@ -2,29 +2,49 @@
  * Keys read for comparison a batch at a time: what verification and reconciliation compare,
  * in one round trip per side per batch instead of several per key. One EVAL returns, for each
  * key of the batch, its type, its absolute expiry (PEXPIRETIME on Redis 7+, else the server's
- * TIME + PTTL, read in the same atomic script) and, for a small key, its whole content; the
- * digest is then computed here exactly as digest.ts computes it (a test holds the two equal),
- * so it stays structural and comparable across Redis 3.2..7 and encodings — never DUMP bytes.
+ * TIME + PTTL, read in the same atomic script) and, for a small key, a structural digest
+ * computed by the server (redis.sha1hex, in every Redis since 2.6), so neither the content nor
+ * the hashing crosses to the Lambda. Never DUMP bytes.
+ *   - string: SHA-1 of the bytes; list: SHA-1 of the items' lengths and the items, in order.
+ *   - set, hash, zset, first (`ordered`): the same SHA-1 over the elements in the order the
+ *     server returns them. Equal on both sides proves the keys equal (a RESTOREd copy keeps its
+ *     listpack's order, so it nearly always is); different proves nothing, so for those keys
+ *   - a second EVAL (`multiset`) on both sides gives the order-independent digest: the sum
+ *     (mod 2^48) of each member's SHA-1 (field and value, member and score, scores re-printed
+ *     as `%.17g` of their double since 3.2's and 7's printing differ), comparable across
+ *     hash-table order, encodings and versions.
  * Big keys (more than SMALL_ELEMENTS elements, strings over SMALL_STRING_BYTES), streams and
- * types we do not read are digested by digestKey, in chunks, as before.
+ * types we do not read are digested by digestKey, in chunks, as before. Whether a key is small
+ * depends on its length only, so equal keys take the same path on both sides; keys of different
+ * lengths differ whatever the path. Digests compare only with the other side's digest of the
+ * same key, as scanPairs/digestPairs give them.
  */
-import type { Redis } from 'ioredis';
-import { digestKey, type KeyDigest, Multiset } from './digest.js';
-import type { RedisType } from './key-copy.js';
 import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { digestKey, type KeyDigest } from './digest.js';
+import type { RedisType } from './key-copy.js';
 
-/** Keys per EVAL: enough to amortise the round trip, few enough to keep a reply (and the server's pause) small. */
+/** Keys per EVAL: enough to amortise the round trip, few enough to keep the server's pause short (about 1 ms for Spinnaker's keys). */
 export const BATCH_KEYS = 100;
-/** Batches in flight per SCAN page, each an EVAL on both sides at once. */
+/** Batches in flight, each an EVAL on both sides at once. */
 const CONCURRENT_BATCHES = 4;
-/** Collections up to this many elements are read whole inside the script. */
-const SMALL_ELEMENTS = 256;
-/** Strings up to this many bytes are read whole inside the script. */
-const SMALL_STRING_BYTES = 64 * 1024;
+/** Collections up to this many elements are digested inside the script. */
+const SMALL_ELEMENTS = 512;
+/** Strings up to this many bytes are digested inside the script. */
+const SMALL_STRING_BYTES = 256 * 1024;
 
-// Replies: per key {type, expiry} (big, unread, or gone) or {type, expiry, content}.
+// ARGV: PEXPIRETIME usable ('1'), SMALL_ELEMENTS, SMALL_STRING_BYTES, mode ('ordered' | 'multiset').
+// Replies: per key {type, expiry} (big, not read, or gone) or {type, expiry, size, digest}: a
+// SHA-1 hex, or in multiset mode for set/hash/zset the sum as an integer (below 2^48, exact).
 const SCRIPT = `
-local out = {}
+local M = 281474976710656
+local multiset = ARGV[4] == 'multiset'
+local function h48(s) return tonumber(string.sub(redis.sha1hex(s), 1, 12), 16) end
+local function ordered(a)
+  local lens = {}
+  for j = 1, #a do lens[j] = #a[j] end
+  return redis.sha1hex(table.concat(lens, ',') .. '|' .. table.concat(a))
+end
 local now
 if ARGV[1] ~= '1' then
   local t = redis.call('TIME')
@@ -32,6 +52,7 @@ if ARGV[1] ~= '1' then
 end
 local maxn = tonumber(ARGV[2])
 local maxb = tonumber(ARGV[3])
+local out = {}
 for i, key in ipairs(KEYS) do
   local ty = redis.call('TYPE', key)['ok']
   local exp
@@ -41,19 +62,41 @@ for i, key in ipairs(KEYS) do
     exp = redis.call('PTTL', key)
     if exp >= 0 then exp = now + exp end
   end
-  local body = nil
+  local size, d
   if ty == 'string' then
-    if redis.call('STRLEN', key) <= maxb then body = {redis.call('GET', key)} end
+    size = redis.call('STRLEN', key)
+    if size <= maxb then d = redis.sha1hex(redis.call('GET', key)) end
   elseif ty == 'list' then
-    if redis.call('LLEN', key) <= maxn then body = redis.call('LRANGE', key, 0, -1) end
+    size = redis.call('LLEN', key)
+    if size <= maxn then d = ordered(redis.call('LRANGE', key, 0, -1)) end
   elseif ty == 'set' then
-    if redis.call('SCARD', key) <= maxn then body = redis.call('SMEMBERS', key) end
-  elseif ty == 'hash' then
-    if redis.call('HLEN', key) <= maxn then body = redis.call('HGETALL', key) end
-  elseif ty == 'zset' then
-    if redis.call('ZCARD', key) <= maxn then body = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES') end
+    size = redis.call('SCARD', key)
+    if size <= maxn then
+      local a = redis.call('SMEMBERS', key)
+      if multiset then
+        d = 0
+        for j = 1, #a do d = (d + h48(a[j])) % M end
+      else d = ordered(a) end
+    end
+  elseif ty == 'hash' or ty == 'zset' then
+    local a
+    if ty == 'hash' then
+      size = redis.call('HLEN', key)
+      if size <= maxn then a = redis.call('HGETALL', key) end
+    else
+      size = redis.call('ZCARD', key)
+      if size <= maxn then a = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES') end
+    end
+    if a and multiset then
+      d = 0
+      for j = 1, #a, 2 do
+        local v = a[j + 1]
+        if ty == 'zset' then v = string.format('%.17g', tonumber(v)) end
+        d = (d + h48(#a[j] .. ':' .. a[j] .. v)) % M
+      end
+    elseif a then d = ordered(a) end
   end
-  if body then out[i] = {ty, exp, body} else out[i] = {ty, exp} end
+  if d then out[i] = {ty, exp, size, d} else out[i] = {ty, exp} end
 end
 return out
 `;
@@ -70,10 +113,16 @@ function hasPexpiretime(redis: Redis): Promise<boolean> {
   return known;
 }
 
-type Entry = [Buffer, number] | [Buffer, number, Buffer[]];
+type Entry = [Buffer, number] | [Buffer, number, number, Buffer | number];
+type Mode = 'ordered' | 'multiset';
 
-async function runScript(redis: Redis, keys: Buffer[], pexpiretime?: boolean): Promise<Entry[]> {
-  const args = [(pexpiretime ?? (await hasPexpiretime(redis))) ? '1' : '0', String(SMALL_ELEMENTS), String(SMALL_STRING_BYTES)];
+export interface DigestOptions {
+  /** Tests: force the TIME + PTTL path of servers before 7.0 (true) or PEXPIRETIME (false). */
+  pexpiretime?: boolean;
+}
+
+async function runScript(redis: Redis, keys: Buffer[], mode: Mode, options: DigestOptions): Promise<Entry[]> {
+  const args = [(options.pexpiretime ?? (await hasPexpiretime(redis))) ? '1' : '0', String(SMALL_ELEMENTS), String(SMALL_STRING_BYTES), mode];
   try {
     return (await redis.callBuffer('EVALSHA', SCRIPT_SHA, keys.length, ...keys, ...args)) as Entry[];
   } catch (error) {
@@ -82,48 +131,47 @@ async function runScript(redis: Redis, keys: Buffer[], pexpiretime?: boolean): P
   }
 }
 
-/** The digest of a key read whole, as digestKey computes it from its chunks. */
-function digestOf(type: RedisType, expiresAt: number, content: Buffer[]): KeyDigest {
-  switch (type) {
-    case 'string': {
-      const value = content[0] ?? Buffer.alloc(0);
-      return { type, digest: createHash('sha256').update(value).digest('hex'), size: value.length, expiresAt };
-    }
-    case 'list': {
-      const ordered = createHash('sha256');
-      for (const item of content) ordered.update(`${item.length}:`).update(item);
-      return { type, digest: ordered.digest('hex'), size: content.length, expiresAt };
-    }
-    default: {
-      const set = new Multiset();
-      if (type === 'set') for (const member of content) set.add(member);
-      else if (type === 'hash') for (let i = 0; i < content.length; i += 2) set.add(content[i]!, content[i + 1]!);
-      else for (let i = 0; i < content.length; i += 2) set.add(content[i]!, Buffer.from(String(Number(content[i + 1]!.toString()))));
-      return { type, digest: set.value(), size: set.count, expiresAt };
-    }
-  }
-}
-
-/**
- * The digest of each key (undefined: no such key), in the order given: one EVAL for the
- * batch, then digestKey for the big ones, streams and other types.
- */
-export async function digestBatch(
-  redis: Redis,
-  keys: Buffer[],
-  options: { /** Tests: force the TIME + PTTL path of servers before 7.0. */ pexpiretime?: boolean } = {},
-): Promise<(KeyDigest | undefined)[]> {
+/** One side's digests, in the order of `keys` (undefined: no such key); big keys, streams and other types by digestKey. */
+async function digestSide(redis: Redis, keys: Buffer[], mode: Mode, options: DigestOptions): Promise<(KeyDigest | undefined)[]> {
   if (keys.length === 0) return [];
-  const entries = await runScript(redis, keys, options.pexpiretime);
+  const entries = await runScript(redis, keys, mode, options);
   return Promise.all(
     entries.map(async (entry, i) => {
       const type = entry[0].toString() as RedisType;
       const expiresAt = Number(entry[1]);
       if (type === 'none' || expiresAt === -2) return undefined;
-      if (entry.length === 3) return digestOf(type, expiresAt, entry[2]);
+      if (entry.length === 4) {
+        const digest = typeof entry[3] === 'number' ? `multiset:${entry[2]}:${entry[3].toString(16)}` : `sha1:${entry[3].toString()}`;
+        return { type, digest, size: entry[2], expiresAt };
+      }
       return digestKey(redis, keys[i]!);
     }),
   );
+}
+
+const UNORDERED = new Set<RedisType>(['set', 'hash', 'zset']);
+
+/**
+ * The digests of `keys` on both sides, comparable pair by pair: one EVAL per side, and a second
+ * one per side for the sets, hashes and sorted sets whose elements came back in another order.
+ */
+export async function digestPairs(from: Redis, to: Redis, keys: Buffer[], options: { from?: DigestOptions; to?: DigestOptions } = {}): Promise<KeyPair[]> {
+  const [a, b] = await Promise.all([digestSide(from, keys, 'ordered', options.from ?? {}), digestSide(to, keys, 'ordered', options.to ?? {})]);
+  const again = keys
+    .map((_, i) => i)
+    .filter((i) => {
+      const [s, t] = [a[i], b[i]];
+      return s && t && s.type === t.type && UNORDERED.has(s.type) && s.digest !== t.digest && s.digest.startsWith('sha1:') && t.digest.startsWith('sha1:');
+    });
+  if (again.length > 0) {
+    const subset = again.map((i) => keys[i]!);
+    const [a2, b2] = await Promise.all([digestSide(from, subset, 'multiset', options.from ?? {}), digestSide(to, subset, 'multiset', options.to ?? {})]);
+    again.forEach((i, j) => {
+      a[i] = a2[j];
+      b[i] = b2[j];
+    });
+  }
+  return keys.map((key, i) => ({ key, from: a[i], to: b[i] }));
 }
 
 /** Which of `keys` exist on `redis`, in order: one pipelined round trip. */
@@ -152,21 +200,36 @@ export interface KeyPair {
  * in flight. `visit` gets each batch once both sides answered.
  */
 export async function scanPairs(from: Redis, to: Redis, skip: (key: Buffer) => boolean, visit: (pairs: KeyPair[]) => Promise<void>): Promise<void> {
-  await scanBatches(from, skip, async (keys) => {
-    const [a, b] = await Promise.all([digestBatch(from, keys), digestBatch(to, keys)]);
-    await visit(keys.map((key, i) => ({ key, from: a[i], to: b[i] })));
-  });
+  await scanBatches(from, skip, async (keys) => visit(await digestPairs(from, to, keys)));
 }
 
-/** Every key of the connection's database but those `skip` rejects, in batches of at most BATCH_KEYS, a few batches at a time. */
+/**
+ * Every key of the connection's database but those `skip` rejects, in batches of at most
+ * BATCH_KEYS, up to CONCURRENT_BATCHES in flight: a new batch starts as soon as one ends (a big
+ * key, digested in chunks, holds up its own batch only), and SCAN reads on meanwhile. The first
+ * failure stops new batches and is thrown once those in flight have ended.
+ */
 export async function scanBatches(redis: Redis, skip: (key: Buffer) => boolean, visit: (keys: Buffer[]) => Promise<void>): Promise<void> {
+  const inflight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  const launch = (keys: Buffer[]) => {
+    const run: Promise<void> = visit(keys)
+      .catch((error: unknown) => {
+        failure ??= { error };
+      })
+      .finally(() => inflight.delete(run));
+    inflight.add(run);
+  };
   let cursor = '0';
   do {
     const [next, keys] = (await redis.scanBuffer(cursor, 'COUNT', 1000)) as unknown as [Buffer, Buffer[]];
     cursor = next.toString();
     const wanted = keys.filter((k) => !skip(k));
-    const batches: Buffer[][] = [];
-    for (let i = 0; i < wanted.length; i += BATCH_KEYS) batches.push(wanted.slice(i, i + BATCH_KEYS));
-    for (let i = 0; i < batches.length; i += CONCURRENT_BATCHES) await Promise.all(batches.slice(i, i + CONCURRENT_BATCHES).map(visit));
-  } while (cursor !== '0');
+    for (let i = 0; i < wanted.length && !failure; i += BATCH_KEYS) {
+      while (inflight.size >= CONCURRENT_BATCHES) await Promise.race(inflight);
+      if (!failure) launch(wanted.slice(i, i + BATCH_KEYS));
+    }
+  } while (cursor !== '0' && !failure);
+  await Promise.all(inflight);
+  if (failure) throw failure.error;
 }
