@@ -13,8 +13,10 @@
  *     (mod 2^48) of each member's SHA-1 (field and value, member and score, scores re-printed
  *     as `%.17g` of their double since 3.2's and 7's printing differ), comparable across
  *     hash-table order, encodings and versions.
- * Big keys (more than SMALL_ELEMENTS elements, strings over SMALL_STRING_BYTES), streams and
- * types we do not read are digested by digestKey, in chunks, as before. Whether a key is small
+ * Big keys (more than SMALL_ELEMENTS elements, strings over SMALL_STRING_BYTES): lists, sorted
+ * sets and strings, whose order is canonical, are digested by the server a chunk per EVAL (a few
+ * in flight); big sets and hashes (no canonical order, and SSCAN/HSCAN may repeat elements),
+ * streams and types we do not read by digestKey, in chunks, as before. Whether a key is small
  * depends on its length only, so equal keys take the same path on both sides; keys of different
  * lengths differ whatever the path. Digests compare only with the other side's digest of the
  * same key, as scanPairs/digestPairs give them.
@@ -96,11 +98,42 @@ for i, key in ipairs(KEYS) do
       end
     elseif a then d = ordered(a) end
   end
-  if d then out[i] = {ty, exp, size, d} else out[i] = {ty, exp} end
+  if d then out[i] = {ty, exp, size, d} elseif size then out[i] = {ty, exp, size} else out[i] = {ty, exp} end
 end
 return out
 `;
 const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
+
+/** Elements (bytes for strings) per chunk of a big list, sorted set or string digested by the server. */
+const CHUNK_ELEMENTS = 1000;
+const CHUNK_BYTES = 1 << 20;
+/** Chunks of one big key in flight at once. */
+const CHUNKS_IN_FLIGHT = 8;
+
+// One chunk of a big key whose order is canonical (list, sorted set by score then member,
+// string): {elements or bytes read, SHA-1 of them as the small-key digest reads them}. Scores
+// re-printed as `%.17g`, as 3.2's and 7's printing differ.
+const CHUNK_SCRIPT = `
+local function ordered(a)
+  local lens = {}
+  for j = 1, #a do lens[j] = #a[j] end
+  return redis.sha1hex(table.concat(lens, ',') .. '|' .. table.concat(a))
+end
+local key, ty, from, to = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+if ty == 'string' then
+  local s = redis.call('GETRANGE', key, from, to)
+  return {#s, redis.sha1hex(s)}
+elseif ty == 'list' then
+  local a = redis.call('LRANGE', key, from, to)
+  return {#a, ordered(a)}
+else
+  local a = redis.call('ZRANGE', key, from, to, 'WITHSCORES')
+  for j = 2, #a, 2 do a[j] = string.format('%.17g', tonumber(a[j])) end
+  return {#a / 2, ordered(a)}
+end
+`;
+const CHUNK_SCRIPT_SHA = createHash('sha1').update(CHUNK_SCRIPT).digest('hex');
+const CHUNKED = new Set<RedisType>(['string', 'list', 'zset']);
 
 /** Whether the server has PEXPIRETIME (Redis 7.0+; Valkey reports a Redis-compatible version), read once per connection. */
 const pexpiretime = new WeakMap<Redis, Promise<boolean>>();
@@ -113,7 +146,7 @@ function hasPexpiretime(redis: Redis): Promise<boolean> {
   return known;
 }
 
-type Entry = [Buffer, number] | [Buffer, number, number, Buffer | number];
+type Entry = [Buffer, number] | [Buffer, number, number] | [Buffer, number, number, Buffer | number];
 type Mode = 'ordered' | 'multiset';
 
 export interface DigestOptions {
@@ -121,14 +154,37 @@ export interface DigestOptions {
   pexpiretime?: boolean;
 }
 
-async function runScript(redis: Redis, keys: Buffer[], mode: Mode, options: DigestOptions): Promise<Entry[]> {
-  const args = [(options.pexpiretime ?? (await hasPexpiretime(redis))) ? '1' : '0', String(SMALL_ELEMENTS), String(SMALL_STRING_BYTES), mode];
+async function evalCached<T>(redis: Redis, script: string, sha: string, keys: Buffer[], args: string[]): Promise<T> {
   try {
-    return (await redis.callBuffer('EVALSHA', SCRIPT_SHA, keys.length, ...keys, ...args)) as Entry[];
+    return (await redis.callBuffer('EVALSHA', sha, keys.length, ...keys, ...args)) as T;
   } catch (error) {
     if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
-    return (await redis.callBuffer('EVAL', SCRIPT, keys.length, ...keys, ...args)) as Entry[];
+    return (await redis.callBuffer('EVAL', script, keys.length, ...keys, ...args)) as T;
   }
+}
+
+async function runScript(redis: Redis, keys: Buffer[], mode: Mode, options: DigestOptions): Promise<Entry[]> {
+  const args = [(options.pexpiretime ?? (await hasPexpiretime(redis))) ? '1' : '0', String(SMALL_ELEMENTS), String(SMALL_STRING_BYTES), mode];
+  return evalCached<Entry[]>(redis, SCRIPT, SCRIPT_SHA, keys, args);
+}
+
+/**
+ * A big list, sorted set or string digested by the server chunk by chunk (by index, so both
+ * sides cut it alike): the SHA-256 of the chunks' SHA-1s. A key that changes meanwhile gives a
+ * digest of neither version, as digestKey's chunks would.
+ */
+async function chunkedDigest(redis: Redis, key: Buffer, type: RedisType, size: number, expiresAt: number): Promise<KeyDigest> {
+  const step = type === 'string' ? CHUNK_BYTES : CHUNK_ELEMENTS;
+  const starts: number[] = [];
+  for (let start = 0; start < size; start += step) starts.push(start);
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < starts.length; i += CHUNKS_IN_FLIGHT) {
+    const replies = await Promise.all(
+      starts.slice(i, i + CHUNKS_IN_FLIGHT).map((start) => evalCached<[number, Buffer]>(redis, CHUNK_SCRIPT, CHUNK_SCRIPT_SHA, [key], [type, String(start), String(start + step - 1)])),
+    );
+    for (const [count, sha] of replies) chunks.push(Buffer.from(`${count}:`), sha);
+  }
+  return { type, digest: `chunks:${size}:${createHash('sha256').update(Buffer.concat(chunks)).digest('hex')}`, size, expiresAt };
 }
 
 /** One side's digests, in the order of `keys` (undefined: no such key); big keys, streams and other types by digestKey. */
@@ -144,6 +200,7 @@ async function digestSide(redis: Redis, keys: Buffer[], mode: Mode, options: Dig
         const digest = typeof entry[3] === 'number' ? `multiset:${entry[2]}:${entry[3].toString(16)}` : `sha1:${entry[3].toString()}`;
         return { type, digest, size: entry[2], expiresAt };
       }
+      if (entry.length === 3 && CHUNKED.has(type)) return chunkedDigest(redis, keys[i]!, type, entry[2], expiresAt);
       return digestKey(redis, keys[i]!);
     }),
   );

@@ -1,8 +1,9 @@
 /**
- * The batched reads of lib/copy/compare.ts give, key for key, what digestKey gives (type,
- * digest, size, absolute expiry) for every type, small and big, with and without PEXPIRETIME,
- * and say "no such key" for keys that are gone; strict verification and reconciliation built on
- * them still find every kind of difference.
+ * The batched reads of lib/copy/compare.ts: equal keys get equal digests on both sides whatever
+ * their order, encoding or expiry command, with the type, size and expiry digestKey gives; a
+ * difference anywhere (small keys, and the last chunk of big ones) changes the digest; gone keys
+ * are "no such key"; strict verification and reconciliation built on them still find every kind
+ * of difference.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
@@ -82,6 +83,7 @@ describe('digestPairs', () => {
     // digest), big ones (and the stream) by digestKey.
     const kinds = Object.fromEntries(pairs.map((p) => [p.key.toString('hex'), p.from?.digest.replace(/:.*/, '')]));
     expect(Object.values(kinds).filter((k) => k === 'sha1' || k === 'multiset').length).toBe(9);
+    expect(Object.values(kinds).filter((k) => k === 'chunks').length).toBe(3);
     expect([kinds[Buffer.from('h:small').toString('hex')], kinds[Buffer.from('set:small').toString('hex')], kinds[Buffer.from('s:small').toString('hex')]]).toEqual(['multiset', 'multiset', 'sha1']);
     for (const setting of ['hash-max-listpack-entries', 'set-max-intset-entries', 'zset-max-listpack-entries']) await dst.config('SET', setting, '128');
   });
@@ -97,9 +99,18 @@ describe('digestPairs', () => {
     await dst.zadd('z', 1, 'a', 2.0000001, 'b');
     await src.set('s', 'ab');
     await dst.set('s', 'ba');
-    const keys = ['l', 'set', 'h', 'z', 's'].map((k) => Buffer.from(k));
+    // Big ones, digested by the server in chunks: a change in the last chunk.
+    const items = Array.from({ length: 2500 }, (_, i) => `i-${i}`);
+    await src.rpush('l:big', ...items);
+    await dst.rpush('l:big', ...items.slice(0, -1), 'changed');
+    await src.zadd('z:big', ...items.flatMap((m, i) => [String(i), m]));
+    await dst.zadd('z:big', ...items.flatMap((m, i) => [String(i === 2499 ? 2499.5 : i), m]));
+    await src.set('s:big', Buffer.alloc(3 << 20, 1));
+    await dst.set('s:big', Buffer.concat([Buffer.alloc((3 << 20) - 1, 1), Buffer.from([2])]));
+    const keys = ['l', 'set', 'h', 'z', 's', 'l:big', 'z:big', 's:big'].map((k) => Buffer.from(k));
     const pairs = await digestPairs(src, dst, keys);
     expect(pairs.filter((p) => p.from!.digest === p.to!.digest).map((p) => String(p.key))).toEqual([]);
+    expect(pairs.slice(-3).map((p) => p.from!.digest.replace(/:.*/, ''))).toEqual(['chunks', 'chunks', 'chunks']);
   });
 
   it('existing: one flag per key, in order', async () => {
