@@ -84,7 +84,8 @@ describe('digestPairs', () => {
     const kinds = Object.fromEntries(pairs.map((p) => [p.key.toString('hex'), p.from?.digest.replace(/:.*/, '')]));
     expect(Object.values(kinds).filter((k) => k === 'sha1' || k === 'multiset').length).toBe(9);
     expect(Object.values(kinds).filter((k) => k === 'chunks').length).toBe(3);
-    expect([kinds[Buffer.from('h:small').toString('hex')], kinds[Buffer.from('set:small').toString('hex')], kinds[Buffer.from('s:small').toString('hex')]]).toEqual(['multiset', 'multiset', 'sha1']);
+    // 400 fields in another order (a 2-field hash may come back in the same order by chance).
+    expect([kinds[Buffer.from('h:big').toString('hex')], kinds[Buffer.from('s:small').toString('hex')]]).toEqual(['multiset', 'sha1']);
     for (const setting of ['hash-max-listpack-entries', 'set-max-intset-entries', 'zset-max-listpack-entries']) await dst.config('SET', setting, '128');
   });
 
