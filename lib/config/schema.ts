@@ -5,7 +5,7 @@
  * (CreateReplicationGroup, parameter and subnet groups) so that bad input fails here,
  * before anything is created, with a message that names the field and the fix.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputValidationError } from '../errors.js';
 
 export const ENGINE_VERSIONS = {

@@ -40,7 +40,7 @@ function h64(...parts: Buffer[]): bigint {
   return hash.digest().readBigUInt64BE(0);
 }
 
-class Multiset {
+export class Multiset {
   sum = 0n;
   count = 0;
   add(...parts: Buffer[]): void {

@@ -11,8 +11,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisEndpoint } from '../redis/connect.js';
-import { databasesWithKeys, forEachDbPair, scanAll, withConnection } from '../redis/keyspace.js';
-import { digestKey } from './digest.js';
+import { databasesWithKeys, forEachDbPair, withConnection } from '../redis/keyspace.js';
+import { type KeyPair, scanPairs } from './compare.js';
 import { mergeCollection } from './key-copy.js';
 import { ownKeys } from './filter.js';
 import { syncKey } from './live.js';
@@ -31,23 +31,24 @@ export async function reconcile(fromEndpoint: RedisEndpoint, toEndpoint: RedisEn
   const stats: ReconcileStats = { scanned: 0, copied: 0, merged: 0, targetWins: 0, equal: 0, ms: 0 };
   const skip = ownKeys(options.skipPrefix);
   const dbs = await withConnection(fromEndpoint, { connectionName: 'spin-elasticache-reconcile' }, databasesWithKeys);
+  // Both sides read a batch of keys per round trip (lib/copy/compare.ts); the writes stay per key.
   await forEachDbPair(dbs, fromEndpoint, toEndpoint, 'spin-elasticache-reconcile', (from, to) =>
-    scanAll(from, skip, async (key) => {
-      stats.scanned++;
-      await reconcileKey(from, to, key, stats);
+    scanPairs(from, to, skip, async (pairs) => {
+      stats.scanned += pairs.length;
+      // The writes a handful at a time, as before: a batch of keys only on the source may be big keys.
+      for (let i = 0; i < pairs.length; i += 16) await Promise.all(pairs.slice(i, i + 16).map((pair) => reconcileKey(from, to, pair, stats)));
     }),
   );
   stats.ms = Date.now() - started;
   return stats;
 }
 
-async function reconcileKey(from: Redis, to: Redis, key: Buffer, stats: ReconcileStats): Promise<void> {
-  if ((await to.exists(key)) === 0) {
+async function reconcileKey(from: Redis, to: Redis, { key, from: a, to: b }: KeyPair, stats: ReconcileStats): Promise<void> {
+  if (!b) {
     if ((await syncKey(from, to, key)) === 'copied') stats.copied++;
     return;
   }
-  const [a, b] = await Promise.all([digestKey(from, key), digestKey(to, key)]);
-  if (!a || !b) return;
+  if (!a) return;
   if (a.type === b.type && a.digest === b.digest) {
     stats.equal++;
     return;

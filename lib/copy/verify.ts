@@ -7,7 +7,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisEndpoint } from '../redis/connect.js';
-import { databasesOnEither, forEachDbPair, scanAll } from '../redis/keyspace.js';
+import { databasesOnEither, forEachDbPair } from '../redis/keyspace.js';
+import { existing, scanBatches, scanPairs } from './compare.js';
 import { ownKeys } from './filter.js';
 import { digestKey, type KeyDigest, streamDifferences } from './digest.js';
 
@@ -81,49 +82,52 @@ export async function verifyCopy(sourceEndpoint: RedisEndpoint, targetEndpoint: 
   const note = (m: Mismatch) => report.examples.length < maxExamples && report.examples.push(m);
   const dbs = await databasesOnEither(sourceEndpoint, targetEndpoint, 'spin-elasticache-verify');
   await forEachDbPair(dbs, sourceEndpoint, targetEndpoint, 'spin-elasticache-verify', async (source, target, db) => {
-    // Source -> target: everything must be there and equal.
-    await scanAll(source, skip, async (key) => {
-      const s = await digestKey(source, key);
-      if (!s) return;
-      if (s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2) {
-        report.expiringSkipped++;
-        return;
-      }
-      report.compared++;
-      const t = await digestKey(target, key);
-      const k = printableKey(key);
-      if (!t) {
-        report.missing++;
-        note({ db, key: k, kind: 'missing', detail: `${s.type} missing on the target` });
-        return;
-      }
-      if (s.type !== t.type) {
-        report.typeMismatches++;
-        note({ db, key: k, kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
-        return;
-      }
-      if (s.digest !== t.digest) {
-        if (mode === 'live' && (await acceptableLiveDifference(source, target, key, s, t))) report.targetNewer++;
-        else {
-          report.valueMismatches++;
-          const differences = s.type === 'stream' ? streamDifferences(s, t) : [];
-          note({ db, key: k, kind: 'value', detail: differences.length > 0 ? `stream: ${differences.join('; ')}` : `${s.type}: ${s.size} element(s) on the source, ${t.size} on the target` });
+    // Source -> target: everything must be there and equal (both sides read a batch per round trip, lib/copy/compare.ts).
+    await scanPairs(source, target, skip, async (pairs) => {
+      for (const { key, from: s, to: t } of pairs) {
+        if (!s) continue;
+        if (s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2) {
+          report.expiringSkipped++;
+          continue;
         }
-        return;
-      }
-      if (!ttlMatches(s, t, tolerance, mode)) {
-        report.ttlMismatches++;
-        note({ db, key: k, kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
+        report.compared++;
+        const k = printableKey(key);
+        if (!t) {
+          report.missing++;
+          note({ db, key: k, kind: 'missing', detail: `${s.type} missing on the target` });
+          continue;
+        }
+        if (s.type !== t.type) {
+          report.typeMismatches++;
+          note({ db, key: k, kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
+          continue;
+        }
+        if (s.digest !== t.digest) {
+          if (mode === 'live' && (await acceptableLiveDifference(source, target, key, s, t))) report.targetNewer++;
+          else {
+            report.valueMismatches++;
+            const differences = s.type === 'stream' ? streamDifferences(s, t) : [];
+            note({ db, key: k, kind: 'value', detail: differences.length > 0 ? `stream: ${differences.join('; ')}` : `${s.type}: ${s.size} element(s) on the source, ${t.size} on the target` });
+          }
+          continue;
+        }
+        if (!ttlMatches(s, t, tolerance, mode)) {
+          report.ttlMismatches++;
+          note({ db, key: k, kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
+        }
       }
     });
     // Target -> source: nothing extra (in live mode, keys Spinnaker created after the cutover are expected).
-    await scanAll(target, skip, async (key) => {
-      if ((await source.exists(key)) === 1) return;
-      if (mode === 'live') return;
-      const t = await digestKey(target, key);
-      if (!t) return;
-      report.extra++;
-      note({ db, key: printableKey(key), kind: 'extra', detail: `${t.type} only on the target` });
+    if (mode === 'live') return;
+    await scanBatches(target, skip, async (keys) => {
+      const onSource = await existing(source, keys);
+      for (const [i, key] of keys.entries()) {
+        if (onSource[i]) continue;
+        const t = await digestKey(target, key);
+        if (!t) continue;
+        report.extra++;
+        note({ db, key: printableKey(key), kind: 'extra', detail: `${t.type} only on the target` });
+      }
     });
   });
   report.ok = report.missing === 0 && report.typeMismatches === 0 && report.valueMismatches === 0 && report.ttlMismatches === 0 && report.extra === 0;
