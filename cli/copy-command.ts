@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { copyAll, type CopyMethod } from '../lib/copy/engine.js';
 import { verifyCopy, type VerifyReport } from '../lib/copy/verify.js';
 import { MigrationError } from '../lib/errors.js';
+import { parseQuantity } from '../lib/kubernetes/quantity.js';
 import type { RedisEndpoint } from '../lib/redis/connect.js';
 import { displayUrl, secretsInUrl, withRedactedOutput } from './redact.js';
 
@@ -34,6 +35,10 @@ const USAGE = `Usage: spin-elasticache copy --source URL --target URL [options]
   --json FILE                  write the figures as JSON
   --connections N              connections to the target (replication, default 2) or per
                                side (scan, default 6)
+  --memory-limit QUANTITY      the source's memory limit (a Kubernetes quantity such as
+                               512Mi): replication forks the source only when the worst-case
+                               copy-on-write fits it with 25% to spare (docs/COPY.md,
+                               "Fork safety"); else the scan copy, which never forks
 `;
 
 /** The passwords this command line gives, from anywhere, so that none is ever printed. */
@@ -79,6 +84,7 @@ async function copyCommand(argv: string[]): Promise<number> {
         json: { type: 'string' },
         connections: { type: 'string' },
         method: { type: 'string' },
+        'memory-limit': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -111,6 +117,11 @@ async function copyCommand(argv: string[]): Promise<number> {
     process.stderr.write(`Cannot read a password file: ${(error as Error).message}\n`);
     return 2;
   }
+  const memoryLimitBytes = typeof values['memory-limit'] === 'string' ? parseQuantity(values['memory-limit']) : undefined;
+  if (values['memory-limit'] !== undefined && memoryLimitBytes === undefined) {
+    process.stderr.write(`--memory-limit must be a quantity such as 512Mi or 2G, not ${String(values['memory-limit'])}\n`);
+    return 2;
+  }
   const tty = process.stderr.isTTY;
   const started = Date.now();
   const progress = (text: string) => (tty ? process.stderr.write(`\r\x1b[2K${text}`) : process.stderr.write(`${text}\n`));
@@ -118,6 +129,7 @@ async function copyCommand(argv: string[]): Promise<number> {
     process.stderr.write(`Copying ${displayUrl(source.url)} -> ${displayUrl(target.url)}\n`);
     const result = await copyAll(source, target, {
       method,
+      container: { none: true, ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }) },
       ...(values.connections ? { connections: Number(values.connections) } : {}),
       ...(values.live ? { followMs: Number(values.live) * 1000 } : {}),
       onProgress: (p) => {
@@ -133,6 +145,8 @@ async function copyCommand(argv: string[]): Promise<number> {
     if (tty) process.stderr.write('\n');
     const seconds = (Date.now() - started) / 1000;
     const s = result.stats;
+    if (result.fork) process.stderr.write(`Fork safety: ${result.fork.fork ? 'forking the source' : 'not forking the source'}: ${result.fork.reason}\n`);
+    for (const note of result.fork?.notes ?? []) process.stderr.write(`  note: ${note}\n`);
     if (result.fallbackReason) process.stderr.write(`Replication copy not possible (${result.fallbackReason}); used the scan copy\n`);
     process.stderr.write(
       `Copied ${s.keys} keys (${(s.bytes / 1e6).toFixed(1)} MB) by ${result.method} in ${seconds.toFixed(2)} s: ${Math.round(s.keys / seconds)} keys/s; ${s.bigKeys} big key(s) ${result.method === 'scan' ? 'in chunks' : 'through disk'}, ${s.fallbacks} type-based fallback(s), ${s.expiredSkipped} expired during the copy\n`,
@@ -152,7 +166,7 @@ async function copyCommand(argv: string[]): Promise<number> {
     if (typeof values.json === 'string') {
       writeFileSync(
         values.json,
-        `${JSON.stringify({ source: displayUrl(source.url), target: displayUrl(target.url), method: result.method, fallbackReason: result.fallbackReason, seconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / seconds), stats: s, replication: result.replication, live, verify }, null, 2)}\n`,
+        `${JSON.stringify({ source: displayUrl(source.url), target: displayUrl(target.url), method: result.method, fallbackReason: result.fallbackReason, seconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / seconds), stats: s, replication: result.replication, fork: result.fork, live, verify }, null, 2)}\n`,
       );
     }
     return verify && !verify.ok ? 1 : 0;

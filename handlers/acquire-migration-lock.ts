@@ -11,7 +11,7 @@ import { executionStatus } from '../lib/aws/executions.js';
 import type { MigrationConfig } from '../lib/config/schema.js';
 import type { ClusterApi } from '../lib/kubernetes/api.js';
 import { clusterApiFor } from '../lib/kubernetes/default-api.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import { acquireMigration } from '../lib/workflow/spinnaker-config.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
@@ -21,7 +21,7 @@ export function createHandler(deps: {
   iam: () => Pick<IAMClient, 'send'>;
   secrets: () => Pick<SecretsManagerClient, 'send'>;
 }) {
-  return defineHandler('AcquireMigrationLock', (state: MigrationState) =>
+  return defineStepHandler('AcquireMigrationLock', (state: MigrationState) =>
     acquireMigration({ api: deps.api(state.config), iam: deps.iam(), secrets: deps.secrets(), executionStatus: (arn) => executionStatus(deps.sfn(), arn) }, state.config, state.execution.arn),
   );
 }

@@ -6,14 +6,14 @@
  */
 import { catchUpSlice, type CatchUpState } from '../lib/copy/catch-up-slice.js';
 import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
-import { defineHandler, logger } from '../lib/workflow/handler.js';
+import { defineStepHandler, logger } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 /** A slice is short: the loop checks between slices whether the pause may begin. */
 const SLICE_MS = 60_000;
 
 export function createHandler(resolvers: EndpointResolvers, options: { sliceMs?: number } = {}) {
-  return defineHandler('CatchUpLiveWrites', async (state: MigrationState): Promise<CatchUpState> => {
+  return defineStepHandler('CatchUpLiveWrites', async (state: MigrationState): Promise<CatchUpState> => {
     const [source, target] = await Promise.all([resolvers.source(state), resolvers.target(state)]);
     const { copySliceSeconds, drainTimeoutMinutes } = state.config.options;
     return catchUpSlice(source, target, state.catchUp, {

@@ -8,12 +8,12 @@ import type { MigrationConfig } from '../lib/config/schema.js';
 import type { ClusterApi } from '../lib/kubernetes/api.js';
 import { clusterApiFor } from '../lib/kubernetes/default-api.js';
 import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import { checkQuiesce } from '../lib/workflow/pause.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { api: (config: MigrationConfig) => ClusterApi; resolvers: EndpointResolvers }) {
-  return defineHandler('CheckSpinnakerQuiesced', (state: MigrationState) => checkQuiesce(deps.api(state.config), state, deps.resolvers));
+  return defineStepHandler('CheckSpinnakerQuiesced', (state: MigrationState) => checkQuiesce(deps.api(state.config), state, deps.resolvers));
 }
 
 export const handler = createHandler({ api: clusterApiFor, resolvers: defaultResolvers });

@@ -2,11 +2,11 @@
 import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { elastiCache } from '../lib/aws/clients.js';
 import { deleteCreatedResources } from '../lib/elasticache/cleanup.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { elastiCache: () => Pick<ElastiCacheClient, 'send'> }) {
-  return defineHandler('CleanupCreatedResources', (state: MigrationState) => deleteCreatedResources(deps.elastiCache(), state.config, state.execution.arn));
+  return defineStepHandler('CleanupCreatedResources', (state: MigrationState) => deleteCreatedResources(deps.elastiCache(), state.config, state.execution.arn));
 }
 
 export const handler = createHandler({ elastiCache });

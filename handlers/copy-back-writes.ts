@@ -5,11 +5,11 @@
  */
 import { copyBack } from '../lib/copy/reconcile.js';
 import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(resolvers: EndpointResolvers) {
-  return defineHandler('CopyBackWrites', async (state: MigrationState) => {
+  return defineStepHandler('CopyBackWrites', async (state: MigrationState) => {
     // Nothing can have been written to a group that never became available.
     if (!state.replicationGroup?.primaryEndpoint) return { skipped: 'the replication group was never available' };
     const [source, target] = await Promise.all([resolvers.source(state), resolvers.target(state)]);

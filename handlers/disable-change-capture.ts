@@ -5,7 +5,7 @@
 import type { RedisEndpoint } from '../lib/redis/connect.js';
 import { restoreChangeCaptureAt } from '../lib/redis/change-capture.js';
 import { resolveSourceEndpoint } from '../lib/kubernetes/spin-redis.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export interface ChangeCaptureDeps {
@@ -13,7 +13,7 @@ export interface ChangeCaptureDeps {
 }
 
 export function createHandler(deps: ChangeCaptureDeps) {
-  return defineHandler('DisableChangeCapture', (state: MigrationState) => restoreChangeCaptureAt(() => deps.resolveSource(state), state.capture));
+  return defineStepHandler('DisableChangeCapture', (state: MigrationState) => restoreChangeCaptureAt(() => deps.resolveSource(state), state.capture));
 }
 
 export const handler = createHandler({ resolveSource: (state) => resolveSourceEndpoint(state.config) });

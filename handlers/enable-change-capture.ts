@@ -2,7 +2,7 @@
 import type { RedisEndpoint } from '../lib/redis/connect.js';
 import { enableChangeCaptureAt } from '../lib/redis/change-capture.js';
 import { resolveSourceEndpoint } from '../lib/kubernetes/spin-redis.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export interface ChangeCaptureDeps {
@@ -10,7 +10,7 @@ export interface ChangeCaptureDeps {
 }
 
 export function createHandler(deps: ChangeCaptureDeps) {
-  return defineHandler('EnableChangeCapture', async (state: MigrationState) => enableChangeCaptureAt(await deps.resolveSource(state), state.capture?.previousNotifyKeyspaceEvents));
+  return defineStepHandler('EnableChangeCapture', async (state: MigrationState) => enableChangeCaptureAt(await deps.resolveSource(state), state.capture?.previousNotifyKeyspaceEvents));
 }
 
 export const handler = createHandler({ resolveSource: (state) => resolveSourceEndpoint(state.config) });

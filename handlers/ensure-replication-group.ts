@@ -6,7 +6,7 @@ import { eks, elastiCache, secretsManager } from '../lib/aws/clients.js';
 import { describeEksCluster } from '../lib/eks/cluster.js';
 import { ensureReplicationGroup } from '../lib/elasticache/replication-group.js';
 import { getAuthToken } from '../lib/secrets/auth-token.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export interface Deps {
@@ -16,7 +16,7 @@ export interface Deps {
 }
 
 export function createHandler(deps: Deps) {
-  return defineHandler('EnsureReplicationGroup', (state: MigrationState) =>
+  return defineStepHandler('EnsureReplicationGroup', (state: MigrationState) =>
     ensureReplicationGroup(
       {
         client: deps.elastiCache(),

@@ -4,11 +4,11 @@ import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { eks, elastiCache } from '../lib/aws/clients.js';
 import { describeEksCluster } from '../lib/eks/cluster.js';
 import { ensureSubnetGroup } from '../lib/elasticache/subnet-group.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { elastiCache: () => Pick<ElastiCacheClient, 'send'>; eks: () => Pick<EKSClient, 'send'> }) {
-  return defineHandler('EnsureSubnetGroup', (state: MigrationState) =>
+  return defineStepHandler('EnsureSubnetGroup', (state: MigrationState) =>
     ensureSubnetGroup(deps.elastiCache(), state.config, state.execution.arn, async () => (await describeEksCluster(deps.eks(), state.config.cluster.name)).subnetIds),
   );
 }

@@ -8,12 +8,12 @@ import { secretsManager } from '../lib/aws/clients.js';
 import type { MigrationConfig } from '../lib/config/schema.js';
 import type { ClusterApi } from '../lib/kubernetes/api.js';
 import { clusterApiFor } from '../lib/kubernetes/default-api.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import { patchSpinnakerConfig } from '../lib/workflow/spinnaker-config.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { api: (config: MigrationConfig) => ClusterApi; secrets: () => Pick<SecretsManagerClient, 'send'> }) {
-  return defineHandler('PatchHalyardConfig', (state: MigrationState) => patchSpinnakerConfig(deps.api(state.config), deps.secrets(), state));
+  return defineStepHandler('PatchHalyardConfig', (state: MigrationState) => patchSpinnakerConfig(deps.api(state.config), deps.secrets(), state));
 }
 
 export const handler = createHandler({ api: clusterApiFor, secrets: secretsManager });

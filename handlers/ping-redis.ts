@@ -2,11 +2,11 @@
 import type { RedisEndpoint } from '../lib/redis/connect.js';
 import { resolveTargetEndpoint } from '../lib/workflow/resolve.js';
 import { pingRedis } from '../lib/redis/ping.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { resolveTarget: (state: MigrationState) => Promise<RedisEndpoint> }) {
-  return defineHandler('PingRedis', async (state: MigrationState) => pingRedis(await deps.resolveTarget(state)));
+  return defineStepHandler('PingRedis', async (state: MigrationState) => pingRedis(await deps.resolveTarget(state)));
 }
 
 export const handler = createHandler({ resolveTarget: (state) => resolveTargetEndpoint(state) });

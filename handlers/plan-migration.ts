@@ -6,11 +6,11 @@ import type { ClusterApi } from '../lib/kubernetes/api.js';
 import { clusterApiFor } from '../lib/kubernetes/default-api.js';
 import { flavorOf } from '../lib/spinnaker/flavor.js';
 import { planMigration } from '../lib/workflow/plan.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { api: (config: MigrationConfig) => ClusterApi; elastiCache: () => Pick<ElastiCacheClient, 'send'> }) {
-  return defineHandler('PlanMigration', (state: MigrationState) => planMigration(deps.api(state.config), deps.elastiCache(), state.config, flavorOf(state)));
+  return defineStepHandler('PlanMigration', (state: MigrationState) => planMigration(deps.api(state.config), deps.elastiCache(), state.config, flavorOf(state)));
 }
 
 export const handler = createHandler({ api: clusterApiFor, elastiCache });

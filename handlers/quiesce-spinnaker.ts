@@ -6,12 +6,12 @@
 import type { MigrationConfig } from '../lib/config/schema.js';
 import type { ClusterApi } from '../lib/kubernetes/api.js';
 import { clusterApiFor } from '../lib/kubernetes/default-api.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import { quiesce } from '../lib/workflow/pause.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { api: (config: MigrationConfig) => ClusterApi }) {
-  return defineHandler('QuiesceSpinnaker', (state: MigrationState) => quiesce(deps.api(state.config), state));
+  return defineStepHandler('QuiesceSpinnaker', (state: MigrationState) => quiesce(deps.api(state.config), state));
 }
 
 export const handler = createHandler({ api: clusterApiFor });

@@ -5,11 +5,11 @@
  */
 import { type FinalCatchUp, finalCatchUp } from '../lib/copy/catch-up-slice.js';
 import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
-import { defineHandler, logger } from '../lib/workflow/handler.js';
+import { defineStepHandler, logger } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(resolvers: EndpointResolvers) {
-  return defineHandler('ReconcileFinal', async (state: MigrationState): Promise<FinalCatchUp> => {
+  return defineStepHandler('ReconcileFinal', async (state: MigrationState): Promise<FinalCatchUp> => {
     const [source, target] = await Promise.all([resolvers.source(state), resolvers.target(state)]);
     return finalCatchUp(source, target, state.catchUp, {
       ...(state.copy?.replication ? { copiedAt: state.copy.replication } : {}),

@@ -3,11 +3,11 @@ import type { MigrationConfig } from '../lib/config/schema.js';
 import type { ClusterApi } from '../lib/kubernetes/api.js';
 import { clusterApiFor } from '../lib/kubernetes/default-api.js';
 import { releaseLock } from '../lib/kubernetes/lock.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { api: (config: MigrationConfig) => ClusterApi }) {
-  return defineHandler('ReleaseMigrationLock', (state: MigrationState) => releaseLock(deps.api(state.config), state.config, state.execution.arn));
+  return defineStepHandler('ReleaseMigrationLock', (state: MigrationState) => releaseLock(deps.api(state.config), state.config, state.execution.arn));
 }
 
 export const handler = createHandler({ api: clusterApiFor });

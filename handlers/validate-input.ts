@@ -1,17 +1,10 @@
 /** ValidateInput: check and default the execution input; nothing is created if it is bad. */
-import { parseMigrationInput } from '../lib/config/schema.js';
 import { defineHandler } from '../lib/workflow/handler.js';
-import type { ValidatedState } from '../lib/workflow/state.js';
+import { parseValidateEvent, type ValidatedState } from '../lib/workflow/state.js';
 
 export interface ValidateInputEvent {
   input: unknown;
   execution: { arn: string; startedAt: string };
 }
 
-export const handler = defineHandler(
-  'ValidateInput',
-  async (event: ValidateInputEvent): Promise<ValidatedState> => ({
-    config: parseMigrationInput(event.input),
-    execution: event.execution,
-  }),
-);
+export const handler = defineHandler('ValidateInput', async (event: ValidateInputEvent): Promise<ValidatedState> => parseValidateEvent(event));

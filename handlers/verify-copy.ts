@@ -4,12 +4,12 @@
  * spin-redis is scaled down (the rollback path takes over).
  */
 import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 import { verifyMigration } from '../lib/workflow/verify-migration.js';
 
 export function createHandler(resolvers: EndpointResolvers) {
-  return defineHandler('VerifyCopy', async (state: MigrationState) => {
+  return defineStepHandler('VerifyCopy', async (state: MigrationState) => {
     const [source, target] = await Promise.all([resolvers.source(state), resolvers.target(state)]);
     return verifyMigration(source, target);
   });

@@ -2,11 +2,11 @@
 import { verifyDrained } from '../lib/copy/live.js';
 import type { RedisEndpoint } from '../lib/redis/connect.js';
 import { defaultResolvers } from '../lib/workflow/endpoints.js';
-import { defineHandler } from '../lib/workflow/handler.js';
+import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(resolveSource: (state: MigrationState) => Promise<RedisEndpoint>) {
-  return defineHandler('VerifySpinRedisDrained', async (state: MigrationState) => verifyDrained(await resolveSource(state)));
+  return defineStepHandler('VerifySpinRedisDrained', async (state: MigrationState) => verifyDrained(await resolveSource(state)));
 }
 
 export const handler = createHandler(defaultResolvers.source);

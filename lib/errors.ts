@@ -131,6 +131,23 @@ export class KubernetesNotFoundError extends FatalError {
 export class KubernetesRequestError extends FatalError {
   readonly name = 'KubernetesRequestError';
 }
+/**
+ * A Halyard file whose YAML we cannot patch without changing what Halyard or Spring reads:
+ * not YAML, a top level that is not a mapping, a key on our path that holds a value (not a
+ * mapping), or several documents where Halyard reads one. The message names the file, the
+ * problem and the fix; nothing has been written.
+ */
+export class HalyardFileShapeError extends FatalError {
+  readonly name = 'HalyardFileShapeError';
+}
+/**
+ * A handler was given an execution state it cannot read: not an object, no valid `config`
+ * or `execution`, or a step result of the wrong type. The state machine never builds such a
+ * state; a hand-made invocation or an edited redrive does. The message names the field.
+ */
+export class ExecutionStateError extends FatalError {
+  readonly name = 'ExecutionStateError';
+}
 export class HalyardPodNotFoundError extends FatalError {
   readonly name = 'HalyardPodNotFoundError';
 }
@@ -220,4 +237,11 @@ export class TargetRefusedPayloadError extends CopyFailedError {
  */
 export class SnapshotFormatError extends ReplicationUnavailableError {
   override readonly name = 'SnapshotFormatError';
+}
+/**
+ * spin-redis must not fork (its memory limit leaves no room for a snapshot's copy-on-write,
+ * or it could not be read): the replication copy is not tried, the scan copy still is.
+ */
+export class ForkUnsafeError extends ReplicationUnavailableError {
+  override readonly name = 'ForkUnsafeError';
 }

@@ -13,6 +13,7 @@ import { startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
 import { InjectedFaultError } from './faults.js';
 
 const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FILE] [--keep] [--fail-at STATE] [--quiet]
+                 [--spin-redis-server PATH] [--spin-redis-memory-limit QUANTITY]
 
   --keys N         Seed spin-redis with about N Spinnaker-shaped keys (default 50000).
   --auth           Give the new group an AUTH token (from Secrets Manager): the services then
@@ -23,6 +24,12 @@ const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FI
   --keep           Leave the sandbox running after the migration, until Ctrl-C / SIGTERM.
   --fail-at STATE  Inject a fatal failure when STATE runs (e.g. HalDeployApply), to watch
                    the failure path or the rollback.
+  --spin-redis-server PATH
+                   Play spin-redis with this redis-server binary (an old Redis such as
+                   3.2.13, as Halyard up to 1.45 deployed; any version).
+  --spin-redis-memory-limit QUANTITY
+                   Give spin-redis's container a memory limit (e.g. 16Mi): the copy then
+                   forks it only if the worst case fits (docs/COPY.md, "Fork safety").
 `;
 
 export interface RehearsalReport {
@@ -50,7 +57,18 @@ export interface RehearsalReport {
 
 /** `onWorld` lets a test see the world's secrets, to check that none is printed. */
 export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: SandboxWorld) => void } = {}): Promise<number> {
-  let values: { keys?: string; auth?: boolean; flavor?: string; report?: string; keep?: boolean; 'fail-at'?: string; quiet?: boolean; help?: boolean };
+  let values: {
+    keys?: string;
+    auth?: boolean;
+    flavor?: string;
+    report?: string;
+    keep?: boolean;
+    'fail-at'?: string;
+    quiet?: boolean;
+    help?: boolean;
+    'spin-redis-server'?: string;
+    'spin-redis-memory-limit'?: string;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -63,6 +81,8 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
         'fail-at': { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        'spin-redis-server': { type: 'string' },
+        'spin-redis-memory-limit': { type: 'string' },
       },
     }));
   } catch (error) {
@@ -85,7 +105,14 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
   }
   const out = new Progress(process.stdout, values.quiet ?? false);
   out.line(`spin-elasticache sandbox: starting (seeding ~${keys.toLocaleString('en-US')} keys)…`);
-  const world = await startWorld({ keys, auth: values.auth ?? false, flavor, log: (m: string) => out.line(`  ${m}`) });
+  const world = await startWorld({
+    keys,
+    auth: values.auth ?? false,
+    flavor,
+    log: (m: string) => out.line(`  ${m}`),
+    ...(values['spin-redis-server'] ? { spinRedisServer: values['spin-redis-server'] } : {}),
+    ...(values['spin-redis-memory-limit'] ? { spinRedisMemoryLimit: values['spin-redis-memory-limit'] } : {}),
+  });
   hooks.onWorld?.(world);
   let exitCode = 1;
   const stop = async () => {
@@ -224,7 +251,12 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   out.line('');
   out.line(`Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}, on ElastiCache ${report.keys.target}`);
   out.line(`orca executions written during the run: ${report.keys.orcaExecutionsWritten}, missing where Spinnaker points: ${report.keys.orcaExecutionsMissing}`);
-  const copy = (report.output as { copy?: { method?: string; slices: number; lastSlice: { keys: number; ms: number }; fallbackReason?: string } } | undefined)?.copy;
+  const copy = (
+    report.output as
+      | { copy?: { method?: string; slices: number; lastSlice: { keys: number; ms: number }; fallbackReason?: string; fork?: { fork: boolean; reason: string; notes: string[] } } }
+      | undefined
+  )?.copy;
+  if (copy?.fork) out.line(`Fork safety: ${copy.fork.fork ? 'spin-redis may fork' : 'spin-redis is not forked'}: ${copy.fork.reason}${copy.fork.notes.map((n) => `; ${n}`).join('')}`);
   if (copy?.method === 'replication') out.line(`Bulk copy: read as a replica of spin-redis (PSYNC), ${copy.lastSlice.keys} keys in ${copy.lastSlice.ms} ms, one pass`);
   else if (copy) out.line(`Bulk copy: by SCAN in ${copy.slices} slice(s)${copy.fallbackReason ? ` (replication not possible: ${copy.fallbackReason})` : ''}`);
   const output = report.output as

@@ -1,5 +1,5 @@
 /**
- * `npm run test:faults -- [--json FILE] [--only NAME]`: a full migration per case in the
+ * `npm run test:faults -- [--json FILE] [--only NAME] [--spin-redis-server PATH]`: a full migration per case in the
  * sandbox, with one fault injected through the emulators or process control (never by a
  * branch in the handlers), and the same invariants checked at the end of every case:
  *   - spinRedisDataIntact: the start state is where Spinnaker points now;
@@ -291,17 +291,27 @@ export const CASES: Case[] = [
           const admin = await connectRedis({ url: w.spinnaker.spinRedisUrl });
           await admin.config('SET', 'repl-backlog-size', '16384');
           for (let i = 0; i < 40; i++) await admin.set(`spin-elasticache:filler:${i}`, 'x'.repeat(1000), 'PX', 60_000);
+          const syncFull = async () => {
+            const redis = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+            return Number(/sync_full:(\d+)/.exec(await redis.info('stats'))?.[1] ?? 0) + (redis.disconnect(), 0);
+          };
           admin.disconnect();
+          const before = await syncFull();
+          const result = await handler(event);
+          // A PSYNC the backlog cannot serve would have been answered with a full sync: a fork.
+          catchUpForks.set(w, (await syncFull()) - before);
+          return result;
         }
         return handler(event);
       },
     },
-    check: (_w, result) => {
+    check: (w, result) => {
       const output = result.output as { catchUp?: { stream?: unknown; streamLost?: string }; reconcile?: { method?: string } };
       return {
-        streamLostNamed: /cannot continue the replication stream/.test(output.catchUp?.streamLost ?? ''),
+        streamLostNamed: /cannot continue the replication stream|no longer in spin-redis's backlog/.test(output.catchUp?.streamLost ?? ''),
         notificationsTookOver: output.catchUp?.stream === undefined,
         finalSyncByMirror: output.reconcile?.method === 'mirror',
+        spinRedisNotForked: catchUpForks.get(w) === 0,
       };
     },
   },
@@ -400,7 +410,16 @@ export const CASES: Case[] = [
     expected: 'dry run',
     world: options({ dryRun: true }),
     check: (w, result) => {
-      const plan = (result.output as { plan?: { configMapDiff?: Record<string, string>; scale?: { from: number; to: number }; quiesce?: { deployment: string }[] } }).plan;
+      const plan = (
+        result.output as {
+          plan?: {
+            configMapDiff?: Record<string, string>;
+            scale?: { from: number; to: number };
+            quiesce?: { deployment: string }[];
+            source?: { fork?: { fork: boolean; figures: { needBytes: number } }; server?: { version: string; rdbVersion?: number } };
+          };
+        }
+      ).plan;
       return {
         nothingCreated: w.elastiCache.groupIds().length === 0,
         planShowsConfigMapDiff: Boolean(plan?.configMapDiff?.['redis.yml']?.includes('+skipLifeCycleManagement: true')),
@@ -410,6 +429,8 @@ export const CASES: Case[] = [
             .map((q) => q.deployment)
             .sort()
             .join() === 'spin-clouddriver,spin-echo,spin-fiat,spin-gate,spin-igor,spin-orca,spin-rosco',
+        planShowsForkDecision: plan?.source?.fork?.fork === true && (plan.source.fork.figures.needBytes ?? 0) > 0,
+        planShowsSourceVersion: Boolean(plan?.source?.server?.version) && plan?.source?.server?.rdbVersion !== undefined,
       };
     },
   },
@@ -424,11 +445,54 @@ export const CASES: Case[] = [
     },
     check: (w) => ({ firstRunRolledBack: firstResults.get(w)?.error === 'MigrationRolledBack', oneReplicationGroup: w.elastiCache.groupIds().length === 1 }),
   },
+  {
+    // A fork could double spin-redis's memory; over its limit the kernel kills it and, with no volume, its data is gone.
+    name: 'spin-redis with a tight memory limit is never forked (the copy goes by scan)',
+    expected: 'succeeded',
+    world: { spinRedisMemoryLimit: '12Mi' },
+    around: { CopyBulk: (w, handler, event) => watchForks(w, handler, event) },
+    check: (w) => {
+      const seen = forksSeen.get(w);
+      return { copiedByScan: seen?.methods.every((m) => m === 'scan') === true, forkRefused: seen?.fork?.fork === false, spinRedisNeverForked: seen?.forks === 0 };
+    },
+  },
+  {
+    name: 'spin-redis without a memory limit is forked (the copy goes by replication)',
+    expected: 'succeeded',
+    around: { CopyBulk: (w, handler, event) => watchForks(w, handler, event) },
+    check: (w) => {
+      const seen = forksSeen.get(w);
+      return { copiedByReplication: seen?.methods[0] === 'replication', forkAllowed: seen?.fork?.fork === true, spinRedisForkedOnce: seen?.forks === 1 };
+    },
+  },
 ];
+
+/** Per world: the CopyBulk slices' methods, the fork decision, and the full syncs spin-redis served meanwhile (each one a fork). */
+const forksSeen = new WeakMap<SandboxWorld, { methods: string[]; fork?: { fork: boolean }; forks: number }>();
+
+async function watchForks(w: SandboxWorld, handler: TaskHandler, event: unknown): Promise<unknown> {
+  const syncFull = async () => {
+    const redis = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+    try {
+      return Number(/sync_full:(\d+)/.exec(await redis.info('stats'))?.[1] ?? 0);
+    } finally {
+      redis.disconnect();
+    }
+  };
+  const before = await syncFull();
+  const result = (await handler(event)) as { method?: string; fork?: { fork: boolean } };
+  const seen = forksSeen.get(w) ?? { methods: [], forks: 0 };
+  seen.methods.push(result.method ?? '?');
+  if (result.fork) seen.fork = result.fork;
+  seen.forks += (await syncFull()) - before;
+  forksSeen.set(w, seen);
+  return result;
+}
 
 const secondResults = new WeakMap<SandboxWorld, ExecutionResult>();
 const beforeRun = new WeakMap<SandboxWorld, Set<string>>();
 const deletedOnTarget = new WeakMap<SandboxWorld, string[]>();
+const catchUpForks = new WeakMap<SandboxWorld, number>();
 const delayAfterCopy = new WeakMap<SandboxWorld, string>();
 const firstResults = new WeakMap<SandboxWorld, ExecutionResult>();
 
@@ -497,6 +561,7 @@ async function membersOf(redis: Redis, keys: string[]): Promise<Map<string, stri
 export async function runCase(
   c: Case,
   keys: number,
+  spinRedisServer?: string,
 ): Promise<{
   name: string;
   expected: End;
@@ -510,7 +575,7 @@ export async function runCase(
   durationMs: number;
 }> {
   const started = Date.now();
-  const world = await startWorld({ keys, creationDelayMs: 300, podStartMs: 150, ...c.world });
+  const world = await startWorld({ keys, creationDelayMs: 300, podStartMs: 150, ...(spinRedisServer ? { spinRedisServer } : {}), ...c.world });
   const logs: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
   const writeErr = process.stderr.write.bind(process.stderr);
@@ -612,11 +677,11 @@ export async function runCase(
 }
 
 export async function runFaultMatrix(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'string' }, only: { type: 'string' }, keys: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'string' }, only: { type: 'string' }, keys: { type: 'string' }, 'spin-redis-server': { type: 'string' } } });
   const cases = CASES.filter((c) => !values.only || c.name.includes(values.only));
   const results = [];
   for (const c of cases) {
-    const r = await runCase(c, Number(values.keys ?? 2000));
+    const r = await runCase(c, Number(values.keys ?? 2000), values['spin-redis-server']);
     const ok = r.expected === r.actual && Object.values(r.invariants).every(Boolean);
     const failed = Object.entries(r.invariants)
       .filter(([, v]) => !v)

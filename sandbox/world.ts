@@ -38,6 +38,10 @@ export interface WorldOptions {
   flavor?: 'halyard' | 'halyard-ha';
   /** The identity policy of the Spinnaker pods' IRSA role; default: GetSecretValue on spin-elasticache/*. */
   podRolePolicy?: PolicyStatement[];
+  /** spin-redis's container memory limit (a Kubernetes quantity such as `16Mi`); none by default, as Halyard deploys it. */
+  spinRedisMemoryLimit?: string;
+  /** The redis-server binary that plays spin-redis (any version, e.g. 3.2.13); `redis-server` on PATH by default. */
+  spinRedisServer?: string;
 }
 
 /** The IRSA role of the sandbox's `spinnaker` service account. */
@@ -148,6 +152,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       caFile: pki.caFile,
       podStartMs: options.podStartMs ?? 300,
       ...(options.spinnakerFaults ? { faults: options.spinnakerFaults } : {}),
+      ...(options.spinRedisMemoryLimit ? { spinRedisResources: { limits: { memory: options.spinRedisMemoryLimit } } } : {}),
+      ...(options.spinRedisServer ? { spinRedisServer: options.spinRedisServer } : {}),
       resolveSecret: async (reference) => {
         // kork-secrets: encrypted:secrets-manager!r:<region>!s:<secret>[!k:<key>]
         const parts = Object.fromEntries(

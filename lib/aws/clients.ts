@@ -2,7 +2,8 @@
  * AWS SDK clients, built once per warm Lambda. Region and endpoints come from the SDK's own
  * environment variables (AWS_REGION, AWS_ENDPOINT_URL_<SERVICE>), which is how the sandbox
  * points them at its emulators. The SDK retries a little; the state machine owns the long
- * retries with backoff.
+ * retries with backoff. Each client is marked pure, so a bundle holds only the clients its
+ * function uses (the SDK packages declare `sideEffects: false`; esbuild drops the rest).
  */
 import { EKSClient } from '@aws-sdk/client-eks';
 import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
@@ -30,12 +31,12 @@ function lazy<T>(endpointVariable: string, make: () => T): () => T {
   };
 }
 
-export const elastiCache = lazy('AWS_ENDPOINT_URL_ELASTICACHE', () => new ElastiCacheClient(common));
-export const eks = lazy('AWS_ENDPOINT_URL_EKS', () => new EKSClient(common));
-export const secretsManager = lazy('AWS_ENDPOINT_URL_SECRETS_MANAGER', () => new SecretsManagerClient(common));
-export const iam = lazy('AWS_ENDPOINT_URL_IAM', () => new IAMClient(common));
-export const sfn = lazy('AWS_ENDPOINT_URL_SFN', () => new SFNClient(common));
-export const sns = lazy('AWS_ENDPOINT_URL_SNS', () => new SNSClient(common));
+export const elastiCache = /* @__PURE__ */ lazy('AWS_ENDPOINT_URL_ELASTICACHE', () => new ElastiCacheClient(common));
+export const eks = /* @__PURE__ */ lazy('AWS_ENDPOINT_URL_EKS', () => new EKSClient(common));
+export const secretsManager = /* @__PURE__ */ lazy('AWS_ENDPOINT_URL_SECRETS_MANAGER', () => new SecretsManagerClient(common));
+export const iam = /* @__PURE__ */ lazy('AWS_ENDPOINT_URL_IAM', () => new IAMClient(common));
+export const sfn = /* @__PURE__ */ lazy('AWS_ENDPOINT_URL_SFN', () => new SFNClient(common));
+export const sns = /* @__PURE__ */ lazy('AWS_ENDPOINT_URL_SNS', () => new SNSClient(common));
 
 /** Anything with the SDK v3 `send` method; tests pass real clients under aws-sdk-client-mock. */
 export interface Sender {

@@ -5,7 +5,7 @@
  * (CreateReplicationGroup, parameter and subnet groups) so that bad input fails here,
  * before anything is created, with a message that names the field and the fix.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputValidationError } from '../errors.js';
 
 export const ENGINE_VERSIONS = {
@@ -133,6 +133,18 @@ export const MigrationInputSchema = z
                 /^rediss?:\/\/[^/?#@\s]+(\/0)?$/,
                 'a redis:// or rediss:// URL of host and port only (no user, password or ?query: a password belongs in Secrets Manager), such as redis://10.0.0.12:6379',
               )
+              .optional(),
+            /**
+             * spin-redis's password, when it has one (Bitnami charts: Secret `<release>-redis`, key
+             * `redis-password`): a reference to a Kubernetes Secret in the Spinnaker namespace, read
+             * through the Kubernetes API by every step that connects to spin-redis. The value is never
+             * in the input, the state or a log.
+             */
+            passwordSecret: z
+              .strictObject({
+                name: k8sSubdomain('the Secret name'),
+                key: z.string().max(253, 'a Secret key is at most 253 characters').regex(CONFIGMAP_KEY, "a Secret key: letters, digits, '-', '_' and '.'"),
+              })
               .optional(),
           })
           .prefault({}),

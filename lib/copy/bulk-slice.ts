@@ -12,6 +12,8 @@ import type { RedisEndpoint } from '../redis/connect.js';
 import { connectRedis } from '../redis/connect.js';
 import { copySlice } from './bulk.js';
 import { tryReplication, type CopyMethod } from './fallback.js';
+import { assertForkAllowed, decideFork, type ContainerKnowledge, type ForkDecision } from './fork-safety.js';
+import { readSourceFacts } from './source-facts.js';
 import { OWN_KEY_PREFIX, ownKeys } from './filter.js';
 import { databasesWithKeys, scanAll, withConnection } from '../redis/keyspace.js';
 import { copyViaReplication } from './replication/replica-copy.js';
@@ -28,7 +30,9 @@ export interface CopyState {
   /** Why the replication copy was not used. */
   fallbackReason?: string;
   /** After a replication copy: where the live catch-up continues the source's stream. */
-  replication?: { replid: string; offset: number };
+  replication?: { replid: string; offset: number; db?: number };
+  /** Whether spin-redis could fork for the replication copy, with the figures (docs/COPY.md, "Fork safety"). */
+  fork?: ForkDecision;
   /** Keys an earlier run left on the target, deleted before the first slice (a re-run after a rollback). */
   clearedFromTarget?: number;
 }
@@ -61,6 +65,8 @@ export interface CopyBulkSliceOptions {
   deadline: number;
   /** Names the progress saved on the target: one per execution. */
   progressId: string;
+  /** spin-redis's container (memory limit, volumes): the replication copy forks it only when the worst case fits. */
+  container?: ContainerKnowledge;
   log?: CopyLog;
 }
 
@@ -82,16 +88,20 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
     const saved = JSON.parse((await store.get(progressKey)) ?? 'null') as SavedProgress | null;
     let fallbackReason = previous?.fallbackReason;
     let clearedFromTarget = previous?.clearedFromTarget;
+    let fork = previous?.fork;
     if (slices === 0 && !saved) {
       clearedFromTarget = await clearTarget(target, store);
       if (clearedFromTarget > 0) log?.warn('the target held keys of an earlier run; deleted before the copy', { keys: clearedFromTarget });
-      const attempt = await tryReplication(options.method, () =>
-        copyViaReplication(source, target, {
+      const attempt = await tryReplication(options.method, async () => {
+        fork = decideFork(await readSourceFacts(source), options.container ?? { none: true });
+        log?.info('fork safety', { fork: fork.fork, reason: fork.reason, ...fork.figures });
+        assertForkAllowed(fork);
+        return copyViaReplication(source, target, {
           deadline,
           skipPrefix: OWN_KEY_PREFIX,
           onProgress: (p) => log?.info('copy progress', { phase: p.phase, keysCopied: p.keys, keysPerSecond: p.keysPerSec, totalKeys: p.totalKeys, etaSeconds: p.etaSeconds }),
-        }),
-      );
+        });
+      });
       if ('copied' in attempt) {
         const result = attempt.copied;
         log?.info('replication copy done', { keys: result.stats.keys, writesApplied: result.commandsApplied, offset: result.offset, phasesMs: result.phasesMs });
@@ -101,8 +111,9 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
           slices: 1,
           lastSlice: result.stats,
           method: 'replication',
-          replication: { replid: result.replid, offset: result.offset },
+          replication: { replid: result.replid, offset: result.offset, db: result.db },
           ...(clearedFromTarget ? { clearedFromTarget } : {}),
+          ...(fork ? { fork } : {}),
         };
       }
       if (attempt.fallbackReason) {
@@ -131,6 +142,7 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
       method: 'scan',
       ...(fallbackReason ? { fallbackReason } : {}),
       ...(clearedFromTarget ? { clearedFromTarget } : {}),
+      ...(fork ? { fork } : {}),
       ...(saved?.afterSlices === slices ? { resumedFromSavedProgress: true } : {}),
     };
   } finally {

@@ -15,6 +15,7 @@
  */
 import { ReplicationUnavailableError } from '../errors.js';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
+import { whyStreamCannotContinue } from './fork-safety.js';
 import { catchUp } from './live.js';
 import { type ReconcileStats, reconcile } from './reconcile.js';
 import { followChanges, sourceOffset, type StreamPosition } from './replication/follow.js';
@@ -50,6 +51,11 @@ export interface CatchUpSliceOptions {
 
 const SMALL_LAG_BYTES = 64 * 1024;
 
+/** Why the source's backlog cannot serve a PSYNC from `position` (docs/COPY.md, "Fork safety"), if it cannot. */
+async function streamCannotContinue(probe: Awaited<ReturnType<typeof connectRedis>>, position: StreamPosition): Promise<string | undefined> {
+  return whyStreamCannotContinue(`${await probe.info('server')}\n${await probe.info('replication')}`, position);
+}
+
 function positionOf(previous: CatchUpState | undefined, copiedAt: StreamPosition | undefined): StreamPosition | undefined {
   return previous?.streamLost ? undefined : (previous?.stream ?? copiedAt);
 }
@@ -66,10 +72,17 @@ export async function catchUpSlice(source: RedisEndpoint, target: RedisEndpoint,
   if (position) {
     const probe = await connectRedis(source, { connectionName: 'spin-elasticache-lag' });
     try {
-      const followed = await followChanges(source, target, { position, until, shouldStop: async (at) => (await sourceOffset(probe)) - at.offset <= small });
-      stream = followed.position;
-      lagBytes = followed.lagBytes;
-      stats = { events: followed.commands, copied: followed.copied, deleted: followed.deleted };
+      // A PSYNC the backlog cannot serve would make spin-redis fork for a full sync: ask first.
+      const cannot = await streamCannotContinue(probe, position);
+      if (cannot) {
+        streamLost = `${cannot}; not asking for the stream, which would make spin-redis fork`;
+        options.log?.warn('replication stream lost; catching up from keyspace notifications', { reason: streamLost });
+      } else {
+        const followed = await followChanges(source, target, { position, until, shouldStop: async (at) => (await sourceOffset(probe)) - at.offset <= small });
+        stream = followed.position;
+        lagBytes = followed.lagBytes;
+        stats = { events: followed.commands, copied: followed.copied, deleted: followed.deleted };
+      }
     } catch (error) {
       if (!(error instanceof ReplicationUnavailableError)) throw error;
       streamLost = error.message;
@@ -111,7 +124,12 @@ export async function finalCatchUp(
   const started = Date.now();
   const position = positionOf(previous, options.copiedAt);
   let streamLost = previous?.streamLost;
-  if (position) {
+  const probe = position ? await connectRedis(source, { connectionName: 'spin-elasticache-lag' }) : undefined;
+  const cannot = position && probe ? await streamCannotContinue(probe, position).finally(() => probe.disconnect()) : undefined;
+  if (cannot) {
+    streamLost = `${cannot}; not asking for the stream, which would make spin-redis fork`;
+    options.log?.warn('replication stream lost; the final catch-up mirrors spin-redis instead', { reason: streamLost });
+  } else if (position) {
     try {
       const followed = await followChanges(source, target, { position, until: Date.now(), mustReachSourceWithinMs: options.withinMs });
       return { method: 'stream', position: followed.position, commands: followed.commands, copied: followed.copied, deleted: followed.deleted, ms: Date.now() - started };

@@ -40,7 +40,7 @@ function h64(...parts: Buffer[]): bigint {
   return hash.digest().readBigUInt64BE(0);
 }
 
-class Multiset {
+export class Multiset {
   sum = 0n;
   count = 0;
   add(...parts: Buffer[]): void {
@@ -105,13 +105,7 @@ export async function digestKey(redis: Redis, key: Buffer): Promise<KeyDigest | 
         start = entries.at(-1)![0].toString();
       }
       const parts: Record<string, string> = { entries: `${size} (sha256 ${ordered.copy().digest('hex').slice(0, 12)})` };
-      const groups = (await redis.call('XINFO', 'GROUPS', key)) as unknown[][];
-      for (const g of groups) {
-        const name = String(g[g.indexOf('name') + 1]);
-        parts[`group ${name}: last delivered id`] = String(g[g.indexOf('last-delivered-id') + 1]);
-        parts[`group ${name}: pending`] = String(g[g.indexOf('pending') + 1]);
-      }
-      // Consumers without pending entries are not compared: only CREATECONSUMER (6.2+) can copy them.
+      Object.assign(parts, await streamState(redis, key));
       for (const name of Object.keys(parts).sort()) ordered.update(`${name}=${parts[name]}\n`);
       return { type, digest: ordered.digest('hex'), size, expiresAt, parts };
     }
@@ -140,4 +134,49 @@ export async function digestKey(redis: Redis, key: Buffer): Promise<KeyDigest | 
     default:
       return { type, digest: 'unsupported', size: 0, expiresAt };
   }
+}
+
+/** `[k1, v1, k2, v2, …]` (RESP2 maps) as an object. */
+function fieldsOf(reply: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (Array.isArray(reply)) for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = reply[i + 1];
+  return out;
+}
+
+/**
+ * A stream's consumer state, by part: the stream's last id and (7.0+) entries-added and
+ * max-deleted-entry-id; per group its last-delivered id, entries-read (7.0+) and pending
+ * count; per consumer its pending count; per pending entry its owner and delivery count
+ * (idle times differ by nature and are not compared). A field the server does not report is
+ * left out on both sides of the same server version.
+ */
+async function streamState(redis: Redis, key: Buffer): Promise<Record<string, string>> {
+  const parts: Record<string, string> = {};
+  const info = fieldsOf(await redis.call('XINFO', 'STREAM', key));
+  for (const field of ['last-generated-id', 'entries-added', 'max-deleted-entry-id']) if (info[field] !== undefined) parts[field] = String(info[field]);
+  const groups = ((await redis.call('XINFO', 'GROUPS', key)) as unknown[]).map(fieldsOf);
+  for (const g of groups) {
+    const group = String(g.name);
+    parts[`group ${group}: last delivered id`] = String(g['last-delivered-id']);
+    parts[`group ${group}: pending`] = String(g.pending);
+    // None (nil) when the server cannot know it (loaded from an RDB before 7.0), as a 6.x server reports none.
+    if (g['entries-read'] !== undefined && g['entries-read'] !== null) parts[`group ${group}: entries read`] = String(g['entries-read']);
+    const consumers = ((await redis.call('XINFO', 'CONSUMERS', key, group)) as unknown[]).map(fieldsOf);
+    parts[`group ${group}: consumers`] =
+      consumers
+        .map((c) => `${String(c.name)}(${String(c.pending)})`)
+        .sort()
+        .join(' ') || 'no consumer';
+    const pel = createHash('sha256');
+    let start = '-';
+    for (;;) {
+      // [id, consumer, idle ms, delivery count]; pages overlap by one id (exclusive ranges need 6.2).
+      const page = (await redis.call('XPENDING', key, group, start, '+', CHUNK)) as [string, string, number, number][];
+      for (const [id, consumer, , deliveries] of page) if (start === '-' || id !== start) pel.update(`${id} ${consumer} ${deliveries}\n`);
+      if (page.length < CHUNK) break;
+      start = page.at(-1)![0];
+    }
+    parts[`group ${group}: pending entries (owner, deliveries)`] = `sha256 ${pel.digest('hex').slice(0, 12)}`;
+  }
+  return parts;
 }

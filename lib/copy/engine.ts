@@ -14,8 +14,10 @@ import type { RedisEndpoint } from '../redis/connect.js';
 import { keyCount, withConnection } from '../redis/keyspace.js';
 import { copySlice } from './bulk.js';
 import { tryReplication, type CopyMethod } from './fallback.js';
+import { assertForkAllowed, decideFork, type ContainerKnowledge, type ForkDecision } from './fork-safety.js';
+import { readSourceFacts } from './source-facts.js';
 import { copyViaReplication, type ReplicationCopyResult } from './replication/replica-copy.js';
-import { catchUp, type CatchUpStats } from './live.js';
+import { type CatchUpStats, startCatchUp } from './live.js';
 import type { CopyStats, Progress } from './types.js';
 
 export type { CopyMethod };
@@ -24,9 +26,15 @@ export interface CopyAllOptions {
   method?: CopyMethod;
   /** Connections to the target (replication) or per side (scan). */
   connections?: number;
-  /** Keep copying the source's writes this long after the bulk copy. */
+  /**
+   * Keep copying the source's writes this long after the bulk copy. With scan, change capture
+   * (keyspace notifications, `KA` on the source) starts before the scan, so writes made during
+   * it are copied too.
+   */
   followMs?: number;
   skipPrefix?: string;
+  /** The source's container, for the fork-safety check (default: not in Kubernetes, no limit). */
+  container?: ContainerKnowledge;
   onProgress?: (p: Progress & { totalKeys?: number; etaSeconds?: number; phase?: string }) => void;
 }
 
@@ -38,35 +46,46 @@ export interface CopyAllResult {
   replication?: Omit<ReplicationCopyResult, 'stats'>;
   /** Scan method's live phase (keyspace notifications). */
   live?: CatchUpStats;
+  /** The fork-safety decision taken before the replication copy. */
+  fork?: ForkDecision;
 }
 
 export async function copyAll(source: RedisEndpoint, target: RedisEndpoint, options: CopyAllOptions = {}): Promise<CopyAllResult> {
-  const attempt = await tryReplication(options.method ?? 'auto', () =>
-    copyViaReplication(source, target, {
+  let fork: ForkDecision | undefined;
+  const attempt = await tryReplication(options.method ?? 'auto', async () => {
+    fork = decideFork(await readSourceFacts(source), options.container ?? { none: true });
+    assertForkAllowed(fork);
+    return copyViaReplication(source, target, {
       ...(options.connections ? { connections: options.connections } : {}),
       ...(options.followMs ? { followMs: options.followMs } : {}),
       ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    }),
-  );
+    });
+  });
   if ('copied' in attempt) {
     const { stats, ...replication } = attempt.copied;
-    return { method: 'replication', stats, replication };
+    return { method: 'replication', stats, replication, ...(fork ? { fork } : {}) };
   }
   const { fallbackReason } = attempt;
   const started = Date.now();
-  const totalKeys = await withConnection(source, { connectionName: 'spin-elasticache-probe' }, async (probe) => keyCount(await probe.info('keyspace')));
-  const result = await copySlice(source, target, {
-    ...(options.connections ? { connections: options.connections } : {}),
-    ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}),
-    ...(options.onProgress
-      ? {
-          onProgress: (p: Progress) =>
-            options.onProgress!({ ...p, totalKeys, phase: 'scan', ...(p.keysPerSec > 0 ? { etaSeconds: Math.max(0, Math.round((totalKeys - p.keys) / p.keysPerSec)) } : {}) }),
-        }
-      : {}),
-  });
-  const stats = { ...result.checkpoint.stats, ms: Date.now() - started };
-  const live = options.followMs ? await catchUp(source, target, { until: Date.now() + options.followMs, ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}) }) : undefined;
-  return { method: 'scan', stats, ...(fallbackReason ? { fallbackReason } : {}), ...(live ? { live } : {}) };
+  // Change capture listens before the scan starts: a key written after the scan read it is copied again (issue 9, item 3).
+  const capture = options.followMs ? await startCatchUp(source, target, options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}) : undefined;
+  try {
+    const totalKeys = await withConnection(source, { connectionName: 'spin-elasticache-probe' }, async (probe) => keyCount(await probe.info('keyspace')));
+    const result = await copySlice(source, target, {
+      ...(options.connections ? { connections: options.connections } : {}),
+      ...(options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}),
+      ...(options.onProgress
+        ? {
+            onProgress: (p: Progress) =>
+              options.onProgress!({ ...p, totalKeys, phase: 'scan', ...(p.keysPerSec > 0 ? { etaSeconds: Math.max(0, Math.round((totalKeys - p.keys) / p.keysPerSec)) } : {}) }),
+          }
+        : {}),
+    });
+    const stats = { ...result.checkpoint.stats, ms: Date.now() - started };
+    const live = capture && options.followMs ? await capture.run({ until: Date.now() + options.followMs }) : undefined;
+    return { method: 'scan', stats, ...(fallbackReason ? { fallbackReason } : {}), ...(live ? { live } : {}), ...(fork ? { fork } : {}) };
+  } finally {
+    capture?.close();
+  }
 }

@@ -78,16 +78,32 @@ function targetVersionOf(target: Redis): Promise<TargetVersion> {
   return version;
 }
 
-export async function catchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: CatchUpOptions): Promise<CatchUpStats> {
+/** Change capture already listening: what it hears is kept until `run` copies it. */
+export interface CatchUpSession {
+  /** Copies every key touched since the session started (then as they come) until `until`. */
+  run(options: Omit<CatchUpOptions, 'skipPrefix'>): Promise<CatchUpStats>;
+  close(): void;
+}
+
+/**
+ * Subscribes to spin-redis's keyspace notifications now, so that a bulk copy started after
+ * this call misses nothing: a key written during the copy (after the copy read it) is
+ * copied again by `run`. Touched keys are coalesced (one entry per key) while they wait.
+ */
+export async function startCatchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: Pick<CatchUpOptions, 'skipPrefix'> = {}): Promise<CatchUpSession> {
   const started = Date.now();
   const stats: CatchUpStats = { events: 0, copied: 0, deleted: 0, stoppedEarly: false, ms: 0 };
   const isOwn = ownKeys(options.skipPrefix);
   const subscriber = await connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-catchup-sub' });
   const sources = new DbClients(sourceEndpoint, 'spin-elasticache-catchup');
   const targets = new DbClients(targetEndpoint, 'spin-elasticache-catchup');
+  const close = () => {
+    subscriber.disconnect();
+    sources.close();
+    targets.close();
+  };
   // Coalesce: a key touched many times is copied once per drain of the queue.
   const pending = new Map<string, { db: number; key: Buffer }>();
-  let failure: unknown;
   let wake: (() => void) | undefined;
   subscriber.on('pmessageBuffer', (_pattern: Buffer, channel: Buffer, message: Buffer) => {
     const text = channel.toString('latin1');
@@ -102,35 +118,47 @@ export async function catchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: Red
   });
   try {
     await subscriber.psubscribe('__keyspace@*__:*');
-    let lastCheck = 0;
-    while (Date.now() < options.until && !failure) {
-      if (pending.size === 0) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, 100)));
-      wake = undefined;
-      const batch = [...pending.values()];
-      pending.clear();
-      for (const { db, key } of batch) {
-        const outcome = await syncKey(await sources.get(db), await targets.get(db), key);
-        if (outcome === 'copied') stats.copied++;
-        else stats.deleted++;
-      }
-      if (options.shouldStop && Date.now() - lastCheck >= (options.checkEveryMs ?? 1000)) {
-        lastCheck = Date.now();
-        if (pending.size === 0 && (await options.shouldStop())) {
-          stats.stoppedEarly = true;
-          break;
+  } catch (error) {
+    close();
+    throw mapRedisError(error, 'catch-up');
+  }
+  const run = async (runOptions: Omit<CatchUpOptions, 'skipPrefix'>): Promise<CatchUpStats> => {
+    try {
+      let lastCheck = 0;
+      while (Date.now() < runOptions.until) {
+        if (pending.size === 0) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, 100)));
+        wake = undefined;
+        const batch = [...pending.values()];
+        pending.clear();
+        for (const { db, key } of batch) {
+          const outcome = await syncKey(await sources.get(db), await targets.get(db), key);
+          if (outcome === 'copied') stats.copied++;
+          else stats.deleted++;
+        }
+        if (runOptions.shouldStop && Date.now() - lastCheck >= (runOptions.checkEveryMs ?? 1000)) {
+          lastCheck = Date.now();
+          if (pending.size === 0 && (await runOptions.shouldStop())) {
+            stats.stoppedEarly = true;
+            break;
+          }
         }
       }
+    } catch (error) {
+      throw mapRedisError(error, 'catch-up');
     }
-  } catch (error) {
-    failure = error;
+    stats.ms = Date.now() - started;
+    return { ...stats };
+  };
+  return { run, close };
+}
+
+export async function catchUp(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: CatchUpOptions): Promise<CatchUpStats> {
+  const session = await startCatchUp(sourceEndpoint, targetEndpoint, options.skipPrefix === undefined ? {} : { skipPrefix: options.skipPrefix });
+  try {
+    return await session.run(options);
   } finally {
-    subscriber.disconnect();
-    sources.close();
-    targets.close();
+    session.close();
   }
-  if (failure) throw mapRedisError(failure, 'catch-up');
-  stats.ms = Date.now() - started;
-  return stats;
 }
 
 export interface ForeignClient {

@@ -15,8 +15,9 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisEndpoint } from '../redis/connect.js';
-import { databasesOnEither, forEachDbPair, scanAll } from '../redis/keyspace.js';
-import { digestKey, type KeyDigest } from './digest.js';
+import { databasesOnEither, forEachDbPair } from '../redis/keyspace.js';
+import { existing, type KeyPair, scanBatches, scanPairs } from './compare.js';
+import type { KeyDigest } from './digest.js';
 import { ownKeys } from './filter.js';
 import { syncKey } from './live.js';
 
@@ -46,22 +47,24 @@ export async function mirror(fromEndpoint: RedisEndpoint, toEndpoint: RedisEndpo
   const skip = ownKeys(options.skipPrefix);
   const dbs = await databasesOnEither(fromEndpoint, toEndpoint, 'spin-elasticache-reconcile');
   await forEachDbPair(dbs, fromEndpoint, toEndpoint, 'spin-elasticache-reconcile', async (from, to) => {
-    await scanAll(from, skip, async (key) => {
-      stats.scanned++;
-      await mirrorKey(from, to, key, stats);
+    // Both sides read a batch of keys per round trip (lib/copy/compare.ts); the writes stay per key,
+    // a handful at a time (a batch of keys only on `from` may hold big keys).
+    await scanPairs(from, to, skip, async (pairs) => {
+      stats.scanned += pairs.length;
+      for (let i = 0; i < pairs.length; i += 16) await Promise.all(pairs.slice(i, i + 16).map((pair) => mirrorKey(from, to, pair, stats)));
     });
     // What `to` holds and `from` does not: deleted or expired on `from` since it was copied.
-    await scanAll(to, skip, async (key) => {
-      if ((await from.exists(key)) === 1) return;
-      stats.deleted += await to.del(key);
+    await scanBatches(to, skip, async (keys) => {
+      const onFrom = await existing(from, keys);
+      const gone = keys.filter((_, i) => !onFrom[i]);
+      if (gone.length > 0) stats.deleted += await to.del(...gone);
     });
   });
   stats.ms = Date.now() - started;
   return stats;
 }
 
-async function mirrorKey(from: Redis, to: Redis, key: Buffer, stats: ReconcileStats): Promise<void> {
-  const [a, b] = await Promise.all([digestKey(from, key), digestKey(to, key)]);
+async function mirrorKey(from: Redis, to: Redis, { key, from: a, to: b }: KeyPair, stats: ReconcileStats): Promise<void> {
   if (a && b && same(a, b)) {
     stats.equal++;
     return;

@@ -7,7 +7,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisEndpoint } from '../redis/connect.js';
-import { databasesOnEither, forEachDbPair, scanAll } from '../redis/keyspace.js';
+import { databasesOnEither, forEachDbPair } from '../redis/keyspace.js';
+import { existing, scanBatches, scanPairs } from './compare.js';
 import { ownKeys } from './filter.js';
 import { digestKey, type KeyDigest, streamDifferences } from './digest.js';
 
@@ -81,54 +82,57 @@ export async function verifyCopy(sourceEndpoint: RedisEndpoint, targetEndpoint: 
   const note = (m: Mismatch) => report.examples.length < maxExamples && report.examples.push(m);
   const dbs = await databasesOnEither(sourceEndpoint, targetEndpoint, 'spin-elasticache-verify');
   await forEachDbPair(dbs, sourceEndpoint, targetEndpoint, 'spin-elasticache-verify', async (source, target, db) => {
-    // Source -> target: everything must be there and equal.
-    await scanAll(source, skip, async (key) => {
-      const s = await digestKey(source, key);
-      if (!s) return;
-      if (s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2) {
-        report.expiringSkipped++;
-        return;
-      }
-      report.compared++;
-      const t = await digestKey(target, key);
-      const k = printableKey(key);
-      if (!t) {
-        report.missing++;
-        note({ db, key: k, kind: 'missing', detail: `${s.type} missing on the target` });
-        return;
-      }
-      if (s.type !== t.type) {
-        report.typeMismatches++;
-        note({ db, key: k, kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
-        return;
-      }
-      if (s.digest !== t.digest) {
-        if (mode === 'live' && (await acceptableLiveDifference(source, target, key, s, t))) report.targetNewer++;
-        else {
-          report.valueMismatches++;
-          const differences = s.type === 'stream' ? streamDifferences(s, t) : [];
-          note({ db, key: k, kind: 'value', detail: differences.length > 0 ? `stream: ${differences.join('; ')}` : `${s.type}: ${s.size} element(s) on the source, ${t.size} on the target` });
+    // Source -> target: everything must be there and equal (both sides read a batch per round trip, lib/copy/compare.ts).
+    await scanPairs(source, target, skip, async (pairs) => {
+      for (const { key, from: s, to: t } of pairs) {
+        if (!s) continue;
+        if (s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2) {
+          report.expiringSkipped++;
+          continue;
         }
-        return;
-      }
-      if (!ttlMatches(s, t, tolerance, mode)) {
-        report.ttlMismatches++;
-        note({ db, key: k, kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
+        report.compared++;
+        const k = printableKey(key);
+        if (!t) {
+          report.missing++;
+          note({ db, key: k, kind: 'missing', detail: `${s.type} missing on the target` });
+          continue;
+        }
+        if (s.type !== t.type) {
+          report.typeMismatches++;
+          note({ db, key: k, kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
+          continue;
+        }
+        if (s.digest !== t.digest) {
+          if (mode === 'live' && (await acceptableLiveDifference(source, target, key, s, t))) report.targetNewer++;
+          else {
+            report.valueMismatches++;
+            const differences = s.type === 'stream' ? streamDifferences(s, t) : [];
+            note({ db, key: k, kind: 'value', detail: differences.length > 0 ? `stream: ${differences.join('; ')}` : `${s.type}: ${s.size} element(s) on the source, ${t.size} on the target` });
+          }
+          continue;
+        }
+        if (!ttlMatches(s, t, tolerance, mode)) {
+          report.ttlMismatches++;
+          note({ db, key: k, kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
+        }
       }
     });
     // Target -> source: nothing extra (in live mode, keys Spinnaker created after the cutover are expected).
-    await scanAll(target, skip, async (key) => {
-      if ((await source.exists(key)) === 1) return;
-      if (mode === 'live') return;
-      const t = await digestKey(target, key);
-      if (!t) return;
-      // Expiring this very moment: gone from the source a few ms earlier than from the target.
-      if (t.expiresAt >= 0 && t.expiresAt - Date.now() < tolerance * 2) {
-        report.expiringSkipped++;
-        return;
+    if (mode === 'live') return;
+    await scanBatches(target, skip, async (keys) => {
+      const onSource = await existing(source, keys);
+      for (const [i, key] of keys.entries()) {
+        if (onSource[i]) continue;
+        const t = await digestKey(target, key);
+        if (!t) continue;
+        // Expiring this very moment: gone from the source a few ms earlier than from the target.
+        if (t.expiresAt >= 0 && t.expiresAt - Date.now() < tolerance * 2) {
+          report.expiringSkipped++;
+          continue;
+        }
+        report.extra++;
+        note({ db, key: printableKey(key), kind: 'extra', detail: `${t.type} only on the target` });
       }
-      report.extra++;
-      note({ db, key: printableKey(key), kind: 'extra', detail: `${t.type} only on the target` });
     });
   });
   report.ok = report.missing === 0 && report.typeMismatches === 0 && report.valueMismatches === 0 && report.ttlMismatches === 0 && report.extra === 0;
@@ -148,6 +152,37 @@ function ttlMatches(s: KeyDigest, t: KeyDigest, tolerance: number, mode: 'strict
 
 async function acceptableLiveDifference(source: Redis, target: Redis, key: Buffer, s: KeyDigest, t: KeyDigest): Promise<boolean> {
   if (s.type === 'set' || s.type === 'hash' || s.type === 'zset') return supersetOf(target, source, key, s.type);
-  // Strings, lists, streams: the target holds a value Spinnaker wrote after the cutover.
+  // A stream written after the cutover only grows: every source entry still there, every group
+  // still there, none behind the source's. Anything else lost consumer state (named by the caller).
+  if (s.type === 'stream') return streamContinues(source, target, key, s, t);
+  // Strings, lists: the target holds a value Spinnaker wrote after the cutover.
   return t.size > 0;
+}
+
+/** The target's stream is the source's plus later writes: same entries up to the source's last, same groups, none behind. */
+async function streamContinues(source: Redis, target: Redis, key: Buffer, s: KeyDigest, t: KeyDigest): Promise<boolean> {
+  if (t.size < s.size) return false;
+  let start = '-';
+  for (;;) {
+    const ours = (await source.xrangeBuffer(key, start, '+', 'COUNT', 1000)) as unknown as [Buffer, Buffer[]][];
+    if (ours.length === 0) break;
+    const last = ours.at(-1)![0].toString();
+    const theirs = (await target.xrangeBuffer(key, start, last)) as unknown as [Buffer, Buffer[]][];
+    const encode = (entries: [Buffer, Buffer[]][]) => entries.map(([id, fields]) => [id.toString('base64'), ...fields.map((f) => f.toString('base64'))].join(',')).join(';');
+    if (encode(theirs) !== encode(ours)) return false;
+    if (ours.length < 1000) break;
+    start = `${last.split('-')[0]}-${Number(last.split('-')[1]) + 1}`;
+  }
+  const idOf = (value: string | undefined) => (value ?? '0-0').split('-').map(Number) as [number, number];
+  const notBehind = (a: string | undefined, b: string | undefined) => {
+    const [x1, x2] = idOf(a);
+    const [y1, y2] = idOf(b);
+    return x1 > y1 || (x1 === y1 && x2 >= y2);
+  };
+  for (const part of Object.keys(s.parts ?? {})) {
+    const group = /^group (.*): last delivered id$/.exec(part)?.[1];
+    if (group === undefined) continue;
+    if (!notBehind(t.parts?.[part], s.parts?.[part])) return false;
+  }
+  return true;
 }

@@ -3,7 +3,8 @@
  * `yaml` package's document model so comments, ordering and unrelated keys survive.
  * Patching already-patched content returns it unchanged (idempotent).
  */
-import { isMap, parseDocument, type Document } from 'yaml';
+import { type Document, isAlias, isMap, isScalar, isSeq, type Node, parseAllDocuments, parseDocument, Scalar, visit, YAMLMap } from 'yaml';
+import { HalyardFileShapeError } from '../errors.js';
 import type { MigrationConfig } from '../config/schema.js';
 
 export interface HalyardFileSet {
@@ -33,16 +34,177 @@ export interface RedisTarget {
   plaintext: boolean;
 }
 
-function setIn(content: string | undefined, path: string[], value: unknown): string {
-  const doc: Document = parseDocument(content ?? '');
-  if (doc.contents === null || !isMap(doc.contents)) {
-    if (doc.contents !== null && !isMap(doc.contents)) throw new Error('not a YAML mapping');
-    doc.contents = doc.createNode({}) as never;
+/**
+ * Who reads a file decides which YAML documents count. Halyard reads a service-settings file
+ * with SnakeYAML's `Yaml.load` (halyard-deploy/.../SpinnakerService.java,
+ * `getDefaultServiceSettings`), which refuses a stream of several documents; Spring Boot
+ * reads every document of a profile file, later ones overriding earlier ones, some only
+ * under a profile (`spring.config.activate.on-profile`).
+ */
+export type YamlReader = 'halyard' | 'spring';
+
+interface Edit {
+  path: string[];
+  value: string | boolean;
+}
+
+type Kind = 'a mapping' | 'a list' | 'a scalar value' | 'an alias' | 'empty';
+
+function kindOf(node: unknown): Kind {
+  if (node === null || node === undefined || (isScalar(node) && node.value === null)) return 'empty';
+  if (isMap(node)) return 'a mapping';
+  if (isSeq(node)) return 'a list';
+  if (isAlias(node)) return 'an alias';
+  return 'a scalar value';
+}
+
+function keyText(key: unknown): unknown {
+  return isScalar(key) ? key.value : key;
+}
+
+/** A copy of a node with no anchors of its own (a copied anchor would be defined twice). */
+function detached<T extends Node>(node: T): T {
+  const copy = node.clone() as T;
+  visit(copy, {
+    Node(_key, n) {
+      if ('anchor' in n) delete (n as { anchor?: string }).anchor;
+    },
+  });
+  return copy;
+}
+
+/** The value `key` gets from the map's `<<` merge keys (SnakeYAML, and so Spring, applies them), if any. */
+function mergedValue(doc: Document, map: YAMLMap, key: string): Node | undefined {
+  for (const pair of map.items) {
+    if (keyText(pair.key) !== '<<') continue;
+    const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
+    for (const source of sources) {
+      const resolved = isAlias(source) ? source.resolve(doc) : source;
+      if (!isMap(resolved)) continue;
+      const found = resolved.items.find((p) => keyText(p.key) === key);
+      if (found) return (isAlias(found.value) ? found.value.resolve(doc) : found.value) as Node | undefined;
+      const deeper = mergedValue(doc, resolved, key);
+      if (deeper) return deeper;
+    }
   }
-  const current = doc.getIn(path);
-  if (current === value) return content ?? '';
-  doc.setIn(path, value);
-  return doc.toString();
+  return undefined;
+}
+
+/**
+ * The mapping at `key` in `parent`, made one if the key is absent or empty (`redis:` whose
+ * children are all commented out is a null value). An alias there is replaced by a copy of
+ * what it points to, so the anchor and its other users are left as they were; a key inherited
+ * through `<<` is copied in first, so adding ours does not hide the inherited children.
+ */
+function childMap(file: string, doc: Document, parent: YAMLMap, key: string, where: string): YAMLMap {
+  const pair = parent.items.find((p) => keyText(p.key) === key);
+  if (!pair) {
+    const inherited = mergedValue(doc, parent, key);
+    if (inherited !== undefined && kindOf(inherited) !== 'empty') {
+      if (!isMap(inherited)) throw notAMapping(file, where, kindOf(inherited));
+      const copy = detached(inherited);
+      parent.add(doc.createPair(key, copy));
+      return copy;
+    }
+    const created = new YAMLMap();
+    parent.add(doc.createPair(key, created));
+    return created;
+  }
+  if (isAlias(pair.value)) pair.value = detached(pair.value.resolve(doc) as Node);
+  const value = pair.value;
+  if (isMap(value)) return value;
+  if (kindOf(value) === 'empty') {
+    const created = new YAMLMap();
+    if (isScalar(value)) {
+      if (value.commentBefore) created.commentBefore = value.commentBefore;
+      if (value.comment) created.comment = value.comment;
+    }
+    pair.value = created;
+    return created;
+  }
+  throw notAMapping(file, where, kindOf(value));
+}
+
+function notAMapping(file: string, where: string, kind: Kind): HalyardFileShapeError {
+  return new HalyardFileShapeError(`${file}: '${where}' is ${kind}, not a mapping, so the Redis settings cannot be merged under it. Make it a mapping (or remove it) and run again.`);
+}
+
+function topLevelError(file: string, doc: Document): HalyardFileShapeError {
+  return new HalyardFileShapeError(`${file}: the top level is ${kindOf(doc.contents)}, not a mapping; neither Halyard nor Spring reads settings from it. Make it a mapping and run again.`);
+}
+
+/** Set `value` at `path` in one document; true when something changed. */
+function setInDocument(file: string, doc: Document, edit: Edit): boolean {
+  if (kindOf(doc.contents) === 'empty') {
+    const created = new YAMLMap();
+    const old = doc.contents;
+    if (isScalar(old) && old.comment) created.comment = old.comment;
+    doc.contents = created as never;
+  }
+  if (!isMap(doc.contents)) throw topLevelError(file, doc);
+  let map: YAMLMap = doc.contents;
+  const leaf = edit.path[edit.path.length - 1]!;
+  edit.path.slice(0, -1).forEach((key, i) => {
+    map = childMap(file, doc, map, key, edit.path.slice(0, i + 1).join('.'));
+  });
+  const pair = map.items.find((p) => keyText(p.key) === leaf);
+  if (pair) {
+    const current = isAlias(pair.value) ? pair.value.resolve(doc) : pair.value;
+    if (isScalar(current) && current.value === edit.value) return false;
+    if (isScalar(pair.value)) {
+      // Keeps the comment on the line; the style goes back to plain (a quoted "true" would be a string).
+      pair.value.value = edit.value;
+      pair.value.type = Scalar.PLAIN;
+      return true;
+    }
+    if (isMap(pair.value) || isSeq(pair.value)) {
+      throw new HalyardFileShapeError(`${file}: '${edit.path.join('.')}' is ${kindOf(pair.value)} where a single value belongs. Remove it and run again.`);
+    }
+    pair.value = doc.createNode(edit.value);
+    return true;
+  }
+  const inherited = mergedValue(doc, map, leaf);
+  if (isScalar(inherited) && inherited.value === edit.value) return false;
+  map.add(doc.createPair(leaf, edit.value));
+  return true;
+}
+
+/**
+ * Apply `edits` to one Halyard file's content, keeping comments, key order, anchors, flow
+ * style, a leading byte-order mark and CRLF line endings. Content that already holds every
+ * value is returned byte for byte (the patch is idempotent). A `halyard` file must be a
+ * single document; in a `spring` file every document that is a mapping gets the values (so
+ * whichever documents are active, ours win), or the first one when none is.
+ * @throws HalyardFileShapeError not YAML, a top level or a key on the path that is not a
+ *   mapping, or several documents in a file Halyard reads
+ */
+export function patchYaml(file: string, content: string | undefined, edits: Edit[], reader: YamlReader): string {
+  const source = content ?? '';
+  const bom = source.startsWith('\uFEFF');
+  const text = bom ? source.slice(1) : source;
+  const crlf = text.includes('\r\n');
+  const parsed = parseAllDocuments(text);
+  // No document at all (empty, or only comments): one empty document keeps the comments.
+  const docs: Document[] = parsed.length === 0 ? [parseDocument(text)] : Array.from(parsed as Document[]);
+  for (const doc of docs) {
+    const error = doc.errors[0];
+    if (error) throw new HalyardFileShapeError(`${file} is not valid YAML (${error.message.split('\n')[0]}); fix it and run again.`);
+  }
+  if (reader === 'halyard' && docs.length > 1) {
+    throw new HalyardFileShapeError(
+      `${file} holds ${docs.length} YAML documents ('---'), but Halyard reads a service-settings file as one document (SnakeYAML Yaml.load) and would refuse it. Merge them into one document and run again.`,
+    );
+  }
+  const maps = docs.filter((d) => isMap(d.contents));
+  const targets = maps.length > 0 ? maps : docs.slice(0, 1);
+  const notMap = docs.find((d) => !isMap(d.contents) && kindOf(d.contents) !== 'empty');
+  if (notMap) throw topLevelError(file, notMap);
+  let changed = false;
+  for (const doc of targets) for (const edit of edits) changed = setInDocument(file, doc, edit) || changed;
+  if (!changed) return source;
+  let out = docs.map((d) => d.toString()).join('');
+  if (crlf) out = out.replace(/\r?\n/g, '\r\n');
+  return bom ? `\uFEFF${out}` : out;
 }
 
 /**
@@ -97,15 +259,22 @@ export function profileKey(config: MigrationConfig, service: RedisClientService)
 export function patchHalyardFiles(config: MigrationConfig, files: HalyardFileSet, target: RedisTarget): HalyardFileSet {
   const keys = config.spinnaker.halyard.files;
   const out: HalyardFileSet = { ...files };
-  let redis = files[keys.redisServiceSettings.key];
-  redis = setIn(redis, ['overrideBaseUrl'], target.baseUrl);
-  redis = setIn(redis, ['skipLifeCycleManagement'], true);
-  out[keys.redisServiceSettings.key] = redis;
+  const redis = keys.redisServiceSettings.key;
+  out[redis] = patchYaml(
+    redis,
+    files[redis],
+    [
+      { path: ['overrideBaseUrl'], value: target.baseUrl },
+      { path: ['skipLifeCycleManagement'], value: true },
+    ],
+    'halyard',
+  );
   for (const service of REDIS_CLIENT_SERVICES) {
     const { key } = profileKey(config, service);
-    out[key] = setIn(out[key], ['redis', 'connection'], target.connection);
+    out[key] = patchYaml(key, out[key], [{ path: ['redis', 'connection'], value: target.connection }], 'spring');
   }
-  out[keys.gateProfile.key] = setIn(out[keys.gateProfile.key], ['redis', 'configuration', 'secure'], true);
+  const gate = keys.gateProfile.key;
+  out[gate] = patchYaml(gate, out[gate], [{ path: ['redis', 'configuration', 'secure'], value: true }], 'spring');
   return out;
 }
 

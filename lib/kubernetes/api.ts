@@ -15,6 +15,7 @@ import {
   type V1ConfigMap,
   type V1Deployment,
   type V1Pod,
+  type V1Secret,
   type V1ServiceAccount,
   type V1Status,
 } from '@kubernetes/client-node';
@@ -28,6 +29,7 @@ export type ConfigMap = V1ConfigMap;
 export type Deployment = V1Deployment;
 export type Pod = V1Pod;
 export type ServiceAccount = V1ServiceAccount;
+export type Secret = V1Secret;
 
 export interface ExecResult {
   exitCode: number;
@@ -47,6 +49,8 @@ export interface ClusterApi {
   listPods(namespace: string, labelSelector: string): Promise<Pod[]>;
   /** The service account Spinnaker's pods run as (its IRSA annotation names their IAM role). */
   readServiceAccount(namespace: string, name: string): Promise<ServiceAccount>;
+  /** One Secret (spin-redis's password on Bitnami charts); its `data` values are base64. */
+  readSecret(namespace: string, name: string): Promise<Secret>;
   exec(namespace: string, pod: string, container: string, command: string[], stdin?: string): Promise<ExecResult>;
 }
 
@@ -115,6 +119,10 @@ export function createClusterApi(options: { clusterName: string; region: string;
     async readServiceAccount(namespace, name) {
       const { core } = await clients();
       return kubeCall(`read ServiceAccount ${namespace}/${name}`, () => core.readNamespacedServiceAccount({ namespace, name }));
+    },
+    async readSecret(namespace, name) {
+      const { core } = await clients();
+      return kubeCall(`read Secret ${namespace}/${name}`, () => core.readNamespacedSecret({ namespace, name }));
     },
     async exec(namespace, pod, container, command, stdin) {
       const { exec } = await clients();

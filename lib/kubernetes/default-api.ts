@@ -1,7 +1,11 @@
-/** One ClusterApi per cluster per warm Lambda, built from EKS DescribeCluster. */
-import { eks } from '../aws/clients.js';
+/**
+ * One ClusterApi per cluster per warm Lambda, built from EKS DescribeCluster. The client code
+ * (lib/kubernetes/api.ts, @kubernetes/client-node, the SDK's EKS client) is loaded with `import()` on the first
+ * call, so a function that does not reach Kubernetes on this run (a copy step with a known
+ * spin-redis URL) does not pay for evaluating it at its cold start.
+ */
 import type { MigrationConfig } from '../config/schema.js';
-import { createClusterApi, type ClusterApi } from './api.js';
+import type { ClusterApi } from './api.js';
 
 const apis = new Map<string, ClusterApi>();
 
@@ -9,7 +13,27 @@ export function clusterApiFor(config: MigrationConfig): ClusterApi {
   const key = `${config.cluster.region}/${config.cluster.name}`;
   let api = apis.get(key);
   if (!api) {
-    api = createClusterApi({ clusterName: config.cluster.name, region: config.cluster.region, eks });
+    const { name: clusterName, region } = config.cluster;
+    let loaded: Promise<ClusterApi> | undefined;
+    const load = () => {
+      loaded ??= Promise.all([import('./api.js'), import('../aws/eks-client.js')]).then(([{ createClusterApi }, { eksForKubernetes }]) =>
+        createClusterApi({ clusterName, region, eks: eksForKubernetes }),
+      );
+      return loaded;
+    };
+    api = {
+      readConfigMap: async (...args) => (await load()).readConfigMap(...args),
+      replaceConfigMap: async (...args) => (await load()).replaceConfigMap(...args),
+      listDeployments: async (...args) => (await load()).listDeployments(...args),
+      readDeployment: async (...args) => (await load()).readDeployment(...args),
+      patchDeploymentAnnotations: async (...args) => (await load()).patchDeploymentAnnotations(...args),
+      readScale: async (...args) => (await load()).readScale(...args),
+      replaceScale: async (...args) => (await load()).replaceScale(...args),
+      listPods: async (...args) => (await load()).listPods(...args),
+      readServiceAccount: async (...args) => (await load()).readServiceAccount(...args),
+      readSecret: async (...args) => (await load()).readSecret(...args),
+      exec: async (...args) => (await load()).exec(...args),
+    };
     apis.set(key, api);
   }
   return api;

@@ -2,8 +2,9 @@
  * The shape every Lambda handler shares: log the step, run one domain function, and make
  * sure whatever escapes is a named MigrationError (Step Functions routes on `name`).
  */
-import { asMigrationError } from '../errors.js';
+import { asMigrationError, UnexpectedError } from '../errors.js';
 import { logger } from '../logger.js';
+import { type MigrationState, parseState } from './state.js';
 
 export { logger };
 
@@ -17,10 +18,17 @@ export function defineHandler<TEvent, TResult>(stepName: string, run: (event: TE
       return result;
     } catch (error) {
       const named = asMigrationError(error);
-      logger.error('step failed', { errorName: named.name, errorMessage: named.message, durationMs: Date.now() - started });
+      // The catch-all keeps what it wraps: the original's stack goes to the logs (never to the state).
+      const original = named instanceof UnexpectedError && named.cause instanceof Error ? { causeStack: named.cause.stack } : {};
+      logger.error('step failed', { errorName: named.name, errorMessage: named.message, durationMs: Date.now() - started, ...original });
       throw named;
     } finally {
       logger.removeKeys(['step']);
     }
   };
+}
+
+/** A handler of a Task that gets the whole execution state: the state is checked first (`parseState`). */
+export function defineStepHandler<TResult>(stepName: string, run: (state: MigrationState) => Promise<TResult>): (event: MigrationState) => Promise<TResult> {
+  return defineHandler(stepName, (event: unknown) => run(parseState(event, stepName)));
 }

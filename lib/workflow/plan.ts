@@ -12,10 +12,32 @@ import { redisTarget } from '../halyard/patch.js';
 import type { ClusterApi } from '../kubernetes/api.js';
 import { type Flavor, spinnakerConfigFlavor } from '../spinnaker/flavor.js';
 import { isRedisService } from '../spinnaker/quiesce.js';
+import { readSourceContainer, resolveSourceEndpoint } from '../kubernetes/spin-redis.js';
+import { decideFork, type ForkDecision } from '../copy/fork-safety.js';
+import { payloadsMoveDirectly, readSourceFacts, targetRdbVersion, type SourceFacts } from '../copy/source-facts.js';
+import { MigrationError } from '../errors.js';
+
+/** spin-redis as the copy will find it: versions, memory, writes, persistence, and whether it may fork. */
+export interface SourcePlan {
+  server: SourceFacts['server'];
+  keys: number;
+  memory: SourceFacts['memory'];
+  writes: SourceFacts['writes'];
+  persistence: SourceFacts['persistence'];
+  /** The fork-safety decision (docs/COPY.md, "Fork safety"), with its figures. */
+  fork: ForkDecision;
+  /** DUMP payloads of the source's RDB version RESTORE into the target as they are, or keys go by type. */
+  payloads: { sourceRdbVersion?: number; targetRdbVersion?: number; direct?: boolean; path: string };
+  /** What CopyBulk will do with `options.copyMethod`. */
+  copyMethod: string;
+}
 
 export interface MigrationPlan {
   /** The install flavour the change is for, and the object that holds the config. */
   spinnaker: { flavor: Flavor; holder: string; redisConnection: string; notes: string[] };
+  /** spin-redis's facts, or why they could not be read (this step must run where spin-redis is reachable). */
+  source: SourcePlan | { unreachable: string };
+  target: { engine: string; engineVersion: string; rdbVersion?: number };
   create: { resource: string; name: string; exists: boolean; settings: Record<string, unknown> }[];
   configMapDiff: Record<string, string>;
   scale: { deployment: string; from: number; to: number };
@@ -41,6 +63,8 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
   const target = redisTarget(config, { address, port: endpoint?.Port ?? t.port });
   const halyard = await spinnakerConfigFlavor(flavor).plan(api, config, target);
   const replicas = await api.readScale(namespace, config.spinnaker.spinRedis.deployment);
+  const source = await planSource(api, config);
+  const targetRdb = targetRdbVersion(t.engine, t.engineVersion);
   const deployments = (await api.listDeployments(namespace, config.spinnaker.serviceSelector)).filter((d) => d.metadata?.name !== config.spinnaker.spinRedis.deployment);
   const services = deployments.map((d) => d.metadata?.name ?? '?');
   const quiesce = deployments.filter(isRedisService).map((d) => ({ deployment: d.metadata?.name ?? '?', replicas: d.spec?.replicas ?? 1 }));
@@ -51,6 +75,8 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
   }
   return {
     spinnaker: { flavor, holder: halyard.holder, redisConnection: target.connection, notes: halyard.notes },
+    source,
+    target: { engine: t.engine, engineVersion: t.engineVersion, ...(targetRdb === undefined ? {} : { rdbVersion: targetRdb }) },
     create: [
       { resource: 'cache parameter group', name: t.parameterGroupName, exists: Boolean(params), settings: { family: t.parameterGroupFamily, 'notify-keyspace-events': KEYSPACE_EVENTS } },
       { resource: 'cache subnet group', name: t.subnetGroupName, exists: Boolean(subnets), settings: { subnetIds: t.subnetIds ?? "the EKS cluster's subnets" } },
@@ -77,4 +103,51 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
     rollout: services,
     notes,
   };
+}
+
+/** Reads spin-redis (password from its Secret, the pod's resources) and decides as CopyBulk will. */
+async function planSource(api: ClusterApi, config: MigrationConfig): Promise<MigrationPlan['source']> {
+  try {
+    const [endpoint, container] = await Promise.all([resolveSourceEndpoint(config, api), readSourceContainer(config, api)]);
+    const facts = await readSourceFacts(endpoint);
+    const fork = decideFork(facts, container);
+    const targetRdb = targetRdbVersion(config.target.engine, config.target.engineVersion);
+    const direct = payloadsMoveDirectly(facts.server.rdbVersion, targetRdb);
+    const path =
+      direct === false
+        ? `type-based: the source writes RDB v${facts.server.rdbVersion}, newer than the target's v${targetRdb}, so DUMP payloads are refused and every key is copied by type (slower)`
+        : direct
+          ? `RESTORE of DUMP payloads as they are (RDB v${facts.server.rdbVersion} into v${targetRdb})`
+          : 'unknown versions: the copy probes the target with one payload first and copies by type if it is refused';
+    const method = config.options.copyMethod;
+    const copyMethod =
+      method === 'scan'
+        ? 'scan (options.copyMethod)'
+        : fork.fork
+          ? direct === false
+            ? "scan: the target refuses the source's payloads"
+            : `replication (PSYNC), by scan if the snapshot does not fit in one ${config.options.copySliceSeconds} s slice`
+          : method === 'replication'
+            ? `fails with ForkUnsafeError: ${fork.reason}`
+            : `scan: ${fork.reason}`;
+    return {
+      server: facts.server,
+      keys: facts.keys,
+      memory: facts.memory,
+      writes: facts.writes,
+      persistence: facts.persistence,
+      fork,
+      payloads: {
+        ...(facts.server.rdbVersion === undefined ? {} : { sourceRdbVersion: facts.server.rdbVersion }),
+        ...(targetRdb === undefined ? {} : { targetRdbVersion: targetRdb }),
+        ...(direct === undefined ? {} : { direct }),
+        path,
+      },
+      copyMethod,
+    };
+  } catch (error) {
+    // A dry run reports what it could not read rather than failing.
+    if (error instanceof MigrationError) return { unreachable: `${error.name}: ${error.message}` };
+    throw error;
+  }
 }

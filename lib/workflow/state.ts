@@ -4,7 +4,9 @@
  * result lands at its own ResultPath (the key named next to each field). Nothing here
  * may hold a secret: execution history is readable by anyone who can read the execution.
  */
-import type { MigrationConfig } from '../config/schema.js';
+import { type MigrationConfig, parseMigrationInput } from '../config/schema.js';
+import type { Outcome } from '../notify/summary.js';
+import { ExecutionStateError, InputValidationError } from '../errors.js';
 import type { ParameterGroupResult } from '../elasticache/parameter-group.js';
 import type { ReplicationGroupResult } from '../elasticache/replication-group.js';
 import type { SubnetGroupResult } from '../elasticache/subnet-group.js';
@@ -70,4 +72,79 @@ export interface MigrationState extends ValidatedState {
   rollbackResume?: ResumeResult;
   /** Set by a Catch: `{ Error, Cause }`. */
   error?: { Error: string; Cause: string };
+}
+
+/** The step results a state may carry (each written by one Task at its ResultPath). */
+const STEP_RESULTS = [
+  'lock',
+  'parameterGroup',
+  'subnetGroup',
+  'replicationGroup',
+  'ping',
+  'copy',
+  'capture',
+  'catchUp',
+  'drain',
+  'verify',
+  'reconcile',
+  'copyBack',
+  'halyard',
+  'deploy',
+  'rollout',
+  'scaleDown',
+  'error',
+] as const;
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const describeValue = (value: unknown) => (value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value);
+
+/**
+ * Check the state a handler was given before any step reads it, so a malformed one fails
+ * with a name and the field instead of a TypeError somewhere in lib/.
+ * @throws ExecutionStateError naming the first field that is wrong
+ */
+export function parseState(event: unknown, step: string): MigrationState {
+  const wrong = (what: string) => new ExecutionStateError(`${step} was given an execution state it cannot read: ${what}. The state machine passes the whole state ($) to each Task.`);
+  if (!isObject(event)) throw wrong(`the state is ${describeValue(event)}, not an object`);
+  if (!isObject(event.config)) throw wrong(`$.config is ${describeValue(event.config)}, not the validated input`);
+  // $.config is ValidateInput's output: the input plus the derived parameterGroupFamily.
+  const { parameterGroupFamily: _derived, ...target } = isObject(event.config.target) ? event.config.target : {};
+  try {
+    parseMigrationInput({ ...event.config, target: isObject(event.config.target) ? target : event.config.target });
+  } catch (error) {
+    if (error instanceof InputValidationError) throw wrong(`$.config does not validate (${error.message.replace(/\n/g, ' ')})`);
+    throw error;
+  }
+  const execution = event.execution;
+  if (!isObject(execution) || typeof execution.arn !== 'string' || typeof execution.startedAt !== 'string') throw wrong('$.execution must be { arn, startedAt } (strings)');
+  for (const key of STEP_RESULTS) {
+    if (event[key] !== undefined && !isObject(event[key])) throw wrong(`$.${key} is ${describeValue(event[key])}, not a step result`);
+  }
+  return event as unknown as MigrationState;
+}
+
+const OUTCOMES: readonly Outcome[] = ['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'ROLLBACK_FAILED'];
+
+/**
+ * NotifyOutcome's input, `{ state, outcome }`.
+ * @throws ExecutionStateError when the state is malformed or the outcome is not one of ours
+ */
+export function parseOutcomeEvent(event: unknown): { state: MigrationState & { rollbackError?: { Error: string; Cause: string } }; outcome: Outcome } {
+  const outcome = isObject(event) ? event.outcome : undefined;
+  if (!OUTCOMES.includes(outcome as Outcome)) throw new ExecutionStateError(`NotifyOutcome was given outcome ${JSON.stringify(outcome) ?? 'undefined'}; expected one of ${OUTCOMES.join(', ')}`);
+  const state = parseState(isObject(event) ? event.state : event, 'NotifyOutcome');
+  return { state, outcome: outcome as Outcome };
+}
+
+/**
+ * ValidateInput's event: `{ input: $, execution: { arn, startedAt } }` from the ASL.
+ * @throws InputValidationError for the input; ExecutionStateError without the execution facts
+ */
+export function parseValidateEvent(event: unknown): ValidatedState {
+  const config = parseMigrationInput(isObject(event) ? event.input : undefined);
+  const execution = isObject(event) ? event.execution : undefined;
+  if (!isObject(execution) || typeof execution.arn !== 'string' || typeof execution.startedAt !== 'string') {
+    throw new ExecutionStateError('ValidateInput needs execution: { arn: $$.Execution.Id, startedAt: $$.Execution.StartTime } beside the input');
+  }
+  return { config, execution: { arn: execution.arn, startedAt: execution.startedAt } };
 }

@@ -22,6 +22,8 @@ export interface RedisProcessOptions {
   extraArgs?: string[];
   /** Use this port instead of a free one (e.g. to restart a killed server on its old port). */
   port?: number;
+  /** The `redis-server` binary to run (an old Redis, Valkey); `redis-server` on PATH by default. */
+  binary?: string;
 }
 
 export interface RedisProcess {
@@ -94,10 +96,11 @@ export async function startRedis(options: RedisProcessOptions): Promise<RedisPro
   if (options.primaryAuth) args.push('--masterauth', options.primaryAuth);
   if (options.notifyKeyspaceEvents !== undefined) args.push('--notify-keyspace-events', options.notifyKeyspaceEvents);
   if (options.maxmemory) args.push('--maxmemory', options.maxmemory, '--maxmemory-policy', 'noeviction');
-  if (options.replicaOf) args.push('--replicaof', options.replicaOf.host, String(options.replicaOf.port));
+  // `replicaof` arrived in 5.0; `slaveof` is understood by every version.
+  if (options.replicaOf) args.push('--slaveof', options.replicaOf.host, String(options.replicaOf.port));
   for (const [command, renamed] of Object.entries(options.renameCommands ?? {})) args.push('--rename-command', command, renamed);
   args.push(...(options.extraArgs ?? []));
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(options.binary ?? 'redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   try {

@@ -72,6 +72,10 @@ export interface SpinnakerSimulationOptions {
   flavor?: 'halyard' | 'halyard-ha';
   /** The IRSA role of the `spinnaker` service account the pods run as (annotation eks.amazonaws.com/role-arn). */
   podRoleArn?: string;
+  /** spin-redis's container `resources` (e.g. `{ limits: { memory: '16Mi' } }`), as a Helm value or LimitRange would set them. */
+  spinRedisResources?: { limits?: Record<string, string>; requests?: Record<string, string> };
+  /** The redis-server binary that plays spin-redis (any version). */
+  spinRedisServer?: string;
 }
 
 export interface SpinnakerFaults {
@@ -150,7 +154,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     timers.add(t);
   };
 
-  const podObject = (deployment: KubeObject, hash: string, ready: boolean, extra: Partial<{ port: number; container: string }> = {}): KubeObject => {
+  const podObject = (deployment: KubeObject, hash: string, ready: boolean, extra: Partial<{ port: number; container: string; resources: object }> = {}): KubeObject => {
     const labels = (deployment.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
     return {
       apiVersion: 'v1',
@@ -162,6 +166,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
             name: extra.container ?? deployment.metadata.name.replace(/^spin-/, ''),
             image: 'us-docker.pkg.dev/spinnaker-community/docker/sandbox',
             ...(extra.port ? { ports: [{ containerPort: extra.port, protocol: 'TCP' }] } : {}),
+            ...(extra.resources ? { resources: extra.resources } : {}),
           },
         ],
       },
@@ -199,10 +204,14 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     for (const pod of store.list('Pod', ns, 'cluster=spin-redis')) store.delete('Pod', ns, pod.metadata.name);
     if (replicas > 0) {
       if (!spinRedis || spinRedis.process.exitCode !== null || spinRedis.process.signalCode !== null) {
-        spinRedis = await startRedis({ dir: posix.join(options.dir, 'spin-redis'), ...(spinRedisPort ? { port: spinRedisPort } : {}) });
+        spinRedis = await startRedis({
+          dir: posix.join(options.dir, 'spin-redis'),
+          ...(spinRedisPort ? { port: spinRedisPort } : {}),
+          ...(options.spinRedisServer ? { binary: options.spinRedisServer } : {}),
+        });
         spinRedisPort = spinRedis.port;
       }
-      store.create(podObject(d, templateHash(d), true, { port: spinRedisPort, container: 'redis' }));
+      store.create(podObject(d, templateHash(d), true, { port: spinRedisPort, container: 'redis', ...(options.spinRedisResources ? { resources: options.spinRedisResources } : {}) }));
     } else if (spinRedis) {
       // No PVC, like the stock spin-redis: its data goes with the pod.
       await spinRedis.stop();

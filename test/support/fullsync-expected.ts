@@ -133,9 +133,11 @@ export function diffDatasets(expected: Dataset, actual: Dataset, max = 30): stri
 /**
  * Writes a dataset into a server (flushed first). Keys with a TTL get one hour. Streams are
  * rebuilt with their entries and, per group, as many deliveries and acks as give the
- * recorded pending count and last-delivered id (one consumer).
+ * recorded pending count and last-delivered id (one consumer, `c1` as in the recordings).
+ * `entriesReadUnknown`: the recording's RDB predates entries-read (before 7.0), so a 7.x
+ * server loading it reports none; the backing then reports none either.
  */
-export async function writeDataset(redis: Redis, dataset: Dataset): Promise<void> {
+export async function writeDataset(redis: Redis, dataset: Dataset, options: { entriesReadUnknown?: boolean } = {}): Promise<void> {
   await redis.flushall();
   for (const [db, keys] of dataset) {
     await redis.select(db);
@@ -164,9 +166,10 @@ export async function writeDataset(redis: Redis, dataset: Dataset): Promise<void
           for (const g of groups) {
             await redis.xgroup('CREATE', key, g.name, '0');
             const delivered = entries.filter(([id]) => compareIds(id, g.lastDelivered) <= 0).map(([id]) => id);
-            if (delivered.length > 0) await redis.xreadgroup('GROUP', g.name, 'consumer', 'COUNT', delivered.length, 'STREAMS', key, '>');
+            if (delivered.length > 0) await redis.xreadgroup('GROUP', g.name, 'c1', 'COUNT', delivered.length, 'STREAMS', key, '>');
             const acked = delivered.slice(0, delivered.length - Number(g.pending));
             if (acked.length > 0) await redis.xack(key, g.name, ...acked);
+            if (options.entriesReadUnknown) await redis.call('XGROUP', 'SETID', key, g.name, g.lastDelivered, 'ENTRIESREAD', '-1');
           }
           break;
         }

@@ -7,6 +7,9 @@ import type { Redis } from 'ioredis';
 import { connectRedis } from '../../lib/redis/connect.js';
 import { startRedis, type RedisProcess } from '../../sandbox/redis/redis-process.js';
 
+/** `{ binary }` from an environment variable naming a redis-server (local runs against other versions), or nothing. */
+export const binary = (variable: 'SPIN_TARGET_REDIS_SERVER' | 'SPIN_SOURCE_REDIS_SERVER'): { binary?: string } => (process.env[variable] ? { binary: process.env[variable] } : {});
+
 export interface RedisPair {
   dir: string;
   source: RedisProcess;
@@ -15,11 +18,17 @@ export interface RedisPair {
   dst: Redis;
 }
 
-/** Registers the hooks; the fields are set once `beforeAll` has run. */
+/**
+ * Registers the hooks; the fields are set once `beforeAll` has run. SPIN_TARGET_REDIS_SERVER=<path>
+ * plays the target with another binary (e.g. Valkey 8.0.1, locally), SPIN_SOURCE_REDIS_SERVER the source.
+ */
 export function useRedisPair(prefix: string): RedisPair {
   const pair = { dir: mkdtempSync(join(tmpdir(), prefix)) } as RedisPair;
   beforeAll(async () => {
-    [pair.source, pair.target] = await Promise.all([startRedis({ dir: join(pair.dir, 's') }), startRedis({ dir: join(pair.dir, 't') })]);
+    [pair.source, pair.target] = await Promise.all([
+      startRedis({ dir: join(pair.dir, 's'), ...binary('SPIN_SOURCE_REDIS_SERVER') }),
+      startRedis({ dir: join(pair.dir, 't'), ...binary('SPIN_TARGET_REDIS_SERVER') }),
+    ]);
     [pair.src, pair.dst] = await Promise.all([connectRedis({ url: pair.source.url }), connectRedis({ url: pair.target.url })]);
   });
   afterAll(async () => {

@@ -8,6 +8,7 @@
  * holding such commands, the keys get the source's absolute expiry (PEXPIREAT/PERSIST), and
  * the stream behind waits until that is sent, so no later command is overtaken.
  */
+import { CopyFailedError } from '../../errors.js';
 import { mapRedisError } from '../../redis/errors.js';
 import type { RedisEndpoint } from '../../redis/connect.js';
 import { DbClients } from '../../redis/keyspace.js';
@@ -28,6 +29,11 @@ export class CommandForwarder {
   db = 0;
   /** The last stream byte sent to the target (with its expiry fixes). */
   offset: number;
+  /**
+   * The stream's database at `offset`: where a later PSYNC continuing at `offset + 1` starts
+   * (a master does not repeat SELECT on `+CONTINUE`).
+   */
+  offsetDb = 0;
   applied = 0;
   failure: Error | undefined;
   private holding = false;
@@ -74,8 +80,10 @@ export class CommandForwarder {
     }
     this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : undefined;
     this.flush();
+    const dbAfter = this.db;
     if (expiring.size === 0) {
       this.offset += bytes;
+      this.offsetDb = dbAfter;
       return;
     }
     // Hold the rest of the stream until the fixes are sent behind these commands.
@@ -83,6 +91,7 @@ export class CommandForwarder {
     void this.fixExpiries(expiring).then(
       () => {
         this.offset += bytes;
+        this.offsetDb = dbAfter;
         this.holding = false;
         this.push(Buffer.alloc(0));
       },
@@ -113,6 +122,35 @@ export class CommandForwarder {
     }
     parts.push(['SELECT', String(this.db)]);
     this.apply.send(Buffer.concat(parts.map(encodeCommand)), parts.length, this.onReply);
+  }
+
+  /**
+   * Gives each key the source's expiry as of now, behind everything forwarded so far; a key
+   * gone on the source is deleted. For snapshot entries that had expired by the time they
+   * were restored (see `ReplicationCopy`): the source is ahead of the stream and any later
+   * change of the key follows in the stream, so the target converges on the source.
+   * @returns how many of the keys the source still holds
+   */
+  async settleExpiries(keys: Map<number, Map<string, Buffer>>): Promise<number> {
+    if (!this.sources) throw new CopyFailedError('the forwarder was built without the source, so it cannot read expiries from it');
+    let alive = 0;
+    for (const [db, byName] of keys) {
+      const all = [...byName.values()];
+      for (let i = 0; i < all.length; i += 1000) {
+        const chunk = all.slice(i, i + 1000);
+        const expiries = await sourceExpiries(await this.sources.get(db), chunk);
+        const parts: (Buffer | string)[][] = [['SELECT', String(db)]];
+        chunk.forEach((key, j) => {
+          const expiry = expiries[j];
+          if (expiry !== undefined) alive++;
+          parts.push(expiryCommand(key, expiry) ?? ['DEL', key]);
+        });
+        // Read after the await: the stream's database at the tail of the connection now.
+        parts.push(['SELECT', String(this.db)]);
+        this.apply.send(Buffer.concat(parts.map(encodeCommand)), parts.length, this.onReply);
+      }
+    }
+    return alive;
   }
 
   /** Closes the connections to the source. */

@@ -139,7 +139,9 @@ function transact(target: RespConnection, parts: (Buffer | string)[][]): Promise
         if (reply instanceof RespError) errors.push(reply.message);
         return;
       }
-      resolve(errors.length > 0 && !(reply instanceof RespError) ? new RespError(errors[0]!) : reply);
+      // A command refused while queued (READONLY during a failover, OOM) makes EXEC answer
+      // EXECABORT: the refusal is the error that says what happened.
+      resolve(errors.length > 0 ? new RespError(errors[0]!) : reply);
     });
   });
 }

@@ -28,6 +28,19 @@ import { RdbSplitter, type RdbEntry } from './rdb-splitter.js';
 import { ReplicaSession } from './replica-session.js';
 import { printable, REFUSED_PAYLOAD, RestoreLane, SpillLane, waitForReplies } from './restore-writer.js';
 
+/**
+ * How long a snapshot entry found expired at restore lives on the target until the end of the
+ * copy settles it from the source: longer than any copy, so a renewal in the stream is never
+ * applied to a key that expired meanwhile; if the copy dies first, the stale key still goes.
+ */
+const EXPIRED_ENTRY_GRACE_MS = 30 * 60_000;
+/**
+ * An entry expiring this soon is treated as expired too: its RESTORE … ABSTTL may reach the
+ * target after that moment (restores are pipelined, and queue on a loaded target), and Redis
+ * then silently creates nothing, so a renewal in the stream would hit a missing key.
+ */
+const EXPIRING_AT_RESTORE_MS = 10_000;
+
 export interface ReplicationCopyOptions {
   /** Connections to the target carrying RESTOREs. */
   connections?: number;
@@ -58,6 +71,14 @@ export interface ReplicationCopyResult {
   offset: number;
   /** The source's replication id: with `offset`, where a later follow (PSYNC) continues. */
   replid: string;
+  /** The stream's database at `offset` (the last SELECT forwarded; 0 before any). */
+  db: number;
+  /**
+   * Snapshot entries expired by the time they were restored that the source still held at
+   * the end (their expiry was renewed after the snapshot began): kept, with the source's expiry.
+   * The others count in `stats.expiredSkipped`.
+   */
+  expiredKeptBySource: number;
   /** Whether the source streamed its snapshot straight to us (no RDB file on its disk). */
   diskless: boolean;
   /** Where the time went: until the snapshot started, reading it, last RESTORE replies, the write stream. */
@@ -139,6 +160,9 @@ class ReplicationCopy {
   /** The payload version RESTOREs claim: the source's RDB version unless overridden. */
   private version = Buffer.alloc(2);
   private forwarder: CommandForwarder | undefined;
+  /** Snapshot entries already expired when restored, per database (key base64 -> key). */
+  private readonly expiredAtRestore = new Map<number, Map<string, Buffer>>();
+  private expiredKeptBySource = 0;
   /** Stream bytes that arrive before the RESTOREs are all in, applied after them. */
   private held: Buffer[] = [];
   private nextLane = 0;
@@ -178,11 +202,18 @@ class ReplicationCopy {
     this.splitter = new RdbSplitter(
       {
         entry: (entry) => {
-          if (hasExpired(entry.expireAt, Date.now())) {
-            this.stats.expiredSkipped++;
-            return;
-          }
           if (isOwn?.(entry.key)) return;
+          const now = Date.now();
+          if (hasExpired(entry.expireAt, now + EXPIRING_AT_RESTORE_MS)) {
+            // Expired (or about to) by the snapshot's expiry, which is as of the fork: the application may
+            // have renewed it since (the PEXPIREAT is in the stream) or be about to write to
+            // it. Restored with a grace expiry and settled from the source once the stream is
+            // in (applyWritesSince), so neither is applied to a missing key (docs/COPY.md).
+            const byName = this.expiredAtRestore.get(entry.db) ?? new Map<string, Buffer>();
+            byName.set(entry.key.toString('base64'), Buffer.from(entry.key));
+            this.expiredAtRestore.set(entry.db, byName);
+            entry.expireAt = now + EXPIRED_ENTRY_GRACE_MS;
+          }
           this.restore(entry);
         },
         spill: (chunk, entry) => this.spill.write(chunk, entry.type),
@@ -308,6 +339,12 @@ class ReplicationCopy {
         this.reportProgress('stream');
       }
       await session.catchUpToSource(this.control!, () => forwarder.offset, { pauseMs: 5, withinMs: 60_000, mustArrive: true });
+      const restoredExpired = [...this.expiredAtRestore.values()].reduce((n, m) => n + m.size, 0);
+      if (restoredExpired > 0) {
+        const alive = await forwarder.settleExpiries(this.expiredAtRestore);
+        this.expiredKeptBySource = alive;
+        this.stats.expiredSkipped += restoredExpired - alive;
+      }
       await waitForReplies(this.apply!);
       if (forwarder.failure) throw forwarder.failure;
     } finally {
@@ -336,6 +373,8 @@ class ReplicationCopy {
       commandsApplied: forwarder.applied,
       offset: forwarder.offset,
       replid: this.replid,
+      db: forwarder.offsetDb,
+      expiredKeptBySource: this.expiredKeptBySource,
       diskless: this.framing.diskless,
       phasesMs,
     };

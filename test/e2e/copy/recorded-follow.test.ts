@@ -15,6 +15,7 @@ import { copyViaReplication } from '../../../lib/copy/replication/replica-copy.j
 import { followChanges, STREAM_POSITION_KEY, targetStreamPosition } from '../../../lib/copy/replication/follow.js';
 import { connectRedis } from '../../../lib/redis/connect.js';
 import { startRedis, type RedisProcess } from '../../../sandbox/redis/redis-process.js';
+import { binary } from '../../support/redis-pair.js';
 import { diffDatasets, loadExpected, readDataset, writeDataset } from '../../support/fullsync-expected.js';
 import { loadRecording, ReplayMaster } from '../../support/replay-master.js';
 
@@ -24,7 +25,7 @@ let target: RedisProcess;
 let back: Redis;
 let dst: Redis;
 beforeAll(async () => {
-  [backing, target] = await Promise.all([startRedis({ dir: join(dir, 'backing') }), startRedis({ dir: join(dir, 'target') })]);
+  [backing, target] = await Promise.all([startRedis({ dir: join(dir, 'backing') }), startRedis({ dir: join(dir, 'target'), ...binary('SPIN_TARGET_REDIS_SERVER') })]);
   [back, dst] = await Promise.all([connectRedis({ url: backing.url }), connectRedis({ url: target.url })]);
 });
 afterAll(async () => {
@@ -36,7 +37,7 @@ afterAll(async () => {
 describe.each(['redis-3.2.13', 'redis-4.0.14', 'redis-5.0.14', 'redis-6.2.16', 'redis-7.0.15'] as const)('replaying %s', (name) => {
   it('the stream catch-up continues from where the copy stopped and ends equal to expected.json', async () => {
     const expected = loadExpected(name);
-    await writeDataset(back, expected);
+    await writeDataset(back, expected, { entriesReadUnknown: !/-7\./.test(name) });
     await dst.flushall();
     // The copy gets the snapshot alone; the recorded writes happen afterwards, and the catch-up
     // finds them in the master's backlog (PSYNC <replid> <offset+1> → +CONTINUE).
@@ -61,7 +62,7 @@ describe.each(['redis-3.2.13', 'redis-4.0.14', 'redis-5.0.14', 'redis-6.2.16', '
 describe('replaying redis-6.2.16 late', () => {
   it('the relative TTLs in its stream (PEXPIRE, SET … PX) are not stretched by the catch-up being late', async () => {
     const expected = loadExpected('redis-6.2.16');
-    await writeDataset(back, expected); // the backing's TTLs: an hour from now, as the master's
+    await writeDataset(back, expected, { entriesReadUnknown: true }); // the backing's TTLs: an hour from now, as the master's
     await dst.flushall();
     const replay = await ReplayMaster.start(loadRecording('redis-6.2.16'), { backing: { host: backing.host, port: backing.port }, holdStream: true });
     try {

@@ -4,6 +4,7 @@ import { loadDefinition } from '../../../statemachine/load.js';
 import { parseMigrationInput } from '../../../lib/config/schema.js';
 
 const REDIS_FUNCTIONS = [
+  'planMigration', // reads spin-redis for the fork-safety decision
   'pingRedis',
   'copyBulk',
   'enableChangeCapture',

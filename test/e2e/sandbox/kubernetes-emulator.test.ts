@@ -39,6 +39,7 @@ beforeAll(async () => {
   k8s.store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'spinnaker' }, data: { a: '1' } });
   k8s.store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'halyard-config', namespace: 'spinnaker' }, data: { a: '1' } });
   k8s.store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'clouddriver-creds', namespace: 'spinnaker' }, data: { key: 'c2VjcmV0' } });
+  k8s.store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'spinnaker-redis', namespace: 'spinnaker' }, data: { 'redis-password': Buffer.from('bitnami-pw').toString('base64') } });
   k8s.store.create({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -58,12 +59,14 @@ describe('the Kubernetes emulator', () => {
     await expect(client(other).makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'halyard-config', namespace: 'spinnaker' })).rejects.toMatchObject({ code: 401 });
   });
 
-  it('holds the EKS identity to the Roles in deploy/kubernetes-rbac.yaml: no Secrets, no other ConfigMap, no pod creation', async () => {
+  it("holds the EKS identity to the Roles in deploy/kubernetes-rbac.yaml: no Secret but spin-redis's password, no other ConfigMap, no pod creation", async () => {
     const kc = client(await createEksToken({ clusterName: 'emu', region: 'us-east-1', credentials }));
     const core = kc.makeApiClient(CoreV1Api);
     const apps = kc.makeApiClient(AppsV1Api);
     await expect(core.readNamespacedSecret({ name: 'clouddriver-creds', namespace: 'spinnaker' })).rejects.toMatchObject({ code: 403 });
     await expect(core.listNamespacedSecret({ namespace: 'spinnaker' })).rejects.toMatchObject({ code: 403 });
+    // spin-redis's password (Bitnami charts' Secret), for spinnaker.spinRedis.passwordSecret.
+    await expect(core.readNamespacedSecret({ name: 'spinnaker-redis', namespace: 'spinnaker' })).resolves.toMatchObject({ data: { 'redis-password': Buffer.from('bitnami-pw').toString('base64') } });
     await expect(core.readNamespacedConfigMap({ name: 'cm', namespace: 'spinnaker' })).rejects.toMatchObject({ code: 403 });
     await expect(core.createNamespacedPod({ namespace: 'spinnaker', body: { metadata: { name: 'evil' }, spec: { containers: [{ name: 'x', image: 'x' }] } } })).rejects.toMatchObject({ code: 403 });
     await expect(apps.replaceNamespacedDeploymentScale({ name: 'd', namespace: 'spinnaker', body: { metadata: { name: 'd', namespace: 'spinnaker' }, spec: { replicas: 5 } } })).rejects.toMatchObject({

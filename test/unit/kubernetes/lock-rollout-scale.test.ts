@@ -45,6 +45,7 @@ class FakeCluster {
         return replicas;
       },
       listPods: async () => [],
+      readSecret: async () => ({}),
       exec: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
     };
   }

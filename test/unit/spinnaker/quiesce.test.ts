@@ -50,6 +50,7 @@ class Cluster {
       listPods: async (_ns, selector) => this.pods.filter((p) => selector.split(',').every((kv) => p.metadata?.labels?.[kv.split('=')[0]!] === kv.split('=')[1])),
       exec: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
       readServiceAccount: async () => ({}),
+      readSecret: async () => ({}),
     };
   }
   replicas = () => Object.fromEntries([...this.deployments].map(([n, d]) => [n, d.spec!.replicas]));

@@ -1,0 +1,292 @@
+/**
+ * Keys read for comparison a batch at a time: what verification and reconciliation compare,
+ * in one round trip per side per batch instead of several per key. One EVAL returns, for each
+ * key of the batch, its type, its absolute expiry (PEXPIRETIME on Redis 7+, else the server's
+ * TIME + PTTL, read in the same atomic script) and, for a small key, a structural digest
+ * computed by the server (redis.sha1hex, in every Redis since 2.6), so neither the content nor
+ * the hashing crosses to the Lambda. Never DUMP bytes.
+ *   - string: SHA-1 of the bytes; list: SHA-1 of the items' lengths and the items, in order.
+ *   - set, hash, zset, first (`ordered`): the same SHA-1 over the elements in the order the
+ *     server returns them. Equal on both sides proves the keys equal (a RESTOREd copy keeps its
+ *     listpack's order, so it nearly always is); different proves nothing, so for those keys
+ *   - a second EVAL (`multiset`) on both sides gives the order-independent digest: the sum
+ *     (mod 2^48) of each member's SHA-1 (field and value, member and score, scores re-printed
+ *     as `%.17g` of their double since 3.2's and 7's printing differ), comparable across
+ *     hash-table order, encodings and versions.
+ * Big keys (more than SMALL_ELEMENTS elements, strings over SMALL_STRING_BYTES): lists, sorted
+ * sets and strings, whose order is canonical, are digested by the server a chunk per EVAL (a few
+ * in flight); big sets and hashes (no canonical order, and SSCAN/HSCAN may repeat elements),
+ * streams and types we do not read by digestKey, in chunks, as before. Whether a key is small
+ * depends on its length only, so equal keys take the same path on both sides; keys of different
+ * lengths differ whatever the path. Digests compare only with the other side's digest of the
+ * same key, as scanPairs/digestPairs give them.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { digestKey, type KeyDigest } from './digest.js';
+import type { RedisType } from './key-copy.js';
+
+/** Keys per EVAL: enough to amortise the round trip, few enough to keep the server's pause short (about 1 ms for Spinnaker's keys). */
+export const BATCH_KEYS = 100;
+/** Batches in flight, each an EVAL on both sides at once. */
+const CONCURRENT_BATCHES = 4;
+/** Collections up to this many elements are digested inside the script. */
+const SMALL_ELEMENTS = 512;
+/** Strings up to this many bytes are digested inside the script. */
+const SMALL_STRING_BYTES = 256 * 1024;
+
+// ARGV: PEXPIRETIME usable ('1'), SMALL_ELEMENTS, SMALL_STRING_BYTES, mode ('ordered' | 'multiset').
+// Replies: per key {type, expiry} (big, not read, or gone) or {type, expiry, size, digest}: a
+// SHA-1 hex, or in multiset mode for set/hash/zset the sum as an integer (below 2^48, exact).
+const SCRIPT = `
+local M = 281474976710656
+local multiset = ARGV[4] == 'multiset'
+local function h48(s) return tonumber(string.sub(redis.sha1hex(s), 1, 12), 16) end
+local function ordered(a)
+  local lens = {}
+  for j = 1, #a do lens[j] = #a[j] end
+  return redis.sha1hex(table.concat(lens, ',') .. '|' .. table.concat(a))
+end
+local now
+if ARGV[1] ~= '1' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local maxn = tonumber(ARGV[2])
+local maxb = tonumber(ARGV[3])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local ty = redis.call('TYPE', key)['ok']
+  local exp
+  if ARGV[1] == '1' then
+    exp = redis.call('PEXPIRETIME', key)
+  else
+    exp = redis.call('PTTL', key)
+    if exp >= 0 then exp = now + exp end
+  end
+  local size, d
+  if ty == 'string' then
+    size = redis.call('STRLEN', key)
+    if size <= maxb then d = redis.sha1hex(redis.call('GET', key)) end
+  elseif ty == 'list' then
+    size = redis.call('LLEN', key)
+    if size <= maxn then d = ordered(redis.call('LRANGE', key, 0, -1)) end
+  elseif ty == 'set' then
+    size = redis.call('SCARD', key)
+    if size <= maxn then
+      local a = redis.call('SMEMBERS', key)
+      if multiset then
+        d = 0
+        for j = 1, #a do d = (d + h48(a[j])) % M end
+      else d = ordered(a) end
+    end
+  elseif ty == 'hash' or ty == 'zset' then
+    local a
+    if ty == 'hash' then
+      size = redis.call('HLEN', key)
+      if size <= maxn then a = redis.call('HGETALL', key) end
+    else
+      size = redis.call('ZCARD', key)
+      if size <= maxn then a = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES') end
+    end
+    if a and multiset then
+      d = 0
+      for j = 1, #a, 2 do
+        local v = a[j + 1]
+        if ty == 'zset' then v = string.format('%.17g', tonumber(v)) end
+        d = (d + h48(#a[j] .. ':' .. a[j] .. v)) % M
+      end
+    elseif a then d = ordered(a) end
+  end
+  if d then out[i] = {ty, exp, size, d} elseif size then out[i] = {ty, exp, size} else out[i] = {ty, exp} end
+end
+return out
+`;
+const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
+
+/** Elements (bytes for strings) per chunk of a big list, sorted set or string digested by the server. */
+const CHUNK_ELEMENTS = 1000;
+const CHUNK_BYTES = 1 << 20;
+/** Chunks of one big key in flight at once. */
+const CHUNKS_IN_FLIGHT = 8;
+
+// One chunk of a big key whose order is canonical (list, sorted set by score then member,
+// string): {elements or bytes read, SHA-1 of them as the small-key digest reads them}. Scores
+// re-printed as `%.17g`, as 3.2's and 7's printing differ.
+const CHUNK_SCRIPT = `
+local function ordered(a)
+  local lens = {}
+  for j = 1, #a do lens[j] = #a[j] end
+  return redis.sha1hex(table.concat(lens, ',') .. '|' .. table.concat(a))
+end
+local key, ty, from, to = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+if ty == 'string' then
+  local s = redis.call('GETRANGE', key, from, to)
+  return {#s, redis.sha1hex(s)}
+elseif ty == 'list' then
+  local a = redis.call('LRANGE', key, from, to)
+  return {#a, ordered(a)}
+else
+  local a = redis.call('ZRANGE', key, from, to, 'WITHSCORES')
+  for j = 2, #a, 2 do a[j] = string.format('%.17g', tonumber(a[j])) end
+  return {#a / 2, ordered(a)}
+end
+`;
+const CHUNK_SCRIPT_SHA = createHash('sha1').update(CHUNK_SCRIPT).digest('hex');
+const CHUNKED = new Set<RedisType>(['string', 'list', 'zset']);
+
+/** Whether the server has PEXPIRETIME (Redis 7.0+; Valkey reports a Redis-compatible version), read once per connection. */
+const pexpiretime = new WeakMap<Redis, Promise<boolean>>();
+function hasPexpiretime(redis: Redis): Promise<boolean> {
+  let known = pexpiretime.get(redis);
+  if (!known) {
+    known = redis.info('server').then((info) => Number(/^redis_version:(\d+)/m.exec(info)?.[1] ?? 0) >= 7);
+    pexpiretime.set(redis, known);
+  }
+  return known;
+}
+
+type Entry = [Buffer, number] | [Buffer, number, number] | [Buffer, number, number, Buffer | number];
+type Mode = 'ordered' | 'multiset';
+
+export interface DigestOptions {
+  /** Tests: force the TIME + PTTL path of servers before 7.0 (true) or PEXPIRETIME (false). */
+  pexpiretime?: boolean;
+}
+
+async function evalCached<T>(redis: Redis, script: string, sha: string, keys: Buffer[], args: string[]): Promise<T> {
+  try {
+    return (await redis.callBuffer('EVALSHA', sha, keys.length, ...keys, ...args)) as T;
+  } catch (error) {
+    if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+    return (await redis.callBuffer('EVAL', script, keys.length, ...keys, ...args)) as T;
+  }
+}
+
+async function runScript(redis: Redis, keys: Buffer[], mode: Mode, options: DigestOptions): Promise<Entry[]> {
+  const args = [(options.pexpiretime ?? (await hasPexpiretime(redis))) ? '1' : '0', String(SMALL_ELEMENTS), String(SMALL_STRING_BYTES), mode];
+  return evalCached<Entry[]>(redis, SCRIPT, SCRIPT_SHA, keys, args);
+}
+
+/**
+ * A big list, sorted set or string digested by the server chunk by chunk (by index, so both
+ * sides cut it alike): the SHA-256 of the chunks' SHA-1s. A key that changes meanwhile gives a
+ * digest of neither version, as digestKey's chunks would.
+ */
+async function chunkedDigest(redis: Redis, key: Buffer, type: RedisType, size: number, expiresAt: number): Promise<KeyDigest> {
+  const step = type === 'string' ? CHUNK_BYTES : CHUNK_ELEMENTS;
+  const starts: number[] = [];
+  for (let start = 0; start < size; start += step) starts.push(start);
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < starts.length; i += CHUNKS_IN_FLIGHT) {
+    const replies = await Promise.all(
+      starts.slice(i, i + CHUNKS_IN_FLIGHT).map((start) => evalCached<[number, Buffer]>(redis, CHUNK_SCRIPT, CHUNK_SCRIPT_SHA, [key], [type, String(start), String(start + step - 1)])),
+    );
+    for (const [count, sha] of replies) chunks.push(Buffer.from(`${count}:`), sha);
+  }
+  return { type, digest: `chunks:${size}:${createHash('sha256').update(Buffer.concat(chunks)).digest('hex')}`, size, expiresAt };
+}
+
+/** One side's digests, in the order of `keys` (undefined: no such key); big keys, streams and other types by digestKey. */
+async function digestSide(redis: Redis, keys: Buffer[], mode: Mode, options: DigestOptions): Promise<(KeyDigest | undefined)[]> {
+  if (keys.length === 0) return [];
+  const entries = await runScript(redis, keys, mode, options);
+  return Promise.all(
+    entries.map(async (entry, i) => {
+      const type = entry[0].toString() as RedisType;
+      const expiresAt = Number(entry[1]);
+      if (type === 'none' || expiresAt === -2) return undefined;
+      if (entry.length === 4) {
+        const digest = typeof entry[3] === 'number' ? `multiset:${entry[2]}:${entry[3].toString(16)}` : `sha1:${entry[3].toString()}`;
+        return { type, digest, size: entry[2], expiresAt };
+      }
+      if (entry.length === 3 && CHUNKED.has(type)) return chunkedDigest(redis, keys[i]!, type, entry[2], expiresAt);
+      return digestKey(redis, keys[i]!);
+    }),
+  );
+}
+
+const UNORDERED = new Set<RedisType>(['set', 'hash', 'zset']);
+
+/**
+ * The digests of `keys` on both sides, comparable pair by pair: one EVAL per side, and a second
+ * one per side for the sets, hashes and sorted sets whose elements came back in another order.
+ */
+export async function digestPairs(from: Redis, to: Redis, keys: Buffer[], options: { from?: DigestOptions; to?: DigestOptions } = {}): Promise<KeyPair[]> {
+  const [a, b] = await Promise.all([digestSide(from, keys, 'ordered', options.from ?? {}), digestSide(to, keys, 'ordered', options.to ?? {})]);
+  const again = keys
+    .map((_, i) => i)
+    .filter((i) => {
+      const [s, t] = [a[i], b[i]];
+      return s && t && s.type === t.type && UNORDERED.has(s.type) && s.digest !== t.digest && s.digest.startsWith('sha1:') && t.digest.startsWith('sha1:');
+    });
+  if (again.length > 0) {
+    const subset = again.map((i) => keys[i]!);
+    const [a2, b2] = await Promise.all([digestSide(from, subset, 'multiset', options.from ?? {}), digestSide(to, subset, 'multiset', options.to ?? {})]);
+    again.forEach((i, j) => {
+      a[i] = a2[j];
+      b[i] = b2[j];
+    });
+  }
+  return keys.map((key, i) => ({ key, from: a[i], to: b[i] }));
+}
+
+/** Which of `keys` exist on `redis`, in order: one pipelined round trip. */
+export async function existing(redis: Redis, keys: Buffer[]): Promise<boolean[]> {
+  if (keys.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const key of keys) pipeline.exists(key);
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([error, count]) => {
+    if (error) throw error;
+    return count === 1;
+  });
+}
+
+export interface KeyPair {
+  key: Buffer;
+  /** The key on the side scanned (undefined: gone since the SCAN). */
+  from: KeyDigest | undefined;
+  /** The key on the other side (undefined: not there). */
+  to: KeyDigest | undefined;
+}
+
+/**
+ * Every key of `from`'s database but those `skip` rejects, with its digest on both sides:
+ * per SCAN page, batches of BATCH_KEYS keys, each digested on both sides at once, a few batches
+ * in flight. `visit` gets each batch once both sides answered.
+ */
+export async function scanPairs(from: Redis, to: Redis, skip: (key: Buffer) => boolean, visit: (pairs: KeyPair[]) => Promise<void>): Promise<void> {
+  await scanBatches(from, skip, async (keys) => visit(await digestPairs(from, to, keys)));
+}
+
+/**
+ * Every key of the connection's database but those `skip` rejects, in batches of at most
+ * BATCH_KEYS, up to CONCURRENT_BATCHES in flight: a new batch starts as soon as one ends (a big
+ * key, digested in chunks, holds up its own batch only), and SCAN reads on meanwhile. The first
+ * failure stops new batches and is thrown once those in flight have ended.
+ */
+export async function scanBatches(redis: Redis, skip: (key: Buffer) => boolean, visit: (keys: Buffer[]) => Promise<void>): Promise<void> {
+  const inflight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  const launch = (keys: Buffer[]) => {
+    const run: Promise<void> = visit(keys)
+      .catch((error: unknown) => {
+        failure ??= { error };
+      })
+      .finally(() => inflight.delete(run));
+    inflight.add(run);
+  };
+  let cursor = '0';
+  do {
+    const [next, keys] = (await redis.scanBuffer(cursor, 'COUNT', 1000)) as unknown as [Buffer, Buffer[]];
+    cursor = next.toString();
+    const wanted = keys.filter((k) => !skip(k));
+    for (let i = 0; i < wanted.length && !failure; i += BATCH_KEYS) {
+      while (inflight.size >= CONCURRENT_BATCHES) await Promise.race(inflight);
+      if (!failure) launch(wanted.slice(i, i + BATCH_KEYS));
+    }
+  } while (cursor !== '0' && !failure);
+  await Promise.all(inflight);
+  if (failure) throw failure.error;
+}
