@@ -143,17 +143,21 @@ describe('verification and reconciliation on the batched reads', () => {
     ]);
   });
 
-  it('reconciliation copies what is missing, merges collections and leaves equal keys alone', async () => {
+  it('the mirror reconciliation copies what is missing, replaces what differs, deletes what the source lacks and leaves equal keys alone', async () => {
     await seed(src);
     await seed(dst);
     await dst.del('s:small', 'l:big');
     await dst.hdel('h:big', 'f-3');
+    await dst.hset('h:big', 'only-on-target', 'x');
     await dst.set('s:ttl', 'newer');
+    await dst.set('extra', 'gone on the source');
     const stats = await reconcile({ url: pair.source.url }, { url: pair.target.url });
-    expect(stats).toMatchObject({ scanned: 14, copied: 2, merged: 1, targetWins: 1, equal: 10 });
+    expect(stats).toMatchObject({ scanned: 14, copied: 4, deleted: 1, equal: 10 });
     expect(await dst.get('s:small')).toBe('value');
     expect(await dst.llen('l:big')).toBe(1500);
     expect(await dst.hget('h:big', 'f-3')).toBe('v-f-3');
-    expect(await dst.get('s:ttl')).toBe('newer');
+    expect(await dst.hexists('h:big', 'only-on-target')).toBe(0);
+    expect(await dst.get('s:ttl')).toBe(await src.get('s:ttl'));
+    expect(await dst.exists('extra')).toBe(0);
   });
 });
