@@ -11,10 +11,11 @@ import { findSubnetGroup } from '../elasticache/subnet-group.js';
 import { redisTarget } from '../halyard/patch.js';
 import type { ClusterApi } from '../kubernetes/api.js';
 import { type Flavor, spinnakerConfigFlavor } from '../spinnaker/flavor.js';
+import { describeGitOps } from '../spinnaker/gitops.js';
 
 export interface MigrationPlan {
   /** The install flavour the change is for, and the object that holds the config. */
-  spinnaker: { flavor: Flavor; holder: string; redisConnection: string; notes: string[] };
+  spinnaker: { flavor: Flavor; holder: string; redisConnection: string; notes: string[]; gitOpsManaged?: string };
   create: { resource: string; name: string; exists: boolean; settings: Record<string, unknown> }[];
   configMapDiff: Record<string, string>;
   scale: { deployment: string; from: number; to: number };
@@ -44,8 +45,10 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
       `The secret ${config.spinnaker.redisUrlSecret.name} (region ${config.cluster.region}) will hold the whole Redis URL with the token; every connecting service's redis.connection refers to it.`,
     );
   }
+  // Argo CD / Flux: the real run is refused (SpinnakerConfigGitOpsManagedError); configMapDiff is the change to commit.
+  const gitOpsManaged = halyard.gitOps.length > 0 ? `${describeGitOps(halyard.holder, halyard.gitOps)} A real run is refused: commit configMapDiff to its repository instead.` : undefined;
   return {
-    spinnaker: { flavor, holder: halyard.holder, redisConnection: target.connection, notes: halyard.notes },
+    spinnaker: { flavor, holder: halyard.holder, redisConnection: target.connection, notes: halyard.notes, ...(gitOpsManaged ? { gitOpsManaged } : {}) },
     create: [
       { resource: 'cache parameter group', name: t.parameterGroupName, exists: Boolean(params), settings: { family: t.parameterGroupFamily, 'notify-keyspace-events': KEYSPACE_EVENTS } },
       { resource: 'cache subnet group', name: t.subnetGroupName, exists: Boolean(subnets), settings: { subnetIds: t.subnetIds ?? "the EKS cluster's subnets" } },

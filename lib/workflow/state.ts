@@ -11,7 +11,8 @@ import type { SubnetGroupResult } from '../elasticache/subnet-group.js';
 import type { HalDeployResult } from '../halyard/deploy.js';
 import type { HalyardPatchResult } from '../halyard/change.js';
 import type { LockResult } from '../kubernetes/lock.js';
-import type { Flavor } from '../spinnaker/flavor.js';
+import type { Flavor, SpinnakerRestoreResult } from '../spinnaker/flavor.js';
+import type { OperatorDeployRef } from '../spinnaker/operator.js';
 import type { RolloutResult } from '../kubernetes/rollout.js';
 import type { ScaleDownResult } from '../kubernetes/scale.js';
 import type { CopyState } from '../copy/bulk-slice.js';
@@ -50,8 +51,11 @@ export interface MigrationState extends ValidatedState {
   verify?: VerifyReport & { audit: AuditParity };
   reconcile?: ReconcileStats;
   copyBack?: ReconcileStats | { skipped: string };
-  halyard?: HalyardPatchResult;
-  deploy?: HalDeployResult;
+  halyard?: HalyardPatchResult & { flavor?: Flavor; operator?: OperatorDeployRef };
+  /** HalDeployApply; for the operator, what the rollout check waits for (it has no hal to run). */
+  deploy?: HalDeployResult & { flavor?: Flavor; operator?: OperatorDeployRef };
+  /** RestoreHalyardConfig (rollback). */
+  restore?: SpinnakerRestoreResult;
   rollout?: RolloutResult;
   scaleDown?: ScaleDownResult;
   /** Set by a Catch: `{ Error, Cause }`. */

@@ -46,6 +46,9 @@ class FakeCluster {
       },
       listPods: async () => [],
       exec: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
+      listSpinnakerServices: async () => [],
+      patchSpinnakerService: async () => ({}),
+      listEvents: async () => [],
     };
   }
 }
