@@ -16,6 +16,7 @@ import type { FaultInjector } from './aws/http.js';
 import { type IamEmulator, type PolicyStatement, startIamEmulator } from './aws/iam.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/server.js';
 import { createSpinnakerSimulation, type SpinnakerSimulation, type SpinnakerSnapshot } from './spinnaker/index.js';
+import { OPERATOR_WEBHOOK, type OperatorFaults, SPINNAKER_SERVICE_NAME } from './spinnaker/operator.js';
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
 import { ROOT, runMigration, type ExecutionResult } from './runner.js';
 import type { MigrationInput } from '../lib/config/schema.js';
@@ -29,11 +30,11 @@ export interface WorldOptions {
   log?: (message: string) => void;
   /** Override parts of the migration input (e.g. options). */
   input?: Partial<MigrationInput>;
-  spinnakerFaults?: { halFailures?: number; neverReady?: string[] };
+  spinnakerFaults?: { halFailures?: number; neverReady?: string[] } & OperatorFaults;
   /** AUTH on the new group (the token in Secrets Manager); default true. */
   auth?: boolean;
   /** How the simulated Spinnaker is installed. */
-  flavor?: 'halyard' | 'halyard-ha';
+  flavor?: 'halyard' | 'halyard-ha' | 'operator';
   /** The identity policy of the Spinnaker pods' IRSA role; default: GetSecretValue on spin-elasticache/*. */
   podRolePolicy?: PolicyStatement[];
 }
@@ -47,6 +48,8 @@ export interface WorldSnapshot {
   halyard: { overrideBaseUrl?: string };
   configMap: Record<string, string>;
   configMapAnnotations: Record<string, string>;
+  /** Operator installs: the SpinnakerService's spec.spinnakerConfig (JSON, as stored), annotations and status. */
+  spinnakerService?: { spinnakerConfig: string; annotations: Record<string, string>; status: Record<string, unknown> };
   keys: { seeded: number; source: number; target: number; orcaExecutionsWritten: number; orcaExecutionsMissing: number };
   missingExecutions: string[];
 }
@@ -180,6 +183,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       securityGroupIds: [NETWORK.securityGroups[1]!],
     });
     await spinnaker.install(kubernetes.store);
+    if (spinnaker.operator) kubernetes.setAdmission(OPERATOR_WEBHOOK, spinnaker.operator.webhook);
     log(`Kubernetes API ${kubernetes.url}, spin-redis ${spinnaker.spinRedisUrl}`);
 
     const source = await connectRedis({ url: spinnaker.spinRedisUrl }, { connectionName: 'spin-elasticache-sandbox-seed' });
@@ -300,6 +304,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
         }
         const sim = spinnaker.snapshot();
         const cm = kubernetes.store.get('ConfigMap', 'spinnaker', 'halyard-config');
+        const cr = kubernetes.store.get('SpinnakerService', 'spinnaker', SPINNAKER_SERVICE_NAME);
         const sourceCount = spinnaker.spinRedis
           ? await connectRedis({ url: spinnaker.spinRedisUrl })
               .then(async (r) => (await r.dbsize()) + (r.disconnect(), 0))
@@ -328,6 +333,15 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
           ...sim,
           configMap: (cm?.data ?? {}) as Record<string, string>,
           configMapAnnotations: cm?.metadata.annotations ?? {},
+          ...(cr
+            ? {
+                spinnakerService: {
+                  spinnakerConfig: JSON.stringify((cr.spec as { spinnakerConfig?: unknown }).spinnakerConfig ?? {}),
+                  annotations: cr.metadata.annotations ?? {},
+                  status: (cr.status ?? {}) as Record<string, unknown>,
+                },
+              }
+            : {}),
           keys: { seeded: seed.keys, source: sourceCount, target: targetCount, orcaExecutionsWritten: sim.orcaExecutionsWritten, orcaExecutionsMissing: missing.length },
           missingExecutions: missing.slice(0, 20),
         };

@@ -70,7 +70,7 @@ export interface ClusterApi {
   listSpinnakerServices(namespace: string, group: SpinnakerServiceGroup): Promise<SpinnakerService[]>;
   /**
    * Patch a SpinnakerService: `merge` (RFC 7386; a `metadata.resourceVersion` in the patch is the
-   * precondition, 409 otherwise) or `json` (RFC 6902; a `test` op is the precondition). Custom
+   * precondition, 409 otherwise) or `json` (RFC 6902; a `replace` of /metadata/resourceVersion is the precondition). Custom
    * resources refuse strategic merge patches (415).
    */
   patchSpinnakerService(namespace: string, name: string, group: SpinnakerServiceGroup, patch: object, type: 'merge' | 'json'): Promise<SpinnakerService>;

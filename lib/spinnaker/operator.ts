@@ -215,7 +215,8 @@ export async function restoreOperatorConfig(
       name,
       group,
       [
-        { op: 'test', path: '/metadata/resourceVersion', value: cr.metadata?.resourceVersion },
+        // The resourceVersion in the patched object is the precondition (409 when someone wrote since our read).
+        { op: 'replace', path: '/metadata/resourceVersion', value: cr.metadata?.resourceVersion },
         { op: cr.spec?.spinnakerConfig === undefined ? 'add' : 'replace', path: '/spec/spinnakerConfig', value: JSON.parse(backup) as unknown },
       ],
       'json',

@@ -15,6 +15,7 @@ import type { ObjectStore, KubeObject, ChangeEvent } from '../kubernetes/store.j
 import { SimulatedService, type RedisTargetConfig, type ServiceName } from './services.js';
 import { createHalyardPod, halconfig, INITIAL_FILES, type PodRedisTarget, podRedisTarget, REDIS_URL_ANNOTATION, servicesFor } from './halyard.js';
 import { probeRedis } from './connection.js';
+import { createSpinnakerOperator, type OperatorFaults } from './operator.js';
 
 export interface SpinnakerSimulationOptions {
   dir: string;
@@ -27,9 +28,9 @@ export interface SpinnakerSimulationOptions {
   podStartMs?: number;
   serviceWriteIntervalMs?: number;
   /** Fault switches for the fault matrix. */
-  faults?: { halFailures?: number; neverReady?: string[] };
-  /** `halyard-ha`: HA clouddriver (spin-clouddriver-rw/-ro/-ro-deck/-caching). */
-  flavor?: 'halyard' | 'halyard-ha';
+  faults?: { halFailures?: number; neverReady?: string[] } & OperatorFaults;
+  /** `halyard-ha`: HA clouddriver (spin-clouddriver-rw/-ro/-ro-deck/-caching); `operator`: a SpinnakerService reconciled by ./operator.ts, no Halyard pod, no ConfigMap. */
+  flavor?: 'halyard' | 'halyard-ha' | 'operator';
   /** The IRSA role of the `spinnaker` service account the pods run as (annotation eks.amazonaws.com/role-arn). */
   podRoleArn?: string;
 }
@@ -61,6 +62,9 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   const haClouddriver = options.flavor === 'halyard-ha';
   const SERVICES = servicesFor(haClouddriver);
   const halyard = createHalyardPod({ namespace: ns, halHome, store: () => store!, spinRedisUrl, faults, services: SERVICES, haClouddriver });
+  // Operator installs: the operator embeds Halyard (the same generator, fed from the SpinnakerService).
+  const operator = options.flavor === 'operator' ? createSpinnakerOperator({ namespace: ns, halHome, halyard, store: () => store!, spinRedisUrl, faults }) : undefined;
+  const managedBy: Record<string, string> = operator ? { 'app.kubernetes.io/managed-by': 'spinnaker-operator' } : {};
   /** What each connecting service's current pods connected with (services.ts plays only some of them). */
   const podTargets = new Map<string, PodRedisTarget>();
   const later = (ms: number, fn: () => void | Promise<void>) => {
@@ -202,6 +206,8 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     halyardFiles: halyard.files,
     /** The services deployed (servicesFor the flavour). */
     serviceList: SERVICES,
+    /** The simulated Spinnaker Operator (flavor operator). */
+    operator,
 
     async install(target: ObjectStore): Promise<void> {
       store = target;
@@ -211,21 +217,26 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         kind: 'ServiceAccount',
         metadata: { name: 'spinnaker', namespace: ns, ...(options.podRoleArn ? { annotations: { 'eks.amazonaws.com/role-arn': options.podRoleArn } } : {}) },
       });
-      const halyardDeployment = store.create(deployment('spin-halyard', { app: 'halyard' }));
-      store.create(podFor(halyardDeployment, templateHash(halyardDeployment), true, { container: 'halyard' }));
-      store.create(deployment('spin-redis', { app: 'spin', cluster: 'spin-redis' }));
+      if (!operator) {
+        const halyardDeployment = store.create(deployment('spin-halyard', { app: 'halyard' }));
+        store.create(podFor(halyardDeployment, templateHash(halyardDeployment), true, { container: 'halyard' }));
+      }
+      store.create(deployment('spin-redis', { app: 'spin', cluster: 'spin-redis', ...managedBy }));
       await ensureSpinRedis(1);
-      // After spin-redis: with HA clouddriver, ~/.hal/config names it as the three endpoints.
-      store.create({
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'halyard-config', namespace: ns, labels: { app: 'halyard' } },
-        data: { ...INITIAL_FILES, config: halconfig(haClouddriver, spinRedisUrl()) },
-      });
-      halyard.installFiles();
+      if (operator) operator.install();
+      else {
+        // After spin-redis: with HA clouddriver, ~/.hal/config names it as the three endpoints.
+        store.create({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'halyard-config', namespace: ns, labels: { app: 'halyard' } },
+          data: { ...INITIAL_FILES, config: halconfig(haClouddriver, spinRedisUrl()) },
+        });
+        halyard.installFiles();
+      }
       for (const spec of SERVICES) {
         const { name, redis } = spec;
-        const d = store.create(deployment(name, { app: 'spin', cluster: name }, halyard.serviceAnnotations(spec)));
+        const d = store.create(deployment(name, { app: 'spin', cluster: name, ...managedBy }, halyard.serviceAnnotations(spec)));
         store.create(podFor(d, templateHash(d), true));
         if (spec.connects) podTargets.set(name, await podRedisTarget(halyard.serviceAnnotations(spec), options.resolveSecret));
         if (redis) {
@@ -234,6 +245,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         }
       }
       store.on('change', onChange);
+      operator?.start();
     },
 
     /** Start the services' traffic (after seeding, so the seed is not raced). */
@@ -270,6 +282,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
 
     async close(): Promise<void> {
       stopped = true;
+      operator?.stop();
       for (const t of timers) clearTimeout(t);
       store?.off('change', onChange);
       await Promise.all([...services.values()].map((s) => s.stop()));
