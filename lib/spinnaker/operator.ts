@@ -14,8 +14,8 @@
  *   (Go's JSON encoding of its struct is not ours to copy): we record the hash before our write
  *   and wait until it has changed and `status.status` is `OK`; `Failure` is read with the
  *   resource's DeployFailed/DeployError Events.
- * - The lock and the backup (the original `spec.spinnakerConfig`, JSON) are annotations on the
- *   SpinnakerService, written with the same precondition; metadata is not part of the hash, so
+ * - The lock and the backup (the original `spec.spinnakerConfig`, JSON, and the operator's hash
+ *   of it then, which the rollback waits for again) are annotations on the SpinnakerService, written with the same precondition; metadata is not part of the hash, so
  *   they do not redeploy anything. The restore replaces `spec.spinnakerConfig` with the backup
  *   (JSON patch with a `test` of resourceVersion), byte for byte.
  */
@@ -39,6 +39,8 @@ import { checkRollout, type RolloutResult } from '../kubernetes/rollout.js';
 
 /** The detector key of the config hash in `status.lastDeployed` (changedetector/config.go SpinnakerConfigHashKey). */
 export const CONFIG_HASH_KEY = 'config';
+/** With the backup: the operator's config hash when it was taken, which the restored config deploys as again. */
+export const BACKUP_HASH_ANNOTATION = 'spin-elasticache.io/backup-config-hash';
 
 type Json = Record<string, unknown>;
 
@@ -52,8 +54,13 @@ export interface FoundSpinnakerService {
 export interface OperatorDeployRef {
   name: string;
   group: SpinnakerServiceGroup;
-  /** `status.lastDeployed.config.hash` before our write; absent when nothing was written (then only `OK` is awaited). */
+  /** `status.lastDeployed.config.hash` before our write: picked up once it differs. Absent when nothing was written (then only `OK` is awaited). */
   waitPastHash?: string;
+  /** Rollback: the hash from before the patch, which the restored config deploys as again (picked up once equal, e.g. when the patched config never deployed). */
+  waitForHash?: string;
+  /** When we wrote, and the resourceVersion we wrote: a Failure counts only with a DeployFailed/DeployError Event about our write. */
+  writtenAt?: string;
+  resourceVersion?: string;
 }
 
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -184,6 +191,7 @@ export async function applyOperatorChange(
   config: MigrationConfig,
   executionArn: string,
   target: RedisTarget,
+  now: () => Date = () => new Date(),
 ): Promise<{ holder: string; resourceVersion: string; changedKeys: string[]; operator: OperatorDeployRef }> {
   const change = await planOperatorChange(api, config, target, { lockOwner: executionArn });
   const { cr, name, group } = change.found;
@@ -191,17 +199,19 @@ export async function applyOperatorChange(
   let resourceVersion = cr.metadata?.resourceVersion ?? '';
   if (change.changedKeys.length === 0) return { holder, resourceVersion, changedKeys: [], operator: { name, group } };
   const waitPastHash = lastHash(cr);
+  const writtenAt = now().toISOString();
   const updated = await api
     .patchSpinnakerService(config.spinnaker.namespace, name, group, { metadata: { resourceVersion }, spec: { spinnakerConfig: change.patch } }, 'merge')
     .catch((error: unknown) => webhookDenial(error, name));
   resourceVersion = updated.metadata?.resourceVersion ?? resourceVersion;
-  return { holder, resourceVersion, changedKeys: change.changedKeys, operator: { name, group, ...(waitPastHash !== undefined ? { waitPastHash } : {}) } };
+  return { holder, resourceVersion, changedKeys: change.changedKeys, operator: { name, group, writtenAt, resourceVersion, ...(waitPastHash !== undefined ? { waitPastHash } : {}) } };
 }
 
 /** The rollback: spec.spinnakerConfig back byte for byte from the backup annotation. */
 export async function restoreOperatorConfig(
   api: Pick<ClusterApi, 'listSpinnakerServices' | 'patchSpinnakerService'>,
   config: MigrationConfig,
+  now: () => Date = () => new Date(),
 ): Promise<{ restored: boolean; podFilesWritten: string[]; operator: OperatorDeployRef }> {
   const { cr, name, group } = await findSpinnakerService(api, config);
   const backup = cr.metadata?.annotations?.[BACKUP_ANNOTATION];
@@ -209,7 +219,9 @@ export async function restoreOperatorConfig(
     throw new SpinnakerConfigRejectedError(`The SpinnakerService ${name} has no backup annotation (${BACKUP_ANNOTATION}); nothing to restore from. Restore it by hand from your own copy.`);
   if (JSON.stringify(cr.spec?.spinnakerConfig ?? {}) === backup) return { restored: false, podFilesWritten: [], operator: { name, group } };
   const waitPastHash = lastHash(cr);
-  await api
+  const waitForHash = cr.metadata?.annotations?.[BACKUP_HASH_ANNOTATION];
+  const writtenAt = now().toISOString();
+  const updated = await api
     .patchSpinnakerService(
       config.spinnaker.namespace,
       name,
@@ -222,7 +234,12 @@ export async function restoreOperatorConfig(
       'json',
     )
     .catch((error: unknown) => webhookDenial(error, name));
-  return { restored: true, podFilesWritten: [], operator: { name, group, ...(waitPastHash !== undefined ? { waitPastHash } : {}) } };
+  const resourceVersion = updated.metadata?.resourceVersion;
+  return {
+    restored: true,
+    podFilesWritten: [],
+    operator: { name, group, writtenAt, ...(resourceVersion ? { resourceVersion } : {}), ...(waitPastHash !== undefined ? { waitPastHash } : {}), ...(waitForHash ? { waitForHash } : {}) },
+  };
 }
 
 /** The lock and the backup of spec.spinnakerConfig, on the SpinnakerService (as lib/kubernetes/lock.ts does on the ConfigMap). */
@@ -246,7 +263,11 @@ export async function acquireOperatorLock(
   }
   const acquiredAt = now().toISOString();
   const annotations: Record<string, string> = { [LOCK_ANNOTATION]: JSON.stringify({ owner: executionArn, acquiredAt }) };
-  if (cr.metadata?.annotations?.[BACKUP_ANNOTATION] === undefined) annotations[BACKUP_ANNOTATION] = JSON.stringify(cr.spec?.spinnakerConfig ?? {});
+  if (cr.metadata?.annotations?.[BACKUP_ANNOTATION] === undefined) {
+    annotations[BACKUP_ANNOTATION] = JSON.stringify(cr.spec?.spinnakerConfig ?? {});
+    const hash = lastHash(cr);
+    if (hash !== undefined) annotations[BACKUP_HASH_ANNOTATION] = hash;
+  }
   await api
     .patchSpinnakerService(config.spinnaker.namespace, name, group, { metadata: { resourceVersion: cr.metadata?.resourceVersion, annotations } }, 'merge')
     .catch((error: unknown) => webhookDenial(error, name));
@@ -266,7 +287,7 @@ export async function releaseOperatorLock(
     config.spinnaker.namespace,
     name,
     group,
-    { metadata: { resourceVersion: cr.metadata?.resourceVersion, annotations: { [LOCK_ANNOTATION]: null, [BACKUP_ANNOTATION]: null } } },
+    { metadata: { resourceVersion: cr.metadata?.resourceVersion, annotations: { [LOCK_ANNOTATION]: null, [BACKUP_ANNOTATION]: null, [BACKUP_HASH_ANNOTATION]: null } } },
     'merge',
   );
   return { released: true };
@@ -290,11 +311,23 @@ export async function checkOperatorRollout(
   const { cr, name } = await findSpinnakerService(api, config);
   const hash = lastHash(cr);
   const status = cr.status?.status;
-  const pickedUp = ref?.waitPastHash === undefined || hash !== ref.waitPastHash;
-  if (status === 'Failure') {
-    const events = await api.listEvents(config.spinnaker.namespace, `involvedObject.kind=SpinnakerService,involvedObject.name=${name}`).catch(() => []);
+  const pickedUp =
+    (ref?.waitPastHash === undefined && ref?.waitForHash === undefined) || (ref.waitForHash !== undefined && hash === ref.waitForHash) || (ref.waitPastHash !== undefined && hash !== ref.waitPastHash);
+  // A Failure counts when an Event says it is about our write (the resourceVersion we wrote, or
+  // later than our write); one left from before (e.g. the failed patch, seen again during the
+  // rollback until the operator reconciles the restore) is waited out.
+  const events =
+    status === 'Failure'
+      ? (await api.listEvents(config.spinnaker.namespace, `involvedObject.kind=SpinnakerService,involvedObject.name=${name}`).catch(() => [])).filter(
+          (e) =>
+            (e.reason === 'DeployFailed' || e.reason === 'DeployError') &&
+            (ref?.writtenAt === undefined ||
+              (ref.resourceVersion !== undefined && e.involvedObject?.resourceVersion === ref.resourceVersion) ||
+              new Date(e.lastTimestamp ?? e.eventTime ?? 0).getTime() >= Date.parse(ref.writtenAt)),
+        )
+      : [];
+  if (status === 'Failure' && events.length > 0) {
     const failures = events
-      .filter((e) => e.reason === 'DeployFailed' || e.reason === 'DeployError')
       .sort((a, b) => String(a.lastTimestamp ?? a.eventTime ?? '').localeCompare(String(b.lastTimestamp ?? b.eventTime ?? '')))
       .slice(-3)
       .map((e) => `${e.reason}: ${redactOutput(e.message ?? '')}`);

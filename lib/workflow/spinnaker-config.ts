@@ -95,7 +95,13 @@ export type SpinnakerDeployResult = HalDeployResult & { flavor: Flavor; operator
 export async function deploySpinnakerConfig(api: ClusterApi, state: MigrationState, now: () => Date = () => new Date()): Promise<SpinnakerDeployResult> {
   const flavor = flavorOf(state);
   if (flavor === 'operator') {
-    const operator = state.restore ? state.restore.operator : state.halyard?.operator;
+    // Rollback: the restored config deploys as the hash from before the patch again (or, if the operator never deployed the patch, it already is).
+    const prePatch = state.halyard?.operator?.waitPastHash;
+    const operator = state.restore
+      ? state.restore.operator && state.restore.restored && prePatch !== undefined
+        ? { ...state.restore.operator, waitForHash: prePatch }
+        : state.restore.operator
+      : state.halyard?.operator;
     return {
       flavor,
       exitCode: 0,

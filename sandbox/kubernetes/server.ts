@@ -211,6 +211,13 @@ function toTable(kind: Kind, items: KubeObject[], resourceVersion: string) {
       { name: 'Restarts', type: 'string' },
       { name: 'Age', type: 'string' },
     ],
+    Event: [
+      { name: 'Last Seen', type: 'string' },
+      { name: 'Type', type: 'string' },
+      { name: 'Reason', type: 'string' },
+      { name: 'Object', type: 'string' },
+      { name: 'Message', type: 'string' },
+    ],
     // The CRD's additionalPrinterColumns (version, last configured, status, services).
     SpinnakerService: [
       { name: 'Name', type: 'string' },
@@ -226,6 +233,10 @@ function toTable(kind: Kind, items: KubeObject[], resourceVersion: string) {
     if (kind === 'ConfigMap') return [o.metadata.name, Object.keys((o.data as object) ?? {}).length, age(o.metadata.creationTimestamp)];
     if (kind === 'Deployment')
       return [o.metadata.name, `${s.readyReplicas ?? 0}/${(o.spec as { replicas?: number })?.replicas ?? 1}`, s.updatedReplicas ?? 0, s.availableReplicas ?? 0, age(o.metadata.creationTimestamp)];
+    if (kind === 'Event') {
+      const e = o as KubeObject & { lastTimestamp?: string; type?: string; reason?: string; message?: string; involvedObject?: { kind?: string; name?: string } };
+      return [age(e.lastTimestamp), e.type ?? '', e.reason ?? '', `${(e.involvedObject?.kind ?? '').toLowerCase()}/${e.involvedObject?.name ?? ''}`, e.message ?? ''];
+    }
     if (kind === 'SpinnakerService') {
       const st = (o.status ?? {}) as { version?: string; lastDeployed?: { config?: { lastUpdatedAt?: string } }; status?: string; serviceCount?: number };
       return [o.metadata.name, st.version ?? '', st.lastDeployed?.config?.lastUpdatedAt ?? '', st.status ?? '', st.serviceCount ?? 0, age(o.metadata.creationTimestamp)];
@@ -381,7 +392,7 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
       // patch
       const type = String(req.headers['content-type'] ?? '');
       // Custom resources have no patch strategy: the API server answers a strategic merge patch with 415.
-      if (spec.group === SPINNAKER_GROUP && !type.includes('json-patch') && !type.includes('merge-patch')) {
+      if (spec.group === SPINNAKER_GROUP && (type.includes('strategic-merge-patch') || (!type.includes('json-patch') && !type.includes('merge-patch')))) {
         return send(
           req,
           res,

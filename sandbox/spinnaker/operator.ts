@@ -97,14 +97,21 @@ export function createSpinnakerOperator(options: { namespace: string; halHome: s
     halyard.files.set(`${halHome}/config`, stringify({ currentDeployment: 'default', deploymentConfigurations: [{ name: 'default', ...(isObject(cfg.config) ? cfg.config : {}) }] }));
   }
 
-  function event(reason: string, message: string, type: 'Normal' | 'Warning'): void {
-    const cr = get();
+  /** record.EventRecorder: about the object as the reconcile read it (its resourceVersion then). */
+  function event(cr: KubeObject, reason: string, message: string, type: 'Normal' | 'Warning'): void {
     const now = new Date().toISOString();
     options.store().create({
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { name: `${SPINNAKER_SERVICE_NAME}.${Date.now().toString(16)}${Math.random().toString(16).slice(2, 6)}`, namespace: ns },
-      involvedObject: { apiVersion: 'spinnaker.io/v1alpha2', kind: 'SpinnakerService', name: SPINNAKER_SERVICE_NAME, namespace: ns, uid: cr?.metadata.uid },
+      involvedObject: {
+        apiVersion: 'spinnaker.io/v1alpha2',
+        kind: 'SpinnakerService',
+        name: SPINNAKER_SERVICE_NAME,
+        namespace: ns,
+        uid: cr.metadata.uid,
+        resourceVersion: cr.metadata.resourceVersion,
+      },
       reason,
       message,
       type,
@@ -144,7 +151,7 @@ export function createSpinnakerOperator(options: { namespace: string; halHome: s
       return;
     }
     if (failedHash === hash) return; // the same config keeps failing; requeued on its next change
-    event('ConfigChanged', 'Spinnaker config changed; deploying', 'Normal');
+    event(cr, 'ConfigChanged', 'Spinnaker config changed; deploying', 'Normal');
     writeFiles(cfg);
     const redis = halyard.config();
     let failure: string | undefined;
@@ -157,7 +164,7 @@ export function createSpinnakerOperator(options: { namespace: string; halHome: s
     if (failure) {
       failedHash = hash;
       writeStatus({ ...status, status: 'Failure' });
-      event('DeployFailed', failure, 'Warning');
+      event(cr, 'DeployFailed', failure, 'Warning');
       return;
     }
     // No KubectlDeployer here: without skipLifeCycleManagement the operator applies spin-redis's manifest (1 replica).
@@ -170,7 +177,7 @@ export function createSpinnakerOperator(options: { namespace: string; halHome: s
       version: String((cfg.config as Json | undefined)?.version ?? VERSION),
       ...servicesStatus(),
     });
-    event('DeploySuccess', 'Spinnaker deployment applied', 'Normal');
+    event(cr, 'DeploySuccess', 'Spinnaker deployment applied', 'Normal');
   }
 
   async function reconcile(): Promise<void> {
