@@ -199,6 +199,34 @@ export const CASES: Case[] = [
       };
     },
   },
+  { name: 'operator: no AUTH token', expected: 'succeeded', world: { flavor: 'operator', auth: false } },
+  {
+    name: "operator: the Spinnaker pods' IAM role cannot read the Redis URL secret: refused before anything is created",
+    expected: 'failed before cutover',
+    world: { flavor: 'operator', podRolePolicy: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:someone-else/*' }] },
+    check: (w, result) => ({
+      refusedWithSpinnakerSecretAccessDeniedError: result.error === 'SpinnakerSecretAccessDeniedError',
+      nothingCreated: w.elastiCache.groupIds().length === 0 && !w.secretsManager.secret('spin-elasticache/spinnaker-redis/redis-url'),
+    }),
+  },
+  {
+    name: 'operator: dry run of a GitOps-managed SpinnakerService shows the change to commit',
+    expected: 'dry run',
+    world: { flavor: 'operator', ...options({ dryRun: true }) },
+    prepare: (w) => {
+      const cr = w.kubernetes.store.get('SpinnakerService', 'spinnaker', 'spinnaker')!;
+      const annotations = { ...cr.metadata.annotations, 'argocd.argoproj.io/tracking-id': 'spinnaker:spinnaker.io/SpinnakerService:spinnaker/spinnaker' };
+      w.kubernetes.store.update({ ...cr, metadata: { ...cr.metadata, annotations } });
+    },
+    check: (w, result) => {
+      const plan = (result.output as { plan?: { spinnaker?: { gitOpsManaged?: string }; configMapDiff?: Record<string, string> } }).plan;
+      return {
+        nothingCreated: w.elastiCache.groupIds().length === 0,
+        planSaysGitOpsManaged: /Argo CD/.test(plan?.spinnaker?.gitOpsManaged ?? ''),
+        planShowsTheChange: Boolean(plan?.configMapDiff?.['spec.spinnakerConfig.service-settings.redis']?.includes('+skipLifeCycleManagement: true')),
+      };
+    },
+  },
   {
     name: 'GitOps-managed config refused: Flux applies the SpinnakerService (nothing created)',
     expected: 'failed before cutover',
