@@ -181,9 +181,18 @@ export const CASES: Case[] = [
     },
   },
   {
+    name: 'operator: the validating webhook denies the SpinnakerService change in the dry run (refused before anything is created)',
+    expected: 'failed before cutover',
+    world: { flavor: 'operator', spinnakerFaults: { webhookDenials: 1 } },
+    check: (w, result) => ({
+      refusedWithSpinnakerConfigRejectedError: result.error === 'SpinnakerConfigRejectedError' && /dry run/.test(result.cause ?? ''),
+      nothingCreated: w.elastiCache.groupIds().length === 0 && !w.secretsManager.secret('spin-elasticache/spinnaker-redis/redis-url'),
+    }),
+  },
+  {
     name: 'operator: the validating webhook denies the SpinnakerService patch (rolled back, CR unchanged)',
     expected: 'rolled back',
-    world: { flavor: 'operator', spinnakerFaults: { webhookDenials: 1 } },
+    world: { flavor: 'operator', spinnakerFaults: { webhookAllowFirst: 1, webhookDenials: 1 } },
     check: (_w, result) => ({ deniedWithSpinnakerConfigRejectedError: JSON.stringify(result.history).includes('SpinnakerConfigRejectedError') }),
   },
   {

@@ -71,9 +71,10 @@ export interface ClusterApi {
   /**
    * Patch a SpinnakerService: `merge` (RFC 7386; a `metadata.resourceVersion` in the patch is the
    * precondition, 409 otherwise) or `json` (RFC 6902; a `replace` of /metadata/resourceVersion is the precondition). Custom
-   * resources refuse strategic merge patches (415).
+   * resources refuse strategic merge patches (415). `dryRun`: validated and admitted (webhooks
+   * with sideEffects None run) but not stored (`?dryRun=All`).
    */
-  patchSpinnakerService(namespace: string, name: string, group: SpinnakerServiceGroup, patch: object, type: 'merge' | 'json'): Promise<SpinnakerService>;
+  patchSpinnakerService(namespace: string, name: string, group: SpinnakerServiceGroup, patch: object, type: 'merge' | 'json', options?: { dryRun?: boolean }): Promise<SpinnakerService>;
   /** Events in a namespace by field selector (e.g. `involvedObject.kind=SpinnakerService,involvedObject.name=spinnaker`). */
   listEvents(namespace: string, fieldSelector: string): Promise<KubeEvent[]>;
 }
@@ -159,13 +160,13 @@ export function createClusterApi(options: { clusterName: string; region: string;
         throw mapped;
       }
     },
-    async patchSpinnakerService(namespace, name, group, patch, type) {
+    async patchSpinnakerService(namespace, name, group, patch, type, options = {}) {
       const { custom } = await clients();
       return kubeCall(
-        `patch spinnakerservices.${group} ${namespace}/${name}`,
+        `patch spinnakerservices.${group} ${namespace}/${name}${options.dryRun ? ' (dry run)' : ''}`,
         async () =>
           (await custom.patchNamespacedCustomObject(
-            { group, version: 'v1alpha2', namespace, plural: 'spinnakerservices', name, body: patch },
+            { group, version: 'v1alpha2', namespace, plural: 'spinnakerservices', name, body: patch, ...(options.dryRun ? { dryRun: 'All' } : {}) },
             setHeaderOptions('Content-Type', type === 'merge' ? PatchStrategy.MergePatch : PatchStrategy.JsonPatch),
           )) as SpinnakerService,
       );

@@ -20,11 +20,20 @@ import type { ExecutionStatus } from '../aws/executions.js';
 import type { Flavor, MigrationConfig } from '../config/schema.js';
 import { SpinnakerFlavorUnsupportedError } from '../errors.js';
 import { applyHalyardChange, type HalyardChange, type HalyardPatchResult, planHalyardChange, restoreHalyardConfig } from '../halyard/change.js';
-import type { RedisTarget } from '../halyard/patch.js';
+import { type RedisTarget, redisTarget } from '../halyard/patch.js';
 import type { ClusterApi } from '../kubernetes/api.js';
 import { type AcquireResult, acquireLock, releaseLock } from '../kubernetes/lock.js';
 import { type GitOpsManagement, gitOpsManagement } from './gitops.js';
-import { acquireOperatorLock, applyOperatorChange, findSpinnakerService, type OperatorDeployRef, planOperatorChange, releaseOperatorLock, restoreOperatorConfig } from './operator.js';
+import {
+  acquireOperatorLock,
+  applyOperatorChange,
+  findSpinnakerService,
+  type OperatorDeployRef,
+  planOperatorChange,
+  preflightOperatorChange,
+  releaseOperatorLock,
+  restoreOperatorConfig,
+} from './operator.js';
 
 export type { Flavor } from '../config/schema.js';
 
@@ -106,6 +115,8 @@ export interface SpinnakerConfigFlavor {
   release(api: ClusterApi, config: MigrationConfig, executionArn: string): Promise<{ released: boolean; reason?: string }>;
   /** The holder's GitOps markers, read before anything is created. */
   gitOps(api: ClusterApi, config: MigrationConfig): Promise<{ holder: string; found: GitOpsManagement[] }>;
+  /** Checks the holder's own validation can make before anything is created (the operator: a server-side dry run of the patch). */
+  preflight?(api: ClusterApi, config: MigrationConfig): Promise<void>;
 }
 
 function halyardFlavor(flavor: 'halyard' | 'halyard-ha'): SpinnakerConfigFlavor {
@@ -172,6 +183,11 @@ function operatorFlavor(): SpinnakerConfigFlavor {
     restore: (api, config) => restoreOperatorConfig(api, config),
     acquire: (api, config, executionArn, executionStatus) => acquireOperatorLock(api, config, executionArn, executionStatus),
     release: (api, config, executionArn) => releaseOperatorLock(api, config, executionArn),
+    async preflight(api, config) {
+      // The primary endpoint is not known yet: a well-formed stand-in, so that Halyard's URL validation passes on the form.
+      const target = redisTarget(config, { address: `master.${config.target.replicationGroupId}.preflight.invalid`, port: config.target.port });
+      await preflightOperatorChange(api, config, target);
+    },
     async gitOps(api, config) {
       const { cr, name, group } = await findSpinnakerService(api, config);
       return { holder: `SpinnakerService ${config.spinnaker.namespace}/${name} (${group})`, found: gitOpsManagement(cr.metadata) };

@@ -161,15 +161,29 @@ export async function planOperatorChange(api: Pick<ClusterApi, 'listSpinnakerSer
 }
 
 /** A denial by the SpinnakerService validating webhook, as the API server words it, becomes SpinnakerConfigRejectedError. */
-function webhookDenial(error: unknown, name: string): never {
+function webhookDenial(error: unknown, name: string, dryRun = false): never {
   const message = error instanceof Error ? error.message : String(error);
   if (/admission webhook .* denied the request/i.test(message)) {
     throw new SpinnakerConfigRejectedError(
-      `The SpinnakerService validating webhook denied the change to ${name} (the operator runs Halyard's validation on every update): ${message}. The SpinnakerService is unchanged.`,
+      `The SpinnakerService validating webhook denied the change to ${name} (the operator runs Halyard's validation on every update)${dryRun ? ' in a server-side dry run, before anything was created' : ''}: ${message}. The SpinnakerService is unchanged.`,
       { cause: error },
     );
   }
   throw error;
+}
+
+/**
+ * The patch as a server-side dry run (`?dryRun=All`; the operator's webhook declares
+ * sideEffects None, so it runs), with a stand-in for the endpoint that is not known yet: a
+ * denial comes before anything is created. Nothing is stored.
+ */
+export async function preflightOperatorChange(api: Pick<ClusterApi, 'listSpinnakerServices' | 'patchSpinnakerService'>, config: MigrationConfig, target: RedisTarget): Promise<void> {
+  const change = await planOperatorChange(api, config, target);
+  if (change.changedKeys.length === 0) return;
+  const { cr, name, group } = change.found;
+  await api
+    .patchSpinnakerService(config.spinnaker.namespace, name, group, { metadata: { resourceVersion: cr.metadata?.resourceVersion }, spec: { spinnakerConfig: change.patch } }, 'merge', { dryRun: true })
+    .catch((error: unknown) => webhookDenial(error, name, true));
 }
 
 export function operatorLockHolderOf(cr: SpinnakerService) {

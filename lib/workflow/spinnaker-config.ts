@@ -39,6 +39,7 @@ export async function acquireMigration(
   const detection = await detectFlavor(deps.api, config);
   const flavor = spinnakerConfigFlavor(detection.flavor);
   await refuseGitOpsManaged(deps.api, flavor, config);
+  await flavor.preflight?.(deps.api, config);
   const secretAccess = await checkSpinnakerSecretAccess(deps.api, deps.iam, deps.secrets, config);
   const lock = await flavor.acquire(deps.api, config, executionArn, deps.executionStatus);
   return { ...lock, flavor: detection.flavor, flavorEvidence: [`${detection.source === 'input' ? 'from spinnaker.flavor' : 'detected'}: ${detection.flavor}`, ...detection.evidence], secretAccess };

@@ -409,6 +409,11 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
       // A resourceVersion in the patched object is a precondition, whatever the patch type (409 when stale).
       const expect = patched.metadata?.resourceVersion;
       if (spec.kind === 'SpinnakerService' && sub !== 'status') admit({ operation: 'UPDATE', resource, ...(namespace ? { namespace } : {}), name: name!, object: patched, oldObject: current });
+      // ?dryRun=All: every stage (preconditions, admission) runs, nothing is stored.
+      if (url.searchParams.get('dryRun') === 'All') {
+        if (expect && expect !== current.metadata.resourceVersion) throw new StoreError(409, 'Conflict', `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified`);
+        return send(req, res, 200, patched);
+      }
       const updated = store.update(
         { ...patched, metadata: { ...patched.metadata, resourceVersion: current.metadata.resourceVersion } },
         { statusOnly: sub === 'status', ...(expect ? { expectResourceVersion: expect } : {}) },

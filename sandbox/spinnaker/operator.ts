@@ -20,7 +20,7 @@
  *   `webhook-spinnakerservices-v1alpha2.spinnaker.io` on CREATE/UPDATE runs Halyard's validation
  *   (here: overrideBaseUrl must parse, as ServiceSettings.buildBaseUri demands).
  *
- * Fault switches: `webhookDenials` (the next N config changes are denied), `failNewRedis` (every
+ * Fault switches: `webhookDenials` (the next N config changes are denied, after `webhookAllowFirst`), `failNewRedis` (every
  * deploy of a config that points Spinnaker away from spin-redis fails: status Failure, Event
  * DeployFailed; the original config deploys fine, so a rollback can succeed).
  */
@@ -35,8 +35,10 @@ export const SPINNAKER_SERVICE_NAME = 'spinnaker';
 const VERSION = '1.35.0';
 
 export interface OperatorFaults {
-  /** Deny the next N updates that change spec.spinnakerConfig (a validating-webhook denial). */
+  /** Deny the next N updates that change spec.spinnakerConfig (a validating-webhook denial), dry runs included... */
   webhookDenials?: number;
+  /** ...after letting this many through (1: the workflow's server-side dry run passes, its real patch is denied). */
+  webhookAllowFirst?: number;
   /** Fail every deploy of a config whose Redis is not spin-redis (status Failure, Event DeployFailed). */
   failNewRedis?: boolean;
 }
@@ -206,6 +208,10 @@ export function createSpinnakerOperator(options: { namespace: string; halHome: s
     const override = redis?.overrideBaseUrl;
     if (override !== undefined && !/^(rediss?):\/\/(?:[^@/]*@)?([A-Za-z0-9.-]+):(\d{1,5})(\/\d*)?$/.test(String(override)))
       return `SpinnakerService validation failed:\nIllegal override baseURL for redis`;
+    if ((faults.webhookAllowFirst ?? 0) > 0) {
+      faults.webhookAllowFirst!--;
+      return undefined;
+    }
     if ((faults.webhookDenials ?? 0) > 0) {
       faults.webhookDenials!--;
       return 'SpinnakerService validation failed:\nerror validating spinnakerConfig: the sandbox was told to deny this change';
