@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { parseMigrationInput } from '../../../lib/config/schema.js';
 import { clusterApiFor } from '../../../lib/kubernetes/default-api.js';
+import { authorized, rolesIn } from '../../../sandbox/kubernetes/rbac.js';
 import type { ExecutionResult } from '../../../sandbox/runner.js';
 import type { SandboxWorld } from '../../../sandbox/world.js';
 import { leakedSecrets, rehearse } from '../../support/sandbox.js';
@@ -88,6 +89,19 @@ describe('the operator flavour', () => {
       name: 'KubernetesConflictError',
     });
   }, 30_000);
+});
+
+describe('the RBAC for operator installs (deploy/kubernetes-rbac.yaml, enforced by the emulator)', () => {
+  it('allows reading and patching SpinnakerServices in both API groups and listing Events, and nothing more', () => {
+    const rules = rolesIn();
+    for (const apiGroup of ['spinnaker.io', 'spinnaker.armory.io'])
+      for (const verb of ['get', 'list', 'patch']) expect({ apiGroup, verb, ok: authorized(rules, { verb, apiGroup, resource: 'spinnakerservices' }) }).toEqual({ apiGroup, verb, ok: true });
+    expect(authorized(rules, { verb: 'list', apiGroup: '', resource: 'events' })).toBe(true);
+    expect(authorized(rules, { verb: 'delete', apiGroup: 'spinnaker.io', resource: 'spinnakerservices' })).toBe(false);
+    expect(authorized(rules, { verb: 'update', apiGroup: 'spinnaker.io', resource: 'spinnakerservices' })).toBe(false);
+    expect(authorized(rules, { verb: 'patch', apiGroup: 'spinnaker.io', resource: 'spinnakerservices/status' })).toBe(false);
+    expect(authorized(rules, { verb: 'create', apiGroup: '', resource: 'events' })).toBe(false);
+  });
 });
 
 function snapshotUrl(world: SandboxWorld): string {
