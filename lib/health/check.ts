@@ -157,7 +157,7 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
     const api = deps.cluster();
     const { namespace } = config.spinnaker;
     const settings = await redisSettingsOf(api, config);
-    add(...spinnakerConfigFinding(settings.text, settings.key, primary, t.replicationGroupId));
+    add(...spinnakerConfigFinding(settings.text, settings.key, primary, t.replicationGroupId, settings.owner));
     const spinRedisReplicas = await api.readScale(namespace, config.spinnaker.spinRedis.deployment).catch((error: unknown) => {
       if (asMigrationError(error).name === 'KubernetesNotFoundError') return 0;
       throw error;
@@ -182,7 +182,7 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
  * operator install (spinnaker.flavor operator, or no Halyard ConfigMap) the SpinnakerService's
  * spec.spinnakerConfig.service-settings.redis, which the operator writes to the same file.
  */
-async function redisSettingsOf(api: Pick<ClusterApi, 'readConfigMap' | 'listSpinnakerServices'>, config: MigrationConfig): Promise<{ text: string | undefined; key: string }> {
+async function redisSettingsOf(api: Pick<ClusterApi, 'readConfigMap' | 'listSpinnakerServices'>, config: MigrationConfig): Promise<{ text: string | undefined; key: string; owner?: string }> {
   const key = config.spinnaker.halyard.files.redisServiceSettings.key;
   if (config.spinnaker.flavor !== 'operator') {
     const configMap = await api.readConfigMap(config.spinnaker.namespace, config.spinnaker.halyard.configMap).catch((error: unknown) => {
@@ -193,28 +193,35 @@ async function redisSettingsOf(api: Pick<ClusterApi, 'readConfigMap' | 'listSpin
   }
   const { cr } = await findSpinnakerService(api, config);
   const redis = (cr.spec?.spinnakerConfig?.['service-settings'] as { redis?: unknown } | undefined)?.redis;
-  return { text: redis === undefined ? undefined : stringify(redis), key: 'spec.spinnakerConfig.service-settings.redis' };
+  return { text: redis === undefined ? undefined : stringify(redis), key: 'spec.spinnakerConfig.service-settings.redis', owner: "the SpinnakerService's" };
 }
 
-export function spinnakerConfigFinding(redisYml: string | undefined, key: string, primary: { address: string; port: number } | undefined, groupId: string): [string, FindingStatus, string] {
+export function spinnakerConfigFinding(
+  redisYml: string | undefined,
+  key: string,
+  primary: { address: string; port: number } | undefined,
+  groupId: string,
+  owner = "Halyard's",
+): [string, FindingStatus, string] {
+  const next = owner === "Halyard's" ? 'the next hal deploy apply' : "the operator's next deploy";
   let settings: unknown;
   try {
     settings = parse(redisYml ?? '');
   } catch (error) {
-    return ['spinnaker-config', 'critical', `Halyard's ${key} does not parse as YAML (${(error as Error).name}): fix it before the next hal deploy apply`];
+    return ['spinnaker-config', 'critical', `${owner} ${key} does not parse as YAML (${(error as Error).name}): fix it before ${next}`];
   }
   const url = (settings as { overrideBaseUrl?: unknown } | null)?.overrideBaseUrl;
-  if (url === undefined) return ['spinnaker-config', 'critical', `Halyard's ${key} has no overrideBaseUrl, not ${groupId}: the next hal deploy apply moves Spinnaker off ElastiCache`];
+  if (url === undefined) return ['spinnaker-config', 'critical', `${owner} ${key} has no overrideBaseUrl, not ${groupId}: ${next} moves Spinnaker off ElastiCache`];
   let parsed: URL;
   try {
     if (typeof url !== 'string') throw new TypeError('not a string');
     parsed = new URL(url);
   } catch {
-    return ['spinnaker-config', 'critical', `Halyard's ${key} has an overrideBaseUrl that is not a URL: set it to the primary endpoint of ${groupId}`];
+    return ['spinnaker-config', 'critical', `${owner} ${key} has an overrideBaseUrl that is not a URL: set it to the primary endpoint of ${groupId}`];
   }
   const pointsHere = primary !== undefined && parsed.hostname === primary.address && Number(parsed.port || 6379) === primary.port;
-  if (pointsHere) return ['spinnaker-config', 'ok', `Halyard's ${key} points at ${primary.address}:${primary.port}`];
-  return ['spinnaker-config', 'critical', `Halyard's ${key} points at ${parsed.host}, not at ${groupId}: the next hal deploy apply moves Spinnaker off ElastiCache`];
+  if (pointsHere) return ['spinnaker-config', 'ok', `${owner} ${key} points at ${primary.address}:${primary.port}`];
+  return ['spinnaker-config', 'critical', `${owner} ${key} points at ${parsed.host}, not at ${groupId}: ${next} moves Spinnaker off ElastiCache`];
 }
 
 async function inspectInfo(endpoint: RedisEndpoint, wantedReplicas: number, metrics: HealthMetrics, add: (check: string, status: FindingStatus, detail: string) => void): Promise<void> {
