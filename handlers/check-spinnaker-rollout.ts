@@ -6,13 +6,13 @@
 import type { MigrationConfig } from '../lib/config/schema.js';
 import type { ClusterApi } from '../lib/kubernetes/api.js';
 import { clusterApiFor } from '../lib/kubernetes/default-api.js';
-import { checkRollout } from '../lib/kubernetes/rollout.js';
 import { defineStepHandler } from '../lib/workflow/handler.js';
+import { checkSpinnakerRollout } from '../lib/workflow/spinnaker-config.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { api: (config: MigrationConfig) => ClusterApi; now?: () => Date }) {
   return defineStepHandler('CheckSpinnakerRollout', (state: MigrationState) =>
-    checkRollout(deps.api(state.config), state.config, state.rollout, deps.now, {
+    checkSpinnakerRollout(deps.api(state.config), state, deps.now, {
       ...(state.quiesce ? { pausedSince: state.quiesce.startedAt } : {}),
       ...(state.halyard ? { switchedAt: state.halyard.patchedAt } : {}),
     }),

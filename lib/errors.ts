@@ -196,6 +196,22 @@ export class SpinnakerRoleUnknownError extends FatalError {
 export class SpinnakerFlavorUnsupportedError extends FatalError {
   readonly name = 'SpinnakerFlavorUnsupportedError';
 }
+/**
+ * The object that holds Spinnaker's config (the Halyard ConfigMap or the SpinnakerService) is
+ * managed by Argo CD or Flux: our change would be reverted by their next sync. Refused before
+ * anything is created; the message carries the change to commit to the repository instead.
+ */
+export class SpinnakerConfigGitOpsManagedError extends FatalError {
+  readonly name = 'SpinnakerConfigGitOpsManagedError';
+}
+/** The API server refused the config change for good: the SpinnakerService validating webhook denied it, or the object has no usable spinnakerConfig. */
+export class SpinnakerConfigRejectedError extends FatalError {
+  readonly name = 'SpinnakerConfigRejectedError';
+}
+/** The Spinnaker Operator reported `status.status: Failure` (or a DeployFailed/DeployError Event) for the changed config. */
+export class SpinnakerOperatorDeployFailedError extends FatalError {
+  readonly name = 'SpinnakerOperatorDeployFailedError';
+}
 
 /**
  * The transient classes, and from them the names the ASL's transient retrier lists. A test

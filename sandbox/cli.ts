@@ -18,8 +18,9 @@ const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FI
   --keys N         Seed spin-redis with about N Spinnaker-shaped keys (default 50000).
   --auth           Give the new group an AUTH token (from Secrets Manager): the services then
                    connect through redis.connection, a kork-secrets reference to the URL secret.
-  --flavor F       How the simulated Spinnaker is installed: halyard (default) or halyard-ha
-                   (HA clouddriver: spin-clouddriver-rw/-ro/-ro-deck/-caching).
+  --flavor F       How the simulated Spinnaker is installed: halyard (default), halyard-ha
+                   (HA clouddriver: spin-clouddriver-rw/-ro/-ro-deck/-caching) or operator
+                   (a SpinnakerService reconciled by a simulated Spinnaker Operator).
   --report FILE    Write a JSON report (status, steps, history, key counts, endpoints).
   --keep           Leave the sandbox running after the migration, until Ctrl-C / SIGTERM.
   --fail-at STATE  Inject a fatal failure when STATE runs (e.g. HalDeployApply), to watch
@@ -99,8 +100,8 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     return 2;
   }
   const flavor = values.flavor ?? 'halyard';
-  if (flavor !== 'halyard' && flavor !== 'halyard-ha') {
-    process.stderr.write(`--flavor: the sandbox installs halyard or halyard-ha (got ${flavor}; helm-stable, helm-opsmx and operator are not simulated yet)\n`);
+  if (flavor !== 'halyard' && flavor !== 'halyard-ha' && flavor !== 'operator') {
+    process.stderr.write(`--flavor: the sandbox installs halyard, halyard-ha or operator (got ${flavor}; helm-stable and helm-opsmx are not simulated yet)\n`);
     return 2;
   }
   const out = new Progress(process.stdout, values.quiet ?? false);
@@ -247,6 +248,10 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
     out.line(`  ${service.name.padEnd(22)} -> ${redis}${service.authenticated ? '  (AUTH from the URL user-info)' : ''}`);
   }
   out.line(`  Halyard overrideBaseUrl: ${s.halyard.overrideBaseUrl ?? '(not set: Halyard manages spin-redis)'}`);
+  if (s.spinnakerService) {
+    const st = s.spinnakerService.status as { status?: string; lastDeployed?: { config?: { hash?: string } } };
+    out.line(`  SpinnakerService spinnaker: status ${st.status ?? '?'}, config hash ${st.lastDeployed?.config?.hash ?? '?'}`);
+  }
   out.line(`  spin-redis replicas: ${s.spinRedis.replicas}${s.spinRedis.replicas === 0 ? ' (scaled down)' : ''}`);
   out.line('');
   out.line(`Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}, on ElastiCache ${report.keys.target}`);
@@ -352,7 +357,8 @@ function printKeepHelp(out: Progress, world: SandboxWorld): void {
   out.line(`  export AWS_ACCESS_KEY_ID=${world.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${world.credentials.secretAccessKey} AWS_DEFAULT_REGION=${world.region}   # sandbox-only credentials`);
   out.line(`  aws --endpoint-url ${e.elasticache} elasticache describe-replication-groups`);
   out.line(`  aws --endpoint-url ${e.eks} eks describe-cluster --name ${world.clusterName}`);
-  out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get configmap,deploy,pods`);
+  if (world.spinnaker.operator) out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get spinsvc -o yaml`);
+  out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get ${world.spinnaker.operator ? 'spinsvc' : 'configmap'},deploy,pods`);
   if (world.spinnaker.spinRedis) out.line(`  redis-cli -u ${e.sourceRedis} dbsize`);
   if (e.targetRedis) out.line(`  redis-cli -u ${e.targetRedis} --tls --cacert ${e.caFile} --askpass dbsize   # token: ${world.secretHint}`);
 }

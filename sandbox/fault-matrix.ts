@@ -4,7 +4,8 @@
  * branch in the handlers), and the same invariants checked at the end of every case:
  *   - spinRedisDataIntact: the start state is where Spinnaker points now;
  *   - orcaWritesPresent: every execution orca wrote during the run is there too;
- *   - configMapConsistent: fully patched after success, byte-identical to the original otherwise;
+ *   - configMapConsistent: fully patched after success, byte-identical to the original otherwise
+ *     (for the operator flavour: the SpinnakerService's spec.spinnakerConfig);
  *   - spinRedisReplicas: 0 after success, the original count otherwise;
  *   - noSecretInOutput: no secret in logs, execution output, history, ConfigMap or notifications;
  *   - noMessageProcessedTwice, noMessageLost, noDeletedKeyResurrected, lastWriteWins: the write
@@ -20,6 +21,7 @@ import { connectRedis } from '../lib/redis/connect.js';
 import { runMigration, type ExecutionResult, type RunOptions, type TaskHandler } from './runner.js';
 import { INITIAL_FILES } from './spinnaker/index.js';
 import { InjectedFaultError } from './faults.js';
+import { configHash } from './spinnaker/operator.js';
 import { startWorld, SANDBOX_GROUP_ID, type SandboxWorld, type WorldOptions, type WorldSnapshot } from './world.js';
 import { createSandboxPki } from './pki.js';
 import { join } from 'node:path';
@@ -153,6 +155,106 @@ export const CASES: Case[] = [
         return result;
       },
     },
+  },
+  {
+    name: 'GitOps-managed config refused: Argo CD tracks the Halyard ConfigMap (nothing created, the change to commit printed)',
+    expected: 'failed before cutover',
+    prepare: (w) => {
+      const cm = w.kubernetes.store.get('ConfigMap', 'spinnaker', 'halyard-config')!;
+      const annotations = { ...cm.metadata.annotations, 'argocd.argoproj.io/tracking-id': 'spinnaker:/ConfigMap:spinnaker/halyard-config' };
+      w.kubernetes.store.update({ ...cm, metadata: { ...cm.metadata, annotations } });
+    },
+    check: (w, result) => ({
+      refusedWithSpinnakerConfigGitOpsManagedError: result.error === 'SpinnakerConfigGitOpsManagedError',
+      changeToCommitPrinted: /\+skipLifeCycleManagement: true/.test(result.cause ?? ''),
+      nothingCreated: w.elastiCache.groupIds().length === 0 && !w.secretsManager.secret('spin-elasticache/spinnaker-redis/redis-url'),
+    }),
+  },
+  {
+    name: 'operator: SpinnakerService patched, the operator redeploys (hash changed, status OK)',
+    expected: 'succeeded',
+    world: { flavor: 'operator' },
+    check: async (w, result) => {
+      const snapshot = await w.snapshot();
+      const status = snapshot.spinnakerService?.status as { status?: string; lastDeployed?: { config?: { hash?: string } } } | undefined;
+      const deployed = configHash(JSON.parse(snapshot.spinnakerService?.spinnakerConfig ?? '{}'));
+      return {
+        detectedOperator: (result.output as { lock?: { flavor?: string } }).lock?.flavor === 'operator',
+        noHalyardConfigMap: !w.kubernetes.store.get('ConfigMap', 'spinnaker', 'halyard-config'),
+        operatorDeployedThePatchedConfig: status?.status === 'OK' && status.lastDeployed?.config?.hash === deployed && configHash(JSON.parse(w.spinnaker.operator!.initialConfig())) !== deployed,
+      };
+    },
+  },
+  {
+    name: 'operator: the validating webhook denies the SpinnakerService change in the dry run (refused before anything is created)',
+    expected: 'failed before cutover',
+    world: { flavor: 'operator', spinnakerFaults: { webhookDenials: 1 } },
+    check: (w, result) => ({
+      refusedWithSpinnakerConfigRejectedError: result.error === 'SpinnakerConfigRejectedError' && /dry run/.test(result.cause ?? ''),
+      nothingCreated: w.elastiCache.groupIds().length === 0 && !w.secretsManager.secret('spin-elasticache/spinnaker-redis/redis-url'),
+    }),
+  },
+  {
+    name: 'operator: the validating webhook denies the SpinnakerService patch (rolled back, CR unchanged)',
+    expected: 'rolled back',
+    world: { flavor: 'operator', spinnakerFaults: { webhookAllowFirst: 1, webhookDenials: 1 } },
+    check: (_w, result) => ({ deniedWithSpinnakerConfigRejectedError: JSON.stringify(result.history).includes('SpinnakerConfigRejectedError') }),
+  },
+  {
+    name: 'operator: the operator reports Failure (rolled back, CR restored byte for byte)',
+    expected: 'rolled back',
+    world: { flavor: 'operator', spinnakerFaults: { failNewRedis: true } },
+    check: async (w, result) => {
+      const snapshot = await w.snapshot();
+      return {
+        failedWithSpinnakerOperatorDeployFailedError: JSON.stringify(result.history).includes('SpinnakerOperatorDeployFailedError'),
+        deployFailedEventRead: JSON.stringify(result.history).includes('DeployFailed: error deploying Spinnaker'),
+        operatorOkAgain: (snapshot.spinnakerService?.status as { status?: string } | undefined)?.status === 'OK',
+      };
+    },
+  },
+  { name: 'operator: no AUTH token', expected: 'succeeded', world: { flavor: 'operator', auth: false } },
+  {
+    name: "operator: the Spinnaker pods' IAM role cannot read the Redis URL secret: refused before anything is created",
+    expected: 'failed before cutover',
+    world: { flavor: 'operator', podRolePolicy: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:someone-else/*' }] },
+    check: (w, result) => ({
+      refusedWithSpinnakerSecretAccessDeniedError: result.error === 'SpinnakerSecretAccessDeniedError',
+      nothingCreated: w.elastiCache.groupIds().length === 0 && !w.secretsManager.secret('spin-elasticache/spinnaker-redis/redis-url'),
+    }),
+  },
+  {
+    name: 'operator: dry run of a GitOps-managed SpinnakerService shows the change to commit',
+    expected: 'dry run',
+    world: { flavor: 'operator', ...options({ dryRun: true }) },
+    prepare: (w) => {
+      const cr = w.kubernetes.store.get('SpinnakerService', 'spinnaker', 'spinnaker')!;
+      const annotations = { ...cr.metadata.annotations, 'argocd.argoproj.io/tracking-id': 'spinnaker:spinnaker.io/SpinnakerService:spinnaker/spinnaker' };
+      w.kubernetes.store.update({ ...cr, metadata: { ...cr.metadata, annotations } });
+    },
+    check: (w, result) => {
+      const plan = (result.output as { plan?: { spinnaker?: { gitOpsManaged?: string }; configMapDiff?: Record<string, string> } }).plan;
+      return {
+        nothingCreated: w.elastiCache.groupIds().length === 0,
+        planSaysGitOpsManaged: /Argo CD/.test(plan?.spinnaker?.gitOpsManaged ?? ''),
+        planShowsTheChange: Boolean(plan?.configMapDiff?.['spec.spinnakerConfig.service-settings.redis']?.includes('+skipLifeCycleManagement: true')),
+      };
+    },
+  },
+  {
+    name: 'GitOps-managed config refused: Flux applies the SpinnakerService (nothing created)',
+    expected: 'failed before cutover',
+    world: { flavor: 'operator' },
+    prepare: (w) => {
+      const cr = w.kubernetes.store.get('SpinnakerService', 'spinnaker', 'spinnaker')!;
+      const labels = { ...cr.metadata.labels, 'kustomize.toolkit.fluxcd.io/name': 'spinnaker', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' };
+      w.kubernetes.store.update({ ...cr, metadata: { ...cr.metadata, labels } });
+    },
+    check: (w, result) => ({
+      refusedWithSpinnakerConfigGitOpsManagedError: result.error === 'SpinnakerConfigGitOpsManagedError',
+      changeToCommitPrinted: /spec\.spinnakerConfig\.service-settings\.redis/.test(result.cause ?? ''),
+      nothingCreated: w.elastiCache.groupIds().length === 0,
+    }),
   },
   {
     name: 'HA clouddriver (rw/ro/ro-deck/caching follow clouddriver-local.yml)',
@@ -629,14 +731,19 @@ export async function runCase(
     const lostFromStart = startState.filter((k) => !present.has(k) && !ledger.deleted(k) && !(startMembers.get(k) ?? ['(not a collection)']).every((m) => ledger.memberDeleted(k, m)));
     where?.disconnect();
     const { config: _config, ...halyardFiles } = snapshot.configMap;
-    const redisYml = (parseYaml(snapshot.configMap['redis.yml'] ?? '') ?? {}) as Record<string, unknown>;
+    // Operator installs: the SpinnakerService's service-settings.redis, and its spec.spinnakerConfig byte for byte.
+    const operator = world.spinnaker.operator;
+    const operatorConfig = snapshot.spinnakerService ? (JSON.parse(snapshot.spinnakerService.spinnakerConfig) as { 'service-settings'?: { redis?: Record<string, unknown> } }) : undefined;
+    const redisYml = (operator ? (operatorConfig?.['service-settings']?.redis ?? {}) : (parseYaml(snapshot.configMap['redis.yml'] ?? '') ?? {})) as Record<string, unknown>;
+    const original = operator ? snapshot.spinnakerService?.spinnakerConfig === operator.initialConfig() : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES);
+    const holderAnnotations = operator ? (snapshot.spinnakerService?.annotations ?? {}) : snapshot.configMapAnnotations;
     const invariants: Record<string, boolean> = {
       // Keys a Spinnaker service deleted itself (orca's cleanup, evictions) are not lost data.
       spinRedisDataIntact: lostFromStart.length === 0,
       orcaWritesPresent: snapshot.keys.orcaExecutionsMissing === 0,
       configMapConsistent: migrated
         ? redisYml.skipLifeCycleManagement === true && redisYml.enabled === undefined && String(redisYml.overrideBaseUrl).startsWith('rediss://') && pointsAtTarget && connectedWithToken
-        : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES),
+        : original,
       spinRedisReplicas: migrated ? snapshot.spinRedis.replicas === 0 : snapshot.spinRedis.replicas === 1 && snapshot.spinRedis.running,
       // The pause ends with every Spinnaker service at its replicas and Ready, and nothing of the quiesce left behind.
       ...(actual === 'rollback failed'
@@ -647,9 +754,9 @@ export async function runCase(
               world.kubernetes.store.list('Deployment', 'spinnaker').every((d) => !d.metadata.annotations?.['spin-elasticache.io/quiesced-replicas']),
           }),
       noSecretInOutput: world.secrets.every(
-        (s) => !JSON.stringify([result.output, result.history, result.cause, snapshot.configMap, snapshot.configMapAnnotations, world.sns.messages, logs]).includes(s),
+        (s) => !JSON.stringify([result.output, result.history, result.cause, snapshot.configMap, snapshot.configMapAnnotations, snapshot.spinnakerService, world.sns.messages, logs]).includes(s),
       ),
-      ...(actual === 'rollback failed' ? {} : { lockReleased: !snapshot.configMapAnnotations['spin-elasticache.io/lock'] }),
+      ...(actual === 'rollback failed' ? {} : { lockReleased: !holderAnnotations['spin-elasticache.io/lock'] }),
       ...snapshot.invariants,
       ...(await c.check?.(world, result)),
     };

@@ -16,6 +16,7 @@ import type { FaultInjector } from './aws/http.js';
 import { type IamEmulator, type PolicyStatement, startIamEmulator } from './aws/iam.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/server.js';
 import { createSpinnakerSimulation, type SpinnakerFaults, type SpinnakerSimulation, type SpinnakerSnapshot } from './spinnaker/index.js';
+import { OPERATOR_WEBHOOK, type OperatorFaults, SPINNAKER_SERVICE_NAME } from './spinnaker/operator.js';
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
 import { computeInvariants, cutoverWindow, readFinalState, type InvariantReport } from './spinnaker/ledger.js';
 import { loadHandlers, ROOT, runMigration, type ExecutionResult } from './runner.js';
@@ -31,11 +32,11 @@ export interface WorldOptions {
   log?: (message: string) => void;
   /** Override parts of the migration input (e.g. options). */
   input?: Partial<MigrationInput>;
-  spinnakerFaults?: SpinnakerFaults;
+  spinnakerFaults?: SpinnakerFaults & OperatorFaults;
   /** AUTH on the new group (the token in Secrets Manager); default true. */
   auth?: boolean;
   /** How the simulated Spinnaker is installed. */
-  flavor?: 'halyard' | 'halyard-ha';
+  flavor?: 'halyard' | 'halyard-ha' | 'operator';
   /** The identity policy of the Spinnaker pods' IRSA role; default: GetSecretValue on spin-elasticache/*. */
   podRolePolicy?: PolicyStatement[];
   /** spin-redis's container memory limit (a Kubernetes quantity such as `16Mi`); none by default, as Halyard deploys it. */
@@ -53,6 +54,8 @@ export interface WorldSnapshot {
   halyard: { overrideBaseUrl?: string };
   configMap: Record<string, string>;
   configMapAnnotations: Record<string, string>;
+  /** Operator installs: the SpinnakerService's spec.spinnakerConfig (JSON, as stored), annotations and status. */
+  spinnakerService?: { spinnakerConfig: string; annotations: Record<string, string>; status: Record<string, unknown> };
   keys: { seeded: number; source: number; target: number; orcaExecutionsWritten: number; orcaExecutionsMissing: number };
   missingExecutions: string[];
   /** The ledger's invariants against the Redis Spinnaker points to at the end (sandbox/spinnaker/ledger.ts). */
@@ -199,6 +202,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       securityGroupIds: [NETWORK.securityGroups[1]!],
     });
     await spinnaker.install(kubernetes.store);
+    if (spinnaker.operator) kubernetes.setAdmission(OPERATOR_WEBHOOK, spinnaker.operator.webhook);
     log(`Kubernetes API ${kubernetes.url}, spin-redis ${spinnaker.spinRedisUrl}`);
 
     const source = await connectRedis({ url: spinnaker.spinRedisUrl }, { connectionName: 'spin-elasticache-sandbox-seed' });
@@ -325,6 +329,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
         }
         const sim = spinnaker.snapshot();
         const cm = kubernetes.store.get('ConfigMap', 'spinnaker', 'halyard-config');
+        const cr = kubernetes.store.get('SpinnakerService', 'spinnaker', SPINNAKER_SERVICE_NAME);
         const sourceCount = spinnaker.spinRedis
           ? await connectRedis({ url: spinnaker.spinRedisUrl })
               .then(async (r) => (await r.dbsize()) + (r.disconnect(), 0))
@@ -364,6 +369,15 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
           ...sim,
           configMap: (cm?.data ?? {}) as Record<string, string>,
           configMapAnnotations: cm?.metadata.annotations ?? {},
+          ...(cr
+            ? {
+                spinnakerService: {
+                  spinnakerConfig: JSON.stringify((cr.spec as { spinnakerConfig?: unknown }).spinnakerConfig ?? {}),
+                  annotations: cr.metadata.annotations ?? {},
+                  status: (cr.status ?? {}) as Record<string, unknown>,
+                },
+              }
+            : {}),
           keys: { seeded: seed.keys, source: sourceCount, target: targetCount, orcaExecutionsWritten: sim.orcaExecutionsWritten, orcaExecutionsMissing: missingNow.length },
           missingExecutions: missingNow.slice(0, 20),
           invariants: {

@@ -155,6 +155,14 @@ export const MigrationInputSchema = z
          * absent. Only the Halyard flavours are patched today; the others are refused before anything is created.
          */
         flavor: z.enum(FLAVORS, `flavor must be one of ${FLAVORS.join(', ')}`).optional(),
+        /** The SpinnakerService of an operator install (flavor operator): found by listing when there is one; name it when there are several. */
+        operator: z
+          .strictObject({
+            name: k8sSubdomain('the SpinnakerService name').optional(),
+            /** spinnaker.io (the open-source operator) or spinnaker.armory.io (Armory's); both are tried when absent. */
+            apiGroup: z.enum(['spinnaker.io', 'spinnaker.armory.io'], "apiGroup must be 'spinnaker.io' or 'spinnaker.armory.io'").optional(),
+          })
+          .prefault({}),
         /**
          * With AUTH: the Secrets Manager secret (created or updated by the migration, in the cluster's
          * region) whose value is the whole `rediss://:<token>@<primary>:<port>` URL, the value every
@@ -232,6 +240,14 @@ export const MigrationInputSchema = z
          * (iam:SimulatePrincipalPolicy): for pods on the node role, or a policy the simulator cannot judge.
          */
         skipSpinnakerSecretAccessCheck: z.boolean().default(false),
+        /**
+         * Patch the Spinnaker config even when Argo CD or Flux manage the object that holds it (the
+         * Halyard ConfigMap or the SpinnakerService). Off: refused before anything is created, with
+         * the change to commit instead. RISK: the next sync reverts the patch (Flux every interval,
+         * Argo CD when self-heal is on), moving Spinnaker back to spin-redis after it was scaled to 0;
+         * turn reconciliation off for that object first, and commit the change before turning it back on.
+         */
+        allowGitOpsManagedConfig: z.boolean().default(false),
       })
       .prefault({}),
   })

@@ -10,7 +10,7 @@
  */
 import { DescribeCacheParametersCommand, type ElastiCacheClient, type ReplicationGroup } from '@aws-sdk/client-elasticache';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { MigrationConfig } from '../config/schema.js';
 import { asMigrationError } from '../errors.js';
 import { keyCount } from '../redis/keyspace.js';
@@ -21,6 +21,7 @@ import type { ClusterApi } from '../kubernetes/api.js';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
 import { pingRedis } from '../redis/ping.js';
 import { getAuthToken } from '../secrets/auth-token.js';
+import { findSpinnakerService } from '../spinnaker/operator.js';
 
 export type FindingStatus = 'ok' | 'warning' | 'critical';
 
@@ -53,7 +54,7 @@ export interface HealthReport {
 export interface HealthDeps {
   elastiCache: Pick<ElastiCacheClient, 'send'>;
   secretsManager: Pick<SecretsManagerClient, 'send'>;
-  cluster: () => Pick<ClusterApi, 'readConfigMap' | 'readScale'>;
+  cluster: () => Pick<ClusterApi, 'readConfigMap' | 'readScale' | 'listSpinnakerServices'>;
   now?: () => Date;
 }
 
@@ -155,8 +156,8 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
   try {
     const api = deps.cluster();
     const { namespace } = config.spinnaker;
-    const configMap = await api.readConfigMap(namespace, config.spinnaker.halyard.configMap);
-    add(...spinnakerConfigFinding(configMap.data?.[config.spinnaker.halyard.files.redisServiceSettings.key], config.spinnaker.halyard.files.redisServiceSettings.key, primary, t.replicationGroupId));
+    const settings = await redisSettingsOf(api, config);
+    add(...spinnakerConfigFinding(settings.text, settings.key, primary, t.replicationGroupId, settings.owner));
     const spinRedisReplicas = await api.readScale(namespace, config.spinnaker.spinRedis.deployment).catch((error: unknown) => {
       if (asMigrationError(error).name === 'KubernetesNotFoundError') return 0;
       throw error;
@@ -176,25 +177,51 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
  * Where Halyard's redis service settings point. A file that does not parse, or a URL that is
  * not one, is critical: the next `hal deploy apply` fails or points Spinnaker somewhere else.
  */
-export function spinnakerConfigFinding(redisYml: string | undefined, key: string, primary: { address: string; port: number } | undefined, groupId: string): [string, FindingStatus, string] {
+/**
+ * Spinnaker's redis service settings as YAML: Halyard's redis.yml in the ConfigMap, or for an
+ * operator install (spinnaker.flavor operator, or no Halyard ConfigMap) the SpinnakerService's
+ * spec.spinnakerConfig.service-settings.redis, which the operator writes to the same file.
+ */
+async function redisSettingsOf(api: Pick<ClusterApi, 'readConfigMap' | 'listSpinnakerServices'>, config: MigrationConfig): Promise<{ text: string | undefined; key: string; owner?: string }> {
+  const key = config.spinnaker.halyard.files.redisServiceSettings.key;
+  if (config.spinnaker.flavor !== 'operator') {
+    const configMap = await api.readConfigMap(config.spinnaker.namespace, config.spinnaker.halyard.configMap).catch((error: unknown) => {
+      if (asMigrationError(error).name === 'KubernetesNotFoundError') return undefined;
+      throw error;
+    });
+    if (configMap) return { text: configMap.data?.[key], key };
+  }
+  const { cr } = await findSpinnakerService(api, config);
+  const redis = (cr.spec?.spinnakerConfig?.['service-settings'] as { redis?: unknown } | undefined)?.redis;
+  return { text: redis === undefined ? undefined : stringify(redis), key: 'spec.spinnakerConfig.service-settings.redis', owner: "the SpinnakerService's" };
+}
+
+export function spinnakerConfigFinding(
+  redisYml: string | undefined,
+  key: string,
+  primary: { address: string; port: number } | undefined,
+  groupId: string,
+  owner = "Halyard's",
+): [string, FindingStatus, string] {
+  const next = owner === "Halyard's" ? 'the next hal deploy apply' : "the operator's next deploy";
   let settings: unknown;
   try {
     settings = parse(redisYml ?? '');
   } catch (error) {
-    return ['spinnaker-config', 'critical', `Halyard's ${key} does not parse as YAML (${(error as Error).name}): fix it before the next hal deploy apply`];
+    return ['spinnaker-config', 'critical', `${owner} ${key} does not parse as YAML (${(error as Error).name}): fix it before ${next}`];
   }
   const url = (settings as { overrideBaseUrl?: unknown } | null)?.overrideBaseUrl;
-  if (url === undefined) return ['spinnaker-config', 'critical', `Halyard's ${key} has no overrideBaseUrl, not ${groupId}: the next hal deploy apply moves Spinnaker off ElastiCache`];
+  if (url === undefined) return ['spinnaker-config', 'critical', `${owner} ${key} has no overrideBaseUrl, not ${groupId}: ${next} moves Spinnaker off ElastiCache`];
   let parsed: URL;
   try {
     if (typeof url !== 'string') throw new TypeError('not a string');
     parsed = new URL(url);
   } catch {
-    return ['spinnaker-config', 'critical', `Halyard's ${key} has an overrideBaseUrl that is not a URL: set it to the primary endpoint of ${groupId}`];
+    return ['spinnaker-config', 'critical', `${owner} ${key} has an overrideBaseUrl that is not a URL: set it to the primary endpoint of ${groupId}`];
   }
   const pointsHere = primary !== undefined && parsed.hostname === primary.address && Number(parsed.port || 6379) === primary.port;
-  if (pointsHere) return ['spinnaker-config', 'ok', `Halyard's ${key} points at ${primary.address}:${primary.port}`];
-  return ['spinnaker-config', 'critical', `Halyard's ${key} points at ${parsed.host}, not at ${groupId}: the next hal deploy apply moves Spinnaker off ElastiCache`];
+  if (pointsHere) return ['spinnaker-config', 'ok', `${owner} ${key} points at ${primary.address}:${primary.port}`];
+  return ['spinnaker-config', 'critical', `${owner} ${key} points at ${parsed.host}, not at ${groupId}: ${next} moves Spinnaker off ElastiCache`];
 }
 
 async function inspectInfo(endpoint: RedisEndpoint, wantedReplicas: number, metrics: HealthMetrics, add: (check: string, status: FindingStatus, detail: string) => void): Promise<void> {

@@ -8,11 +8,14 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import {
   AppsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
+  type CoreV1Event,
   Exec,
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
   type V1ConfigMap,
+  type V1ObjectMeta,
   type V1Deployment,
   type V1Pod,
   type V1Secret,
@@ -30,6 +33,21 @@ export type Deployment = V1Deployment;
 export type Pod = V1Pod;
 export type ServiceAccount = V1ServiceAccount;
 export type Secret = V1Secret;
+export type KubeEvent = CoreV1Event;
+
+/** The Spinnaker Operator's API groups: the open-source operator's and Armory's (both v1alpha2, plural spinnakerservices). */
+export const SPINNAKER_SERVICE_GROUPS = ['spinnaker.io', 'spinnaker.armory.io'] as const;
+export type SpinnakerServiceGroup = (typeof SPINNAKER_SERVICE_GROUPS)[number];
+
+/** A `SpinnakerService` (spinnaker.io/v1alpha2): what the migration reads and patches of it. */
+export interface SpinnakerService {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  spec?: { spinnakerConfig?: Record<string, unknown>; [field: string]: unknown };
+  /** Written by the operator only (status subresource): `status` OK/Updating/Unavailable/N/A/Failure, `lastDeployed.<detector>.hash`. */
+  status?: { status?: string; lastDeployed?: Record<string, { hash?: string; lastUpdatedAt?: string }>; [field: string]: unknown };
+}
 
 export interface ExecResult {
   exitCode: number;
@@ -52,13 +70,24 @@ export interface ClusterApi {
   /** One Secret (spin-redis's password on Bitnami charts); its `data` values are base64. */
   readSecret(namespace: string, name: string): Promise<Secret>;
   exec(namespace: string, pod: string, container: string, command: string[], stdin?: string): Promise<ExecResult>;
+  /** The SpinnakerServices of a namespace in one API group; [] when that group's CRD is not installed (404). */
+  listSpinnakerServices(namespace: string, group: SpinnakerServiceGroup): Promise<SpinnakerService[]>;
+  /**
+   * Patch a SpinnakerService: `merge` (RFC 7386; a `metadata.resourceVersion` in the patch is the
+   * precondition, 409 otherwise) or `json` (RFC 6902; a `replace` of /metadata/resourceVersion is the precondition). Custom
+   * resources refuse strategic merge patches (415). `dryRun`: validated and admitted (webhooks
+   * with sideEffects None run) but not stored (`?dryRun=All`).
+   */
+  patchSpinnakerService(namespace: string, name: string, group: SpinnakerServiceGroup, patch: object, type: 'merge' | 'json', options?: { dryRun?: boolean }): Promise<SpinnakerService>;
+  /** Events in a namespace by field selector (e.g. `involvedObject.kind=SpinnakerService,involvedObject.name=spinnaker`). */
+  listEvents(namespace: string, fieldSelector: string): Promise<KubeEvent[]>;
 }
 
 const TOKEN_TTL_MS = 10 * 60_000; // EKS accepts a token for ~15 minutes
 const OUTPUT_LIMIT = 256 * 1024;
 
 export function createClusterApi(options: { clusterName: string; region: string; eks: () => Pick<EKSClient, 'send'> }): ClusterApi {
-  let cached: { core: CoreV1Api; apps: AppsV1Api; exec: Exec; expires: number } | undefined;
+  let cached: { core: CoreV1Api; apps: AppsV1Api; custom: CustomObjectsApi; exec: Exec; expires: number } | undefined;
   async function clients() {
     if (cached && cached.expires > Date.now()) return cached;
     const cluster = await describeEksCluster(options.eks(), options.clusterName);
@@ -70,7 +99,7 @@ export function createClusterApi(options: { clusterName: string; region: string;
       contexts: [{ name: 'spin-elasticache', cluster: options.clusterName, user: 'spin-elasticache' }],
       currentContext: 'spin-elasticache',
     });
-    cached = { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), exec: new Exec(kc), expires: Date.now() + TOKEN_TTL_MS };
+    cached = { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), custom: kc.makeApiClient(CustomObjectsApi), exec: new Exec(kc), expires: Date.now() + TOKEN_TTL_MS };
     return cached;
   }
 
@@ -127,6 +156,33 @@ export function createClusterApi(options: { clusterName: string; region: string;
     async exec(namespace, pod, container, command, stdin) {
       const { exec } = await clients();
       return runExec(exec, namespace, pod, container, command, stdin);
+    },
+    async listSpinnakerServices(namespace, group) {
+      const { custom } = await clients();
+      try {
+        const list = (await custom.listNamespacedCustomObject({ group, version: 'v1alpha2', namespace, plural: 'spinnakerservices' })) as { items?: SpinnakerService[] };
+        return list.items ?? [];
+      } catch (error) {
+        const mapped = mapKubernetesError(error, `list spinnakerservices.${group} in ${namespace}`);
+        if (mapped.name === 'KubernetesNotFoundError') return [];
+        throw mapped;
+      }
+    },
+    async patchSpinnakerService(namespace, name, group, patch, type, options = {}) {
+      const { custom } = await clients();
+      return kubeCall(
+        `patch spinnakerservices.${group} ${namespace}/${name}${options.dryRun ? ' (dry run)' : ''}`,
+        async () =>
+          (await custom.patchNamespacedCustomObject(
+            { group, version: 'v1alpha2', namespace, plural: 'spinnakerservices', name, body: patch, ...(options.dryRun ? { dryRun: 'All' } : {}) },
+            setHeaderOptions('Content-Type', type === 'merge' ? PatchStrategy.MergePatch : PatchStrategy.JsonPatch),
+          )) as SpinnakerService,
+      );
+    },
+    async listEvents(namespace, fieldSelector) {
+      const { core } = await clients();
+      const list = await kubeCall(`list events in ${namespace}`, () => core.listNamespacedEvent({ namespace, fieldSelector }));
+      return list.items;
     },
   };
 }

@@ -32,6 +32,9 @@ export function clusterApiFor(config: MigrationConfig): ClusterApi {
       listPods: async (...args) => (await load()).listPods(...args),
       readServiceAccount: async (...args) => (await load()).readServiceAccount(...args),
       readSecret: async (...args) => (await load()).readSecret(...args),
+      listSpinnakerServices: async (...args) => (await load()).listSpinnakerServices(...args),
+      patchSpinnakerService: async (...args) => (await load()).patchSpinnakerService(...args),
+      listEvents: async (...args) => (await load()).listEvents(...args),
       exec: async (...args) => (await load()).exec(...args),
     };
     apis.set(key, api);

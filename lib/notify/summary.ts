@@ -1,7 +1,7 @@
 /** A short human summary of an execution, published to SNS; no secrets, no stack traces. */
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { awsCall } from '../aws/errors.js';
-import type { MigrationConfig } from '../config/schema.js';
+import type { Flavor, MigrationConfig } from '../config/schema.js';
 
 export type Outcome = 'SUCCEEDED' | 'FAILED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED';
 
@@ -14,6 +14,8 @@ export interface StepError {
 /** What the summary says, taken from the execution state by lib/workflow/resolve.ts. */
 export interface OutcomeFacts {
   config: MigrationConfig;
+  /** The install flavour AcquireMigrationLock found: it says where the config and its backup live. */
+  flavor?: Flavor;
   /** The new group's primary endpoint, when it was reached. */
   endpoint?: { address: string; port: number };
   /** spin-redis's replicas before ScaleDownSpinRedis. */
@@ -42,6 +44,11 @@ export function summarize(facts: OutcomeFacts, outcome: Outcome): { subject: str
   const target = config.target.replicationGroupId;
   const cluster = `${config.cluster.name}/${config.spinnaker.namespace}`;
   const where = endpoint ? `${endpoint.address}:${endpoint.port}` : target;
+  const operator = facts.flavor === 'operator';
+  const restored = operator ? 'the SpinnakerService config, which the Spinnaker Operator redeployed' : 'the Halyard config and redeployed';
+  const backup = operator
+    ? `The original spec.spinnakerConfig is in the annotation spin-elasticache.io/backup on the SpinnakerService in ${config.spinnaker.namespace}`
+    : 'The original Halyard config is in the annotation spin-elasticache.io/backup on the Halyard ConfigMap';
   switch (outcome) {
     case 'SUCCEEDED':
       return {
@@ -57,7 +64,7 @@ export function summarize(facts: OutcomeFacts, outcome: Outcome): { subject: str
       return {
         subject: `Spinnaker Redis migration rolled back (${cluster})`,
         message: facts.switched
-          ? `${cause(facts, 'error')}\nThe rollback paused Spinnaker again, made spin-redis exactly what Spinnaker had left on ElastiCache (deletions included), restored the Halyard config and redeployed: Spinnaker runs on spin-redis again. ElastiCache ${target} is kept.\nNext: fix the cause and start the same input again.`
+          ? `${cause(facts, 'error')}\nThe rollback paused Spinnaker again, made spin-redis exactly what Spinnaker had left on ElastiCache (deletions included), restored ${restored}: Spinnaker runs on spin-redis again. ElastiCache ${target} is kept.\nNext: fix the cause and start the same input again.`
           : `${cause(facts, 'error')}\nThis happened while Spinnaker was paused for the switch, before anything was switched: its services were resumed on spin-redis with their replicas, and nothing of theirs went to ElastiCache. ElastiCache ${target} is kept.\nNext: fix the cause and start the same input again.`,
       };
     case 'ROLLBACK_FAILED':

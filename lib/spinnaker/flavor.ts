@@ -11,14 +11,29 @@
  * - `helm-stable`, `helm-opsmx`: the charts' Halyard StatefulSet (pod label `component=halyard`);
  * - `operator`: Deployments managed by the Spinnaker Operator (`app.kubernetes.io/managed-by=spinnaker-operator`).
  *
- * Detected from what is in the namespace; `spinnaker.flavor` in the input wins. The Helm and
- * operator flavours are refused (SpinnakerFlavorUnsupportedError) before anything is created.
+ * Detected from what is in the namespace; `spinnaker.flavor` in the input wins. The Helm
+ * flavours are refused (SpinnakerFlavorUnsupportedError) before anything is created. The
+ * operator flavour is lib/spinnaker/operator.ts. Each flavour also owns the lock (annotations on
+ * the object that holds the config) and tells whether Argo CD or Flux manage that object.
  */
+import type { ExecutionStatus } from '../aws/executions.js';
 import type { Flavor, MigrationConfig } from '../config/schema.js';
 import { SpinnakerFlavorUnsupportedError } from '../errors.js';
 import { applyHalyardChange, type HalyardChange, type HalyardPatchResult, planHalyardChange, restoreHalyardConfig } from '../halyard/change.js';
-import type { RedisTarget } from '../halyard/patch.js';
+import { type RedisTarget, redisTarget } from '../halyard/patch.js';
 import type { ClusterApi } from '../kubernetes/api.js';
+import { type AcquireResult, acquireLock, releaseLock } from '../kubernetes/lock.js';
+import { type GitOpsManagement, gitOpsManagement } from './gitops.js';
+import {
+  acquireOperatorLock,
+  applyOperatorChange,
+  findSpinnakerService,
+  type OperatorDeployRef,
+  planOperatorChange,
+  preflightOperatorChange,
+  releaseOperatorLock,
+  restoreOperatorConfig,
+} from './operator.js';
 
 export type { Flavor } from '../config/schema.js';
 
@@ -63,8 +78,15 @@ export async function detectFlavor(api: Pick<ClusterApi, 'listDeployments' | 'li
   return { flavor, source: 'detected', evidence };
 }
 
-/** `$.halyard` for every flavour. */
-export type SpinnakerPatchResult = HalyardPatchResult & { flavor: Flavor };
+/** `$.halyard` for every flavour (`configMap` names the object that holds the config; `operator` what the rollout waits for). */
+export type SpinnakerPatchResult = HalyardPatchResult & { flavor: Flavor; operator?: OperatorDeployRef };
+
+/** `$.restore` for every flavour. */
+export interface SpinnakerRestoreResult {
+  restored: boolean;
+  podFilesWritten: string[];
+  operator?: OperatorDeployRef;
+}
 
 /** What a flavour's change looks like before it is made (the dry run shows `diff()`). */
 export interface SpinnakerConfigChange {
@@ -75,6 +97,10 @@ export interface SpinnakerConfigChange {
   diff(): Record<string, string>;
   /** What the flavour changes beyond the files, and what the user must still do. */
   notes: string[];
+  /** Argo CD / Flux markers on the holder (empty when it is not GitOps-managed). */
+  gitOps: GitOpsManagement[];
+  /** The change in the form to commit to the repository that owns the holder. */
+  toCommit(): string;
 }
 
 export interface SpinnakerConfigFlavor {
@@ -83,7 +109,14 @@ export interface SpinnakerConfigFlavor {
   /** Write the change with a precondition (resourceVersion), owned by `executionArn`'s lock. */
   apply(api: ClusterApi, config: MigrationConfig, executionArn: string, target: RedisTarget): Promise<SpinnakerPatchResult>;
   /** The config back byte for byte from the backup written with the lock. */
-  restore(api: ClusterApi, config: MigrationConfig): Promise<{ restored: boolean; podFilesWritten: string[] }>;
+  restore(api: ClusterApi, config: MigrationConfig): Promise<SpinnakerRestoreResult>;
+  /** One migration per Spinnaker: the lock and the backup, on the holder. */
+  acquire(api: ClusterApi, config: MigrationConfig, executionArn: string, executionStatus: (arn: string) => Promise<ExecutionStatus>): Promise<AcquireResult>;
+  release(api: ClusterApi, config: MigrationConfig, executionArn: string): Promise<{ released: boolean; reason?: string }>;
+  /** The holder's GitOps markers, read before anything is created. */
+  gitOps(api: ClusterApi, config: MigrationConfig): Promise<{ holder: string; found: GitOpsManagement[] }>;
+  /** Checks the holder's own validation can make before anything is created (the operator: a server-side dry run of the patch). */
+  preflight?(api: ClusterApi, config: MigrationConfig): Promise<void>;
 }
 
 function halyardFlavor(flavor: 'halyard' | 'halyard-ha'): SpinnakerConfigFlavor {
@@ -93,12 +126,16 @@ function halyardFlavor(flavor: 'halyard' | 'halyard-ha'): SpinnakerConfigFlavor 
           'HA clouddriver: clouddriver-local.yml gets redis.connection, which spin-clouddriver-rw/-ro/-ro-deck/-caching all load after their clouddriver-<mod>-overrides.yml, so it wins over deploymentEnvironment.haServices.clouddriver.redis*Endpoint; those endpoints in ~/.hal/config are left as they are (edit them with `hal config deploy ha clouddriver edit` if you want them to say the same).',
         ]
       : [];
+  const holder = (config: MigrationConfig) => `ConfigMap ${config.spinnaker.namespace}/${config.spinnaker.halyard.configMap}`;
   const describe = (change: HalyardChange, config: MigrationConfig): SpinnakerConfigChange => ({
     flavor,
-    holder: `ConfigMap ${config.spinnaker.namespace}/${config.spinnaker.halyard.configMap}`,
+    holder: holder(config),
     changedKeys: change.changedKeys,
     diff: change.diff,
     notes,
+    gitOps: gitOpsManagement(change.configMap.metadata),
+    // The ConfigMap's keys, as a unified diff per key of the manifest in the repository.
+    toCommit: () => Object.values(change.diff()).join(''),
   });
   return {
     flavor,
@@ -109,25 +146,83 @@ function halyardFlavor(flavor: 'halyard' | 'halyard-ha'): SpinnakerConfigFlavor 
       return { flavor, ...(await applyHalyardChange(api, config, executionArn, target)) };
     },
     restore: (api, config) => restoreHalyardConfig(api, config),
+    acquire: (api, config, executionArn, executionStatus) => acquireLock(api, config, executionArn, executionStatus),
+    release: (api, config, executionArn) => releaseLock(api, config, executionArn),
+    async gitOps(api, config) {
+      const cm = await api.readConfigMap(config.spinnaker.namespace, config.spinnaker.halyard.configMap);
+      return { holder: holder(config), found: gitOpsManagement(cm.metadata) };
+    },
   };
 }
 
-const UNSUPPORTED: Record<Exclude<Flavor, 'halyard' | 'halyard-ha'>, string> = {
+const OPERATOR_NOTES = [
+  'The Spinnaker Operator redeploys the services itself when spec.spinnakerConfig changes (no hal deploy apply); the rollout waits for status.lastDeployed.config.hash to change and status.status to be OK.',
+  'skipLifeCycleManagement: true keeps the operator from re-applying spin-redis; the original config (restored on rollback) would re-apply it at 1 replica.',
+];
+
+function operatorFlavor(): SpinnakerConfigFlavor {
+  return {
+    flavor: 'operator',
+    async plan(api, config, target, options = {}) {
+      const change = await planOperatorChange(api, config, target, options);
+      const manifest = change.found.cr;
+      return {
+        flavor: 'operator',
+        holder: `SpinnakerService ${config.spinnaker.namespace}/${change.found.name} (${change.found.group})`,
+        changedKeys: change.changedKeys,
+        diff: change.diff,
+        notes: OPERATOR_NOTES,
+        gitOps: gitOpsManagement(manifest.metadata),
+        toCommit: () => `# merge into spec.spinnakerConfig of ${manifest.kind ?? 'SpinnakerService'} ${change.found.name} (${change.found.group}/v1alpha2)\n${Object.values(change.diff()).join('')}`,
+      };
+    },
+    async apply(api, config, executionArn, target) {
+      const result = await applyOperatorChange(api, config, executionArn, target);
+      return {
+        flavor: 'operator',
+        configMap: result.holder,
+        resourceVersion: result.resourceVersion,
+        changedKeys: result.changedKeys,
+        podFilesWritten: [],
+        operator: result.operator,
+        patchedAt: new Date().toISOString(),
+      };
+    },
+    restore: (api, config) => restoreOperatorConfig(api, config),
+    acquire: (api, config, executionArn, executionStatus) => acquireOperatorLock(api, config, executionArn, executionStatus),
+    release: (api, config, executionArn) => releaseOperatorLock(api, config, executionArn),
+    async preflight(api, config) {
+      // The primary endpoint is not known yet: a well-formed stand-in, so that Halyard's URL validation passes on the form.
+      const target = redisTarget(config, { address: `master.${config.target.replicationGroupId}.preflight.invalid`, port: config.target.port });
+      await preflightOperatorChange(api, config, target);
+    },
+    async gitOps(api, config) {
+      const { cr, name, group } = await findSpinnakerService(api, config);
+      return { holder: `SpinnakerService ${config.spinnaker.namespace}/${name} (${group})`, found: gitOpsManagement(cr.metadata) };
+    },
+  };
+}
+
+const UNSUPPORTED: Record<Exclude<Flavor, 'halyard' | 'halyard-ha' | 'operator'>, string> = {
   'helm-stable':
     'the stable/spinnaker chart: its init container recopies the ConfigMaps into the Halyard pod and the next `helm upgrade` re-runs hal deploy apply from chart values (docs/SPINNAKER-INSTALLS.md §5); set the values in §5.3 and upgrade instead',
   'helm-opsmx': "OpsMx's spinnaker-helm chart (same mechanics as stable/spinnaker; Bitnami Redis with a password and replicas); set the values in docs/SPINNAKER-INSTALLS.md §5.3 and upgrade instead",
-  operator: 'the Spinnaker Operator: the config lives in the SpinnakerService resource (docs/SPINNAKER-INSTALLS.md §4); merge-patch its spec.spinnakerConfig yourself',
 };
 
 /** The module for a flavour; SpinnakerFlavorUnsupportedError for those not patched yet. */
 export function spinnakerConfigFlavor(flavor: Flavor): SpinnakerConfigFlavor {
   if (flavor === 'halyard' || flavor === 'halyard-ha') return halyardFlavor(flavor);
+  if (flavor === 'operator') return operatorFlavor();
   throw new SpinnakerFlavorUnsupportedError(
-    `This Spinnaker is installed with ${UNSUPPORTED[flavor]}. spin-elasticache patches only Halyard installs (spinnaker.flavor halyard or halyard-ha) so far. Nothing was created.`,
+    `This Spinnaker is installed with ${UNSUPPORTED[flavor]}. spin-elasticache patches only Halyard and Spinnaker Operator installs (spinnaker.flavor halyard, halyard-ha or operator) so far. Nothing was created.`,
   );
 }
 
-/** The flavour a step works on: what AcquireMigrationLock found (`$.lock.flavor`), else the input's, else plain Halyard. */
-export function flavorOf(state: { config: MigrationConfig; lock?: { flavor?: Flavor } }): Flavor {
-  return state.lock?.flavor ?? state.config.spinnaker.flavor ?? 'halyard';
+/**
+ * The flavour a step works on: what AcquireMigrationLock found (`$.lock.flavor`), else what the
+ * deploy step recorded (`deploy.flavor`: the rollback's rollout check gets only that), else the
+ * input's, else plain Halyard.
+ */
+export function flavorOf(state: { config: MigrationConfig; lock?: { flavor?: Flavor } | null; deploy?: { flavor?: Flavor } | null }): Flavor {
+  return state.lock?.flavor ?? state.deploy?.flavor ?? state.config.spinnaker.flavor ?? 'halyard';
 }

@@ -12,6 +12,7 @@ import { redisTarget } from '../halyard/patch.js';
 import type { ClusterApi } from '../kubernetes/api.js';
 import { type Flavor, spinnakerConfigFlavor } from '../spinnaker/flavor.js';
 import { isRedisService } from '../spinnaker/quiesce.js';
+import { describeGitOps } from '../spinnaker/gitops.js';
 import { readSourceContainer, resolveSourceEndpoint } from '../kubernetes/spin-redis.js';
 import { decideFork, type ForkDecision } from '../copy/fork-safety.js';
 import { payloadsMoveDirectly, readSourceFacts, targetRdbVersion, type SourceFacts } from '../copy/source-facts.js';
@@ -34,7 +35,7 @@ export interface SourcePlan {
 
 export interface MigrationPlan {
   /** The install flavour the change is for, and the object that holds the config. */
-  spinnaker: { flavor: Flavor; holder: string; redisConnection: string; notes: string[] };
+  spinnaker: { flavor: Flavor; holder: string; redisConnection: string; notes: string[]; gitOpsManaged?: string };
   /** spin-redis's facts, or why they could not be read (this step must run where spin-redis is reachable). */
   source: SourcePlan | { unreachable: string };
   target: { engine: string; engineVersion: string; rdbVersion?: number };
@@ -73,8 +74,10 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
       `The secret ${config.spinnaker.redisUrlSecret.name} (region ${config.cluster.region}) will hold the whole Redis URL with the token; every connecting service's redis.connection refers to it.`,
     );
   }
+  // Argo CD / Flux: the real run is refused (SpinnakerConfigGitOpsManagedError); configMapDiff is the change to commit.
+  const gitOpsManaged = halyard.gitOps.length > 0 ? `${describeGitOps(halyard.holder, halyard.gitOps)} A real run is refused: commit configMapDiff to its repository instead.` : undefined;
   return {
-    spinnaker: { flavor, holder: halyard.holder, redisConnection: target.connection, notes: halyard.notes },
+    spinnaker: { flavor, holder: halyard.holder, redisConnection: target.connection, notes: halyard.notes, ...(gitOpsManaged ? { gitOpsManaged } : {}) },
     source,
     target: { engine: t.engine, engineVersion: t.engineVersion, ...(targetRdb === undefined ? {} : { rdbVersion: targetRdb }) },
     create: [

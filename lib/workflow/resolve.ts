@@ -34,6 +34,7 @@ export async function resolveTargetEndpoint(state: Pick<MigrationState, 'config'
 export function outcomeFacts(state: MigrationState & { rollbackError?: StepError }): OutcomeFacts {
   return {
     config: state.config,
+    ...(state.lock?.flavor ? { flavor: state.lock.flavor } : {}),
     ...(state.replicationGroup?.primaryEndpoint ? { endpoint: state.replicationGroup.primaryEndpoint } : {}),
     ...(state.scaleDown ? { previousReplicas: state.scaleDown.previousReplicas } : {}),
     ...(state.error ? { error: state.error } : {}),

@@ -13,7 +13,8 @@ import type { SubnetGroupResult } from '../elasticache/subnet-group.js';
 import type { HalDeployResult } from '../halyard/deploy.js';
 import type { HalyardPatchResult } from '../halyard/change.js';
 import type { LockResult } from '../kubernetes/lock.js';
-import type { Flavor } from '../spinnaker/flavor.js';
+import type { Flavor, SpinnakerRestoreResult } from '../spinnaker/flavor.js';
+import type { OperatorDeployRef } from '../spinnaker/operator.js';
 import type { RolloutResult } from '../kubernetes/rollout.js';
 import type { ScaleDownResult } from '../kubernetes/scale.js';
 import type { CopyState } from '../copy/bulk-slice.js';
@@ -58,8 +59,11 @@ export interface MigrationState extends ValidatedState {
   verify?: VerifyReport & { audit: AuditParity };
   /** BeginSwitch: from here on Spinnaker may run on ElastiCache, and a failure rolls back through the mirror copy-back. */
   switch?: { switched: true };
-  halyard?: HalyardPatchResult;
-  deploy?: HalDeployResult;
+  halyard?: HalyardPatchResult & { flavor?: Flavor; operator?: OperatorDeployRef };
+  /** HalDeployApply; for the operator, what the rollout check waits for (it has no hal to run). */
+  deploy?: HalDeployResult & { flavor?: Flavor; operator?: OperatorDeployRef };
+  /** RestoreHalyardConfig (rollback). */
+  restore?: SpinnakerRestoreResult;
   /** ResumeSpinnaker (also after a failure inside the pause). */
   resume?: ResumeResult;
   rollout?: RolloutResult;

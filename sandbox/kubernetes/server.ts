@@ -1,9 +1,12 @@
 /**
  * The Kubernetes API emulator: HTTPS with the sandbox CA, EKS-token auth, discovery, and
  * the resources the workflow and kubectl use — namespaces, ConfigMaps, Secrets,
- * Deployments (with the scale and status subresources), Pods, and pod exec over the
- * WebSocket channel protocol (v5 and v4). Table responses make `kubectl get` print as
- * it does against a real cluster. Faults are injected per verb and resource.
+ * Deployments (with the scale and status subresources), Pods, Events, pod exec over the
+ * WebSocket channel protocol (v5 and v4), and the Spinnaker Operator's CRD
+ * `spinnakerservices.spinnaker.io` (v1alpha2, namespaced, short name spinsvc, status
+ * subresource; JSON merge and JSON patches, strategic merge refused with 415 as the API server
+ * does for custom resources; validating admission through `setAdmission`). Table responses
+ * make `kubectl get` print as it does against a real cluster. Faults are injected per verb and resource.
  */
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -41,8 +44,13 @@ export interface KubernetesEmulatorOptions {
   rbac?: RbacRule[] | false;
 }
 
+/** A validating admission webhook: the denial message, or undefined to allow (CREATE/UPDATE of the main resource only). */
+export type AdmissionHook = (request: { operation: 'CREATE' | 'UPDATE'; resource: string; namespace?: string; name: string; object: KubeObject; oldObject?: KubeObject }) => string | undefined;
+
 export interface KubernetesEmulator {
   url: string;
+  /** Install a validating webhook (the operator's, as `webhook-spinnakerservices-v1alpha2.spinnaker.io`). */
+  setAdmission(name: string, hook: AdmissionHook | undefined): void;
   store: ObjectStore;
   adminToken: string;
   faults: { add(fault: KubeFault): void; clear(): void; fired: { verb: string; resource: string; status: number }[] };
@@ -52,13 +60,36 @@ export interface KubernetesEmulator {
   close(): Promise<void>;
 }
 
-const RESOURCES: Record<string, { kind: Kind; group: 'core' | 'apps'; namespaced: boolean }> = {
+const SPINNAKER_GROUP = 'spinnaker.io';
+const RESOURCES: Record<string, { kind: Kind; group: 'core' | 'apps' | typeof SPINNAKER_GROUP; namespaced: boolean }> = {
   namespaces: { kind: 'Namespace', group: 'core', namespaced: false },
   configmaps: { kind: 'ConfigMap', group: 'core', namespaced: true },
   secrets: { kind: 'Secret', group: 'core', namespaced: true },
   pods: { kind: 'Pod', group: 'core', namespaced: true },
   serviceaccounts: { kind: 'ServiceAccount', group: 'core', namespaced: true },
   deployments: { kind: 'Deployment', group: 'apps', namespaced: true },
+  events: { kind: 'Event', group: 'core', namespaced: true },
+  spinnakerservices: { kind: 'SpinnakerService', group: SPINNAKER_GROUP, namespaced: true },
+};
+const API_VERSION: Record<string, string> = { core: 'v1', apps: 'apps/v1', [SPINNAKER_GROUP]: `${SPINNAKER_GROUP}/v1alpha2` };
+
+/** The CRD as the operator's manifests declare it (deploy/crds/spinnaker.io_spinnakerservices.yaml): printer columns included. */
+const SPINNAKER_DISCOVERY = {
+  kind: 'APIResourceList',
+  apiVersion: 'v1',
+  groupVersion: `${SPINNAKER_GROUP}/v1alpha2`,
+  resources: [
+    {
+      name: 'spinnakerservices',
+      singularName: 'spinnakerservice',
+      namespaced: true,
+      kind: 'SpinnakerService',
+      verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'],
+      shortNames: ['spinsvc'],
+      categories: ['spinnaker'],
+    },
+    { name: 'spinnakerservices/status', singularName: '', namespaced: true, kind: 'SpinnakerService', verbs: ['get', 'patch', 'update'] },
+  ],
 };
 
 const CORE_DISCOVERY = {
@@ -71,6 +102,7 @@ const CORE_DISCOVERY = {
     { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'], shortNames: ['po'], categories: ['all'] },
     { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
     { name: 'serviceaccounts', singularName: 'serviceaccount', namespaced: true, kind: 'ServiceAccount', verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'], shortNames: ['sa'] },
+    { name: 'events', singularName: 'event', namespaced: true, kind: 'Event', verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'], shortNames: ['ev'] },
   ],
 };
 const APPS_DISCOVERY = {
@@ -137,6 +169,22 @@ function jsonPatch(doc: unknown, ops: { op: string; path: string; value?: unknow
   return root;
 }
 
+/** `a=b,c=d` field selectors over dotted paths (involvedObject.name, metadata.name), as kubectl and the workflow send them. */
+function matchesFields(o: KubeObject, selector?: string): boolean {
+  if (!selector) return true;
+  return selector
+    .split(',')
+    .filter(Boolean)
+    .every((term) => {
+      const m = /^([^!=]+)(!=|==?)(.*)$/.exec(term.trim());
+      if (!m) return true;
+      let node: unknown = o;
+      for (const key of m[1]!.split('.')) node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined;
+      const equal = String(node ?? '') === m[3];
+      return m[2] === '!=' ? !equal : equal;
+    });
+}
+
 function age(created?: string): string {
   const seconds = Math.max(0, Math.round((Date.now() - Date.parse(created ?? '')) / 1000));
   return seconds < 120 ? `${seconds}s` : `${Math.round(seconds / 60)}m`;
@@ -163,12 +211,36 @@ function toTable(kind: Kind, items: KubeObject[], resourceVersion: string) {
       { name: 'Restarts', type: 'string' },
       { name: 'Age', type: 'string' },
     ],
+    Event: [
+      { name: 'Last Seen', type: 'string' },
+      { name: 'Type', type: 'string' },
+      { name: 'Reason', type: 'string' },
+      { name: 'Object', type: 'string' },
+      { name: 'Message', type: 'string' },
+    ],
+    // The CRD's additionalPrinterColumns (version, last configured, status, services).
+    SpinnakerService: [
+      { name: 'Name', type: 'string' },
+      { name: 'Version', type: 'string' },
+      { name: 'LastConfigured', type: 'date' },
+      { name: 'Status', type: 'string' },
+      { name: 'Services', type: 'number' },
+      { name: 'Age', type: 'string' },
+    ],
   };
   const cells = (o: KubeObject): unknown[] => {
     const s = (o.status ?? {}) as Record<string, number & string & unknown[]>;
     if (kind === 'ConfigMap') return [o.metadata.name, Object.keys((o.data as object) ?? {}).length, age(o.metadata.creationTimestamp)];
     if (kind === 'Deployment')
       return [o.metadata.name, `${s.readyReplicas ?? 0}/${(o.spec as { replicas?: number })?.replicas ?? 1}`, s.updatedReplicas ?? 0, s.availableReplicas ?? 0, age(o.metadata.creationTimestamp)];
+    if (kind === 'Event') {
+      const e = o as KubeObject & { lastTimestamp?: string; type?: string; reason?: string; message?: string; involvedObject?: { kind?: string; name?: string } };
+      return [age(e.lastTimestamp), e.type ?? '', e.reason ?? '', `${(e.involvedObject?.kind ?? '').toLowerCase()}/${e.involvedObject?.name ?? ''}`, e.message ?? ''];
+    }
+    if (kind === 'SpinnakerService') {
+      const st = (o.status ?? {}) as { version?: string; lastDeployed?: { config?: { lastUpdatedAt?: string } }; status?: string; serviceCount?: number };
+      return [o.metadata.name, st.version ?? '', st.lastDeployed?.config?.lastUpdatedAt ?? '', st.status ?? '', st.serviceCount ?? 0, age(o.metadata.creationTimestamp)];
+    }
     if (kind === 'Pod') {
       const ready = (s.conditions as { type: string; status: string }[] | undefined)?.some((c) => c.type === 'Ready' && c.status === 'True');
       const containers = ((o.spec as { containers?: unknown[] })?.containers ?? []).length;
@@ -196,6 +268,14 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
   const faultList: KubeFault[] = [];
   const fired: { verb: string; resource: string; status: number }[] = [];
   const requestLog: { method: string; path: string; status: number }[] = [];
+  const admission = new Map<string, AdmissionHook>();
+  /** ValidatingAdmissionWebhook: the first denial, worded as the API server words it. */
+  const admit = (request: Parameters<AdmissionHook>[0]): void => {
+    for (const [name, hook] of admission) {
+      const denied = hook(request);
+      if (denied !== undefined) throw new StoreError(400, 'Invalid', `admission webhook "${name}" denied the request: ${denied}`);
+    }
+  };
   let execHandler: ExecHandler = options.exec ?? (async ({ command }) => ({ stdout: '', stderr: `${command[0]}: not found\n`, exitCode: 127 }));
 
   const takeFault = (verb: string, resource: string, name?: string): KubeFault | undefined => {
@@ -240,11 +320,19 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
       return send(req, res, 200, {
         kind: 'APIGroupList',
         apiVersion: 'v1',
-        groups: [{ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } }],
+        groups: [
+          { name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } },
+          {
+            name: SPINNAKER_GROUP,
+            versions: [{ groupVersion: `${SPINNAKER_GROUP}/v1alpha2`, version: 'v1alpha2' }],
+            preferredVersion: { groupVersion: `${SPINNAKER_GROUP}/v1alpha2`, version: 'v1alpha2' },
+          },
+        ],
       });
     if (path === '/apis/apps/v1') return send(req, res, 200, APPS_DISCOVERY);
+    if (path === `/apis/${SPINNAKER_GROUP}/v1alpha2`) return send(req, res, 200, SPINNAKER_DISCOVERY);
 
-    const m = /^\/(?:api\/v1|apis\/apps\/v1)(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?(?:\/([a-z]+))?$/.exec(path);
+    const m = /^\/(?:api\/v1|apis\/apps\/v1|apis\/spinnaker\.io\/v1alpha2)(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?(?:\/([a-z]+))?$/.exec(path);
     const nsOnly = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/.exec(path);
     let namespace: string | undefined;
     let resource: string;
@@ -257,10 +345,11 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
       [, namespace, resource, name, sub] = m as unknown as [string, string | undefined, string, string | undefined, string | undefined];
     } else return send(req, res, 404, status(404, 'NotFound', `the server could not find the requested resource (${path})`));
     const spec = RESOURCES[resource];
-    if (!spec) return send(req, res, 404, status(404, 'NotFound', `the server doesn't have a resource type "${resource}"`));
+    const pathGroup = path.startsWith('/apis/apps/') ? 'apps' : path.startsWith(`/apis/${SPINNAKER_GROUP}/`) ? SPINNAKER_GROUP : 'core';
+    if (!spec || spec.group !== pathGroup) return send(req, res, 404, status(404, 'NotFound', `the server doesn't have a resource type "${resource}"`));
     const method = req.method ?? 'GET';
     const verb = method === 'GET' ? (name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : 'delete';
-    const refusal = forbidden(req, verb, path.startsWith('/apis/apps/') ? 'apps' : '', sub ? `${resource}/${sub}` : resource, namespace, name);
+    const refusal = forbidden(req, verb, pathGroup === 'core' ? '' : pathGroup, sub ? `${resource}/${sub}` : resource, namespace, name);
     if (refusal) return send(req, res, 403, status(403, 'Forbidden', refusal));
     const fault = takeFault(verb, sub ? `${resource}/${sub}` : resource, name);
     if (fault) {
@@ -269,9 +358,11 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
     }
     try {
       if (verb === 'list') {
-        const items = store.list(spec.kind, spec.namespaced ? namespace : undefined, url.searchParams.get('labelSelector') ?? undefined);
+        const items = store
+          .list(spec.kind, spec.namespaced ? namespace : undefined, url.searchParams.get('labelSelector') ?? undefined)
+          .filter((o) => matchesFields(o, url.searchParams.get('fieldSelector') ?? undefined));
         if (/as=Table/.test(String(req.headers.accept ?? ''))) return send(req, res, 200, toTable(spec.kind, items, store.resourceVersion));
-        return send(req, res, 200, { kind: `${spec.kind}List`, apiVersion: spec.group === 'apps' ? 'apps/v1' : 'v1', metadata: { resourceVersion: store.resourceVersion }, items });
+        return send(req, res, 200, { kind: `${spec.kind}List`, apiVersion: API_VERSION[spec.group], metadata: { resourceVersion: store.resourceVersion }, items });
       }
       const current = name ? store.get(spec.kind, namespace, name) : undefined;
       if (sub === 'scale') return handleScale(req, res, verb, namespace!, name!, body, current);
@@ -283,13 +374,15 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
       if (verb === 'create') {
         const obj = JSON.parse(body.toString()) as KubeObject;
         obj.metadata.namespace = spec.namespaced ? namespace : undefined;
-        return send(req, res, 201, store.create({ ...obj, kind: spec.kind, apiVersion: spec.group === 'apps' ? 'apps/v1' : 'v1' }));
+        if (spec.kind === 'SpinnakerService') admit({ operation: 'CREATE', resource, ...(namespace ? { namespace } : {}), name: obj.metadata.name, object: obj });
+        return send(req, res, 201, store.create({ ...obj, kind: spec.kind, apiVersion: API_VERSION[spec.group]! }));
       }
       if (!current) throw new StoreError(404, 'NotFound', `${resource} "${name}" not found`);
       if (verb === 'delete') return send(req, res, 200, store.delete(spec.kind, namespace, name!));
       if (verb === 'update') {
         const obj = JSON.parse(body.toString()) as KubeObject;
         if (obj.metadata?.name !== name) throw new StoreError(400, 'Invalid', 'the name of the object does not match the name on the URL');
+        if (spec.kind === 'SpinnakerService' && sub !== 'status') admit({ operation: 'UPDATE', resource, ...(namespace ? { namespace } : {}), name: name!, object: obj, oldObject: current });
         const updated = store.update(
           { ...obj, kind: spec.kind, apiVersion: current.apiVersion, metadata: { ...obj.metadata, namespace } },
           { statusOnly: sub === 'status', ...(obj.metadata.resourceVersion ? { expectResourceVersion: obj.metadata.resourceVersion } : {}) },
@@ -298,9 +391,29 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
       }
       // patch
       const type = String(req.headers['content-type'] ?? '');
+      // Custom resources have no patch strategy: the API server answers a strategic merge patch with 415.
+      if (spec.group === SPINNAKER_GROUP && (type.includes('strategic-merge-patch') || (!type.includes('json-patch') && !type.includes('merge-patch')))) {
+        return send(
+          req,
+          res,
+          415,
+          status(
+            415,
+            'UnsupportedMediaType',
+            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+          ),
+        );
+      }
       const patch = JSON.parse(body.toString()) as unknown;
       const patched = (type.includes('json-patch') ? jsonPatch(current, patch as never) : mergePatch(current, patch)) as KubeObject;
-      const expect = (patch as { metadata?: { resourceVersion?: string } })?.metadata?.resourceVersion;
+      // A resourceVersion in the patched object is a precondition, whatever the patch type (409 when stale).
+      const expect = patched.metadata?.resourceVersion;
+      if (spec.kind === 'SpinnakerService' && sub !== 'status') admit({ operation: 'UPDATE', resource, ...(namespace ? { namespace } : {}), name: name!, object: patched, oldObject: current });
+      // ?dryRun=All: every stage (preconditions, admission) runs, nothing is stored.
+      if (url.searchParams.get('dryRun') === 'All') {
+        if (expect && expect !== current.metadata.resourceVersion) throw new StoreError(409, 'Conflict', `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified`);
+        return send(req, res, 200, patched);
+      }
       const updated = store.update(
         { ...patched, metadata: { ...patched.metadata, resourceVersion: current.metadata.resourceVersion } },
         { statusOnly: sub === 'status', ...(expect ? { expectResourceVersion: expect } : {}) },
@@ -438,6 +551,7 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
       fired,
     },
     setExecHandler: (h) => void (execHandler = h),
+    setAdmission: (name, hook) => void (hook ? admission.set(name, hook) : admission.delete(name)),
     writeKubeconfig(path, namespace = 'spinnaker') {
       const ca = Buffer.from(options.tls.caPem).toString('base64');
       writeFileSync(

@@ -6,7 +6,12 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 
-export type Kind = 'Namespace' | 'ConfigMap' | 'Secret' | 'Deployment' | 'Pod' | 'ServiceAccount';
+export type Kind = 'Namespace' | 'ConfigMap' | 'Secret' | 'Deployment' | 'Pod' | 'ServiceAccount' | 'Event' | 'SpinnakerService';
+
+/** Kinds whose spec changes bump metadata.generation (Deployments, and custom resources as the API server does for CRDs). */
+const GENERATION_KINDS = new Set(['Deployment', 'SpinnakerService']);
+/** Kinds with a status subresource: a write to the main resource keeps the stored status (CRD `subresources.status`). */
+const STATUS_SUBRESOURCE_KINDS = new Set(['SpinnakerService']);
 
 export interface KubeObject {
   apiVersion: string;
@@ -87,7 +92,7 @@ export class ObjectStore extends EventEmitter {
     obj.metadata.uid ??= randomUUID();
     obj.metadata.creationTimestamp ??= new Date().toISOString();
     obj.metadata.resourceVersion = String(++this.version);
-    if (obj.kind === 'Deployment') obj.metadata.generation = 1;
+    if (GENERATION_KINDS.has(obj.kind)) obj.metadata.generation = 1;
     this.objects.set(key, obj);
     this.emit('change', { type: 'ADDED', object: clone(obj) } satisfies ChangeEvent);
     return clone(obj);
@@ -109,14 +114,17 @@ export class ObjectStore extends EventEmitter {
     }
     const next: KubeObject = options.statusOnly
       ? { ...clone(current), status: obj.status }
-      : { ...obj, status: obj.kind === 'Deployment' || obj.kind === 'Pod' ? (obj.status ?? current.status) : obj.status };
+      : {
+          ...obj,
+          status: STATUS_SUBRESOURCE_KINDS.has(obj.kind) ? current.status : obj.kind === 'Deployment' || obj.kind === 'Pod' ? (obj.status ?? current.status) : obj.status,
+        };
     next.metadata = {
       ...(options.statusOnly ? current.metadata : obj.metadata),
       uid: current.metadata.uid,
       creationTimestamp: current.metadata.creationTimestamp,
       resourceVersion: String(++this.version),
     };
-    if (obj.kind === 'Deployment') {
+    if (GENERATION_KINDS.has(obj.kind)) {
       const specChanged = !options.statusOnly && JSON.stringify(current.spec) !== JSON.stringify(obj.spec);
       next.metadata.generation = (current.metadata.generation ?? 1) + (specChanged ? 1 : 0);
     }

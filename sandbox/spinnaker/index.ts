@@ -49,6 +49,7 @@ const INSTANCE: Record<ServiceName, new (options: InstanceOptions) => ServiceIns
   echo: EchoInstance,
   rosco: RoscoInstance,
 };
+import { createSpinnakerOperator, type OperatorFaults } from './operator.js';
 
 export interface SpinnakerSimulationOptions {
   dir: string;
@@ -67,9 +68,9 @@ export interface SpinnakerSimulationOptions {
   /** Replicas per Deployment (default 1). */
   replicas?: Record<string, number>;
   /** Fault switches for the fault matrix. */
-  faults?: SpinnakerFaults;
-  /** `halyard-ha`: HA clouddriver (spin-clouddriver-rw/-ro/-ro-deck/-caching). */
-  flavor?: 'halyard' | 'halyard-ha';
+  faults?: SpinnakerFaults & OperatorFaults;
+  /** `halyard-ha`: HA clouddriver (spin-clouddriver-rw/-ro/-ro-deck/-caching); `operator`: a SpinnakerService reconciled by ./operator.ts, no Halyard pod, no ConfigMap. */
+  flavor?: 'halyard' | 'halyard-ha' | 'operator';
   /** The IRSA role of the `spinnaker` service account the pods run as (annotation eks.amazonaws.com/role-arn). */
   podRoleArn?: string;
   /** spin-redis's container `resources` (e.g. `{ limits: { memory: '16Mi' } }`), as a Helm value or LimitRange would set them. */
@@ -146,6 +147,9 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   const halyard = createHalyardPod({ namespace: ns, halHome, store: () => store!, spinRedisUrl, faults, services: SERVICES, haClouddriver });
   /** The last target a pod of each Deployment started with (kept when it scales to 0). */
   const lastTargets = new Map<string, PodRedisTarget>();
+  // Operator installs: the operator embeds Halyard (the same generator, fed from the SpinnakerService).
+  const operator = options.flavor === 'operator' ? createSpinnakerOperator({ namespace: ns, halHome, halyard, store: () => store!, spinRedisUrl, faults }) : undefined;
+  const managedBy: Record<string, string> = operator ? { 'app.kubernetes.io/managed-by': 'spinnaker-operator' } : {};
   const later = (ms: number, fn: () => void | Promise<void>) => {
     const t = setTimeout(() => {
       timers.delete(t);
@@ -423,6 +427,8 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     async pointsAt(): Promise<string> {
       return (await templateUrl('spin-orca')) ?? spinRedisUrl();
     },
+    /** The simulated Spinnaker Operator (flavor operator). */
+    operator,
 
     async install(target: ObjectStore): Promise<void> {
       store = target;
@@ -432,24 +438,29 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         kind: 'ServiceAccount',
         metadata: { name: 'spinnaker', namespace: ns, ...(options.podRoleArn ? { annotations: { 'eks.amazonaws.com/role-arn': options.podRoleArn } } : {}) },
       });
-      const halyardDeployment = store.create(deployment('spin-halyard', { app: 'halyard' }));
-      store.create(podObject(halyardDeployment, templateHash(halyardDeployment), true, { container: 'halyard' }));
-      store.create(deployment('spin-redis', { app: 'spin', cluster: 'spin-redis' }));
+      if (!operator) {
+        const halyardDeployment = store.create(deployment('spin-halyard', { app: 'halyard' }));
+        store.create(podObject(halyardDeployment, templateHash(halyardDeployment), true, { container: 'halyard' }));
+      }
+      store.create(deployment('spin-redis', { app: 'spin', cluster: 'spin-redis', ...managedBy }));
       await ensureSpinRedis(1);
-      // After spin-redis: with HA clouddriver, ~/.hal/config names it as the three endpoints.
-      const cm = store.create({
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'halyard-config', namespace: ns, labels: { app: 'halyard' } },
-        data: { ...INITIAL_FILES, config: halconfig(haClouddriver, spinRedisUrl()) },
-      });
-      configData = JSON.stringify(cm.data ?? {});
-      halyard.installFiles();
+      if (operator) operator.install();
+      else {
+        // After spin-redis: with HA clouddriver, ~/.hal/config names it as the three endpoints.
+        const cm = store.create({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'halyard-config', namespace: ns, labels: { app: 'halyard' } },
+          data: { ...INITIAL_FILES, config: halconfig(haClouddriver, spinRedisUrl()) },
+        });
+        configData = JSON.stringify(cm.data ?? {});
+        halyard.installFiles();
+      }
       for (const spec of SERVICES) {
         const { name } = spec;
         const replicas = options.replicas?.[name] ?? 1;
         const annotations = halyard.serviceAnnotations(spec);
-        const d = store.create(deployment(name, { app: 'spin', cluster: name }, annotations, replicas));
+        const d = store.create(deployment(name, { app: 'spin', cluster: name, ...managedBy }, annotations, replicas));
         const hash = templateHash(d);
         const podTarget = spec.connects ? await podRedisTarget(annotations, options.resolveSecret) : undefined;
         if (podTarget) lastTargets.set(name, podTarget);
@@ -468,6 +479,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         }
       }
       store.on('change', onChange);
+      operator?.start();
     },
 
     /** Start the services' instances on the pods that run (after seeding, so the seed is not raced). */
@@ -541,6 +553,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
 
     async close(): Promise<void> {
       stopped = true;
+      operator?.stop();
       for (const t of timers) clearTimeout(t);
       store?.off('change', onChange);
       for (const i of instances) i.stop();

@@ -48,7 +48,8 @@ describe('detectFlavor', () => {
   });
 
   it('refuses the flavours not patched yet, before anything is created', () => {
-    expect(() => spinnakerConfigFlavor('operator')).toThrow(expect.objectContaining({ name: 'SpinnakerFlavorUnsupportedError' }));
+    expect(() => spinnakerConfigFlavor('helm-stable')).toThrow(expect.objectContaining({ name: 'SpinnakerFlavorUnsupportedError' }));
+    expect(spinnakerConfigFlavor('operator').flavor).toBe('operator');
     expect(() => spinnakerConfigFlavor('helm-opsmx')).toThrow(/docs\/SPINNAKER-INSTALLS.md §5.3/);
     expect(spinnakerConfigFlavor('halyard-ha').flavor).toBe('halyard-ha');
   });

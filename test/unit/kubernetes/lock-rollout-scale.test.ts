@@ -47,6 +47,9 @@ class FakeCluster {
       listPods: async () => [],
       readSecret: async () => ({}),
       exec: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
+      listSpinnakerServices: async () => [],
+      patchSpinnakerService: async () => ({}),
+      listEvents: async () => [],
     };
   }
 }

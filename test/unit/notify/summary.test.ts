@@ -27,4 +27,13 @@ describe('the SNS summary', () => {
     expect(summarize(outcomeFacts(state), 'ROLLED_BACK').message).toContain('HalDeployFailedError: hal deploy apply exited 1');
     expect(summarize(outcomeFacts({ ...state, rollbackError: { Error: 'KubernetesForbiddenError', Cause: 'forbidden' } }), 'ROLLBACK_FAILED').subject).toMatch(/^ACTION NEEDED/);
   });
+
+  it('names where the config and its backup live for the flavour found (operator: the SpinnakerService)', () => {
+    const operator = { ...state, lock: { owner: 'x', acquiredAt: '', configMapBackupAnnotation: 'spin-elasticache.io/backup', flavor: 'operator' as const } };
+    expect(summarize(outcomeFacts(operator), 'ROLLED_BACK').message).toContain('restored the SpinnakerService config, which the Spinnaker Operator redeployed');
+    expect(summarize(outcomeFacts({ ...operator, rollbackError: { Error: 'RolloutTimeoutError', Cause: 'x' } }), 'ROLLBACK_FAILED').message).toContain(
+      'spin-elasticache.io/backup on the SpinnakerService',
+    );
+    expect(summarize(outcomeFacts(state), 'ROLLED_BACK').message).toContain('restored the Halyard config');
+  });
 });

@@ -51,6 +51,9 @@ class Cluster {
       exec: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
       readServiceAccount: async () => ({}),
       readSecret: async () => ({}),
+      listSpinnakerServices: async () => [],
+      patchSpinnakerService: async () => ({}),
+      listEvents: async () => [],
     };
   }
   replicas = () => Object.fromEntries([...this.deployments].map(([n, d]) => [n, d.spec!.replicas]));
