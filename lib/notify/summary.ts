@@ -70,7 +70,7 @@ export function summarize(facts: OutcomeFacts, outcome: Outcome): { subject: str
     case 'ROLLBACK_FAILED':
       return {
         subject: `ACTION NEEDED: Spinnaker Redis rollback failed (${cluster})`,
-        message: `The migration failed (${cause(facts, 'error')}) and so did its rollback (${cause(facts, 'rollbackError')}).\nSpinnaker may point at ElastiCache ${where}, be half-redeployed, or be scaled to 0 (each Deployment's annotation spin-elasticache.io/quiesced-replicas holds its replicas). The original Halyard config is in the annotation spin-elasticache.io/backup on the Halyard ConfigMap; the migration lock is kept.\nNext: follow the manual rollback runbook in the README.`,
+        message: `The migration failed (${cause(facts, 'error')}) and so did its rollback (${cause(facts, 'rollbackError')}).\nSpinnaker may point at ElastiCache ${where}, be half-redeployed, or be scaled to 0 (each Deployment's annotation spin-elasticache.io/quiesced-replicas holds its replicas). ${backup}; the migration lock is kept.\nNext: follow the manual rollback runbook in the README.`,
       };
   }
 }
