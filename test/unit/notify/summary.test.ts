@@ -29,11 +29,11 @@ describe('the SNS summary', () => {
   });
 
   it('names where the config and its backup live for the flavour found (operator: the SpinnakerService)', () => {
-    const operator = { ...state, lock: { owner: 'x', acquiredAt: '', configMapBackupAnnotation: 'spin-elasticache.io/backup', flavor: 'operator' as const } };
+    const operator = { ...state, lock: { owner: 'x', acquiredAt: '', configMapBackupAnnotation: 'spin-elasticache.io/backup', flavor: 'operator' as const }, switch: { switched: true as const } };
     expect(summarize(outcomeFacts(operator), 'ROLLED_BACK').message).toContain('restored the SpinnakerService config, which the Spinnaker Operator redeployed');
     expect(summarize(outcomeFacts({ ...operator, rollbackError: { Error: 'RolloutTimeoutError', Cause: 'x' } }), 'ROLLBACK_FAILED').message).toContain(
       'spin-elasticache.io/backup on the SpinnakerService',
     );
-    expect(summarize(outcomeFacts(state), 'ROLLED_BACK').message).toContain('restored the Halyard config');
+    expect(summarize(outcomeFacts({ ...state, switch: { switched: true as const } }), 'ROLLED_BACK').message).toContain('restored the Halyard config');
   });
 });
