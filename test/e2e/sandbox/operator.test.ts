@@ -36,7 +36,7 @@ describe('the operator flavour', () => {
     expect(world.kubernetes.store.list('Pod', 'spinnaker', 'app=halyard')).toEqual([]);
     const snapshot = await world.snapshot();
     const connecting = snapshot.services.filter((s) => s.redis !== undefined);
-    expect(connecting.map((s) => s.name)).toEqual(['spin-orca', 'spin-gate', 'spin-igor', 'spin-clouddriver', 'spin-echo', 'spin-fiat', 'spin-rosco']);
+    expect(connecting.map((s) => s.name).sort()).toEqual(['spin-clouddriver', 'spin-echo', 'spin-fiat', 'spin-gate', 'spin-igor', 'spin-orca', 'spin-rosco']);
     expect(connecting.every((s) => s.redis === snapshot.halyard.overrideBaseUrl && s.authenticated)).toBe(true);
     expect(leakedSecrets(world, result.output, result.history, snapshot.spinnakerService)).toEqual([]);
   });
