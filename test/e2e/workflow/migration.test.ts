@@ -102,7 +102,8 @@ describe('a migration that succeeds', () => {
   });
 
   it('moved the data: seeded keys and every execution orca wrote during the run are on ElastiCache', async () => {
-    expect(snapshot.keys.orcaExecutionsWritten).toBeGreaterThan(20);
+    // orca launches an execution every 1.5 s (sandbox/spinnaker/services/orca.ts), and none while paused.
+    expect(snapshot.keys.orcaExecutionsWritten).toBeGreaterThan(0);
     expect(snapshot.missingExecutions).toEqual([]);
     const target = await world.elastiCache.adminClient('spinnaker-redis');
     const pipeline = target.pipeline();
@@ -134,7 +135,7 @@ describe('a migration that succeeds', () => {
       reconcile: { method: string };
       verify: { mode: string; extra: number };
     };
-    expect(output.quiesce.services.map((s) => s.name).sort()).toEqual(['spin-clouddriver', 'spin-echo', 'spin-fiat', 'spin-gate', 'spin-igor', 'spin-orca']);
+    expect(output.quiesce.services.map((s) => s.name).sort()).toEqual(['spin-clouddriver', 'spin-echo', 'spin-fiat', 'spin-gate', 'spin-igor', 'spin-orca', 'spin-rosco']);
     expect(output.quiesce.services.every((s) => s.replicas === 1)).toBe(true);
     expect(output.rollout.pauseMs).toBeGreaterThan(0);
     expect(output.rollout.cutoverWindowMs).toBeGreaterThan(0);
