@@ -677,6 +677,8 @@ export async function runCase(
   durationMs: number;
 }> {
   const started = Date.now();
+  // Before the world loads the handlers: their logger reads the level when its module loads.
+  process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
   const world = await startWorld({ keys, creationDelayMs: 300, podStartMs: 150, ...(spinRedisServer ? { spinRedisServer } : {}), ...c.world });
   const logs: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
@@ -689,7 +691,6 @@ export async function runCase(
     spinRedis.disconnect();
     await c.prepare?.(world);
     const calls = new Map<string, number>();
-    process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
     // Capture every handler log line (they would go to CloudWatch) to look for secrets.
     process.stdout.write = ((chunk: string | Uint8Array) => (logs.push(String(chunk)), true)) as typeof process.stdout.write;
     process.stderr.write = ((chunk: string | Uint8Array) => (logs.push(String(chunk)), true)) as typeof process.stderr.write;

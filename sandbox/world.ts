@@ -210,7 +210,6 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
     const seed = await seedSpinnakerData(source, { keys: options.keys ?? 50_000 });
     source.disconnect();
     log(`seeded ${seed.keys.toLocaleString('en-US')} keys in ${Date.now() - started} ms (${seed.pipelines} pipelines, ${seed.orchestrations} orchestrations, ${seed.sessions} sessions)`);
-
     // The handlers' SDK clients read these; nothing in handler code knows about the sandbox.
     const topicArn = sns.topicArn('spin-elasticache-sandbox');
     Object.assign(process.env, {
@@ -231,9 +230,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
     });
     delete process.env.AWS_PROFILE;
     delete process.env.AWS_SESSION_TOKEN;
-    // Load (and transpile) every handler module now, after the environment they read at load
-    // (NOTIFY_TOPIC_ARN…): done on the first run, it would stall the event loop for seconds
-    // while the simulated services run, and look like a Redis pause.
+    // Load (and transpile) every handler module now: done on the first run, it would stall the
+    // event loop for seconds while the simulated services run, and look like a Redis pause.
+    // After the environment above: handlers read it when their module loads (NOTIFY_TOPIC_ARN).
     await loadHandlers(loadDefinition({ region }).tasks);
     await spinnaker.startTraffic();
 

@@ -75,13 +75,13 @@ export function servicesFor(haClouddriver: boolean): SpinService[] {
     : [svc('clouddriver', { redis: 'clouddriver', connects: true })];
   return [
     svc('orca', { redis: 'orca', connects: true }),
-    ...clouddriver,
     svc('gate', { redis: 'gate', connects: true }),
     svc('igor', { redis: 'igor', connects: true }),
-    svc('fiat', { redis: 'fiat', connects: true }),
-    svc('echo', { redis: 'echo', connects: true }),
-    svc('rosco', { redis: 'rosco', connects: true }),
     svc('front50'),
+    ...clouddriver,
+    svc('echo', { redis: 'echo', connects: true }),
+    svc('fiat', { redis: 'fiat', connects: true }),
+    svc('rosco', { redis: 'rosco', connects: true }),
     svc('deck'),
   ];
 }

@@ -107,7 +107,7 @@ describe('a migration that succeeds', () => {
   });
 
   it('moved the data: seeded keys and every execution orca wrote during the run are on ElastiCache', async () => {
-    // orca starts executions at its real pace (sandbox/spinnaker/services/orca.ts): a few in this short run.
+    // orca launches an execution every 1.5 s (sandbox/spinnaker/services/orca.ts), and none while paused.
     expect(snapshot.keys.orcaExecutionsWritten).toBeGreaterThan(0);
     expect(snapshot.missingExecutions).toEqual([]);
     const target = await world.elastiCache.adminClient('spinnaker-redis');
