@@ -472,6 +472,18 @@ export const CASES: Case[] = [
     },
   },
   {
+    // The rollback's quiesce must find no client but ours while new pods are still starting
+    // (a pod deleted mid-start must close what it opened; the sandbox's own reads are ours).
+    name: 'the first rollout check after the switch fails, with new pods still starting: rolled back',
+    expected: 'rolled back',
+    around: {
+      CheckSpinnakerRollout: async (_w, handler, event, call) => {
+        if (call === 1) throw new InjectedFaultError('fault injected at the first rollout check after the switch');
+        return handler(event);
+      },
+    },
+  },
+  {
     name: 'a pod that never terminates during the quiesce: bounded, then Spinnaker resumed on spin-redis',
     expected: 'rolled back',
     world: { ...options({ drainTimeoutMinutes: 1 }), spinnakerFaults: { neverTerminate: ['spin-orca'] } },

@@ -215,6 +215,9 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
       username: 'sandbox-admin',
       password: g.adminPassword,
       ...(g.transitEncryption ? { tls: { ca: options.pki.caPem } } : {}),
+      // The sandbox's own reads (progress, snapshots): named like ours, so no drain or quiesce check
+      // counts it as a Spinnaker client still connected.
+      connectionName: 'spin-elasticache-sandbox-admin',
       lazyConnect: true,
       maxRetriesPerRequest: 1,
     });

@@ -89,10 +89,13 @@ export abstract class ServiceInstance {
       this.redis = client;
       await this.onStart(client);
     } catch (error) {
+      this.onStop();
       client.disconnect();
       throw error;
     }
     if (this.stopped) {
+      // Deleted while it was starting: what onStart opened (gate's subscriber) goes too.
+      this.onStop();
       client.disconnect();
       return;
     }

@@ -49,13 +49,13 @@ export class GateInstance extends ServiceInstance {
       }
     }
     const sub = redis.duplicate({ connectionName: `spin-gate-${this.pod}-sub` });
+    this.subscriber = sub; // before any await: a stop meanwhile must close it
     sub.on('error', () => undefined);
     sub.on('message', (_channel: string, key: string) => {
       this.expiredEvents++;
       void this.onExpired(key).catch(() => this.failures++);
     });
     await sub.subscribe('__keyevent@0__:expired', '__keyevent@0__:del').catch(() => undefined);
-    this.subscriber = sub;
   }
 
   protected override onStop(): void {
