@@ -24,10 +24,27 @@ export interface KeyDigest {
   parts?: Record<string, string>;
 }
 
+/**
+ * Counters only Redis 7.0+ keeps (XINFO's entries-added, max-deleted-entry-id, a group's
+ * entries-read): a 5.0/6.2 server reports none, and a 7.0 server that received the stream from
+ * one derives its own, so they are compared only where both sides report them.
+ */
+const sinceRedis7 = (part: string) => part === 'entries-added' || part === 'max-deleted-entry-id' || part.endsWith(': entries read');
+
 /** The parts of two stream digests that differ, in words. */
 export function streamDifferences(source: KeyDigest, target: KeyDigest): string[] {
   const names = [...new Set([...Object.keys(source.parts ?? {}), ...Object.keys(target.parts ?? {})])].sort();
-  return names.filter((n) => source.parts?.[n] !== target.parts?.[n]).map((n) => `${n}: ${source.parts?.[n] ?? 'none'} on the source, ${target.parts?.[n] ?? 'none'} on the target`);
+  return names
+    .filter((n) => !(sinceRedis7(n) && (source.parts?.[n] === undefined || target.parts?.[n] === undefined)))
+    .filter((n) => source.parts?.[n] !== target.parts?.[n])
+    .map((n) => `${n}: ${source.parts?.[n] ?? 'none'} on the source, ${target.parts?.[n] ?? 'none'} on the target`);
+}
+
+/** Same content: the digests, or for streams every part both servers can report. */
+export function sameContent(source: KeyDigest, target: KeyDigest): boolean {
+  if (source.type !== target.type) return false;
+  if (source.type === 'stream' && source.parts && target.parts) return streamDifferences(source, target).length === 0;
+  return source.digest === target.digest;
 }
 
 function h64(...parts: Buffer[]): bigint {

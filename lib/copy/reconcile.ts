@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import type { RedisEndpoint } from '../redis/connect.js';
 import { databasesOnEither, forEachDbPair } from '../redis/keyspace.js';
 import { existing, type KeyPair, scanBatches, scanPairs } from './compare.js';
-import type { KeyDigest } from './digest.js';
+import { type KeyDigest, sameContent } from './digest.js';
 import { ownKeys } from './filter.js';
 import { syncKey } from './live.js';
 
@@ -36,7 +36,7 @@ export interface ReconcileStats {
 const EXPIRY_TOLERANCE_MS = 500;
 
 function same(a: KeyDigest, b: KeyDigest): boolean {
-  if (a.type !== b.type || a.digest !== b.digest) return false;
+  if (!sameContent(a, b)) return false;
   if (a.expiresAt < 0 || b.expiresAt < 0) return a.expiresAt === b.expiresAt;
   return Math.abs(a.expiresAt - b.expiresAt) <= EXPIRY_TOLERANCE_MS;
 }

@@ -10,7 +10,7 @@ import type { RedisEndpoint } from '../redis/connect.js';
 import { databasesOnEither, forEachDbPair } from '../redis/keyspace.js';
 import { existing, scanBatches, scanPairs } from './compare.js';
 import { ownKeys } from './filter.js';
-import { digestKey, type KeyDigest, streamDifferences } from './digest.js';
+import { digestKey, type KeyDigest, sameContent, streamDifferences } from './digest.js';
 
 export interface VerifyOptions {
   mode?: 'strict' | 'live';
@@ -102,7 +102,7 @@ export async function verifyCopy(sourceEndpoint: RedisEndpoint, targetEndpoint: 
           note({ db, key: k, kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
           continue;
         }
-        if (s.digest !== t.digest) {
+        if (!sameContent(s, t)) {
           if (mode === 'live' && (await acceptableLiveDifference(source, target, key, s, t))) report.targetNewer++;
           else {
             report.valueMismatches++;
