@@ -109,7 +109,9 @@ describe('a stream copied by type (a source newer than its target, or a big stre
 });
 
 describe('verifying a stream', () => {
-  it("names what differs: a group's consumers, entries read, last id, pending count and pending entries", async () => {
+  // entries-read is compared only where both servers report it (Redis 5.0/6.2 never do, and a 7.0
+  // group created at an id has none): test/unit/copy/stream-versions.test.ts.
+  it("names what differs: a group's consumers, last id, pending count and pending entries", async () => {
     for (const r of [src, dst]) {
       await r.xadd('s', '1-0', 'n', '1');
       await r.xadd('s', '2-0', 'n', '2');
@@ -121,7 +123,7 @@ describe('verifying a stream', () => {
     expect(report.ok).toBe(false);
     expect(report.examples.map((e) => e.detail)).toEqual([
       expect.stringMatching(
-        /^stream: group g: consumers: alice\(2\) on the source, no consumer on the target; group g: entries read: 2 on the source, none on the target; group g: last delivered id: 2-0 on the source, 1-0 on the target; group g: pending: 2 on the source, 0 on the target; group g: pending entries \(owner, deliveries\): sha256 \w+ on the source, sha256 \w+ on the target$/,
+        /^stream: group g: consumers: alice\(2\) on the source, no consumer on the target; group g: last delivered id: 2-0 on the source, 1-0 on the target; group g: pending: 2 on the source, 0 on the target; group g: pending entries \(owner, deliveries\): sha256 \w+ on the source, sha256 \w+ on the target$/,
       ),
     ]);
   });
