@@ -93,7 +93,12 @@ describe('health check after the migration', () => {
     setConfigMapKey('redis.yml', 'overrideBaseUrl: redis://spin-redis:6379\n'); // an old Halyard config re-applied
     scaleSpinRedis(1); // and spin-redis scaled back up
     const { report, emf } = await check();
-    expect(emf).toMatchObject({ Healthy: 0, CriticalFindings: 3, WarningFindings: 1 });
+    expect(emf).toMatchObject({ Healthy: 0, CriticalFindings: 3 });
+    // spin-redis scaled up; on a loaded machine the live writers may add a replication-lag (or slow INFO) warning of their own.
+    const warnings = report.findings.filter((f) => f.status === 'warning').map((f) => f.check);
+    expect(warnings).toContain('spin-redis');
+    expect(warnings.filter((c) => !['spin-redis', 'replication', 'redis-info'].includes(c))).toEqual([]);
+    expect(emf?.WarningFindings).toBe(warnings.length);
     expect(report.status).toBe('unhealthy');
     expect(statusOf(report.findings)).toMatchObject({
       'parameter-group': 'critical',
