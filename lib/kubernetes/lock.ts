@@ -46,6 +46,25 @@ export interface AcquireResult extends LockResult {
   alreadyHeld: boolean;
 }
 
+/**
+ * Who may take the lock, wherever it lives (the Halyard ConfigMap, a SpinnakerService): this
+ * execution already holds it; or nobody does, or the holder's execution has ended (taken over);
+ * else MigrationLockedError.
+ */
+export async function lockDecision(
+  holder: { owner: string; acquiredAt: string } | undefined,
+  executionArn: string,
+  executionStatus: (arn: string) => Promise<ExecutionStatus>,
+): Promise<AcquireResult | { tookOverFrom?: string }> {
+  if (holder && holder.owner === executionArn) return { owner: executionArn, acquiredAt: holder.acquiredAt, configMapBackupAnnotation: BACKUP_ANNOTATION, alreadyHeld: true };
+  if (!holder) return {};
+  const status = await executionStatus(holder.owner);
+  if (status === 'RUNNING' || status === 'PENDING_REDRIVE') {
+    throw new MigrationLockedError(`Another migration of this Spinnaker is running: ${holder.owner} (since ${holder.acquiredAt}). Wait for it, or stop it; its lock is released when it ends.`);
+  }
+  return { tookOverFrom: holder.owner };
+}
+
 export async function acquireLock(
   api: Pick<ClusterApi, 'readConfigMap' | 'replaceConfigMap'>,
   config: MigrationConfig,
@@ -57,17 +76,9 @@ export async function acquireLock(
   const name = config.spinnaker.halyard.configMap;
   const cm = await api.readConfigMap(namespace, name);
   const holder = lockHolder(cm);
-  let tookOverFrom: string | undefined;
-  if (holder && holder.owner === executionArn) {
-    return { owner: executionArn, acquiredAt: holder.acquiredAt, configMapBackupAnnotation: BACKUP_ANNOTATION, alreadyHeld: true };
-  }
-  if (holder) {
-    const status = await executionStatus(holder.owner);
-    if (status === 'RUNNING' || status === 'PENDING_REDRIVE') {
-      throw new MigrationLockedError(`Another migration of this Spinnaker is running: ${holder.owner} (since ${holder.acquiredAt}). Wait for it, or stop it; its lock is released when it ends.`);
-    }
-    tookOverFrom = holder.owner;
-  }
+  const decision = await lockDecision(holder, executionArn, executionStatus);
+  if ('alreadyHeld' in decision) return decision;
+  const { tookOverFrom } = decision;
   const acquiredAt = now().toISOString();
   const annotations = { ...(cm.metadata?.annotations ?? {}) };
   annotations[LOCK_ANNOTATION] = JSON.stringify({ owner: executionArn, acquiredAt });

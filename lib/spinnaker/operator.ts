@@ -34,7 +34,7 @@ import {
 import { redactOutput } from '../halyard/deploy.js';
 import { REDIS_CLIENT_SERVICES, type RedisTarget, unifiedDiff } from '../halyard/patch.js';
 import { type ClusterApi, type ConfigMap, SPINNAKER_SERVICE_GROUPS, type SpinnakerService, type SpinnakerServiceGroup } from '../kubernetes/api.js';
-import { BACKUP_ANNOTATION, LOCK_ANNOTATION, lockHolder, type AcquireResult } from '../kubernetes/lock.js';
+import { BACKUP_ANNOTATION, LOCK_ANNOTATION, lockDecision, lockHolder, type AcquireResult } from '../kubernetes/lock.js';
 import { checkRollout, type RolloutResult } from '../kubernetes/rollout.js';
 
 /** The detector key of the config hash in `status.lastDeployed` (changedetector/config.go SpinnakerConfigHashKey). */
@@ -266,15 +266,9 @@ export async function acquireOperatorLock(
 ): Promise<AcquireResult> {
   const { cr, name, group } = await findSpinnakerService(api, config);
   const holder = operatorLockHolderOf(cr);
-  if (holder && holder.owner === executionArn) return { owner: executionArn, acquiredAt: holder.acquiredAt, configMapBackupAnnotation: BACKUP_ANNOTATION, alreadyHeld: true };
-  let tookOverFrom: string | undefined;
-  if (holder) {
-    const status = await executionStatus(holder.owner);
-    if (status === 'RUNNING' || status === 'PENDING_REDRIVE') {
-      throw new MigrationLockedError(`Another migration of this Spinnaker is running: ${holder.owner} (since ${holder.acquiredAt}). Wait for it, or stop it; its lock is released when it ends.`);
-    }
-    tookOverFrom = holder.owner;
-  }
+  const decision = await lockDecision(holder, executionArn, executionStatus);
+  if ('alreadyHeld' in decision) return decision;
+  const { tookOverFrom } = decision;
   const acquiredAt = now().toISOString();
   const annotations: Record<string, string> = { [LOCK_ANNOTATION]: JSON.stringify({ owner: executionArn, acquiredAt }) };
   if (cr.metadata?.annotations?.[BACKUP_ANNOTATION] === undefined) {
