@@ -35,7 +35,7 @@ import { redactOutput } from '../halyard/deploy.js';
 import { REDIS_CLIENT_SERVICES, type RedisTarget, unifiedDiff } from '../halyard/patch.js';
 import { type ClusterApi, type ConfigMap, SPINNAKER_SERVICE_GROUPS, type SpinnakerService, type SpinnakerServiceGroup } from '../kubernetes/api.js';
 import { BACKUP_ANNOTATION, LOCK_ANNOTATION, lockDecision, lockHolder, type AcquireResult } from '../kubernetes/lock.js';
-import { checkRollout, type RolloutResult } from '../kubernetes/rollout.js';
+import { checkRollout, type PauseMarks, type RolloutResult } from '../kubernetes/rollout.js';
 
 /** The detector key of the config hash in `status.lastDeployed` (changedetector/config.go SpinnakerConfigHashKey). */
 export const CONFIG_HASH_KEY = 'config';
@@ -304,26 +304,30 @@ export async function releaseOperatorLock(
 /** `$.rollout` for the operator: the Deployments' readiness plus what the operator reports. */
 export type OperatorRolloutResult = RolloutResult & { operator: { status?: string; hash?: string; pickedUp: boolean } };
 
+/** What the operator reports about the write `ref` points at. */
+export interface OperatorDeployState {
+  status?: string;
+  hash?: string;
+  /** `status.lastDeployed.config.hash` shows the write deployed (past `waitPastHash`, or equal to `waitForHash`). */
+  pickedUp: boolean;
+}
+
 /**
- * One check: the operator has picked the change up (`status.lastDeployed.config.hash` differs
- * from the one before our write), says `OK`, and every Spinnaker Deployment is ready.
- * `Failure` fails at once with the DeployFailed/DeployError Events of the resource.
+ * Read the SpinnakerService's status for the write `ref` describes. `Failure` throws
+ * SpinnakerOperatorDeployFailedError with the DeployFailed/DeployError Events of the resource
+ * (only Events about our write count: one left from before, e.g. the failed patch seen again
+ * during the rollback until the operator reconciles the restore, is waited out).
  */
-export async function checkOperatorRollout(
-  api: Pick<ClusterApi, 'listSpinnakerServices' | 'listDeployments' | 'listEvents'>,
+export async function operatorDeployState(
+  api: Pick<ClusterApi, 'listSpinnakerServices' | 'listEvents'>,
   config: MigrationConfig,
   ref: OperatorDeployRef | undefined,
-  previous: Partial<RolloutResult> | undefined | null,
-  now: () => Date = () => new Date(),
-): Promise<OperatorRolloutResult> {
+): Promise<OperatorDeployState & { name: string }> {
   const { cr, name } = await findSpinnakerService(api, config);
   const hash = lastHash(cr);
   const status = cr.status?.status;
   const pickedUp =
     (ref?.waitPastHash === undefined && ref?.waitForHash === undefined) || (ref.waitForHash !== undefined && hash === ref.waitForHash) || (ref.waitPastHash !== undefined && hash !== ref.waitPastHash);
-  // A Failure counts when an Event says it is about our write (the resourceVersion we wrote, or
-  // later than our write); one left from before (e.g. the failed patch, seen again during the
-  // rollback until the operator reconciles the restore) is waited out.
   const events =
     status === 'Failure'
       ? (await api.listEvents(config.spinnaker.namespace, `involvedObject.kind=SpinnakerService,involvedObject.name=${name}`).catch(() => [])).filter(
@@ -343,7 +347,24 @@ export async function checkOperatorRollout(
       `The Spinnaker Operator reports status Failure for SpinnakerService ${name}${failures.length ? `. Events: ${failures.join(' | ')}` : ' (no DeployFailed/DeployError Event found)'}. Look at the operator's logs (kubectl logs deploy/spinnaker-operator -c spinnaker-operator).`,
     );
   }
-  const deployments = await checkRollout(api, config, previous, now).catch((error: unknown) => {
+  return { name, pickedUp, ...(status !== undefined ? { status } : {}), ...(hash !== undefined ? { hash } : {}) };
+}
+
+/**
+ * One check: the operator has picked the change up (`status.lastDeployed.config.hash` differs
+ * from the one before our write), says `OK`, and every Spinnaker Deployment is ready.
+ * `Failure` fails at once (operatorDeployState).
+ */
+export async function checkOperatorRollout(
+  api: Pick<ClusterApi, 'listSpinnakerServices' | 'listDeployments' | 'listEvents'>,
+  config: MigrationConfig,
+  ref: OperatorDeployRef | undefined,
+  previous: Partial<RolloutResult> | undefined | null,
+  now: () => Date = () => new Date(),
+  marks: PauseMarks = {},
+): Promise<OperatorRolloutResult> {
+  const { name, status, hash, pickedUp } = await operatorDeployState(api, config, ref);
+  const deployments = await checkRollout(api, config, previous, now, marks).catch((error: unknown) => {
     // The Deployments' timeout message is the better one only once the operator has deployed.
     if (error instanceof MigrationError && error.name === 'RolloutTimeoutError' && !(pickedUp && status === 'OK')) return undefined;
     throw error;

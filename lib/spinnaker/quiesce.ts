@@ -61,8 +61,15 @@ export interface QuiesceCheck {
 
 /** `$.resume` (and `$.rollbackResume`). */
 export interface ResumeResult {
+  /** false: nothing scaled yet, the config Spinnaker must resume on is not deployed (the Wait state loops). */
+  resumed: boolean;
   services: { name: string; replicas: number; restored: boolean }[];
-  resumedAt: string;
+  /** When it resumed (ISO 8601); absent while waiting. */
+  resumedAt?: string;
+  /** While waiting: what for, since when (ISO 8601), and how many checks so far. */
+  waitingFor?: string;
+  waitingSince?: string;
+  polls?: number;
 }
 
 type Api = Pick<ClusterApi, 'listDeployments' | 'patchDeploymentAnnotations' | 'readScale' | 'replaceScale'>;
@@ -197,5 +204,5 @@ export async function resumeSpinnaker(api: Api, config: MigrationConfig, quiesce
     if (annotated !== undefined) await api.patchDeploymentAnnotations(namespace, name, { [QUIESCE_REPLICAS_ANNOTATION]: null });
     services.push({ name, replicas: restore ? original : current, restored: restore });
   }
-  return { services, resumedAt: now().toISOString() };
+  return { resumed: true, services, resumedAt: now().toISOString() };
 }

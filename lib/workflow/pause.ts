@@ -6,8 +6,10 @@
  * of the first pause, and ElastiCache must be left by Spinnaker too before the copy-back.
  */
 import type { ClusterApi } from '../kubernetes/api.js';
-import { InvalidAwsResponseError } from '../errors.js';
+import { InvalidAwsResponseError, RolloutTimeoutError } from '../errors.js';
 import type { RedisEndpoint } from '../redis/connect.js';
+import { flavorOf } from '../spinnaker/flavor.js';
+import { operatorDeployState } from '../spinnaker/operator.js';
 import { checkQuiesced, type QuiesceCheck, type QuiesceResult, quiesceSpinnaker, resumeSpinnaker, type ResumeResult } from '../spinnaker/quiesce.js';
 import type { EndpointResolvers } from './endpoints.js';
 import type { MigrationState } from './state.js';
@@ -33,7 +35,33 @@ export function checkQuiesce(api: Pick<ClusterApi, 'listDeployments' | 'listPods
   return checkQuiesced(api, state.config, record, state.switch ? state.rollbackQuiesceCheck : state.quiesceCheck, redis, now);
 }
 
-/** ResumeSpinnaker, after the deploy, after a failure inside the pause, and in the rollback: back to the first pause's counts. */
-export function resume(api: ScaleApi, state: MigrationState, now?: () => Date): Promise<ResumeResult> {
+/**
+ * ResumeSpinnaker, after the deploy, after a failure inside the pause, and in the rollback:
+ * back to the first pause's counts, but only once the config Spinnaker must come back on is
+ * what its Deployments run. `hal deploy apply` has applied the manifests when it returns; the
+ * Spinnaker Operator deploys a changed SpinnakerService on its own time, and a pod scaled up
+ * before that would start on the Redis we are leaving (or, in the rollback, on ElastiCache
+ * after the copy-back) and write where nothing copies from. So for the operator: not resumed
+ * (`resumed: false`, the Wait state loops) until status.lastDeployed.config.hash shows our write;
+ * `Failure` throws SpinnakerOperatorDeployFailedError; waiting longer than
+ * options.rolloutTimeoutMinutes throws RolloutTimeoutError. Either way nothing was written after
+ * the switch, so the rollback's copy-back changes nothing.
+ */
+export async function resume(api: ScaleApi & Pick<ClusterApi, 'listSpinnakerServices' | 'listEvents'>, state: MigrationState, now: () => Date = () => new Date()): Promise<ResumeResult> {
+  const inRollback = state.rollbackDeploy !== undefined;
+  const deploy = inRollback ? state.rollbackDeploy : state.switch ? state.deploy : undefined;
+  if (flavorOf(state) === 'operator' && deploy?.operator) {
+    const previous = inRollback ? state.rollbackResume : state.resume;
+    const operator = await operatorDeployState(api, state.config, deploy.operator);
+    if (!operator.pickedUp || operator.status === 'Failure') {
+      const waitingSince = previous?.waitingSince ?? now().toISOString();
+      const waitingFor = `the Spinnaker Operator to deploy SpinnakerService ${operator.name}'s ${inRollback ? 'restored' : 'patched'} config (status ${operator.status ?? 'none'}, config hash ${operator.hash ?? 'absent'})`;
+      if ((now().getTime() - Date.parse(waitingSince)) / 60_000 > state.config.options.rolloutTimeoutMinutes)
+        throw new RolloutTimeoutError(
+          `Waited more than ${state.config.options.rolloutTimeoutMinutes} minute(s) (options.rolloutTimeoutMinutes) for ${waitingFor}; Spinnaker stays scaled to 0. Look at the operator's logs and the resource's Events.`,
+        );
+      return { resumed: false, services: [], waitingFor, waitingSince, polls: (previous?.polls ?? 0) + 1 };
+    }
+  }
   return resumeSpinnaker(api, state.config, state.quiesce, now);
 }

@@ -116,7 +116,7 @@ export async function deploySpinnakerConfig(api: ClusterApi, state: MigrationSta
 
 /** CheckSpinnakerRollout: the Deployments; for the operator also its status and config hash. */
 export async function checkSpinnakerRollout(api: ClusterApi, state: MigrationState, now?: () => Date, timing?: Parameters<typeof checkRollout>[4]): Promise<RolloutResult> {
-  if (flavorOf(state) === 'operator') return checkOperatorRollout(api, state.config, state.deploy?.operator, state.rollout, now);
+  if (flavorOf(state) === 'operator') return checkOperatorRollout(api, state.config, state.deploy?.operator, state.rollout, now, timing);
   return checkRollout(api, state.config, state.rollout, now, timing);
 }
 

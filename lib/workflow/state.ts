@@ -73,6 +73,8 @@ export interface MigrationState extends ValidatedState {
   rollbackQuiesce?: QuiesceResult;
   rollbackQuiesceCheck?: QuiesceCheck;
   copyBack?: ReconcileStats | { skipped: string };
+  /** RollbackHalDeployApply: what the rollback's resume and rollout check wait for. */
+  rollbackDeploy?: HalDeployResult & { flavor?: Flavor; operator?: OperatorDeployRef };
   rollbackResume?: ResumeResult;
   /** Set by a Catch: `{ Error, Cause }`. */
   error?: { Error: string; Cause: string };

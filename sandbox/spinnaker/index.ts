@@ -380,9 +380,17 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   }
 
   let configData = '';
+  let operatorConfig = '';
   function onChange(event: ChangeEvent) {
     const obj = event.object;
     if (stopped) return;
+    // The operator flavour: the config is spec.spinnakerConfig of the SpinnakerService (metadata and status changes are not patches).
+    if (obj.kind === 'SpinnakerService' && event.type === 'MODIFIED') {
+      const data = JSON.stringify((obj.spec as { spinnakerConfig?: unknown } | undefined)?.spinnakerConfig ?? {});
+      if (operatorConfig && data !== operatorConfig) ledger.configPatches.push(Date.now());
+      operatorConfig = data;
+      return;
+    }
     if (obj.kind === 'ConfigMap' && obj.metadata.name === 'halyard-config' && event.type === 'MODIFIED') {
       const data = JSON.stringify(obj.data ?? {});
       if (configData && data !== configData) ledger.configPatches.push(Date.now());

@@ -16,6 +16,8 @@ interface Script {
   catchUpSlices?: number;
   quiescePolls?: number;
   rolloutPolls?: number;
+  /** ResumeSpinnaker answers `resumed: false` this many times first (the operator has not deployed yet). */
+  resumeWaits?: number;
   failures?: Record<string, MigrationError[]>;
 }
 
@@ -26,6 +28,7 @@ function fakes(script: Script) {
   let rolloutPolls = 0;
   let catchUps = 0;
   let quiescePolls = 0;
+  let resumeWaits = script.resumeWaits ?? 0;
   const failures = Object.fromEntries(Object.entries(script.failures ?? {}).map(([k, v]) => [k, [...v]]));
   const fake =
     (name: string, result: (event: Record<string, unknown>) => unknown): TaskHandler =>
@@ -53,7 +56,7 @@ function fakes(script: Script) {
     catchUpLiveWrites: fake('catchUpLiveWrites', () => ({ caughtUp: ++catchUps >= (script.catchUpSlices ?? 1) })),
     quiesceSpinnaker: fake('quiesceSpinnaker', () => ({ services: [{ name: 'spin-orca', replicas: 2 }], startedAt: '2026-01-01T00:00:00Z' })),
     checkSpinnakerQuiesced: fake('checkSpinnakerQuiesced', () => ({ quiesced: ++quiescePolls >= (script.quiescePolls ?? 1) })),
-    resumeSpinnaker: fake('resumeSpinnaker', () => ({ services: [{ name: 'spin-orca', replicas: 2, restored: true }] })),
+    resumeSpinnaker: fake('resumeSpinnaker', () => (resumeWaits-- > 0 ? { resumed: false, services: [] } : { resumed: true, services: [{ name: 'spin-orca', replicas: 2, restored: true }] })),
     patchHalyardConfig: fake('patchHalyardConfig', () => ({ changedKeys: ['redis.yml'] })),
     halDeployApply: fake('halDeployApply', () => ({ exitCode: 0 })),
     checkSpinnakerRollout: fake('checkSpinnakerRollout', () => ({ ready: ++rolloutPolls >= (script.rolloutPolls ?? 1) })),
@@ -114,6 +117,14 @@ describe('the state machine, run locally', () => {
     const output = result.output as Record<string, unknown>;
     expect(output).toMatchObject({ switch: { switched: true }, rollout: { ready: true }, catchUp: { caughtUp: true }, quiesceCheck: { quiesced: true } });
     expect(output.notify).toEqual({ outcome: 'SUCCEEDED' });
+  });
+
+  it('does not check the rollout before ResumeSpinnaker has resumed (the operator deploys on its own time)', async () => {
+    const { result, visited } = await run({ resumeWaits: 2 });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(visited.filter((s) => s === 'WaitForSpinnakerConfigDeployed')).toHaveLength(2);
+    expect(visited.filter((s) => s === 'ResumeSpinnaker')).toHaveLength(3);
+    expect(visited.indexOf('CheckSpinnakerRollout')).toBeGreaterThan(visited.lastIndexOf('ResumeSpinnaker'));
   });
 
   it('a failure inside the pause resumes Spinnaker on spin-redis and ends rolled back, with nothing switched', async () => {
