@@ -230,6 +230,13 @@ export const MigrationInputSchema = z
          */
         copyMethod: z.enum(['auto', 'replication', 'scan']).default('auto'),
         /**
+         * After a replication copy from a spin-redis with disk-based sync and no save points
+         * (Redis before 7.0 by default), delete the `dump.rdb` that sync left on its disk (pods/exec:
+         * `sh`, `stat`, `rm`). Off: it is only reported (`$.copy.snapshotLeftBehind`). It counts against
+         * the container's ephemeral-storage limit, and on an emptyDir a restarted Redis would load it.
+         */
+        removeSnapshotLeftBehind: z.boolean().default(false),
+        /**
          * Consent to the AUTH token in plain text in the Halyard files (the URL's user-info in each
          * `redis.connection`), readable by anyone who can read the ConfigMap. Off: the files hold only
          * a kork-secrets reference to the URL secret (spinnaker.redisUrlSecret).

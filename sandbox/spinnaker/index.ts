@@ -24,9 +24,11 @@
  *
  * API: `createSpinnakerSimulation(options)` → `{ install(store), exec, ledger, serviceList, spinRedis, pointsAt(), snapshot(), close() }`.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { startRedis, type RedisProcess } from '../redis/redis-process.js';
+import type { ExecHandler } from '../kubernetes/server.js';
 import type { ObjectStore, KubeObject, ChangeEvent } from '../kubernetes/store.js';
 import type { InstanceOptions, ServiceInstance, ServiceName } from './services.js';
 import { createHalyardPod, halconfig, INITIAL_FILES, type PodRedisTarget, podRedisTarget, REDIS_URL_ANNOTATION, type SpinService, servicesFor } from './halyard.js';
@@ -416,8 +418,22 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     return (await podRedisTarget(annotationsOf(d), options.resolveSecret).catch(() => undefined))?.url;
   };
 
+  /**
+   * pods/exec into spin-redis: the redis image's `sh` (with coreutils' stat and rm) runs in the
+   * container's filesystem, where Redis's `dir` is. Here the host's /bin/sh runs in the directory
+   * the real redis-server process was given as its `dir`, so a path CONFIG GET dir names is that file.
+   */
+  const spinRedisExec: ExecHandler = ({ command }) =>
+    new Promise((resolve) => {
+      const [cmd, ...args] = command;
+      if (cmd !== 'sh') return resolve({ stdout: '', stderr: `${cmd}: not found in the sandbox's spin-redis container (only sh)\n`, exitCode: 127 });
+      execFile('/bin/sh', args, { cwd: posix.join(options.dir, 'spin-redis'), timeout: 10_000 }, (error, stdout, stderr) =>
+        resolve({ stdout, stderr, exitCode: error ? (typeof error.code === 'number' ? error.code : 1) : 0 }),
+      );
+    });
+
   return {
-    exec: halyard.exec,
+    exec: ((req) => (store?.get('Pod', req.namespace, req.pod)?.metadata.labels?.cluster === 'spin-redis' ? spinRedisExec(req) : halyard.exec(req))) as ExecHandler,
     ledger,
     /** Every service instance started so far (old and new pods). */
     instances,

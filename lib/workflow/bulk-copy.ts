@@ -1,0 +1,44 @@
+/**
+ * CopyBulk as the workflow runs it: one slice of the bulk copy (lib/copy/bulk-slice.ts), and,
+ * once a replication copy is done, what its disk-based sync left on spin-redis's disk
+ * (lib/kubernetes/source-snapshot.ts): reported, and removed when options.removeSnapshotLeftBehind.
+ */
+import { type CopyState, copyBulkSlice } from '../copy/bulk-slice.js';
+import type { CopyLog } from '../copy/types.js';
+import { executionName } from '../elasticache/tags.js';
+import type { ClusterApi } from '../kubernetes/api.js';
+import { removeSnapshotLeftBehind, type SnapshotLeftBehind } from '../kubernetes/source-snapshot.js';
+import { type EndpointResolvers, sliceDeadline } from './endpoints.js';
+import type { MigrationState } from './state.js';
+
+/** `$.copy` */
+export type BulkCopyState = CopyState & { snapshotLeftBehind?: SnapshotLeftBehind };
+
+export async function copyBulk(
+  state: MigrationState,
+  resolvers: EndpointResolvers,
+  deps: { api: (state: MigrationState) => Pick<ClusterApi, 'exec'>; log?: CopyLog; now?: () => Date },
+): Promise<BulkCopyState> {
+  const now = deps.now ?? (() => new Date());
+  const startedAt = now();
+  const [source, target, container] = await Promise.all([resolvers.source(state), resolvers.target(state), resolvers.sourceContainer(state)]);
+  const result: BulkCopyState = await copyBulkSlice(source, target, state.copy, {
+    container,
+    method: state.config.options.copyMethod,
+    deadline: sliceDeadline(state, startedAt.getTime()),
+    progressId: executionName(state.execution.arn),
+    ...(deps.log ? { log: deps.log } : {}),
+  });
+  // The fork happened in this slice (a replication copy is one slice), so the file is no older than startedAt.
+  const path = result.done && result.method === 'replication' ? result.fork?.dumpLeftBehind : undefined;
+  if (path === undefined) return result;
+  if (!state.config.options.removeSnapshotLeftBehind || !('container' in container)) {
+    return {
+      ...result,
+      snapshotLeftBehind: { path, outcome: 'kept', reason: state.config.options.removeSnapshotLeftBehind ? 'spin-redis is not a pod we can exec into' : 'options.removeSnapshotLeftBehind is off' },
+    };
+  }
+  const removal = await removeSnapshotLeftBehind(deps.api(state), state.config.spinnaker.namespace, container.container, path, startedAt);
+  deps.log?.info('snapshot left behind', { ...removal });
+  return { ...result, snapshotLeftBehind: removal };
+}
