@@ -134,7 +134,9 @@ export function decideFork(facts: SourceFacts, knowledge: ContainerKnowledge): F
   const decision = (fork: boolean, reason: string): ForkDecision => {
     const dumpLeftBehind = fork && !diskless && path && !persistence.save ? path : undefined;
     if (dumpLeftBehind)
-      notes.push(`a disk-based snapshot stays on spin-redis's disk afterwards (${dumpLeftBehind}, about ${MiB(snapshotBytes)}); it has no save points, so nothing else uses the file; options.removeSnapshotLeftBehind deletes it after the copy`);
+      notes.push(
+        `a disk-based snapshot stays on spin-redis's disk afterwards (${dumpLeftBehind}, about ${MiB(snapshotBytes)}); it has no save points, so nothing else uses the file; options.removeSnapshotLeftBehind deletes it after the copy`,
+      );
     return { fork, reason, figures, notes, ...(dumpLeftBehind ? { dumpLeftBehind } : {}) };
   };
 
