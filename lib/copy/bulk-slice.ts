@@ -67,6 +67,8 @@ export interface CopyBulkSliceOptions {
   progressId: string;
   /** spin-redis's container (memory limit, volumes): the replication copy forks it only when the worst case fits. */
   container?: ContainerKnowledge;
+  /** Free bytes where a disk-based snapshot lands (`dir`), read in spin-redis's container; undefined when unknown. */
+  freeDisk?: (dir: string) => Promise<number | undefined>;
   log?: CopyLog;
 }
 
@@ -93,7 +95,9 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
       clearedFromTarget = await clearTarget(target, store);
       if (clearedFromTarget > 0) log?.warn('the target held keys of an earlier run; deleted before the copy', { keys: clearedFromTarget });
       const attempt = await tryReplication(options.method, async () => {
-        fork = decideFork(await readSourceFacts(source), options.container ?? { none: true });
+        const facts = await readSourceFacts(source);
+        const freeBytes = facts.persistence.disklessSync !== true && facts.persistence.dir ? await options.freeDisk?.(facts.persistence.dir) : undefined;
+        fork = decideFork(facts, options.container ?? { none: true }, freeBytes === undefined ? {} : { freeBytes });
         log?.info('fork safety', { fork: fork.fork, reason: fork.reason, ...fork.figures });
         assertForkAllowed(fork);
         return copyViaReplication(source, target, {

@@ -68,7 +68,13 @@ export interface ForkFigures {
   marginPercent: number;
   diskless: boolean;
   /** Disk-based: where the snapshot lands and what it needs there. */
-  disk?: { path: string; on: 'container filesystem' | 'emptyDir' | 'memory' | 'persistentVolumeClaim' | 'other'; needBytes: number; limitBytes?: number };
+  disk?: {
+    path: string;
+    on: 'container filesystem' | 'emptyDir' | 'memory' | 'persistentVolumeClaim' | 'other';
+    needBytes: number;
+    limitBytes?: number /** `df` in the container, when it could be read. */;
+    freeBytes?: number;
+  };
 }
 
 export interface ForkDecision {
@@ -84,8 +90,11 @@ export interface ForkDecision {
 
 const MiB = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
 
-/** The decision, from the figures alone (no I/O): see docs/COPY.md for the formula. */
-export function decideFork(facts: SourceFacts, knowledge: ContainerKnowledge): ForkDecision {
+/**
+ * The decision, from the figures alone (no I/O): see docs/COPY.md for the formula. `disk.freeBytes`:
+ * what `df` says is free where a disk-based snapshot lands (lib/kubernetes/source-snapshot.ts readFreeDisk).
+ */
+export function decideFork(facts: SourceFacts, knowledge: ContainerKnowledge, disk: { freeBytes?: number } = {}): ForkDecision {
   const { memory, persistence, writes } = facts;
   const baseBytes = Math.max(memory.usedMemoryRss, memory.usedMemoryPeak);
   const snapshotBytes = memory.usedMemoryDataset ?? memory.usedMemory;
@@ -129,7 +138,7 @@ export function decideFork(facts: SourceFacts, knowledge: ContainerKnowledge): F
         : on === 'emptyDir' || on === 'memory'
           ? (mount?.sizeLimitBytes ?? (on === 'emptyDir' ? container?.ephemeralStorageLimitBytes : undefined))
           : undefined;
-    figures.disk = { path, on, needBytes: diskNeed, ...(limitBytes === undefined ? {} : { limitBytes }) };
+    figures.disk = { path, on, needBytes: diskNeed, ...(limitBytes === undefined ? {} : { limitBytes }), ...(disk.freeBytes === undefined ? {} : { freeBytes: disk.freeBytes }) };
   }
   const decision = (fork: boolean, reason: string): ForkDecision => {
     const dumpLeftBehind = fork && !diskless && path && !persistence.save ? path : undefined;
@@ -151,6 +160,11 @@ export function decideFork(facts: SourceFacts, knowledge: ContainerKnowledge): F
     return decision(
       false,
       `a disk-based snapshot needs about ${MiB(figures.disk.needBytes)} on ${figures.disk.on} (${figures.disk.path}), over its ${MiB(figures.disk.limitBytes)} limit (past it the kubelet evicts the pod); the scan copy never forks`,
+    );
+  if (figures.disk?.freeBytes !== undefined && figures.disk.needBytes > figures.disk.freeBytes)
+    return decision(
+      false,
+      `a disk-based snapshot needs about ${MiB(figures.disk.needBytes)} in ${figures.disk.path}, and only ${MiB(figures.disk.freeBytes)} is free there (df): a full disk fails the snapshot, and the node's may evict pods; the scan copy never forks`,
     );
   if (container?.memoryRequestBytes !== undefined && withMargin > container.memoryRequestBytes)
     notes.push(`the fork takes spin-redis past its memory request (${MiB(withMargin)} > ${MiB(container.memoryRequestBytes)}): if its node runs short of memory, the kubelet evicts such pods first`);

@@ -9,6 +9,9 @@
  * a restarted spin-redis would come back with the data of the copy's moment, not empty and
  * not current.
  *
+ * Before the fork, the free space where the snapshot lands is read the same way (`df -Pk`),
+ * since neither Redis nor the pod spec shows it (readFreeDisk).
+ *
  * Removed only when the user asks (options.removeSnapshotLeftBehind), through the pods/exec
  * API (`sh` with `stat` and `rm`, present in the redis, bitnami/redis and redis-cluster
  * images), and only a file no older than the copy that wrote it.
@@ -61,4 +64,21 @@ export async function removeSnapshotLeftBehind(api: Pick<ClusterApi, 'exec'>, na
   if (out === 'absent') return { path, outcome: 'absent' };
   if (out.startsWith('older')) return { path, outcome: 'older', reason: `modified at ${new Date(Number(out.slice(6)) * 1000).toISOString()}, before this copy started` };
   return { path, outcome: 'failed', reason: `unexpected output: ${out.slice(0, 200)}` };
+}
+
+/**
+ * Bytes available to an unprivileged writer on the filesystem holding `dir` in spin-redis's
+ * container (`df -Pk`, POSIX output: the fourth column of the second line, in KiB).
+ * Undefined when it cannot be read (no `df` in the image, exec refused): the fork decision then
+ * goes by the limits it knows.
+ */
+export async function readFreeDisk(api: Pick<ClusterApi, 'exec'>, namespace: string, container: SourceContainer, dir: string): Promise<number | undefined> {
+  try {
+    const { exitCode, stdout } = await api.exec(namespace, container.pod, container.container, ['df', '-Pk', '--', dir]);
+    const fields = exitCode === 0 ? stdout.trim().split('\n')[1]?.trim().split(/\s+/) : undefined;
+    const kib = Number(fields?.[3]);
+    return Number.isFinite(kib) && kib >= 0 ? kib * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }

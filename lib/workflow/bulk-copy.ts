@@ -7,7 +7,7 @@ import { type CopyState, copyBulkSlice } from '../copy/bulk-slice.js';
 import type { CopyLog } from '../copy/types.js';
 import { executionName } from '../elasticache/tags.js';
 import type { ClusterApi } from '../kubernetes/api.js';
-import { removeSnapshotLeftBehind, type SnapshotLeftBehind } from '../kubernetes/source-snapshot.js';
+import { readFreeDisk, removeSnapshotLeftBehind, type SnapshotLeftBehind } from '../kubernetes/source-snapshot.js';
 import { type EndpointResolvers, sliceDeadline } from './endpoints.js';
 import type { MigrationState } from './state.js';
 
@@ -27,6 +27,7 @@ export async function copyBulk(
     method: state.config.options.copyMethod,
     deadline: sliceDeadline(state, startedAt.getTime()),
     progressId: executionName(state.execution.arn),
+    ...('container' in container ? { freeDisk: (dir: string) => readFreeDisk(deps.api(state), state.config.spinnaker.namespace, container.container, dir) } : {}),
     ...(deps.log ? { log: deps.log } : {}),
   });
   // The fork happened in this slice (a replication copy is one slice), so the file is no older than startedAt.

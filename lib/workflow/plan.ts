@@ -15,6 +15,7 @@ import { isRedisService } from '../spinnaker/quiesce.js';
 import { describeGitOps } from '../spinnaker/gitops.js';
 import { readSourceContainer, resolveSourceEndpoint } from '../kubernetes/spin-redis.js';
 import { decideFork, type ForkDecision } from '../copy/fork-safety.js';
+import { readFreeDisk } from '../kubernetes/source-snapshot.js';
 import { payloadsMoveDirectly, readSourceFacts, targetRdbVersion, type SourceFacts } from '../copy/source-facts.js';
 import { MigrationError } from '../errors.js';
 
@@ -113,7 +114,11 @@ async function planSource(api: ClusterApi, config: MigrationConfig): Promise<Mig
   try {
     const [endpoint, container] = await Promise.all([resolveSourceEndpoint(config, api), readSourceContainer(config, api)]);
     const facts = await readSourceFacts(endpoint);
-    const fork = decideFork(facts, container);
+    const freeBytes =
+      'container' in container && facts.persistence.disklessSync !== true && facts.persistence.dir
+        ? await readFreeDisk(api, config.spinnaker.namespace, container.container, facts.persistence.dir)
+        : undefined;
+    const fork = decideFork(facts, container, freeBytes === undefined ? {} : { freeBytes });
     const targetRdb = targetRdbVersion(config.target.engine, config.target.engineVersion);
     const direct = payloadsMoveDirectly(facts.server.rdbVersion, targetRdb);
     const path =

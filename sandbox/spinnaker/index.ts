@@ -128,6 +128,9 @@ interface PodState {
   terminating?: boolean;
 }
 
+/** What the redis, bitnami/redis and redis-cluster images have (Debian-based, coreutils) that our Lambdas exec. */
+const SPIN_REDIS_IMAGE_COMMANDS = new Set(['sh', 'df', 'stat', 'rm', 'ls', 'cat']);
+
 export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   const ns = options.namespace ?? 'spinnaker';
   const halHome = options.halHome ?? '/home/spinnaker/.hal';
@@ -419,15 +422,15 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   };
 
   /**
-   * pods/exec into spin-redis: the redis image's `sh` (with coreutils' stat and rm) runs in the
-   * container's filesystem, where Redis's `dir` is. Here the host's /bin/sh runs in the directory
+   * pods/exec into spin-redis: the redis image's shell and coreutils run in the container's
+   * filesystem, where Redis's `dir` is. Here the host's own (SPIN_REDIS_IMAGE_COMMANDS) run in the directory
    * the real redis-server process was given as its `dir`, so a path CONFIG GET dir names is that file.
    */
   const spinRedisExec: ExecHandler = ({ command }) =>
     new Promise((resolve) => {
       const [cmd, ...args] = command;
-      if (cmd !== 'sh') return resolve({ stdout: '', stderr: `${cmd}: not found in the sandbox's spin-redis container (only sh)\n`, exitCode: 127 });
-      execFile('/bin/sh', args, { cwd: posix.join(options.dir, 'spin-redis'), timeout: 10_000 }, (error, stdout, stderr) =>
+      if (!cmd || !SPIN_REDIS_IMAGE_COMMANDS.has(cmd)) return resolve({ stdout: '', stderr: `${cmd}: not found in the sandbox's spin-redis container\n`, exitCode: 127 });
+      execFile(cmd, args, { cwd: posix.join(options.dir, 'spin-redis'), timeout: 10_000 }, (error, stdout, stderr) =>
         resolve({ stdout, stderr, exitCode: error ? (typeof error.code === 'number' ? error.code : 1) : 0 }),
       );
     });

@@ -1,7 +1,8 @@
 /**
  * A spin-redis with disk-based sync and no save points (Redis before 7.0 by default) writes
  * its snapshot to `dir`/dump.rdb for the replication copy and leaves it there: reported in
- * `$.copy.snapshotLeftBehind`, and removed through pods/exec when the input asks.
+ * `$.copy.snapshotLeftBehind`, and removed through pods/exec when the input asks; the free
+ * disk there is read (df, pods/exec) before the fork.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,8 +33,10 @@ describe("the snapshot a disk-based sync leaves on spin-redis's disk", () => {
     const run = await rehearse({ keys: 1000 }, {}, async (w) => void (path = await diskBasedSync(w)));
     world = run.world;
     expect(run.result.status).toBe('SUCCEEDED');
-    const copy = (run.result.output as { copy: { method: string; snapshotLeftBehind?: unknown } }).copy;
+    const copy = (run.result.output as { copy: { method: string; snapshotLeftBehind?: unknown; fork?: { figures: { disk?: { freeBytes?: number } } } } }).copy;
     expect(copy.method).toBe('replication');
+    // Free disk read with df in the spin-redis container before the fork.
+    expect(copy.fork?.figures.disk?.freeBytes).toBeGreaterThan(0);
     expect(copy.snapshotLeftBehind).toEqual({ path, outcome: 'kept', reason: 'options.removeSnapshotLeftBehind is off' });
     expect(existsSync(path)).toBe(true);
   }, 120_000);

@@ -92,6 +92,16 @@ describe('decideFork', () => {
     expect(pvc.fork).toBe(true);
   });
 
+  it('does not fork when df says the snapshot does not fit where it lands (a PVC too), and ignores free disk for a diskless sync', () => {
+    const pvc = container(undefined, { mounts: [{ path: '/data', volume: 'data', kind: 'persistentVolumeClaim' }] });
+    const full = decideFork(facts(), pvc, { freeBytes: 20 * MiB });
+    expect(full.fork).toBe(false);
+    expect(full.figures.disk).toMatchObject({ on: 'persistentVolumeClaim', freeBytes: 20 * MiB });
+    expect(full.reason).toMatch(/only 20 MiB is free there \(df\)/);
+    expect(decideFork(facts(), pvc, { freeBytes: 4096 * MiB }).fork).toBe(true);
+    expect(decideFork(facts({ diskless: true }), pvc, { freeBytes: 1 }).fork).toBe(true);
+  });
+
   it('reports the dump.rdb a disk-based sync leaves on a server with no save points', () => {
     expect(decideFork(facts(), container()).dumpLeftBehind).toBe('/data/dump.rdb');
     expect(decideFork(facts({ save: '3600 1' }), container()).dumpLeftBehind).toBeUndefined();
