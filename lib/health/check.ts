@@ -18,6 +18,7 @@ import { awsCall } from '../aws/errors.js';
 import { findReplicationGroup, replicationGroupDifferences } from '../elasticache/replication-group.js';
 import { KEYSPACE_EVENTS } from '../elasticache/parameter-group.js';
 import type { ClusterApi } from '../kubernetes/api.js';
+import { spinRedisWorkload } from '../kubernetes/scale.js';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
 import { pingRedis } from '../redis/ping.js';
 import { getAuthToken } from '../secrets/auth-token.js';
@@ -158,7 +159,8 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
     const { namespace } = config.spinnaker;
     const settings = await redisSettingsOf(api, config);
     add(...spinnakerConfigFinding(settings.text, settings.key, primary, t.replicationGroupId, settings.owner));
-    const spinRedisReplicas = await api.readScale(namespace, config.spinnaker.spinRedis.deployment).catch((error: unknown) => {
+    const spinRedis = spinRedisWorkload(config);
+    const spinRedisReplicas = await api.readScale(namespace, spinRedis.name, spinRedis.kind).catch((error: unknown) => {
       if (asMigrationError(error).name === 'KubernetesNotFoundError') return 0;
       throw error;
     });

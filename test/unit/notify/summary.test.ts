@@ -16,7 +16,7 @@ const state: MigrationState = {
     waitingSince: '2026-11-22T10:00:00Z',
     primaryEndpoint: { address: 'master.spin-redis.x.cache.amazonaws.com', port: 6379 },
   },
-  scaleDown: { deployment: 'spin-redis', previousReplicas: 1, replicas: 0 },
+  scaleDown: { deployment: 'spin-redis', kind: 'Deployment', previousReplicas: 1, replicas: 0 },
   error: { Error: 'HalDeployFailedError', Cause: JSON.stringify({ errorType: 'HalDeployFailedError', errorMessage: 'hal deploy apply exited 1' }) },
 };
 
