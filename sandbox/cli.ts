@@ -363,7 +363,9 @@ function printKeepHelp(out: Progress, world: SandboxWorld): void {
   if (world.spinnaker.chart) out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get configmap,statefulset`);
   out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get ${world.spinnaker.operator ? 'spinsvc' : 'configmap'},deploy,pods`);
   if (world.spinnaker.spinRedis)
-    out.line(`  redis-cli -u ${e.sourceRedis} ${world.spinnaker.spinRedisPassword ? '--askpass ' : ''}dbsize${world.spinnaker.spinRedisPassword ? "   # password: kubectl get secret spinnaker-redis -o jsonpath='{.data.redis-password}' | base64 -d" : ''}`);
+    out.line(
+      `  redis-cli -u ${e.sourceRedis} ${world.spinnaker.spinRedisPassword ? '--askpass ' : ''}dbsize${world.spinnaker.spinRedisPassword ? "   # password: kubectl get secret spinnaker-redis -o jsonpath='{.data.redis-password}' | base64 -d" : ''}`,
+    );
   if (e.targetRedis) out.line(`  redis-cli -u ${e.targetRedis} --tls --cacert ${e.caFile} --askpass dbsize   # token: ${world.secretHint}`);
 }
 

@@ -59,7 +59,9 @@ export function redisMasterLabels(flavor: ChartFlavor): Record<string, string> {
 
 /** A random password, as Bitnami generates one when neither `password` nor an existing Secret is given; never printed. */
 export function bitnamiPassword(): string {
-  return randomBytes(12).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x');
+  return randomBytes(12)
+    .toString('base64url')
+    .replace(/[^A-Za-z0-9]/g, 'x');
 }
 
 /** What the chart renders into the two ConfigMaps with the default values (no ingress, no minio). */

@@ -247,7 +247,8 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
       }
       const pod = podObject(d, templateHash(d), true, { port: spinRedisPort, container: 'redis', ...(options.spinRedisResources ? { resources: options.spinRedisResources } : {}) });
       // A StatefulSet's pod is <name>-0.
-      if (spinRedisKind === 'StatefulSet') pod.metadata = { ...pod.metadata, name: `${spinRedisName}-0`, labels: { ...pod.metadata.labels, 'statefulset.kubernetes.io/pod-name': `${spinRedisName}-0` } };
+      if (spinRedisKind === 'StatefulSet')
+        pod.metadata = { ...pod.metadata, name: `${spinRedisName}-0`, labels: { ...pod.metadata.labels, 'statefulset.kubernetes.io/pod-name': `${spinRedisName}-0` } };
       store.create(pod);
     } else if (spinRedis) {
       // Halyard's spin-redis has no PVC: its data goes with the pod. The chart's keeps its AOF on the PVC.
