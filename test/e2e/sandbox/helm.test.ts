@@ -18,7 +18,7 @@ import { leakedSecrets, rehearse, yamlOf } from '../../support/sandbox.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const replicasOf = (world: SandboxWorld) => (world.kubernetes.store.get('StatefulSet', 'spinnaker', REDIS_MASTER)?.spec as { replicas?: number }).replicas;
+const replicasOf = (world: SandboxWorld) => (world.kubernetes.store.get('StatefulSet', 'spinnaker', REDIS_MASTER)?.spec as { replicas?: number } | undefined)?.replicas;
 
 async function until(what: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
