@@ -199,7 +199,8 @@ export const CASES: Case[] = [
       },
     },
     check: (w, result) => ({
-      refusedWithSpinnakerConfigRevertedError: result.error === 'SpinnakerConfigRevertedError',
+      noticedAsSpinnakerConfigRevertedError: result.history.some((e) => e.error === 'SpinnakerConfigRevertedError'),
+      summarySaysHelmUpgrade: w.sns.messages.some((m) => /A helm upgrade ran during the migration/.test(JSON.stringify(m))),
       hookJobRan: Boolean(w.kubernetes.store.get('Job', 'spinnaker', 'spinnaker-install-using-hal')),
       bitnamiStatefulSetBackAtOne: (w.kubernetes.store.get('StatefulSet', 'spinnaker', 'spinnaker-redis-master')?.spec as { replicas?: number } | undefined)?.replicas === 1,
     }),
@@ -215,7 +216,7 @@ export const CASES: Case[] = [
         return result;
       },
     },
-    check: (_w, result) => ({ refusedWithSpinnakerConfigRevertedError: result.error === 'SpinnakerConfigRevertedError' }),
+    check: (_w, result) => ({ noticedBeforeScaleDown: result.history.some((e) => e.state === 'ScaleDownSpinRedis' && e.error === 'SpinnakerConfigRevertedError') }),
   },
   {
     name: "helm-stable: GitOps-managed config refused: Argo CD tracks the chart's ConfigMaps (nothing created, the chart values to commit printed)",
@@ -244,7 +245,7 @@ export const CASES: Case[] = [
     }),
   },
   {
-    name: "operator: SpinnakerService patched, the operator redeploys (hash changed, status OK)",
+    name: 'operator: SpinnakerService patched, the operator redeploys (hash changed, status OK)',
     expected: 'succeeded',
     world: { flavor: 'operator' },
     check: async (w, result) => {
@@ -823,16 +824,14 @@ export async function runCase(
     const helm = snapshot.helm;
     const operatorConfig = snapshot.spinnakerService ? (JSON.parse(snapshot.spinnakerService.spinnakerConfig) as { 'service-settings'?: { redis?: Record<string, unknown> } }) : undefined;
     const redisYml = (
-      operator
-        ? (operatorConfig?.['service-settings']?.redis ?? {})
-        : (parseYaml((helm ? helm.configMaps[SERVICE_SETTINGS]?.['redis.yml'] : snapshot.configMap['redis.yml']) ?? '') ?? {})
+      operator ? (operatorConfig?.['service-settings']?.redis ?? {}) : (parseYaml((helm ? helm.configMaps[SERVICE_SETTINGS]?.['redis.yml'] : snapshot.configMap['redis.yml']) ?? '') ?? {})
     ) as Record<string, unknown>;
-    const original = operator
-      ? snapshot.spinnakerService?.spinnakerConfig === operator.initialConfig()
+    const original = operator ? snapshot.spinnakerService?.spinnakerConfig === operator.initialConfig() : helm ? helm.asRendered : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES);
+    const holderAnnotations = operator
+      ? (snapshot.spinnakerService?.annotations ?? {})
       : helm
-        ? helm.asRendered
-        : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES);
-    const holderAnnotations = operator ? (snapshot.spinnakerService?.annotations ?? {}) : helm ? { ...helm.annotations[SERVICE_SETTINGS], ...helm.annotations[PROFILES] } : snapshot.configMapAnnotations;
+        ? { ...helm.annotations[SERVICE_SETTINGS], ...helm.annotations[PROFILES] }
+        : snapshot.configMapAnnotations;
     const invariants: Record<string, boolean> = {
       // Keys a Spinnaker service deleted itself (orca's cleanup, evictions) are not lost data.
       spinRedisDataIntact: lostFromStart.length === 0,

@@ -23,6 +23,8 @@ import { describeGitOps } from '../spinnaker/gitops.js';
 import { checkOperatorRollout, type OperatorDeployRef } from '../spinnaker/operator.js';
 import { checkSpinnakerSecretAccess, podsReadUrlSecret, type SecretAccessCheck } from '../spinnaker/secret-access.js';
 import { primaryEndpointOf } from './resolve.js';
+import { resume } from './pause.js';
+import type { ResumeResult } from '../spinnaker/quiesce.js';
 import type { MigrationState } from './state.js';
 
 /** `$.lock` */
@@ -85,6 +87,17 @@ export async function patchSpinnakerConfig(api: ClusterApi, secrets: Pick<Secret
 /** RestoreHalyardConfig (rollback): the config back byte for byte. The URL secret stays (tagged; harmless without a reference to it). */
 export async function restoreSpinnakerConfig(api: ClusterApi, state: MigrationState): Promise<SpinnakerRestoreResult> {
   return spinnakerConfigFlavor(flavorOf(state)).restore(api, state.config, state.halyard);
+}
+
+/**
+ * ResumeSpinnaker (and its rollback twins): before the services start again after the switch,
+ * the flavour's change must still hold (Helm: a `helm upgrade` since the patch would start some
+ * of them on spin-redis and some on ElastiCache); in the rollback (`$.restore` set) or before the
+ * switch (no `$.halyard`), nothing to check.
+ */
+export async function resumeAfterSwitch(api: ClusterApi, state: MigrationState, now?: () => Date): Promise<ResumeResult> {
+  if (state.halyard && !state.restore) await spinnakerConfigFlavor(flavorOf(state)).assertChangeHolds?.(api, state.config, state.halyard);
+  return resume(api, state, now);
 }
 
 /**
