@@ -118,7 +118,7 @@ export function chartObjects(flavor: ChartFlavor, namespace: string, spinRedisAd
   ];
   if (flavor === 'helm-opsmx') {
     const replica = { ...master, 'app.kubernetes.io/component': 'replica' };
-    // architecture: replication, replica.replicaCount 3 (not run as processes here: nothing of Spinnaker reads them).
+    // architecture: replication, replica.replicaCount 3 (one of them runs as a real replica of the master in the sandbox: nothing of Spinnaker reads them).
     objects.push({ ...statefulSet(REDIS_REPLICAS, replica, replica, 3, redisContainer, pvc), status: { observedGeneration: 1, replicas: 3, readyReplicas: 3 } });
   }
   return objects.map((o) => ({ ...o, metadata: { ...o.metadata, namespace } }));

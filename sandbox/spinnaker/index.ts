@@ -154,6 +154,8 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   const ledger = new WriteLedger();
   let store: ObjectStore | undefined;
   let spinRedis: RedisProcess | undefined;
+  /** helm-opsmx: one real replica of the Bitnami master (`spinnaker-redis-replicas-0`), attached as the chart's replicas are. */
+  let opsmxReplica: RedisProcess | undefined;
   let spinRedisPort = 0;
   let stopped = false;
   let traffic = false;
@@ -244,6 +246,17 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
           ...(spinRedisPassword ? { password: spinRedisPassword, renameCommands: { FLUSHDB: '', FLUSHALL: '' }, extraArgs: ['--appendonly', 'yes'] } : {}),
         });
         spinRedisPort = spinRedis.port;
+      }
+      if (chart === 'helm-opsmx' && !opsmxReplica) {
+        // bitnami/redis 16 replicas/statefulset.yaml: --replicaof the master's Service, --masterauth and --requirepass the same password.
+        opsmxReplica = await startRedis({
+          dir: posix.join(options.dir, 'spin-redis-replicas-0'),
+          ...(options.spinRedisServer ? { binary: options.spinRedisServer } : {}),
+          password: spinRedisPassword!,
+          primaryAuth: spinRedisPassword!,
+          replicaOf: { host: '127.0.0.1', port: spinRedisPort },
+          renameCommands: { FLUSHDB: '', FLUSHALL: '' },
+        });
       }
       const pod = podObject(d, templateHash(d), true, { port: spinRedisPort, container: 'redis', ...(options.spinRedisResources ? { resources: options.spinRedisResources } : {}) });
       // A StatefulSet's pod is <name>-0.
@@ -642,6 +655,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
       store?.off('change', onChange);
       for (const i of instances) i.stop();
       await spinRedis?.stop();
+      await opsmxReplica?.stop();
     },
   };
 
