@@ -102,8 +102,11 @@ export function chartObjects(flavor: ChartFlavor, namespace: string, spinRedisAd
   ];
   const pvc = { volumeClaimTemplates: [{ metadata: { name: 'redis-data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '8Gi' } } } }] };
   const objects: KubeObject[] = [
+    // templates/configmap/service-settings.yaml
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: SERVICE_SETTINGS, namespace, labels }, data: data[SERVICE_SETTINGS] },
+    // templates/configmap/additional-profile-configmaps.yaml
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: PROFILES, namespace, labels }, data: data[PROFILES] },
+    // stable/redis 10.5.3 templates/secret.yaml; bitnami/redis 16.13.1 templates/secret.yaml
     {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -111,12 +114,15 @@ export function chartObjects(flavor: ChartFlavor, namespace: string, spinRedisAd
       type: 'Opaque',
       data: { [REDIS_SECRET_KEY]: Buffer.from(password).toString('base64') },
     },
+    // templates/statefulsets/halyard.yaml (the init container is initContainerFiles below)
     statefulSet(HALYARD_STATEFULSET, { ...labels, component: 'halyard' }, { app: FULLNAME, release: RELEASE, component: 'halyard' }, 1, [
       { name: 'halyard', image: 'us-docker.pkg.dev/spinnaker-community/docker/halyard:1.45.0', ports: [{ name: 'daemon', containerPort: 8064 }] },
     ]),
+    // stable/redis 10.5.3 templates/redis-master-statefulset.yaml; bitnami/redis 16.13.1 templates/master/statefulset.yaml
     statefulSet(REDIS_MASTER, master, master, 1, redisContainer, pvc),
   ];
   if (flavor === 'helm-opsmx') {
+    // bitnami/redis 16.13.1 templates/replicas/statefulset.yaml
     const replica = { ...master, 'app.kubernetes.io/component': 'replica' };
     // architecture: replication, replica.replicaCount 3 (one of them runs as a real replica of the master in the sandbox: nothing of Spinnaker reads them).
     objects.push({ ...statefulSet(REDIS_REPLICAS, replica, replica, 3, redisContainer, pvc), status: { observedGeneration: 1, replicas: 3, readyReplicas: 3 } });
@@ -124,7 +130,7 @@ export function chartObjects(flavor: ChartFlavor, namespace: string, spinRedisAd
   return objects.map((o) => ({ ...o, metadata: { ...o.metadata, namespace } }));
 }
 
-/** The Halyard pod's files from the ConfigMaps (init.sh): both directories wiped, then every key copied. */
+/** The Halyard pod's files from the ConfigMaps (templates/configmap/halyard-init-script.yaml init.sh): both directories wiped, then every key copied. */
 export function initContainerFiles(store: ObjectStore, namespace: string, halHome: string): Map<string, string> {
   const files = new Map<string, string>();
   const dir = `${halHome}/default`;
@@ -144,6 +150,7 @@ export function initContainerFiles(store: ObjectStore, namespace: string, halHom
  * in the manifests); the Redis StatefulSets back at the chart's replicas; the hook Job recreated
  * (hook-delete-policy before-hook-creation). The caller runs the hook's `hal deploy apply`.
  */
+// templates/hooks/install-using-hal.yaml for the Job; Helm 3's three-way merge (helm pkg/kube client.go Update) for the rest.
 export function helmUpgradeObjects(store: ObjectStore, flavor: ChartFlavor, namespace: string, spinRedisAddress: string, password: string): void {
   const data = renderedData(spinRedisAddress, password);
   for (const name of [SERVICE_SETTINGS, PROFILES]) {

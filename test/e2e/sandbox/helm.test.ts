@@ -114,3 +114,29 @@ describe('the helm-opsmx flavour', () => {
     expect(redisYml).toMatch(/^overrideBaseUrl: rediss:\/\//);
   });
 });
+
+describe('the helm-stable dry run', () => {
+  let world: SandboxWorld;
+  let result: ExecutionResult;
+  beforeAll(async () => {
+    ({ world, result } = await rehearse({
+      keys: 300,
+      flavor: 'helm-stable',
+      input: { options: { dryRun: true, maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20 } },
+    }));
+  }, 120_000);
+  afterAll(async () => world?.close());
+
+  it("shows the chart's ConfigMaps' diff (the Bitnami password masked), the StatefulSet to scale and the chart values to set, and changes nothing", () => {
+    const plan = (result.output as { plan?: { spinnaker: { flavor: string; holder: string; notes: string[] }; configMapDiff: Record<string, string>; scale: Record<string, unknown> } }).plan!;
+    expect(plan.spinnaker.flavor).toBe('helm-stable');
+    expect(plan.spinnaker.holder).toContain(SERVICE_SETTINGS);
+    expect(Object.keys(plan.configMapDiff)).toContain(`${SERVICE_SETTINGS}/redis.yml`);
+    expect(plan.configMapDiff[`${SERVICE_SETTINGS}/redis.yml`]).toContain('-overrideBaseUrl: redis://:****@');
+    expect(plan.scale).toEqual({ deployment: REDIS_MASTER, kind: 'StatefulSet', from: 1, to: 0 });
+    expect(plan.spinnaker.notes.join('\n')).toMatch(/additionalProfileConfigMaps:\n\s+data:\n\s+orca-local.yml:/);
+    expect(leakedSecrets(world, result.output, result.history)).toEqual([]);
+    expect(world.kubernetes.store.get('ConfigMap', 'spinnaker', SERVICE_SETTINGS)?.data).toEqual(world.spinnaker.chartRendered()?.[SERVICE_SETTINGS]);
+    expect(replicasOf(world)).toBe(1);
+  });
+});
