@@ -6,11 +6,11 @@ import type { MigrationConfig } from '../lib/config/schema.js';
 import type { ClusterApi } from '../lib/kubernetes/api.js';
 import { clusterApiFor } from '../lib/kubernetes/default-api.js';
 import { defineStepHandler } from '../lib/workflow/handler.js';
-import { resume } from '../lib/workflow/pause.js';
+import { resumeAfterSwitch } from '../lib/workflow/spinnaker-config.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export function createHandler(deps: { api: (config: MigrationConfig) => ClusterApi }) {
-  return defineStepHandler('ResumeSpinnaker', (state: MigrationState) => resume(deps.api(state.config), state));
+  return defineStepHandler('ResumeSpinnaker', (state: MigrationState) => resumeAfterSwitch(deps.api(state.config), state));
 }
 
 export const handler = createHandler({ api: clusterApiFor });

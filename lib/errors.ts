@@ -208,6 +208,14 @@ export class SpinnakerConfigGitOpsManagedError extends FatalError {
 export class SpinnakerConfigRejectedError extends FatalError {
   readonly name = 'SpinnakerConfigRejectedError';
 }
+/**
+ * Helm installs: the chart's ConfigMaps no longer hold our change between the patch and the
+ * scale-down of spin-redis (a `helm upgrade` re-rendered them, and its hook re-runs hal deploy
+ * apply): the migration rolls back instead of fighting it.
+ */
+export class SpinnakerConfigRevertedError extends FatalError {
+  readonly name = 'SpinnakerConfigRevertedError';
+}
 /** The Spinnaker Operator reported `status.status: Failure` (or a DeployFailed/DeployError Event) for the changed config. */
 export class SpinnakerOperatorDeployFailedError extends FatalError {
   readonly name = 'SpinnakerOperatorDeployFailedError';

@@ -19,8 +19,10 @@ const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FI
   --auth           Give the new group an AUTH token (from Secrets Manager): the services then
                    connect through redis.connection, a kork-secrets reference to the URL secret.
   --flavor F       How the simulated Spinnaker is installed: halyard (default), halyard-ha
-                   (HA clouddriver: spin-clouddriver-rw/-ro/-ro-deck/-caching) or operator
-                   (a SpinnakerService reconciled by a simulated Spinnaker Operator).
+                   (HA clouddriver: spin-clouddriver-rw/-ro/-ro-deck/-caching), operator
+                   (a SpinnakerService reconciled by a simulated Spinnaker Operator),
+                   helm-stable or helm-opsmx (the charts' ConfigMaps and Halyard StatefulSet,
+                   spin-redis as the Bitnami StatefulSet with a password).
   --report FILE    Write a JSON report (status, steps, history, key counts, endpoints).
   --keep           Leave the sandbox running after the migration, until Ctrl-C / SIGTERM.
   --fail-at STATE  Inject a fatal failure when STATE runs (e.g. HalDeployApply), to watch
@@ -100,8 +102,8 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     return 2;
   }
   const flavor = values.flavor ?? 'halyard';
-  if (flavor !== 'halyard' && flavor !== 'halyard-ha' && flavor !== 'operator') {
-    process.stderr.write(`--flavor: the sandbox installs halyard, halyard-ha or operator (got ${flavor}; helm-stable and helm-opsmx are not simulated yet)\n`);
+  if (flavor !== 'halyard' && flavor !== 'halyard-ha' && flavor !== 'operator' && flavor !== 'helm-stable' && flavor !== 'helm-opsmx') {
+    process.stderr.write(`--flavor: the sandbox installs halyard, halyard-ha, operator, helm-stable or helm-opsmx (got ${flavor})\n`);
     return 2;
   }
   const out = new Progress(process.stdout, values.quiet ?? false);
@@ -252,7 +254,7 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
     const st = s.spinnakerService.status as { status?: string; lastDeployed?: { config?: { hash?: string } } };
     out.line(`  SpinnakerService spinnaker: status ${st.status ?? '?'}, config hash ${st.lastDeployed?.config?.hash ?? '?'}`);
   }
-  out.line(`  spin-redis replicas: ${s.spinRedis.replicas}${s.spinRedis.replicas === 0 ? ' (scaled down)' : ''}`);
+  out.line(`  spin-redis (${s.spinRedisWorkload.kind} ${s.spinRedisWorkload.name}) replicas: ${s.spinRedis.replicas}${s.spinRedis.replicas === 0 ? ' (scaled down)' : ''}`);
   out.line('');
   out.line(`Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}, on ElastiCache ${report.keys.target}`);
   out.line(`orca executions written during the run: ${report.keys.orcaExecutionsWritten}, missing where Spinnaker points: ${report.keys.orcaExecutionsMissing}`);
@@ -358,8 +360,12 @@ function printKeepHelp(out: Progress, world: SandboxWorld): void {
   out.line(`  aws --endpoint-url ${e.elasticache} elasticache describe-replication-groups`);
   out.line(`  aws --endpoint-url ${e.eks} eks describe-cluster --name ${world.clusterName}`);
   if (world.spinnaker.operator) out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get spinsvc -o yaml`);
+  if (world.spinnaker.chart) out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get configmap,statefulset`);
   out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get ${world.spinnaker.operator ? 'spinsvc' : 'configmap'},deploy,pods`);
-  if (world.spinnaker.spinRedis) out.line(`  redis-cli -u ${e.sourceRedis} dbsize`);
+  if (world.spinnaker.spinRedis)
+    out.line(
+      `  redis-cli -u ${e.sourceRedis} ${world.spinnaker.spinRedisPassword ? '--askpass ' : ''}dbsize${world.spinnaker.spinRedisPassword ? "   # password: kubectl get secret spinnaker-redis -o jsonpath='{.data.redis-password}' | base64 -d" : ''}`,
+    );
   if (e.targetRedis) out.line(`  redis-cli -u ${e.targetRedis} --tls --cacert ${e.caFile} --askpass dbsize   # token: ${world.secretHint}`);
 }
 

@@ -22,6 +22,7 @@ import { runMigration, type ExecutionResult, type RunOptions, type TaskHandler }
 import { INITIAL_FILES } from './spinnaker/index.js';
 import { InjectedFaultError } from './faults.js';
 import { configHash } from './spinnaker/operator.js';
+import { PROFILES, SERVICE_SETTINGS } from './spinnaker/helm.js';
 import { startWorld, SANDBOX_GROUP_ID, type SandboxWorld, type WorldOptions, type WorldSnapshot } from './world.js';
 import { createSandboxPki } from './pki.js';
 import { join } from 'node:path';
@@ -170,6 +171,79 @@ export const CASES: Case[] = [
       nothingCreated: w.elastiCache.groupIds().length === 0 && !w.secretsManager.secret('spin-elasticache/spinnaker-redis/redis-url'),
     }),
   },
+  // ---- Helm installs (stable/spinnaker, OpsMx spinnaker-helm): the chart's ConfigMaps and Halyard pod, spin-redis the Bitnami StatefulSet with a password ----
+  {
+    name: "helm-stable: the chart's ConfigMaps and Halyard pod patched, the Bitnami StatefulSet scaled to 0",
+    expected: 'succeeded',
+    world: { flavor: 'helm-stable' },
+    check: (w, result) => ({
+      detectedHelmStable: (result.output as { lock?: { flavor?: string } }).lock?.flavor === 'helm-stable',
+      bitnamiStatefulSetAtZero: (w.kubernetes.store.get('StatefulSet', 'spinnaker', 'spinnaker-redis-master')?.spec as { replicas?: number } | undefined)?.replicas === 0,
+      halyardPodFilesPatched: /rediss:\/\//.test(w.spinnaker.halyardFiles.get('/home/spinnaker/.hal/default/service-settings/redis.yml') ?? ''),
+    }),
+  },
+  { name: 'helm-opsmx: no AUTH token', expected: 'succeeded', world: { flavor: 'helm-opsmx', auth: false } },
+  {
+    name: 'helm-stable: a helm upgrade during the migration (the hook re-runs hal deploy apply on a restarted Halyard): noticed, rolled back',
+    expected: 'rolled back',
+    world: { flavor: 'helm-stable' },
+    around: {
+      // Right after our hal deploy apply: the chart's keys re-rendered (pointing at spin-redis), the keys we added kept, the Halyard pod restarted, the hook's hal deploy apply.
+      HalDeployApply: async (w, handler, event, call) => {
+        const result = await handler(event);
+        if (call === 1) {
+          const hook = await w.spinnaker.helmUpgrade({ restartHalyard: true });
+          if (hook.exitCode !== 0) throw new InjectedFaultError(`the chart hook's hal deploy apply failed: ${hook.stderr}`);
+        }
+        return result;
+      },
+    },
+    check: (w, result) => ({
+      noticedAsSpinnakerConfigRevertedError: result.history.some((e) => e.error === 'SpinnakerConfigRevertedError'),
+      summarySaysHelmUpgrade: w.sns.messages.some((m) => /A helm upgrade ran during the migration/.test(JSON.stringify(m))),
+      hookJobRan: Boolean(w.kubernetes.store.get('Job', 'spinnaker', 'spinnaker-install-using-hal')),
+      bitnamiStatefulSetBackAtOne: (w.kubernetes.store.get('StatefulSet', 'spinnaker', 'spinnaker-redis-master')?.spec as { replicas?: number } | undefined)?.replicas === 1,
+    }),
+  },
+  {
+    name: 'helm-opsmx: a helm upgrade during the migration (Halyard not restarted): noticed before spin-redis is scaled down, rolled back',
+    expected: 'rolled back',
+    world: { flavor: 'helm-opsmx' },
+    around: {
+      VerifySpinRedisDrained: async (w, handler, event, call) => {
+        const result = await handler(event);
+        if (call === 1) await w.spinnaker.helmUpgrade();
+        return result;
+      },
+    },
+    check: (_w, result) => ({ noticedBeforeScaleDown: result.history.some((e) => e.state === 'ScaleDownSpinRedis' && e.error === 'SpinnakerConfigRevertedError') }),
+  },
+  {
+    name: "helm-stable: GitOps-managed config refused: Argo CD tracks the chart's ConfigMaps (nothing created, the chart values to commit printed)",
+    expected: 'failed before cutover',
+    world: { flavor: 'helm-stable' },
+    prepare: (w) => {
+      for (const name of [SERVICE_SETTINGS, PROFILES]) {
+        const cm = w.kubernetes.store.get('ConfigMap', 'spinnaker', name)!;
+        w.kubernetes.store.update({ ...cm, metadata: { ...cm.metadata, labels: { ...cm.metadata.labels, 'argocd.argoproj.io/instance': 'spinnaker' } } });
+      }
+    },
+    check: (w, result) => ({
+      refusedWithSpinnakerConfigGitOpsManagedError: result.error === 'SpinnakerConfigGitOpsManagedError',
+      chartValuesPrinted: /additionalServiceSettings/.test(result.cause ?? '') && /skipLifeCycleManagement: true/.test(result.cause ?? ''),
+      nothingCreated: w.elastiCache.groupIds().length === 0 && !w.secretsManager.secret('spin-elasticache/spinnaker-redis/redis-url'),
+    }),
+  },
+  {
+    name: "helm-opsmx: the Spinnaker pods' IAM role cannot read the Redis URL secret: refused before anything is created",
+    expected: 'failed before cutover',
+    world: { flavor: 'helm-opsmx', podRolePolicy: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:someone-else/*' }] },
+    check: (w, result) => ({
+      refusedWithSpinnakerSecretAccessDeniedError: result.error === 'SpinnakerSecretAccessDeniedError',
+      nothingCreated: w.elastiCache.groupIds().length === 0 && !w.secretsManager.secret('spin-elasticache/spinnaker-redis/redis-url'),
+      bitnamiStatefulSetUntouched: (w.kubernetes.store.get('StatefulSet', 'spinnaker', 'spinnaker-redis-master')?.spec as { replicas?: number } | undefined)?.replicas === 1,
+    }),
+  },
   {
     name: 'operator: SpinnakerService patched, the operator redeploys (hash changed, status OK)',
     expected: 'succeeded',
@@ -286,7 +360,7 @@ export const CASES: Case[] = [
     around: {
       CopyBulk: async (w, handler, event, call) => {
         if (call === 1) {
-          const killer = await connectRedis({ url: w.spinnaker.spinRedisUrl }, { connectionName: 'chaos' });
+          const killer = await connectRedis(w.spinRedisEndpoint, { connectionName: 'chaos' });
           setTimeout(() => void killer.call('CLIENT', 'KILL', 'TYPE', 'normal').finally(() => killer.disconnect()), 5);
         }
         return handler(event);
@@ -328,7 +402,7 @@ export const CASES: Case[] = [
         const admin = await w.elastiCache.adminClient(SANDBOX_GROUP_ID);
         // A key copied from spin-redis (one orca created on ElastiCache after the cutover
         // is not spin-redis's to miss), looked for over the whole keyspace.
-        const spinRedis = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+        const spinRedis = await connectRedis(w.spinRedisEndpoint);
         let cursor = '0';
         let victim: string | undefined;
         do {
@@ -348,7 +422,7 @@ export const CASES: Case[] = [
     name: 'spin-redis refuses PSYNC (ACL): the bulk copy falls back to SCAN slices',
     expected: 'succeeded',
     prepare: async (w) => {
-      const admin = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+      const admin = await connectRedis(w.spinRedisEndpoint);
       await admin.call('ACL', 'SETUSER', 'default', '-psync', '-sync');
       admin.disconnect();
     },
@@ -364,7 +438,7 @@ export const CASES: Case[] = [
     around: {
       CopyBulk: async (w, handler, event, call) => {
         if (call !== 1) return handler(event);
-        const admin = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+        const admin = await connectRedis(w.spinRedisEndpoint);
         await admin.call('CLIENT', 'PAUSE', '6000', 'ALL');
         try {
           return await handler(event);
@@ -390,11 +464,11 @@ export const CASES: Case[] = [
     around: {
       CatchUpLiveWrites: async (w, handler, event, call) => {
         if (call === 1) {
-          const admin = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+          const admin = await connectRedis(w.spinRedisEndpoint);
           await admin.config('SET', 'repl-backlog-size', '16384');
           for (let i = 0; i < 40; i++) await admin.set(`spin-elasticache:filler:${i}`, 'x'.repeat(1000), 'PX', 60_000);
           const syncFull = async () => {
-            const redis = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+            const redis = await connectRedis(w.spinRedisEndpoint);
             return Number(/sync_full:(\d+)/.exec(await redis.info('stats'))?.[1] ?? 0) + (redis.disconnect(), 0);
           };
           admin.disconnect();
@@ -462,7 +536,7 @@ export const CASES: Case[] = [
     },
     check: async (w) => {
       const deleted = deletedOnTarget.get(w) ?? [];
-      const spinRedis = w.spinnaker.spinRedis ? await connectRedis({ url: w.spinnaker.spinRedisUrl }) : undefined;
+      const spinRedis = w.spinnaker.spinRedis ? await connectRedis(w.spinRedisEndpoint) : undefined;
       const stillThere = spinRedis ? await Promise.all(deleted.map((k) => spinRedis.exists(k))) : [1];
       spinRedis?.disconnect();
       return {
@@ -586,7 +660,7 @@ const forksSeen = new WeakMap<SandboxWorld, { methods: string[]; fork?: { fork: 
 
 async function watchForks(w: SandboxWorld, handler: TaskHandler, event: unknown): Promise<unknown> {
   const syncFull = async () => {
-    const redis = await connectRedis({ url: w.spinnaker.spinRedisUrl });
+    const redis = await connectRedis(w.spinRedisEndpoint);
     try {
       return Number(/sync_full:(\d+)/.exec(await redis.info('stats'))?.[1] ?? 0);
     } finally {
@@ -696,7 +770,7 @@ export async function runCase(
   const write = process.stdout.write.bind(process.stdout);
   const writeErr = process.stderr.write.bind(process.stderr);
   try {
-    const spinRedis = await connectRedis({ url: world.spinnaker.spinRedisUrl });
+    const spinRedis = await connectRedis(world.spinRedisEndpoint);
     // Long-lived keys only: short gate sessions may expire on their own during the run.
     const startState = [...(await keysOn(spinRedis))].filter((k) => !k.startsWith('spring:session:'));
     const startMembers = await membersOf(spinRedis, startState);
@@ -738,18 +812,26 @@ export async function runCase(
     // With AUTH every connecting service found the token (in the URL's user-info, after resolving the secret in its pod).
     const auth = Boolean((world.input.target as { authTokenSecretArn?: string }).authTokenSecretArn);
     const connectedWithToken = snapshot.services.filter((s) => s.redis !== undefined).every((s) => s.authenticated === auth);
-    const where = migrated ? await world.elastiCache.adminClient(SANDBOX_GROUP_ID) : world.spinnaker.spinRedis ? await connectRedis({ url: world.spinnaker.spinRedisUrl }) : undefined;
+    const where = migrated ? await world.elastiCache.adminClient(SANDBOX_GROUP_ID) : world.spinnaker.spinRedis ? await connectRedis(world.spinRedisEndpoint) : undefined;
     const present = where ? await keysOn(where) : new Set<string>();
     const ledger = world.spinnaker.ledger;
     const lostFromStart = startState.filter((k) => !present.has(k) && !ledger.deleted(k) && !(startMembers.get(k) ?? ['(not a collection)']).every((m) => ledger.memberDeleted(k, m)));
     where?.disconnect();
     const { config: _config, ...halyardFiles } = snapshot.configMap;
     // Operator installs: the SpinnakerService's service-settings.redis, and its spec.spinnakerConfig byte for byte.
+    // Helm installs: the chart's redis.yml, and both ConfigMaps as the chart renders them.
     const operator = world.spinnaker.operator;
+    const helm = snapshot.helm;
     const operatorConfig = snapshot.spinnakerService ? (JSON.parse(snapshot.spinnakerService.spinnakerConfig) as { 'service-settings'?: { redis?: Record<string, unknown> } }) : undefined;
-    const redisYml = (operator ? (operatorConfig?.['service-settings']?.redis ?? {}) : (parseYaml(snapshot.configMap['redis.yml'] ?? '') ?? {})) as Record<string, unknown>;
-    const original = operator ? snapshot.spinnakerService?.spinnakerConfig === operator.initialConfig() : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES);
-    const holderAnnotations = operator ? (snapshot.spinnakerService?.annotations ?? {}) : snapshot.configMapAnnotations;
+    const redisYml = (
+      operator ? (operatorConfig?.['service-settings']?.redis ?? {}) : (parseYaml((helm ? helm.configMaps[SERVICE_SETTINGS]?.['redis.yml'] : snapshot.configMap['redis.yml']) ?? '') ?? {})
+    ) as Record<string, unknown>;
+    const original = operator ? snapshot.spinnakerService?.spinnakerConfig === operator.initialConfig() : helm ? helm.asRendered : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES);
+    const holderAnnotations = operator
+      ? (snapshot.spinnakerService?.annotations ?? {})
+      : helm
+        ? { ...helm.annotations[SERVICE_SETTINGS], ...helm.annotations[PROFILES] }
+        : snapshot.configMapAnnotations;
     const invariants: Record<string, boolean> = {
       // Keys a Spinnaker service deleted itself (orca's cleanup, evictions) are not lost data.
       spinRedisDataIntact: lostFromStart.length === 0,

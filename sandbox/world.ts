@@ -18,6 +18,8 @@ import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/s
 import { createSpinnakerSimulation, type SpinnakerFaults, type SpinnakerSimulation, type SpinnakerSnapshot } from './spinnaker/index.js';
 import { OPERATOR_WEBHOOK, type OperatorFaults, SPINNAKER_SERVICE_NAME } from './spinnaker/operator.js';
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
+import { PROFILES, REDIS_SECRET, REDIS_SECRET_KEY, SERVICE_SETTINGS } from './spinnaker/helm.js';
+import { redactOutput } from '../lib/halyard/deploy.js';
 import { computeInvariants, cutoverWindow, readFinalState, type InvariantReport } from './spinnaker/ledger.js';
 import { loadHandlers, ROOT, runMigration, type ExecutionResult } from './runner.js';
 import { loadDefinition } from '../statemachine/load.js';
@@ -36,7 +38,7 @@ export interface WorldOptions {
   /** AUTH on the new group (the token in Secrets Manager); default true. */
   auth?: boolean;
   /** How the simulated Spinnaker is installed. */
-  flavor?: 'halyard' | 'halyard-ha' | 'operator';
+  flavor?: 'halyard' | 'halyard-ha' | 'operator' | 'helm-stable' | 'helm-opsmx';
   /** The identity policy of the Spinnaker pods' IRSA role; default: GetSecretValue on spin-elasticache/*. */
   podRolePolicy?: PolicyStatement[];
   /** spin-redis's container memory limit (a Kubernetes quantity such as `16Mi`); none by default, as Halyard deploys it. */
@@ -54,6 +56,13 @@ export interface WorldSnapshot {
   halyard: { overrideBaseUrl?: string };
   configMap: Record<string, string>;
   configMapAnnotations: Record<string, string>;
+  /**
+   * Helm installs: the chart's two ConfigMaps (name -> data), with the chart's own spin-redis
+   * password masked (its redis.yml carries it); `asRendered`: byte for byte what the chart renders.
+   */
+  helm?: { configMaps: Record<string, Record<string, string>>; annotations: Record<string, Record<string, string>>; asRendered: boolean };
+  /** spin-redis's workload (a Deployment, or the chart's StatefulSet). */
+  spinRedisWorkload: { kind: string; name: string };
   /** Operator installs: the SpinnakerService's spec.spinnakerConfig (JSON, as stored), annotations and status. */
   spinnakerService?: { spinnakerConfig: string; annotations: Record<string, string>; status: Record<string, unknown> };
   keys: { seeded: number; source: number; target: number; orcaExecutionsWritten: number; orcaExecutionsMissing: number };
@@ -77,6 +86,8 @@ export interface SandboxWorld {
   clusterName: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
   endpoints: { elasticache: string; eks: string; kubernetes: string; kubeconfig: string; sourceRedis: string; targetRedis?: string; caFile: string; secretsManager: string; sns: string };
+  /** spin-redis for the sandbox's own connections: its URL and, for the Helm flavours, the chart's password. */
+  spinRedisEndpoint: { url: string; password?: string };
   input: MigrationInput;
   seed: SeedSummary;
   elastiCache: ElastiCacheEmulator;
@@ -205,7 +216,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
     if (spinnaker.operator) kubernetes.setAdmission(OPERATOR_WEBHOOK, spinnaker.operator.webhook);
     log(`Kubernetes API ${kubernetes.url}, spin-redis ${spinnaker.spinRedisUrl}`);
 
-    const source = await connectRedis({ url: spinnaker.spinRedisUrl }, { connectionName: 'spin-elasticache-sandbox-seed' });
+    const spinRedisEndpoint = () => ({ url: spinnaker.spinRedisUrl, ...(spinnaker.spinRedisPassword ? { password: spinnaker.spinRedisPassword } : {}) });
+    const source = await connectRedis(spinRedisEndpoint(), { connectionName: 'spin-elasticache-sandbox-seed' });
     const started = Date.now();
     const seed = await seedSpinnakerData(source, { keys: options.keys ?? 50_000 });
     source.disconnect();
@@ -249,6 +261,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
         ...(options.auth === false ? {} : { authTokenSecretArn: secretArn }),
       },
       options: { maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20 },
+      // Helm: the flavour is detected (the chart's Halyard pod); spin-redis is the Bitnami StatefulSet, its password in the chart's Secret.
+      ...(spinnaker.chart ? { spinnaker: { spinRedis: { statefulSet: spinnaker.spinRedisWorkload.name, passwordSecret: { name: REDIS_SECRET, key: REDIS_SECRET_KEY } } } } : {}),
       ...options.input,
     };
 
@@ -268,6 +282,16 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
     closers.unshift(async () => void (await Promise.allSettled(startedExecutions.values())));
     Object.assign(process.env, { SLACK_SIGNING_SECRET_ARN: slackSecretArn, SLACK_ALLOWED_USER_IDS: 'U0SANDBOX', PRESETS_DIR: presetsDir, STATE_MACHINE_ARN: stateMachineArn });
 
+    const helmSnapshot = (): NonNullable<WorldSnapshot['helm']> => {
+      const rendered = spinnaker.chartRendered() ?? {};
+      const read = (name: string) => kubernetes.store.get('ConfigMap', 'spinnaker', name);
+      const mask = (data: Record<string, string>) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, redactOutput(v)]));
+      return {
+        configMaps: Object.fromEntries([SERVICE_SETTINGS, PROFILES].map((name) => [name, mask((read(name)?.data ?? {}) as Record<string, string>)])),
+        annotations: Object.fromEntries([SERVICE_SETTINGS, PROFILES].map((name) => [name, mask(read(name)?.metadata.annotations ?? {})])),
+        asRendered: [SERVICE_SETTINGS, PROFILES].every((name) => JSON.stringify(read(name)?.data ?? {}) === JSON.stringify(rendered[name] ?? {})),
+      };
+    };
     let target: Redis | undefined;
     const targetClient = async () => {
       if (target) return target;
@@ -286,6 +310,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       region,
       clusterName: SANDBOX_CLUSTER,
       credentials,
+      get spinRedisEndpoint() {
+        return spinRedisEndpoint();
+      },
       get endpoints() {
         const primary = elastiCache.nodes(SANDBOX_GROUP_ID).find((n) => n.role === 'primary');
         return {
@@ -311,7 +338,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       eksFaults: eks.faults,
       authToken,
       secretHint: `aws --endpoint-url ${secretsManager.url} secretsmanager get-secret-value --secret-id spinnaker/redis-auth`,
-      secrets: [authToken, credentials.secretAccessKey, slackSigningSecret],
+      secrets: [authToken, credentials.secretAccessKey, slackSigningSecret, ...(spinnaker.spinRedisPassword ? [spinnaker.spinRedisPassword] : [])],
       setExecutionStatus: (arn, status) => sfn.setExecutionStatus(arn, status),
       slack: { signingSecret: slackSigningSecret, allowedUserId: 'U0SANDBOX', stateMachineArn, presetsDir },
       startedExecutions,
@@ -322,7 +349,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
         // and commands already sent by the stopped instances reach Redis.
         await new Promise((r) => setTimeout(r, 200));
         for (let i = 0; i < 20; i++) {
-          const wanted = (kubernetes.store.get('Deployment', 'spinnaker', 'spin-redis')?.spec as { replicas?: number } | undefined)?.replicas ?? 0;
+          const wanted = spinnaker.spinRedisReplicasWanted();
           if ((wanted === 0) === !spinnaker.spinRedis) break;
           await new Promise((r) => setTimeout(r, 100));
         }
@@ -330,7 +357,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
         const cm = kubernetes.store.get('ConfigMap', 'spinnaker', 'halyard-config');
         const cr = kubernetes.store.get('SpinnakerService', 'spinnaker', SPINNAKER_SERVICE_NAME);
         const sourceCount = spinnaker.spinRedis
-          ? await connectRedis({ url: spinnaker.spinRedisUrl })
+          ? await connectRedis(spinRedisEndpoint())
               .then(async (r) => (await r.dbsize()) + (r.disconnect(), 0))
               .catch(() => 0)
           : 0;
@@ -339,7 +366,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
         // Everything is checked on the Redis Spinnaker points to now.
         const pointsAt = await spinnaker.pointsAt();
         const onSpinRedis = pointsAt === spinnaker.spinRedisUrl;
-        const client = onSpinRedis ? (spinnaker.spinRedis ? await connectRedis({ url: pointsAt }) : undefined) : await elastiCache.adminClient(SANDBOX_GROUP_ID).catch(() => undefined);
+        const client = onSpinRedis ? (spinnaker.spinRedis ? await connectRedis(spinRedisEndpoint()) : undefined) : await elastiCache.adminClient(SANDBOX_GROUP_ID).catch(() => undefined);
         const missing: string[] = [];
         const written = [...spinnaker.orcaExecutions()];
         const ledger = spinnaker.ledger;
@@ -368,6 +395,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
           ...sim,
           configMap: (cm?.data ?? {}) as Record<string, string>,
           configMapAnnotations: cm?.metadata.annotations ?? {},
+          spinRedisWorkload: spinnaker.spinRedisWorkload,
+          ...(spinnaker.chart ? { helm: helmSnapshot() } : {}),
           ...(cr
             ? {
                 spinnakerService: {

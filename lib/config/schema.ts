@@ -125,6 +125,12 @@ export const MigrationInputSchema = z
         spinRedis: z
           .strictObject({
             deployment: k8sSubdomain('the spin-redis Deployment name').default('spin-redis'),
+            /**
+             * spin-redis is this StatefulSet instead of the Deployment (the Bitnami subchart of both
+             * Helm charts: `<release>-redis-master`, with a PVC and AOF; its password in Secret
+             * `<release>-redis`, key `redis-password`: set passwordSecret too).
+             */
+            statefulSet: k8sSubdomain('the spin-redis StatefulSet name').optional(),
             /** Override how Lambdas reach spin-redis; by default the pod IP (VPC CNI) and container port. */
             url: z
               .string()
@@ -155,6 +161,17 @@ export const MigrationInputSchema = z
          * absent. Only the Halyard flavours are patched today; the others are refused before anything is created.
          */
         flavor: z.enum(FLAVORS, `flavor must be one of ${FLAVORS.join(', ')}`).optional(),
+        /**
+         * Helm installs (flavor helm-stable or helm-opsmx): the chart's `spinnaker.fullname`
+         * (`<release>-spinnaker`, 24 characters at most), which names the ConfigMaps
+         * `<fullname>-service-settings` and `<fullname>-additional-profile-config-maps`. Read from the
+         * Halyard pod's `app` label when absent.
+         */
+        helm: z
+          .strictObject({
+            fullname: k8sSubdomain('the chart fullname').optional(),
+          })
+          .prefault({}),
         /** The SpinnakerService of an operator install (flavor operator): found by listing when there is one; name it when there are several. */
         operator: z
           .strictObject({

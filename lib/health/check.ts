@@ -18,10 +18,12 @@ import { awsCall } from '../aws/errors.js';
 import { findReplicationGroup, replicationGroupDifferences } from '../elasticache/replication-group.js';
 import { KEYSPACE_EVENTS } from '../elasticache/parameter-group.js';
 import type { ClusterApi } from '../kubernetes/api.js';
+import { spinRedisWorkload } from '../kubernetes/scale.js';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
 import { pingRedis } from '../redis/ping.js';
 import { getAuthToken } from '../secrets/auth-token.js';
 import { findSpinnakerService } from '../spinnaker/operator.js';
+import { CHART_HALYARD_SELECTOR, chartFullname, helmConfigMapNames } from '../spinnaker/helm.js';
 
 export type FindingStatus = 'ok' | 'warning' | 'critical';
 
@@ -54,7 +56,7 @@ export interface HealthReport {
 export interface HealthDeps {
   elastiCache: Pick<ElastiCacheClient, 'send'>;
   secretsManager: Pick<SecretsManagerClient, 'send'>;
-  cluster: () => Pick<ClusterApi, 'readConfigMap' | 'readScale' | 'listSpinnakerServices'>;
+  cluster: () => Pick<ClusterApi, 'readConfigMap' | 'readScale' | 'listSpinnakerServices' | 'listPods'>;
   now?: () => Date;
 }
 
@@ -157,8 +159,9 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
     const api = deps.cluster();
     const { namespace } = config.spinnaker;
     const settings = await redisSettingsOf(api, config);
-    add(...spinnakerConfigFinding(settings.text, settings.key, primary, t.replicationGroupId, settings.owner));
-    const spinRedisReplicas = await api.readScale(namespace, config.spinnaker.spinRedis.deployment).catch((error: unknown) => {
+    add(...spinnakerConfigFinding(settings.text, settings.key, primary, t.replicationGroupId, settings.owner, settings.next));
+    const spinRedis = spinRedisWorkload(config);
+    const spinRedisReplicas = await api.readScale(namespace, spinRedis.name, spinRedis.kind).catch((error: unknown) => {
       if (asMigrationError(error).name === 'KubernetesNotFoundError') return 0;
       throw error;
     });
@@ -178,18 +181,32 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
  * not one, is critical: the next `hal deploy apply` fails or points Spinnaker somewhere else.
  */
 /**
- * Spinnaker's redis service settings as YAML: Halyard's redis.yml in the ConfigMap, or for an
+ * Spinnaker's redis service settings as YAML: Halyard's redis.yml in the ConfigMap; for a Helm
+ * install (spinnaker.flavor helm-*) redis.yml in the chart's `<fullname>-service-settings`,
+ * which the next `helm upgrade` re-renders from the chart values (a revert shows here); for an
  * operator install (spinnaker.flavor operator, or no Halyard ConfigMap) the SpinnakerService's
  * spec.spinnakerConfig.service-settings.redis, which the operator writes to the same file.
  */
-async function redisSettingsOf(api: Pick<ClusterApi, 'readConfigMap' | 'listSpinnakerServices'>, config: MigrationConfig): Promise<{ text: string | undefined; key: string; owner?: string }> {
+async function redisSettingsOf(
+  api: Pick<ClusterApi, 'readConfigMap' | 'listSpinnakerServices' | 'listPods'>,
+  config: MigrationConfig,
+): Promise<{ text: string | undefined; key: string; owner?: string; next?: string }> {
   const key = config.spinnaker.halyard.files.redisServiceSettings.key;
-  if (config.spinnaker.flavor !== 'operator') {
+  const { flavor } = config.spinnaker;
+  const chart = async () => {
+    const { serviceSettings } = helmConfigMapNames(await chartFullname(api, config));
+    const configMap = await api.readConfigMap(config.spinnaker.namespace, serviceSettings);
+    return { text: configMap.data?.[key], key: `${serviceSettings}/${key}`, owner: "the chart's", next: 'the next Halyard restart and hal deploy apply (the chart hook after helm upgrade)' };
+  };
+  if (flavor === 'helm-stable' || flavor === 'helm-opsmx') return chart();
+  if (flavor !== 'operator') {
     const configMap = await api.readConfigMap(config.spinnaker.namespace, config.spinnaker.halyard.configMap).catch((error: unknown) => {
       if (asMigrationError(error).name === 'KubernetesNotFoundError') return undefined;
       throw error;
     });
     if (configMap) return { text: configMap.data?.[key], key };
+    // No Halyard ConfigMap: a chart's Halyard pod says Helm.
+    if (flavor === undefined && (await api.listPods(config.spinnaker.namespace, CHART_HALYARD_SELECTOR)).length > 0) return chart();
   }
   const { cr } = await findSpinnakerService(api, config);
   const redis = (cr.spec?.spinnakerConfig?.['service-settings'] as { redis?: unknown } | undefined)?.redis;
@@ -202,8 +219,9 @@ export function spinnakerConfigFinding(
   primary: { address: string; port: number } | undefined,
   groupId: string,
   owner = "Halyard's",
+  nextDeploy?: string,
 ): [string, FindingStatus, string] {
-  const next = owner === "Halyard's" ? 'the next hal deploy apply' : "the operator's next deploy";
+  const next = nextDeploy ?? (owner === "Halyard's" ? 'the next hal deploy apply' : "the operator's next deploy");
   let settings: unknown;
   try {
     settings = parse(redisYml ?? '');

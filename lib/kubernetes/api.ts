@@ -18,6 +18,7 @@ import {
   type V1ObjectMeta,
   type V1Deployment,
   type V1Pod,
+  type V1StatefulSet,
   type V1Secret,
   type V1ServiceAccount,
   type V1Status,
@@ -34,6 +35,13 @@ export type Pod = V1Pod;
 export type ServiceAccount = V1ServiceAccount;
 export type Secret = V1Secret;
 export type KubeEvent = CoreV1Event;
+export type StatefulSet = V1StatefulSet;
+/**
+ * The kinds spin-redis runs as: Halyard's Deployment `spin-redis`, or the Bitnami chart's
+ * StatefulSet `<release>-redis-master` (stable/spinnaker and OpsMx spinnaker-helm). Both have the
+ * scale subresource, `spec.selector.matchLabels` and `spec.replicas`.
+ */
+export type WorkloadKind = 'Deployment' | 'StatefulSet';
 
 /** The Spinnaker Operator's API groups: the open-source operator's and Armory's (both v1alpha2, plural spinnakerservices). */
 export const SPINNAKER_SERVICE_GROUPS = ['spinnaker.io', 'spinnaker.armory.io'] as const;
@@ -61,9 +69,13 @@ export interface ClusterApi {
   replaceConfigMap(namespace: string, body: ConfigMap): Promise<ConfigMap>;
   listDeployments(namespace: string, labelSelector?: string): Promise<Deployment[]>;
   readDeployment(namespace: string, name: string): Promise<Deployment>;
-  patchDeploymentAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<Deployment>;
-  readScale(namespace: string, name: string): Promise<number>;
-  replaceScale(namespace: string, name: string, replicas: number): Promise<number>;
+  /** A Deployment or a StatefulSet (spin-redis). */
+  readWorkload(namespace: string, name: string, kind: WorkloadKind): Promise<Deployment | StatefulSet>;
+  /** JSON merge patch of metadata.annotations (null removes one); `kind` defaults to Deployment. */
+  patchDeploymentAnnotations(namespace: string, name: string, annotations: Record<string, string | null>, kind?: WorkloadKind): Promise<Deployment | StatefulSet>;
+  /** `spec.replicas` through the scale subresource; `kind` defaults to Deployment. */
+  readScale(namespace: string, name: string, kind?: WorkloadKind): Promise<number>;
+  replaceScale(namespace: string, name: string, replicas: number, kind?: WorkloadKind): Promise<number>;
   listPods(namespace: string, labelSelector: string): Promise<Pod[]>;
   /** The service account Spinnaker's pods run as (its IRSA annotation names their IAM role). */
   readServiceAccount(namespace: string, name: string): Promise<ServiceAccount>;
@@ -122,21 +134,30 @@ export function createClusterApi(options: { clusterName: string; region: string;
       const { apps } = await clients();
       return kubeCall(`read Deployment ${namespace}/${name}`, () => apps.readNamespacedDeployment({ namespace, name }));
     },
-    async patchDeploymentAnnotations(namespace, name, annotations) {
+    async readWorkload(namespace, name, kind) {
       const { apps } = await clients();
-      return kubeCall(`annotate Deployment ${namespace}/${name}`, () =>
-        apps.patchNamespacedDeployment({ namespace, name, body: { metadata: { annotations } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
-      );
+      if (kind === 'StatefulSet') return kubeCall(`read StatefulSet ${namespace}/${name}`, () => apps.readNamespacedStatefulSet({ namespace, name }));
+      return kubeCall(`read Deployment ${namespace}/${name}`, () => apps.readNamespacedDeployment({ namespace, name }));
     },
-    async readScale(namespace, name) {
+    async patchDeploymentAnnotations(namespace, name, annotations, kind = 'Deployment') {
       const { apps } = await clients();
-      const scale = await kubeCall(`read scale of ${namespace}/${name}`, () => apps.readNamespacedDeploymentScale({ namespace, name }));
+      const body = { metadata: { annotations } };
+      const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+      if (kind === 'StatefulSet') return kubeCall(`annotate StatefulSet ${namespace}/${name}`, () => apps.patchNamespacedStatefulSet({ namespace, name, body }, merge));
+      return kubeCall(`annotate Deployment ${namespace}/${name}`, () => apps.patchNamespacedDeployment({ namespace, name, body }, merge));
+    },
+    async readScale(namespace, name, kind = 'Deployment') {
+      const { apps } = await clients();
+      const scale = await kubeCall(`read scale of ${kind} ${namespace}/${name}`, () =>
+        kind === 'StatefulSet' ? apps.readNamespacedStatefulSetScale({ namespace, name }) : apps.readNamespacedDeploymentScale({ namespace, name }),
+      );
       return scale.spec?.replicas ?? 0;
     },
-    async replaceScale(namespace, name, replicas) {
+    async replaceScale(namespace, name, replicas, kind = 'Deployment') {
       const { apps } = await clients();
-      const scale = await kubeCall(`scale ${namespace}/${name}`, () =>
-        apps.replaceNamespacedDeploymentScale({ namespace, name, body: { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name, namespace }, spec: { replicas } } }),
+      const body = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name, namespace }, spec: { replicas } };
+      const scale = await kubeCall(`scale ${kind} ${namespace}/${name}`, () =>
+        kind === 'StatefulSet' ? apps.replaceNamespacedStatefulSetScale({ namespace, name, body }) : apps.replaceNamespacedDeploymentScale({ namespace, name, body }),
       );
       return scale.spec?.replicas ?? replicas;
     },

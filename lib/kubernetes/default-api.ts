@@ -26,6 +26,7 @@ export function clusterApiFor(config: MigrationConfig): ClusterApi {
       replaceConfigMap: async (...args) => (await load()).replaceConfigMap(...args),
       listDeployments: async (...args) => (await load()).listDeployments(...args),
       readDeployment: async (...args) => (await load()).readDeployment(...args),
+      readWorkload: async (...args) => (await load()).readWorkload(...args),
       patchDeploymentAnnotations: async (...args) => (await load()).patchDeploymentAnnotations(...args),
       readScale: async (...args) => (await load()).readScale(...args),
       replaceScale: async (...args) => (await load()).replaceScale(...args),

@@ -1,7 +1,8 @@
 /**
  * spin-redis as the steps see it: how a VPC-attached Lambda reaches it (the configured URL,
- * or the Ready pod of the spin-redis Deployment by IP, which VPC CNI makes routable, and
- * container port), its password (a Kubernetes Secret named in the input), and its container's
+ * or the Ready pod of the spin-redis Deployment or StatefulSet by IP, which VPC CNI makes
+ * routable, and container port), its password (a Kubernetes Secret named in the input, read
+ * through the Kubernetes API: the Bitnami charts' `<release>-redis`), and its container's
  * resources (memory limit and request, ephemeral storage, volumes), which decide whether it
  * may fork for the replication copy (lib/copy/fork-safety.ts).
  */
@@ -12,21 +13,22 @@ import type { RedisEndpoint } from '../redis/connect.js';
 import type { ClusterApi, Pod } from './api.js';
 import { clusterApiFor } from './default-api.js';
 import { parseQuantity } from './quantity.js';
+import { spinRedisWorkload } from './scale.js';
 
 export { parseQuantity };
 
-type SpinRedisApi = Pick<ClusterApi, 'readDeployment' | 'listPods' | 'readSecret'>;
+type SpinRedisApi = Pick<ClusterApi, 'readWorkload' | 'listPods' | 'readSecret'>;
 
-/** The Ready spin-redis pod, found through the Deployment's selector. */
-async function readyPod(config: MigrationConfig, api: Pick<ClusterApi, 'readDeployment' | 'listPods'>): Promise<Pod> {
+/** The Ready spin-redis pod, found through the Deployment's or StatefulSet's selector. */
+async function readyPod(config: MigrationConfig, api: Pick<ClusterApi, 'readWorkload' | 'listPods'>): Promise<Pod> {
   const { namespace } = config.spinnaker;
-  const name = config.spinnaker.spinRedis.deployment;
-  const deployment = await api.readDeployment(namespace, name);
-  const labels = deployment.spec?.selector?.matchLabels ?? {};
+  const { kind, name } = spinRedisWorkload(config);
+  const workload = await api.readWorkload(namespace, name, kind);
+  const labels = workload.spec?.selector?.matchLabels ?? {};
   const selector = Object.entries(labels)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
-  if (!selector) throw new RedisUnreachableError(`Deployment ${namespace}/${name} has no matchLabels selector; set spinnaker.spinRedis.url`);
+  if (!selector) throw new RedisUnreachableError(`${kind} ${namespace}/${name} has no matchLabels selector; set spinnaker.spinRedis.url`);
   const pods = await api.listPods(namespace, selector);
   const pod = pods.find((p) => p.status?.phase === 'Running' && p.status.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
   if (!pod?.status?.podIP) throw new RedisUnreachableError(`No Ready spin-redis pod (${selector}) in ${namespace}; is spin-redis scaled to 0?`);
@@ -92,10 +94,10 @@ export function sourceContainerOf(pod: Pod): SourceContainer | undefined {
 
 /**
  * What the fork-safety check knows of spin-redis's container. A pod that cannot be read
- * (no Ready pod, RBAC, a StatefulSet where a Deployment is expected) is `unknown`, and
+ * (no Ready pod, RBAC, a workload of another kind than the input says) is `unknown`, and
  * nothing forks.
  */
-export async function readSourceContainer(config: MigrationConfig, api: Pick<ClusterApi, 'readDeployment' | 'listPods'> = clusterApiFor(config)): Promise<ContainerKnowledge> {
+export async function readSourceContainer(config: MigrationConfig, api: Pick<ClusterApi, 'readWorkload' | 'listPods'> = clusterApiFor(config)): Promise<ContainerKnowledge> {
   try {
     const container = sourceContainerOf(await readyPod(config, api));
     return container ? { container } : { unknown: 'the spin-redis pod has no container' };

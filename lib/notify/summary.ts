@@ -2,6 +2,8 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { awsCall } from '../aws/errors.js';
 import type { Flavor, MigrationConfig } from '../config/schema.js';
+import { redisTarget } from '../halyard/patch.js';
+import { chartValues } from '../spinnaker/helm.js';
 
 export type Outcome = 'SUCCEEDED' | 'FAILED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED';
 
@@ -45,15 +47,28 @@ export function summarize(facts: OutcomeFacts, outcome: Outcome): { subject: str
   const cluster = `${config.cluster.name}/${config.spinnaker.namespace}`;
   const where = endpoint ? `${endpoint.address}:${endpoint.port}` : target;
   const operator = facts.flavor === 'operator';
-  const restored = operator ? 'the SpinnakerService config, which the Spinnaker Operator redeployed' : 'the Halyard config and redeployed';
+  const helm = facts.flavor === 'helm-stable' || facts.flavor === 'helm-opsmx';
+  const restored = operator
+    ? 'the SpinnakerService config, which the Spinnaker Operator redeployed'
+    : helm
+      ? "the chart's two ConfigMaps and the Halyard pod's files, and ran hal deploy apply"
+      : 'the Halyard config and redeployed';
   const backup = operator
     ? `The original spec.spinnakerConfig is in the annotation spin-elasticache.io/backup on the SpinnakerService in ${config.spinnaker.namespace}`
-    : 'The original Halyard config is in the annotation spin-elasticache.io/backup on the Halyard ConfigMap';
+    : helm
+      ? "The original files are in the annotation spin-elasticache.io/backup on each of the chart's ConfigMaps <fullname>-service-settings and <fullname>-additional-profile-config-maps"
+      : 'The original Halyard config is in the annotation spin-elasticache.io/backup on the Halyard ConfigMap';
+  // Helm: the next `helm upgrade` re-renders the ConfigMaps from the chart values; these keep the change (never a token: a placeholder at most).
+  const values = helm && endpoint ? chartValues(config, redisTarget(config, endpoint), endpoint) : undefined;
+  const helmNext = values
+    ? `\nBefore the next helm upgrade, merge these into the release's chart values, or that upgrade moves Spinnaker back to spin-redis at the next Halyard restart:\n${values}`
+    : '';
+  const reverted = facts.error?.Error === 'SpinnakerConfigRevertedError' ? '\nA helm upgrade ran during the migration: set the chart values from the plan before the next attempt.' : '';
   switch (outcome) {
     case 'SUCCEEDED':
       return {
         subject: `Spinnaker Redis migrated to ElastiCache (${cluster})`,
-        message: `Spinnaker in ${cluster} now uses ElastiCache ${where}. spin-redis is scaled to 0 (it had ${facts.previousReplicas ?? '?'} replicas).${facts.pauseMs !== undefined ? ` Spinnaker was paused for the switch for ${(facts.pauseMs / 1000).toFixed(1)} s.` : ''}\nNext: watch Spinnaker for a day, then delete the spin-redis Deployment and its Service.`,
+        message: `Spinnaker in ${cluster} now uses ElastiCache ${where}. spin-redis is scaled to 0 (it had ${facts.previousReplicas ?? '?'} replicas).${facts.pauseMs !== undefined ? ` Spinnaker was paused for the switch for ${(facts.pauseMs / 1000).toFixed(1)} s.` : ''}\nNext: watch Spinnaker for a day, then delete the spin-redis ${helm ? 'StatefulSet (redis.enabled: false in the chart values; its PVC stays until you delete it)' : 'Deployment and its Service'}.${helmNext}`,
       };
     case 'FAILED':
       return {
@@ -64,7 +79,7 @@ export function summarize(facts: OutcomeFacts, outcome: Outcome): { subject: str
       return {
         subject: `Spinnaker Redis migration rolled back (${cluster})`,
         message: facts.switched
-          ? `${cause(facts, 'error')}\nThe rollback paused Spinnaker again, made spin-redis exactly what Spinnaker had left on ElastiCache (deletions included), restored ${restored}: Spinnaker runs on spin-redis again. ElastiCache ${target} is kept.\nNext: fix the cause and start the same input again.`
+          ? `${cause(facts, 'error')}\nThe rollback paused Spinnaker again, made spin-redis exactly what Spinnaker had left on ElastiCache (deletions included), restored ${restored}: Spinnaker runs on spin-redis again. ElastiCache ${target} is kept.${reverted}\nNext: fix the cause and start the same input again.`
           : `${cause(facts, 'error')}\nThis happened while Spinnaker was paused for the switch, before anything was switched: its services were resumed on spin-redis with their replicas, and nothing of theirs went to ElastiCache. ElastiCache ${target} is kept.\nNext: fix the cause and start the same input again.`,
       };
     case 'ROLLBACK_FAILED':

@@ -8,22 +8,22 @@
  *   -ro-deck/-caching). The same module: `redis.connection` in `clouddriver-local.yml` reaches
  *   every sub-service and wins over their `clouddriver-<mod>-overrides.yml` (§3.3), so the HA
  *   endpoints in ~/.hal/config are left alone (and restored trivially);
- * - `helm-stable`, `helm-opsmx`: the charts' Halyard StatefulSet (pod label `component=halyard`);
+ * - `helm-stable`, `helm-opsmx`: the charts' two ConfigMaps and their Halyard StatefulSet (pod
+ *   label `component=halyard`): lib/spinnaker/helm.ts;
  * - `operator`: Deployments managed by the Spinnaker Operator (`app.kubernetes.io/managed-by=spinnaker-operator`).
  *
- * Detected from what is in the namespace; `spinnaker.flavor` in the input wins. The Helm
- * flavours are refused (SpinnakerFlavorUnsupportedError) before anything is created. The
+ * Detected from what is in the namespace; `spinnaker.flavor` in the input wins. The
  * operator flavour is lib/spinnaker/operator.ts. Each flavour also owns the lock (annotations on
  * the object that holds the config) and tells whether Argo CD or Flux manage that object.
  */
 import type { ExecutionStatus } from '../aws/executions.js';
 import type { Flavor, MigrationConfig } from '../config/schema.js';
-import { SpinnakerFlavorUnsupportedError } from '../errors.js';
 import { applyHalyardChange, type HalyardChange, type HalyardPatchResult, planHalyardChange, restoreHalyardConfig } from '../halyard/change.js';
 import { type RedisTarget, redisTarget } from '../halyard/patch.js';
 import type { ClusterApi } from '../kubernetes/api.js';
 import { type AcquireResult, acquireLock, releaseLock } from '../kubernetes/lock.js';
 import { type GitOpsManagement, gitOpsManagement } from './gitops.js';
+import { acquireHelmLock, applyHelmChange, assertHelmChangeHolds, chartValues, type HelmPatchRef, helmNotes, planHelmChange, releaseHelmLock, resolveHelm, restoreHelmConfig } from './helm.js';
 import {
   acquireOperatorLock,
   applyOperatorChange,
@@ -79,13 +79,15 @@ export async function detectFlavor(api: Pick<ClusterApi, 'listDeployments' | 'li
 }
 
 /** `$.halyard` for every flavour (`configMap` names the object that holds the config; `operator` what the rollout waits for). */
-export type SpinnakerPatchResult = HalyardPatchResult & { flavor: Flavor; operator?: OperatorDeployRef };
+export type SpinnakerPatchResult = HalyardPatchResult & { flavor: Flavor; operator?: OperatorDeployRef; helm?: HelmPatchRef };
 
 /** `$.restore` for every flavour. */
 export interface SpinnakerRestoreResult {
   restored: boolean;
   podFilesWritten: string[];
   operator?: OperatorDeployRef;
+  /** Helm: keys a `helm upgrade` re-rendered during the migration, kept as the chart wrote them (`<ConfigMap>/<key>`). */
+  keptFromHelmUpgrade?: string[];
 }
 
 /** What a flavour's change looks like before it is made (the dry run shows `diff()`). */
@@ -108,8 +110,12 @@ export interface SpinnakerConfigFlavor {
   plan(api: ClusterApi, config: MigrationConfig, target: RedisTarget, options?: { lockOwner?: string }): Promise<SpinnakerConfigChange>;
   /** Write the change with a precondition (resourceVersion), owned by `executionArn`'s lock. */
   apply(api: ClusterApi, config: MigrationConfig, executionArn: string, target: RedisTarget): Promise<SpinnakerPatchResult>;
-  /** The config back byte for byte from the backup written with the lock. */
-  restore(api: ClusterApi, config: MigrationConfig): Promise<SpinnakerRestoreResult>;
+  /** The config back byte for byte from the backup written with the lock (`patched`: what PatchHalyardConfig recorded, if it ran). */
+  restore(api: ClusterApi, config: MigrationConfig, patched?: { helm?: HelmPatchRef } | null): Promise<SpinnakerRestoreResult>;
+  /** Between the patch and the scale-down: our change still holds (Helm: no `helm upgrade` re-rendered it), else SpinnakerConfigRevertedError. */
+  assertChangeHolds?(api: ClusterApi, config: MigrationConfig, patched: { helm?: HelmPatchRef } | null | undefined): Promise<void>;
+  /** The config `hal deploy apply` and the pod-file steps work with (Helm: the chart's Halyard pod). */
+  halyardConfig?(api: ClusterApi, config: MigrationConfig): Promise<MigrationConfig>;
   /** One migration per Spinnaker: the lock and the backup, on the holder. */
   acquire(api: ClusterApi, config: MigrationConfig, executionArn: string, executionStatus: (arn: string) => Promise<ExecutionStatus>): Promise<AcquireResult>;
   release(api: ClusterApi, config: MigrationConfig, executionArn: string): Promise<{ released: boolean; reason?: string }>;
@@ -203,19 +209,57 @@ function operatorFlavor(): SpinnakerConfigFlavor {
   };
 }
 
-const UNSUPPORTED: Record<Exclude<Flavor, 'halyard' | 'halyard-ha' | 'operator'>, string> = {
-  'helm-stable':
-    'the stable/spinnaker chart: its init container recopies the ConfigMaps into the Halyard pod and the next `helm upgrade` re-runs hal deploy apply from chart values (docs/SPINNAKER-INSTALLS.md §5); set the values in §5.3 and upgrade instead',
-  'helm-opsmx': "OpsMx's spinnaker-helm chart (same mechanics as stable/spinnaker; Bitnami Redis with a password and replicas); set the values in docs/SPINNAKER-INSTALLS.md §5.3 and upgrade instead",
-};
+/**
+ * The Helm charts (lib/spinnaker/helm.ts): the Halyard patch split over the chart's two
+ * ConfigMaps and the chart's Halyard pod; the notes carry the chart values that keep the change
+ * across the next `helm upgrade`.
+ */
+function helmFlavor(flavor: 'helm-stable' | 'helm-opsmx'): SpinnakerConfigFlavor {
+  const holder = (config: MigrationConfig, maps: { serviceSettings: string; profiles: string }) =>
+    `ConfigMaps ${config.spinnaker.namespace}/${maps.serviceSettings} and ${maps.profiles} (and the chart's Halyard pod)`;
+  return {
+    flavor,
+    async plan(api, config, target, options = {}) {
+      const change = await planHelmChange(api, config, target, options);
+      const endpoint = /^rediss?:\/\/([^:/]+):(\d+)/.exec(target.baseUrl);
+      const values = chartValues(config, target, { address: endpoint?.[1] ?? '<primary endpoint>', port: Number(endpoint?.[2] ?? config.target.port) });
+      return {
+        flavor,
+        holder: holder(config, change.maps),
+        changedKeys: change.changedKeys,
+        diff: change.diff,
+        notes: helmNotes(flavor, values),
+        gitOps: [...gitOpsManagement(change.configMaps[change.maps.serviceSettings]?.metadata), ...gitOpsManagement(change.configMaps[change.maps.profiles]?.metadata)],
+        // Under GitOps the chart values are what the repository holds.
+        toCommit: () => `# merge into the chart values of the release (helm upgrade), not into the rendered ConfigMaps\n${values}`,
+      };
+    },
+    async apply(api, config, executionArn, target) {
+      const result = await applyHelmChange(api, config, executionArn, target);
+      return { flavor, ...result, patchedAt: new Date().toISOString() };
+    },
+    async restore(api, config, patched) {
+      const result = await restoreHelmConfig(api, config, patched?.helm);
+      return { restored: result.restored, podFilesWritten: result.podFilesWritten, ...(result.keptFromHelmUpgrade.length ? { keptFromHelmUpgrade: result.keptFromHelmUpgrade } : {}) };
+    },
+    assertChangeHolds: (api, config, patched) => assertHelmChangeHolds(api, config, patched?.helm),
+    halyardConfig: async (api, config) => (await resolveHelm(api, config)).halyardConfig,
+    acquire: (api, config, executionArn, executionStatus) => acquireHelmLock(api, config, executionArn, executionStatus),
+    release: (api, config, executionArn) => releaseHelmLock(api, config, executionArn),
+    async gitOps(api, config) {
+      const { maps } = await resolveHelm(api, config);
+      const found: GitOpsManagement[] = [];
+      for (const name of [maps.serviceSettings, maps.profiles]) found.push(...gitOpsManagement((await api.readConfigMap(config.spinnaker.namespace, name)).metadata));
+      return { holder: holder(config, maps), found };
+    },
+  };
+}
 
-/** The module for a flavour; SpinnakerFlavorUnsupportedError for those not patched yet. */
+/** The module for a flavour. */
 export function spinnakerConfigFlavor(flavor: Flavor): SpinnakerConfigFlavor {
   if (flavor === 'halyard' || flavor === 'halyard-ha') return halyardFlavor(flavor);
   if (flavor === 'operator') return operatorFlavor();
-  throw new SpinnakerFlavorUnsupportedError(
-    `This Spinnaker is installed with ${UNSUPPORTED[flavor]}. spin-elasticache patches only Halyard and Spinnaker Operator installs (spinnaker.flavor halyard, halyard-ha or operator) so far. Nothing was created.`,
-  );
+  return helmFlavor(flavor);
 }
 
 /**

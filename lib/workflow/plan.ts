@@ -9,7 +9,8 @@ import { findParameterGroup, KEYSPACE_EVENTS } from '../elasticache/parameter-gr
 import { findReplicationGroup } from '../elasticache/replication-group.js';
 import { findSubnetGroup } from '../elasticache/subnet-group.js';
 import { redisTarget } from '../halyard/patch.js';
-import type { ClusterApi } from '../kubernetes/api.js';
+import type { ClusterApi, WorkloadKind } from '../kubernetes/api.js';
+import { spinRedisWorkload } from '../kubernetes/scale.js';
 import { type Flavor, spinnakerConfigFlavor } from '../spinnaker/flavor.js';
 import { isRedisService } from '../spinnaker/quiesce.js';
 import { describeGitOps } from '../spinnaker/gitops.js';
@@ -42,7 +43,7 @@ export interface MigrationPlan {
   target: { engine: string; engineVersion: string; rdbVersion?: number };
   create: { resource: string; name: string; exists: boolean; settings: Record<string, unknown> }[];
   configMapDiff: Record<string, string>;
-  scale: { deployment: string; from: number; to: number };
+  scale: { deployment: string; kind: WorkloadKind; from: number; to: number };
   /** The services paused for the switch (scaled to 0, then back to these replicas). */
   quiesce: { deployment: string; replicas: number }[];
   rollout: string[];
@@ -64,7 +65,8 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
   // No token here: with the plaintext consent the diff shows a placeholder where it would go.
   const target = redisTarget(config, { address, port: endpoint?.Port ?? t.port });
   const halyard = await spinnakerConfigFlavor(flavor).plan(api, config, target);
-  const replicas = await api.readScale(namespace, config.spinnaker.spinRedis.deployment);
+  const spinRedis = spinRedisWorkload(config);
+  const replicas = await api.readScale(namespace, spinRedis.name, spinRedis.kind);
   const source = await planSource(api, config);
   const targetRdb = targetRdbVersion(t.engine, t.engineVersion);
   const deployments = (await api.listDeployments(namespace, config.spinnaker.serviceSelector)).filter((d) => d.metadata?.name !== config.spinnaker.spinRedis.deployment);
@@ -102,7 +104,7 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
       },
     ],
     configMapDiff: halyard.diff(),
-    scale: { deployment: config.spinnaker.spinRedis.deployment, from: replicas, to: 0 },
+    scale: { deployment: spinRedis.name, kind: spinRedis.kind, from: replicas, to: 0 },
     quiesce,
     rollout: services,
     notes,

@@ -1,7 +1,8 @@
 /**
  * The Spinnaker side of the migration, composed across areas: the install flavour and the
  * pre-flight (AcquireMigrationLock), the URL secret and the config patch (PatchHalyardConfig),
- * and the restore (RestoreHalyardConfig). Each step goes through the flavour's module
+ * the restore (RestoreHalyardConfig), and the check that the change still holds before spin-redis
+ * is scaled down (ScaleDownSpinRedis). Each step goes through the flavour's module
  * (lib/spinnaker/flavor.ts), so the dry run, the patch and the rollback agree.
  */
 import type { IAMClient } from '@aws-sdk/client-iam';
@@ -14,6 +15,7 @@ import { redisTarget, redisUrl } from '../halyard/patch.js';
 import type { ClusterApi } from '../kubernetes/api.js';
 import type { AcquireResult } from '../kubernetes/lock.js';
 import { checkRollout, type RolloutResult } from '../kubernetes/rollout.js';
+import { type ScaleDownResult, scaleDownSpinRedis } from '../kubernetes/scale.js';
 import { getAuthToken } from '../secrets/auth-token.js';
 import { ensureRedisUrlSecret, type RedisUrlSecretResult } from '../secrets/redis-url.js';
 import { detectFlavor, type Flavor, flavorOf, type SpinnakerConfigFlavor, spinnakerConfigFlavor, type SpinnakerPatchResult, type SpinnakerRestoreResult } from '../spinnaker/flavor.js';
@@ -21,6 +23,8 @@ import { describeGitOps } from '../spinnaker/gitops.js';
 import { checkOperatorRollout, type OperatorDeployRef } from '../spinnaker/operator.js';
 import { checkSpinnakerSecretAccess, podsReadUrlSecret, type SecretAccessCheck } from '../spinnaker/secret-access.js';
 import { primaryEndpointOf } from './resolve.js';
+import { resume } from './pause.js';
+import type { ResumeResult } from '../spinnaker/quiesce.js';
 import type { MigrationState } from './state.js';
 
 /** `$.lock` */
@@ -82,7 +86,28 @@ export async function patchSpinnakerConfig(api: ClusterApi, secrets: Pick<Secret
 
 /** RestoreHalyardConfig (rollback): the config back byte for byte. The URL secret stays (tagged; harmless without a reference to it). */
 export async function restoreSpinnakerConfig(api: ClusterApi, state: MigrationState): Promise<SpinnakerRestoreResult> {
-  return spinnakerConfigFlavor(flavorOf(state)).restore(api, state.config);
+  return spinnakerConfigFlavor(flavorOf(state)).restore(api, state.config, state.halyard);
+}
+
+/**
+ * ResumeSpinnaker (and its rollback twins): before the services start again after the switch,
+ * the flavour's change must still hold (Helm: a `helm upgrade` since the patch would start some
+ * of them on spin-redis and some on ElastiCache); in the rollback (`$.restore` set) or before the
+ * switch (no `$.halyard`), nothing to check.
+ */
+export async function resumeAfterSwitch(api: ClusterApi, state: MigrationState, now?: () => Date): Promise<ResumeResult> {
+  if (state.halyard && !state.restore) await spinnakerConfigFlavor(flavorOf(state)).assertChangeHolds?.(api, state.config, state.halyard);
+  return resume(api, state, now);
+}
+
+/**
+ * ScaleDownSpinRedis: the last step before spin-redis stops. The flavour's change must still
+ * hold (Helm: no `helm upgrade` re-rendered the ConfigMaps since the patch), else
+ * SpinnakerConfigRevertedError and the rollback, while spin-redis still runs.
+ */
+export async function scaleDownAfterSwitch(api: ClusterApi, state: MigrationState): Promise<ScaleDownResult> {
+  await spinnakerConfigFlavor(flavorOf(state)).assertChangeHolds?.(api, state.config, state.halyard);
+  return scaleDownSpinRedis(api, state.config);
 }
 
 /** `$.deploy` / `$.rollbackDeploy` */
@@ -111,11 +136,14 @@ export async function deploySpinnakerConfig(api: ClusterApi, state: MigrationSta
       ...(operator ? { operator } : {}),
     };
   }
-  return { flavor, ...(await halDeployApply(api, state.config, now)) };
+  const halyardConfig = (await spinnakerConfigFlavor(flavor).halyardConfig?.(api, state.config)) ?? state.config;
+  return { flavor, ...(await halDeployApply(api, halyardConfig, now)) };
 }
 
 /** CheckSpinnakerRollout: the Deployments; for the operator also its status and config hash. */
 export async function checkSpinnakerRollout(api: ClusterApi, state: MigrationState, now?: () => Date, timing?: Parameters<typeof checkRollout>[4]): Promise<RolloutResult> {
+  // After the switch (the rollback's check gets no $.halyard): a Helm upgrade meanwhile is a reason to roll back.
+  await spinnakerConfigFlavor(flavorOf(state)).assertChangeHolds?.(api, state.config, state.halyard);
   if (flavorOf(state) === 'operator') return checkOperatorRollout(api, state.config, state.deploy?.operator, state.rollout, now, timing);
   return checkRollout(api, state.config, state.rollout, now, timing);
 }

@@ -15,6 +15,7 @@ import type { HalyardPatchResult } from '../halyard/change.js';
 import type { LockResult } from '../kubernetes/lock.js';
 import type { Flavor, SpinnakerRestoreResult } from '../spinnaker/flavor.js';
 import type { OperatorDeployRef } from '../spinnaker/operator.js';
+import type { HelmPatchRef } from '../spinnaker/helm.js';
 import type { RolloutResult } from '../kubernetes/rollout.js';
 import type { ScaleDownResult } from '../kubernetes/scale.js';
 import type { CopyState } from '../copy/bulk-slice.js';
@@ -59,7 +60,7 @@ export interface MigrationState extends ValidatedState {
   verify?: VerifyReport & { audit: AuditParity };
   /** BeginSwitch: from here on Spinnaker may run on ElastiCache, and a failure rolls back through the mirror copy-back. */
   switch?: { switched: true };
-  halyard?: HalyardPatchResult & { flavor?: Flavor; operator?: OperatorDeployRef };
+  halyard?: HalyardPatchResult & { flavor?: Flavor; operator?: OperatorDeployRef; helm?: HelmPatchRef };
   /** HalDeployApply; for the operator, what the rollout check waits for (it has no hal to run). */
   deploy?: HalDeployResult & { flavor?: Flavor; operator?: OperatorDeployRef };
   /** RestoreHalyardConfig (rollback). */

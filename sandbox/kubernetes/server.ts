@@ -1,7 +1,8 @@
 /**
  * The Kubernetes API emulator: HTTPS with the sandbox CA, EKS-token auth, discovery, and
  * the resources the workflow and kubectl use — namespaces, ConfigMaps, Secrets,
- * Deployments (with the scale and status subresources), Pods, Events, pod exec over the
+ * Deployments and StatefulSets (with the scale and status subresources), Jobs (the Helm charts'
+ * hook, read only), Pods, Events, pod exec over the
  * WebSocket channel protocol (v5 and v4), and the Spinnaker Operator's CRD
  * `spinnakerservices.spinnaker.io` (v1alpha2, namespaced, short name spinsvc, status
  * subresource; JSON merge and JSON patches, strategic merge refused with 415 as the API server
@@ -61,17 +62,19 @@ export interface KubernetesEmulator {
 }
 
 const SPINNAKER_GROUP = 'spinnaker.io';
-const RESOURCES: Record<string, { kind: Kind; group: 'core' | 'apps' | typeof SPINNAKER_GROUP; namespaced: boolean }> = {
+const RESOURCES: Record<string, { kind: Kind; group: 'core' | 'apps' | 'batch' | typeof SPINNAKER_GROUP; namespaced: boolean }> = {
   namespaces: { kind: 'Namespace', group: 'core', namespaced: false },
   configmaps: { kind: 'ConfigMap', group: 'core', namespaced: true },
   secrets: { kind: 'Secret', group: 'core', namespaced: true },
   pods: { kind: 'Pod', group: 'core', namespaced: true },
   serviceaccounts: { kind: 'ServiceAccount', group: 'core', namespaced: true },
   deployments: { kind: 'Deployment', group: 'apps', namespaced: true },
+  statefulsets: { kind: 'StatefulSet', group: 'apps', namespaced: true },
+  jobs: { kind: 'Job', group: 'batch', namespaced: true },
   events: { kind: 'Event', group: 'core', namespaced: true },
   spinnakerservices: { kind: 'SpinnakerService', group: SPINNAKER_GROUP, namespaced: true },
 };
-const API_VERSION: Record<string, string> = { core: 'v1', apps: 'apps/v1', [SPINNAKER_GROUP]: `${SPINNAKER_GROUP}/v1alpha2` };
+const API_VERSION: Record<string, string> = { core: 'v1', apps: 'apps/v1', batch: 'batch/v1', [SPINNAKER_GROUP]: `${SPINNAKER_GROUP}/v1alpha2` };
 
 /** The CRD as the operator's manifests declare it (deploy/crds/spinnaker.io_spinnakerservices.yaml): printer columns included. */
 const SPINNAKER_DISCOVERY = {
@@ -121,7 +124,24 @@ const APPS_DISCOVERY = {
     },
     { name: 'deployments/scale', singularName: '', namespaced: true, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] },
     { name: 'deployments/status', singularName: '', namespaced: true, kind: 'Deployment', verbs: ['get', 'patch', 'update'] },
+    {
+      name: 'statefulsets',
+      singularName: 'statefulset',
+      namespaced: true,
+      kind: 'StatefulSet',
+      verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'],
+      shortNames: ['sts'],
+      categories: ['all'],
+    },
+    { name: 'statefulsets/scale', singularName: '', namespaced: true, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] },
+    { name: 'statefulsets/status', singularName: '', namespaced: true, kind: 'StatefulSet', verbs: ['get', 'patch', 'update'] },
   ],
+};
+const BATCH_DISCOVERY = {
+  kind: 'APIResourceList',
+  apiVersion: 'v1',
+  groupVersion: 'batch/v1',
+  resources: [{ name: 'jobs', singularName: 'job', namespaced: true, kind: 'Job', verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'], categories: ['all'] }],
 };
 
 function status(code: number, reason: string, message: string, details?: object) {
@@ -204,6 +224,11 @@ function toTable(kind: Kind, items: KubeObject[], resourceVersion: string) {
       { name: 'Available', type: 'integer' },
       { name: 'Age', type: 'string' },
     ],
+    StatefulSet: [
+      { name: 'Name', type: 'string' },
+      { name: 'Ready', type: 'string' },
+      { name: 'Age', type: 'string' },
+    ],
     Pod: [
       { name: 'Name', type: 'string' },
       { name: 'Ready', type: 'string' },
@@ -233,6 +258,7 @@ function toTable(kind: Kind, items: KubeObject[], resourceVersion: string) {
     if (kind === 'ConfigMap') return [o.metadata.name, Object.keys((o.data as object) ?? {}).length, age(o.metadata.creationTimestamp)];
     if (kind === 'Deployment')
       return [o.metadata.name, `${s.readyReplicas ?? 0}/${(o.spec as { replicas?: number })?.replicas ?? 1}`, s.updatedReplicas ?? 0, s.availableReplicas ?? 0, age(o.metadata.creationTimestamp)];
+    if (kind === 'StatefulSet') return [o.metadata.name, `${s.readyReplicas ?? 0}/${(o.spec as { replicas?: number })?.replicas ?? 1}`, age(o.metadata.creationTimestamp)];
     if (kind === 'Event') {
       const e = o as KubeObject & { lastTimestamp?: string; type?: string; reason?: string; message?: string; involvedObject?: { kind?: string; name?: string } };
       return [age(e.lastTimestamp), e.type ?? '', e.reason ?? '', `${(e.involvedObject?.kind ?? '').toLowerCase()}/${e.involvedObject?.name ?? ''}`, e.message ?? ''];
@@ -322,6 +348,7 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
         apiVersion: 'v1',
         groups: [
           { name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } },
+          { name: 'batch', versions: [{ groupVersion: 'batch/v1', version: 'v1' }], preferredVersion: { groupVersion: 'batch/v1', version: 'v1' } },
           {
             name: SPINNAKER_GROUP,
             versions: [{ groupVersion: `${SPINNAKER_GROUP}/v1alpha2`, version: 'v1alpha2' }],
@@ -330,9 +357,10 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
         ],
       });
     if (path === '/apis/apps/v1') return send(req, res, 200, APPS_DISCOVERY);
+    if (path === '/apis/batch/v1') return send(req, res, 200, BATCH_DISCOVERY);
     if (path === `/apis/${SPINNAKER_GROUP}/v1alpha2`) return send(req, res, 200, SPINNAKER_DISCOVERY);
 
-    const m = /^\/(?:api\/v1|apis\/apps\/v1|apis\/spinnaker\.io\/v1alpha2)(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?(?:\/([a-z]+))?$/.exec(path);
+    const m = /^\/(?:api\/v1|apis\/apps\/v1|apis\/batch\/v1|apis\/spinnaker\.io\/v1alpha2)(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?(?:\/([a-z]+))?$/.exec(path);
     const nsOnly = /^\/api\/v1\/namespaces(?:\/([^/]+))?$/.exec(path);
     let namespace: string | undefined;
     let resource: string;
@@ -345,7 +373,7 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
       [, namespace, resource, name, sub] = m as unknown as [string, string | undefined, string, string | undefined, string | undefined];
     } else return send(req, res, 404, status(404, 'NotFound', `the server could not find the requested resource (${path})`));
     const spec = RESOURCES[resource];
-    const pathGroup = path.startsWith('/apis/apps/') ? 'apps' : path.startsWith(`/apis/${SPINNAKER_GROUP}/`) ? SPINNAKER_GROUP : 'core';
+    const pathGroup = path.startsWith('/apis/apps/') ? 'apps' : path.startsWith('/apis/batch/') ? 'batch' : path.startsWith(`/apis/${SPINNAKER_GROUP}/`) ? SPINNAKER_GROUP : 'core';
     if (!spec || spec.group !== pathGroup) return send(req, res, 404, status(404, 'NotFound', `the server doesn't have a resource type "${resource}"`));
     const method = req.method ?? 'GET';
     const verb = method === 'GET' ? (name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : 'delete';
@@ -365,7 +393,7 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
         return send(req, res, 200, { kind: `${spec.kind}List`, apiVersion: API_VERSION[spec.group], metadata: { resourceVersion: store.resourceVersion }, items });
       }
       const current = name ? store.get(spec.kind, namespace, name) : undefined;
-      if (sub === 'scale') return handleScale(req, res, verb, namespace!, name!, body, current);
+      if (sub === 'scale') return handleScale(req, res, verb, namespace!, name!, body, current, resource);
       if (verb === 'get') {
         if (!current) throw new StoreError(404, 'NotFound', `${resource} "${name}" not found`);
         if (/as=Table/.test(String(req.headers.accept ?? ''))) return send(req, res, 200, toTable(spec.kind, [current], store.resourceVersion));
@@ -426,8 +454,8 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
     }
   }
 
-  function handleScale(req: IncomingMessage, res: ServerResponse, verb: string, namespace: string, name: string, body: Buffer, current: KubeObject | undefined) {
-    if (!current) return send(req, res, 404, status(404, 'NotFound', `deployments.apps "${name}" not found`));
+  function handleScale(req: IncomingMessage, res: ServerResponse, verb: string, namespace: string, name: string, body: Buffer, current: KubeObject | undefined, resource: string) {
+    if (!current) return send(req, res, 404, status(404, 'NotFound', `${resource}.apps "${name}" not found`));
     const replicasOf = (d: KubeObject) => (d.spec as { replicas?: number }).replicas ?? 1;
     const scaleOf = (d: KubeObject) => ({
       kind: 'Scale',

@@ -1,15 +1,15 @@
 /**
  * The Kubernetes emulator's object store: namespaced objects with resourceVersion,
- * generation (bumped when a Deployment's spec changes) and change events that the
+ * generation (bumped when a Deployment's or StatefulSet's spec changes) and change events that the
  * simulated controllers watch.
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 
-export type Kind = 'Namespace' | 'ConfigMap' | 'Secret' | 'Deployment' | 'Pod' | 'ServiceAccount' | 'Event' | 'SpinnakerService';
+export type Kind = 'Namespace' | 'ConfigMap' | 'Secret' | 'Deployment' | 'StatefulSet' | 'Job' | 'Pod' | 'ServiceAccount' | 'Event' | 'SpinnakerService';
 
 /** Kinds whose spec changes bump metadata.generation (Deployments, and custom resources as the API server does for CRDs). */
-const GENERATION_KINDS = new Set(['Deployment', 'SpinnakerService']);
+const GENERATION_KINDS = new Set(['Deployment', 'StatefulSet', 'SpinnakerService']);
 /** Kinds with a status subresource: a write to the main resource keeps the stored status (CRD `subresources.status`). */
 const STATUS_SUBRESOURCE_KINDS = new Set(['SpinnakerService']);
 
@@ -116,7 +116,7 @@ export class ObjectStore extends EventEmitter {
       ? { ...clone(current), status: obj.status }
       : {
           ...obj,
-          status: STATUS_SUBRESOURCE_KINDS.has(obj.kind) ? current.status : obj.kind === 'Deployment' || obj.kind === 'Pod' ? (obj.status ?? current.status) : obj.status,
+          status: STATUS_SUBRESOURCE_KINDS.has(obj.kind) ? current.status : obj.kind === 'Deployment' || obj.kind === 'StatefulSet' || obj.kind === 'Pod' ? (obj.status ?? current.status) : obj.status,
         };
     next.metadata = {
       ...(options.statusOnly ? current.metadata : obj.metadata),

@@ -270,7 +270,21 @@ export function createHalyardPod(options: HalyardPodOptions) {
     files.set(`${halHome}/config`, halconfig(options.haClouddriver ?? false, options.spinRedisUrl()));
   }
 
-  return { files, exec, config, installFiles, serviceAnnotations, services };
+  /**
+   * A Helm chart's Halyard pod starting: its init container wipes service-settings/ and profiles/
+   * and copies the chart's ConfigMaps there (./helm.ts initContainerFiles), ~/.hal/config as Halyard keeps it.
+   */
+  function startFromChart(copied: Map<string, string>): void {
+    for (const path of [...files.keys()]) if (path.startsWith(`${deploymentDir}/service-settings/`) || path.startsWith(`${deploymentDir}/profiles/`)) files.delete(path);
+    for (const [path, content] of copied) {
+      files.set(path, content);
+      dirs.add(posix.dirname(path));
+    }
+    dirs.add(`${deploymentDir}/service-settings`).add(`${deploymentDir}/profiles`);
+    if (!files.has(`${halHome}/config`)) files.set(`${halHome}/config`, halconfig(false, options.spinRedisUrl()));
+  }
+
+  return { files, exec, config, installFiles, startFromChart, serviceAnnotations, services };
 }
 
 export type HalyardPod = ReturnType<typeof createHalyardPod>;

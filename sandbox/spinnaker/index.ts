@@ -18,7 +18,14 @@
  *     A pod becomes Ready only once its instance started (NOAUTH, a refused connection, a
  *     secret its role may not read or gate's refused CONFIG keep it not Ready, as a
  *     crash-looping service); deleting the pod stops its instance at once (SIGTERM, no drain);
- *   - spin-redis as a real redis-server whose process follows the Deployment's replicas;
+ *   - spin-redis as a real redis-server whose process follows the Deployment's replicas (Halyard,
+ *     the operator: no volume, its data goes with the pod), or for the Helm flavours
+ *     (./helm.ts) the Bitnami StatefulSet `spinnaker-redis-master` with a password (Secret
+ *     `spinnaker-redis`), AOF on its PVC (the same data directory: the data survives a scale to 0
+ *     and back) and FLUSHDB/FLUSHALL disabled, as the charts' `master.disableCommands`;
+ *   - Helm flavours: the chart's ConfigMaps and Halyard StatefulSet pod (its init container
+ *     copies the ConfigMaps into the pod at every start) and `helmUpgrade()`, the chart's upgrade
+ *     with its post-upgrade hook running `hal deploy apply`;
  *   - the write ledger (./ledger.ts) every instance records into, and the Halyard ConfigMap's
  *     changes, for the invariants and the cutover window.
  *
@@ -27,7 +34,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { startRedis, type RedisProcess } from '../redis/redis-process.js';
+import { freePort, startRedis, type RedisProcess } from '../redis/redis-process.js';
 import type { ExecHandler } from '../kubernetes/server.js';
 import type { ObjectStore, KubeObject, ChangeEvent } from '../kubernetes/store.js';
 import type { InstanceOptions, ServiceInstance, ServiceName } from './services.js';
@@ -52,6 +59,19 @@ const INSTANCE: Record<ServiceName, new (options: InstanceOptions) => ServiceIns
   rosco: RoscoInstance,
 };
 import { createSpinnakerOperator, type OperatorFaults } from './operator.js';
+import {
+  bitnamiPassword,
+  type ChartFlavor,
+  chartObjects,
+  HALYARD_POD,
+  HALYARD_STATEFULSET,
+  helmUpgradeObjects,
+  initContainerFiles,
+  PROFILES,
+  REDIS_MASTER,
+  renderedData,
+  SERVICE_SETTINGS,
+} from './helm.js';
 
 export interface SpinnakerSimulationOptions {
   dir: string;
@@ -72,7 +92,7 @@ export interface SpinnakerSimulationOptions {
   /** Fault switches for the fault matrix. */
   faults?: SpinnakerFaults & OperatorFaults;
   /** `halyard-ha`: HA clouddriver (spin-clouddriver-rw/-ro/-ro-deck/-caching); `operator`: a SpinnakerService reconciled by ./operator.ts, no Halyard pod, no ConfigMap. */
-  flavor?: 'halyard' | 'halyard-ha' | 'operator';
+  flavor?: 'halyard' | 'halyard-ha' | 'operator' | ChartFlavor;
   /** The IRSA role of the `spinnaker` service account the pods run as (annotation eks.amazonaws.com/role-arn). */
   podRoleArn?: string;
   /** spin-redis's container `resources` (e.g. `{ limits: { memory: '16Mi' } }`), as a Helm value or LimitRange would set them. */
@@ -139,6 +159,8 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   const ledger = new WriteLedger();
   let store: ObjectStore | undefined;
   let spinRedis: RedisProcess | undefined;
+  /** helm-opsmx: one real replica of the Bitnami master (`spinnaker-redis-replicas-0`), attached as the chart's replicas are. */
+  let opsmxReplica: RedisProcess | undefined;
   let spinRedisPort = 0;
   let stopped = false;
   let traffic = false;
@@ -147,6 +169,11 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   const instances: ServiceInstance[] = [];
 
   const spinRedisUrl = () => `redis://127.0.0.1:${spinRedisPort}`;
+  const chart: ChartFlavor | undefined = options.flavor === 'helm-stable' || options.flavor === 'helm-opsmx' ? options.flavor : undefined;
+  /** spin-redis: Halyard's Deployment, or the chart's Bitnami StatefulSet with its password. */
+  const spinRedisKind = chart ? 'StatefulSet' : 'Deployment';
+  const spinRedisName = chart ? REDIS_MASTER : 'spin-redis';
+  const spinRedisPassword = chart ? bitnamiPassword() : undefined;
   const haClouddriver = options.flavor === 'halyard-ha';
   const SERVICES = servicesFor(haClouddriver);
   const halyard = createHalyardPod({ namespace: ns, halHome, store: () => store!, spinRedisUrl, faults, services: SERVICES, haClouddriver });
@@ -208,26 +235,52 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
   // ---- spin-redis: a real process following the Deployment's replicas ----
   async function ensureSpinRedis(replicas: number) {
     if (!store) return;
-    const d = store.get('Deployment', ns, 'spin-redis');
+    const d = store.get(spinRedisKind, ns, spinRedisName);
     if (!d) return;
-    for (const pod of store.list('Pod', ns, 'cluster=spin-redis')) store.delete('Pod', ns, pod.metadata.name);
+    const selector = Object.entries((d.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    for (const pod of store.list('Pod', ns, selector)) store.delete('Pod', ns, pod.metadata.name);
     if (replicas > 0) {
       if (!spinRedis || spinRedis.process.exitCode !== null || spinRedis.process.signalCode !== null) {
         spinRedis = await startRedis({
           dir: posix.join(options.dir, 'spin-redis'),
           ...(spinRedisPort ? { port: spinRedisPort } : {}),
           ...(options.spinRedisServer ? { binary: options.spinRedisServer } : {}),
+          // Bitnami: --requirepass from the Secret, appendonly yes on the PVC (the same directory again after a scale to 0), disableCommands.
+          ...(spinRedisPassword ? { password: spinRedisPassword, renameCommands: { FLUSHDB: '', FLUSHALL: '' }, extraArgs: ['--appendonly', 'yes'] } : {}),
         });
         spinRedisPort = spinRedis.port;
       }
-      store.create(podObject(d, templateHash(d), true, { port: spinRedisPort, container: 'redis', ...(options.spinRedisResources ? { resources: options.spinRedisResources } : {}) }));
+      if (chart === 'helm-opsmx' && !opsmxReplica) {
+        // bitnami/redis 16 replicas/statefulset.yaml: --replicaof the master's Service, --masterauth and --requirepass the same password.
+        opsmxReplica = await startRedis({
+          dir: posix.join(options.dir, 'spin-redis-replicas-0'),
+          ...(options.spinRedisServer ? { binary: options.spinRedisServer } : {}),
+          password: spinRedisPassword!,
+          primaryAuth: spinRedisPassword!,
+          replicaOf: { host: '127.0.0.1', port: spinRedisPort },
+          renameCommands: { FLUSHDB: '', FLUSHALL: '' },
+        });
+      }
+      const pod = podObject(d, templateHash(d), true, { port: spinRedisPort, container: 'redis', ...(options.spinRedisResources ? { resources: options.spinRedisResources } : {}) });
+      // A StatefulSet's pod is <name>-0.
+      if (spinRedisKind === 'StatefulSet')
+        pod.metadata = { ...pod.metadata, name: `${spinRedisName}-0`, labels: { ...pod.metadata.labels, 'statefulset.kubernetes.io/pod-name': `${spinRedisName}-0` } };
+      store.create(pod);
     } else if (spinRedis) {
-      // No PVC, like the stock spin-redis: its data goes with the pod.
+      // Halyard's spin-redis has no PVC: its data goes with the pod. The chart's keeps its AOF on the PVC.
       await spinRedis.stop();
       spinRedis = undefined;
     }
-    const current = store.get('Deployment', ns, 'spin-redis')!;
-    store.updateStatus('Deployment', ns, 'spin-redis', { observedGeneration: current.metadata.generation, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas });
+    const current = store.get(spinRedisKind, ns, spinRedisName)!;
+    store.updateStatus(spinRedisKind, ns, spinRedisName, {
+      observedGeneration: current.metadata.generation,
+      replicas,
+      updatedReplicas: replicas,
+      readyReplicas: replicas,
+      ...(spinRedisKind === 'StatefulSet' ? { currentReplicas: replicas } : { availableReplicas: replicas }),
+    });
   }
 
   // ---- pods and their service instances ----
@@ -384,7 +437,9 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     });
   }
 
-  let configData = '';
+  /** The data of the ConfigMaps that hold the config, as last seen: a change of data is a config patch (annotations are not). */
+  const configData = new Map<string, string>();
+  const configMaps = chart ? [SERVICE_SETTINGS, PROFILES] : ['halyard-config'];
   let operatorConfig = '';
   function onChange(event: ChangeEvent) {
     const obj = event.object;
@@ -396,18 +451,20 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
       operatorConfig = data;
       return;
     }
-    if (obj.kind === 'ConfigMap' && obj.metadata.name === 'halyard-config' && event.type === 'MODIFIED') {
+    if (obj.kind === 'ConfigMap' && configMaps.includes(obj.metadata.name) && event.type === 'MODIFIED') {
       const data = JSON.stringify(obj.data ?? {});
-      if (configData && data !== configData) ledger.configPatches.push(Date.now());
-      configData = data;
+      const before = configData.get(obj.metadata.name);
+      if (before && data !== before) ledger.configPatches.push(Date.now());
+      configData.set(obj.metadata.name, data);
       return;
     }
-    if (event.type !== 'MODIFIED' || obj.kind !== 'Deployment') return;
+    const isSpinRedis = obj.kind === spinRedisKind && obj.metadata.name === spinRedisName;
+    if (event.type !== 'MODIFIED' || (obj.kind !== 'Deployment' && !isSpinRedis)) return;
     const status = (obj.status ?? {}) as Record<string, number>;
     if ((status.observedGeneration ?? 0) >= (obj.metadata.generation ?? 0)) return;
-    if (obj.metadata.name === 'spin-redis') {
+    if (isSpinRedis) {
       const replicas = replicasOf(obj);
-      store!.updateStatus('Deployment', ns, 'spin-redis', { ...status, observedGeneration: obj.metadata.generation });
+      store!.updateStatus(spinRedisKind, ns, spinRedisName, { ...status, observedGeneration: obj.metadata.generation });
       later(podStartMs / 3, () => ensureSpinRedis(replicas));
       return;
     }
@@ -436,7 +493,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     });
 
   return {
-    exec: ((req) => (store?.get('Pod', req.namespace, req.pod)?.metadata.labels?.cluster === 'spin-redis' ? spinRedisExec(req) : halyard.exec(req))) as ExecHandler,
+    exec: ((req) => (req.namespace === ns && req.pod.startsWith(`${spinRedisName}-`) ? spinRedisExec(req) : halyard.exec(req))) as ExecHandler,
     ledger,
     /** Every service instance started so far (old and new pods). */
     instances,
@@ -445,6 +502,33 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     },
     get spinRedisUrl() {
       return spinRedisUrl();
+    },
+    /** The chart's Bitnami password (Helm flavours): for the sandbox's own connections only, never printed. */
+    spinRedisPassword,
+    /** How spin-redis runs: the workload the migration scales. */
+    spinRedisWorkload: { kind: spinRedisKind, name: spinRedisName } as const,
+    /** The replicas spin-redis's workload asks for now. */
+    spinRedisReplicasWanted(): number {
+      return ((store?.get(spinRedisKind, ns, spinRedisName)?.spec as { replicas?: number } | undefined)?.replicas ?? 0) as number;
+    },
+    /** Helm flavours: the chart (helm-stable or helm-opsmx). */
+    chart,
+    /** Helm flavours: the ConfigMaps' data as the chart renders it (what a restore must give back, byte for byte). */
+    chartRendered(): Record<string, Record<string, string>> | undefined {
+      return chart ? renderedData(`127.0.0.1:${spinRedisPort}`, spinRedisPassword!) : undefined;
+    },
+    /**
+     * `helm upgrade` with the release's values (./helm.ts helmUpgradeObjects), then its
+     * post-upgrade hook's `hal deploy apply` in the Halyard pod. `restartHalyard`: the upgrade also
+     * changed the init script, so the Halyard pod restarted and its init container recopied the
+     * ConfigMaps first. Resolves with the hook's hal output.
+     */
+    async helmUpgrade(upgrade: { restartHalyard?: boolean } = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+      if (!chart || !store) throw new Error('helmUpgrade: not a Helm install');
+      helmUpgradeObjects(store, chart, ns, `127.0.0.1:${spinRedisPort}`, spinRedisPassword!);
+      if (upgrade.restartHalyard) halyard.startFromChart(initContainerFiles(store, ns, halHome));
+      const result = await halyard.exec({ namespace: ns, pod: HALYARD_POD, container: 'halyard', command: ['hal', 'deploy', 'apply'] });
+      return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
     },
     /** Files inside the Halyard pod (path -> content). */
     halyardFiles: halyard.files,
@@ -465,14 +549,27 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
         kind: 'ServiceAccount',
         metadata: { name: 'spinnaker', namespace: ns, ...(options.podRoleArn ? { annotations: { 'eks.amazonaws.com/role-arn': options.podRoleArn } } : {}) },
       });
-      if (!operator) {
+      if (chart) {
+        // The chart's objects (./helm.ts), rendered once spin-redis's address is known.
+        spinRedisPort = await freePort();
+        for (const o of chartObjects(chart, ns, `127.0.0.1:${spinRedisPort}`, spinRedisPassword!)) store.create(o);
+        await ensureSpinRedis(1);
+        const sts = store.get('StatefulSet', ns, HALYARD_STATEFULSET)!;
+        const pod = podObject(sts, templateHash(sts), true, { container: 'halyard' });
+        store.create({ ...pod, metadata: { ...pod.metadata, name: HALYARD_POD, labels: { ...(pod.metadata.labels ?? {}), 'statefulset.kubernetes.io/pod-name': HALYARD_POD } } });
+        // Its init container: the ConfigMaps into ~/.hal/default.
+        halyard.startFromChart(initContainerFiles(store, ns, halHome));
+        for (const name of configMaps) configData.set(name, JSON.stringify(store.get('ConfigMap', ns, name)?.data ?? {}));
+      } else if (!operator) {
         const halyardDeployment = store.create(deployment('spin-halyard', { app: 'halyard' }));
         store.create(podObject(halyardDeployment, templateHash(halyardDeployment), true, { container: 'halyard' }));
       }
-      store.create(deployment('spin-redis', { app: 'spin', cluster: 'spin-redis', ...managedBy }));
-      await ensureSpinRedis(1);
+      if (!chart) {
+        store.create(deployment('spin-redis', { app: 'spin', cluster: 'spin-redis', ...managedBy }));
+        await ensureSpinRedis(1);
+      }
       if (operator) operator.install();
-      else {
+      else if (!chart) {
         // After spin-redis: with HA clouddriver, ~/.hal/config names it as the three endpoints.
         const cm = store.create({
           apiVersion: 'v1',
@@ -480,7 +577,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
           metadata: { name: 'halyard-config', namespace: ns, labels: { app: 'halyard' } },
           data: { ...INITIAL_FILES, config: halconfig(haClouddriver, spinRedisUrl()) },
         });
-        configData = JSON.stringify(cm.data ?? {});
+        configData.set('halyard-config', JSON.stringify(cm.data ?? {}));
         halyard.installFiles();
       }
       for (const spec of SERVICES) {
@@ -549,7 +646,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
           pods: mine.map((p) => ({ name: p.name, ready: p.ready, ...(p.url ? { redis: p.url } : {}) })),
         };
       });
-      const redisDeployment = store?.get('Deployment', ns, 'spin-redis');
+      const redisDeployment = store?.get(spinRedisKind, ns, spinRedisName);
       const cfg = halyard.config();
       return {
         services: deploymentsNow,
@@ -585,6 +682,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
       store?.off('change', onChange);
       for (const i of instances) i.stop();
       await spinRedis?.stop();
+      await opsmxReplica?.stop();
     },
   };
 

@@ -47,11 +47,10 @@ describe('detectFlavor', () => {
     expect(await detectFlavor(cluster({ deployments: ['spin-clouddriver-rw'] }), given)).toMatchObject({ flavor: 'halyard', source: 'input' });
   });
 
-  it('refuses the flavours not patched yet, before anything is created', () => {
-    expect(() => spinnakerConfigFlavor('helm-stable')).toThrow(expect.objectContaining({ name: 'SpinnakerFlavorUnsupportedError' }));
-    expect(spinnakerConfigFlavor('operator').flavor).toBe('operator');
-    expect(() => spinnakerConfigFlavor('helm-opsmx')).toThrow(/docs\/SPINNAKER-INSTALLS.md §5.3/);
-    expect(spinnakerConfigFlavor('halyard-ha').flavor).toBe('halyard-ha');
+  it('has a module for every flavour; the Helm ones check that their change still holds before spin-redis is scaled down', () => {
+    for (const flavor of ['halyard', 'halyard-ha', 'helm-stable', 'helm-opsmx', 'operator'] as const) expect(spinnakerConfigFlavor(flavor).flavor).toBe(flavor);
+    expect(spinnakerConfigFlavor('helm-opsmx').assertChangeHolds).toBeDefined();
+    expect(spinnakerConfigFlavor('halyard').assertChangeHolds).toBeUndefined();
   });
 });
 

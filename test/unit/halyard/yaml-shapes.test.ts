@@ -41,7 +41,7 @@ class FakeHalyard {
     this.podFiles = new Map(Object.entries(data).map(([key, content]) => [`${HAL}/${PATHS[key]}`, content]));
   }
   api(): ClusterApi {
-    const api: Pick<ClusterApi, 'readConfigMap' | 'replaceConfigMap' | 'listPods' | 'exec' | 'readScale' | 'listDeployments' | 'readDeployment'> = {
+    const api: Pick<ClusterApi, 'readConfigMap' | 'replaceConfigMap' | 'listPods' | 'exec' | 'readScale' | 'listDeployments' | 'readWorkload'> = {
       readConfigMap: async () => structuredClone(this.cm),
       replaceConfigMap: async (_ns, body) => {
         this.cm = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(Number(this.cm.metadata!.resourceVersion) + 1) } };
@@ -61,7 +61,7 @@ class FakeHalyard {
       readScale: async () => 1,
       listDeployments: async () => [{ metadata: { name: 'spin-gate' } }],
       // No spin-redis here: the plan reports it unreachable and still shows the diff.
-      readDeployment: async () => {
+      readWorkload: async () => {
         throw new KubernetesNotFoundError('deployments.apps "spin-redis" not found');
       },
     };

@@ -1,7 +1,7 @@
 /** Lock, rollout and scale rules against a small in-memory fake of the cluster API. */
 import { describe, expect, it } from '@jest/globals';
 import { parseMigrationInput } from '../../../lib/config/schema.js';
-import type { ClusterApi, ConfigMap, Deployment } from '../../../lib/kubernetes/api.js';
+import type { ClusterApi, ConfigMap, Deployment, StatefulSet, WorkloadKind } from '../../../lib/kubernetes/api.js';
 import type { ExecutionStatus } from '../../../lib/aws/executions.js';
 import { acquireLock, releaseLock, BACKUP_ANNOTATION, LOCK_ANNOTATION } from '../../../lib/kubernetes/lock.js';
 import { checkRollout } from '../../../lib/kubernetes/rollout.js';
@@ -15,7 +15,14 @@ const OTHER = 'arn:aws:states:us-east-1:1:execution:sm:other';
 class FakeCluster {
   cm: ConfigMap = { metadata: { name: 'halyard-config', namespace: 'spinnaker', resourceVersion: '1' }, data: { 'redis.yml': 'a: 1\n' } };
   deployments = new Map<string, Deployment>();
+  statefulSets = new Map<string, StatefulSet>();
   conflictsLeft = 0;
+  /** The object of that kind, or a 404 as the API server answers for a name of the other kind. */
+  workload(name: string, kind: WorkloadKind): Deployment | StatefulSet {
+    const found = (kind === 'StatefulSet' ? this.statefulSets : this.deployments).get(name);
+    if (!found) throw mapKubernetesError({ code: 404, body: { message: `${kind.toLowerCase()}s.apps "${name}" not found` } }, `read ${kind} spinnaker/${name}`);
+    return found;
+  }
   api(): ClusterApi {
     return {
       readConfigMap: async () => structuredClone(this.cm),
@@ -30,8 +37,9 @@ class FakeCluster {
       listDeployments: async () => [...this.deployments.values()],
       readServiceAccount: async (_ns, name) => ({ metadata: { name } }),
       readDeployment: async (_ns, name) => structuredClone(this.deployments.get(name)!),
-      patchDeploymentAnnotations: async (_ns, name, annotations) => {
-        const d = this.deployments.get(name)!;
+      readWorkload: async (_ns, name, kind) => structuredClone(this.workload(name, kind)),
+      patchDeploymentAnnotations: async (_ns, name, annotations, kind = 'Deployment') => {
+        const d = this.workload(name, kind);
         const merged = { ...(d.metadata?.annotations ?? {}) } as Record<string, string>;
         for (const [k, v] of Object.entries(annotations))
           if (v === null) delete merged[k];
@@ -39,9 +47,9 @@ class FakeCluster {
         d.metadata = { ...d.metadata, annotations: merged };
         return d;
       },
-      readScale: async (_ns, name) => this.deployments.get(name)!.spec!.replicas ?? 1,
-      replaceScale: async (_ns, name, replicas) => {
-        this.deployments.get(name)!.spec!.replicas = replicas;
+      readScale: async (_ns, name, kind = 'Deployment') => this.workload(name, kind).spec!.replicas ?? 1,
+      replaceScale: async (_ns, name, replicas, kind = 'Deployment') => {
+        this.workload(name, kind).spec!.replicas = replicas;
         return replicas;
       },
       listPods: async () => [],
@@ -131,11 +139,34 @@ describe('scaling spin-redis', () => {
   it('records the original count once, scales to 0, and a re-run still reports the original', async () => {
     const cluster = new FakeCluster();
     cluster.deployments.set('spin-redis', deployment('spin-redis', 1, {}, 2));
-    await expect(scaleDownSpinRedis(cluster.api(), config)).resolves.toEqual({ deployment: 'spin-redis', previousReplicas: 2, replicas: 0 });
-    await expect(scaleDownSpinRedis(cluster.api(), config)).resolves.toEqual({ deployment: 'spin-redis', previousReplicas: 2, replicas: 0 });
-    await expect(scaleUpSpinRedis(cluster.api(), config)).resolves.toEqual({ deployment: 'spin-redis', replicas: 2, restored: true });
+    await expect(scaleDownSpinRedis(cluster.api(), config)).resolves.toEqual({ deployment: 'spin-redis', kind: 'Deployment', previousReplicas: 2, replicas: 0 });
+    await expect(scaleDownSpinRedis(cluster.api(), config)).resolves.toEqual({ deployment: 'spin-redis', kind: 'Deployment', previousReplicas: 2, replicas: 0 });
+    await expect(scaleUpSpinRedis(cluster.api(), config)).resolves.toEqual({ deployment: 'spin-redis', kind: 'Deployment', replicas: 2, restored: true });
     expect(cluster.deployments.get('spin-redis')!.spec!.replicas).toBe(2);
     await expect(scaleUpSpinRedis(cluster.api(), config)).resolves.toMatchObject({ replicas: 2, restored: false });
+  });
+
+  it("scales the Helm charts' Bitnami StatefulSet, not a Deployment of that name, and brings back its recorded replicas", async () => {
+    const cluster = new FakeCluster();
+    const helm = parseMigrationInput({
+      cluster: { name: 'prod', region: 'us-east-1' },
+      spinnaker: { spinRedis: { statefulSet: 'spinnaker-redis-master' } },
+      target: { replicationGroupId: 'spin-redis' },
+    });
+    cluster.statefulSets.set('spinnaker-redis-master', {
+      metadata: { name: 'spinnaker-redis-master' },
+      spec: { replicas: 1, serviceName: 'spinnaker-redis-headless', selector: { matchLabels: { app: 'redis', role: 'master' } }, template: {} },
+    });
+    await expect(scaleDownSpinRedis(cluster.api(), helm)).resolves.toEqual({ deployment: 'spinnaker-redis-master', kind: 'StatefulSet', previousReplicas: 1, replicas: 0 });
+    const down = cluster.statefulSets.get('spinnaker-redis-master')!;
+    expect(down.spec!.replicas).toBe(0);
+    expect(down.metadata!.annotations).toEqual({ 'spin-elasticache.io/previous-replicas': '1' });
+    await expect(scaleUpSpinRedis(cluster.api(), helm)).resolves.toEqual({ deployment: 'spinnaker-redis-master', kind: 'StatefulSet', replicas: 1, restored: true });
+    const up = cluster.statefulSets.get('spinnaker-redis-master')!;
+    expect(up.spec!.replicas).toBe(1);
+    expect(up.metadata!.annotations).toEqual({});
+    // The Deployment-shaped default would have read a workload that does not exist.
+    await expect(scaleDownSpinRedis(cluster.api(), config)).rejects.toMatchObject({ name: 'KubernetesNotFoundError' });
   });
 });
 

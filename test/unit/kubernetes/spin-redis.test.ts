@@ -12,9 +12,9 @@ const pod: Pod = {
   status: { phase: 'Running', podIP: '10.1.2.3', conditions: [{ type: 'Ready', status: 'True' }] },
 };
 
-function api(secrets: Record<string, Secret> = {}, pods: Pod[] = [pod]): Pick<ClusterApi, 'readDeployment' | 'listPods' | 'readSecret'> {
+function api(secrets: Record<string, Secret> = {}, pods: Pod[] = [pod]): Pick<ClusterApi, 'readWorkload' | 'listPods' | 'readSecret'> {
   return {
-    readDeployment: async () => ({ spec: { selector: { matchLabels: { app: 'spin', cluster: 'spin-redis' } }, template: {} } }),
+    readWorkload: async () => ({ spec: { selector: { matchLabels: { app: 'spin', cluster: 'spin-redis' } }, template: {} } }),
     listPods: async () => pods,
     readSecret: async (_ns, name) => {
       const secret = secrets[name];

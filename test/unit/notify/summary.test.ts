@@ -16,7 +16,7 @@ const state: MigrationState = {
     waitingSince: '2026-11-22T10:00:00Z',
     primaryEndpoint: { address: 'master.spin-redis.x.cache.amazonaws.com', port: 6379 },
   },
-  scaleDown: { deployment: 'spin-redis', previousReplicas: 1, replicas: 0 },
+  scaleDown: { deployment: 'spin-redis', kind: 'Deployment', previousReplicas: 1, replicas: 0 },
   error: { Error: 'HalDeployFailedError', Cause: JSON.stringify({ errorType: 'HalDeployFailedError', errorMessage: 'hal deploy apply exited 1' }) },
 };
 
@@ -35,5 +35,26 @@ describe('the SNS summary', () => {
       'spin-elasticache.io/backup on the SpinnakerService',
     );
     expect(summarize(outcomeFacts({ ...state, switch: { switched: true as const } }), 'ROLLED_BACK').message).toContain('restored the Halyard config');
+  });
+
+  it('Helm: the chart values that keep Spinnaker on ElastiCache after success (no token, a reference), and a helm upgrade named after its rollback', () => {
+    const helmState = {
+      ...state,
+      config: parseMigrationInput({
+        cluster: { name: 'prod', region: 'us-east-1' },
+        spinnaker: { spinRedis: { statefulSet: 'spinnaker-redis-master' } },
+        target: { replicationGroupId: 'spin-redis', authTokenSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:spinnaker/redis-auth-AbCdEf' },
+      }),
+      lock: { owner: 'x', acquiredAt: '', configMapBackupAnnotation: 'spin-elasticache.io/backup', flavor: 'helm-stable' as const },
+    };
+    const success = summarize(outcomeFacts(helmState), 'SUCCEEDED').message;
+    expect(success).toContain('Before the next helm upgrade, merge these into the release');
+    expect(success).toContain('overrideBaseUrl: rediss://master.spin-redis.x.cache.amazonaws.com:6379');
+    expect(success).toContain('connection: encrypted:secrets-manager!r:us-east-1!s:spin-elasticache/spin-redis/redis-url');
+    expect(success).toContain('delete the spin-redis StatefulSet');
+    const reverted = { ...helmState, switch: { switched: true as const }, error: { Error: 'SpinnakerConfigRevertedError', Cause: '{}' } };
+    const rolledBack = summarize(outcomeFacts(reverted), 'ROLLED_BACK').message;
+    expect(rolledBack).toContain("restored the chart's two ConfigMaps");
+    expect(rolledBack).toContain('A helm upgrade ran during the migration');
   });
 });

@@ -32,6 +32,7 @@ class Cluster {
       replaceConfigMap: async (_ns, body) => body,
       listDeployments: async () => [...this.deployments.values()].map((d) => structuredClone(d)),
       readDeployment: async (_ns, name) => structuredClone(this.deployments.get(name)!),
+      readWorkload: async (_ns, name) => structuredClone(this.deployments.get(name)!),
       patchDeploymentAnnotations: async (_ns, name, annotations) => {
         const d = this.deployments.get(name)!;
         const merged = { ...(d.metadata?.annotations ?? {}) } as Record<string, string>;
