@@ -48,5 +48,6 @@ describe('Lambda bundles', () => {
       return out;
     });
     expect(problems).toEqual([]);
-  });
+    // esbuild bundles every function: a minute on a quiet machine, more on a loaded one.
+  }, 300_000);
 });
