@@ -2,7 +2,8 @@
  * `spin-elasticache health --input FILE [--json FILE]`: the scheduled HealthCheck, once, from
  * wherever you are (it needs to reach the group, so run it inside the VPC), in the input's
  * cluster.region. Read-only: it neither tags the group nor notifies. Exit status: 0 healthy,
- * 3 degraded, 4 unhealthy, 2 usage error, 1 internal error (cli/exit-codes.ts).
+ * 3 degraded, 4 unhealthy, 2 usage error, 1 internal error or a check that could not ask AWS or
+ * Kubernetes (status unknown) (cli/exit-codes.ts).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -46,7 +47,7 @@ export async function runHealthCommand(argv: string[], out: NodeJS.WritableStrea
     });
     out.write(formatHealth(report));
     if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
-    return report.status === 'healthy' ? EXIT.ok : report.status === 'degraded' ? EXIT.degraded : EXIT.unhealthy;
+    return report.status === 'healthy' ? EXIT.ok : report.status === 'degraded' ? EXIT.degraded : report.status === 'unknown' ? EXIT.internal : EXIT.unhealthy;
   } catch (error) {
     err.write(`health check failed: ${(error as Error).name}: ${(error as Error).message}\n`);
     return EXIT.internal;

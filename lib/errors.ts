@@ -76,6 +76,10 @@ export class ResourceConflictError extends FatalError {
 export class AwsInvalidParameterError extends FatalError {
   readonly name = 'AwsInvalidParameterError';
 }
+/** No AWS credentials could be found or loaded (the SDK's CredentialsProviderError): not a bad parameter, and waiting does not fix it. */
+export class AwsCredentialsError extends FatalError {
+  readonly name = 'AwsCredentialsError';
+}
 export class AwsAccessDeniedError extends FatalError {
   readonly name = 'AwsAccessDeniedError';
 }

@@ -1,6 +1,7 @@
 /** AWS SDK exceptions -> our named errors, at the lib/ boundary. */
 import {
   AwsAccessDeniedError,
+  AwsCredentialsError,
   AwsInvalidParameterError,
   AwsQuotaExceededError,
   AwsResourceBusyError,
@@ -32,6 +33,8 @@ export function mapAwsError(error: unknown, context: string): MigrationError {
   // A resource in a passing state (modifying, snapshotting...). Not InvalidVPCNetworkStateFault: that
   // one is a subnet or security-group problem, which waiting does not fix.
   if (/^Invalid(?!VPCNetwork).*State/.test(name)) return new AwsResourceBusyError(message, { cause: error });
+  if (name === 'CredentialsProviderError')
+    return new AwsCredentialsError(`${message} (no AWS credentials: set AWS_PROFILE, or the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY variables, or run where a role is attached)`, { cause: error });
   if (/AccessDenied|UnauthorizedOperation|NotAuthorized|InvalidClientTokenId|UnrecognizedClient|ExpiredToken/i.test(name) || status === 403) {
     return new AwsAccessDeniedError(`${message} (check the Lambda role's IAM policy)`, { cause: error });
   }

@@ -25,7 +25,8 @@ import { getAuthToken } from '../secrets/auth-token.js';
 import { findSpinnakerService } from '../spinnaker/operator.js';
 import { CHART_HALYARD_SELECTOR, chartFullname, helmConfigMapNames } from '../spinnaker/helm.js';
 
-export type FindingStatus = 'ok' | 'warning' | 'critical';
+/** `unknown`: the check could not ask (AWS or Kubernetes API unreachable, throttled, credentials or access refused): nothing is known of what it checks. */
+export type FindingStatus = 'ok' | 'warning' | 'critical' | 'unknown';
 
 export interface Finding {
   check: string;
@@ -47,8 +48,12 @@ export interface HealthReport {
   /** The group's ARN, where the last status is kept as a tag. */
   arn?: string;
   checkedAt: string;
-  /** `unhealthy` if any finding is critical, `degraded` if any is a warning. */
-  status: 'healthy' | 'degraded' | 'unhealthy';
+  /**
+   * `unhealthy` if any finding is critical; else `unknown` if a check could not ask its API (a
+   * failure of the checker, not of Redis: not reported as unhealthy); else `degraded` if any is a
+   * warning; else `healthy`.
+   */
+  status: 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
   findings: Finding[];
   metrics: HealthMetrics;
 }
@@ -64,6 +69,11 @@ export const MEMORY_WARNING_PERCENT = 80;
 export const MEMORY_CRITICAL_PERCENT = 95;
 /** A replica further behind than this is reported (Spinnaker reads only the primary). */
 export const REPLICATION_LAG_WARNING_BYTES = 1024 * 1024;
+
+/** The checker could not ask its API: says nothing about Redis or Spinnaker. */
+const CANNOT_ASK = new Set(['AwsAccessDeniedError', 'AwsCredentialsError', 'AwsServiceUnavailableError', 'AwsThrottlingError', 'KubernetesUnavailableError', 'KubernetesForbiddenError']);
+/** `unknown` when `error` is the checker's own failure to ask, else `otherwise`. */
+const failed = (error: unknown, otherwise: FindingStatus): FindingStatus => (CANNOT_ASK.has(asMigrationError(error).name) ? 'unknown' : otherwise);
 
 const errorText = (error: unknown) => {
   const named = asMigrationError(error);
@@ -85,7 +95,13 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
     replicationGroupId: t.replicationGroupId,
     ...(group?.ARN ? { arn: group.ARN } : {}),
     checkedAt: (deps.now ?? (() => new Date()))().toISOString(),
-    status: findings.some((f) => f.status === 'critical') ? 'unhealthy' : findings.some((f) => f.status === 'warning') ? 'degraded' : 'healthy',
+    status: findings.some((f) => f.status === 'critical')
+      ? 'unhealthy'
+      : findings.some((f) => f.status === 'unknown')
+        ? 'unknown'
+        : findings.some((f) => f.status === 'warning')
+          ? 'degraded'
+          : 'healthy',
     findings,
     metrics,
   });
@@ -94,7 +110,7 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
   try {
     group = await findReplicationGroup(deps.elastiCache, t.replicationGroupId);
   } catch (error) {
-    add('replication-group', 'critical', `cannot describe ${t.replicationGroupId}: ${errorText(error)}`);
+    add('replication-group', failed(error, 'critical'), `cannot describe ${t.replicationGroupId}: ${errorText(error)}`);
     return report();
   }
   if (!group) {
@@ -128,7 +144,7 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
         : `notify-keyspace-events '${value}'`,
     );
   } catch (error) {
-    add('parameter-group', 'warning', `cannot read ${t.parameterGroupName}: ${errorText(error)}`);
+    add('parameter-group', failed(error, 'warning'), `cannot read ${t.parameterGroupName}: ${errorText(error)}`);
   }
 
   // 3. The data plane, from inside the VPC.
@@ -140,7 +156,7 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
       const password = await getAuthToken(deps.secretsManager, config);
       endpoint = { url: `${group.TransitEncryptionEnabled ? 'rediss' : 'redis'}://${primary.address}:${primary.port}`, ...(password ? { password } : {}) };
     } catch (error) {
-      add('redis', 'critical', `cannot read the AUTH token: ${errorText(error)}`);
+      add('redis', failed(error, 'critical'), `cannot read the AUTH token: ${errorText(error)}`);
     }
     if (endpoint) {
       try {
@@ -171,7 +187,7 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
       spinRedisReplicas > 0 ? `spin-redis runs again (${spinRedisReplicas} replica(s)): anything still using it writes where Spinnaker no longer reads` : 'scaled to 0 (or deleted)',
     );
   } catch (error) {
-    add('spinnaker-config', 'warning', `cannot read the cluster: ${errorText(error)}`);
+    add('spinnaker-config', failed(error, 'warning'), `cannot read the cluster: ${errorText(error)}`);
   }
   return report();
 }

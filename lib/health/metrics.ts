@@ -18,7 +18,9 @@ export function healthMetrics(): Metrics {
 /** Adds the report's metrics to `metrics`, dimensioned by the replication group (and `service`). */
 export function addHealthMetrics(metrics: Metrics, report: HealthReport): void {
   metrics.addDimension('ReplicationGroupId', report.replicationGroupId);
-  metrics.addMetric('Healthy', MetricUnit.Count, report.status === 'healthy' ? 1 : 0);
+  // A check that could not ask AWS or Kubernetes publishes no Healthy: the alarm treats missing data as breaching, so a checker failing for two periods still alarms, without a false "unhealthy" now.
+  if (report.status !== 'unknown') metrics.addMetric('Healthy', MetricUnit.Count, report.status === 'healthy' ? 1 : 0);
+  else metrics.addMetric('CheckFailed', MetricUnit.Count, 1);
   metrics.addMetric('CriticalFindings', MetricUnit.Count, report.findings.filter((f) => f.status === 'critical').length);
   metrics.addMetric('WarningFindings', MetricUnit.Count, report.findings.filter((f) => f.status === 'warning').length);
   const m = report.metrics;

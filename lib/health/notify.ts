@@ -19,7 +19,11 @@ export interface HealthTransition {
 export function healthMessage(report: HealthReport, previous: string | undefined): { subject: string; message: string } {
   const problems = report.findings.filter((f) => f.status !== 'ok');
   const subject =
-    report.status === 'healthy' ? `ElastiCache ${report.replicationGroupId} for Spinnaker is healthy again` : `ElastiCache ${report.replicationGroupId} for Spinnaker is ${report.status}`;
+    report.status === 'healthy'
+      ? `ElastiCache ${report.replicationGroupId} for Spinnaker is healthy again`
+      : report.status === 'unknown'
+        ? `The health check of ElastiCache ${report.replicationGroupId} could not run`
+        : `ElastiCache ${report.replicationGroupId} for Spinnaker is ${report.status}`;
   const lines = [
     `Status: ${report.status}${previous ? ` (was ${previous})` : ''}, checked ${report.checkedAt}.`,
     ...problems.map((f) => `- ${f.status.toUpperCase()} ${f.check}: ${f.detail}`),
