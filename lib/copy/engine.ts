@@ -10,6 +10,8 @@
  * `auto` tries replication and falls back to scan when the source refuses PSYNC or the
  * target refuses the source's payload version (scan then copies such keys by type).
  */
+import { InputValidationError, KeyspaceNotificationsError } from '../errors.js';
+import { CAPTURE_FLAGS, type ChangeCaptureResult, enableChangeCapture, restoreChangeCapture } from '../redis/change-capture.js';
 import type { RedisEndpoint } from '../redis/connect.js';
 import { keyCount, withConnection } from '../redis/keyspace.js';
 import { copySlice } from './bulk.js';
@@ -50,7 +52,23 @@ export interface CopyAllResult {
   fork?: ForkDecision;
 }
 
+/**
+ * The source and the target must be two servers (`run_id` of `INFO server` differs; a server
+ * that hides it is trusted): a copy onto itself RESTOREs every key over itself, and with
+ * `followMs` feeds its own writes back to itself. InputValidationError otherwise.
+ */
+export async function assertDistinctServers(source: RedisEndpoint, target: RedisEndpoint): Promise<void> {
+  const [a, b] = await Promise.all(
+    [source, target].map((endpoint) => withConnection(endpoint, { connectionName: 'spin-elasticache-probe' }, async (redis) => /^run_id:(\w+)/m.exec(await redis.info('server'))?.[1])),
+  );
+  if (a !== undefined && a === b)
+    throw new InputValidationError(`The source and the target are the same Redis server (run_id ${a}): nothing to copy. Check the target's host and port.`, [
+      { path: 'target', message: 'names the same server as the source' },
+    ]);
+}
+
 export async function copyAll(source: RedisEndpoint, target: RedisEndpoint, options: CopyAllOptions = {}): Promise<CopyAllResult> {
+  await assertDistinctServers(source, target);
   let fork: ForkDecision | undefined;
   const attempt = await tryReplication(options.method ?? 'auto', async () => {
     fork = decideFork(await readSourceFacts(source), options.container ?? { none: true });
@@ -69,8 +87,11 @@ export async function copyAll(source: RedisEndpoint, target: RedisEndpoint, opti
   const { fallbackReason } = attempt;
   const started = Date.now();
   // Change capture listens before the scan starts: a key written after the scan read it is copied again (issue 9, item 3).
-  const capture = options.followMs ? await startCatchUp(source, target, options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}) : undefined;
+  // …which needs keyspace notifications on the source: switched on for the copy (as EnableChangeCapture does) and restored after.
+  const notifications = options.followMs ? await enableNotifications(source) : undefined;
+  let capture: Awaited<ReturnType<typeof startCatchUp>> | undefined;
   try {
+    capture = options.followMs ? await startCatchUp(source, target, options.skipPrefix ? { skipPrefix: options.skipPrefix } : {}) : undefined;
     const totalKeys = await withConnection(source, { connectionName: 'spin-elasticache-probe' }, async (probe) => keyCount(await probe.info('keyspace')));
     const result = await copySlice(source, target, {
       ...(options.connections ? { connections: options.connections } : {}),
@@ -87,5 +108,19 @@ export async function copyAll(source: RedisEndpoint, target: RedisEndpoint, opti
     return { method: 'scan', stats, ...(fallbackReason ? { fallbackReason } : {}), ...(live ? { live } : {}), ...(fork ? { fork } : {}) };
   } finally {
     capture?.close();
+    if (notifications)
+      await withConnection(source, { connectionName: 'spin-elasticache-capture' }, (redis) => restoreChangeCapture(redis, notifications.previousNotifyKeyspaceEvents)).catch(() => undefined);
+  }
+}
+
+/** Keyspace notifications on for the live phase, or KeyspaceNotificationsError: without them it would follow nothing, silently. */
+async function enableNotifications(source: RedisEndpoint): Promise<ChangeCaptureResult> {
+  try {
+    return await withConnection(source, { connectionName: 'spin-elasticache-capture' }, (redis) => enableChangeCapture(redis));
+  } catch (error) {
+    throw new KeyspaceNotificationsError(
+      `Following live writes needs keyspace notifications on the source (notify-keyspace-events with ${CAPTURE_FLAGS}), and setting them failed (${(error as Error).message}). Set them on the source yourself, or copy without following writes.`,
+      { cause: error },
+    );
   }
 }

@@ -57,4 +57,29 @@ describe('copy --method scan --live', () => {
     expect(await db1.dbsize()).toBe(40_000);
     db1.disconnect();
   }, 60_000);
+
+  it('switches keyspace notifications on for the live phase when the source has them off, and restores them', async () => {
+    await src.flushall();
+    await dst.flushall();
+    await src.config('SET', 'notify-keyspace-events', '');
+    await src.set('igor:build', '1');
+    const copying = runCopyCommand(['--source', source.url, '--target', target.url, '--method', 'scan', '--live', '2']);
+    for (let i = 0; i < 2000 && (await dst.get('igor:build')) !== '1'; i++) await sleep(5);
+    await src.set('igor:build', '2');
+    await src.hset('pipeline:live', 'status', 'RUNNING');
+    expect(await copying).toBe(0);
+    expect(await dst.get('igor:build')).toBe('2');
+    expect(await dst.hgetall('pipeline:live')).toEqual({ status: 'RUNNING' });
+    expect(await src.config('GET', 'notify-keyspace-events')).toEqual(['notify-keyspace-events', '']);
+  }, 60_000);
+
+  it('refuses a target that is the source itself, writing nothing', async () => {
+    await src.flushall();
+    await src.set('k', 'v', 'PX', 60_000);
+    const before = Number(/master_repl_offset:(\d+)/.exec(await src.info('replication'))?.[1]);
+    const code = await runCopyCommand(['--source', source.url, '--target', source.url.replace('127.0.0.1', 'localhost'), '--live', '1']);
+    expect(code).not.toBe(0);
+    expect(Number(/master_repl_offset:(\d+)/.exec(await src.info('replication'))?.[1])).toBe(before);
+    expect(await src.pttl('k')).toBeGreaterThan(50_000);
+  }, 30_000);
 });
