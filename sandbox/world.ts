@@ -18,6 +18,7 @@ import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/s
 import { createSpinnakerSimulation, type SpinnakerFaults, type SpinnakerSimulation, type SpinnakerSnapshot } from './spinnaker/index.js';
 import { OPERATOR_WEBHOOK, type OperatorFaults, SPINNAKER_SERVICE_NAME } from './spinnaker/operator.js';
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
+import { seedFromRdb } from './rdb-seed.js';
 import { computeInvariants, cutoverWindow, readFinalState, type InvariantReport } from './spinnaker/ledger.js';
 import { loadHandlers, ROOT, runMigration, type ExecutionResult } from './runner.js';
 import { loadDefinition } from '../statemachine/load.js';
@@ -43,6 +44,8 @@ export interface WorldOptions {
   spinRedisMemoryLimit?: string;
   /** The redis-server binary that plays spin-redis (any version, e.g. 3.2.13); `redis-server` on PATH by default. */
   spinRedisServer?: string;
+  /** Seed spin-redis from this RDB dump (the user's own data, sandbox/rdb-seed.ts) instead of the synthetic seed; `keys` is then ignored. */
+  rdb?: string;
 }
 
 /** The IRSA role of the sandbox's `spinnaker` service account. */
@@ -79,6 +82,8 @@ export interface SandboxWorld {
   endpoints: { elasticache: string; eks: string; kubernetes: string; kubeconfig: string; sourceRedis: string; targetRedis?: string; caFile: string; secretsManager: string; sns: string };
   input: MigrationInput;
   seed: SeedSummary;
+  /** When seeded from a dump (`rdb`): the file and what its copy into spin-redis did. */
+  seededFrom?: { rdb: string; rdbVersion: number; restored: number; expiredSkipped: number; ms: number };
   elastiCache: ElastiCacheEmulator;
   kubernetes: KubernetesEmulator;
   spinnaker: SpinnakerSimulation;
@@ -207,9 +212,22 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
 
     const source = await connectRedis({ url: spinnaker.spinRedisUrl }, { connectionName: 'spin-elasticache-sandbox-seed' });
     const started = Date.now();
-    const seed = await seedSpinnakerData(source, { keys: options.keys ?? 50_000 });
-    source.disconnect();
-    log(`seeded ${seed.keys.toLocaleString('en-US')} keys in ${Date.now() - started} ms (${seed.pipelines} pipelines, ${seed.orchestrations} orchestrations, ${seed.sessions} sessions)`);
+    let seed: SeedSummary;
+    let seededFrom: SandboxWorld['seededFrom'];
+    if (options.rdb) {
+      source.disconnect();
+      const fromDump = await seedFromRdb(spinnaker.spinRedisUrl, options.rdb);
+      seed = fromDump.summary;
+      const { stats, rdbVersion } = fromDump.copy;
+      seededFrom = { rdb: options.rdb, rdbVersion, restored: stats.keys, expiredSkipped: stats.expiredSkipped, ms: stats.ms };
+      log(
+        `seeded from ${options.rdb} (RDB v${rdbVersion}): ${stats.keys.toLocaleString('en-US')} keys restored, ${stats.expiredSkipped} already expired in the dump skipped, in ${Date.now() - started} ms (${seed.pipelines} pipelines, ${seed.orchestrations} orchestrations)`,
+      );
+    } else {
+      seed = await seedSpinnakerData(source, { keys: options.keys ?? 50_000 });
+      source.disconnect();
+      log(`seeded ${seed.keys.toLocaleString('en-US')} keys in ${Date.now() - started} ms (${seed.pipelines} pipelines, ${seed.orchestrations} orchestrations, ${seed.sessions} sessions)`);
+    }
     // The handlers' SDK clients read these; nothing in handler code knows about the sandbox.
     const topicArn = sns.topicArn('spin-elasticache-sandbox');
     Object.assign(process.env, {
@@ -302,6 +320,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       },
       input,
       seed,
+      ...(seededFrom ? { seededFrom } : {}),
       elastiCache,
       kubernetes,
       spinnaker,
