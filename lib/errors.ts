@@ -261,3 +261,7 @@ export class SnapshotFormatError extends ReplicationUnavailableError {
 export class ForkUnsafeError extends ReplicationUnavailableError {
   override readonly name = 'ForkUnsafeError';
 }
+/** No seed of a `redis-cluster://` source told us the cluster's masters (CLUSTER SHARDS, CLUSTER SLOTS), or the topology would not settle. */
+export class ClusterTopologyError extends FatalError {
+  readonly name = 'ClusterTopologyError';
+}
