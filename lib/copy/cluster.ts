@@ -126,7 +126,7 @@ const fieldsOf = (flat: unknown[]): Map<string, unknown> => {
 };
 
 /** CLUSTER SHARDS (7.0+): per shard, `slots` (flat start/end pairs) and `nodes` (maps with id, ip/endpoint, port, role, health). */
-function mastersFromShards(shards: unknown[]): ClusterMaster[] {
+export function mastersFromShards(shards: unknown[]): ClusterMaster[] {
   const out: ClusterMaster[] = [];
   for (const shard of shards) {
     const s = fieldsOf(shard as unknown[]);
@@ -145,7 +145,7 @@ function mastersFromShards(shards: unknown[]): ClusterMaster[] {
 }
 
 /** CLUSTER SLOTS: [start, end, [ip, port, id], replicas…] per range; masters grouped by id. */
-function mastersFromSlots(ranges: unknown[]): ClusterMaster[] {
+export function mastersFromSlots(ranges: unknown[]): ClusterMaster[] {
   const byId = new Map<string, ClusterMaster>();
   for (const range of ranges as unknown[][]) {
     const [start, end, master] = range as [number, number, unknown[]];

@@ -12,13 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { runCopyCommand } from '../../../cli/copy-command.js';
-import { copyFromCluster, discoverMasters, verifyClusterCopy } from '../../../lib/copy/cluster.js';
+import { copyFromCluster, discoverMasters, mastersFromShards, mastersFromSlots, verifyClusterCopy } from '../../../lib/copy/cluster.js';
 import { connectRedis } from '../../../lib/redis/connect.js';
 import { startRedis, type RedisProcess } from '../../../sandbox/redis/redis-process.js';
 import { diffDatasets, readDataset, type Dataset } from '../../support/fullsync-expected.js';
 import { migrateSlot, startCluster, type TestCluster } from '../../support/redis-cluster.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cluster-source-'));
+/** Every node has it (requirepass, masterauth), as a Bitnami redis-cluster chart sets it. */
+const PASSWORD = 'Cluster-Passw0rd-3';
 let cluster: TestCluster;
 let target: RedisProcess;
 let dst: Redis;
@@ -26,7 +28,7 @@ let dst: Redis;
 let movingSlot: number;
 
 beforeAll(async () => {
-  [cluster, target] = await Promise.all([startCluster(join(dir, 'cluster')), startRedis({ dir: join(dir, 'target') })]);
+  [cluster, target] = await Promise.all([startCluster(join(dir, 'cluster'), 3, PASSWORD), startRedis({ dir: join(dir, 'target') })]);
   dst = await connectRedis({ url: target.url });
   const c = cluster.client;
   movingSlot = Number(await c.call('CLUSTER', 'KEYSLOT', '{moving}'));
@@ -52,7 +54,7 @@ afterAll(async () => {
 async function clusterDataset(): Promise<Dataset> {
   const all = new Map<string, ReturnType<Dataset['get']> extends Map<string, infer V> | undefined ? V : never>();
   for (const node of cluster.nodes) {
-    const c = await connectRedis({ url: node.url });
+    const c = await connectRedis({ url: node.url, password: PASSWORD });
     try {
       for (const [k, v] of (await readDataset(c)).get(0) ?? new Map()) all.set(k, v);
     } finally {
@@ -67,14 +69,14 @@ async function copyDuringResharding(method: 'auto' | 'scan'): Promise<Awaited<Re
   let resharding: Promise<{ from: number; to: number; keys: number }> | undefined;
   let writing: Promise<unknown> | undefined;
   const copying = copyFromCluster(
-    { url: cluster.url },
+    { url: cluster.url, password: PASSWORD },
     { url: target.url },
     {
       method,
       onPhase: async (phase) => {
         if (phase === 'discovered') {
           // The masters are known with the old slot map; the slot moves while they are copied.
-          resharding = migrateSlot(cluster, movingSlot, { batch: 25, pauseMs: 5 });
+          resharding = migrateSlot(cluster, movingSlot, { batch: 25, pauseMs: 5, password: PASSWORD });
           writing = Promise.all(Array.from({ length: 200 }, (_, i) => cluster.client.set(`written-during:${i}`, String(i))));
         } else {
           await Promise.all([resharding, writing]);
@@ -92,9 +94,21 @@ async function copyDuringResharding(method: 'auto' | 'scan'): Promise<Awaited<Re
 
 describe('copy from a three-master Redis Cluster with a resharding in the middle', () => {
   it('discovers the three masters from one seed (CLUSTER SHARDS)', async () => {
-    const masters = await discoverMasters({ url: `redis-cluster://127.0.0.1:${cluster.nodes[1]!.port}` });
+    const masters = await discoverMasters({ url: `redis-cluster://127.0.0.1:${cluster.nodes[1]!.port}`, password: PASSWORD });
     expect(masters.map((m) => m.port).sort()).toEqual(cluster.nodes.map((n) => n.port).sort());
     expect(masters.flatMap((m) => m.slots).reduce((n, [a, b]) => n + b - a + 1, 0)).toBe(16384);
+  });
+
+  it('reads the same masters and slots from CLUSTER SLOTS (servers before 7.0) as from CLUSTER SHARDS', async () => {
+    const node = await connectRedis({ url: cluster.nodes[0]!.url, password: PASSWORD });
+    try {
+      const canonical = (ms: ReturnType<typeof mastersFromSlots>) => ms.map((m) => ({ ...m, slots: [...m.slots].sort((a, b) => a[0] - b[0]) })).sort((a, b) => a.port - b.port);
+      const fromSlots = canonical(mastersFromSlots((await node.call('CLUSTER', 'SLOTS')) as unknown[]));
+      expect(fromSlots).toHaveLength(3);
+      expect(fromSlots).toEqual(canonical(mastersFromShards((await node.call('CLUSTER', 'SHARDS')) as unknown[])));
+    } finally {
+      node.disconnect();
+    }
   });
 
   it.each(['auto', 'scan'] as const)(
@@ -107,7 +121,7 @@ describe('copy from a three-master Redis Cluster with a resharding in the middle
       const expected = await clusterDataset();
       expect(expected.get(0)?.size).toBe((await dst.dbsize()) as number);
       expect(diffDatasets(expected, await readDataset(dst))).toEqual([]);
-      const report = await verifyClusterCopy({ url: cluster.url }, { url: target.url });
+      const report = await verifyClusterCopy({ url: cluster.url, password: PASSWORD }, { url: target.url });
       expect({ ok: report.ok, examples: report.examples }).toEqual({ ok: true, examples: [] });
       expect(report.compared).toBe(expected.get(0)?.size);
       // The migrated keys are where the cluster now keeps them, and on the target once.
@@ -120,14 +134,16 @@ describe('copy from a three-master Redis Cluster with a resharding in the middle
   it('spin-elasticache copy --source redis-cluster://… verifies across shards, and catches a key changed behind its back', async () => {
     await dst.flushall();
     const json = join(dir, 'copy.json');
-    expect(await runCopyCommand(['--source', cluster.url, '--target', target.url, '--json', json])).toBe(0);
+    process.env.CLUSTER_TEST_PASSWORD = PASSWORD;
+    expect(await runCopyCommand(['--source', cluster.url, '--source-password-env', 'CLUSTER_TEST_PASSWORD', '--target', target.url, '--json', json])).toBe(0);
+    expect(readFileSync(json, 'utf8')).not.toContain(PASSWORD);
     const figures = JSON.parse(readFileSync(json, 'utf8')) as { masters: unknown[]; verify: { ok: boolean; compared: number } };
     expect(figures.masters).toHaveLength(3);
     expect(figures.verify.ok).toBe(true);
     // The verification can fail: a value changed on the target only.
     await dst.set('task:1', 'changed on the target');
     await dst.set('only-on-target', 'x');
-    const report = await verifyClusterCopy({ url: cluster.url }, { url: target.url });
+    const report = await verifyClusterCopy({ url: cluster.url, password: PASSWORD }, { url: target.url });
     expect({ ok: report.ok, value: report.valueMismatches, extra: report.extra }).toEqual({ ok: false, value: 1, extra: 1 });
   }, 120_000);
 });
