@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rewriteRdbFile } from '../lib/copy/rdb-file.js';
+import { ReferenceServerError } from '../lib/errors.js';
 import { rdbVersionOf } from '../lib/copy/source-facts.js';
 import { connectRedis, type RedisEndpoint } from '../lib/redis/connect.js';
 import { startRedis } from '../sandbox/redis/redis-process.js';
@@ -21,7 +22,14 @@ import { startRedis } from '../sandbox/redis/redis-process.js';
 /** The reference binary and the RDB version it reads (from `redis-server --version`). */
 export function referenceServer(): { binary: string; rdbVersion: number | undefined } {
   const binary = process.env.SPIN_REFERENCE_REDIS_SERVER ?? 'redis-server';
-  const text = execFileSync(binary, ['--version'], { encoding: 'utf8' });
+  let text: string;
+  try {
+    text = execFileSync(binary, ['--version'], { encoding: 'utf8' });
+  } catch (error) {
+    throw new ReferenceServerError(
+      `the copy is done, but verifying it against the dump needs a redis-server to load the dump (${binary}: ${(error as Error).message.split('\n')[0]}); install one or set SPIN_REFERENCE_REDIS_SERVER`,
+    );
+  }
   const version = /v=(\d+\.\d+\.\d+)/.exec(text)?.[1] ?? '0.0.0';
   return { binary, rdbVersion: rdbVersionOf(/valkey/i.test(text) ? 'valkey' : 'redis', version) };
 }

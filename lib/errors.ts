@@ -265,3 +265,7 @@ export class ForkUnsafeError extends ReplicationUnavailableError {
 export class ClusterTopologyError extends FatalError {
   readonly name = 'ClusterTopologyError';
 }
+/** The CLI's verification of a copy from an RDB file has no redis-server to load the dump into. */
+export class ReferenceServerError extends FatalError {
+  readonly name = 'ReferenceServerError';
+}
