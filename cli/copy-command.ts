@@ -183,7 +183,7 @@ async function copyFromClusterCommand(source: RedisEndpoint, target: RedisEndpoi
     for (const m of result.masters) process.stderr.write(`  master ${m.master}: ${m.stats.keys} keys by ${m.method}${m.fallbackReason ? ` (replication not possible: ${m.fallbackReason})` : ''}\n`);
     const seconds = (Date.now() - started) / 1000;
     process.stderr.write(
-      `Copied ${result.stats.keys} keys from ${result.masters.length} masters in ${seconds.toFixed(2)} s; settled in ${result.settle.passes} pass(es): ${result.settle.recopied} copied again, ${result.settle.deleted} deleted\n`,
+      `Copied ${result.stats.keys} keys from ${result.masters.length} masters in ${seconds.toFixed(2)} s; settled in ${result.settle.passes} pass(es): ${result.settle.recopied} copied again, ${result.settle.deleted} deleted${result.settle.converged ? '' : ' (still changing: the cluster is being written)'}\n`,
     );
     const verify = await verifyClusterCopy(source, target);
     process.stderr.write(

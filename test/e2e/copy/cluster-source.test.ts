@@ -116,6 +116,7 @@ describe('copy from a three-master Redis Cluster with a resharding in the middle
     async (method) => {
       const result = await copyDuringResharding(method);
       expect(result.moved.keys).toBe(1500);
+      expect(result.settle.converged).toBe(true);
       expect(result.masters).toHaveLength(3);
       expect(new Set(result.masters.map((m) => m.method))).toEqual(new Set([method === 'auto' ? 'replication' : 'scan']));
       const expected = await clusterDataset();
