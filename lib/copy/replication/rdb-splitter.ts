@@ -537,6 +537,10 @@ export class RdbSplitter {
       default: {
         const name = c.keyName();
         const layout = LAYOUTS[type];
+        if (type >= 22 && type <= 25)
+          throw new SnapshotFormatError(
+            `RDB: key ${JSON.stringify(name.toString('utf8').slice(0, 80))} is a hash with field expirations (RDB type ${type}, Redis 7.4 HEXPIRE), which cannot be copied yet`,
+          );
         if (!layout && !STREAM_TYPES.has(type) && !MODULE_TYPES.has(type)) throw new SnapshotFormatError(`RDB: unknown value type ${type}`);
         this.current = { key: name, type, expireAt: this.expireAt, parts: [], length: 0, spilled: false, ...(layout ? { walker: new LayoutWalker(layout) } : {}) };
         this.expireAt = 0;

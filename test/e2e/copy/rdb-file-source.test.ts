@@ -15,6 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { runCopyCommand } from '../../../cli/copy-command.js';
+import { copyFromRdbFile } from '../../../lib/copy/rdb-file.js';
+import { crc64 } from '../../../lib/copy/replication/crc64.js';
 import { RdbSplitter } from '../../../lib/copy/replication/rdb-splitter.js';
 import { verifyCopy } from '../../../lib/copy/verify.js';
 import { connectRedis } from '../../../lib/redis/connect.js';
@@ -134,6 +136,31 @@ describe('copy --source file: with valkey-8.0.1 dump.rdb (RDB 11) into 7.0.15 (R
     } finally {
       await reference.stop();
     }
+  });
+});
+
+describe('copy --source file: with an RDB 12 file (Redis 7.4) into 7.0.15', () => {
+  // No recording of 7.4 here: the 7.0.15 dump with an RDB 12 header (and its CRC-64), i.e. a 7.4
+  // dump without hashes with field expirations, whose value types RDB 10 already has.
+  it('writes its payloads as RDB 10 and verifies clean against it; a hash with field expirations is refused by name', async () => {
+    const now = Date.now();
+    const rdb = loadDumpRdb('redis-7.0.15', now - TAKEN_AGO_MS);
+    rdb.write('0012', 5, 'latin1');
+    crc64(rdb.subarray(0, rdb.length - 8)).copy(rdb, rdb.length - 8);
+    const file = join(dir, 'redis-7.4.rdb');
+    writeFileSync(file, rdb);
+    const { entries, expired } = countEntries(file, now);
+    const figures = await copyFile(file);
+    expect({ rdb: figures.rdbVersion, payload: figures.payloadVersion, keys: figures.keys, expiredSkipped: figures.stats.expiredSkipped }).toEqual({
+      rdb: 12,
+      payload: 10,
+      keys: entries - expired,
+      expiredSkipped: 2,
+    });
+    // A type 25 value (RDB_TYPE_HASH_LISTPACK_EX): refused with its key named.
+    const withHfe = Buffer.concat([Buffer.from('REDIS0012'), Buffer.of(0xfe, 0x00, 25, 0x03), Buffer.from('hfe'), Buffer.of(0xff), Buffer.alloc(8)]);
+    writeFileSync(join(dir, 'hfe.rdb'), withHfe);
+    await expect(copyFromRdbFile(join(dir, 'hfe.rdb'), { url: target.url })).rejects.toThrow(/"hfe" is a hash with field expirations \(RDB type 25/);
   });
 });
 
