@@ -11,7 +11,8 @@ import type { Redis } from 'ioredis';
 import { runMigration, type ExecutionResult, type HistoryEvent, type TaskHandler } from './runner.js';
 import { startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
 import { InjectedFaultError } from './faults.js';
-import { COPIES, dumpFits, EXPANSION } from './rdb-seed.js';
+import { type AppParity, COPIES, dumpFits, EXPANSION, historyParity } from './rdb-seed.js';
+import { type AppHistory, type OrcaHistory, orcaHistory } from '../lib/spinnaker/audit.js';
 
 const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FILE] [--keep] [--fail-at STATE] [--quiet]
                  [--spin-redis-server PATH] [--spin-redis-memory-limit QUANTITY] [--rdb FILE]
@@ -60,8 +61,10 @@ export interface RehearsalReport {
   /** The cutover window, messages processed twice, keys resurrected, stale values, the orca queue's longest pause. */
   figures: WorldSnapshot['figures'];
   examples: WorldSnapshot['examples'];
-  /** `--rdb`: the user's dump spin-redis was seeded from. */
-  seededFrom?: SandboxWorld['seededFrom'];
+  /** `--rdb`: the user's dump spin-redis was seeded from (its history per application is in `yourHistory`). */
+  seededFrom?: Omit<NonNullable<SandboxWorld['seededFrom']>, 'history'>;
+  /** `--rdb`: the dump's pipeline history per application, and on ElastiCache at the end. */
+  yourHistory?: AppParity[];
 }
 
 /** `onWorld` lets a test see the world's secrets, to check that none is printed. */
@@ -248,8 +251,15 @@ async function buildReport(world: SandboxWorld, result: ExecutionResult): Promis
     endpoints: world.endpoints,
     output: result.output,
     ...(cutoverFigures(result.output) ? { cutover: cutoverFigures(result.output) } : {}),
-    ...(world.seededFrom ? { seededFrom: world.seededFrom } : {}),
+    ...(world.seededFrom ? { seededFrom: (({ history: _h, ...rest }) => rest)(world.seededFrom) } : {}),
+    ...(world.seededFrom ? { yourHistory: await yourHistory(world, world.seededFrom.history) } : {}),
   };
+}
+
+/** The dump's history per application against what ElastiCache holds now (nothing when the group is gone). */
+async function yourHistory(world: SandboxWorld, dump: OrcaHistory): Promise<AppParity[]> {
+  const target = await world.targetClient();
+  return historyParity(dump, target ? await orcaHistory(target) : {});
 }
 
 function printSummary(out: Progress, report: RehearsalReport, failAt?: string): void {
@@ -283,6 +293,15 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
       `Your data: ${report.seededFrom.rdb} (RDB v${report.seededFrom.rdbVersion}), ${report.seededFrom.restored} keys restored into spin-redis, ${report.seededFrom.expiredSkipped} already expired in the dump skipped`,
     );
   out.line(`Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}, on ElastiCache ${report.keys.target}`);
+  if (report.yourHistory) {
+    const executions = (h?: AppHistory) => (h ? h.pipelines + h.orchestrations : 0);
+    out.line(`Your pipeline history, ${report.yourHistory.length} applications (the dump, then ElastiCache at the end; the simulated orca ran and cleaned up executions meanwhile):`);
+    for (const a of report.yourHistory.slice(0, 20))
+      out.line(
+        `  ${a.application.padEnd(24)} ${String(executions(a.dump)).padStart(6)} executions (avg ${(a.dump.averageDurationMs / 1000).toFixed(1)} s) -> ${String(executions(a.elastiCache)).padStart(6)} (avg ${((a.elastiCache?.averageDurationMs ?? 0) / 1000).toFixed(1)} s)`,
+      );
+    if (report.yourHistory.length > 20) out.line(`  … and ${report.yourHistory.length - 20} more (the report has them all)`);
+  }
   out.line(`orca executions written during the run: ${report.keys.orcaExecutionsWritten}, missing where Spinnaker points: ${report.keys.orcaExecutionsMissing}`);
   const copy = (
     report.output as

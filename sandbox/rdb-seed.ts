@@ -22,7 +22,7 @@ import { freemem } from 'node:os';
 import { copyFromRdbFile, type RdbFileCopyResult } from '../lib/copy/rdb-file.js';
 import { connectRedis } from '../lib/redis/connect.js';
 import { keyCount } from '../lib/redis/keyspace.js';
-import { orcaHistory } from '../lib/spinnaker/audit.js';
+import { type AppHistory, type OrcaHistory, orcaHistory } from '../lib/spinnaker/audit.js';
 import type { SeedSummary } from './seed.js';
 
 export const EXPANSION = 6;
@@ -81,15 +81,16 @@ export function dumpFits(path: string, availableBytes = availableMemory()): Dump
 }
 
 /** Seeds the server at `url` from the dump; the summary counts what it now holds. */
-export async function seedFromRdb(url: string, path: string): Promise<{ summary: SeedSummary; copy: RdbFileCopyResult }> {
+export async function seedFromRdb(url: string, path: string): Promise<{ summary: SeedSummary; copy: RdbFileCopyResult; history: OrcaHistory }> {
   const copy = await copyFromRdbFile(path, { url });
   const redis = await connectRedis({ url }, { connectionName: 'spin-elasticache-sandbox-seed' });
   try {
-    const history = Object.values(await orcaHistory(redis));
+    const history = await orcaHistory(redis);
+    const apps = Object.values(history);
     const summary: SeedSummary = {
       keys: keyCount(await redis.info('keyspace')),
-      pipelines: history.reduce((n, a) => n + a.pipelines, 0),
-      orchestrations: history.reduce((n, a) => n + a.orchestrations, 0),
+      pipelines: apps.reduce((n, a) => n + a.pipelines, 0),
+      orchestrations: apps.reduce((n, a) => n + a.orchestrations, 0),
       sessions: 0,
       fiatUsers: 0,
       igorJobs: 0,
@@ -97,8 +98,27 @@ export async function seedFromRdb(url: string, path: string): Promise<{ summary:
       byService: {},
       bigKeys: [],
     };
-    return { summary, copy };
+    return { summary, copy, history };
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * One application of the dump's pipeline history: as the dump had it, and on ElastiCache after
+ * the migration. They may differ: the simulated orca runs new executions and its cleanup
+ * deletes finished ones during the rehearsal. What gates the migration is VerifyCopy's audit
+ * parity (spin-redis against ElastiCache at the same moment, lib/spinnaker/audit.ts).
+ */
+export interface AppParity {
+  application: string;
+  dump: AppHistory;
+  elastiCache?: AppHistory;
+}
+
+/** The dump's history per application against ElastiCache's, most executions first. */
+export function historyParity(dump: OrcaHistory, elastiCache: OrcaHistory): AppParity[] {
+  return Object.entries(dump)
+    .map(([application, d]) => ({ application, dump: d, ...(elastiCache[application] ? { elastiCache: elastiCache[application] } : {}) }))
+    .sort((a, b) => b.dump.pipelines + b.dump.orchestrations - (a.dump.pipelines + a.dump.orchestrations));
 }

@@ -19,6 +19,7 @@ import { createSpinnakerSimulation, type SpinnakerFaults, type SpinnakerSimulati
 import { OPERATOR_WEBHOOK, type OperatorFaults, SPINNAKER_SERVICE_NAME } from './spinnaker/operator.js';
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
 import { seedFromRdb } from './rdb-seed.js';
+import type { OrcaHistory } from '../lib/spinnaker/audit.js';
 import { computeInvariants, cutoverWindow, readFinalState, type InvariantReport } from './spinnaker/ledger.js';
 import { loadHandlers, ROOT, runMigration, type ExecutionResult } from './runner.js';
 import { loadDefinition } from '../statemachine/load.js';
@@ -83,7 +84,7 @@ export interface SandboxWorld {
   input: MigrationInput;
   seed: SeedSummary;
   /** When seeded from a dump (`rdb`): the file and what its copy into spin-redis did. */
-  seededFrom?: { rdb: string; rdbVersion: number; restored: number; expiredSkipped: number; ms: number };
+  seededFrom?: { rdb: string; rdbVersion: number; restored: number; expiredSkipped: number; ms: number; history: OrcaHistory };
   elastiCache: ElastiCacheEmulator;
   kubernetes: KubernetesEmulator;
   spinnaker: SpinnakerSimulation;
@@ -219,7 +220,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       const fromDump = await seedFromRdb(spinnaker.spinRedisUrl, options.rdb);
       seed = fromDump.summary;
       const { stats, rdbVersion } = fromDump.copy;
-      seededFrom = { rdb: options.rdb, rdbVersion, restored: stats.keys, expiredSkipped: stats.expiredSkipped, ms: stats.ms };
+      seededFrom = { rdb: options.rdb, rdbVersion, restored: stats.keys, expiredSkipped: stats.expiredSkipped, ms: stats.ms, history: fromDump.history };
       log(
         `seeded from ${options.rdb} (RDB v${rdbVersion}): ${stats.keys.toLocaleString('en-US')} keys restored, ${stats.expiredSkipped} already expired in the dump skipped, in ${Date.now() - started} ms (${seed.pipelines} pipelines, ${seed.orchestrations} orchestrations)`,
       );

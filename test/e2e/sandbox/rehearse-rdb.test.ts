@@ -75,6 +75,14 @@ describe('npm start -- --rdb FILE', () => {
     expect(report.output.verify.audit.executions.target).toBe(report.output.verify.audit.executions.source);
     expect(text).toMatch(/Your data: .*users\.rdb \(RDB v10\), \d+ keys restored into spin-redis, 1 already expired in the dump skipped/);
     expect(text).toMatch(/orca history \(audit parity\): .*: all there/);
+    // Per application of the user's dump, as it was and on ElastiCache: their own application (which
+    // the simulated orca's cleanup never picks: it is not in allJobs) exactly as in the dump.
+    expect(report.yourHistory?.length).toBeGreaterThan(1);
+    const own = report.yourHistory?.find((a) => a.application === 'users-own-app');
+    expect(own).toMatchObject({ dump: { pipelines: 1, completed: 1, averageDurationMs: 60_000 } });
+    expect(own?.elastiCache).toEqual(own?.dump);
+    expect(text).toMatch(new RegExp(`Your pipeline history, ${report.yourHistory?.length} applications`));
+    expect(text).toMatch(/users-own-app +1 executions \(avg 60\.0 s\) -> +1 \(avg 60\.0 s\)/);
     expect(Object.values(report.invariants).every(Boolean)).toBe(true);
   }, 180_000);
 
