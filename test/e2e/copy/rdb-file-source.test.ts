@@ -164,6 +164,26 @@ describe('copy --source file: with an RDB 12 file (Redis 7.4) into 7.0.15', () =
   });
 });
 
+describe('big values through temporary files', () => {
+  it('values over spillAboveBytes are streamed from disk, expired ones dropped unread, the result equal to the file', async () => {
+    const now = Date.now();
+    const file = writeDump('redis-7.0.15', now);
+    const { entries, expired } = countEntries(file, now);
+    await dst.flushall();
+    // 16 bytes: nearly every value goes through a spill file, one of the two expired ones too (a 56-byte session hash: discarded).
+    const result = await copyFromRdbFile(file, { url: target.url }, { spillAboveBytes: 16 });
+    expect(result.stats.bigKeys).toBeGreaterThan(20);
+    expect({ keys: result.stats.keys, expiredSkipped: result.stats.expiredSkipped }).toEqual({ keys: entries - expired, expiredSkipped: 2 });
+    const reference = await loadedBy(file, 'spill');
+    try {
+      const report = await verifyCopy({ url: reference.url }, { url: target.url }, { mode: 'strict', ttlToleranceMs: 1 });
+      expect({ ok: report.ok, examples: report.examples, compared: report.compared }).toEqual({ ok: true, examples: [], compared: entries - expired });
+    } finally {
+      await reference.stop();
+    }
+  });
+});
+
 describe('a file that is not a whole RDB', () => {
   it('fails the copy with a clear message and exit code 1', async () => {
     const file = join(dir, 'truncated.rdb');
