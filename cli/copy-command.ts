@@ -3,18 +3,39 @@
  * the workflow's copy engine as a standalone tool. Passwords come from environment variables
  * or files (or, discouraged, the URLs); none is ever printed (cli/redact.ts).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { copyAll, type CopyMethod } from '../lib/copy/engine.js';
+import { copyFromCluster, verifyClusterCopy } from '../lib/copy/cluster.js';
+import { copyFromRdbFile } from '../lib/copy/rdb-file.js';
+import { copyFromSentinel, type SentinelEndpoint, verifySentinelCopy } from '../lib/copy/sentinel.js';
 import { verifyCopy, type VerifyReport } from '../lib/copy/verify.js';
 import { MigrationError } from '../lib/errors.js';
 import { parseQuantity } from '../lib/kubernetes/quantity.js';
 import type { RedisEndpoint } from '../lib/redis/connect.js';
+import { withDumpReference } from './rdb-reference.js';
 import { displayUrl, secretsInUrl, withRedactedOutput } from './redact.js';
 
 const USAGE = `Usage: spin-elasticache copy --source URL --target URL [options]
 
   --source URL, --target URL   redis://[:password@]host:port[/db] or rediss://…
+  --source file:PATH           an RDB dump (redis-cli --rdb PATH), RDB versions 7 to 12:
+                               every key RESTOREd with its absolute expiry, keys already
+                               expired skipped and counted, then a strict verification
+                               against the dump loaded by a scratch redis-server (on PATH,
+                               or SPIN_REFERENCE_REDIS_SERVER)
+  --source redis-cluster://HOST:PORT[,HOST:PORT…]
+                               a Redis Cluster (rediss-cluster:// with TLS): every master
+                               copied (as a replica where PSYNC works, else by scan through
+                               MOVED/ASK), settled after a resharding, into one keyspace
+                               (database 0); always verified strictly across shards
+  --source redis-sentinel://HOST:26379[,HOST:PORT…]/MASTER
+                               a Sentinel-managed master, resolved through the sentinels;
+                               a failover during the copy: re-resolved, copied again from
+                               the new master, then mirrored (nothing stale left); verified
+                               strictly against the master at the end. The master's password
+                               as for any source, the sentinels' own with:
+  --sentinel-password-env VAR, --sentinel-password-file FILE
   --source-password-env VAR    read the source password from this environment variable
   --target-password-env VAR    likewise for the target
   --source-password-file FILE  read the source password from this file (one line)
@@ -53,13 +74,133 @@ function givenSecrets(argv: string[]): string[] {
   };
   return [
     ...argv.filter((a) => /^rediss?:\/\//.test(a)).flatMap(secretsInUrl),
-    ...['--source-password-env', '--target-password-env'].flatMap((f) => (argv.includes(f) ? [process.env[after(f) ?? ''] ?? ''] : [])),
-    ...['--source-password-file', '--target-password-file'].flatMap((f) => (argv.includes(f) ? [fromFile(after(f)) ?? ''] : [])),
+    // Multi-host URLs (cluster, sentinel) are not WHATWG URLs: their user-info, by hand.
+    ...argv.flatMap(
+      (a) =>
+        /^rediss?-(?:cluster|sentinel):\/\/([^@/]*)@/
+          .exec(a)?.[1]
+          ?.split(':')
+          .flatMap((s) => (s ? [s, decodeURIComponent(s)] : [])) ?? [],
+    ),
+    ...['--source-password-env', '--target-password-env', '--sentinel-password-env'].flatMap((f) => (argv.includes(f) ? [process.env[after(f) ?? ''] ?? ''] : [])),
+    ...['--source-password-file', '--target-password-file', '--sentinel-password-file'].flatMap((f) => (argv.includes(f) ? [fromFile(after(f)) ?? ''] : [])),
   ];
 }
 
 function readPasswordFile(file: string): string {
   return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+}
+
+/** `--source file:PATH`: the dump into the target, then the strict verification against the dump (cli/rdb-reference.ts). */
+async function copyFromFile(path: string, target: RedisEndpoint, values: Record<string, string | boolean | undefined>): Promise<number> {
+  if (values.live || values.method) {
+    process.stderr.write('--live and --method do not apply to a file source: a dump has no writes to follow and is read one way\n');
+    return 2;
+  }
+  if (!existsSync(path)) {
+    process.stderr.write(`No such RDB file: ${path}\n`);
+    return 2;
+  }
+  const started = Date.now();
+  try {
+    process.stderr.write(`Copying ${path} -> ${displayUrl(target.url)}\n`);
+    const result = await copyFromRdbFile(path, target, {
+      ...(values.connections ? { connections: Number(values.connections) } : {}),
+      onProgress: (p) => process.stderr.write(`${p.keys.toLocaleString('en-US')} keys, ${((100 * p.bytes) / Math.max(1, p.totalBytes)).toFixed(0)}% of the file read\n`),
+    });
+    const seconds = (Date.now() - started) / 1000;
+    const s = result.stats;
+    process.stderr.write(
+      `Copied ${s.keys} keys (${(s.bytes / 1e6).toFixed(1)} MB) from an RDB v${result.rdbVersion} dump in ${seconds.toFixed(2)} s; ${s.expiredSkipped} already expired in the dump (skipped), ${s.bigKeys} big key(s) through disk` +
+        `${result.payloadVersion < result.rdbVersion ? `; payloads written as RDB v${result.payloadVersion} for the target, ${result.converted} value(s) rewritten` : ''}\n`,
+    );
+    const verify = await withDumpReference(path, result.rdbVersion, (reference) => verifyCopy(reference, target, { mode: 'strict' }));
+    process.stderr.write(
+      `Verify against the dump: ${verify.ok ? 'OK' : 'MISMATCH'} — ${verify.compared} compared, ${verify.missing} missing, ${verify.extra} extra, ${verify.typeMismatches} type, ${verify.valueMismatches} value, ${verify.ttlMismatches} TTL\n`,
+    );
+    for (const e of verify.examples.slice(0, 10)) process.stderr.write(`  ${e.kind} db${e.db} ${e.key}: ${e.detail}\n`);
+    if (typeof values.json === 'string') {
+      writeFileSync(
+        values.json,
+        `${JSON.stringify({ source: `file:${path}`, target: displayUrl(target.url), method: 'rdb-file', seconds, keys: s.keys, bytes: s.bytes, stats: s, rdbVersion: result.rdbVersion, payloadVersion: result.payloadVersion, converted: result.converted, verify }, null, 2)}\n`,
+      );
+    }
+    return verify.ok ? 0 : 1;
+  } catch (error) {
+    const message = error instanceof MigrationError ? `${error.name}: ${error.message}` : (error as Error).message;
+    process.stderr.write(`\ncopy failed: ${message}\n`);
+    return 1;
+  }
+}
+
+/** `--source redis-sentinel://…/name`: the master the sentinels name, failovers survived (lib/copy/sentinel.ts), then verified strictly. */
+async function copyFromSentinelCommand(source: SentinelEndpoint, target: RedisEndpoint, method: CopyMethod, values: Record<string, string | boolean | undefined>): Promise<number> {
+  const shown = source.url.replace(/\/\/[^@/]*@/, '//');
+  const started = Date.now();
+  try {
+    process.stderr.write(`Copying ${shown} -> ${displayUrl(target.url)}\n`);
+    const result = await copyFromSentinel(source, target, {
+      method,
+      container: { none: true },
+      ...(values.connections ? { connections: Number(values.connections) } : {}),
+      ...(values.live ? { followMs: Number(values.live) * 1000 } : {}),
+      onAttempt: (attempt, master) => void process.stderr.write(`${attempt > 1 ? 'Failover: ' : ''}copying from the master ${master.host}:${master.port}\n`),
+    });
+    const seconds = (Date.now() - started) / 1000;
+    for (const i of result.interrupted) process.stderr.write(`  interrupted on ${i.master}: ${i.error}\n`);
+    process.stderr.write(
+      `Copied ${result.stats.keys} keys by ${result.method} from ${result.master} in ${seconds.toFixed(2)} s${result.mirror ? `; settled after the failover: ${result.mirror.copied} copied again, ${result.mirror.deleted} deleted` : ''}\n`,
+    );
+    const verify = await verifySentinelCopy(source, target);
+    process.stderr.write(
+      `Verify against ${verify.master}: ${verify.ok ? 'OK' : 'MISMATCH'} — ${verify.compared} compared, ${verify.missing} missing, ${verify.extra} extra, ${verify.typeMismatches} type, ${verify.valueMismatches} value, ${verify.ttlMismatches} TTL\n`,
+    );
+    for (const e of verify.examples.slice(0, 10)) process.stderr.write(`  ${e.kind} db${e.db} ${e.key}: ${e.detail}\n`);
+    if (typeof values.json === 'string')
+      writeFileSync(
+        values.json,
+        `${JSON.stringify({ source: shown, target: displayUrl(target.url), method: result.method, master: result.master, interrupted: result.interrupted, mirror: result.mirror, seconds, keys: result.stats.keys, stats: result.stats, verify }, null, 2)}\n`,
+      );
+    return verify.ok ? 0 : 1;
+  } catch (error) {
+    const message = error instanceof MigrationError ? `${error.name}: ${error.message}` : (error as Error).message;
+    process.stderr.write(`\ncopy failed: ${message}\n`);
+    return 1;
+  }
+}
+
+/** `--source redis-cluster://…`: every master into the target, settled, then verified across shards (lib/copy/cluster.ts). */
+async function copyFromClusterCommand(source: RedisEndpoint, target: RedisEndpoint, method: CopyMethod, values: Record<string, string | boolean | undefined>): Promise<number> {
+  if (values.live) {
+    process.stderr.write('--live is not available for a cluster source yet: writes made during the copy are caught by its settling passes\n');
+    return 2;
+  }
+  const shown = source.url.replace(/\/\/[^@/]*@/, '//');
+  const started = Date.now();
+  try {
+    process.stderr.write(`Copying ${shown} -> ${displayUrl(target.url)}\n`);
+    const result = await copyFromCluster(source, target, { method, ...(values.connections ? { connections: Number(values.connections) } : {}) });
+    for (const m of result.masters) process.stderr.write(`  master ${m.master}: ${m.stats.keys} keys by ${m.method}${m.fallbackReason ? ` (replication not possible: ${m.fallbackReason})` : ''}\n`);
+    const seconds = (Date.now() - started) / 1000;
+    process.stderr.write(
+      `Copied ${result.stats.keys} keys from ${result.masters.length} masters in ${seconds.toFixed(2)} s; settled in ${result.settle.passes} pass(es): ${result.settle.recopied} copied again, ${result.settle.deleted} deleted${result.settle.converged ? '' : ' (still changing: the cluster is being written)'}\n`,
+    );
+    const verify = await verifyClusterCopy(source, target);
+    process.stderr.write(
+      `Verify across shards: ${verify.ok ? 'OK' : 'MISMATCH'} — ${verify.compared} compared, ${verify.missing} missing, ${verify.extra} extra, ${verify.typeMismatches} type, ${verify.valueMismatches} value, ${verify.ttlMismatches} TTL\n`,
+    );
+    for (const e of verify.examples.slice(0, 10)) process.stderr.write(`  ${e.kind} db${e.db} ${e.key}: ${e.detail}\n`);
+    if (typeof values.json === 'string')
+      writeFileSync(
+        values.json,
+        `${JSON.stringify({ source: shown, target: displayUrl(target.url), method: 'cluster', seconds, keys: result.stats.keys, stats: result.stats, masters: result.masters, settle: result.settle, verify }, null, 2)}\n`,
+      );
+    return verify.ok ? 0 : 1;
+  } catch (error) {
+    const message = error instanceof MigrationError ? `${error.name}: ${error.message}` : (error as Error).message;
+    process.stderr.write(`\ncopy failed: ${message}\n`);
+    return 1;
+  }
 }
 
 export async function runCopyCommand(argv: string[]): Promise<number> {
@@ -78,6 +219,8 @@ async function copyCommand(argv: string[]): Promise<number> {
         'target-password-env': { type: 'string' },
         'source-password-file': { type: 'string' },
         'target-password-file': { type: 'string' },
+        'sentinel-password-env': { type: 'string' },
+        'sentinel-password-file': { type: 'string' },
         'ca-file': { type: 'string' },
         verify: { type: 'boolean' },
         live: { type: 'string' },
@@ -124,6 +267,23 @@ async function copyCommand(argv: string[]): Promise<number> {
   }
   const tty = process.stderr.isTTY;
   const started = Date.now();
+  if (/^rediss?-sentinel:\/\//.test(source.url)) {
+    let sentinelPassword: string | undefined;
+    try {
+      sentinelPassword =
+        typeof values['sentinel-password-file'] === 'string'
+          ? readPasswordFile(values['sentinel-password-file'])
+          : typeof values['sentinel-password-env'] === 'string'
+            ? process.env[values['sentinel-password-env']]
+            : undefined;
+    } catch (error) {
+      process.stderr.write(`Cannot read a password file: ${(error as Error).message}\n`);
+      return 2;
+    }
+    return copyFromSentinelCommand({ ...source, ...(sentinelPassword ? { sentinelPassword } : {}) }, target, method, values);
+  }
+  if (/^rediss?-cluster:\/\//.test(source.url)) return copyFromClusterCommand(source, target, method, values);
+  if (/^file:/.test(source.url)) return copyFromFile(source.url.replace(/^file:(\/\/)?/, ''), target, values);
   const progress = (text: string) => (tty ? process.stderr.write(`\r\x1b[2K${text}`) : process.stderr.write(`${text}\n`));
   try {
     process.stderr.write(`Copying ${displayUrl(source.url)} -> ${displayUrl(target.url)}\n`);

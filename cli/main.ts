@@ -7,6 +7,8 @@ Commands:
   validate --input FILE       Check a migration input offline (the ValidateInput step's rules).
   copy --source URL --target URL [--verify] [--live] [--json FILE]
                               Copy one Redis into another (the workflow's copy engine).
+                              Sources: redis(s)://, redis-cluster://h:p[,h:p…],
+                              redis-sentinel://h:p[,h:p…]/NAME, file:dump.rdb.
   rehearse [--keys N] [--report FILE] [--keep] [--fail-at STATE]
                               Rehearse a full migration in the local sandbox (same as npm start).
   start --input FILE --state-machine-arn ARN [--name NAME]

@@ -273,3 +273,11 @@ export class SnapshotFormatError extends ReplicationUnavailableError {
 export class ForkUnsafeError extends ReplicationUnavailableError {
   override readonly name = 'ForkUnsafeError';
 }
+/** No seed of a `redis-cluster://` source told us the cluster's masters (CLUSTER SHARDS, CLUSTER SLOTS), or the topology would not settle. */
+export class ClusterTopologyError extends FatalError {
+  readonly name = 'ClusterTopologyError';
+}
+/** The CLI's verification of a copy from an RDB file has no redis-server to load the dump into. */
+export class ReferenceServerError extends FatalError {
+  readonly name = 'ReferenceServerError';
+}

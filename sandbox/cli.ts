@@ -11,9 +11,11 @@ import type { Redis } from 'ioredis';
 import { runMigration, type ExecutionResult, type HistoryEvent, type TaskHandler } from './runner.js';
 import { startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
 import { InjectedFaultError } from './faults.js';
+import { type AppParity, COPIES, dumpFits, EXPANSION, historyParity } from './rdb-seed.js';
+import { type AppHistory, type OrcaHistory, orcaHistory } from '../lib/spinnaker/audit.js';
 
 const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FILE] [--keep] [--fail-at STATE] [--quiet]
-                 [--spin-redis-server PATH] [--spin-redis-memory-limit QUANTITY]
+                 [--spin-redis-server PATH] [--spin-redis-memory-limit QUANTITY] [--rdb FILE]
 
   --keys N         Seed spin-redis with about N Spinnaker-shaped keys (default 50000).
   --auth           Give the new group an AUTH token (from Secrets Manager): the services then
@@ -30,6 +32,11 @@ const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FI
   --spin-redis-server PATH
                    Play spin-redis with this redis-server binary (an old Redis such as
                    3.2.13, as Halyard up to 1.45 deployed; any version).
+  --rdb FILE       Rehearse on your own data: seed spin-redis from this dump of your
+                   spin-redis (redis-cli --rdb FILE) instead of synthetic keys; the summary
+                   reports the audit parity of your pipeline history. Refused before anything
+                   starts if FILE × ${EXPANSION} (in memory) × ${COPIES} (spin-redis, the ElastiCache
+                   primary and replica) + 1 GiB exceeds the machine's available memory.
   --spin-redis-memory-limit QUANTITY
                    Give spin-redis's container a memory limit (e.g. 16Mi): the copy then
                    forks it only if the worst case fits (docs/COPY.md, "Fork safety").
@@ -56,6 +63,10 @@ export interface RehearsalReport {
   /** The cutover window, messages processed twice, keys resurrected, stale values, the orca queue's longest pause. */
   figures: WorldSnapshot['figures'];
   examples: WorldSnapshot['examples'];
+  /** `--rdb`: the user's dump spin-redis was seeded from (its history per application is in `yourHistory`). */
+  seededFrom?: Omit<NonNullable<SandboxWorld['seededFrom']>, 'history'>;
+  /** `--rdb`: the dump's pipeline history per application, and on ElastiCache at the end. */
+  yourHistory?: AppParity[];
 }
 
 /** `onWorld` lets a test see the world's secrets, to check that none is printed. */
@@ -71,6 +82,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     help?: boolean;
     'spin-redis-server'?: string;
     'spin-redis-memory-limit'?: string;
+    rdb?: string;
   };
   try {
     ({ values } = parseArgs({
@@ -86,6 +98,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
         help: { type: 'boolean', short: 'h' },
         'spin-redis-server': { type: 'string' },
         'spin-redis-memory-limit': { type: 'string' },
+        rdb: { type: 'string' },
       },
     }));
   } catch (error) {
@@ -106,8 +119,20 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     process.stderr.write(`--flavor: the sandbox installs halyard, halyard-ha, operator, helm-stable or helm-opsmx (got ${flavor})\n`);
     return 2;
   }
+  if (values.rdb !== undefined) {
+    if (values.keys !== undefined) {
+      process.stderr.write('--rdb and --keys: the dump is the data; give one or the other\n');
+      return 2;
+    }
+    // Before anything starts: a dump this machine cannot hold three times is refused here.
+    const check = dumpFits(values.rdb);
+    if (!check.ok) {
+      process.stderr.write(`${check.reason}\n`);
+      return 2;
+    }
+  }
   const out = new Progress(process.stdout, values.quiet ?? false);
-  out.line(`spin-elasticache sandbox: starting (seeding ~${keys.toLocaleString('en-US')} keys)…`);
+  out.line(`spin-elasticache sandbox: starting (${values.rdb ? `seeding from ${values.rdb}` : `seeding ~${keys.toLocaleString('en-US')} keys`})…`);
   const world = await startWorld({
     keys,
     auth: values.auth ?? false,
@@ -115,6 +140,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     log: (m: string) => out.line(`  ${m}`),
     ...(values['spin-redis-server'] ? { spinRedisServer: values['spin-redis-server'] } : {}),
     ...(values['spin-redis-memory-limit'] ? { spinRedisMemoryLimit: values['spin-redis-memory-limit'] } : {}),
+    ...(values.rdb ? { rdb: values.rdb } : {}),
   });
   hooks.onWorld?.(world);
   let exitCode = 1;
@@ -227,7 +253,15 @@ async function buildReport(world: SandboxWorld, result: ExecutionResult): Promis
     endpoints: world.endpoints,
     output: result.output,
     ...(cutoverFigures(result.output) ? { cutover: cutoverFigures(result.output) } : {}),
+    ...(world.seededFrom ? { seededFrom: (({ history: _h, ...rest }) => rest)(world.seededFrom) } : {}),
+    ...(world.seededFrom ? { yourHistory: await yourHistory(world, world.seededFrom.history) } : {}),
   };
+}
+
+/** The dump's history per application against what ElastiCache holds now (nothing when the group is gone). */
+async function yourHistory(world: SandboxWorld, dump: OrcaHistory): Promise<AppParity[]> {
+  const target = await world.targetClient();
+  return historyParity(dump, target ? await orcaHistory(target) : {});
 }
 
 function printSummary(out: Progress, report: RehearsalReport, failAt?: string): void {
@@ -256,7 +290,20 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   }
   out.line(`  spin-redis (${s.spinRedisWorkload.kind} ${s.spinRedisWorkload.name}) replicas: ${s.spinRedis.replicas}${s.spinRedis.replicas === 0 ? ' (scaled down)' : ''}`);
   out.line('');
+  if (report.seededFrom)
+    out.line(
+      `Your data: ${report.seededFrom.rdb} (RDB v${report.seededFrom.rdbVersion}), ${report.seededFrom.restored} keys restored into spin-redis, ${report.seededFrom.expiredSkipped} already expired in the dump skipped`,
+    );
   out.line(`Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}, on ElastiCache ${report.keys.target}`);
+  if (report.yourHistory) {
+    const executions = (h?: AppHistory) => (h ? h.pipelines + h.orchestrations : 0);
+    out.line(`Your pipeline history, ${report.yourHistory.length} applications (the dump, then ElastiCache at the end; the simulated orca ran and cleaned up executions meanwhile):`);
+    for (const a of report.yourHistory.slice(0, 20))
+      out.line(
+        `  ${a.application.padEnd(24)} ${String(executions(a.dump)).padStart(6)} executions (avg ${(a.dump.averageDurationMs / 1000).toFixed(1)} s) -> ${String(executions(a.elastiCache)).padStart(6)} (avg ${((a.elastiCache?.averageDurationMs ?? 0) / 1000).toFixed(1)} s)`,
+      );
+    if (report.yourHistory.length > 20) out.line(`  … and ${report.yourHistory.length - 20} more (the report has them all)`);
+  }
   out.line(`orca executions written during the run: ${report.keys.orcaExecutionsWritten}, missing where Spinnaker points: ${report.keys.orcaExecutionsMissing}`);
   const copy = (
     report.output as

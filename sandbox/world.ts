@@ -20,6 +20,8 @@ import { OPERATOR_WEBHOOK, type OperatorFaults, SPINNAKER_SERVICE_NAME } from '.
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
 import { PROFILES, REDIS_SECRET, REDIS_SECRET_KEY, SERVICE_SETTINGS } from './spinnaker/helm.js';
 import { redactOutput } from '../lib/halyard/deploy.js';
+import { seedFromRdb } from './rdb-seed.js';
+import type { OrcaHistory } from '../lib/spinnaker/audit.js';
 import { computeInvariants, cutoverWindow, readFinalState, type InvariantReport } from './spinnaker/ledger.js';
 import { loadHandlers, ROOT, runMigration, type ExecutionResult } from './runner.js';
 import { loadDefinition } from '../statemachine/load.js';
@@ -45,6 +47,8 @@ export interface WorldOptions {
   spinRedisMemoryLimit?: string;
   /** The redis-server binary that plays spin-redis (any version, e.g. 3.2.13); `redis-server` on PATH by default. */
   spinRedisServer?: string;
+  /** Seed spin-redis from this RDB dump (the user's own data, sandbox/rdb-seed.ts) instead of the synthetic seed; `keys` is then ignored. */
+  rdb?: string;
 }
 
 /** The IRSA role of the sandbox's `spinnaker` service account. */
@@ -90,6 +94,8 @@ export interface SandboxWorld {
   spinRedisEndpoint: { url: string; password?: string };
   input: MigrationInput;
   seed: SeedSummary;
+  /** When seeded from a dump (`rdb`): the file and what its copy into spin-redis did. */
+  seededFrom?: { rdb: string; rdbVersion: number; restored: number; expiredSkipped: number; ms: number; history: OrcaHistory };
   elastiCache: ElastiCacheEmulator;
   kubernetes: KubernetesEmulator;
   spinnaker: SpinnakerSimulation;
@@ -219,9 +225,22 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
     const spinRedisEndpoint = () => ({ url: spinnaker.spinRedisUrl, ...(spinnaker.spinRedisPassword ? { password: spinnaker.spinRedisPassword } : {}) });
     const source = await connectRedis(spinRedisEndpoint(), { connectionName: 'spin-elasticache-sandbox-seed' });
     const started = Date.now();
-    const seed = await seedSpinnakerData(source, { keys: options.keys ?? 50_000 });
-    source.disconnect();
-    log(`seeded ${seed.keys.toLocaleString('en-US')} keys in ${Date.now() - started} ms (${seed.pipelines} pipelines, ${seed.orchestrations} orchestrations, ${seed.sessions} sessions)`);
+    let seed: SeedSummary;
+    let seededFrom: SandboxWorld['seededFrom'];
+    if (options.rdb) {
+      source.disconnect();
+      const fromDump = await seedFromRdb(spinRedisEndpoint(), options.rdb);
+      seed = fromDump.summary;
+      const { stats, rdbVersion } = fromDump.copy;
+      seededFrom = { rdb: options.rdb, rdbVersion, restored: stats.keys, expiredSkipped: stats.expiredSkipped, ms: stats.ms, history: fromDump.history };
+      log(
+        `seeded from ${options.rdb} (RDB v${rdbVersion}): ${stats.keys.toLocaleString('en-US')} keys restored, ${stats.expiredSkipped} already expired in the dump skipped, in ${Date.now() - started} ms (${seed.pipelines} pipelines, ${seed.orchestrations} orchestrations)`,
+      );
+    } else {
+      seed = await seedSpinnakerData(source, { keys: options.keys ?? 50_000 });
+      source.disconnect();
+      log(`seeded ${seed.keys.toLocaleString('en-US')} keys in ${Date.now() - started} ms (${seed.pipelines} pipelines, ${seed.orchestrations} orchestrations, ${seed.sessions} sessions)`);
+    }
     // The handlers' SDK clients read these; nothing in handler code knows about the sandbox.
     const topicArn = sns.topicArn('spin-elasticache-sandbox');
     Object.assign(process.env, {
@@ -329,6 +348,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       },
       input,
       seed,
+      ...(seededFrom ? { seededFrom } : {}),
       elastiCache,
       kubernetes,
       spinnaker,

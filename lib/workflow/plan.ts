@@ -18,6 +18,7 @@ import { readSourceContainer, resolveSourceEndpoint } from '../kubernetes/spin-r
 import { decideFork, type ForkDecision } from '../copy/fork-safety.js';
 import { readFreeDisk } from '../kubernetes/source-snapshot.js';
 import { payloadsMoveDirectly, readSourceFacts, targetRdbVersion, type SourceFacts } from '../copy/source-facts.js';
+import { adviseS3Seed, type S3SeedAdvice } from '../copy/s3-seed.js';
 import { MigrationError } from '../errors.js';
 
 /** spin-redis as the copy will find it: versions, memory, writes, persistence, and whether it may fork. */
@@ -33,6 +34,8 @@ export interface SourcePlan {
   payloads: { sourceRdbVersion?: number; targetRdbVersion?: number; direct?: boolean; path: string };
   /** What CopyBulk will do with `options.copyMethod`. */
   copyMethod: string;
+  /** Whether seeding ElastiCache from an RDB in S3 would be the better way in, and why (lib/copy/s3-seed.ts; the path is not built yet). */
+  s3Seed: S3SeedAdvice;
 }
 
 export interface MigrationPlan {
@@ -154,6 +157,13 @@ async function planSource(api: ClusterApi, config: MigrationConfig): Promise<Mig
         path,
       },
       copyMethod,
+      s3Seed: adviseS3Seed({
+        datasetBytes: facts.memory.usedMemoryDataset ?? facts.memory.usedMemory,
+        inputBytesPerSec: facts.writes.inputBytesPerSec,
+        fork: fork.fork,
+        sliceSeconds: config.options.copySliceSeconds,
+        ...(facts.persistence.lastBgsaveSeconds !== undefined && facts.persistence.lastBgsaveSeconds >= 0 ? { lastBgsaveSeconds: facts.persistence.lastBgsaveSeconds } : {}),
+      }),
     };
   } catch (error) {
     // A dry run reports what it could not read rather than failing.

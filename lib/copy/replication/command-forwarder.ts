@@ -18,6 +18,18 @@ import { collectExpiring, expiryCommand, sourceExpiries } from './relative-expir
 import { isGetAck, NON_DATA_COMMANDS, readStreamCommand } from './stream-command.js';
 
 /**
+ * A RESTORE from the stream, made to replace: a cluster master importing a slot receives
+ * `RESTORE-ASKING key ttl payload` from MIGRATE (cluster.c migrateCommand) and replicates it as
+ * it is; on a target that already holds the key (copied from the slot's old owner, whose DEL
+ * comes through another master's stream) it would fail with BUSYKEY. The key's value is the
+ * payload either way. Other RESTOREs pass unchanged.
+ */
+function replacingRestore(args: Buffer[], raw: Buffer): Buffer {
+  if (args.slice(3).some((a) => a.toString('latin1').toUpperCase() === 'REPLACE')) return raw;
+  return encodeCommand(['RESTORE', ...args, 'REPLACE']);
+}
+
+/**
  * Splits the raw replication stream into commands and forwards data commands, byte for
  * byte, to one ordered connection on the target.
  */
@@ -74,7 +86,7 @@ export class CommandForwarder {
       }
       if (command.name === 'select') this.db = Number(command.args[0]?.toString('latin1') ?? 0);
       if (this.sources) collectExpiring(expiring, this.db, command);
-      this.out.bytes(raw);
+      this.out.bytes(command.name === 'restore' || command.name === 'restore-asking' ? replacingRestore(command.args, raw) : raw);
       this.outCommands++;
       this.applied++;
     }

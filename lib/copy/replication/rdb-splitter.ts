@@ -214,8 +214,12 @@ export function lzfDecompress(input: Buffer, outLength: number): Buffer {
   return out;
 }
 
-/** Skips a whole stream value (types 15, 19, 21); needs it all in the buffer. */
-function skipStream(c: Cursor, type: number): void {
+/**
+ * Skips a whole stream value (types 15, 19, 21); needs it all in the buffer. `onActiveTime`
+ * is told where each consumer's active time (type 21 only, 8 bytes) starts: what a type 19
+ * payload lacks (rdb-downgrade.ts).
+ */
+function skipStream(c: Cursor, type: number, onActiveTime?: (at: number) => void): void {
   const listpacks = c.length();
   for (let i = 0; i < listpacks; i++) {
     c.skipString(); // master entry id
@@ -242,10 +246,38 @@ function skipStream(c: Cursor, type: number): void {
     for (let k = 0; k < consumers; k++) {
       c.skipString(); // name
       c.skip(8); // seen time
-      if (type >= 21) c.skip(8); // active time
+      if (type >= 21) {
+        onActiveTime?.(c.pos);
+        c.skip(8); // active time
+      }
       const owned = c.length();
       c.skip(owned * 16);
     }
+  }
+}
+
+/** Positions (in `body`) of the 8-byte consumer active times of a type 21 stream body. */
+export function streamActiveTimes(body: Buffer): number[] {
+  const at: number[] = [];
+  const c = new Cursor(body, 0);
+  try {
+    skipStream(c, 21, (pos) => at.push(pos));
+  } catch (error) {
+    if (error === NeedMore.instance) throw new SnapshotFormatError('RDB: a stream value ends early');
+    throw error;
+  }
+  return at;
+}
+
+/** One RDB string (plain, integer-encoded or LZF) at `pos` of `buf`, decoded, and where it ends. */
+export function readRdbString(buf: Buffer, pos: number): { value: Buffer; end: number } {
+  const c = new Cursor(buf, pos);
+  try {
+    const value = c.string();
+    return { value, end: c.pos };
+  } catch (error) {
+    if (error === NeedMore.instance) throw new SnapshotFormatError('RDB: a string ends early');
+    throw error;
   }
 }
 
@@ -505,6 +537,10 @@ export class RdbSplitter {
       default: {
         const name = c.keyName();
         const layout = LAYOUTS[type];
+        if (type >= 22 && type <= 25)
+          throw new SnapshotFormatError(
+            `RDB: key ${JSON.stringify(name.toString('utf8').slice(0, 80))} is a hash with field expirations (RDB type ${type}, Redis 7.4 HEXPIRE), which cannot be copied yet`,
+          );
         if (!layout && !STREAM_TYPES.has(type) && !MODULE_TYPES.has(type)) throw new SnapshotFormatError(`RDB: unknown value type ${type}`);
         this.current = { key: name, type, expireAt: this.expireAt, parts: [], length: 0, spilled: false, ...(layout ? { walker: new LayoutWalker(layout) } : {}) };
         this.expireAt = 0;

@@ -476,7 +476,8 @@ async function probeTargetAcceptsPayloads(control: Redis, target: RespConnection
     if (version !== undefined) break;
     await control.select(db);
     const key = await control.randomkeyBuffer();
-    const dump = key ? await control.dumpBuffer(key) : null;
+    // A cluster node answers MOVED/ASK for a key of a slot it is importing or migrating: try another.
+    const dump = key ? await control.dumpBuffer(key).catch((error: Error) => (/^(MOVED|ASK) /.test(error.message) ? null : Promise.reject(error))) : null;
     if (dump && dump.length >= 10) version = dump.readUInt16LE(dump.length - 10);
   }
   await control.select(0);

@@ -151,6 +151,14 @@ export class SpillLane {
     writeSync(this.fd, chunk);
   }
 
+  /** Drops the value just spilled (an entry found expired once it ended) instead of restoring it. */
+  discard(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+    rmSync(this.path, { force: true });
+  }
+
   /** Queues the RESTORE of the value just spilled. */
   finish(entry: RdbEntry, version: Buffer): void {
     closeSync(this.fd!);
