@@ -4,6 +4,7 @@ import { awsCall } from '../aws/errors.js';
 import type { Flavor, MigrationConfig } from '../config/schema.js';
 import { redisTarget } from '../halyard/patch.js';
 import { chartValues } from '../spinnaker/helm.js';
+import { spinRedisWorkload } from '../kubernetes/scale.js';
 
 export type Outcome = 'SUCCEEDED' | 'FAILED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED';
 
@@ -22,6 +23,9 @@ export interface OutcomeFacts {
   endpoint?: { address: string; port: number };
   /** spin-redis's replicas before ScaleDownSpinRedis. */
   previousReplicas?: number;
+  /** ScaleDownSpinRedis or DisableChangeCapture failed after Spinnaker had moved (reported, not rolled back). */
+  scaleDownError?: StepError;
+  captureRestoreError?: StepError;
   error?: StepError;
   rollbackError?: StepError;
   /** Whether the Halyard config was being switched (a rollback after the switch copies ElastiCache back). */
@@ -30,7 +34,7 @@ export interface OutcomeFacts {
   pauseMs?: number;
 }
 
-function cause(facts: OutcomeFacts, which: 'error' | 'rollbackError'): string {
+function cause(facts: OutcomeFacts, which: 'error' | 'rollbackError' | 'scaleDownError' | 'captureRestoreError'): string {
   const e = facts[which];
   if (!e) return 'unknown error';
   try {
@@ -65,11 +69,19 @@ export function summarize(facts: OutcomeFacts, outcome: Outcome): { subject: str
     : '';
   const reverted = facts.error?.Error === 'SpinnakerConfigRevertedError' ? '\nA helm upgrade ran during the migration: set the chart values from the plan before the next attempt.' : '';
   switch (outcome) {
-    case 'SUCCEEDED':
+    case 'SUCCEEDED': {
+      const spinRedis = spinRedisWorkload(config);
+      const leftover = [
+        facts.scaleDownError
+          ? `spin-redis could NOT be scaled to 0 (${cause(facts, 'scaleDownError')}); nothing uses it any more. Run: kubectl -n ${config.spinnaker.namespace} scale ${spinRedis.kind.toLowerCase()}/${spinRedis.name} --replicas=0`
+          : `spin-redis is scaled to 0 (it had ${facts.previousReplicas ?? '?'} replicas).`,
+        facts.captureRestoreError ? ` Its notify-keyspace-events could not be set back (${cause(facts, 'captureRestoreError')}).` : '',
+      ].join('');
       return {
-        subject: `Spinnaker Redis migrated to ElastiCache (${cluster})`,
-        message: `Spinnaker in ${cluster} now uses ElastiCache ${where}. spin-redis is scaled to 0 (it had ${facts.previousReplicas ?? '?'} replicas).${facts.pauseMs !== undefined ? ` Spinnaker was paused for the switch for ${(facts.pauseMs / 1000).toFixed(1)} s.` : ''}\nNext: watch Spinnaker for a day, then delete the spin-redis ${helm ? 'StatefulSet (redis.enabled: false in the chart values; its PVC stays until you delete it)' : 'Deployment and its Service'}.${helmNext}`,
+        subject: `Spinnaker Redis migrated to ElastiCache (${cluster})${facts.scaleDownError ? ': scale spin-redis down by hand' : ''}`,
+        message: `Spinnaker in ${cluster} now uses ElastiCache ${where}. ${leftover}${facts.pauseMs !== undefined ? ` Spinnaker was paused for the switch for ${(facts.pauseMs / 1000).toFixed(1)} s.` : ''}\nNext: watch Spinnaker for a day, then delete the spin-redis ${helm ? 'StatefulSet (redis.enabled: false in the chart values; its PVC stays until you delete it)' : 'Deployment and its Service'}.${helmNext}`,
       };
+    }
     case 'FAILED':
       return {
         subject: `Spinnaker Redis migration failed before the cutover (${cluster})`,

@@ -31,7 +31,7 @@ export async function resolveTargetEndpoint(state: Pick<MigrationState, 'config'
 }
 
 /** What NotifyOutcome reports; the rollback's Catch adds `rollbackError` beside `error`. */
-export function outcomeFacts(state: MigrationState & { rollbackError?: StepError }): OutcomeFacts {
+export function outcomeFacts(state: MigrationState & { rollbackError?: StepError; scaleDownError?: StepError; captureRestoreError?: StepError }): OutcomeFacts {
   return {
     config: state.config,
     ...(state.lock?.flavor ? { flavor: state.lock.flavor } : {}),
@@ -39,6 +39,8 @@ export function outcomeFacts(state: MigrationState & { rollbackError?: StepError
     ...(state.scaleDown ? { previousReplicas: state.scaleDown.previousReplicas } : {}),
     ...(state.error ? { error: state.error } : {}),
     ...(state.rollbackError ? { rollbackError: state.rollbackError } : {}),
+    ...(state.scaleDownError ? { scaleDownError: state.scaleDownError } : {}),
+    ...(state.captureRestoreError ? { captureRestoreError: state.captureRestoreError } : {}),
     switched: Boolean(state.switch),
     ...(state.rollout?.pauseMs !== undefined ? { pauseMs: state.rollout.pauseMs } : {}),
   };

@@ -28,6 +28,17 @@ describe('the SNS summary', () => {
     expect(summarize(outcomeFacts({ ...state, rollbackError: { Error: 'KubernetesForbiddenError', Cause: 'forbidden' } }), 'ROLLBACK_FAILED').subject).toMatch(/^ACTION NEEDED/);
   });
 
+  it('a spin-redis that could not be scaled down after the move: success, with the command to run', () => {
+    const { scaleDown: _, ...rest } = state;
+    const summary = summarize(
+      outcomeFacts({ ...rest, scaleDownError: { Error: 'KubernetesForbiddenError', Cause: JSON.stringify({ errorMessage: 'scale refused' }) } } as MigrationState),
+      'SUCCEEDED',
+    );
+    expect(summary.subject).toMatch(/scale spin-redis down by hand$/);
+    expect(summary.message).toContain('spin-redis could NOT be scaled to 0 (KubernetesForbiddenError: scale refused)');
+    expect(summary.message).toContain('kubectl -n spinnaker scale deployment/spin-redis --replicas=0');
+  });
+
   it('names where the config and its backup live for the flavour found (operator: the SpinnakerService)', () => {
     const operator = { ...state, lock: { owner: 'x', acquiredAt: '', configMapBackupAnnotation: 'spin-elasticache.io/backup', flavor: 'operator' as const }, switch: { switched: true as const } };
     expect(summarize(outcomeFacts(operator), 'ROLLED_BACK').message).toContain('restored the SpinnakerService config, which the Spinnaker Operator redeployed');

@@ -4,7 +4,15 @@
  * retries, the pre-cutover failure path and the rollback path.
  */
 import { describe, expect, it } from '@jest/globals';
-import { AwsThrottlingError, HalDeployFailedError, KubernetesForbiddenError, ReplicationGroupCreateFailedError, VerificationFailedError, type MigrationError } from '../../../lib/errors.js';
+import {
+  AwsThrottlingError,
+  HalDeployFailedError,
+  KubernetesForbiddenError,
+  SpinnakerConfigRevertedError,
+  ReplicationGroupCreateFailedError,
+  VerificationFailedError,
+  type MigrationError,
+} from '../../../lib/errors.js';
 import { handler as validateInput } from '../../../handlers/validate-input.js';
 import { runMigration, type ExecutionResult, type TaskHandler } from '../../../sandbox/runner.js';
 
@@ -125,6 +133,16 @@ describe('the state machine, run locally', () => {
     expect(visited.filter((s) => s === 'WaitForSpinnakerConfigDeployed')).toHaveLength(2);
     expect(visited.filter((s) => s === 'ResumeSpinnaker')).toHaveLength(3);
     expect(visited.indexOf('CheckSpinnakerRollout')).toBeGreaterThan(visited.lastIndexOf('ResumeSpinnaker'));
+  });
+
+  it('spin-redis that cannot be scaled down after Spinnaker moved is reported with the success, not rolled back; a config revert still rolls back', async () => {
+    const refused = await run({ failures: { scaleDownSpinRedis: [new KubernetesForbiddenError('scale refused')], disableChangeCapture: [new KubernetesForbiddenError('CONFIG refused')] } });
+    expect(refused.result.status).toBe('SUCCEEDED');
+    expect(refused.visited).not.toContain('RollbackScaleUpSpinRedis');
+    expect(refused.result.output).toMatchObject({ scaleDownError: { Error: 'KubernetesForbiddenError' }, captureRestoreError: { Error: 'KubernetesForbiddenError' } });
+    const reverted = await run({ failures: { scaleDownSpinRedis: [new SpinnakerConfigRevertedError('helm upgrade')] } });
+    expect(reverted.result.error).toBe('MigrationRolledBack');
+    expect(reverted.visited).toContain('RollbackCopyBackWrites');
   });
 
   it('a failure inside the pause resumes Spinnaker on spin-redis and ends rolled back, with nothing switched', async () => {

@@ -76,7 +76,9 @@ describe('statemachine/migrate.asl.yaml', () => {
     const phases: Record<string, string[]> = {
       CheckCleanupOnFailure: ['EnsureParameterGroup', 'EnsureSubnetGroup', 'EnsureReplicationGroup', 'DescribeReplicationGroup', 'PingRedis', 'EnableChangeCapture', 'CopyBulk', 'CatchUpLiveWrites'],
       ResumeSpinnakerOnSpinRedis: ['QuiesceSpinnaker', 'CheckSpinnakerQuiesced', 'ReconcileFinal', 'VerifyCopy'],
-      RollbackScaleUpSpinRedis: ['PatchHalyardConfig', 'HalDeployApply', 'ResumeSpinnaker', 'CheckSpinnakerRollout', 'VerifySpinRedisDrained', 'DisableChangeCapture', 'ScaleDownSpinRedis'],
+      RollbackScaleUpSpinRedis: ['PatchHalyardConfig', 'HalDeployApply', 'ResumeSpinnaker', 'CheckSpinnakerRollout', 'VerifySpinRedisDrained', 'ScaleDownSpinRedis'],
+      // Spinnaker has moved and nothing uses spin-redis: reported with the success, not rolled back.
+      ScaleDownSpinRedis: ['DisableChangeCapture'],
     };
     for (const [next, names] of Object.entries(phases)) for (const name of names) expect({ name, next: raw.States[name]?.Catch?.[0]?.Next }).toEqual({ name, next });
   });
