@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import { runMigration, type ExecutionResult, type HistoryEvent, type TaskHandler } from './runner.js';
 import { startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
 import { InjectedFaultError } from './faults.js';
+import { loadDefinition } from '../statemachine/load.js';
 import { type AppParity, COPIES, dumpFits, EXPANSION, historyParity } from './rdb-seed.js';
 import { type AppHistory, type OrcaHistory, orcaHistory } from '../lib/spinnaker/audit.js';
 
@@ -119,6 +120,14 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     process.stderr.write(`--flavor: the sandbox installs halyard, halyard-ha, operator, helm-stable or helm-opsmx (got ${flavor})\n`);
     return 2;
   }
+  const failAt = values['fail-at'];
+  if (failAt !== undefined) {
+    const tasks = loadDefinition().tasks.map((t) => t.stateName);
+    if (!tasks.includes(failAt)) {
+      process.stderr.write(`--fail-at: ${failAt} is not a Task state of statemachine/migrate.asl.yaml; one of: ${[...new Set(tasks)].join(', ')}\n`);
+      return 2;
+    }
+  }
   if (values.rdb !== undefined) {
     if (values.keys !== undefined) {
       process.stderr.write('--rdb and --keys: the dump is the data; give one or the other\n');
@@ -150,12 +159,12 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
   };
   try {
     out.line(`  spin-redis ${world.endpoints.sourceRedis}  ElastiCache API ${world.endpoints.elasticache}  Kubernetes API ${world.endpoints.kubernetes}`);
-    const failAt = values['fail-at'];
+    const injected = { count: 0 };
     const result = await runMigration(world.input, {
       executionName: `rehearsal-${Date.now()}`,
       waitMs: 200,
       retryMs: 100,
-      wrapTask: failAt ? injectFailure(failAt) : undefined,
+      wrapTask: failAt ? injectFailure(failAt, injected) : undefined,
       onExecutionStatus: (arn, status) => world.setExecutionStatus(arn, status),
       onEvent: (event) => out.event(event, world),
     });
@@ -167,13 +176,17 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
       const { handler: healthCheck } = await import('../handlers/health-check.js');
       report.health = await healthCheck(world.input);
     }
-    printSummary(out, report, failAt);
+    printSummary(out, report, failAt && injected.count > 0 ? failAt : undefined);
     if (values.report) {
       writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
       out.line(`Report written to ${values.report}`);
     }
     const invariantsHold = Object.values(report.invariants).every(Boolean);
-    exitCode = invariantsHold && (failAt ? report.status === 'FAILED' : report.status === 'SUCCEEDED') ? 0 : 1;
+    // With --fail-at: the fault must have been injected (the state ran), and the run must end as the workflow means it to: rolled back or
+    // failed before the cutover, or, for a step after Spinnaker moved (DisableChangeCapture, ScaleDownSpinRedis), succeeded with it reported.
+    const fine = failAt ? injected.count > 0 && (report.status === 'FAILED' || report.status === 'SUCCEEDED') : report.status === 'SUCCEEDED';
+    if (failAt && injected.count === 0) out.line(`  --fail-at ${failAt}: that state never ran in this execution, so no fault was injected`);
+    exitCode = invariantsHold && fine ? 0 : 1;
     if (values.keep) {
       printKeepHelp(out, world);
       await new Promise<void>((resolve) => {
@@ -227,10 +240,11 @@ export function cutoverFigures(output: unknown): CutoverFigures | undefined {
   return figures;
 }
 
-function injectFailure(stateName: string) {
+function injectFailure(stateName: string, injected: { count: number }) {
   return (name: string, handler: TaskHandler): TaskHandler =>
     name === stateName
       ? async () => {
+          injected.count++;
           throw new InjectedFaultError(`fault injected at ${stateName} by --fail-at`);
         }
       : handler;
@@ -455,13 +469,16 @@ class Progress {
     } else if (event.type === 'StateCaught') {
       this.stopTicker();
       this.caught.add(event.state);
-      const path = /^(PatchHalyardConfig|HalDeployApply|ResumeSpinnaker|CheckSpinnakerRollout|VerifySpinRedisDrained|DisableChangeCapture|ScaleDownSpinRedis)$/.test(event.state)
-        ? ': rolling back (Spinnaker may have written to ElastiCache: quiesce, copy back, restore)'
-        : /^(QuiesceSpinnaker|CheckSpinnakerQuiesced|ReconcileFinal|VerifyCopy)$/.test(event.state)
-          ? ': nothing switched; resuming Spinnaker on spin-redis'
-          : /^(Ensure|Describe|Ping|CopyBulk|EnableChange|CatchUpLiveWrites)/.test(event.state)
-            ? ': Spinnaker was not touched; stopping'
-            : '';
+      const moved = /^(DisableChangeCapture|ScaleDownSpinRedis)$/.test(event.state) && event.error !== 'SpinnakerConfigRevertedError';
+      const path = moved
+        ? ': reported with the success (Spinnaker already runs on ElastiCache and nothing uses spin-redis; the summary says what to do by hand)'
+        : /^(PatchHalyardConfig|HalDeployApply|ResumeSpinnaker|CheckSpinnakerRollout|VerifySpinRedisDrained|DisableChangeCapture|ScaleDownSpinRedis)$/.test(event.state)
+          ? ': rolling back (Spinnaker may have written to ElastiCache: quiesce, copy back, restore)'
+          : /^(QuiesceSpinnaker|CheckSpinnakerQuiesced|ReconcileFinal|VerifyCopy)$/.test(event.state)
+            ? ': nothing switched; resuming Spinnaker on spin-redis'
+            : /^(Ensure|Describe|Ping|CopyBulk|EnableChange|CatchUpLiveWrites)/.test(event.state)
+              ? ': Spinnaker was not touched; stopping'
+              : '';
       this.line(`✖ ${event.state} failed${path}`);
     } else if (event.type === 'StateFailed' && event.stateType === 'Task') {
       const text = readableCause(event.cause ?? '').slice(0, 200);
