@@ -849,7 +849,19 @@ export async function runCase(
               world.kubernetes.store.list('Deployment', 'spinnaker').every((d) => !d.metadata.annotations?.['spin-elasticache.io/quiesced-replicas']),
           }),
       noSecretInOutput: world.secrets.every(
-        (s) => !JSON.stringify([result.output, result.history, result.cause, snapshot.configMap, snapshot.configMapAnnotations, snapshot.spinnakerService, world.sns.messages, logs]).includes(s),
+        (s) =>
+          !JSON.stringify([
+            result.output,
+            result.history,
+            result.cause,
+            snapshot.configMap,
+            snapshot.configMapAnnotations,
+            snapshot.spinnakerService,
+            snapshot.halyard,
+            snapshot.helm,
+            world.sns.messages,
+            logs,
+          ]).includes(s),
       ),
       ...(actual === 'rollback failed' ? {} : { lockReleased: !holderAnnotations['spin-elasticache.io/lock'] }),
       ...snapshot.invariants,
