@@ -143,14 +143,18 @@ export async function applyHelmChange(
   for (const name of [maps.serviceSettings, maps.profiles]) {
     const cm = change.configMaps[name]!;
     const data = { ...(cm.data ?? {}) };
+    // Against the backup, not this read: a retry after a partial write must still record every key we changed.
+    const original = backupOf(cm) ?? cm.data ?? {};
     const mine: Record<string, string> = {};
+    let differs = false;
     for (const { key, path } of managedFiles(halyardConfig)) {
       if (holderOf(maps, path) !== name || change.after[key] === undefined) continue;
       data[key] = change.after[key]!;
-      if (change.after[key] !== change.before[key]) mine[key] = sha256(change.after[key]!);
+      if (change.after[key] !== original[key]) mine[key] = sha256(change.after[key]!);
+      if (change.after[key] !== change.before[key]) differs = true;
     }
     written[name] = mine;
-    if (Object.keys(mine).length === 0) continue;
+    if (!differs) continue;
     const updated = await api.replaceConfigMap(config.spinnaker.namespace, { ...cm, data });
     if (name === maps.serviceSettings) resourceVersion = updated.metadata?.resourceVersion ?? '';
   }

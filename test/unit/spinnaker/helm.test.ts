@@ -167,6 +167,18 @@ describe('the Helm flavour (stable/spinnaker and OpsMx spinnaker-helm ConfigMaps
     expect(chart.pod.get(`${HAL}/service-settings/redis.yml`)).toBe(RENDERED[SS]!['redis.yml']);
   });
 
+  it('records every key it changed even when a retry finds part of the patch already written', async () => {
+    const chart = new FakeChart();
+    await flavor.acquire(chart.api(), config, ME, status);
+    const first = await flavor.apply(chart.api(), config, ME, target);
+    // The step is retried after both writes (e.g. the Lambda timed out while syncing the pod): nothing left to write.
+    const retry = await flavor.apply(chart.api(), config, ME, target);
+    expect(retry.helm!.written).toEqual(first.helm!.written);
+    expect(Object.keys(retry.helm!.written[SS]!)).toEqual(['redis.yml']);
+    chart.helmUpgrade();
+    await expect(flavor.assertChangeHolds!(chart.api(), config, retry)).rejects.toMatchObject({ name: 'SpinnakerConfigRevertedError' });
+  });
+
   it('releases the lock and both backups', async () => {
     const { chart } = await patched();
     await expect(flavor.release(chart.api(), config, ME)).resolves.toEqual({ released: true });
