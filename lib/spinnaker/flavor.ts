@@ -23,7 +23,19 @@ import { type RedisTarget, redisTarget } from '../halyard/patch.js';
 import type { ClusterApi } from '../kubernetes/api.js';
 import { type AcquireResult, acquireLock, releaseLock } from '../kubernetes/lock.js';
 import { type GitOpsManagement, gitOpsManagement } from './gitops.js';
-import { acquireHelmLock, applyHelmChange, assertHelmChangeHolds, chartValues, type HelmPatchRef, helmNotes, planHelmChange, releaseHelmLock, resolveHelm, restoreHelmConfig } from './helm.js';
+import {
+  acquireHelmLock,
+  applyHelmChange,
+  assertHelmChangeHolds,
+  chartValues,
+  type HelmPatchRef,
+  helmNotes,
+  planHelmChange,
+  preflightHelm,
+  releaseHelmLock,
+  resolveHelm,
+  restoreHelmConfig,
+} from './helm.js';
 import {
   acquireOperatorLock,
   applyOperatorChange,
@@ -243,6 +255,8 @@ function helmFlavor(flavor: 'helm-stable' | 'helm-opsmx'): SpinnakerConfigFlavor
       return { restored: result.restored, podFilesWritten: result.podFilesWritten, ...(result.keptFromHelmUpgrade.length ? { keptFromHelmUpgrade: result.keptFromHelmUpgrade } : {}) };
     },
     assertChangeHolds: (api, config, patched) => assertHelmChangeHolds(api, config, patched?.helm),
+    // An explicit spinRedis.url (an external Redis, chart value redis.enabled false) needs no StatefulSet.
+    preflight: (api, config) => (config.spinnaker.spinRedis.url && !config.spinnaker.spinRedis.statefulSet ? Promise.resolve() : preflightHelm(api, config)),
     halyardConfig: async (api, config) => (await resolveHelm(api, config)).halyardConfig,
     acquire: (api, config, executionArn, executionStatus) => acquireHelmLock(api, config, executionArn, executionStatus),
     release: (api, config, executionArn) => releaseHelmLock(api, config, executionArn),

@@ -31,7 +31,7 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { ExecutionStatus } from '../aws/executions.js';
 import type { MigrationConfig } from '../config/schema.js';
-import { HalyardPodNotFoundError, KubernetesRequestError, SpinnakerConfigRevertedError } from '../errors.js';
+import { HalyardPodNotFoundError, InputValidationError, KubernetesRequestError, SpinnakerConfigRevertedError } from '../errors.js';
 import { redactOutput } from '../halyard/deploy.js';
 import { managedFiles, syncPodFiles } from '../halyard/files.js';
 import { changedKeys, diffFiles, type HalyardFileSet, patchHalyardFiles, profileKey, REDIS_CLIENT_SERVICES, type RedisTarget } from '../halyard/patch.js';
@@ -283,6 +283,34 @@ export async function releaseHelmLock(
     await api.replaceConfigMap(config.spinnaker.namespace, { ...cm, metadata: { ...cm.metadata, annotations } });
   }
   return result;
+}
+
+/**
+ * Before anything is created: on a chart install spin-redis is the Bitnami StatefulSet
+ * `<release>-redis-master` with a password, not Halyard's `spin-redis` Deployment. An input that
+ * still says the latter would fail at the copy, after the group was created: refused here with
+ * the values to set (the release from the Halyard pod's `release` label).
+ */
+export async function preflightHelm(api: Pick<ClusterApi, 'listPods'>, config: MigrationConfig): Promise<void> {
+  const { spinRedis, namespace } = config.spinnaker;
+  if (spinRedis.statefulSet && spinRedis.passwordSecret) return;
+  const pods = await api.listPods(namespace, CHART_HALYARD_SELECTOR);
+  const release = pods.map((p) => p.metadata?.labels?.release).find(Boolean) ?? '<release>';
+  const issues = [
+    ...(spinRedis.statefulSet
+      ? []
+      : [
+          {
+            path: 'spinnaker.spinRedis.statefulSet',
+            message: `a Helm install runs spin-redis as the Bitnami StatefulSet ${release}-redis-master: set it (unless redis.enabled is false in the chart values: then migrate from that external Redis with spinRedis.url)`,
+          },
+        ]),
+    ...(spinRedis.passwordSecret ? [] : [{ path: 'spinnaker.spinRedis.passwordSecret', message: `the Bitnami Redis has a password: set { "name": "${release}-redis", "key": "redis-password" }` }]),
+  ];
+  throw new InputValidationError(
+    `This is a Helm install (a Halyard pod labelled ${CHART_HALYARD_SELECTOR}). Nothing was created.\n${issues.map((i) => `- ${i.path}: ${i.message}`).join('\n')}`,
+    issues,
+  );
 }
 
 /**

@@ -196,3 +196,18 @@ describe('the Helm flavour (stable/spinnaker and OpsMx spinnaker-helm ConfigMaps
     expect(values.halyard.additionalProfileConfigMaps.data['gate-local.yml']).toEqual({ redis: { connection: REF, configuration: { secure: true } } });
   });
 });
+
+describe('the Helm pre-flight', () => {
+  it('refuses, before anything is created, an input that still names the Halyard spin-redis Deployment, with the values to set', async () => {
+    const plain = parseMigrationInput({ cluster: { name: 'prod', region: 'us-east-1' }, spinnaker: { flavor: 'helm-opsmx' }, target: { replicationGroupId: 'spin' } });
+    const error = await spinnakerConfigFlavor('helm-opsmx').preflight!(new FakeChart().api(), plain).then(
+      () => undefined,
+      (e: unknown) => e as { name: string; message: string; issues: { path: string }[] },
+    );
+    expect(error?.name).toBe('InputValidationError');
+    expect(error?.message).toContain('spinnaker-redis-master');
+    expect(error?.message).toContain('"name": "spinnaker-redis", "key": "redis-password"');
+    expect(error?.issues.map((i) => i.path)).toEqual(['spinnaker.spinRedis.statefulSet', 'spinnaker.spinRedis.passwordSecret']);
+    await expect(spinnakerConfigFlavor('helm-opsmx').preflight!(new FakeChart().api(), config)).resolves.toBeUndefined();
+  });
+});
