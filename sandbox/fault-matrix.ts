@@ -184,6 +184,20 @@ export const CASES: Case[] = [
   },
   { name: 'helm-opsmx: no AUTH token', expected: 'succeeded', world: { flavor: 'helm-opsmx', auth: false } },
   {
+    name: "helm-stable: hal deploy apply exits 1: rolled back, both of the chart's ConfigMaps and the Halyard pod's files restored byte for byte",
+    expected: 'rolled back',
+    world: { flavor: 'helm-stable', spinnakerFaults: { halFailures: 1 } },
+    check: (w) => ({
+      halyardPodFilesRestored: [...w.spinnaker.halyardFiles]
+        .filter(([path]) => /\/(service-settings|profiles)\//.test(path))
+        .every(([path, content]) => {
+          const [, dir, key] = /\/(service-settings|profiles)\/(.+)$/.exec(path)!;
+          const rendered = w.spinnaker.chartRendered()!;
+          return content === rendered[dir === 'profiles' ? PROFILES : SERVICE_SETTINGS]?.[key!];
+        }),
+    }),
+  },
+  {
     name: 'helm-stable: a helm upgrade during the migration (the hook re-runs hal deploy apply on a restarted Halyard): noticed, rolled back',
     expected: 'rolled back',
     world: { flavor: 'helm-stable' },
