@@ -22,7 +22,7 @@ import { runMigration, type ExecutionResult, type RunOptions, type TaskHandler }
 import { INITIAL_FILES } from './spinnaker/index.js';
 import { InjectedFaultError } from './faults.js';
 import { configHash } from './spinnaker/operator.js';
-import { PROFILES, SERVICE_SETTINGS } from './spinnaker/helm.js';
+import { HALYARD_POD, PROFILES, SERVICE_SETTINGS } from './spinnaker/helm.js';
 import { startWorld, SANDBOX_GROUP_ID, type SandboxWorld, type WorldOptions, type WorldSnapshot } from './world.js';
 import { createSandboxPki } from './pki.js';
 import { join } from 'node:path';
@@ -246,6 +246,31 @@ export const CASES: Case[] = [
       refusedWithSpinnakerConfigGitOpsManagedError: result.error === 'SpinnakerConfigGitOpsManagedError',
       chartValuesPrinted: /additionalServiceSettings/.test(result.cause ?? '') && /skipLifeCycleManagement: true/.test(result.cause ?? ''),
       nothingCreated: w.elastiCache.groupIds().length === 0 && !w.secretsManager.secret('spin-elasticache/spinnaker-redis/redis-url'),
+    }),
+  },
+  {
+    name: 'helm-opsmx: GitOps mode (the Halyard pod clones ~/.hal from git) refused: nothing created',
+    expected: 'failed before cutover',
+    world: { flavor: 'helm-opsmx' },
+    prepare: (w) => {
+      // OpsMx/spinnaker-helm templates/statefulsets/halyard.yaml with halyard.gitops.enabled, repo type git.
+      const pod = w.kubernetes.store.get('Pod', 'spinnaker', HALYARD_POD)!;
+      const spec = pod.spec as { initContainers?: unknown[] };
+      w.kubernetes.store.update({
+        ...pod,
+        spec: {
+          ...spec,
+          initContainers: [
+            { name: 'create-halyard-local', env: [{ name: 'GIT_CLONE_PARAM', valueFrom: { secretKeyRef: { name: 'opsmx-gitops-auth', key: 'gitcloneparam' } } }] },
+            { name: 'halyardconfig-update' },
+          ],
+        },
+      });
+    },
+    check: (w, result) => ({
+      refusedWithSpinnakerConfigGitOpsManagedError: result.error === 'SpinnakerConfigGitOpsManagedError',
+      namesOpsMxGitOps: /OpsMx Halyard GitOps/.test(result.cause ?? ''),
+      nothingCreated: w.elastiCache.groupIds().length === 0,
     }),
   },
   {

@@ -28,6 +28,7 @@ import {
   applyHelmChange,
   assertHelmChangeHolds,
   chartValues,
+  halyardGitOps,
   type HelmPatchRef,
   helmNotes,
   planHelmChange,
@@ -241,7 +242,11 @@ function helmFlavor(flavor: 'helm-stable' | 'helm-opsmx'): SpinnakerConfigFlavor
         changedKeys: change.changedKeys,
         diff: change.diff,
         notes: helmNotes(flavor, values),
-        gitOps: [...gitOpsManagement(change.configMaps[change.maps.serviceSettings]?.metadata), ...gitOpsManagement(change.configMaps[change.maps.profiles]?.metadata)],
+        gitOps: [
+          ...gitOpsManagement(change.configMaps[change.maps.serviceSettings]?.metadata),
+          ...gitOpsManagement(change.configMaps[change.maps.profiles]?.metadata),
+          ...(await halyardGitOps(api, change.halyardConfig)),
+        ],
         // Under GitOps the chart values are what the repository holds.
         toCommit: () => `# merge into the chart values of the release (helm upgrade), not into the rendered ConfigMaps\n${values}`,
       };
@@ -261,9 +266,10 @@ function helmFlavor(flavor: 'helm-stable' | 'helm-opsmx'): SpinnakerConfigFlavor
     acquire: (api, config, executionArn, executionStatus) => acquireHelmLock(api, config, executionArn, executionStatus),
     release: (api, config, executionArn) => releaseHelmLock(api, config, executionArn),
     async gitOps(api, config) {
-      const { maps } = await resolveHelm(api, config);
+      const { maps, halyardConfig } = await resolveHelm(api, config);
       const found: GitOpsManagement[] = [];
       for (const name of [maps.serviceSettings, maps.profiles]) found.push(...gitOpsManagement((await api.readConfigMap(config.spinnaker.namespace, name)).metadata));
+      found.push(...(await halyardGitOps(api, halyardConfig)));
       return { holder: holder(config, maps), found };
     },
   };

@@ -35,8 +35,9 @@ import { HalyardPodNotFoundError, InputValidationError, KubernetesRequestError, 
 import { redactOutput } from '../halyard/deploy.js';
 import { managedFiles, syncPodFiles } from '../halyard/files.js';
 import { changedKeys, diffFiles, type HalyardFileSet, patchHalyardFiles, profileKey, REDIS_CLIENT_SERVICES, type RedisTarget } from '../halyard/patch.js';
-import type { ClusterApi, ConfigMap } from '../kubernetes/api.js';
+import type { ClusterApi, ConfigMap, Pod } from '../kubernetes/api.js';
 import { type AcquireResult, acquireLock, assertLockOwner, BACKUP_ANNOTATION, backupOf, releaseLock } from '../kubernetes/lock.js';
+import type { GitOpsManagement } from './gitops.js';
 
 /** The Halyard pod's label in both charts (templates/statefulsets/halyard.yaml). */
 export const CHART_HALYARD_SELECTOR = 'component=halyard';
@@ -283,6 +284,34 @@ export async function releaseHelmLock(
     await api.replaceConfigMap(config.spinnaker.namespace, { ...cm, metadata: { ...cm.metadata, annotations } });
   }
   return result;
+}
+
+/**
+ * OpsMx's GitOps mode (`halyard.gitops.enabled`, OpsMx/spinnaker-helm
+ * templates/statefulsets/halyard.yaml and configmap/halyard-init-script.yaml): the init container
+ * `create-halyard-local` wipes ~/.hal and clones it from git (env GIT_CLONE_PARAM) or copies it
+ * from S3 (env S3_BUCKET), an init container `halyardconfig-update` follows, and the Halyard
+ * container's postStart runs `hal deploy apply`. The ConfigMaps are then not the source: a
+ * change made in the cluster is gone at the next Halyard start, and deployed by it.
+ */
+export function opsmxGitOpsMode(pod: Pod): GitOpsManagement | undefined {
+  const markers: string[] = [];
+  for (const c of pod.spec?.initContainers ?? []) {
+    if (c.name === 'halyardconfig-update') markers.push('init container halyardconfig-update');
+    for (const e of c.env ?? []) if (e.name === 'GIT_CLONE_PARAM' || e.name === 'S3_BUCKET') markers.push(`init container ${c.name} env ${e.name}`);
+  }
+  const postStart = pod.spec?.containers.find((c) => c.name === 'halyard')?.lifecycle?.postStart?.exec?.command?.join(' ') ?? '';
+  if (/hal deploy apply/.test(postStart)) markers.push('halyard postStart runs hal deploy apply');
+  return markers.length > 0 ? { tool: 'OpsMx Halyard GitOps', markers } : undefined;
+}
+
+/** OpsMx's GitOps mode, read from the chart's Halyard pod(s). */
+export async function halyardGitOps(api: Pick<ClusterApi, 'listPods'>, halyardConfig: MigrationConfig): Promise<GitOpsManagement[]> {
+  const pods = await api.listPods(halyardConfig.spinnaker.namespace, halyardConfig.spinnaker.halyard.podSelector);
+  return pods
+    .map(opsmxGitOpsMode)
+    .filter((g): g is GitOpsManagement => g !== undefined)
+    .slice(0, 1);
 }
 
 /**

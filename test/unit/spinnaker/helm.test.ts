@@ -12,7 +12,7 @@ import { redisTarget } from '../../../lib/halyard/patch.js';
 import type { ClusterApi, ConfigMap } from '../../../lib/kubernetes/api.js';
 import { BACKUP_ANNOTATION, LOCK_ANNOTATION } from '../../../lib/kubernetes/lock.js';
 import { spinnakerConfigFlavor } from '../../../lib/spinnaker/flavor.js';
-import { chartValues } from '../../../lib/spinnaker/helm.js';
+import { chartValues, opsmxGitOpsMode } from '../../../lib/spinnaker/helm.js';
 import { mapKubernetesError } from '../../../lib/kubernetes/errors.js';
 
 const ME = 'arn:aws:states:us-east-1:1:execution:sm:me';
@@ -209,5 +209,22 @@ describe('the Helm pre-flight', () => {
     expect(error?.message).toContain('"name": "spinnaker-redis", "key": "redis-password"');
     expect(error?.issues.map((i) => i.path)).toEqual(['spinnaker.spinRedis.statefulSet', 'spinnaker.spinRedis.passwordSecret']);
     await expect(spinnakerConfigFlavor('helm-opsmx').preflight!(new FakeChart().api(), config)).resolves.toBeUndefined();
+  });
+});
+
+describe("OpsMx's GitOps mode", () => {
+  it('is read from the Halyard pod (init containers from git or S3, hal deploy apply at start), and a plain chart pod is not', () => {
+    expect(
+      opsmxGitOpsMode({
+        spec: {
+          initContainers: [{ name: 'create-halyard-local', env: [{ name: 'GIT_CLONE_PARAM', valueFrom: {} }] }, { name: 'halyardconfig-update' }],
+          containers: [{ name: 'halyard', lifecycle: { postStart: { exec: { command: ['/bin/sh', '-c', 'until curl http://localhost:8064/health; do sleep 10 ;done;hal deploy apply'] } } } }],
+        },
+      }),
+    ).toEqual({
+      tool: 'OpsMx Halyard GitOps',
+      markers: ['init container create-halyard-local env GIT_CLONE_PARAM', 'init container halyardconfig-update', 'halyard postStart runs hal deploy apply'],
+    });
+    expect(opsmxGitOpsMode({ spec: { initContainers: [{ name: 'create-halyard-local' }], containers: [{ name: 'halyard' }] } })).toBeUndefined();
   });
 });
