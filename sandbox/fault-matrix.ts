@@ -22,7 +22,7 @@ import { runMigration, type ExecutionResult, type RunOptions, type TaskHandler }
 import { INITIAL_FILES } from './spinnaker/index.js';
 import { InjectedFaultError } from './faults.js';
 import { configHash } from './spinnaker/operator.js';
-import { PROFILES, SERVICE_SETTINGS } from './spinnaker/helm.js';
+import { HALYARD_POD, PROFILES, SERVICE_SETTINGS } from './spinnaker/helm.js';
 import { startWorld, SANDBOX_GROUP_ID, type SandboxWorld, type WorldOptions, type WorldSnapshot } from './world.js';
 import { createSandboxPki } from './pki.js';
 import { join } from 'node:path';
@@ -184,6 +184,20 @@ export const CASES: Case[] = [
   },
   { name: 'helm-opsmx: no AUTH token', expected: 'succeeded', world: { flavor: 'helm-opsmx', auth: false } },
   {
+    name: "helm-stable: hal deploy apply exits 1: rolled back, both of the chart's ConfigMaps and the Halyard pod's files restored byte for byte",
+    expected: 'rolled back',
+    world: { flavor: 'helm-stable', spinnakerFaults: { halFailures: 1 } },
+    check: (w) => ({
+      halyardPodFilesRestored: [...w.spinnaker.halyardFiles]
+        .filter(([path]) => /\/(service-settings|profiles)\//.test(path))
+        .every(([path, content]) => {
+          const [, dir, key] = /\/(service-settings|profiles)\/(.+)$/.exec(path)!;
+          const rendered = w.spinnaker.chartRendered()!;
+          return content === rendered[dir === 'profiles' ? PROFILES : SERVICE_SETTINGS]?.[key!];
+        }),
+    }),
+  },
+  {
     name: 'helm-stable: a helm upgrade during the migration (the hook re-runs hal deploy apply on a restarted Halyard): noticed, rolled back',
     expected: 'rolled back',
     world: { flavor: 'helm-stable' },
@@ -232,6 +246,31 @@ export const CASES: Case[] = [
       refusedWithSpinnakerConfigGitOpsManagedError: result.error === 'SpinnakerConfigGitOpsManagedError',
       chartValuesPrinted: /additionalServiceSettings/.test(result.cause ?? '') && /skipLifeCycleManagement: true/.test(result.cause ?? ''),
       nothingCreated: w.elastiCache.groupIds().length === 0 && !w.secretsManager.secret('spin-elasticache/spinnaker-redis/redis-url'),
+    }),
+  },
+  {
+    name: 'helm-opsmx: GitOps mode (the Halyard pod clones ~/.hal from git) refused: nothing created',
+    expected: 'failed before cutover',
+    world: { flavor: 'helm-opsmx' },
+    prepare: (w) => {
+      // OpsMx/spinnaker-helm templates/statefulsets/halyard.yaml with halyard.gitops.enabled, repo type git.
+      const pod = w.kubernetes.store.get('Pod', 'spinnaker', HALYARD_POD)!;
+      const spec = pod.spec as { initContainers?: unknown[] };
+      w.kubernetes.store.update({
+        ...pod,
+        spec: {
+          ...spec,
+          initContainers: [
+            { name: 'create-halyard-local', env: [{ name: 'GIT_CLONE_PARAM', valueFrom: { secretKeyRef: { name: 'opsmx-gitops-auth', key: 'gitcloneparam' } } }] },
+            { name: 'halyardconfig-update' },
+          ],
+        },
+      });
+    },
+    check: (w, result) => ({
+      refusedWithSpinnakerConfigGitOpsManagedError: result.error === 'SpinnakerConfigGitOpsManagedError',
+      namesOpsMxGitOps: /OpsMx Halyard GitOps/.test(result.cause ?? ''),
+      nothingCreated: w.elastiCache.groupIds().length === 0,
     }),
   },
   {
@@ -849,7 +888,19 @@ export async function runCase(
               world.kubernetes.store.list('Deployment', 'spinnaker').every((d) => !d.metadata.annotations?.['spin-elasticache.io/quiesced-replicas']),
           }),
       noSecretInOutput: world.secrets.every(
-        (s) => !JSON.stringify([result.output, result.history, result.cause, snapshot.configMap, snapshot.configMapAnnotations, snapshot.spinnakerService, world.sns.messages, logs]).includes(s),
+        (s) =>
+          !JSON.stringify([
+            result.output,
+            result.history,
+            result.cause,
+            snapshot.configMap,
+            snapshot.configMapAnnotations,
+            snapshot.spinnakerService,
+            snapshot.halyard,
+            snapshot.helm,
+            world.sns.messages,
+            logs,
+          ]).includes(s),
       ),
       ...(actual === 'rollback failed' ? {} : { lockReleased: !holderAnnotations['spin-elasticache.io/lock'] }),
       ...snapshot.invariants,

@@ -23,7 +23,20 @@ import { type RedisTarget, redisTarget } from '../halyard/patch.js';
 import type { ClusterApi } from '../kubernetes/api.js';
 import { type AcquireResult, acquireLock, releaseLock } from '../kubernetes/lock.js';
 import { type GitOpsManagement, gitOpsManagement } from './gitops.js';
-import { acquireHelmLock, applyHelmChange, assertHelmChangeHolds, chartValues, type HelmPatchRef, helmNotes, planHelmChange, releaseHelmLock, resolveHelm, restoreHelmConfig } from './helm.js';
+import {
+  acquireHelmLock,
+  applyHelmChange,
+  assertHelmChangeHolds,
+  chartValues,
+  halyardGitOps,
+  type HelmPatchRef,
+  helmNotes,
+  planHelmChange,
+  preflightHelm,
+  releaseHelmLock,
+  resolveHelm,
+  restoreHelmConfig,
+} from './helm.js';
 import {
   acquireOperatorLock,
   applyOperatorChange,
@@ -229,7 +242,11 @@ function helmFlavor(flavor: 'helm-stable' | 'helm-opsmx'): SpinnakerConfigFlavor
         changedKeys: change.changedKeys,
         diff: change.diff,
         notes: helmNotes(flavor, values),
-        gitOps: [...gitOpsManagement(change.configMaps[change.maps.serviceSettings]?.metadata), ...gitOpsManagement(change.configMaps[change.maps.profiles]?.metadata)],
+        gitOps: [
+          ...gitOpsManagement(change.configMaps[change.maps.serviceSettings]?.metadata),
+          ...gitOpsManagement(change.configMaps[change.maps.profiles]?.metadata),
+          ...(await halyardGitOps(api, change.halyardConfig)),
+        ],
         // Under GitOps the chart values are what the repository holds.
         toCommit: () => `# merge into the chart values of the release (helm upgrade), not into the rendered ConfigMaps\n${values}`,
       };
@@ -243,13 +260,16 @@ function helmFlavor(flavor: 'helm-stable' | 'helm-opsmx'): SpinnakerConfigFlavor
       return { restored: result.restored, podFilesWritten: result.podFilesWritten, ...(result.keptFromHelmUpgrade.length ? { keptFromHelmUpgrade: result.keptFromHelmUpgrade } : {}) };
     },
     assertChangeHolds: (api, config, patched) => assertHelmChangeHolds(api, config, patched?.helm),
+    // An explicit spinRedis.url (an external Redis, chart value redis.enabled false) needs no StatefulSet.
+    preflight: (api, config) => (config.spinnaker.spinRedis.url && !config.spinnaker.spinRedis.statefulSet ? Promise.resolve() : preflightHelm(api, config)),
     halyardConfig: async (api, config) => (await resolveHelm(api, config)).halyardConfig,
     acquire: (api, config, executionArn, executionStatus) => acquireHelmLock(api, config, executionArn, executionStatus),
     release: (api, config, executionArn) => releaseHelmLock(api, config, executionArn),
     async gitOps(api, config) {
-      const { maps } = await resolveHelm(api, config);
+      const { maps, halyardConfig } = await resolveHelm(api, config);
       const found: GitOpsManagement[] = [];
       for (const name of [maps.serviceSettings, maps.profiles]) found.push(...gitOpsManagement((await api.readConfigMap(config.spinnaker.namespace, name)).metadata));
+      found.push(...(await halyardGitOps(api, halyardConfig)));
       return { holder: holder(config, maps), found };
     },
   };

@@ -22,7 +22,8 @@ export interface ObjectMeta {
 }
 
 export interface GitOpsManagement {
-  tool: 'Argo CD' | 'Flux';
+  /** `OpsMx Halyard GitOps`: the OpsMx chart's `halyard.gitops.enabled`, where the Halyard pod takes ~/.hal from git or S3 (lib/spinnaker/helm.ts). */
+  tool: 'Argo CD' | 'Flux' | 'OpsMx Halyard GitOps';
   /** The label, annotation or manager found, as `label key=value`. */
   markers: string[];
 }

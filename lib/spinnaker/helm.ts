@@ -31,12 +31,13 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { ExecutionStatus } from '../aws/executions.js';
 import type { MigrationConfig } from '../config/schema.js';
-import { HalyardPodNotFoundError, KubernetesRequestError, SpinnakerConfigRevertedError } from '../errors.js';
+import { HalyardPodNotFoundError, InputValidationError, KubernetesRequestError, SpinnakerConfigRevertedError } from '../errors.js';
 import { redactOutput } from '../halyard/deploy.js';
 import { managedFiles, syncPodFiles } from '../halyard/files.js';
 import { changedKeys, diffFiles, type HalyardFileSet, patchHalyardFiles, profileKey, REDIS_CLIENT_SERVICES, type RedisTarget } from '../halyard/patch.js';
-import type { ClusterApi, ConfigMap } from '../kubernetes/api.js';
+import type { ClusterApi, ConfigMap, Pod } from '../kubernetes/api.js';
 import { type AcquireResult, acquireLock, assertLockOwner, BACKUP_ANNOTATION, backupOf, releaseLock } from '../kubernetes/lock.js';
+import type { GitOpsManagement } from './gitops.js';
 
 /** The Halyard pod's label in both charts (templates/statefulsets/halyard.yaml). */
 export const CHART_HALYARD_SELECTOR = 'component=halyard';
@@ -143,14 +144,18 @@ export async function applyHelmChange(
   for (const name of [maps.serviceSettings, maps.profiles]) {
     const cm = change.configMaps[name]!;
     const data = { ...(cm.data ?? {}) };
+    // Against the backup, not this read: a retry after a partial write must still record every key we changed.
+    const original = backupOf(cm) ?? cm.data ?? {};
     const mine: Record<string, string> = {};
+    let differs = false;
     for (const { key, path } of managedFiles(halyardConfig)) {
       if (holderOf(maps, path) !== name || change.after[key] === undefined) continue;
       data[key] = change.after[key]!;
-      if (change.after[key] !== change.before[key]) mine[key] = sha256(change.after[key]!);
+      if (change.after[key] !== original[key]) mine[key] = sha256(change.after[key]!);
+      if (change.after[key] !== change.before[key]) differs = true;
     }
     written[name] = mine;
-    if (Object.keys(mine).length === 0) continue;
+    if (!differs) continue;
     const updated = await api.replaceConfigMap(config.spinnaker.namespace, { ...cm, data });
     if (name === maps.serviceSettings) resourceVersion = updated.metadata?.resourceVersion ?? '';
   }
@@ -279,6 +284,62 @@ export async function releaseHelmLock(
     await api.replaceConfigMap(config.spinnaker.namespace, { ...cm, metadata: { ...cm.metadata, annotations } });
   }
   return result;
+}
+
+/**
+ * OpsMx's GitOps mode (`halyard.gitops.enabled`, OpsMx/spinnaker-helm
+ * templates/statefulsets/halyard.yaml and configmap/halyard-init-script.yaml): the init container
+ * `create-halyard-local` wipes ~/.hal and clones it from git (env GIT_CLONE_PARAM) or copies it
+ * from S3 (env S3_BUCKET), an init container `halyardconfig-update` follows, and the Halyard
+ * container's postStart runs `hal deploy apply`. The ConfigMaps are then not the source: a
+ * change made in the cluster is gone at the next Halyard start, and deployed by it.
+ */
+export function opsmxGitOpsMode(pod: Pod): GitOpsManagement | undefined {
+  const markers: string[] = [];
+  for (const c of pod.spec?.initContainers ?? []) {
+    if (c.name === 'halyardconfig-update') markers.push('init container halyardconfig-update');
+    for (const e of c.env ?? []) if (e.name === 'GIT_CLONE_PARAM' || e.name === 'S3_BUCKET') markers.push(`init container ${c.name} env ${e.name}`);
+  }
+  const postStart = pod.spec?.containers.find((c) => c.name === 'halyard')?.lifecycle?.postStart?.exec?.command?.join(' ') ?? '';
+  if (/hal deploy apply/.test(postStart)) markers.push('halyard postStart runs hal deploy apply');
+  return markers.length > 0 ? { tool: 'OpsMx Halyard GitOps', markers } : undefined;
+}
+
+/** OpsMx's GitOps mode, read from the chart's Halyard pod(s). */
+export async function halyardGitOps(api: Pick<ClusterApi, 'listPods'>, halyardConfig: MigrationConfig): Promise<GitOpsManagement[]> {
+  const pods = await api.listPods(halyardConfig.spinnaker.namespace, halyardConfig.spinnaker.halyard.podSelector);
+  return pods
+    .map(opsmxGitOpsMode)
+    .filter((g): g is GitOpsManagement => g !== undefined)
+    .slice(0, 1);
+}
+
+/**
+ * Before anything is created: on a chart install spin-redis is the Bitnami StatefulSet
+ * `<release>-redis-master` with a password, not Halyard's `spin-redis` Deployment. An input that
+ * still says the latter would fail at the copy, after the group was created: refused here with
+ * the values to set (the release from the Halyard pod's `release` label).
+ */
+export async function preflightHelm(api: Pick<ClusterApi, 'listPods'>, config: MigrationConfig): Promise<void> {
+  const { spinRedis, namespace } = config.spinnaker;
+  if (spinRedis.statefulSet && spinRedis.passwordSecret) return;
+  const pods = await api.listPods(namespace, CHART_HALYARD_SELECTOR);
+  const release = pods.map((p) => p.metadata?.labels?.release).find(Boolean) ?? '<release>';
+  const issues = [
+    ...(spinRedis.statefulSet
+      ? []
+      : [
+          {
+            path: 'spinnaker.spinRedis.statefulSet',
+            message: `a Helm install runs spin-redis as the Bitnami StatefulSet ${release}-redis-master: set it (unless redis.enabled is false in the chart values: then migrate from that external Redis with spinRedis.url)`,
+          },
+        ]),
+    ...(spinRedis.passwordSecret ? [] : [{ path: 'spinnaker.spinRedis.passwordSecret', message: `the Bitnami Redis has a password: set { "name": "${release}-redis", "key": "redis-password" }` }]),
+  ];
+  throw new InputValidationError(
+    `This is a Helm install (a Halyard pod labelled ${CHART_HALYARD_SELECTOR}). Nothing was created.\n${issues.map((i) => `- ${i.path}: ${i.message}`).join('\n')}`,
+    issues,
+  );
 }
 
 /**

@@ -648,10 +648,12 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
       });
       const redisDeployment = store?.get(spinRedisKind, ns, spinRedisName);
       const cfg = halyard.config();
+      // Without user-info: the Helm charts' own redis.yml carries spin-redis's password in it.
+      const baseUrl = cfg.url.replace(/\/\/[^@/]*@/, '//');
       return {
         services: deploymentsNow,
         spinRedis: { replicas: (redisDeployment?.spec as { replicas?: number })?.replicas ?? 0, running: Boolean(spinRedis), url: spinRedisUrl() },
-        halyard: cfg.url !== spinRedisUrl() ? { overrideBaseUrl: cfg.url } : {},
+        halyard: baseUrl !== spinRedisUrl() ? { overrideBaseUrl: baseUrl } : {},
         orcaExecutionsWritten: orcaExecutions().size,
       };
     },

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parseMigrationInput } from '../../../lib/config/schema.js';
+import { handler as healthCheck } from '../../../handlers/health-check.js';
 import { clusterApiFor } from '../../../lib/kubernetes/default-api.js';
 import { scaleDownSpinRedis, scaleUpSpinRedis } from '../../../lib/kubernetes/scale.js';
 import { resolveSourceEndpoint } from '../../../lib/kubernetes/spin-redis.js';
@@ -112,6 +113,42 @@ describe('the helm-opsmx flavour', () => {
     expect(stdout).toMatch(/statefulset.apps\/spinnaker-redis-replicas\s+3\/3/);
     const { stdout: redisYml } = await run('kubectl', ['--kubeconfig', world.endpoints.kubeconfig, '-n', 'spinnaker', 'get', 'configmap', SERVICE_SETTINGS, '-o', 'jsonpath={.data.redis\\.yml}']);
     expect(redisYml).toMatch(/^overrideBaseUrl: rediss:\/\//);
+  });
+});
+
+describe('the health check after a Helm migration', () => {
+  let world: SandboxWorld;
+  beforeAll(async () => {
+    const run = await rehearse({ keys: 300, flavor: 'helm-stable', auth: false });
+    world = run.world;
+    expect(run.result.status).toBe('SUCCEEDED');
+  }, 120_000);
+  afterAll(async () => world?.close());
+
+  const spinnakerConfig = async () => {
+    const printed: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array) => (printed.push(String(chunk)), true)) as typeof process.stdout.write;
+    try {
+      const report = (await healthCheck(world.input)) as { findings: { check: string; status: string; detail: string }[] };
+      return { finding: report.findings.find((f) => f.check === 'spinnaker-config')!, spinRedis: report.findings.find((f) => f.check === 'spin-redis')!, printed: printed.join('') };
+    } finally {
+      process.stdout.write = write;
+    }
+  };
+
+  it("reads the chart's redis.yml (the flavour detected from the Halyard pod), then flags the revert of a helm upgrade made without the new values, without printing the Bitnami password", async () => {
+    const before = await spinnakerConfig();
+    expect(before.finding.status).toBe('ok');
+    expect(before.finding.detail).toContain(`${SERVICE_SETTINGS}/redis.yml`);
+    const hook = await world.spinnaker.helmUpgrade();
+    expect(hook.exitCode).toBe(0);
+    const after = await spinnakerConfig();
+    expect(after.finding.status).toBe('critical');
+    expect(after.finding.detail).toMatch(/points at 127\.0\.0\.1:\d+, not at spinnaker-redis: the next Halyard restart and hal deploy apply/);
+    // The upgrade also ran the Bitnami StatefulSet again.
+    expect(after.spinRedis.status).toBe('warning');
+    expect(JSON.stringify([after, before])).not.toContain(world.spinRedisEndpoint.password!);
   });
 });
 

@@ -12,7 +12,7 @@ import { redisTarget } from '../../../lib/halyard/patch.js';
 import type { ClusterApi, ConfigMap } from '../../../lib/kubernetes/api.js';
 import { BACKUP_ANNOTATION, LOCK_ANNOTATION } from '../../../lib/kubernetes/lock.js';
 import { spinnakerConfigFlavor } from '../../../lib/spinnaker/flavor.js';
-import { chartValues } from '../../../lib/spinnaker/helm.js';
+import { chartValues, opsmxGitOpsMode } from '../../../lib/spinnaker/helm.js';
 import { mapKubernetesError } from '../../../lib/kubernetes/errors.js';
 
 const ME = 'arn:aws:states:us-east-1:1:execution:sm:me';
@@ -167,6 +167,18 @@ describe('the Helm flavour (stable/spinnaker and OpsMx spinnaker-helm ConfigMaps
     expect(chart.pod.get(`${HAL}/service-settings/redis.yml`)).toBe(RENDERED[SS]!['redis.yml']);
   });
 
+  it('records every key it changed even when a retry finds part of the patch already written', async () => {
+    const chart = new FakeChart();
+    await flavor.acquire(chart.api(), config, ME, status);
+    const first = await flavor.apply(chart.api(), config, ME, target);
+    // The step is retried after both writes (e.g. the Lambda timed out while syncing the pod): nothing left to write.
+    const retry = await flavor.apply(chart.api(), config, ME, target);
+    expect(retry.helm!.written).toEqual(first.helm!.written);
+    expect(Object.keys(retry.helm!.written[SS]!)).toEqual(['redis.yml']);
+    chart.helmUpgrade();
+    await expect(flavor.assertChangeHolds!(chart.api(), config, retry)).rejects.toMatchObject({ name: 'SpinnakerConfigRevertedError' });
+  });
+
   it('releases the lock and both backups', async () => {
     const { chart } = await patched();
     await expect(flavor.release(chart.api(), config, ME)).resolves.toEqual({ released: true });
@@ -182,5 +194,37 @@ describe('the Helm flavour (stable/spinnaker and OpsMx spinnaker-helm ConfigMaps
     expect(values.redis).toEqual({ enabled: false, external: { host: ENDPOINT.address, port: 6379 } });
     expect(values.halyard.additionalServiceSettings['redis.yml']).toEqual({ overrideBaseUrl: `rediss://${ENDPOINT.address}:6379`, skipLifeCycleManagement: true });
     expect(values.halyard.additionalProfileConfigMaps.data['gate-local.yml']).toEqual({ redis: { connection: REF, configuration: { secure: true } } });
+  });
+});
+
+describe('the Helm pre-flight', () => {
+  it('refuses, before anything is created, an input that still names the Halyard spin-redis Deployment, with the values to set', async () => {
+    const plain = parseMigrationInput({ cluster: { name: 'prod', region: 'us-east-1' }, spinnaker: { flavor: 'helm-opsmx' }, target: { replicationGroupId: 'spin' } });
+    const error = await spinnakerConfigFlavor('helm-opsmx').preflight!(new FakeChart().api(), plain).then(
+      () => undefined,
+      (e: unknown) => e as { name: string; message: string; issues: { path: string }[] },
+    );
+    expect(error?.name).toBe('InputValidationError');
+    expect(error?.message).toContain('spinnaker-redis-master');
+    expect(error?.message).toContain('"name": "spinnaker-redis", "key": "redis-password"');
+    expect(error?.issues.map((i) => i.path)).toEqual(['spinnaker.spinRedis.statefulSet', 'spinnaker.spinRedis.passwordSecret']);
+    await expect(spinnakerConfigFlavor('helm-opsmx').preflight!(new FakeChart().api(), config)).resolves.toBeUndefined();
+  });
+});
+
+describe("OpsMx's GitOps mode", () => {
+  it('is read from the Halyard pod (init containers from git or S3, hal deploy apply at start), and a plain chart pod is not', () => {
+    expect(
+      opsmxGitOpsMode({
+        spec: {
+          initContainers: [{ name: 'create-halyard-local', env: [{ name: 'GIT_CLONE_PARAM', valueFrom: {} }] }, { name: 'halyardconfig-update' }],
+          containers: [{ name: 'halyard', lifecycle: { postStart: { exec: { command: ['/bin/sh', '-c', 'until curl http://localhost:8064/health; do sleep 10 ;done;hal deploy apply'] } } } }],
+        },
+      }),
+    ).toEqual({
+      tool: 'OpsMx Halyard GitOps',
+      markers: ['init container create-halyard-local env GIT_CLONE_PARAM', 'init container halyardconfig-update', 'halyard postStart runs hal deploy apply'],
+    });
+    expect(opsmxGitOpsMode({ spec: { initContainers: [{ name: 'create-halyard-local' }], containers: [{ name: 'halyard' }] } })).toBeUndefined();
   });
 });
