@@ -39,6 +39,13 @@ describe('parseMigrationInput', () => {
     }
   });
 
+  it('names the bound a number broke, not only zod\'s "Too small"', () => {
+    expect(problems({ ...minimal, options: { maxWaitMinutes: 1, copySliceSeconds: 9999 } })).toEqual({
+      'options.maxWaitMinutes': expect.stringMatching(/^too small: at least 5 \(the README's input reference/),
+      'options.copySliceSeconds': expect.stringMatching(/^too big: at most 780 /),
+    });
+  });
+
   it('applies the ElastiCache rules for ids', () => {
     expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: '1abc' } }))).toEqual(['target.replicationGroupId']);
     expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: 'a--b' } }))).toEqual(['target.replicationGroupId']);
