@@ -395,9 +395,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}: check the spelling against the README's input reference`;
   if (issue.code === 'invalid_type' && issue.input === undefined) return `required: ${issue.message.replace(/^Invalid input: /, '')}`;
   // zod says only "Too small: expected number to be >=5": say the bound and that the README has the range.
-  if (issue.code === 'too_small' && issue.origin === 'number')
+  if (issue.code === 'too_small' && issue.origin === 'number' && issue.message.startsWith('Too small'))
     return `too small: at least ${String(issue.minimum)}${issue.inclusive === false ? ' (exclusive)' : ''} (the README's input reference gives the range and the default)`;
-  if (issue.code === 'too_big' && issue.origin === 'number')
+  if (issue.code === 'too_big' && issue.origin === 'number' && issue.message.startsWith('Too big'))
     return `too big: at most ${String(issue.maximum)}${issue.inclusive === false ? ' (exclusive)' : ''} (the README's input reference gives the range and the default)`;
   return issue.message;
 }
