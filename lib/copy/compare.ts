@@ -251,22 +251,37 @@ export interface KeyPair {
   to: KeyDigest | undefined;
 }
 
+/** Where a scan of one database starts and when it stops starting SCAN pages (a slice's deadline). */
+export interface ScanRange {
+  /** SCAN cursor to start from ('0': the beginning). */
+  cursor?: string;
+  /** Epoch ms: no SCAN page is read from then on; the pages read are finished first. */
+  deadline?: number;
+}
+
+/** Where a scan stopped: `done`, or the cursor the next slice resumes from (every key before it was visited). */
+export interface ScanStop {
+  cursor: string;
+  done: boolean;
+}
+
 /**
  * Every key of `from`'s database but those `skip` rejects, with its digest on both sides:
  * per SCAN page, batches of BATCH_KEYS keys, each digested on both sides at once, a few batches
  * in flight. `visit` gets each batch once both sides answered.
  */
-export async function scanPairs(from: Redis, to: Redis, skip: (key: Buffer) => boolean, visit: (pairs: KeyPair[]) => Promise<void>): Promise<void> {
-  await scanBatches(from, skip, async (keys) => visit(await digestPairs(from, to, keys)));
+export async function scanPairs(from: Redis, to: Redis, skip: (key: Buffer) => boolean, visit: (pairs: KeyPair[]) => Promise<void>, range: ScanRange = {}): Promise<ScanStop> {
+  return scanBatches(from, skip, async (keys) => visit(await digestPairs(from, to, keys)), range);
 }
 
 /**
  * Every key of the connection's database but those `skip` rejects, in batches of at most
  * BATCH_KEYS, up to CONCURRENT_BATCHES in flight: a new batch starts as soon as one ends (a big
  * key, digested in chunks, holds up its own batch only), and SCAN reads on meanwhile. The first
- * failure stops new batches and is thrown once those in flight have ended.
+ * failure stops new batches and is thrown once those in flight have ended. With a deadline, no
+ * SCAN page is read past it, and every batch of the pages read ends before the cursor returned.
  */
-export async function scanBatches(redis: Redis, skip: (key: Buffer) => boolean, visit: (keys: Buffer[]) => Promise<void>): Promise<void> {
+export async function scanBatches(redis: Redis, skip: (key: Buffer) => boolean, visit: (keys: Buffer[]) => Promise<void>, range: ScanRange = {}): Promise<ScanStop> {
   const inflight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   const launch = (keys: Buffer[]) => {
@@ -277,10 +292,13 @@ export async function scanBatches(redis: Redis, skip: (key: Buffer) => boolean, 
       .finally(() => inflight.delete(run));
     inflight.add(run);
   };
-  let cursor = '0';
+  let cursor = range.cursor ?? '0';
+  let started = false;
   do {
+    if (range.deadline !== undefined && Date.now() >= range.deadline) break;
     const [next, keys] = (await redis.scanBuffer(cursor, 'COUNT', 1000)) as unknown as [Buffer, Buffer[]];
     cursor = next.toString();
+    started = true;
     const wanted = keys.filter((k) => !skip(k));
     for (let i = 0; i < wanted.length && !failure; i += BATCH_KEYS) {
       while (inflight.size >= CONCURRENT_BATCHES) await Promise.race(inflight);
@@ -289,4 +307,6 @@ export async function scanBatches(redis: Redis, skip: (key: Buffer) => boolean, 
   } while (cursor !== '0' && !failure);
   await Promise.all(inflight);
   if (failure) throw failure.error;
+  // '0' is both "not started" and "over": only a scan that came back to '0' is over.
+  return { cursor, done: started && cursor === '0' };
 }
