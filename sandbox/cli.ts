@@ -292,10 +292,14 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
     );
   }
   const verify = (
-    report.output as { verify?: { ok: boolean; compared: number; targetNewer: number; slices?: number; audit?: { ok: boolean; applications: number; executions: { source: number; target: number } } } } | undefined
+    report.output as
+      | { verify?: { ok: boolean; compared: number; targetNewer: number; slices?: number; audit?: { ok: boolean; applications: number; executions: { source: number; target: number } } } }
+      | undefined
   )?.verify;
   if (verify) {
-    out.line(`Verification: ${verify.ok ? 'clean' : 'FAILED'}, ${verify.compared} keys compared in ${verify.slices ?? 1} slice(s), ${verify.targetNewer} newer on ElastiCache (written after the cutover)`);
+    out.line(
+      `Verification: ${verify.ok ? 'clean' : 'FAILED'}, ${verify.compared} keys compared in ${verify.slices ?? 1} slice(s), ${verify.targetNewer} newer on ElastiCache (written after the cutover)`,
+    );
     if (verify.audit)
       out.line(
         `orca history (audit parity): ${verify.audit.executions.source} executions in ${verify.audit.applications} applications on spin-redis, ${verify.audit.executions.target} on ElastiCache: ${verify.audit.ok ? 'all there' : 'MISSING EXECUTIONS'}`,

@@ -255,7 +255,7 @@ export interface KeyPair {
 export interface ScanRange {
   /** SCAN cursor to start from ('0': the beginning). */
   cursor?: string;
-  /** Epoch ms: no SCAN page is read from then on; the pages read are finished first. */
+  /** Epoch ms: no SCAN page is read from then on (but the first); the pages read are finished first. */
   deadline?: number;
 }
 
@@ -295,7 +295,8 @@ export async function scanBatches(redis: Redis, skip: (key: Buffer) => boolean, 
   let cursor = range.cursor ?? '0';
   let started = false;
   do {
-    if (range.deadline !== undefined && Date.now() >= range.deadline) break;
+    // At least one page per call, so a slice always moves on however short it is.
+    if (started && range.deadline !== undefined && Date.now() >= range.deadline) break;
     const [next, keys] = (await redis.scanBuffer(cursor, 'COUNT', 1000)) as unknown as [Buffer, Buffer[]];
     cursor = next.toString();
     started = true;

@@ -106,7 +106,12 @@ export interface VerifySlice {
  * keys compared with the target's, then, in strict mode, target keys looked for on the source.
  * The report's counts and `ms` are those of the whole verification so far.
  */
-export async function verifySlice(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, previous: Checkpoint<VerifyReport> | undefined, options: VerifySliceOptions = {}): Promise<VerifySlice> {
+export async function verifySlice(
+  sourceEndpoint: RedisEndpoint,
+  targetEndpoint: RedisEndpoint,
+  previous: Checkpoint<VerifyReport> | undefined,
+  options: VerifySliceOptions = {},
+): Promise<VerifySlice> {
   const started = Date.now();
   const mode = options.mode ?? 'strict';
   const tolerance = options.ttlToleranceMs ?? 500;

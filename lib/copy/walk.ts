@@ -33,12 +33,13 @@ export async function walkSlice<S>(
   options: { fresh: () => S; forward: WalkPass<S>; back?: WalkPass<S>; deadline?: number; connectionName: string },
 ): Promise<WalkSlice<S>> {
   const { connectionName, deadline } = options;
-  let checkpoint: Checkpoint<S> = previous
-    ? structuredClone(previous)
-    : { dbs: await databasesOnEither(fromEndpoint, toEndpoint, connectionName), dbIndex: 0, cursor: '0', stats: options.fresh() };
+  let checkpoint: Checkpoint<S> = previous ? structuredClone(previous) : { dbs: await databasesOnEither(fromEndpoint, toEndpoint, connectionName), dbIndex: 0, cursor: '0', stats: options.fresh() };
   const stats = checkpoint.stats;
+  let movedOn = false;
   while (checkpoint.dbIndex < checkpoint.dbs.length) {
-    if (deadline !== undefined && Date.now() >= deadline) return { checkpoint, done: false };
+    // Each pass reads at least one SCAN page before it looks at the deadline: every slice moves on.
+    if (movedOn && deadline !== undefined && Date.now() >= deadline) return { checkpoint, done: false };
+    movedOn = true;
     const db = checkpoint.dbs[checkpoint.dbIndex]!;
     const at: Checkpoint<S> = checkpoint;
     const stop = await withConnection(fromEndpoint, { db, connectionName }, (from) =>
