@@ -13,10 +13,12 @@
  *     (mod 2^48) of each member's SHA-1 (field and value, member and score, scores re-printed
  *     as `%.17g` of their double since 3.2's and 7's printing differ), comparable across
  *     hash-table order, encodings and versions.
- * Big keys (more than SMALL_ELEMENTS elements, strings over SMALL_STRING_BYTES): lists, sorted
- * sets and strings, whose order is canonical, are digested by the server a chunk per EVAL (a few
- * in flight); big sets and hashes (no canonical order, and SSCAN/HSCAN may repeat elements),
- * streams and types we do not read by digestKey, in chunks, as before. Whether a key is small
+ * Big keys (more than SMALL_ELEMENTS elements, strings over SMALL_STRING_BYTES) are digested by
+ * the server in chunks too, never read into the Lambda: lists, sorted sets and strings, whose
+ * order is canonical, by index a chunk per EVAL (a few in flight), ordered; sets and hashes (no
+ * canonical order) an SSCAN/HSCAN page per EVAL into the order-independent multiset digest
+ * (when SCAN repeated an element, by digestKey). Streams and types we do not read go by
+ * digestKey, in chunks. Whether a key is small
  * depends on its length only, so equal keys take the same path on both sides; keys of different
  * lengths differ whatever the path. Digests compare only with the other side's digest of the
  * same key, as scanPairs/digestPairs give them.
@@ -135,6 +137,51 @@ end
 const CHUNK_SCRIPT_SHA = createHash('sha1').update(CHUNK_SCRIPT).digest('hex');
 const CHUNKED = new Set<RedisType>(['string', 'list', 'zset']);
 
+/** Elements asked of each SSCAN/HSCAN page of a big set or hash digested by the server. */
+const SCAN_CHUNK_COUNT = 1000;
+
+// One SSCAN/HSCAN page of a big set or hash: {next cursor, elements, the sum (mod 2^48) of their
+// h48}, each element hashed as the small-key multiset digest hashes it, so the total is the same
+// digest whatever the page boundaries, the hash-table order or the encoding.
+const SCAN_CHUNK_SCRIPT = `
+local M = 281474976710656
+local function h48(s) return tonumber(string.sub(redis.sha1hex(s), 1, 12), 16) end
+local key, ty = KEYS[1], ARGV[1]
+local r
+if ty == 'set' then r = redis.call('SSCAN', key, ARGV[2], 'COUNT', ARGV[3]) else r = redis.call('HSCAN', key, ARGV[2], 'COUNT', ARGV[3]) end
+local a = r[2]
+local d = 0
+if ty == 'set' then
+  for j = 1, #a do d = (d + h48(a[j])) % M end
+  return {r[1], #a, d}
+end
+for j = 1, #a, 2 do d = (d + h48(#a[j] .. ':' .. a[j] .. a[j + 1])) % M end
+return {r[1], #a / 2, d}
+`;
+const SCAN_CHUNK_SCRIPT_SHA = createHash('sha1').update(SCAN_CHUNK_SCRIPT).digest('hex');
+const MULTISET_MOD = 2 ** 48;
+
+/**
+ * A big set or hash digested by the server a SSCAN/HSCAN page per EVAL: the multiset digest of
+ * the small keys (`multiset:<size>:<sum>`), so nothing but three numbers per page crosses to the
+ * Lambda. SCAN may return an element twice (a table resized between pages) and could not then
+ * be summed: when the elements counted are not exactly the key's size, the key is read by
+ * digestKey instead, which counts each element once.
+ */
+async function scannedMultiset(redis: Redis, key: Buffer, type: 'set' | 'hash', size: number, expiresAt: number): Promise<KeyDigest | undefined> {
+  let cursor = '0';
+  let count = 0;
+  let sum = 0;
+  do {
+    const [next, n, d] = await evalCached<[Buffer, number, number]>(redis, SCAN_CHUNK_SCRIPT, SCAN_CHUNK_SCRIPT_SHA, [key], [type, cursor, String(SCAN_CHUNK_COUNT)]);
+    cursor = next.toString();
+    count += Number(n);
+    sum = (sum + Number(d)) % MULTISET_MOD;
+  } while (cursor !== '0');
+  if (count !== size) return digestKey(redis, key);
+  return { type, digest: `multiset:${size}:${sum.toString(16)}`, size, expiresAt };
+}
+
 /** Whether the server has PEXPIRETIME (Redis 7.0+; Valkey reports a Redis-compatible version), read once per connection. */
 const pexpiretime = new WeakMap<Redis, Promise<boolean>>();
 function hasPexpiretime(redis: Redis): Promise<boolean> {
@@ -201,6 +248,7 @@ async function digestSide(redis: Redis, keys: Buffer[], mode: Mode, options: Dig
         return { type, digest, size: entry[2], expiresAt };
       }
       if (entry.length === 3 && CHUNKED.has(type)) return chunkedDigest(redis, keys[i]!, type, entry[2], expiresAt);
+      if (entry.length === 3 && (type === 'set' || type === 'hash')) return scannedMultiset(redis, keys[i]!, type, entry[2], expiresAt);
       return digestKey(redis, keys[i]!);
     }),
   );
