@@ -26,7 +26,8 @@ function failure(report: VerifyReport, audit?: AuditParity): VerificationFailedE
 
 /**
  * One slice of the strict verification, resuming from `previous` (`$.verify` of the last slice);
- * the audit runs once every key was compared. A difference fails at the end of the slice that
+ * the audit runs once every key was compared (in the next slice when this one's deadline has
+ * passed: the walk's checkpoint then says it is over). A difference fails at the end of the slice that
  * found it (the rest of the pause is not spent on a migration already refused).
  * @throws VerificationFailedError naming the counts and a few examples
  */
@@ -36,7 +37,9 @@ export async function verifyMigration(source: RedisEndpoint, target: RedisEndpoi
   const { report } = slice;
   const progress = { done: slice.done, slices: (previous?.done ? 0 : (previous?.slices ?? 0)) + 1 };
   if (report.missing + report.extra + report.typeMismatches + report.valueMismatches + report.ttlMismatches > 0) throw failure(report);
-  if (!slice.done) return { ...report, ...progress, longestSliceMs: Math.max(previous?.longestSliceMs ?? 0, Date.now() - started), checkpoint: slice.checkpoint };
+  // The audit scans orca's keys on both sides: past the deadline it waits for a slice of its own.
+  const auditWaits = slice.done && options.deadline !== undefined && Date.now() >= options.deadline;
+  if (!slice.done || auditWaits) return { ...report, done: false, slices: progress.slices, longestSliceMs: Math.max(previous?.longestSliceMs ?? 0, Date.now() - started), checkpoint: slice.checkpoint };
   const audit = await auditParity(source, target);
   if (!audit.parity.ok) throw failure(report, audit.parity);
   return { ...report, ...progress, longestSliceMs: Math.max(previous?.longestSliceMs ?? 0, Date.now() - started), audit: audit.parity };
