@@ -119,7 +119,9 @@ async function main(): Promise<number> {
     for (let i = 0; i < KEYS - have; i += 20_000) await src.eval(FILL, 0, String(i), String(Math.min(20_000, KEYS - have - i)));
     const keys = keyCount(await src.info('keyspace'));
     const usedMemory = Number(/used_memory:(\d+)/.exec(await src.info('memory'))?.[1] ?? 0);
-    log(`seeded ${keys} keys (${SPINNAKER_KEYS} Spinnaker-shaped, big keys ${seed.bigKeys.join(', ')}), ${(usedMemory / 1e6).toFixed(0)} MB, in ${((performance.now() - seedStarted) / 1000).toFixed(0)} s`);
+    log(
+      `seeded ${keys} keys (${SPINNAKER_KEYS} Spinnaker-shaped, big keys ${seed.bigKeys.join(', ')}), ${(usedMemory / 1e6).toFixed(0)} MB, in ${((performance.now() - seedStarted) / 1000).toFixed(0)} s`,
+    );
     src.disconnect();
     const from = { url: source.url };
     const to = { url: target.url };

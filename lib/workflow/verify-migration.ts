@@ -39,7 +39,8 @@ export async function verifyMigration(source: RedisEndpoint, target: RedisEndpoi
   if (report.missing + report.extra + report.typeMismatches + report.valueMismatches + report.ttlMismatches > 0) throw failure(report);
   // The audit scans orca's keys on both sides: past the deadline it waits for a slice of its own.
   const auditWaits = slice.done && options.deadline !== undefined && Date.now() >= options.deadline;
-  if (!slice.done || auditWaits) return { ...report, done: false, slices: progress.slices, longestSliceMs: Math.max(previous?.longestSliceMs ?? 0, Date.now() - started), checkpoint: slice.checkpoint };
+  if (!slice.done || auditWaits)
+    return { ...report, done: false, slices: progress.slices, longestSliceMs: Math.max(previous?.longestSliceMs ?? 0, Date.now() - started), checkpoint: slice.checkpoint };
   const audit = await auditParity(source, target);
   if (!audit.parity.ok) throw failure(report, audit.parity);
   return { ...report, ...progress, longestSliceMs: Math.max(previous?.longestSliceMs ?? 0, Date.now() - started), audit: audit.parity };
