@@ -285,16 +285,14 @@ export async function digestPairs(from: Redis, to: Redis, keys: Buffer[], option
   return keys.map((key, i) => ({ key, from: a[i], to: b[i] }));
 }
 
-/** Which of `keys` exist on `redis`, in order: one pipelined round trip. */
+const EXISTS_SCRIPT = "local o = {} for i, k in ipairs(KEYS) do o[i] = redis.call('EXISTS', k) end return o";
+const EXISTS_SCRIPT_SHA = createHash('sha1').update(EXISTS_SCRIPT).digest('hex');
+
+/** Which of `keys` exist on `redis`, in order: one EVAL (one command for the client to write and the server to parse, not one per key). */
 export async function existing(redis: Redis, keys: Buffer[]): Promise<boolean[]> {
   if (keys.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const key of keys) pipeline.exists(key);
-  const results = (await pipeline.exec()) ?? [];
-  return results.map(([error, count]) => {
-    if (error) throw error;
-    return count === 1;
-  });
+  const flags = await evalCached<number[]>(redis, EXISTS_SCRIPT, EXISTS_SCRIPT_SHA, keys, []);
+  return flags.map((flag) => Number(flag) === 1);
 }
 
 export interface KeyPair {
