@@ -7,6 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
+import { type FinalCatchUp, finalCatchUp } from '../../../lib/copy/catch-up-slice.js';
 import { mirrorSlice, type MirrorState } from '../../../lib/copy/reconcile.js';
 import type { Checkpoint } from '../../../lib/copy/types.js';
 import { verifyCopy, verifySlice, type VerifyReport } from '../../../lib/copy/verify.js';
@@ -94,5 +95,21 @@ describe('sliced walks', () => {
     expect(await verifyCopy(source, target)).toMatchObject({ ok: true, compared: KEYS + 50 + 1500 });
     expect(await dst.get('k:99')).toBe('v99');
     expect(await dst.exists('only-on-target')).toBe(0);
+  });
+
+  it("ReconcileFinal without a stream: the mirror goes on from the last slice's result until done", async () => {
+    await seedWithDifferences();
+    const source = { url: pair.source.url };
+    const target = { url: pair.target.url };
+    const results: FinalCatchUp[] = [];
+    let last: FinalCatchUp | undefined;
+    do {
+      last = await finalCatchUp(source, target, undefined, { withinMs: 5000, deadline: Date.now(), ...(last ? { previous: last } : {}) });
+      results.push(last);
+    } while (!last.done && results.length < 100);
+    expect(results.map((r) => r.method)).toEqual(results.map(() => 'mirror'));
+    expect(results.length).toBeGreaterThan(5);
+    expect(last).toMatchObject({ method: 'mirror', done: true, slices: results.length, copied: 6, deleted: 2 });
+    expect(await verifyCopy(source, target)).toMatchObject({ ok: true });
   });
 });
