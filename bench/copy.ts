@@ -8,7 +8,7 @@
  *
  * `--rtt-ms N` adds `latency.{loopback,rtt}`: the same steps (copy, scan copy, strict
  * verification, reconciliation, MIGRATE) measured again with a delaying proxy
- * (bench/delay-proxy.ts, N/2 ms each way) in front of every server, as a Lambda in a VPC
+ * (bench/delay-proxy.ts, N/2 ms each way, each proxy in a process of its own) in front of every server, as a Lambda in a VPC
  * sees ElastiCache and the spin-redis pod. MIGRATE goes through the proxies too: the client
  * reaches the source through one, and the source reaches the target through the target's.
  */
@@ -21,7 +21,7 @@ import { connectRedis } from '../lib/redis/connect.js';
 import { copySlice } from '../lib/copy/bulk.js';
 import { verifyCopy } from '../lib/copy/verify.js';
 import { reconcile } from '../lib/copy/reconcile.js';
-import { startDelayProxy, type DelayProxy } from './delay-proxy.js';
+import { spawnDelayProxy } from './delay-proxy.js';
 import type { SeedSummary } from '../sandbox/seed.js';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -234,9 +234,10 @@ async function main() {
     const loopbackReconcile = await runReconcile(source.url, oursTarget.url);
     log(`reconcile: ${loopbackReconcile.figures.keysPerSec} keys/s`);
     const loopback: LatencySteps = { copy: ours, ...(oursScan ? { copyScan: oursScan } : {}), verify: verified.figures, reconcile: loopbackReconcile.figures, migrate };
-    const proxies: DelayProxy[] = [];
+    const proxies: Awaited<ReturnType<typeof spawnDelayProxy>>[] = [];
+    // Each proxy in its own process: it stands for the network, not for work of the client.
     const delayed = async (server: RedisProcess) => {
-      const proxy = await startDelayProxy({ targetPort: server.port, oneWayDelayMs: RTT_MS / 2 });
+      const proxy = await spawnDelayProxy({ targetPort: server.port, oneWayDelayMs: RTT_MS / 2 });
       proxies.push(proxy);
       return { url: `redis://127.0.0.1:${proxy.port}`, port: proxy.port };
     };

@@ -120,3 +120,37 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
       }),
   };
 }
+
+/**
+ * The proxy in a process of its own, as the network is no part of the client: the benchmarks'
+ * steps run in the benchmark's process, and a proxy sharing its event loop would add the
+ * client's CPU time to every round trip (and the proxy's to the client's). Closed with the
+ * returned `close`, or when this process exits (the child ends when its stdin closes).
+ */
+export async function spawnDelayProxy(options: Pick<DelayProxyOptions, 'targetPort' | 'oneWayDelayMs'>): Promise<Pick<DelayProxy, 'host' | 'port' | 'close'>> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./delay-proxy-process.ts', import.meta.url).pathname, String(options.targetPort), String(options.oneWayDelayMs)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the delay proxy exited with ${code} before it listened`)));
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = /^(\d+)\n/.exec(out);
+      if (line) resolve(Number(line[1]));
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    host: '127.0.0.1',
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.stdin.end();
+      }),
+  };
+}

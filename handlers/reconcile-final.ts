@@ -1,10 +1,11 @@
 /**
  * ReconcileFinal (`$.reconcile`, VPC): the final catch-up inside the pause, spin-redis
  * frozen. The replication stream to the source's last byte, or without one the mirror
- * reconciliation (differing keys replaced, keys gone on spin-redis deleted): docs/COPY.md.
+ * reconciliation (differing keys replaced, keys gone on spin-redis deleted) one bounded slice
+ * per invocation, resuming from the checkpoint in `$.reconcile` until `done`: docs/COPY.md.
  */
 import { type FinalCatchUp, finalCatchUp } from '../lib/copy/catch-up-slice.js';
-import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
+import { defaultResolvers, type EndpointResolvers, sliceDeadline } from '../lib/workflow/endpoints.js';
 import { defineStepHandler, logger } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
@@ -13,7 +14,9 @@ export function createHandler(resolvers: EndpointResolvers) {
     const [source, target] = await Promise.all([resolvers.source(state), resolvers.target(state)]);
     return finalCatchUp(source, target, state.catchUp, {
       ...(state.copy?.replication ? { copiedAt: state.copy.replication } : {}),
+      ...(state.reconcile ? { previous: state.reconcile } : {}),
       withinMs: state.config.options.copySliceSeconds * 1000,
+      deadline: sliceDeadline(state),
       log: logger,
     });
   });

@@ -1,9 +1,10 @@
 /**
- * VerifyCopy (`$.verify`, VPC): structural comparison of every key in both directions, and
- * orca's history per application on both sides. Not ok stops the migration before
- * spin-redis is scaled down (the rollback path takes over).
+ * VerifyCopy (`$.verify`, VPC): one bounded slice of the structural comparison of every key in
+ * both directions, then orca's history per application on both sides. Until `done`, the state
+ * machine calls it again with the checkpoint it returned. A difference stops the migration
+ * before spin-redis is scaled down (Spinnaker resumes on spin-redis).
  */
-import { defaultResolvers, type EndpointResolvers } from '../lib/workflow/endpoints.js';
+import { defaultResolvers, type EndpointResolvers, sliceDeadline } from '../lib/workflow/endpoints.js';
 import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 import { verifyMigration } from '../lib/workflow/verify-migration.js';
@@ -11,7 +12,7 @@ import { verifyMigration } from '../lib/workflow/verify-migration.js';
 export function createHandler(resolvers: EndpointResolvers) {
   return defineStepHandler('VerifyCopy', async (state: MigrationState) => {
     const [source, target] = await Promise.all([resolvers.source(state), resolvers.target(state)]);
-    return verifyMigration(source, target);
+    return verifyMigration(source, target, state.verify, { deadline: sliceDeadline(state) });
   });
 }
 

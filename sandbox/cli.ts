@@ -284,9 +284,9 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   if (report.cause) out.line(`  ${readableCause(report.cause)}`);
   if (failAt) out.line(`  (a fault was injected at ${failAt})`);
   out.line('');
-  out.line('Steps (loops folded: runs x, total time):');
+  out.line('Steps (loops folded: total time, runs x and the longest run):');
   for (const step of foldSteps(report.steps)) {
-    const runs = step.runs > 1 ? `  x${step.runs}` : '';
+    const runs = step.runs > 1 ? `  x${step.runs}, longest ${step.longestMs} ms` : '';
     const retries = step.attempts > step.runs ? `  (${step.attempts - step.runs} retried)` : '';
     out.line(`  ${step.status.padEnd(9)} ${step.name.padEnd(34)} ${String(step.durationMs).padStart(7)} ms${runs}${retries}${step.error ? `  ${step.error}` : ''}`);
   }
@@ -330,7 +330,7 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   const output = report.output as
     | {
         catchUp?: { slices: number; events: number; copied: number; deleted: number; stream?: unknown; streamLost?: string };
-        reconcile?: { method: 'stream' | 'mirror'; commands?: number; copied?: number; deleted?: number; streamLost?: string };
+        reconcile?: { method: 'stream' | 'mirror'; commands?: number; copied?: number; deleted?: number; slices?: number; streamLost?: string };
       }
     | undefined;
   const catchUp = output?.catchUp;
@@ -345,7 +345,7 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
     out.line(
       final.method === 'stream'
         ? `Final catch-up inside the pause: the stream to spin-redis's last byte, ${final.commands} write(s)`
-        : `Final catch-up inside the pause: mirror of spin-redis, ${final.copied} key(s) replaced, ${final.deleted} deleted${final.streamLost ? ` (the stream was lost: ${final.streamLost})` : ''}`,
+        : `Final catch-up inside the pause: mirror of spin-redis, ${final.copied} key(s) replaced, ${final.deleted} deleted, ${final.slices ?? 1} slice(s)${final.streamLost ? ` (the stream was lost: ${final.streamLost})` : ''}`,
     );
   const c = report.cutover;
   if (c) {
@@ -355,10 +355,14 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
     );
   }
   const verify = (
-    report.output as { verify?: { ok: boolean; compared: number; targetNewer: number; audit?: { ok: boolean; applications: number; executions: { source: number; target: number } } } } | undefined
+    report.output as
+      | { verify?: { ok: boolean; compared: number; targetNewer: number; slices?: number; audit?: { ok: boolean; applications: number; executions: { source: number; target: number } } } }
+      | undefined
   )?.verify;
   if (verify) {
-    out.line(`Verification: ${verify.ok ? 'clean' : 'FAILED'}, ${verify.compared} keys compared, ${verify.targetNewer} newer on ElastiCache (written after the cutover)`);
+    out.line(
+      `Verification: ${verify.ok ? 'clean' : 'FAILED'}, ${verify.compared} keys compared in ${verify.slices ?? 1} slice(s), ${verify.targetNewer} newer on ElastiCache (written after the cutover)`,
+    );
     if (verify.audit)
       out.line(
         `orca history (audit parity): ${verify.audit.executions.source} executions in ${verify.audit.applications} applications on spin-redis, ${verify.audit.executions.target} on ElastiCache: ${verify.audit.ok ? 'all there' : 'MISSING EXECUTIONS'}`,
@@ -389,11 +393,12 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
 
 /** Task and Wait states only, loops folded into one line each, in first-run order. */
 function foldSteps(steps: RehearsalReport['steps']) {
-  const folded = new Map<string, { name: string; status: string; durationMs: number; attempts: number; runs: number; error?: string }>();
+  const folded = new Map<string, { name: string; status: string; durationMs: number; longestMs: number; attempts: number; runs: number; error?: string }>();
   for (const s of steps) {
     if (/^(Is[A-Z]|Check[A-Z])/.test(s.name) || /Complete$|^DryRunComplete$/.test(s.name)) continue;
-    const f = folded.get(s.name) ?? { name: s.name, status: s.status, durationMs: 0, attempts: 0, runs: 0 };
+    const f = folded.get(s.name) ?? { name: s.name, status: s.status, durationMs: 0, longestMs: 0, attempts: 0, runs: 0 };
     f.durationMs += s.durationMs;
+    f.longestMs = Math.max(f.longestMs, s.durationMs);
     f.attempts += s.attempts;
     f.runs += 1;
     f.status = s.status;

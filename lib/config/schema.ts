@@ -239,7 +239,7 @@ export const MigrationInputSchema = z
         rolloutTimeoutMinutes: z.number().int().min(1).max(120).default(20),
         /** How long spin-redis may keep foreign clients after the cutover before we give up. */
         drainTimeoutMinutes: z.number().int().min(1).max(120).default(15),
-        /** Seconds of work per copy slice; a Lambda lives 15 minutes at most. */
+        /** Seconds of work per slice of every keyspace walk (copy, final mirror, verification, copy-back); a Lambda lives 15 minutes at most. */
         copySliceSeconds: z.number().int().min(5).max(780).default(600),
         /**
          * How CopyBulk reads spin-redis. `auto`: as a replica (PSYNC; one pass, exact to the

@@ -17,7 +17,7 @@ import { ReplicationUnavailableError } from '../errors.js';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
 import { whyStreamCannotContinue } from './fork-safety.js';
 import { catchUp } from './live.js';
-import { type ReconcileStats, reconcile } from './reconcile.js';
+import { type MirrorState, mirrorSlice } from './reconcile.js';
 import { followChanges, sourceOffset, type StreamPosition } from './replication/follow.js';
 import type { CopyLog } from './types.js';
 
@@ -108,20 +108,33 @@ export async function catchUpSlice(source: RedisEndpoint, target: RedisEndpoint,
   };
 }
 
-/** `$.reconcile`, written by ReconcileFinal. */
-export type FinalCatchUp = { method: 'stream'; position: StreamPosition; commands: number; copied: number; deleted: number; ms: number } | ({ method: 'mirror'; streamLost?: string } & ReconcileStats);
+/**
+ * `$.reconcile`, written by ReconcileFinal: the stream in one invocation (bounded by `withinMs`),
+ * or the mirror slice by slice until `done` (the state machine loops on it).
+ */
+export type FinalCatchUp =
+  | { method: 'stream'; done: true; position: StreamPosition; commands: number; copied: number; deleted: number; ms: number }
+  | ({ method: 'mirror'; streamLost?: string } & MirrorState);
 
 /**
  * Inside the pause (no client but ours on spin-redis): take the target to exactly the
- * source. The stream to the source's final offset when it can continue; else the mirror.
+ * source. The stream to the source's final offset when it can continue; else the mirror, one
+ * slice per invocation until `deadline`, resuming from `options.previous` (the last slice's
+ * result) when that was a mirror not yet done.
  */
 export async function finalCatchUp(
   source: RedisEndpoint,
   target: RedisEndpoint,
   previous: CatchUpState | undefined,
-  options: { copiedAt?: StreamPosition; withinMs: number; log?: CopyLog },
+  options: { copiedAt?: StreamPosition; withinMs: number; deadline?: number; previous?: FinalCatchUp; log?: CopyLog },
 ): Promise<FinalCatchUp> {
   const started = Date.now();
+  const slice = { ...(options.deadline !== undefined ? { deadline: options.deadline } : {}) };
+  const last = options.previous;
+  if (last?.method === 'mirror' && !last.done) {
+    const mirrored = await mirrorSlice(source, target, last, slice);
+    return { method: 'mirror', ...(last.streamLost ? { streamLost: last.streamLost } : {}), ...mirrored };
+  }
   const position = positionOf(previous, options.copiedAt);
   let streamLost = previous?.streamLost;
   const probe = position ? await connectRedis(source, { connectionName: 'spin-elasticache-lag' }) : undefined;
@@ -132,13 +145,13 @@ export async function finalCatchUp(
   } else if (position) {
     try {
       const followed = await followChanges(source, target, { position, until: Date.now(), mustReachSourceWithinMs: options.withinMs });
-      return { method: 'stream', position: followed.position, commands: followed.commands, copied: followed.copied, deleted: followed.deleted, ms: Date.now() - started };
+      return { method: 'stream', done: true, position: followed.position, commands: followed.commands, copied: followed.copied, deleted: followed.deleted, ms: Date.now() - started };
     } catch (error) {
       if (!(error instanceof ReplicationUnavailableError)) throw error;
       streamLost = error.message;
       options.log?.warn('replication stream lost; the final catch-up mirrors spin-redis instead', { reason: streamLost });
     }
   }
-  const mirrored = await reconcile(source, target);
+  const mirrored = await mirrorSlice(source, target, undefined, slice);
   return { method: 'mirror', ...(streamLost ? { streamLost } : {}), ...mirrored };
 }

@@ -9,14 +9,17 @@
  *   - set, hash, zset, first (`ordered`): the same SHA-1 over the elements in the order the
  *     server returns them. Equal on both sides proves the keys equal (a RESTOREd copy keeps its
  *     listpack's order, so it nearly always is); different proves nothing, so for those keys
+ *     (and at once for sets and hashes kept as hash tables, whose order a RESTORE does not keep)
  *   - a second EVAL (`multiset`) on both sides gives the order-independent digest: the sum
  *     (mod 2^48) of each member's SHA-1 (field and value, member and score, scores re-printed
  *     as `%.17g` of their double since 3.2's and 7's printing differ), comparable across
  *     hash-table order, encodings and versions.
- * Big keys (more than SMALL_ELEMENTS elements, strings over SMALL_STRING_BYTES): lists, sorted
- * sets and strings, whose order is canonical, are digested by the server a chunk per EVAL (a few
- * in flight); big sets and hashes (no canonical order, and SSCAN/HSCAN may repeat elements),
- * streams and types we do not read by digestKey, in chunks, as before. Whether a key is small
+ * Big keys (more than SMALL_ELEMENTS elements, strings over SMALL_STRING_BYTES) are digested by
+ * the server in chunks too, never read into the Lambda: lists, sorted sets and strings, whose
+ * order is canonical, by index a chunk per EVAL (a few in flight), ordered; sets and hashes (no
+ * canonical order) an SSCAN/HSCAN page per EVAL into the order-independent multiset digest
+ * (when SCAN repeated an element, by digestKey). Streams and types we do not read go by
+ * digestKey, in chunks. Whether a key is small
  * depends on its length only, so equal keys take the same path on both sides; keys of different
  * lengths differ whatever the path. Digests compare only with the other side's digest of the
  * same key, as scanPairs/digestPairs give them.
@@ -29,7 +32,7 @@ import type { RedisType } from './key-copy.js';
 /** Keys per EVAL: enough to amortise the round trip, few enough to keep the server's pause short (about 1 ms for Spinnaker's keys). */
 export const BATCH_KEYS = 100;
 /** Batches in flight, each an EVAL on both sides at once. */
-const CONCURRENT_BATCHES = 4;
+const CONCURRENT_BATCHES = 8;
 /** Collections up to this many elements are digested inside the script. */
 const SMALL_ELEMENTS = 512;
 /** Strings up to this many bytes are digested inside the script. */
@@ -75,21 +78,25 @@ for i, key in ipairs(KEYS) do
     size = redis.call('SCARD', key)
     if size <= maxn then
       local a = redis.call('SMEMBERS', key)
-      if multiset then
+      if multiset or redis.call('OBJECT', 'ENCODING', key) == 'hashtable' then
         d = 0
         for j = 1, #a do d = (d + h48(a[j])) % M end
       else d = ordered(a) end
     end
   elseif ty == 'hash' or ty == 'zset' then
     local a
+    local unordered = multiset
     if ty == 'hash' then
       size = redis.call('HLEN', key)
-      if size <= maxn then a = redis.call('HGETALL', key) end
+      if size <= maxn then
+        a = redis.call('HGETALL', key)
+        unordered = unordered or redis.call('OBJECT', 'ENCODING', key) == 'hashtable'
+      end
     else
       size = redis.call('ZCARD', key)
       if size <= maxn then a = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES') end
     end
-    if a and multiset then
+    if a and unordered then
       d = 0
       for j = 1, #a, 2 do
         local v = a[j + 1]
@@ -134,6 +141,51 @@ end
 `;
 const CHUNK_SCRIPT_SHA = createHash('sha1').update(CHUNK_SCRIPT).digest('hex');
 const CHUNKED = new Set<RedisType>(['string', 'list', 'zset']);
+
+/** Elements asked of each SSCAN/HSCAN page of a big set or hash digested by the server. */
+const SCAN_CHUNK_COUNT = 1000;
+
+// One SSCAN/HSCAN page of a big set or hash: {next cursor, elements, the sum (mod 2^48) of their
+// h48}, each element hashed as the small-key multiset digest hashes it, so the total is the same
+// digest whatever the page boundaries, the hash-table order or the encoding.
+const SCAN_CHUNK_SCRIPT = `
+local M = 281474976710656
+local function h48(s) return tonumber(string.sub(redis.sha1hex(s), 1, 12), 16) end
+local key, ty = KEYS[1], ARGV[1]
+local r
+if ty == 'set' then r = redis.call('SSCAN', key, ARGV[2], 'COUNT', ARGV[3]) else r = redis.call('HSCAN', key, ARGV[2], 'COUNT', ARGV[3]) end
+local a = r[2]
+local d = 0
+if ty == 'set' then
+  for j = 1, #a do d = (d + h48(a[j])) % M end
+  return {r[1], #a, d}
+end
+for j = 1, #a, 2 do d = (d + h48(#a[j] .. ':' .. a[j] .. a[j + 1])) % M end
+return {r[1], #a / 2, d}
+`;
+const SCAN_CHUNK_SCRIPT_SHA = createHash('sha1').update(SCAN_CHUNK_SCRIPT).digest('hex');
+const MULTISET_MOD = 2 ** 48;
+
+/**
+ * A big set or hash digested by the server a SSCAN/HSCAN page per EVAL: the multiset digest of
+ * the small keys (`multiset:<size>:<sum>`), so nothing but three numbers per page crosses to the
+ * Lambda. SCAN may return an element twice (a table resized between pages) and could not then
+ * be summed: when the elements counted are not exactly the key's size, the key is read by
+ * digestKey instead, which counts each element once.
+ */
+async function scannedMultiset(redis: Redis, key: Buffer, type: 'set' | 'hash', size: number, expiresAt: number): Promise<KeyDigest | undefined> {
+  let cursor = '0';
+  let count = 0;
+  let sum = 0;
+  do {
+    const [next, n, d] = await evalCached<[Buffer, number, number]>(redis, SCAN_CHUNK_SCRIPT, SCAN_CHUNK_SCRIPT_SHA, [key], [type, cursor, String(SCAN_CHUNK_COUNT)]);
+    cursor = next.toString();
+    count += Number(n);
+    sum = (sum + Number(d)) % MULTISET_MOD;
+  } while (cursor !== '0');
+  if (count !== size) return digestKey(redis, key);
+  return { type, digest: `multiset:${size}:${sum.toString(16)}`, size, expiresAt };
+}
 
 /** Whether the server has PEXPIRETIME (Redis 7.0+; Valkey reports a Redis-compatible version), read once per connection. */
 const pexpiretime = new WeakMap<Redis, Promise<boolean>>();
@@ -201,6 +253,7 @@ async function digestSide(redis: Redis, keys: Buffer[], mode: Mode, options: Dig
         return { type, digest, size: entry[2], expiresAt };
       }
       if (entry.length === 3 && CHUNKED.has(type)) return chunkedDigest(redis, keys[i]!, type, entry[2], expiresAt);
+      if (entry.length === 3 && (type === 'set' || type === 'hash')) return scannedMultiset(redis, keys[i]!, type, entry[2], expiresAt);
       return digestKey(redis, keys[i]!);
     }),
   );
@@ -218,7 +271,8 @@ export async function digestPairs(from: Redis, to: Redis, keys: Buffer[], option
     .map((_, i) => i)
     .filter((i) => {
       const [s, t] = [a[i], b[i]];
-      return s && t && s.type === t.type && UNORDERED.has(s.type) && s.digest !== t.digest && s.digest.startsWith('sha1:') && t.digest.startsWith('sha1:');
+      // Unless both are multiset digests already (a hash table's elements are digested so at once).
+      return s && t && s.type === t.type && UNORDERED.has(s.type) && s.digest !== t.digest && (s.digest.startsWith('sha1:') || t.digest.startsWith('sha1:'));
     });
   if (again.length > 0) {
     const subset = again.map((i) => keys[i]!);
@@ -231,16 +285,14 @@ export async function digestPairs(from: Redis, to: Redis, keys: Buffer[], option
   return keys.map((key, i) => ({ key, from: a[i], to: b[i] }));
 }
 
-/** Which of `keys` exist on `redis`, in order: one pipelined round trip. */
+const EXISTS_SCRIPT = "local o = {} for i, k in ipairs(KEYS) do o[i] = redis.call('EXISTS', k) end return o";
+const EXISTS_SCRIPT_SHA = createHash('sha1').update(EXISTS_SCRIPT).digest('hex');
+
+/** Which of `keys` exist on `redis`, in order: one EVAL (one command for the client to write and the server to parse, not one per key). */
 export async function existing(redis: Redis, keys: Buffer[]): Promise<boolean[]> {
   if (keys.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const key of keys) pipeline.exists(key);
-  const results = (await pipeline.exec()) ?? [];
-  return results.map(([error, count]) => {
-    if (error) throw error;
-    return count === 1;
-  });
+  const flags = await evalCached<number[]>(redis, EXISTS_SCRIPT, EXISTS_SCRIPT_SHA, keys, []);
+  return flags.map((flag) => Number(flag) === 1);
 }
 
 export interface KeyPair {
@@ -251,22 +303,37 @@ export interface KeyPair {
   to: KeyDigest | undefined;
 }
 
+/** Where a scan of one database starts and when it stops starting SCAN pages (a slice's deadline). */
+export interface ScanRange {
+  /** SCAN cursor to start from ('0': the beginning). */
+  cursor?: string;
+  /** Epoch ms: no SCAN page is read from then on (but the first); the pages read are finished first. */
+  deadline?: number;
+}
+
+/** Where a scan stopped: `done`, or the cursor the next slice resumes from (every key before it was visited). */
+export interface ScanStop {
+  cursor: string;
+  done: boolean;
+}
+
 /**
  * Every key of `from`'s database but those `skip` rejects, with its digest on both sides:
  * per SCAN page, batches of BATCH_KEYS keys, each digested on both sides at once, a few batches
  * in flight. `visit` gets each batch once both sides answered.
  */
-export async function scanPairs(from: Redis, to: Redis, skip: (key: Buffer) => boolean, visit: (pairs: KeyPair[]) => Promise<void>): Promise<void> {
-  await scanBatches(from, skip, async (keys) => visit(await digestPairs(from, to, keys)));
+export async function scanPairs(from: Redis, to: Redis, skip: (key: Buffer) => boolean, visit: (pairs: KeyPair[]) => Promise<void>, range: ScanRange = {}): Promise<ScanStop> {
+  return scanBatches(from, skip, async (keys) => visit(await digestPairs(from, to, keys)), range);
 }
 
 /**
  * Every key of the connection's database but those `skip` rejects, in batches of at most
  * BATCH_KEYS, up to CONCURRENT_BATCHES in flight: a new batch starts as soon as one ends (a big
  * key, digested in chunks, holds up its own batch only), and SCAN reads on meanwhile. The first
- * failure stops new batches and is thrown once those in flight have ended.
+ * failure stops new batches and is thrown once those in flight have ended. With a deadline, no
+ * SCAN page is read past it, and every batch of the pages read ends before the cursor returned.
  */
-export async function scanBatches(redis: Redis, skip: (key: Buffer) => boolean, visit: (keys: Buffer[]) => Promise<void>): Promise<void> {
+export async function scanBatches(redis: Redis, skip: (key: Buffer) => boolean, visit: (keys: Buffer[]) => Promise<void>, range: ScanRange = {}): Promise<ScanStop> {
   const inflight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   const launch = (keys: Buffer[]) => {
@@ -277,10 +344,14 @@ export async function scanBatches(redis: Redis, skip: (key: Buffer) => boolean, 
       .finally(() => inflight.delete(run));
     inflight.add(run);
   };
-  let cursor = '0';
+  let cursor = range.cursor ?? '0';
+  let started = false;
   do {
+    // At least one page per call, so a slice always moves on however short it is.
+    if (started && range.deadline !== undefined && Date.now() >= range.deadline) break;
     const [next, keys] = (await redis.scanBuffer(cursor, 'COUNT', 1000)) as unknown as [Buffer, Buffer[]];
     cursor = next.toString();
+    started = true;
     const wanted = keys.filter((k) => !skip(k));
     for (let i = 0; i < wanted.length && !failure; i += BATCH_KEYS) {
       while (inflight.size >= CONCURRENT_BATCHES) await Promise.race(inflight);
@@ -289,4 +360,6 @@ export async function scanBatches(redis: Redis, skip: (key: Buffer) => boolean, 
   } while (cursor !== '0' && !failure);
   await Promise.all(inflight);
   if (failure) throw failure.error;
+  // '0' is both "not started" and "over": only a scan that came back to '0' is over.
+  return { cursor, done: started && cursor === '0' };
 }

@@ -128,9 +128,11 @@ export async function startCatchUp(sourceEndpoint: RedisEndpoint, targetEndpoint
       while (Date.now() < runOptions.until) {
         if (pending.size === 0) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, 100)));
         wake = undefined;
-        const batch = [...pending.values()];
-        pending.clear();
-        for (const { db, key } of batch) {
+        // Taken one key at a time, so a long queue never keeps the slice past `until`: what is
+        // left waits for the next run (or, after the last one, for the final mirror).
+        for (const [id, { db, key }] of [...pending]) {
+          if (Date.now() >= runOptions.until) break;
+          pending.delete(id);
           const outcome = await syncKey(await sources.get(db), await targets.get(db), key);
           if (outcome === 'copied') stats.copied++;
           else stats.deleted++;

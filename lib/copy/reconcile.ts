@@ -15,11 +15,12 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisEndpoint } from '../redis/connect.js';
-import { databasesOnEither, forEachDbPair } from '../redis/keyspace.js';
 import { existing, type KeyPair, scanBatches, scanPairs } from './compare.js';
 import { type KeyDigest, sameContent } from './digest.js';
 import { ownKeys } from './filter.js';
 import { syncKey } from './live.js';
+import type { Checkpoint } from './types.js';
+import { walkSlice } from './walk.js';
 
 export interface ReconcileStats {
   /** Keys looked at on `from`. */
@@ -41,27 +42,75 @@ function same(a: KeyDigest, b: KeyDigest): boolean {
   return Math.abs(a.expiresAt - b.expiresAt) <= EXPIRY_TOLERANCE_MS;
 }
 
-export async function mirror(fromEndpoint: RedisEndpoint, toEndpoint: RedisEndpoint, options: { skipPrefix?: string } = {}): Promise<ReconcileStats> {
+export interface MirrorSliceOptions {
+  skipPrefix?: string;
+  /** Epoch ms: no new SCAN page from then on (options.copySliceSeconds in the workflow). */
+  deadline?: number;
+}
+
+/** The mirror's result, slice by slice: the counts so far, `done`, and while not done where the next slice resumes. */
+export interface MirrorState extends ReconcileStats {
+  done: boolean;
+  slices: number;
+  /** The longest slice so far, ms. */
+  longestSliceMs: number;
+  checkpoint?: Checkpoint<ReconcileStats>;
+}
+
+/**
+ * One bounded slice of the mirror (lib/copy/walk.ts), resuming from `previous`: `from`'s keys
+ * compared with `to`'s and replaced where they differ, then keys only `to` has deleted. Every
+ * step is idempotent, so a retried slice may re-do its range.
+ */
+export async function mirrorSlice(fromEndpoint: RedisEndpoint, toEndpoint: RedisEndpoint, previous: MirrorState | undefined, options: MirrorSliceOptions = {}): Promise<MirrorState> {
   const started = Date.now();
-  const stats: ReconcileStats = { scanned: 0, copied: 0, deleted: 0, equal: 0, ms: 0 };
   const skip = ownKeys(options.skipPrefix);
-  const dbs = await databasesOnEither(fromEndpoint, toEndpoint, 'spin-elasticache-reconcile');
-  await forEachDbPair(dbs, fromEndpoint, toEndpoint, 'spin-elasticache-reconcile', async (from, to) => {
+  const walked = await walkSlice<ReconcileStats>(fromEndpoint, toEndpoint, previous?.checkpoint, {
+    fresh: () => ({ scanned: 0, copied: 0, deleted: 0, equal: 0, ms: 0 }),
     // Both sides read a batch of keys per round trip (lib/copy/compare.ts); the writes stay per key,
     // a handful at a time (a batch of keys only on `from` may hold big keys).
-    await scanPairs(from, to, skip, async (pairs) => {
-      stats.scanned += pairs.length;
-      for (let i = 0; i < pairs.length; i += 16) await Promise.all(pairs.slice(i, i + 16).map((pair) => mirrorKey(from, to, pair, stats)));
-    });
+    forward: (from, to, _db, stats, range) =>
+      scanPairs(
+        from,
+        to,
+        skip,
+        async (pairs) => {
+          stats.scanned += pairs.length;
+          for (let i = 0; i < pairs.length; i += 16) await Promise.all(pairs.slice(i, i + 16).map((pair) => mirrorKey(from, to, pair, stats)));
+        },
+        range,
+      ),
     // What `to` holds and `from` does not: deleted or expired on `from` since it was copied.
-    await scanBatches(to, skip, async (keys) => {
-      const onFrom = await existing(from, keys);
-      const gone = keys.filter((_, i) => !onFrom[i]);
-      if (gone.length > 0) stats.deleted += await to.del(...gone);
-    });
+    back: (from, to, _db, stats, range) =>
+      scanBatches(
+        to,
+        skip,
+        async (keys) => {
+          const onFrom = await existing(from, keys);
+          const gone = keys.filter((_, i) => !onFrom[i]);
+          if (gone.length > 0) stats.deleted += await to.del(...gone);
+        },
+        range,
+      ),
+    ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+    connectionName: 'spin-elasticache-reconcile',
   });
-  stats.ms = Date.now() - started;
-  return stats;
+  const ms = Date.now() - started;
+  const stats = walked.checkpoint.stats;
+  stats.ms += ms;
+  return {
+    ...stats,
+    done: walked.done,
+    slices: (previous?.slices ?? 0) + 1,
+    longestSliceMs: Math.max(previous?.longestSliceMs ?? 0, ms),
+    ...(walked.done ? {} : { checkpoint: walked.checkpoint }),
+  };
+}
+
+/** The whole mirror in one call (tests, the benchmarks): slices without a deadline. */
+export async function mirror(fromEndpoint: RedisEndpoint, toEndpoint: RedisEndpoint, options: { skipPrefix?: string } = {}): Promise<ReconcileStats> {
+  const { scanned, copied, deleted, equal, ms } = await mirrorSlice(fromEndpoint, toEndpoint, undefined, options);
+  return { scanned, copied, deleted, equal, ms };
 }
 
 async function mirrorKey(from: Redis, to: Redis, { key, from: a, to: b }: KeyPair, stats: ReconcileStats): Promise<void> {
@@ -80,3 +129,7 @@ export const reconcile = (sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEn
 
 /** Rollback after the switch: spin-redis becomes exactly what Spinnaker left on ElastiCache, deletions and TTLs included. */
 export const copyBack = (targetEndpoint: RedisEndpoint, sourceEndpoint: RedisEndpoint) => mirror(targetEndpoint, sourceEndpoint);
+
+/** One slice of the copy-back (RollbackCopyBackWrites, `$.copyBack`): ElastiCache → spin-redis. */
+export const copyBackSlice = (targetEndpoint: RedisEndpoint, sourceEndpoint: RedisEndpoint, previous: MirrorState | undefined, options: MirrorSliceOptions) =>
+  mirrorSlice(targetEndpoint, sourceEndpoint, previous, options);

@@ -23,8 +23,12 @@ export function addStats(a: CopyStats, b: CopyStats): CopyStats {
   };
 }
 
-/** Resumable position of a bulk copy; small enough to travel in the Step Functions state. */
-export interface Checkpoint {
+/**
+ * Resumable position of a walk over the keyspace, with its running counts `S`: the bulk copy's
+ * (CopyStats), the verification's and the mirror's. Small enough to travel in the Step
+ * Functions state; a slice given the same checkpoint re-does its own range only.
+ */
+export interface Checkpoint<S = CopyStats> {
   /** Logical databases with keys, from INFO keyspace at the start. */
   dbs: number[];
   /** Index into `dbs` of the database being scanned. */
@@ -35,7 +39,12 @@ export interface Checkpoint {
   pendingKeys?: string[];
   /** The scan of this database is over; only `pendingKeys` are left (the slice's deadline came first). */
   scanDone?: boolean;
-  stats: CopyStats;
+  /**
+   * Walks that read both sides (verification, mirror): 'back' once every key of the scanned
+   * side of this database was compared, while the other side is scanned for keys only it has.
+   */
+  pass?: 'back';
+  stats: S;
 }
 
 export interface Progress {

@@ -7,10 +7,11 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisEndpoint } from '../redis/connect.js';
-import { databasesOnEither, forEachDbPair } from '../redis/keyspace.js';
 import { existing, scanBatches, scanPairs } from './compare.js';
 import { ownKeys } from './filter.js';
 import { digestKey, type KeyDigest, sameContent, streamDifferences } from './digest.js';
+import type { Checkpoint } from './types.js';
+import { type WalkPass, walkSlice } from './walk.js';
 
 export interface VerifyOptions {
   mode?: 'strict' | 'live';
@@ -72,71 +73,136 @@ async function supersetOf(target: Redis, source: Redis, key: Buffer, type: strin
   return true;
 }
 
-export async function verifyCopy(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: VerifyOptions = {}): Promise<VerifyReport> {
+/** Counts of a verification not yet over (the report without its verdict). */
+const emptyReport = (mode: 'strict' | 'live'): VerifyReport => ({
+  ok: false,
+  mode,
+  compared: 0,
+  missing: 0,
+  extra: 0,
+  typeMismatches: 0,
+  valueMismatches: 0,
+  ttlMismatches: 0,
+  targetNewer: 0,
+  expiringSkipped: 0,
+  examples: [],
+  ms: 0,
+});
+
+export interface VerifySliceOptions extends VerifyOptions {
+  /** Epoch ms: no new SCAN page from then on (options.copySliceSeconds in the workflow). */
+  deadline?: number;
+}
+
+/** One slice of a verification: the report so far (`ok` once `done` and clean) and where the next slice resumes. */
+export interface VerifySlice {
+  report: VerifyReport;
+  checkpoint: Checkpoint<VerifyReport>;
+  done: boolean;
+}
+
+/**
+ * One bounded slice of the verification (lib/copy/walk.ts), resuming from `previous`: source
+ * keys compared with the target's, then, in strict mode, target keys looked for on the source.
+ * The report's counts and `ms` are those of the whole verification so far.
+ */
+export async function verifySlice(
+  sourceEndpoint: RedisEndpoint,
+  targetEndpoint: RedisEndpoint,
+  previous: Checkpoint<VerifyReport> | undefined,
+  options: VerifySliceOptions = {},
+): Promise<VerifySlice> {
   const started = Date.now();
   const mode = options.mode ?? 'strict';
   const tolerance = options.ttlToleranceMs ?? 500;
   const maxExamples = options.maxExamples ?? 20;
   const skip = ownKeys(options.skipPrefix);
-  const report: VerifyReport = { ok: false, mode, compared: 0, missing: 0, extra: 0, typeMismatches: 0, valueMismatches: 0, ttlMismatches: 0, targetNewer: 0, expiringSkipped: 0, examples: [], ms: 0 };
-  const note = (m: Mismatch) => report.examples.length < maxExamples && report.examples.push(m);
-  const dbs = await databasesOnEither(sourceEndpoint, targetEndpoint, 'spin-elasticache-verify');
-  await forEachDbPair(dbs, sourceEndpoint, targetEndpoint, 'spin-elasticache-verify', async (source, target, db) => {
-    // Source -> target: everything must be there and equal (both sides read a batch per round trip, lib/copy/compare.ts).
-    await scanPairs(source, target, skip, async (pairs) => {
-      for (const { key, from: s, to: t } of pairs) {
-        if (!s) continue;
-        if (s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2) {
-          report.expiringSkipped++;
-          continue;
-        }
-        report.compared++;
-        const k = printableKey(key);
-        if (!t) {
-          report.missing++;
-          note({ db, key: k, kind: 'missing', detail: `${s.type} missing on the target` });
-          continue;
-        }
-        if (s.type !== t.type) {
-          report.typeMismatches++;
-          note({ db, key: k, kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
-          continue;
-        }
-        if (!sameContent(s, t)) {
-          if (mode === 'live' && (await acceptableLiveDifference(source, target, key, s, t))) report.targetNewer++;
-          else {
-            report.valueMismatches++;
-            const differences = s.type === 'stream' ? streamDifferences(s, t) : [];
-            note({ db, key: k, kind: 'value', detail: differences.length > 0 ? `stream: ${differences.join('; ')}` : `${s.type}: ${s.size} element(s) on the source, ${t.size} on the target` });
+  const note = (report: VerifyReport, m: Mismatch) => report.examples.length < maxExamples && report.examples.push(m);
+  // Source -> target: everything must be there and equal (both sides read a batch per round trip, lib/copy/compare.ts).
+  const forward: WalkPass<VerifyReport> = (source, target, db, report, range) =>
+    scanPairs(
+      source,
+      target,
+      skip,
+      async (pairs) => {
+        for (const { key, from: s, to: t } of pairs) {
+          if (!s) continue;
+          if (s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2) {
+            report.expiringSkipped++;
+            continue;
           }
-          continue;
+          report.compared++;
+          const k = printableKey(key);
+          if (!t) {
+            report.missing++;
+            note(report, { db, key: k, kind: 'missing', detail: `${s.type} missing on the target` });
+            continue;
+          }
+          if (s.type !== t.type) {
+            report.typeMismatches++;
+            note(report, { db, key: k, kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
+            continue;
+          }
+          if (!sameContent(s, t)) {
+            if (mode === 'live' && (await acceptableLiveDifference(source, target, key, s, t))) report.targetNewer++;
+            else {
+              report.valueMismatches++;
+              const differences = s.type === 'stream' ? streamDifferences(s, t) : [];
+              note(report, {
+                db,
+                key: k,
+                kind: 'value',
+                detail: differences.length > 0 ? `stream: ${differences.join('; ')}` : `${s.type}: ${s.size} element(s) on the source, ${t.size} on the target`,
+              });
+            }
+            continue;
+          }
+          if (!ttlMatches(s, t, tolerance, mode)) {
+            report.ttlMismatches++;
+            note(report, { db, key: k, kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
+          }
         }
-        if (!ttlMatches(s, t, tolerance, mode)) {
-          report.ttlMismatches++;
-          note({ db, key: k, kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
+      },
+      range,
+    );
+  // Target -> source: nothing extra (in live mode, keys Spinnaker created after the cutover are expected).
+  const back: WalkPass<VerifyReport> = (source, target, db, report, range) =>
+    scanBatches(
+      target,
+      skip,
+      async (keys) => {
+        const onSource = await existing(source, keys);
+        for (const [i, key] of keys.entries()) {
+          if (onSource[i]) continue;
+          const t = await digestKey(target, key);
+          if (!t) continue;
+          // Expiring this very moment: gone from the source a few ms earlier than from the target.
+          if (t.expiresAt >= 0 && t.expiresAt - Date.now() < tolerance * 2) {
+            report.expiringSkipped++;
+            continue;
+          }
+          report.extra++;
+          note(report, { db, key: printableKey(key), kind: 'extra', detail: `${t.type} only on the target` });
         }
-      }
-    });
-    // Target -> source: nothing extra (in live mode, keys Spinnaker created after the cutover are expected).
-    if (mode === 'live') return;
-    await scanBatches(target, skip, async (keys) => {
-      const onSource = await existing(source, keys);
-      for (const [i, key] of keys.entries()) {
-        if (onSource[i]) continue;
-        const t = await digestKey(target, key);
-        if (!t) continue;
-        // Expiring this very moment: gone from the source a few ms earlier than from the target.
-        if (t.expiresAt >= 0 && t.expiresAt - Date.now() < tolerance * 2) {
-          report.expiringSkipped++;
-          continue;
-        }
-        report.extra++;
-        note({ db, key: printableKey(key), kind: 'extra', detail: `${t.type} only on the target` });
-      }
-    });
+      },
+      range,
+    );
+  const walked = await walkSlice(sourceEndpoint, targetEndpoint, previous, {
+    fresh: () => emptyReport(mode),
+    forward,
+    ...(mode === 'live' ? {} : { back }),
+    ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+    connectionName: 'spin-elasticache-verify',
   });
-  report.ok = report.missing === 0 && report.typeMismatches === 0 && report.valueMismatches === 0 && report.ttlMismatches === 0 && report.extra === 0;
-  report.ms = Date.now() - started;
+  const report = walked.checkpoint.stats;
+  report.ms += Date.now() - started;
+  report.ok = walked.done && report.missing === 0 && report.typeMismatches === 0 && report.valueMismatches === 0 && report.ttlMismatches === 0 && report.extra === 0;
+  return { report: { ...report, examples: [...report.examples] }, checkpoint: walked.checkpoint, done: walked.done };
+}
+
+/** The whole verification in one call (the `copy --verify` command, the benchmarks): slices without a deadline. */
+export async function verifyCopy(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const { report } = await verifySlice(sourceEndpoint, targetEndpoint, undefined, options);
   return report;
 }
 

@@ -21,11 +21,10 @@ import type { ScaleDownResult } from '../kubernetes/scale.js';
 import type { CopyState } from '../copy/bulk-slice.js';
 import type { CatchUpState, FinalCatchUp } from '../copy/catch-up-slice.js';
 import type { DrainResult } from '../copy/live.js';
-import type { ReconcileStats } from '../copy/reconcile.js';
-import type { VerifyReport } from '../copy/verify.js';
+import type { MirrorState } from '../copy/reconcile.js';
 import type { ChangeCaptureResult } from '../redis/change-capture.js';
 import type { PingResult } from '../redis/ping.js';
-import type { AuditParity } from '../spinnaker/audit.js';
+import type { VerifyState } from './verify-migration.js';
 import type { QuiesceCheck, QuiesceResult, ResumeResult } from '../spinnaker/quiesce.js';
 
 export interface ExecutionInfo {
@@ -57,7 +56,8 @@ export interface MigrationState extends ValidatedState {
   quiesceCheck?: QuiesceCheck;
   /** ReconcileFinal: the final catch-up inside the pause. */
   reconcile?: FinalCatchUp;
-  verify?: VerifyReport & { audit: AuditParity };
+  /** VerifyCopy, slice by slice (lib/workflow/verify-migration.ts). */
+  verify?: VerifyState;
   /** BeginSwitch: from here on Spinnaker may run on ElastiCache, and a failure rolls back through the mirror copy-back. */
   switch?: { switched: true };
   halyard?: HalyardPatchResult & { flavor?: Flavor; operator?: OperatorDeployRef; helm?: HelmPatchRef };
@@ -73,7 +73,8 @@ export interface MigrationState extends ValidatedState {
   /** The rollback after the switch: its own pause. */
   rollbackQuiesce?: QuiesceResult;
   rollbackQuiesceCheck?: QuiesceCheck;
-  copyBack?: ReconcileStats | { skipped: string };
+  /** RollbackCopyBackWrites, slice by slice. */
+  copyBack?: MirrorState | { skipped: string; done: true };
   /** RollbackHalDeployApply: what the rollback's resume and rollout check wait for. */
   rollbackDeploy?: HalDeployResult & { flavor?: Flavor; operator?: OperatorDeployRef };
   rollbackResume?: ResumeResult;

@@ -80,9 +80,9 @@ describe('digestPairs', () => {
       else expect(Math.abs(s!.expiresAt - expected.expiresAt) + Math.abs(t!.expiresAt - s!.expiresAt)).toBeLessThanOrEqual(1000);
     }
     // Small keys digested by the server (those in another order on the target by the multiset
-    // digest), big ones (and the stream) by digestKey.
+    // digest), big ones by the server in chunks (set:big by SSCAN pages), the stream by digestKey.
     const kinds = Object.fromEntries(pairs.map((p) => [p.key.toString('hex'), p.from?.digest.replace(/:.*/, '')]));
-    expect(Object.values(kinds).filter((k) => k === 'sha1' || k === 'multiset').length).toBe(9);
+    expect(Object.values(kinds).filter((k) => k === 'sha1' || k === 'multiset').length).toBe(10);
     expect(Object.values(kinds).filter((k) => k === 'chunks').length).toBe(3);
     // 400 fields in another order (a 2-field hash may come back in the same order by chance).
     expect([kinds[Buffer.from('h:big').toString('hex')], kinds[Buffer.from('s:small').toString('hex')]]).toEqual(['multiset', 'sha1']);
@@ -108,10 +108,37 @@ describe('digestPairs', () => {
     await dst.zadd('z:big', ...items.flatMap((m, i) => [String(i === 2499 ? 2499.5 : i), m]));
     await src.set('s:big', Buffer.alloc(3 << 20, 1));
     await dst.set('s:big', Buffer.concat([Buffer.alloc((3 << 20) - 1, 1), Buffer.from([2])]));
-    const keys = ['l', 'set', 'h', 'z', 's', 'l:big', 'z:big', 's:big'].map((k) => Buffer.from(k));
+    // Big sets and hashes, digested by the server an SSCAN/HSCAN page at a time: one member, one value.
+    await src.sadd('set:big', ...items);
+    await dst.sadd('set:big', ...items.slice(0, -1), 'changed');
+    await src.hset('h:big', ...items.flatMap((f) => [f, 'v']));
+    await dst.hset('h:big', ...items.flatMap((f, i) => [f, i === 1234 ? 'w' : 'v']));
+    const keys = ['l', 'set', 'h', 'z', 's', 'l:big', 'z:big', 's:big', 'set:big', 'h:big'].map((k) => Buffer.from(k));
     const pairs = await digestPairs(src, dst, keys);
     expect(pairs.filter((p) => p.from!.digest === p.to!.digest).map((p) => String(p.key))).toEqual([]);
-    expect(pairs.slice(-3).map((p) => p.from!.digest.replace(/:.*/, ''))).toEqual(['chunks', 'chunks', 'chunks']);
+    expect(pairs.slice(-5).map((p) => p.from!.digest.replace(/:.*/, ''))).toEqual(['chunks', 'chunks', 'chunks', 'multiset', 'multiset']);
+  });
+
+  it('digests big sets and hashes on the server, page by page, equal across hash-table order and compact encodings', async () => {
+    // The target keeps them compact (an intset, a listpack/ziplist of 3000 entries: one HSCAN page), the source as hash tables.
+    await dst.config('SET', 'set-max-intset-entries', '5000');
+    await dst.config('SET', 'hash-max-ziplist-entries', '5000');
+    const members = Array.from({ length: 3000 }, (_, i) => String(i * 7));
+    await src.sadd('set:ints', ...members);
+    await dst.sadd('set:ints', ...[...members].reverse());
+    await src.hset('h:huge', ...members.flatMap((m) => [`f${m}`, `value ${m}`]));
+    await dst.hset('h:huge', ...[...members].reverse().flatMap((m) => [`f${m}`, `value ${m}`]));
+    expect([await src.object('ENCODING', 'set:ints'), await dst.object('ENCODING', 'set:ints')]).toEqual(['hashtable', 'intset']);
+    const keys = ['set:ints', 'h:huge'].map((k) => Buffer.from(k));
+    const pairs = await digestPairs(src, dst, keys);
+    for (const { key, from, to } of pairs) {
+      expect({ key: String(key), digest: from!.digest, size: from!.size }).toEqual({ key: String(key), digest: to!.digest, size: 3000 });
+      expect(from!.digest).toMatch(/^multiset:3000:[0-9a-f]+$/);
+    }
+    const whole = await digestKey(src, keys[0]!);
+    expect(whole).toMatchObject({ type: 'set', size: 3000 });
+    await dst.config('SET', 'set-max-intset-entries', '512');
+    await dst.config('SET', 'hash-max-ziplist-entries', '128');
   });
 
   it('existing: one flag per key, in order', async () => {

@@ -47,6 +47,22 @@ describe('the notification catch-up', () => {
     expect({ ok: report.ok, examples: report.examples }).toEqual({ ok: true, examples: [] });
   });
 
+  it('ends at its slice end even inside a long queue of touched keys', async () => {
+    // 20,000 keys touched at once, each copied one by one: far more than 300 ms of work here.
+    const session = catchUp({ url: source.url }, { url: target.url }, { until: Date.now() + 1500 });
+    await sleep(200);
+    const p = src.pipeline();
+    for (let i = 0; i < 20_000; i++) p.set(`burst:${i}`, 'x'.repeat(2000));
+    await p.exec();
+    const started = Date.now();
+    const stats = await session;
+    // The queue was taken key by key against the deadline: the run ended near it with keys left over.
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(stats.copied).toBeGreaterThan(0);
+    expect(stats.copied).toBeLessThan(20_000);
+    expect(await dst.dbsize()).toBeLessThan(20_000);
+  });
+
   it('a key read with PTTL 0 is deleted on the target, not copied without expiry', async () => {
     await dst.set('expiring', 'old');
     // The source answers as a key expiring in the very millisecond of the read does.

@@ -22,6 +22,9 @@ interface Script {
   describeStatuses?: string[];
   copySlices?: number;
   catchUpSlices?: number;
+  reconcileSlices?: number;
+  verifySlices?: number;
+  copyBackSlices?: number;
   quiescePolls?: number;
   rolloutPolls?: number;
   /** ResumeSpinnaker answers `resumed: false` this many times first (the operator has not deployed yet). */
@@ -37,6 +40,14 @@ function fakes(script: Script) {
   let catchUps = 0;
   let quiescePolls = 0;
   let resumeWaits = script.resumeWaits ?? 0;
+  const sliced = { reconcileFinal: 0, verifyCopy: 0, copyBackWrites: 0 };
+  // A walk's slice: done after the scripted number; each slice sees the checkpoint the last one returned.
+  const walk = (name: keyof typeof sliced, path: string, total: number | undefined) => (event: Record<string, unknown>) => {
+    const previous = event[path] as { checkpoint?: { cursor: string } } | undefined;
+    const slice = ++sliced[name];
+    if (slice > 1 && previous?.checkpoint?.cursor !== String(slice - 1)) throw new Error(`${name} slice ${slice} was not given the last checkpoint`);
+    return slice >= (total ?? 1) ? { done: true, slices: slice, ok: true } : { done: false, slices: slice, checkpoint: { cursor: String(slice) } };
+  };
   const failures = Object.fromEntries(Object.entries(script.failures ?? {}).map(([k, v]) => [k, [...v]]));
   const fake =
     (name: string, result: (event: Record<string, unknown>) => unknown): TaskHandler =>
@@ -69,13 +80,13 @@ function fakes(script: Script) {
     halDeployApply: fake('halDeployApply', () => ({ exitCode: 0 })),
     checkSpinnakerRollout: fake('checkSpinnakerRollout', () => ({ ready: ++rolloutPolls >= (script.rolloutPolls ?? 1) })),
     verifySpinRedisDrained: fake('verifySpinRedisDrained', () => ({ foreignClients: 0 })),
-    reconcileFinal: fake('reconcileFinal', () => ({ copied: 0 })),
-    verifyCopy: fake('verifyCopy', () => ({ ok: true })),
+    reconcileFinal: fake('reconcileFinal', walk('reconcileFinal', 'reconcile', script.reconcileSlices)),
+    verifyCopy: fake('verifyCopy', walk('verifyCopy', 'verify', script.verifySlices)),
     disableChangeCapture: fake('disableChangeCapture', () => ({ restored: true })),
     scaleDownSpinRedis: fake('scaleDownSpinRedis', () => ({ previousReplicas: 1, replicas: 0 })),
     scaleUpSpinRedis: fake('scaleUpSpinRedis', () => ({ replicas: 1 })),
     restoreHalyardConfig: fake('restoreHalyardConfig', () => ({ restored: true })),
-    copyBackWrites: fake('copyBackWrites', () => ({ copied: 0 })),
+    copyBackWrites: fake('copyBackWrites', walk('copyBackWrites', 'copyBack', script.copyBackSlices)),
     cleanupCreatedResources: fake('cleanupCreatedResources', () => ({ deleted: [] })),
     notifyOutcome: fake('notifyOutcome', (e) => ({ outcome: e.outcome })),
   };
@@ -124,6 +135,7 @@ describe('the state machine, run locally', () => {
     expect(visited).not.toContain('ResumeSpinnakerOnSpinRedis');
     const output = result.output as Record<string, unknown>;
     expect(output).toMatchObject({ switch: { switched: true }, rollout: { ready: true }, catchUp: { caughtUp: true }, quiesceCheck: { quiesced: true } });
+    expect(output).toMatchObject({ reconcile: { done: true, slices: 1 }, verify: { done: true, ok: true, slices: 1 } });
     expect(output.notify).toEqual({ outcome: 'SUCCEEDED' });
   });
 
@@ -143,6 +155,24 @@ describe('the state machine, run locally', () => {
     const reverted = await run({ failures: { scaleDownSpinRedis: [new SpinnakerConfigRevertedError('helm upgrade')] } });
     expect(reverted.result.error).toBe('MigrationRolledBack');
     expect(reverted.visited).toContain('RollbackCopyBackWrites');
+  });
+
+  it('loops the final mirror and the strict verification slice by slice inside the pause, each slice resuming from the last checkpoint', async () => {
+    const { result, calls, visited } = await run({ reconcileSlices: 3, verifySlices: 4 });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(calls.filter((c) => c === 'reconcileFinal')).toHaveLength(3);
+    expect(calls.filter((c) => c === 'verifyCopy')).toHaveLength(4);
+    // Every verification slice after every reconciliation slice, and the switch after the last.
+    expect(visited.lastIndexOf('ReconcileFinal')).toBeLessThan(visited.indexOf('VerifyCopy'));
+    expect(visited.lastIndexOf('VerifyCopy')).toBeLessThan(visited.indexOf('BeginSwitch'));
+    expect(result.output).toMatchObject({ reconcile: { done: true, slices: 3 }, verify: { done: true, slices: 4 } });
+  });
+
+  it('a timed-out verification slice is retried from its own checkpoint', async () => {
+    const timeout = Object.assign(new Error('slice timed out'), { name: 'States.Timeout' }) as MigrationError;
+    const { result, calls } = await run({ verifySlices: 2, failures: { verifyCopy: [timeout] } });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(calls.filter((c) => c === 'verifyCopy')).toHaveLength(3);
   });
 
   it('a failure inside the pause resumes Spinnaker on spin-redis and ends rolled back, with nothing switched', async () => {
@@ -209,6 +239,13 @@ describe('the state machine, run locally', () => {
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     expect(visited).not.toContain('ScaleDownSpinRedis');
+  });
+
+  it("loops the rollback's copy-back slice by slice before the Halyard config is restored", async () => {
+    const { result, calls, visited } = await run({ copyBackSlices: 3, failures: { halDeployApply: [new HalDeployFailedError('hal exited 1')] } });
+    expect(result.error).toBe('MigrationRolledBack');
+    expect(calls.filter((c) => c === 'copyBackWrites')).toHaveLength(3);
+    expect(visited.lastIndexOf('RollbackCopyBackWrites')).toBeLessThan(visited.indexOf('RollbackHalyardConfig'));
   });
 
   it('stops with RollbackFailed (lock kept) when the rollback itself fails', async () => {
