@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { formatHealth } from '../lib/health/format.js';
 import type { HealthReport } from '../lib/health/check.js';
 import type { Redis } from 'ioredis';
+import { connectRedis } from '../lib/redis/connect.js';
 import { runMigration, type ExecutionResult, type HistoryEvent, type TaskHandler } from './runner.js';
 import { startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
 import { InjectedFaultError } from './faults.js';
@@ -154,7 +155,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
   hooks.onWorld?.(world);
   let exitCode = 1;
   const stop = async () => {
-    out.stopTicker();
+    out.close();
     await world.close();
   };
   try {
@@ -168,7 +169,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
       onExecutionStatus: (arn, status) => world.setExecutionStatus(arn, status),
       onEvent: (event) => out.event(event, world),
     });
-    out.stopTicker();
+    out.close();
     const report = await buildReport(world, result);
     if (report.status === 'SUCCEEDED') {
       // What the EventBridge schedule runs every 5 minutes from now on (metrics stay local).
@@ -297,7 +298,8 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
     const redis = service.redisEnabled === false ? '(redis.enabled false: Pub/Sub refused)' : (service.redis ?? '(no Redis client)');
     out.line(`  ${service.name.padEnd(22)} -> ${redis}${service.authenticated ? '  (AUTH from the URL user-info)' : ''}`);
   }
-  out.line(`  Halyard overrideBaseUrl: ${s.halyard.overrideBaseUrl ?? '(not set: Halyard manages spin-redis)'}`);
+  const where = s.spinnakerService ? "SpinnakerService's service-settings.redis" : s.spinRedisWorkload.kind === 'StatefulSet' ? "the chart's redis.yml" : "Halyard's redis.yml";
+  out.line(`  ${where} overrideBaseUrl: ${s.halyard.overrideBaseUrl ?? '(not set: Spinnaker uses spin-redis)'}`);
   if (s.spinnakerService) {
     const st = s.spinnakerService.status as { status?: string; lastDeployed?: { config?: { hash?: string } } };
     out.line(`  SpinnakerService spinnaker: status ${st.status ?? '?'}, config hash ${st.lastDeployed?.config?.hash ?? '?'}`);
@@ -308,7 +310,9 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
     out.line(
       `Your data: ${report.seededFrom.rdb} (RDB v${report.seededFrom.rdbVersion}), ${report.seededFrom.restored} keys restored into spin-redis, ${report.seededFrom.expiredSkipped} already expired in the dump skipped`,
     );
-  out.line(`Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}, on ElastiCache ${report.keys.target}`);
+  out.line(
+    `Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}${s.spinRedis.replicas === 0 ? ' (scaled down: its data went with the pod)' : ''}, on ElastiCache ${report.keys.target}`,
+  );
   if (report.yourHistory) {
     const executions = (h?: AppHistory) => (h ? h.pipelines + h.orchestrations : 0);
     out.line(`Your pipeline history, ${report.yourHistory.length} applications (the dump, then ElastiCache at the end; the simulated orca ran and cleaned up executions meanwhile):`);
@@ -395,7 +399,8 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
 function foldSteps(steps: RehearsalReport['steps']) {
   const folded = new Map<string, { name: string; status: string; durationMs: number; longestMs: number; attempts: number; runs: number; error?: string }>();
   for (const s of steps) {
-    if (/^(Is[A-Z]|Check[A-Z])/.test(s.name) || /Complete$|^DryRunComplete$/.test(s.name)) continue;
+    // Choices and the polling checks are noise when they pass; a check that failed or was caught is shown.
+    if ((/^(Is[A-Z]|Check[A-Z])/.test(s.name) || /Complete$|^DryRunComplete$/.test(s.name)) && s.status === 'SUCCEEDED') continue;
     const f = folded.get(s.name) ?? { name: s.name, status: s.status, durationMs: 0, longestMs: 0, attempts: 0, runs: 0 };
     f.durationMs += s.durationMs;
     f.longestMs = Math.max(f.longestMs, s.durationMs);
@@ -408,12 +413,19 @@ function foldSteps(steps: RehearsalReport['steps']) {
   return [...folded.values()];
 }
 
+/** A Lambda error's `{ errorType, errorMessage, trace }` as one line, also after a Fail state's prefix ("Rolled back after X: {…}"). */
 function readableCause(cause: string): string {
-  try {
-    const parsed = JSON.parse(cause) as { errorType?: string; errorMessage?: string };
-    if (parsed.errorMessage) return `${parsed.errorType}: ${parsed.errorMessage}`;
-  } catch {
-    // not JSON: a Fail state's own cause
+  const start = cause.indexOf('{');
+  if (start < 0) return cause;
+  // The JSON may be followed by the Fail state's own text: try each closing brace from the last.
+  for (let end = cause.lastIndexOf('}'); end > start; end = cause.lastIndexOf('}', end - 1)) {
+    try {
+      const parsed = JSON.parse(cause.slice(start, end + 1)) as { errorType?: string; errorMessage?: string };
+      if (parsed.errorMessage) return start === 0 ? `${parsed.errorType}: ${parsed.errorMessage}${cause.slice(end + 1)}` : `${cause.slice(0, start)}${parsed.errorMessage}${cause.slice(end + 1)}`;
+      break;
+    } catch {
+      // not this brace
+    }
   }
   return cause;
 }
@@ -438,8 +450,6 @@ function printKeepHelp(out: Progress, world: SandboxWorld): void {
 /** Progress on a terminal: each state as it starts and ends, and keys on the target as they move. */
 class Progress {
   private ticker?: NodeJS.Timeout;
-  private lastKeys = 0;
-  private lastAt = 0;
   constructor(
     private readonly stream: NodeJS.WriteStream,
     private readonly quiet: boolean,
@@ -464,7 +474,9 @@ class Progress {
       this.caught.delete(event.state);
       if (event.stateType === 'Fail') this.line(`✖ ${event.state}`);
       else if (this.stream.isTTY) this.stream.write(`\r\x1b[2K▶ ${event.state}…`);
-      if (/^(CopyBulk|CatchUpLiveWrites|ReconcileFinal|RollbackCopyBackWrites)$/.test(event.state)) this.startTicker(world.targetClient(), event.state);
+      if (/^(CopyBulk|CatchUpLiveWrites|ReconcileFinal)$/.test(event.state)) this.startTicker(world.targetClient(), event.state, 'on ElastiCache');
+      // The copy-back writes into spin-redis: count there.
+      if (event.state === 'RollbackCopyBackWrites') this.startTicker(this.spinRedisClient(world), event.state, 'on spin-redis');
     } else if (event.type === 'StateExited') {
       if (this.caught.has(event.state)) return;
       if (/^(CopyBulk|CatchUpLiveWrites|ReconcileFinal|RollbackCopyBackWrites)$/.test(event.state)) this.stopTicker();
@@ -492,22 +504,41 @@ class Progress {
     }
   }
 
-  private startTicker(target: Promise<Redis | undefined>, state: string): void {
+  private spinRedis?: Promise<Redis | undefined>;
+  /** A connection to spin-redis for the copy-back's ticker (closed with the world's processes). */
+  private spinRedisClient(world: SandboxWorld): Promise<Redis | undefined> {
+    this.spinRedis ??= connectRedis(world.spinRedisEndpoint, { connectionName: 'spin-elasticache-sandbox-admin' }).catch(() => undefined);
+    return this.spinRedis;
+  }
+
+  private startTicker(target: Promise<Redis | undefined>, state: string, where: string): void {
     this.stopTicker();
-    this.lastAt = Date.now();
+    // The first sample is the baseline: a rate needs two samples of this step, at least 200 ms apart, none overlapping.
+    let last: { keys: number; at: number } | undefined;
+    let sampling = false;
     this.ticker = setInterval(() => {
-      void target.then(async (redis) => {
-        if (!redis) return;
-        const keys = await redis.dbsize().catch(() => this.lastKeys);
-        const now = Date.now();
-        const rate = ((keys - this.lastKeys) * 1000) / Math.max(1, now - this.lastAt);
-        this.lastKeys = keys;
-        this.lastAt = now;
-        const text = `  ${state}: ${keys.toLocaleString('en-US')} keys on ElastiCache (${Math.max(0, Math.round(rate)).toLocaleString('en-US')} keys/s)`;
-        if (this.stream.isTTY) this.stream.write(`\r\x1b[2K${text}`);
-        else this.stream.write(`${text}\n`);
-      });
+      if (sampling) return;
+      sampling = true;
+      void target
+        .then(async (redis) => {
+          if (!redis) return;
+          const keys = await redis.dbsize().catch(() => undefined);
+          if (keys === undefined) return;
+          const now = Date.now();
+          const rate = last && now - last.at >= 200 ? ((keys - last.keys) * 1000) / (now - last.at) : undefined;
+          last = { keys, at: now };
+          if (rate === undefined) return;
+          const text = `  ${state}: ${keys.toLocaleString('en-US')} keys ${where} (${Math.max(0, Math.round(rate)).toLocaleString('en-US')} keys/s)`;
+          if (this.stream.isTTY) this.stream.write(`\r\x1b[2K${text}`);
+          else this.stream.write(`${text}\n`);
+        })
+        .finally(() => void (sampling = false));
     }, 500);
+  }
+
+  close(): void {
+    this.stopTicker();
+    void this.spinRedis?.then((r) => r?.disconnect());
   }
 
   stopTicker(): void {
