@@ -178,7 +178,7 @@ export const CASES: Case[] = [
     expected: 'succeeded',
     world: { flavor: 'helm-stable' },
     check: (w, result) => ({
-      detectedHelmStable: (result.output as { lock?: { flavor?: string } }).lock?.flavor === 'helm-stable',
+      detectedHelmStable: ((result.output ?? {}) as { lock?: { flavor?: string } }).lock?.flavor === 'helm-stable',
       bitnamiStatefulSetAtZero: (w.kubernetes.store.get('StatefulSet', 'spinnaker', 'spinnaker-redis-master')?.spec as { replicas?: number } | undefined)?.replicas === 0,
       halyardPodFilesPatched: /rediss:\/\//.test(w.spinnaker.halyardFiles.get('/home/spinnaker/.hal/default/service-settings/redis.yml') ?? ''),
     }),
@@ -293,7 +293,7 @@ export const CASES: Case[] = [
       const status = snapshot.spinnakerService?.status as { status?: string; lastDeployed?: { config?: { hash?: string } } } | undefined;
       const deployed = configHash(JSON.parse(snapshot.spinnakerService?.spinnakerConfig ?? '{}'));
       return {
-        detectedOperator: (result.output as { lock?: { flavor?: string } }).lock?.flavor === 'operator',
+        detectedOperator: ((result.output ?? {}) as { lock?: { flavor?: string } }).lock?.flavor === 'operator',
         noHalyardConfigMap: !w.kubernetes.store.get('ConfigMap', 'spinnaker', 'halyard-config'),
         operatorDeployedThePatchedConfig: status?.status === 'OK' && status.lastDeployed?.config?.hash === deployed && configHash(JSON.parse(w.spinnaker.operator!.initialConfig())) !== deployed,
       };
@@ -347,7 +347,7 @@ export const CASES: Case[] = [
       w.kubernetes.store.update({ ...cr, metadata: { ...cr.metadata, annotations } });
     },
     check: (w, result) => {
-      const plan = (result.output as { plan?: { spinnaker?: { gitOpsManaged?: string }; configMapDiff?: Record<string, string> } }).plan;
+      const plan = ((result.output ?? {}) as { plan?: { spinnaker?: { gitOpsManaged?: string }; configMapDiff?: Record<string, string> } }).plan;
       return {
         nothingCreated: w.elastiCache.groupIds().length === 0,
         planSaysGitOpsManaged: /Argo CD/.test(plan?.spinnaker?.gitOpsManaged ?? ''),
@@ -378,7 +378,7 @@ export const CASES: Case[] = [
       const snapshot = await w.snapshot();
       const subServices = snapshot.services.filter((s) => s.name.startsWith('spin-clouddriver-'));
       return {
-        detectedHalyardHa: (result.output as { lock?: { flavor?: string } } | undefined)?.lock?.flavor === 'halyard-ha',
+        detectedHalyardHa: ((result.output ?? {}) as { lock?: { flavor?: string } } | undefined)?.lock?.flavor === 'halyard-ha',
         everySubServiceOnTheTarget: subServices.length === 4 && subServices.every((s) => s.redis === snapshot.halyard.overrideBaseUrl && s.authenticated),
       };
     },
@@ -467,7 +467,7 @@ export const CASES: Case[] = [
       admin.disconnect();
     },
     check: (_w, result) => {
-      const copy = (result.output as { copy?: { method?: string; fallbackReason?: string } }).copy;
+      const copy = ((result.output ?? {}) as { copy?: { method?: string; fallbackReason?: string } }).copy;
       return { copiedByScan: copy?.method === 'scan', fallbackReasonGiven: /refused to replicate/.test(copy?.fallbackReason ?? '') };
     },
   },
@@ -504,7 +504,7 @@ export const CASES: Case[] = [
       },
     },
     check: (w, result) => {
-      const output = result.output as { reconcile?: { method?: string; done?: boolean }; verify?: { ok?: boolean; compared?: number; expiringSkipped?: number; slices?: number } };
+      const output = (result.output ?? {}) as { reconcile?: { method?: string; done?: boolean }; verify?: { ok?: boolean; compared?: number; expiringSkipped?: number; slices?: number } };
       const frozen = frozenKeys.get(w) ?? 0;
       const counted = (output.verify?.compared ?? 0) + (output.verify?.expiringSkipped ?? 0);
       const verifySlices = result.steps.filter((s) => s.name === 'VerifyCopy').length;
@@ -536,7 +536,7 @@ export const CASES: Case[] = [
       },
     },
     check: (w, result) => {
-      const copy = (result.output as { copy?: { method?: string; fallbackReason?: string; slices?: number } }).copy;
+      const copy = ((result.output ?? {}) as { copy?: { method?: string; fallbackReason?: string; slices?: number } }).copy;
       return {
         copiedByScan: copy?.method === 'scan' && /did not finish/.test(copy.fallbackReason ?? ''),
         moreThanOneSlice: (copy?.slices ?? 0) > 1,
@@ -568,7 +568,7 @@ export const CASES: Case[] = [
       },
     },
     check: (w, result) => {
-      const output = result.output as { catchUp?: { stream?: unknown; streamLost?: string }; reconcile?: { method?: string } };
+      const output = (result.output ?? {}) as { catchUp?: { stream?: unknown; streamLost?: string }; reconcile?: { method?: string } };
       return {
         streamLostNamed: /cannot continue the replication stream|no longer in spin-redis's backlog/.test(output.catchUp?.streamLost ?? ''),
         notificationsTookOver: output.catchUp?.stream === undefined,
@@ -584,7 +584,7 @@ export const CASES: Case[] = [
       CheckSpinnakerQuiesced: async (w, handler, event, call) => (call === 1 && w.kubernetes.faults.add({ verb: 'list', resource: 'pods', status: 403, times: 1 }), handler(event)),
     },
     check: (w, result) => {
-      const output = result.output as { switch?: unknown } | undefined;
+      const output = (result.output ?? {}) as { switch?: unknown } | undefined;
       return {
         neverSwitched: !result.history.some((e) => e.state === 'BeginSwitch') && output?.switch === undefined,
         // Every execution orca wrote went to spin-redis: no Spinnaker write ever reached ElastiCache.
@@ -685,7 +685,7 @@ export const CASES: Case[] = [
     world: options({ dryRun: true }),
     check: (w, result) => {
       const plan = (
-        result.output as {
+        (result.output ?? {}) as {
           plan?: {
             configMapDiff?: Record<string, string>;
             scale?: { from: number; to: number };
@@ -861,6 +861,16 @@ export async function runCase(
     // Long-lived keys only: short gate sessions may expire on their own during the run.
     const startState = [...(await keysOn(spinRedis))].filter((k) => !k.startsWith('spring:session:'));
     const startMembers = await membersOf(spinRedis, startState);
+    // Any other key with a TTL may expire on its own too (a slow, loaded run): its absolute expiry, ms.
+    const expiresAt = new Map<string, number>();
+    for (let i = 0; i < startState.length; i += 1000) {
+      const batch = startState.slice(i, i + 1000);
+      const ttls = ((await batch.reduce((p, k) => p.pttl(k), spinRedis.pipeline()).exec()) ?? []) as [Error | null, number][];
+      batch.forEach((k, j) => {
+        const ttl = ttls[j]?.[1] ?? -1;
+        if (ttl > 0) expiresAt.set(k, Date.now() + ttl);
+      });
+    }
     spinRedis.disconnect();
     await c.prepare?.(world);
     const calls = new Map<string, number>();
@@ -902,7 +912,8 @@ export async function runCase(
     const where = migrated ? await world.elastiCache.adminClient(SANDBOX_GROUP_ID) : world.spinnaker.spinRedis ? await connectRedis(world.spinRedisEndpoint) : undefined;
     const present = where ? await keysOn(where) : new Set<string>();
     const ledger = world.spinnaker.ledger;
-    const lostFromStart = startState.filter((k) => !present.has(k) && !ledger.deleted(k) && !(startMembers.get(k) ?? ['(not a collection)']).every((m) => ledger.memberDeleted(k, m)));
+    const expired = (k: string) => (expiresAt.get(k) ?? Number.POSITIVE_INFINITY) <= Date.now();
+    const lostFromStart = startState.filter((k) => !present.has(k) && !ledger.deleted(k) && !expired(k) && !(startMembers.get(k) ?? ['(not a collection)']).every((m) => ledger.memberDeleted(k, m)));
     where?.disconnect();
     const { config: _config, ...halyardFiles } = snapshot.configMap;
     // Operator installs: the SpinnakerService's service-settings.redis, and its spec.spinnakerConfig byte for byte.

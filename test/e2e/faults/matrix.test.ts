@@ -10,12 +10,12 @@ describe('fault matrix', () => {
     '%s',
     async (_name, c) => {
       const result = await runCase(c, 1500);
-      expect({
-        end: result.actual,
-        broken: Object.entries(result.invariants)
-          .filter(([, ok]) => !ok)
-          .map(([k]) => k),
-      }).toEqual({ end: c.expected, broken: [] });
+      const broken = Object.entries(result.invariants)
+        .filter(([, ok]) => !ok)
+        .map(([k]) => k);
+      // On a mismatch, what the run went through and what was lost: enough to tell a flake from a fault.
+      const why = result.actual !== c.expected || broken.length > 0 ? { error: result.error, failures: result.failures, lostFromStart: result.examples.lostFromStart } : {};
+      expect({ end: result.actual, broken, ...why }).toEqual({ end: c.expected, broken: [] });
     },
     150_000,
   );
