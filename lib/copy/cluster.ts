@@ -35,7 +35,7 @@ import { copyViaReplication } from './replication/replica-copy.js';
 import { readTargetVersion, restoreWithExpiry } from './restore-expiry.js';
 import { readSourceFacts } from './source-facts.js';
 import { addStats, type CopyStats, emptyStats } from './types.js';
-import { printableKey, type Mismatch, type VerifyReport } from './verify.js';
+import { emptyReport, printableKey, type Mismatch, type VerifyReport } from './verify.js';
 
 export interface ClusterMaster {
   id: string;
@@ -284,22 +284,7 @@ async function compareWithCluster(
 ): Promise<VerifyReport & { recopied: number; deleted: number }> {
   const started = Date.now();
   const tolerance = options.toleranceMs ?? 500;
-  const report: VerifyReport & { recopied: number; deleted: number } = {
-    ok: false,
-    mode: 'strict',
-    compared: 0,
-    missing: 0,
-    extra: 0,
-    typeMismatches: 0,
-    valueMismatches: 0,
-    ttlMismatches: 0,
-    targetNewer: 0,
-    expiringSkipped: 0,
-    examples: [],
-    ms: 0,
-    recopied: 0,
-    deleted: 0,
-  };
+  const report: VerifyReport & { recopied: number; deleted: number } = { ...emptyReport('strict'), recopied: 0, deleted: 0 };
   const note = (m: Mismatch) => report.examples.length < (options.maxExamples ?? 20) && report.examples.push(m);
   const skip = ownKeys();
   const target = await connectRedis(targetEndpoint, { connectionName: 'spin-elasticache-verify' });

@@ -74,7 +74,7 @@ async function supersetOf(target: Redis, source: Redis, key: Buffer, type: strin
 }
 
 /** Counts of a verification not yet over (the report without its verdict). */
-const emptyReport = (mode: 'strict' | 'live'): VerifyReport => ({
+export const emptyReport = (mode: 'strict' | 'live'): VerifyReport => ({
   ok: false,
   mode,
   compared: 0,
