@@ -17,5 +17,6 @@ export const EXIT_CODES_HELP = `Exit status:
   2  usage error (bad flags, an input file that does not validate)
   3  health: degraded (a warning)
   4  health: unhealthy (a critical finding)
-  copy and validate also exit 1 when the copy fails or does not verify, or the input is invalid.
+  copy also exits 1 when the copy fails or does not verify; validate exits 1 when the input is
+  invalid (that is its verdict; start refuses the same input with 2, starting nothing).
 `;

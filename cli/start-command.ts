@@ -10,23 +10,38 @@ import { parseArgs } from 'node:util';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { parseMigrationInput } from '../lib/config/schema.js';
 import { InputValidationError } from '../lib/errors.js';
+import { EXIT } from './exit-codes.js';
+
+const USAGE = 'Usage: spin-elasticache start --input FILE --state-machine-arn ARN [--name NAME]\n';
 
 export async function runStartCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { input: { type: 'string' }, 'state-machine-arn': { type: 'string' }, name: { type: 'string' } } });
-  if (!values.input || !values['state-machine-arn']) {
-    process.stderr.write('Usage: spin-elasticache start --input FILE --state-machine-arn ARN [--name NAME]\n');
-    return 2;
-  }
-  const text = readFileSync(values.input, 'utf8');
+  let values: { input?: string; 'state-machine-arn'?: string; name?: string; help?: boolean };
   try {
+    ({ values } = parseArgs({ args: argv, options: { input: { type: 'string' }, 'state-machine-arn': { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}`);
+    return EXIT.usage;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return EXIT.ok;
+  }
+  if (!values.input || !values['state-machine-arn']) {
+    process.stderr.write(USAGE);
+    return EXIT.usage;
+  }
+  let text: string;
+  try {
+    text = readFileSync(values.input, 'utf8');
     parseMigrationInput(JSON.parse(text));
   } catch (error) {
+    // An input that cannot be read or does not validate is a usage error (cli/exit-codes.ts): nothing was started.
     process.stderr.write(`${values.input}: ${error instanceof InputValidationError ? error.message : (error as Error).message}\n`);
-    return 1;
+    return EXIT.usage;
   }
   const name = values.name ?? `migrate-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
   const sfn = new SFNClient({});
   const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: values['state-machine-arn'], name, input: text }));
   process.stdout.write(`Started ${started.executionArn}\n`);
-  return 0;
+  return EXIT.ok;
 }
