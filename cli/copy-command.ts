@@ -242,6 +242,8 @@ async function copyCommand(argv: string[]): Promise<number> {
   const endpoint = (url: string, passwordEnv: unknown, passwordFile?: unknown): RedisEndpoint => {
     if (secretsInUrl(url).length > 0)
       process.stderr.write(`Warning: ${displayUrl(url)} carries credentials on the command line; use --source-password-env/-file or --target-password-env/-file instead.\n`);
+    // A variable named but unset (or empty) is a mistake, not "no password": said now, not as NOAUTH later.
+    if (typeof passwordEnv === 'string' && !process.env[passwordEnv]) throw new Error(`the environment variable ${passwordEnv} is not set (or empty)`);
     const password = typeof passwordFile === 'string' ? readPasswordFile(passwordFile) : typeof passwordEnv === 'string' ? process.env[passwordEnv] : undefined;
     const caFile = typeof values['ca-file'] === 'string' ? values['ca-file'] : undefined;
     return { url, ...(password ? { password } : {}), ...(caFile ? { caFile } : {}) };
@@ -257,7 +259,7 @@ async function copyCommand(argv: string[]): Promise<number> {
     source = endpoint(String(values.source), values['source-password-env'], values['source-password-file']);
     target = endpoint(String(values.target), values['target-password-env'], values['target-password-file']);
   } catch (error) {
-    process.stderr.write(`Cannot read a password file: ${(error as Error).message}\n`);
+    process.stderr.write(`Cannot read a password: ${(error as Error).message}\n`);
     return 2;
   }
   const memoryLimitBytes = typeof values['memory-limit'] === 'string' ? parseQuantity(values['memory-limit']) : undefined;
@@ -277,7 +279,7 @@ async function copyCommand(argv: string[]): Promise<number> {
             ? process.env[values['sentinel-password-env']]
             : undefined;
     } catch (error) {
-      process.stderr.write(`Cannot read a password file: ${(error as Error).message}\n`);
+      process.stderr.write(`Cannot read a password: ${(error as Error).message}\n`);
       return 2;
     }
     return copyFromSentinelCommand({ ...source, ...(sentinelPassword ? { sentinelPassword } : {}) }, target, method, values);
