@@ -977,7 +977,7 @@ export async function runCase(
         ? {
             failures: result.history
               .filter((e) => e.error)
-              .map((e) => `${e.state}: ${e.error}`)
+              .map((e) => `${e.state ?? '(execution)'}: ${e.error}`)
               .slice(0, 8),
           }
         : {}),

@@ -299,6 +299,14 @@ export const MigrationInputSchema = z
         message: 'multiAz needs automaticFailover: true',
       });
     }
+    // ElastiCache takes KmsKeyId only for encryption at rest; without it the key would silently do nothing (or CreateReplicationGroup refuses).
+    if (t.kmsKeyId !== undefined && !t.atRestEncryption) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['target', 'kmsKeyId'],
+        message: 'a KMS key needs atRestEncryption: true (it encrypts the data at rest); remove kmsKeyId or turn atRestEncryption on',
+      });
+    }
     if (t.authTokenSecretArn && !t.transitEncryption) {
       ctx.addIssue({
         code: 'custom',

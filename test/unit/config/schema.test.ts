@@ -70,6 +70,9 @@ describe('parseMigrationInput', () => {
     expect(found['target.authTokenSecretArn']).toMatch(/needs transitEncryption: true/);
     expect(problems({ ...minimal, target: { replicationGroupId: 'ok', numCacheClusters: 7 } })['target.numCacheClusters']).toMatch(/1 to 6/);
     expect(problems({ ...minimal, target: { replicationGroupId: 'ok', automaticFailover: false } })['target.multiAz']).toMatch(/multiAz needs automaticFailover/);
+    expect(problems({ ...minimal, target: { replicationGroupId: 'ok', atRestEncryption: false, kmsKeyId: 'arn:aws:kms:us-east-1:123456789012:key/abc' } })['target.kmsKeyId']).toMatch(
+      /needs atRestEncryption: true/,
+    );
   });
 
   it('matches engine versions to parameter-group families', () => {
