@@ -85,6 +85,85 @@ export type Flavor = (typeof FLAVORS)[number];
 const subnetId = z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id like subnet-0123abcd');
 const securityGroupId = z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id like sg-0123abcd');
 
+/** The replication group to create (`target`). */
+const TargetSchema = z.strictObject({
+  replicationGroupId: elastiCacheName('replicationGroupId', 40),
+  description: z.string().max(255).default('Spinnaker Redis, migrated by spin-elasticache'),
+  engine: z.enum(['redis', 'valkey'], "engine must be 'redis' or 'valkey'").default('valkey'),
+  engineVersion: z.string().default('8.0'),
+  nodeType: z
+    .string()
+    .regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, 'a cache node type such as cache.r7g.large')
+    .default('cache.r7g.large'),
+  numCacheClusters: z
+    .number()
+    .int('numCacheClusters must be a whole number')
+    .min(1, 'numCacheClusters is 1 to 6 (one primary plus up to 5 replicas)')
+    .max(6, 'numCacheClusters is 1 to 6 (one primary plus up to 5 replicas)')
+    .default(2),
+  multiAz: z.boolean().default(true),
+  automaticFailover: z.boolean().default(true),
+  transitEncryption: z.boolean().default(true),
+  atRestEncryption: z.boolean().default(true),
+  authTokenSecretArn: z.string().regex(AUTH_TOKEN_SECRET_ARN, 'a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)').optional(),
+  /** When the secret is JSON, the key that holds the token; otherwise the whole SecretString is the token. */
+  authTokenSecretKey: z.string().min(1).optional(),
+  port: z.number().int().min(1024).max(65535).default(6379),
+  subnetIds: z.array(subnetId).min(1).optional(),
+  securityGroupIds: z.array(securityGroupId).min(1).max(5).optional(),
+  parameterGroupName: elastiCacheName('parameterGroupName', 255).optional(),
+  subnetGroupName: elastiCacheName('subnetGroupName', 255).optional(),
+  kmsKeyId: z.string().min(1).optional(),
+});
+
+/**
+ * The rules across the target's fields (ElastiCache's own constraints). Run inside the schema,
+ * and also on their own when another part of the input fails, so that one pass names every
+ * problem (zod runs a refinement only once the whole object parsed).
+ */
+function targetRuleIssues(t: z.output<typeof TargetSchema>): { path: string[]; message: string }[] {
+  const issues: { path: string[]; message: string }[] = [];
+  const allowed: readonly string[] = ENGINE_VERSIONS[t.engine];
+  if (!allowed.includes(t.engineVersion)) {
+    issues.push({
+      path: ['target', 'engineVersion'],
+      message: `${t.engine} engineVersion must be one of ${allowed.join(', ')} (got '${t.engineVersion}')`,
+    });
+  }
+  if (t.automaticFailover && t.numCacheClusters < 2) {
+    issues.push({
+      path: ['target', 'numCacheClusters'],
+      message: 'automaticFailover needs numCacheClusters >= 2 (a primary and a replica); raise it or turn automaticFailover off',
+    });
+  }
+  if (t.multiAz && !t.automaticFailover) {
+    issues.push({
+      path: ['target', 'multiAz'],
+      message: 'multiAz needs automaticFailover: true',
+    });
+  }
+  // ElastiCache takes KmsKeyId only for encryption at rest; without it the key would silently do nothing (or CreateReplicationGroup refuses).
+  if (t.kmsKeyId !== undefined && !t.atRestEncryption) {
+    issues.push({
+      path: ['target', 'kmsKeyId'],
+      message: 'a KMS key needs atRestEncryption: true (it encrypts the data at rest); remove kmsKeyId or turn atRestEncryption on',
+    });
+  }
+  if (t.authTokenSecretArn && !t.transitEncryption) {
+    issues.push({
+      path: ['target', 'authTokenSecretArn'],
+      message: 'an AUTH token needs transitEncryption: true (ElastiCache refuses AUTH without TLS)',
+    });
+  }
+  if (t.authTokenSecretKey && !t.authTokenSecretArn) {
+    issues.push({
+      path: ['target', 'authTokenSecretKey'],
+      message: 'authTokenSecretKey only makes sense with authTokenSecretArn',
+    });
+  }
+  return issues;
+}
+
 export const MigrationInputSchema = z
   .strictObject({
     cluster: z.strictObject({
@@ -202,35 +281,7 @@ export const MigrationInputSchema = z
           .prefault({}),
       })
       .prefault({}),
-    target: z.strictObject({
-      replicationGroupId: elastiCacheName('replicationGroupId', 40),
-      description: z.string().max(255).default('Spinnaker Redis, migrated by spin-elasticache'),
-      engine: z.enum(['redis', 'valkey'], "engine must be 'redis' or 'valkey'").default('valkey'),
-      engineVersion: z.string().default('8.0'),
-      nodeType: z
-        .string()
-        .regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, 'a cache node type such as cache.r7g.large')
-        .default('cache.r7g.large'),
-      numCacheClusters: z
-        .number()
-        .int('numCacheClusters must be a whole number')
-        .min(1, 'numCacheClusters is 1 to 6 (one primary plus up to 5 replicas)')
-        .max(6, 'numCacheClusters is 1 to 6 (one primary plus up to 5 replicas)')
-        .default(2),
-      multiAz: z.boolean().default(true),
-      automaticFailover: z.boolean().default(true),
-      transitEncryption: z.boolean().default(true),
-      atRestEncryption: z.boolean().default(true),
-      authTokenSecretArn: z.string().regex(AUTH_TOKEN_SECRET_ARN, 'a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)').optional(),
-      /** When the secret is JSON, the key that holds the token; otherwise the whole SecretString is the token. */
-      authTokenSecretKey: z.string().min(1).optional(),
-      port: z.number().int().min(1024).max(65535).default(6379),
-      subnetIds: z.array(subnetId).min(1).optional(),
-      securityGroupIds: z.array(securityGroupId).min(1).max(5).optional(),
-      parameterGroupName: elastiCacheName('parameterGroupName', 255).optional(),
-      subnetGroupName: elastiCacheName('subnetGroupName', 255).optional(),
-      kmsKeyId: z.string().min(1).optional(),
-    }),
+    target: TargetSchema,
     options: z
       .strictObject({
         dryRun: z.boolean().default(false),
@@ -276,51 +327,7 @@ export const MigrationInputSchema = z
       .prefault({}),
   })
   .superRefine((input, ctx) => {
-    const t = input.target;
-    const allowed: readonly string[] = ENGINE_VERSIONS[t.engine];
-    if (!allowed.includes(t.engineVersion)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['target', 'engineVersion'],
-        message: `${t.engine} engineVersion must be one of ${allowed.join(', ')} (got '${t.engineVersion}')`,
-      });
-    }
-    if (t.automaticFailover && t.numCacheClusters < 2) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['target', 'numCacheClusters'],
-        message: 'automaticFailover needs numCacheClusters >= 2 (a primary and a replica); raise it or turn automaticFailover off',
-      });
-    }
-    if (t.multiAz && !t.automaticFailover) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['target', 'multiAz'],
-        message: 'multiAz needs automaticFailover: true',
-      });
-    }
-    // ElastiCache takes KmsKeyId only for encryption at rest; without it the key would silently do nothing (or CreateReplicationGroup refuses).
-    if (t.kmsKeyId !== undefined && !t.atRestEncryption) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['target', 'kmsKeyId'],
-        message: 'a KMS key needs atRestEncryption: true (it encrypts the data at rest); remove kmsKeyId or turn atRestEncryption on',
-      });
-    }
-    if (t.authTokenSecretArn && !t.transitEncryption) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['target', 'authTokenSecretArn'],
-        message: 'an AUTH token needs transitEncryption: true (ElastiCache refuses AUTH without TLS)',
-      });
-    }
-    if (t.authTokenSecretKey && !t.authTokenSecretArn) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['target', 'authTokenSecretKey'],
-        message: 'authTokenSecretKey only makes sense with authTokenSecretArn',
-      });
-    }
+    for (const issue of targetRuleIssues(input.target)) ctx.addIssue({ code: 'custom', ...issue });
   })
   .transform((input) => ({
     ...input,
@@ -390,6 +397,11 @@ export function parseMigrationInput(raw: unknown): MigrationConfig {
     })),
     ...(result.success ? [] : result.error.issues.map((i) => ({ path: formatPath(i.path), message: describeIssue(i) }))),
   ];
+  // The whole input failed, so zod skipped the target's cross-field rules: run them on the target alone when it parses.
+  if (!result.success) {
+    const target = TargetSchema.safeParse((raw as { target?: unknown } | null)?.target);
+    if (target.success) for (const i of targetRuleIssues(target.data)) if (!issues.some((known) => known.path === formatPath(i.path))) issues.push({ path: formatPath(i.path), message: i.message });
+  }
   if (issues.length > 0 || !result.success) {
     const shown = issues.slice(0, MAX_REPORTED_ISSUES).map((i) => ({ path: clip(i.path, 200), message: clip(i.message) }));
     const lines = shown.map((i) => `- ${i.path}: ${i.message}`);

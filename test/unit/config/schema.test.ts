@@ -46,6 +46,11 @@ describe('parseMigrationInput', () => {
     });
   });
 
+  it("names the target's cross-field problems in the same pass as another part's", () => {
+    const found = problems({ cluster: { name: 'a', region: 'nowhere' }, target: { replicationGroupId: 'x', multiAz: true, automaticFailover: false } });
+    expect(Object.keys(found).sort()).toEqual(['cluster.region', 'target.multiAz']);
+  });
+
   it('applies the ElastiCache rules for ids', () => {
     expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: '1abc' } }))).toEqual(['target.replicationGroupId']);
     expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: 'a--b' } }))).toEqual(['target.replicationGroupId']);
