@@ -120,7 +120,11 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
   if (group.Status !== 'available') add('replication-group', 'critical', `status is ${group.Status ?? 'unknown'}, not available`);
   else add('replication-group', 'ok', 'available');
   const drift = replicationGroupDifferences(group, config);
-  add('configuration', drift.length > 0 ? 'warning' : 'ok', drift.length > 0 ? `changed since the migration: ${drift.join('; ')}` : 'as migrated (Multi-AZ, failover, encryption, AUTH, node type)');
+  add(
+    'configuration',
+    drift.length > 0 ? 'warning' : 'ok',
+    drift.length > 0 ? `changed since the migration: ${drift.join('; ')}` : 'as the input asked (Multi-AZ, failover, encryption, AUTH on or off, node type)',
+  );
   const members = group.NodeGroups?.[0]?.NodeGroupMembers ?? [];
   const primaries = members.filter((m) => m.CurrentRole === 'primary').length;
   const replicas = members.filter((m) => m.CurrentRole === 'replica').length;

@@ -17,7 +17,9 @@ export function mapRedisError(error: unknown, where = 'Redis', context: RedisErr
   const code = err?.code ?? '';
   const message = err?.message ?? String(error);
   if (/WRONGPASS|NOAUTH|invalid password|AUTH <password> called without any password/i.test(message)) {
-    return new RedisAuthError(`${where}: authentication failed (${message.split('\n')[0]}); check the AUTH token secret`);
+    return new RedisAuthError(
+      `${where}: authentication failed (${message.split('\n')[0]}); check its password (the workflow: the AUTH token secret, or spinnaker.spinRedis's password Secret; the copy command: --source-/--target-password-env or -file)`,
+    );
   }
   if (TLS_CODES.test(code) || /ssl|tls|certificate|wrong version number/i.test(message)) {
     return new RedisTlsError(`${where}: TLS handshake failed (${code || message}); check transitEncryption and the CA`);

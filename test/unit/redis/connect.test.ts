@@ -67,7 +67,9 @@ describe('mapRedisError', () => {
     const mapped = mapRedisError(error, 'rediss://target:6379');
     expect(mapped).toBeInstanceOf(RedisAuthError);
     expect(mapped.retryable).toBe(false);
-    expect(mapped.message).toBe(`rediss://target:6379: authentication failed (${error.message}); check the AUTH token secret`);
+    expect(mapped.message).toBe(
+      `rediss://target:6379: authentication failed (${error.message}); check its password (the workflow: the AUTH token secret, or spinnaker.spinRedis's password Secret; the copy command: --source-/--target-password-env or -file)`,
+    );
   });
 
   it.each([
