@@ -3,7 +3,7 @@
  * the workflow's copy engine as a standalone tool. Passwords come from environment variables
  * or files (or, discouraged, the URLs); none is ever printed (cli/redact.ts).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { copyAll, type CopyMethod } from '../lib/copy/engine.js';
 import { copyFromCluster, verifyClusterCopy } from '../lib/copy/cluster.js';
@@ -99,6 +99,18 @@ async function copyFromFile(path: string, target: RedisEndpoint, values: Record<
   }
   if (!existsSync(path)) {
     process.stderr.write(`No such RDB file: ${path}\n`);
+    return 2;
+  }
+  // Before anything connects: an RDB file starts with REDIS and four digits of version (rdb.c rdbSaveRio).
+  const head = Buffer.alloc(9);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 9, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!/^REDIS\d{4}$/.test(head.toString('latin1'))) {
+    process.stderr.write(`${path} is not an RDB file (no REDIS header); take one with redis-cli --rdb FILE\n`);
     return 2;
   }
   const started = Date.now();
