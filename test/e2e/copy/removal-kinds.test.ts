@@ -86,9 +86,9 @@ async function removeEveryKind(r: Redis): Promise<void> {
 
 /** What `removeEveryKind` must leave, checked by name on `r` (beyond the strict verification). */
 async function expectRemoved(r: Redis): Promise<void> {
-  expect(await r.zrange('orca.pipeline.queue.cfg-77', 0, -1)).toEqual(['p4']);
-  expect(await r.zrange('rosco:allBakes', 0, -1)).toEqual(['bake-3', 'bake-4', 'bake-5', 'bake-6', 'bake-7', 'bake-8']);
-  expect(await r.zrange('rosco:names', 0, -1)).toEqual(['charlie', 'delta']);
+  expect(await r.zrange('orca.pipeline.queue.cfg-77', '0', '-1')).toEqual(['p4']);
+  expect(await r.zrange('rosco:allBakes', '0', '-1')).toEqual(['bake-3', 'bake-4', 'bake-5', 'bake-6', 'bake-7', 'bake-8']);
+  expect(await r.zrange('rosco:names', '0', '-1')).toEqual(['charlie', 'delta']);
   expect(await r.hgetall('kato:taskmap')).toEqual({ t1: 'a', t3: 'c', t5: 'e' });
   expect(await r.scard('aws:instances:members')).toBe(5);
   expect(await r.sismember('aws:instances:members', 'i-00abc')).toBe(0);
