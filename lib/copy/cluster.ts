@@ -35,7 +35,7 @@ import { copyViaReplication } from './replication/replica-copy.js';
 import { readTargetVersion, restoreWithExpiry } from './restore-expiry.js';
 import { readSourceFacts } from './source-facts.js';
 import { addStats, type CopyStats, emptyStats } from './types.js';
-import { emptyReport, printableKey, type Mismatch, type VerifyReport } from './verify.js';
+import { emptyReport, type Mismatch, outlives, printableKey, type VerifyReport } from './verify.js';
 
 export interface ClusterMaster {
   id: string;
@@ -304,12 +304,14 @@ async function compareWithCluster(
               .map(async (key) => {
                 const [s, t] = await Promise.all([digestKey(asRedis, key), digestKey(target, key)]);
                 if (!s) return; // deleted, or moved to a master scanned later
-                if (s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2) {
+                const expiring = s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2;
+                // Expiring this moment: skipped, unless the target's copy would outlive it (verify.ts).
+                if (expiring && !(t && outlives(s, t, tolerance))) {
                   report.expiringSkipped++;
                   return;
                 }
                 report.compared++;
-                const kind = differs(s, t, tolerance);
+                const kind = expiring ? 'ttl' : differs(s, t, tolerance);
                 if (!kind) return;
                 if (options.repair) {
                   if (await copyKey(cluster, target, targetVersion, key)) report.recopied++;

@@ -127,12 +127,17 @@ export async function verifySlice(
       async (pairs) => {
         for (const { key, from: s, to: t } of pairs) {
           if (!s) continue;
+          const k = printableKey(key);
           if (s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2) {
-            report.expiringSkipped++;
+            // Gone from both sides in a moment, unless the copy outlives it (issue 9, item 5).
+            if (t && outlives(s, t, tolerance, mode)) {
+              report.compared++;
+              report.ttlMismatches++;
+              note(report, { db, key: k, kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
+            } else report.expiringSkipped++;
             continue;
           }
           report.compared++;
-          const k = printableKey(key);
           if (!t) {
             report.missing++;
             note(report, { db, key: k, kind: 'missing', detail: `${s.type} missing on the target` });
@@ -208,6 +213,16 @@ export async function verifyCopy(sourceEndpoint: RedisEndpoint, targetEndpoint: 
 
 function describeExpiry(d: KeyDigest): string {
   return d.expiresAt < 0 ? 'never' : new Date(d.expiresAt).toISOString();
+}
+
+/**
+ * For a source key expiring this moment (not compared otherwise): whether the target's copy
+ * would outlive it, with no expiry or (strict) a later one. Such a copy is a key that comes
+ * back from the dead; one that expires with the source, or sooner, is not.
+ */
+export function outlives(s: KeyDigest, t: KeyDigest, tolerance: number, mode: 'strict' | 'live' = 'strict'): boolean {
+  if (t.expiresAt < 0) return true;
+  return mode === 'strict' && t.expiresAt - s.expiresAt > tolerance;
 }
 
 function ttlMatches(s: KeyDigest, t: KeyDigest, tolerance: number, mode: 'strict' | 'live'): boolean {
