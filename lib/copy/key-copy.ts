@@ -20,8 +20,9 @@ export const VANISHED = -1;
 export const EXPIRED = -2;
 
 /**
- * Copy `key` from source to target by type, in the target's dialect (HMSET before 4.0).
- * Returns bytes moved, VANISHED, or EXPIRED (never written without its TTL).
+ * Copy `key` from source to target by type, in the target's dialect (HMSET before 4.0),
+ * replacing what the target holds. Returns bytes moved, or VANISHED / EXPIRED when the source
+ * key went away meanwhile: the target's key is then deleted (never written without its TTL).
  */
 export async function copyKeyByType(source: Redis, target: Redis, key: Buffer, type: RedisType, targetVersion: TargetVersion = CURRENT_TARGET): Promise<number> {
   if (type === 'none') return VANISHED;
@@ -67,20 +68,18 @@ export async function copyKeyByType(source: Redis, target: Redis, key: Buffer, t
         break;
     }
     const pttl = await source.pttl(key);
-    if (pttl === -2 || pttl === 0) {
-      // PTTL 0: the key expires this very millisecond; without its TTL it would live forever.
-      await target.del(temp);
+    if (pttl === -2 || pttl === 0 || !(await target.exists(temp))) {
+      // Gone on the source meanwhile (an empty collection is no key at all), or expiring this
+      // very millisecond (PTTL 0; without its TTL it would live for ever): the key is replaced
+      // by nothing, so an older copy on the target goes too.
+      await target.del(temp, key);
       return pttl === 0 ? EXPIRED : VANISHED;
     }
-    const exists = await target.exists(temp);
-    if (!exists) {
-      // An empty collection is no key at all in Redis: the source key vanished meanwhile.
-      await target.del(key);
-      return VANISHED;
-    }
     const expiresAt = pttl > 0 ? Date.now() + pttl : 0;
-    await target.rename(temp, key);
-    if (expiresAt > 0) await target.pexpireat(key, expiresAt);
+    // One transaction: a copier that dies in between never leaves the key without its expiry.
+    const swap = target.multi().rename(temp, key);
+    if (expiresAt > 0) swap.pexpireat(key, expiresAt);
+    for (const [error] of (await swap.exec()) ?? []) if (error) throw error;
     return bytes;
   } catch (error) {
     await target.del(temp).catch(() => undefined);

@@ -61,8 +61,9 @@ export async function syncKey(source: Redis, target: Redis, key: Buffer): Promis
     }
   } catch (error) {
     if (!/payload version or checksum/i.test((error as Error).message)) throw error;
-    // Written to a temporary key and renamed over the target's: a replacement too.
-    await copyKeyByType(source, target, key, type, version);
+    // Written to a temporary key and renamed over the target's: a replacement too; a key that
+    // went away meanwhile is deleted there, as above.
+    if ((await copyKeyByType(source, target, key, type, version)) < 0) return 'deleted';
   }
   return 'copied';
 }

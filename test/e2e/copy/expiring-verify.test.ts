@@ -7,6 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
+import { copyKeyByType } from '../../../lib/copy/key-copy.js';
 import { verifyCopy } from '../../../lib/copy/verify.js';
 import type { RedisProcess } from '../../../sandbox/redis/redis-process.js';
 import { useRedisPair } from '../../support/redis-pair.js';
@@ -42,5 +43,18 @@ describe('strict verification of keys expiring on the source', () => {
     await src.set('gate:session:e5', 'y', 'PXAT', at);
     await dst.set('gate:session:e5', 'x', 'PXAT', at - 100); // differs, but gone before the source's
     expect(await strict()).toMatchObject({ ok: true, expiringSkipped: 3, ttlMismatches: 0, missing: 0 });
+  });
+});
+
+describe('the type-based copy of a key that goes away while it is copied', () => {
+  it("deletes the target's older copy when the source key expires during the chunked copy (it kept it)", async () => {
+    const key = 'clouddriver:aws:instances:members';
+    await dst.sadd(key, 'stale-1', 'stale-2'); // an earlier copy on the target
+    for (let i = 0; i < 120_000; i += 10_000) await src.sadd(key, ...Array.from({ length: 10_000 }, (_, j) => `i-${(i + j).toString(16).padStart(17, '0')}`));
+    await src.pexpire(key, 40); // gone before the last SSCAN page is written
+    const outcome = await copyKeyByType(src, dst, Buffer.from(key), 'set');
+    expect(outcome).toBeLessThan(0);
+    expect(await src.exists(key)).toBe(0);
+    expect(await dst.exists(key)).toBe(0);
   });
 });
