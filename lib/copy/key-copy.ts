@@ -108,20 +108,64 @@ async function scanInto(source: Redis, key: Buffer, method: ScanMethod, write: (
 }
 
 async function copyStream(source: Redis, target: Redis, key: Buffer, temp: Buffer, targetVersion: TargetVersion): Promise<number> {
+  // Pending entries whose stream entry is gone (XDEL, or XTRIM past a slow consumer) cannot be
+  // claimed into a copy: a placeholder entry with each such id goes in, in id order, so that
+  // XCLAIM finds it, and is deleted once every pending entry is claimed.
+  const pendingIds = await allPendingIds(source, key);
+  const placeholders: string[] = [];
+  let next = 0;
+  const placeBefore = async (id: string | undefined) => {
+    for (; next < pendingIds.length && (id === undefined || compareIds(pendingIds[next]!, id) <= 0); next++) {
+      const pending = pendingIds[next]!;
+      if (id !== undefined && compareIds(pending, id) === 0) continue;
+      await target.xadd(temp, pending, PLACEHOLDER_FIELD, '1');
+      placeholders.push(pending);
+    }
+  };
   let bytes = 0;
   let start = '-';
   for (;;) {
     const entries = (await source.xrangeBuffer(key, start, '+', 'COUNT', CHUNK)) as unknown as [Buffer, Buffer[]][];
     const fresh = start === '-' ? entries : entries.slice(1);
     for (const [id, fields] of fresh) {
+      await placeBefore(id.toString());
       await target.xadd(temp, id, ...fields);
       bytes += fields.reduce((n, b) => n + b.length, 0);
     }
     if (entries.length < CHUNK) break;
     start = entries.at(-1)![0].toString();
   }
-  await copyStreamState(source, target, key, temp, targetVersion);
+  await placeBefore(undefined);
+  await copyStreamState(source, target, key, temp, targetVersion, placeholders);
   return bytes;
+}
+
+const PLACEHOLDER_FIELD = 'spin-elasticache:pending-placeholder';
+
+/** Stream IDs in order (`ms-seq`, both 64-bit). */
+function compareIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const ms = BigInt(am) - BigInt(bm);
+  if (ms !== 0n) return ms < 0n ? -1 : 1;
+  const seq = BigInt(as) - BigInt(bs);
+  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
+}
+
+/** Every id pending in any group of the stream, sorted, once each. */
+async function allPendingIds(source: Redis, key: Buffer): Promise<string[]> {
+  const ids = new Set<string>();
+  const groups = ((await source.call('XINFO', 'GROUPS', key)) as unknown[]).map(fields);
+  for (const group of groups) {
+    if (Number(group.pending ?? 0) === 0) continue;
+    for (let start = '-'; ; ) {
+      const page = (await source.call('XPENDING', key, String(group.name), start, '+', String(PENDING_PAGE))) as [string, string, number, number][];
+      for (const [id] of page) ids.add(id);
+      if (page.length < PENDING_PAGE) break;
+      start = nextId(page.at(-1)![0]);
+    }
+  }
+  return [...ids].sort(compareIds);
 }
 
 /** A flat [name, value, …] reply (XINFO) as a record. */
@@ -145,17 +189,17 @@ const PENDING_PAGE = 1000;
  * targets, entries-added and max-deleted-id, which XINFO's lag needs), each consumer group
  * with its last-delivered id (and entries-read on 7.0+), its consumers (XGROUP CREATECONSUMER,
  * 6.2+) and its pending entries with their owner, idle time and delivery count (XCLAIM …
- * FORCE JUSTID, every version with streams). A pending entry no longer in the stream cannot
- * be claimed and is dropped, as on the source it can only be acknowledged.
+ * FORCE JUSTID, every version with streams). A pending entry no longer in the stream is
+ * claimed through a placeholder entry (copyStream), deleted afterwards.
  */
-async function copyStreamState(source: Redis, target: Redis, key: Buffer, temp: Buffer, targetVersion: TargetVersion): Promise<void> {
+async function copyStreamState(source: Redis, target: Redis, key: Buffer, temp: Buffer, targetVersion: TargetVersion, placeholders: string[]): Promise<void> {
   const stream = fields(await source.call('XINFO', 'STREAM', key));
   const lastId = String(stream['last-generated-id'] ?? '0-0');
   if (!(await target.exists(temp))) await target.xadd(temp, 'MAXLEN', '0', '*', 'x', 'x');
   const setId: string[] = [lastId];
   if (targetVersion.streamMetadata && stream['entries-added'] !== undefined)
     setId.push('ENTRIESADDED', String(stream['entries-added']), 'MAXDELETEDID', String(stream['max-deleted-entry-id'] ?? '0-0'));
-  await target.call('XSETID', temp, ...setId);
+  await target.call('XSETID', temp, lastId);
   const groups = ((await source.call('XINFO', 'GROUPS', key)) as unknown[]).map(fields);
   for (const group of groups) {
     const name = String(group.name);
@@ -173,6 +217,9 @@ async function copyStreamState(source: Redis, target: Redis, key: Buffer, temp: 
       start = nextId(page.at(-1)![0]);
     }
   }
+  // The placeholders have served (XDEL keeps their pending entries); then the counters, which XDEL moved.
+  for (let i = 0; i < placeholders.length; i += PENDING_PAGE) await target.xdel(temp, ...placeholders.slice(i, i + PENDING_PAGE));
+  await target.call('XSETID', temp, ...setId);
 }
 
 /**

@@ -125,6 +125,17 @@ describe('streams with consumer groups on the remaining paths', () => {
   });
 });
 
+describe('a pending entry whose stream entry was deleted (XTRIM past a slow consumer)', () => {
+  it('the type-based copy keeps it pending', async () => {
+    await seedStreams(src);
+    await src.xdel(LOG, '5030-0', '5031-1'); // pending for judge-a
+    await src.xtrim(LOG, 'MINID', '5012'); // 5000…5011: pending for judge-a and judge-b too
+    const { stats } = await copySlice({ url: source.url }, { url: target.url }, { maxPayloadBytes: 8 });
+    expect(stats.bigKeys).toBe(2);
+    await strictlyEqual();
+  });
+});
+
 describe('strict verification fails on a difference in any single part of a stream', () => {
   const changes: [string, string, (r: Redis) => Promise<unknown>][] = [
     ['an entry', 'entries', (r) => r.xdel(LOG, '5060-0')],
