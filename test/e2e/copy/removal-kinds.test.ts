@@ -188,6 +188,19 @@ describe('every removal kind, on every path that carries writes', () => {
   }, 30_000);
 });
 
+describe('copy --live by replication', () => {
+  it('every removal kind made while it follows the source reaches the target', async () => {
+    await seed(src);
+    const copying = runCopyCommand(['--source', source.url, '--target', target.url, '--live', '3']);
+    // Once the snapshot is on the target, while the command still follows the source's stream.
+    for (let i = 0; i < 4000 && (await dst.exists('taskOutput:t3')) === 0; i++) await sleep(5);
+    await removeEveryKind(src);
+    expect(await copying).toBe(0);
+    await expectRemoved(dst);
+    await strictlyEqual();
+  }, 30_000);
+});
+
 describe('writes during every scan slice', () => {
   it('CopyBulk by scan in many slices, a removal of each kind and new writes between every two slices, then the catch-up and the mirror', async () => {
     await src.config('SET', 'notify-keyspace-events', 'KA');
