@@ -318,17 +318,19 @@ async function copyCommand(argv: string[]): Promise<number> {
     });
     if (tty) process.stderr.write('\n');
     const seconds = (Date.now() - started) / 1000;
+    // The rate is the copy's: the time spent following writes (--live) is not copying keys.
+    const copySeconds = Math.max(0.001, seconds - (values.live ? Number(values.live) : 0));
     const s = result.stats;
     if (result.fork) process.stderr.write(`Fork safety: ${result.fork.fork ? 'forking the source' : 'not forking the source'}: ${result.fork.reason}\n`);
     for (const note of result.fork?.notes ?? []) process.stderr.write(`  note: ${note}\n`);
     if (result.fallbackReason) process.stderr.write(`Replication copy not possible (${result.fallbackReason}); used the scan copy\n`);
     process.stderr.write(
-      `Copied ${s.keys} keys (${(s.bytes / 1e6).toFixed(1)} MB) by ${result.method} in ${seconds.toFixed(2)} s: ${Math.round(s.keys / seconds)} keys/s; ${s.bigKeys} big key(s) ${result.method === 'scan' ? 'in chunks' : 'through disk'}, ${s.fallbacks} type-based fallback(s), ${s.expiredSkipped} expired during the copy\n`,
+      `Copied ${s.keys} keys (${(s.bytes / 1e6).toFixed(1)} MB) by ${result.method} in ${copySeconds.toFixed(2)} s: ${Math.round(s.keys / copySeconds)} keys/s; ${s.bigKeys} big key(s) ${result.method === 'scan' ? 'in chunks' : 'through disk'}, ${s.fallbacks} type-based fallback(s), ${s.expiredSkipped} expired during the copy\n`,
     );
     if (result.replication)
       process.stderr.write(`Replication: ${result.replication.commandsApplied} write(s) made during the copy applied, consistent with the source at offset ${result.replication.offset}\n`);
     const live = result.live;
-    if (live) process.stderr.write(`Live: ${live.events} events, ${live.copied} keys copied, ${live.deleted} deleted\n`);
+    if (live) process.stderr.write(`Live (${values.live} s): ${live.events} events, ${live.copied} keys copied, ${live.deleted} deleted\n`);
     let verify: VerifyReport | undefined;
     if (values.verify) {
       verify = await verifyCopy(source, target, { mode: 'strict' });
@@ -340,7 +342,7 @@ async function copyCommand(argv: string[]): Promise<number> {
     if (typeof values.json === 'string') {
       writeFileSync(
         values.json,
-        `${JSON.stringify({ source: displayUrl(source.url), target: displayUrl(target.url), method: result.method, fallbackReason: result.fallbackReason, seconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / seconds), stats: s, replication: result.replication, fork: result.fork, live, verify }, null, 2)}\n`,
+        `${JSON.stringify({ source: displayUrl(source.url), target: displayUrl(target.url), method: result.method, fallbackReason: result.fallbackReason, seconds, copySeconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / copySeconds), stats: s, replication: result.replication, fork: result.fork, live, verify }, null, 2)}\n`,
       );
     }
     return verify && !verify.ok ? 1 : 0;

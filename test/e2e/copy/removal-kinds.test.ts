@@ -9,6 +9,8 @@
  * removals checked by name. Two real redis-server 7.0.15.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { runCopyCommand } from '../../../cli/copy-command.js';
@@ -191,11 +193,16 @@ describe('every removal kind, on every path that carries writes', () => {
 describe('copy --live by replication', () => {
   it('every removal kind made while it follows the source reaches the target', async () => {
     await seed(src);
-    const copying = runCopyCommand(['--source', source.url, '--target', target.url, '--live', '3']);
+    const json = join(pair.dir, 'live.json');
+    const copying = runCopyCommand(['--source', source.url, '--target', target.url, '--live', '3', '--json', json]);
     // Once the snapshot is on the target, while the command still follows the source's stream.
     for (let i = 0; i < 4000 && (await dst.exists('taskOutput:t3')) === 0; i++) await sleep(5);
     await removeEveryKind(src);
     expect(await copying).toBe(0);
+    // The rate is the copy's, not diluted by the 3 s of following (it read "1 keys/s" for a quick copy).
+    const figures = JSON.parse(readFileSync(json, 'utf8')) as { seconds: number; copySeconds: number; keys: number; keysPerSec: number };
+    expect(figures.seconds - figures.copySeconds).toBeCloseTo(3, 5);
+    expect(figures.keysPerSec).toBe(Math.round(figures.keys / figures.copySeconds));
     await expectRemoved(dst);
     await strictlyEqual();
   }, 30_000);
