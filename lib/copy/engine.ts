@@ -104,7 +104,7 @@ export async function copyAll(source: RedisEndpoint, target: RedisEndpoint, opti
         : {}),
     });
     const stats = { ...result.checkpoint.stats, ms: Date.now() - started };
-    const live = capture && options.followMs ? await capture.run({ until: Date.now() + options.followMs }) : undefined;
+    const live = capture && options.followMs ? await capture.run({ until: Date.now() + options.followMs, drainAtEnd: true }) : undefined;
     return { method: 'scan', stats, ...(fallbackReason ? { fallbackReason } : {}), ...(live ? { live } : {}), ...(fork ? { fork } : {}) };
   } finally {
     capture?.close();

@@ -18,6 +18,12 @@ import { readTargetVersion, restoreWithExpiry, type TargetVersion } from './rest
 export interface CatchUpOptions {
   /** Epoch ms at which to return. */
   until: number;
+  /**
+   * At `until`, first copy every key touched before it (the queue can be long after a burst
+   * of writes), so the target is the source as of `until`. Unbounded: not for a Lambda slice,
+   * whose leftovers the final mirror takes.
+   */
+  drainAtEnd?: boolean;
   /** Checked every `checkEveryMs`; returning true ends the catch-up early (e.g. spin-redis drained). */
   shouldStop?: () => Promise<boolean>;
   checkEveryMs?: number;
@@ -144,6 +150,17 @@ export async function startCatchUp(sourceEndpoint: RedisEndpoint, targetEndpoint
             stats.stoppedEarly = true;
             break;
           }
+        }
+      }
+      if (runOptions.drainAtEnd) {
+        // Every event of a write made before now is in before this PING's reply (same connection, in order).
+        await subscriber.ping();
+        // What was touched before `until`; events arriving meanwhile are after it and wait.
+        for (const [id, { db, key }] of [...pending]) {
+          pending.delete(id);
+          const outcome = await syncKey(await sources.get(db), await targets.get(db), key);
+          if (outcome === 'copied') stats.copied++;
+          else stats.deleted++;
         }
       }
     } catch (error) {

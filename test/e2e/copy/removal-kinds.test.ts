@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { runCopyCommand } from '../../../cli/copy-command.js';
 import { copyBulkSlice, type CopyState } from '../../../lib/copy/bulk-slice.js';
+import { copyAll } from '../../../lib/copy/engine.js';
 import { catchUpSlice, type FinalCatchUp, finalCatchUp } from '../../../lib/copy/catch-up-slice.js';
 import { catchUp } from '../../../lib/copy/live.js';
 import { copyBackSlice, type MirrorState } from '../../../lib/copy/reconcile.js';
@@ -245,6 +246,25 @@ describe('writes during every scan slice', () => {
     } finally {
       await src.config('SET', 'notify-keyspace-events', '');
     }
+  }, 60_000);
+
+  it('copy --method scan --live: a burst of writes just before the live phase ends is all on the target when the command returns', async () => {
+    await src.set('rosco:bake:seed', '1');
+    const copying = copyAll(sourceEnd, targetEnd, { method: 'scan', followMs: 1200 });
+    for (let i = 0; i < 2000 && (await dst.exists('rosco:bake:seed')) === 0; i++) await sleep(5);
+    // 12,000 keys in a burst, then 2,000 of them deleted: far more than the rest of the window can copy one by one.
+    for (let i = 0; i < 12_000; i += 3000) {
+      const batch = src.pipeline();
+      for (let j = i; j < i + 3000; j++) batch.hset(`clouddriver:aws:loadBalancers:attributes:${j}`, 'name', `lb-${j}`, 'vpc', 'vpc-1');
+      await batch.exec();
+    }
+    const gone = src.pipeline();
+    for (let j = 0; j < 12_000; j += 6) gone.del(`clouddriver:aws:loadBalancers:attributes:${j}`);
+    await gone.exec();
+    const result = await copying;
+    expect(result.method).toBe('scan');
+    expect(await dst.dbsize()).toBe(await src.dbsize());
+    await strictlyEqual();
   }, 60_000);
 
   it('copy --method scan --live: every removal kind made while the scan runs reaches the target', async () => {
