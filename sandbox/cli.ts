@@ -17,7 +17,7 @@ import { type AppParity, COPIES, dumpFits, EXPANSION, historyParity } from './rd
 import { type AppHistory, type OrcaHistory, orcaHistory } from '../lib/spinnaker/audit.js';
 
 const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FILE] [--keep] [--fail-at STATE] [--quiet]
-                 [--spin-redis-server PATH] [--spin-redis-memory-limit QUANTITY] [--rdb FILE]
+                 [--spin-redis-server PATH] [--spin-redis-memory-limit QUANTITY] [--rdb FILE] [--copy-method M]
 
   --keys N         Seed spin-redis with about N Spinnaker-shaped keys (default 50000).
   --auth           Give the new group an AUTH token (from Secrets Manager): the services then
@@ -42,6 +42,9 @@ const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FI
   --spin-redis-memory-limit QUANTITY
                    Give spin-redis's container a memory limit (e.g. 16Mi): the copy then
                    forks it only if the worst case fits (docs/COPY.md, "Fork safety").
+  --copy-method M  options.copyMethod: auto (default), replication, scan, or s3-seed (Spinnaker
+                   frozen, spin-redis's RDB uploaded to the emulated S3, the group created from it
+                   with SnapshotArns); the summary reports the write freeze.
 `;
 
 export interface RehearsalReport {
@@ -85,6 +88,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     'spin-redis-server'?: string;
     'spin-redis-memory-limit'?: string;
     rdb?: string;
+    'copy-method'?: string;
   };
   try {
     ({ values } = parseArgs({
@@ -101,6 +105,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
         'spin-redis-server': { type: 'string' },
         'spin-redis-memory-limit': { type: 'string' },
         rdb: { type: 'string' },
+        'copy-method': { type: 'string' },
       },
     }));
   } catch (error) {
@@ -119,6 +124,11 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
   const flavor = values.flavor ?? 'halyard';
   if (flavor !== 'halyard' && flavor !== 'halyard-ha' && flavor !== 'operator' && flavor !== 'helm-stable' && flavor !== 'helm-opsmx') {
     process.stderr.write(`--flavor: the sandbox installs halyard, halyard-ha, operator, helm-stable or helm-opsmx (got ${flavor})\n`);
+    return 2;
+  }
+  const copyMethod = values['copy-method'];
+  if (copyMethod !== undefined && copyMethod !== 'auto' && copyMethod !== 'replication' && copyMethod !== 'scan' && copyMethod !== 's3-seed') {
+    process.stderr.write(`--copy-method: auto, replication, scan or s3-seed (got ${copyMethod})\n`);
     return 2;
   }
   const failAt = values['fail-at'];
@@ -151,6 +161,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     ...(values['spin-redis-server'] ? { spinRedisServer: values['spin-redis-server'] } : {}),
     ...(values['spin-redis-memory-limit'] ? { spinRedisMemoryLimit: values['spin-redis-memory-limit'] } : {}),
     ...(values.rdb ? { rdb: values.rdb } : {}),
+    ...(copyMethod ? { copyMethod } : {}),
   });
   hooks.onWorld?.(world);
   let exitCode = 1;
