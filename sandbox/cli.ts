@@ -230,6 +230,8 @@ export interface CutoverFigures {
   pauseMs?: number;
   cutoverWindowMs?: number;
   rollbackPauseMs?: number;
+  /** s3-seed: the write freeze is the pause; of it, the snapshot and its upload took this long (the rest: the group's creation from the seed, the verification, the switch). */
+  seed?: { snapshotUploadMs: number; bytes: number; parts: number; rdbVersion?: number; reused: boolean };
 }
 
 export function cutoverFigures(output: unknown): CutoverFigures | undefined {
@@ -239,6 +241,7 @@ export function cutoverFigures(output: unknown): CutoverFigures | undefined {
     halyard?: { patchedAt?: string };
     rollout?: { readyAt?: string; pauseMs?: number; cutoverWindowMs?: number };
     rollbackRollout?: { pauseMs?: number };
+    seed?: { ms: number; bytes: number; parts: number; rdbVersion?: number; reused: boolean };
   };
   const o = output as Out | undefined;
   if (!o?.quiesce?.startedAt) return undefined;
@@ -249,6 +252,8 @@ export function cutoverFigures(output: unknown): CutoverFigures | undefined {
   if (o.rollout?.pauseMs !== undefined) figures.pauseMs = o.rollout.pauseMs;
   if (o.rollout?.cutoverWindowMs !== undefined) figures.cutoverWindowMs = o.rollout.cutoverWindowMs;
   if (o.rollbackRollout?.pauseMs !== undefined) figures.rollbackPauseMs = o.rollbackRollout.pauseMs;
+  if (o.seed)
+    figures.seed = { snapshotUploadMs: o.seed.ms, bytes: o.seed.bytes, parts: o.seed.parts, reused: o.seed.reused, ...(o.seed.rdbVersion === undefined ? {} : { rdbVersion: o.seed.rdbVersion }) };
   return figures;
 }
 
@@ -368,6 +373,10 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
     out.line(
       `Pause (Spinnaker's Redis users at 0 until all Ready again; orca's queue not processed): ${s(c.pauseMs)}; stopping took ${s(c.quiesceMs)}; cutover window (Halyard patch to the last pod Ready on ElastiCache): ${s(c.cutoverWindowMs)}${c.rollbackPauseMs !== undefined ? `; the rollback's pause: ${s(c.rollbackPauseMs)}` : ''}`,
     );
+    if (c.seed)
+      out.line(
+        `Write freeze (s3-seed: from before the snapshot until Spinnaker is Ready on ElastiCache): ${s(c.pauseMs)}, of which the snapshot and its upload ${s(c.seed.snapshotUploadMs)} (${c.seed.bytes} bytes, RDB v${c.seed.rdbVersion ?? '?'}, ${c.seed.parts} part(s)${c.seed.reused ? ', reused from an earlier attempt' : ''}); the rest is the group's creation from the seed, the strict verification and the switch`,
+      );
   }
   const verify = (
     report.output as

@@ -100,10 +100,12 @@ export async function uploadSeed<T>(
     });
     body.end();
   } catch (error) {
+    // What failed first is the cause; the abort below makes the upload fail too (AbortError).
+    const cause = uploadFailed ?? error;
     await upload.abort().catch(() => undefined);
     body.destroy();
     await done.catch(() => undefined);
-    throw uploadFailed ?? error;
+    throw cause;
   }
   const result = await done;
   return { produced, parts: Math.max(parts, 1), ...('ETag' in result && result.ETag ? { etag: result.ETag } : {}) };

@@ -352,6 +352,23 @@ export async function startS3Emulator(): Promise<S3Emulator> {
       run: () => {
         const o = bucketOf(bucket).objects.get(key);
         if (!o) throw new S3Error('NoSuchKey', 'The specified key does not exist.', 404, key);
+        // `Range: bytes=a-b` (the CLI downloads a large object in ranges): 206 with that slice.
+        const range = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ''));
+        if (range && method !== 'HEAD') {
+          const from = Number(range[1]);
+          const to = Math.min(range[2] ? Number(range[2]) : o.body.length - 1, o.body.length - 1);
+          if (from >= o.body.length) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', 416);
+          res.writeHead(206, {
+            'content-type': 'application/octet-stream',
+            'content-length': String(to - from + 1),
+            'content-range': `bytes ${from}-${to}/${o.body.length}`,
+            etag: o.etag,
+            'last-modified': o.lastModified.toUTCString(),
+            'x-amz-request-id': requestId(),
+          });
+          res.end(o.body.subarray(from, to + 1));
+          return;
+        }
         res.writeHead(200, {
           'content-type': 'application/octet-stream',
           'content-length': String(o.body.length),
