@@ -10,7 +10,7 @@ import type { HealthReport } from '../lib/health/check.js';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../lib/redis/connect.js';
 import { runMigration, type ExecutionResult, type HistoryEvent, type TaskHandler } from './runner.js';
-import { startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
+import { SANDBOX_SEED_BUCKET, startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
 import { InjectedFaultError } from './faults.js';
 import { loadDefinition } from '../statemachine/load.js';
 import { type AppParity, COPIES, dumpFits, EXPANSION, historyParity } from './rdb-seed.js';
@@ -457,6 +457,7 @@ function printKeepHelp(out: Progress, world: SandboxWorld): void {
   out.line(`  export AWS_ACCESS_KEY_ID=${world.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${world.credentials.secretAccessKey} AWS_DEFAULT_REGION=${world.region}   # sandbox-only credentials`);
   out.line(`  aws --endpoint-url ${e.elasticache} elasticache describe-replication-groups`);
   out.line(`  aws --endpoint-url ${e.eks} eks describe-cluster --name ${world.clusterName}`);
+  out.line(`  aws --endpoint-url ${e.s3} s3 ls s3://${SANDBOX_SEED_BUCKET}/ --recursive   # the s3-seed bucket (empty once the seed is loaded)`);
   if (world.spinnaker.operator) out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get spinsvc -o yaml`);
   if (world.spinnaker.chart) out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get configmap,statefulset`);
   out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get ${world.spinnaker.operator ? 'spinsvc' : 'configmap'},deploy,pods`);
