@@ -126,6 +126,25 @@ describe('the s3-seed path', () => {
     }
   }, 120_000);
 
+  it('the dry run states the freeze s3-seed would cost and why the plan would or would not choose it, changing nothing', async () => {
+    const { world, result } = await rehearse({ copyMethod: 's3-seed', input: { options: { dryRun: true } } });
+    try {
+      expect(result.status).toBe('SUCCEEDED');
+      const source = (result.output as { plan: { source: { copyMethod: string; s3Seed: { chosen: boolean; reason: string; freezeSeconds: number; freeze: Record<string, number> } } } }).plan.source;
+      expect(source.copyMethod).toMatch(
+        /^s3-seed \(options.copyMethod\): Spinnaker's Redis users are quiesced BEFORE spin-redis's RDB is taken .* write freeze about \d+ s: snapshot \d+ s, upload \d+ s/,
+      );
+      // A sandbox-sized spin-redis: the online copy is the better way in, and the plan says so.
+      expect(source.s3Seed.chosen).toBe(false);
+      expect(source.s3Seed.freezeSeconds).toBe(source.s3Seed.freeze.dumpSeconds! + source.s3Seed.freeze.uploadSeconds! + source.s3Seed.freeze.createSeconds!);
+      expect(world.elastiCache.groupIds()).toEqual([]);
+      expect(world.s3.keys(SANDBOX_SEED_BUCKET)).toEqual([]);
+      for (const s of (await world.snapshot()).services) expect({ name: s.name, replicas: s.replicas }).toEqual({ name: s.name, replicas: 1 });
+    } finally {
+      await world.close();
+    }
+  }, 60_000);
+
   it('S3 refusing the upload: rolled back inside the pause, Spinnaker resumed on spin-redis, nothing in S3, no group', async () => {
     const { world, result } = await rehearse({ copyMethod: 's3-seed' }, {}, (w) => {
       for (const operation of ['PutObject', 'UploadPart']) w.s3.faults.add({ operation, kind: 'access-denied', times: 1000 });
