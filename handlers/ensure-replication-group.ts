@@ -25,6 +25,7 @@ export function createHandler(deps: Deps) {
       },
       state.config,
       state.execution.arn,
+      state.seed,
     ),
   );
 }

@@ -177,6 +177,10 @@ export class MigrationLockedError extends FatalError {
 export class CopyFailedError extends FatalError {
   readonly name: string = 'CopyFailedError';
 }
+/** options.copyMethod s3-seed, but the function has no seed bucket (SEED_BUCKET, the stack's SeedBucket). */
+export class SeedBucketNotConfiguredError extends FatalError {
+  readonly name: string = 'SeedBucketNotConfiguredError';
+}
 /** The source will not replicate to us (PSYNC refused, or it dropped the link); the scan copy still works. */
 export class ReplicationUnavailableError extends FatalError {
   readonly name: string = 'ReplicationUnavailableError';

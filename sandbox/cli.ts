@@ -10,14 +10,14 @@ import type { HealthReport } from '../lib/health/check.js';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../lib/redis/connect.js';
 import { runMigration, type ExecutionResult, type HistoryEvent, type TaskHandler } from './runner.js';
-import { startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
+import { SANDBOX_SEED_BUCKET, startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
 import { InjectedFaultError } from './faults.js';
 import { loadDefinition } from '../statemachine/load.js';
 import { type AppParity, COPIES, dumpFits, EXPANSION, historyParity } from './rdb-seed.js';
 import { type AppHistory, type OrcaHistory, orcaHistory } from '../lib/spinnaker/audit.js';
 
 const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FILE] [--keep] [--fail-at STATE] [--quiet]
-                 [--spin-redis-server PATH] [--spin-redis-memory-limit QUANTITY] [--rdb FILE]
+                 [--spin-redis-server PATH] [--spin-redis-memory-limit QUANTITY] [--rdb FILE] [--copy-method M]
 
   --keys N         Seed spin-redis with about N Spinnaker-shaped keys (default 50000).
   --auth           Give the new group an AUTH token (from Secrets Manager): the services then
@@ -42,6 +42,9 @@ const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FI
   --spin-redis-memory-limit QUANTITY
                    Give spin-redis's container a memory limit (e.g. 16Mi): the copy then
                    forks it only if the worst case fits (docs/COPY.md, "Fork safety").
+  --copy-method M  options.copyMethod: auto (default), replication, scan, or s3-seed (Spinnaker
+                   frozen, spin-redis's RDB uploaded to the emulated S3, the group created from it
+                   with SnapshotArns); the summary reports the write freeze.
 `;
 
 export interface RehearsalReport {
@@ -85,6 +88,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     'spin-redis-server'?: string;
     'spin-redis-memory-limit'?: string;
     rdb?: string;
+    'copy-method'?: string;
   };
   try {
     ({ values } = parseArgs({
@@ -101,6 +105,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
         'spin-redis-server': { type: 'string' },
         'spin-redis-memory-limit': { type: 'string' },
         rdb: { type: 'string' },
+        'copy-method': { type: 'string' },
       },
     }));
   } catch (error) {
@@ -119,6 +124,11 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
   const flavor = values.flavor ?? 'halyard';
   if (flavor !== 'halyard' && flavor !== 'halyard-ha' && flavor !== 'operator' && flavor !== 'helm-stable' && flavor !== 'helm-opsmx') {
     process.stderr.write(`--flavor: the sandbox installs halyard, halyard-ha, operator, helm-stable or helm-opsmx (got ${flavor})\n`);
+    return 2;
+  }
+  const copyMethod = values['copy-method'];
+  if (copyMethod !== undefined && copyMethod !== 'auto' && copyMethod !== 'replication' && copyMethod !== 'scan' && copyMethod !== 's3-seed') {
+    process.stderr.write(`--copy-method: auto, replication, scan or s3-seed (got ${copyMethod})\n`);
     return 2;
   }
   const failAt = values['fail-at'];
@@ -151,6 +161,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     ...(values['spin-redis-server'] ? { spinRedisServer: values['spin-redis-server'] } : {}),
     ...(values['spin-redis-memory-limit'] ? { spinRedisMemoryLimit: values['spin-redis-memory-limit'] } : {}),
     ...(values.rdb ? { rdb: values.rdb } : {}),
+    ...(copyMethod ? { copyMethod } : {}),
   });
   hooks.onWorld?.(world);
   let exitCode = 1;
@@ -219,6 +230,8 @@ export interface CutoverFigures {
   pauseMs?: number;
   cutoverWindowMs?: number;
   rollbackPauseMs?: number;
+  /** s3-seed: the write freeze is the pause; of it, the snapshot and its upload took this long (the rest: the group's creation from the seed, the verification, the switch). */
+  seed?: { snapshotUploadMs: number; bytes: number; parts: number; rdbVersion?: number; reused: boolean };
 }
 
 export function cutoverFigures(output: unknown): CutoverFigures | undefined {
@@ -228,6 +241,7 @@ export function cutoverFigures(output: unknown): CutoverFigures | undefined {
     halyard?: { patchedAt?: string };
     rollout?: { readyAt?: string; pauseMs?: number; cutoverWindowMs?: number };
     rollbackRollout?: { pauseMs?: number };
+    seed?: { ms: number; bytes: number; parts: number; rdbVersion?: number; reused: boolean };
   };
   const o = output as Out | undefined;
   if (!o?.quiesce?.startedAt) return undefined;
@@ -238,6 +252,8 @@ export function cutoverFigures(output: unknown): CutoverFigures | undefined {
   if (o.rollout?.pauseMs !== undefined) figures.pauseMs = o.rollout.pauseMs;
   if (o.rollout?.cutoverWindowMs !== undefined) figures.cutoverWindowMs = o.rollout.cutoverWindowMs;
   if (o.rollbackRollout?.pauseMs !== undefined) figures.rollbackPauseMs = o.rollbackRollout.pauseMs;
+  if (o.seed)
+    figures.seed = { snapshotUploadMs: o.seed.ms, bytes: o.seed.bytes, parts: o.seed.parts, reused: o.seed.reused, ...(o.seed.rdbVersion === undefined ? {} : { rdbVersion: o.seed.rdbVersion }) };
   return figures;
 }
 
@@ -357,6 +373,10 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
     out.line(
       `Pause (Spinnaker's Redis users at 0 until all Ready again; orca's queue not processed): ${s(c.pauseMs)}; stopping took ${s(c.quiesceMs)}; cutover window (Halyard patch to the last pod Ready on ElastiCache): ${s(c.cutoverWindowMs)}${c.rollbackPauseMs !== undefined ? `; the rollback's pause: ${s(c.rollbackPauseMs)}` : ''}`,
     );
+    if (c.seed)
+      out.line(
+        `Write freeze (s3-seed: from before the snapshot until Spinnaker is Ready on ElastiCache): ${s(c.pauseMs)}, of which the snapshot and its upload ${s(c.seed.snapshotUploadMs)} (${c.seed.bytes} bytes, RDB v${c.seed.rdbVersion ?? '?'}, ${c.seed.parts} part(s)${c.seed.reused ? ', reused from an earlier attempt' : ''}); the rest is the group's creation from the seed, the strict verification and the switch`,
+      );
   }
   const verify = (
     report.output as
@@ -437,6 +457,7 @@ function printKeepHelp(out: Progress, world: SandboxWorld): void {
   out.line(`  export AWS_ACCESS_KEY_ID=${world.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${world.credentials.secretAccessKey} AWS_DEFAULT_REGION=${world.region}   # sandbox-only credentials`);
   out.line(`  aws --endpoint-url ${e.elasticache} elasticache describe-replication-groups`);
   out.line(`  aws --endpoint-url ${e.eks} eks describe-cluster --name ${world.clusterName}`);
+  out.line(`  aws --endpoint-url ${e.s3} s3 ls s3://${SANDBOX_SEED_BUCKET}/ --recursive   # the s3-seed bucket (empty once the seed is loaded)`);
   if (world.spinnaker.operator) out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get spinsvc -o yaml`);
   if (world.spinnaker.chart) out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get configmap,statefulset`);
   out.line(`  kubectl --kubeconfig ${e.kubeconfig} -n spinnaker get ${world.spinnaker.operator ? 'spinsvc' : 'configmap'},deploy,pods`);

@@ -24,7 +24,7 @@ import { INITIAL_FILES } from './spinnaker/index.js';
 import { InjectedFaultError } from './faults.js';
 import { configHash } from './spinnaker/operator.js';
 import { HALYARD_POD, PROFILES, SERVICE_SETTINGS } from './spinnaker/helm.js';
-import { startWorld, SANDBOX_GROUP_ID, type SandboxWorld, type WorldOptions, type WorldSnapshot } from './world.js';
+import { startWorld, SANDBOX_GROUP_ID, SANDBOX_SEED_BUCKET, type SandboxWorld, type WorldOptions, type WorldSnapshot } from './world.js';
 import { createSandboxPki } from './pki.js';
 import { join } from 'node:path';
 
@@ -48,6 +48,45 @@ const options = (extra: Record<string, unknown>) => ({ input: { options: { maxWa
 
 export const CASES: Case[] = [
   { name: 'no fault', expected: 'succeeded' },
+  // options.copyMethod s3-seed: Spinnaker frozen from before the snapshot to the switch; whatever fails rolls back inside the pause.
+  {
+    name: 's3-seed: the group seeded from spin-redis RDB in S3, the object deleted',
+    expected: 'succeeded',
+    world: { copyMethod: 's3-seed' },
+    check: (w) => ({ seedObjectDeleted: w.s3.keys(SANDBOX_SEED_BUCKET).length === 0 && w.s3.pendingUploads(SANDBOX_SEED_BUCKET).length === 0 }),
+  },
+  {
+    name: 's3-seed: the upload Lambda dies after completing it; the retry reuses the object',
+    expected: 'succeeded',
+    world: { copyMethod: 's3-seed' },
+    around: {
+      UploadSeedSnapshot: async (_w, handler, event, call) => {
+        const out = await handler(event);
+        if (call === 1) throw Object.assign(new Error('the Lambda died after the upload (injected)'), { name: 'Lambda.ServiceException' });
+        return out;
+      },
+    },
+    check: (w, result) => ({
+      seedReused: (result.output as { seed?: { reused?: boolean } } | undefined)?.seed?.reused === true,
+      seedObjectDeleted: w.s3.keys(SANDBOX_SEED_BUCKET).length === 0,
+    }),
+  },
+  {
+    name: 's3-seed: S3 refuses the upload (AccessDenied): rolled back, Spinnaker resumed on spin-redis',
+    expected: 'rolled back',
+    world: { copyMethod: 's3-seed' },
+    prepare: (w) => {
+      for (const operation of ['PutObject', 'UploadPart']) w.s3.faults.add({ operation, kind: 'access-denied', times: 1000 });
+    },
+    check: (w) => ({ noGroupCreated: w.elastiCache.groupIds().length === 0, nothingLeftInS3: w.s3.keys(SANDBOX_SEED_BUCKET).length === 0 && w.s3.pendingUploads(SANDBOX_SEED_BUCKET).length === 0 }),
+  },
+  {
+    name: 's3-seed: ElastiCache cannot read the seed (no bucket policy): rolled back, the object deleted',
+    expected: 'rolled back',
+    world: { copyMethod: 's3-seed' },
+    prepare: (w) => w.s3.deleteBucketPolicy(SANDBOX_SEED_BUCKET),
+    check: (w) => ({ noGroupCreated: w.elastiCache.groupIds().length === 0, seedObjectDeleted: w.s3.keys(SANDBOX_SEED_BUCKET).length === 0 }),
+  },
   { name: 'ElastiCache throttles CreateReplicationGroup twice', expected: 'succeeded', prepare: (w) => w.elastiCache.faults.add({ operation: 'CreateReplicationGroup', kind: 'throttle', times: 2 }) },
   {
     name: 'ElastiCache answers 500 to DescribeReplicationGroups twice',

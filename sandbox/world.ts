@@ -14,6 +14,7 @@ import { startElastiCacheEmulator, type ElastiCacheEmulator } from './aws/elasti
 import { startEksEmulator, startSecretsManagerEmulator, startSfnEmulator, startSnsEmulator, startStsEmulator, type SecretsManagerEmulator, type SnsEmulator } from './aws/services.js';
 import type { FaultInjector } from './aws/http.js';
 import { type IamEmulator, type PolicyStatement, startIamEmulator } from './aws/iam.js';
+import { type S3Emulator, startS3Emulator } from './aws/s3.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/server.js';
 import { createSpinnakerSimulation, type SpinnakerFaults, type SpinnakerSimulation, type SpinnakerSnapshot } from './spinnaker/index.js';
 import { OPERATOR_WEBHOOK, type OperatorFaults, SPINNAKER_SERVICE_NAME } from './spinnaker/operator.js';
@@ -49,6 +50,29 @@ export interface WorldOptions {
   spinRedisServer?: string;
   /** Seed spin-redis from this RDB dump (the user's own data, sandbox/rdb-seed.ts) instead of the synthetic seed; `keys` is then ignored. */
   rdb?: string;
+  /** options.copyMethod of the migration input (merged into the sandbox's options). */
+  copyMethod?: 'auto' | 'replication' | 'scan' | 's3-seed';
+  /** Memory per node type for the ElastiCache emulator's seed size check (tests). */
+  nodeMemoryBytes?: Record<string, number>;
+}
+
+/** The stack's SeedBucket in the sandbox (serverless.yml), with the stack's bucket policy (seedBucketPolicy). */
+export const SANDBOX_SEED_BUCKET = 'spin-elasticache-sandbox-seed';
+
+/** serverless.yml SeedBucketPolicy, as the stack writes it: ElastiCache's service principal may read below seed/. */
+export function seedBucketPolicy(bucket: string, region: string) {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'ElastiCacheReadsSeed',
+        Effect: 'Allow',
+        Principal: { Service: `${region}.elasticache-snapshot.amazonaws.com` },
+        Action: ['s3:GetObject', 's3:ListBucket', 's3:GetBucketAcl'],
+        Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/seed/*`],
+      },
+    ],
+  };
 }
 
 /** The IRSA role of the sandbox's `spinnaker` service account. */
@@ -89,7 +113,7 @@ export interface SandboxWorld {
   region: string;
   clusterName: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
-  endpoints: { elasticache: string; eks: string; kubernetes: string; kubeconfig: string; sourceRedis: string; targetRedis?: string; caFile: string; secretsManager: string; sns: string };
+  endpoints: { elasticache: string; eks: string; kubernetes: string; kubeconfig: string; sourceRedis: string; targetRedis?: string; caFile: string; secretsManager: string; sns: string; s3: string };
   /** spin-redis for the sandbox's own connections: its URL and, for the Helm flavours, the chart's password. */
   spinRedisEndpoint: { url: string; password?: string };
   input: MigrationInput;
@@ -97,6 +121,8 @@ export interface SandboxWorld {
   /** When seeded from a dump (`rdb`): the file and what its copy into spin-redis did. */
   seededFrom?: { rdb: string; rdbVersion: number; restored: number; expiredSkipped: number; ms: number; history: OrcaHistory };
   elastiCache: ElastiCacheEmulator;
+  /** S3, with the stack's seed bucket (SANDBOX_SEED_BUCKET). */
+  s3: S3Emulator;
   kubernetes: KubernetesEmulator;
   spinnaker: SpinnakerSimulation;
   secretsManager: SecretsManagerEmulator;
@@ -145,7 +171,19 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
   };
   try {
     const pki = createSandboxPki(join(dir, 'pki'));
-    const elastiCache = await startElastiCacheEmulator({ dir: join(dir, 'elasticache'), pki, network: NETWORK, region, creationDelayMs: options.creationDelayMs ?? 1500 });
+    const s3 = await startS3Emulator();
+    closers.push(() => s3.close());
+    s3.createBucket(SANDBOX_SEED_BUCKET);
+    s3.putBucketPolicy(SANDBOX_SEED_BUCKET, seedBucketPolicy(SANDBOX_SEED_BUCKET, region));
+    const elastiCache = await startElastiCacheEmulator({
+      dir: join(dir, 'elasticache'),
+      pki,
+      network: NETWORK,
+      region,
+      creationDelayMs: options.creationDelayMs ?? 1500,
+      s3,
+      ...(options.nodeMemoryBytes ? { nodeMemoryBytes: options.nodeMemoryBytes } : {}),
+    });
     closers.push(() => elastiCache.close());
     const eks = await startEksEmulator(region);
     closers.push(() => eks.close());
@@ -255,6 +293,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       AWS_ENDPOINT_URL_STS: sts.url,
       AWS_ENDPOINT_URL_SFN: sfn.url,
       AWS_ENDPOINT_URL_IAM: iam.url,
+      AWS_ENDPOINT_URL_S3: s3.url,
+      SEED_BUCKET: SANDBOX_SEED_BUCKET,
       REDIS_TLS_CA_FILE: pki.caFile,
       NOTIFY_TOPIC_ARN: topicArn,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
@@ -283,6 +323,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       // Helm: the flavour is detected (the chart's Halyard pod); spin-redis is the Bitnami StatefulSet, its password in the chart's Secret.
       ...(spinnaker.chart ? { spinnaker: { spinRedis: { statefulSet: spinnaker.spinRedisWorkload.name, passwordSecret: { name: REDIS_SECRET, key: REDIS_SECRET_KEY } } } } : {}),
       ...options.input,
+      ...(options.copyMethod
+        ? { options: { maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20, ...options.input?.options, copyMethod: options.copyMethod } }
+        : {}),
     };
 
     // ChatOps: Slack's signing secret in Secrets Manager, this world's input as the preset
@@ -344,12 +387,14 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
           caFile: pki.caFile,
           secretsManager: secretsManager.url,
           sns: sns.url,
+          s3: s3.url,
         };
       },
       input,
       seed,
       ...(seededFrom ? { seededFrom } : {}),
       elastiCache,
+      s3,
       kubernetes,
       spinnaker,
       secretsManager,

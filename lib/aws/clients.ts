@@ -8,6 +8,7 @@
 import { EKSClient } from '@aws-sdk/client-eks';
 import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -37,6 +38,8 @@ export const secretsManager = /* @__PURE__ */ lazy('AWS_ENDPOINT_URL_SECRETS_MAN
 export const iam = /* @__PURE__ */ lazy('AWS_ENDPOINT_URL_IAM', () => new IAMClient(common));
 export const sfn = /* @__PURE__ */ lazy('AWS_ENDPOINT_URL_SFN', () => new SFNClient(common));
 export const sns = /* @__PURE__ */ lazy('AWS_ENDPOINT_URL_SNS', () => new SNSClient(common));
+// Path-style against an endpoint of its own (the sandbox's emulator on 127.0.0.1); virtual-hosted in AWS.
+export const s3 = /* @__PURE__ */ lazy('AWS_ENDPOINT_URL_S3', () => new S3Client({ ...common, forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3) }));
 
 /** Anything with the SDK v3 `send` method; tests pass real clients under aws-sdk-client-mock. */
 export interface Sender {

@@ -294,9 +294,13 @@ export const MigrationInputSchema = z
         copySliceSeconds: z.number().int().min(5).max(780).default(600),
         /**
          * How CopyBulk reads spin-redis. `auto`: as a replica (PSYNC; one pass, exact to the
-         * moment it ends) when it fits in one slice, else by SCAN in resumable slices.
+         * moment it ends) when it fits in one slice, else by SCAN in resumable slices. `s3-seed`:
+         * no online copy; Spinnaker is quiesced first, spin-redis's RDB goes to the stack's seed
+         * bucket and the group is created from it (SnapshotArns): a write freeze of the snapshot,
+         * the upload and the group's creation (the plan's `source.s3Seed` estimates it). `auto`
+         * never picks it: the freeze needs the operator's consent.
          */
-        copyMethod: z.enum(['auto', 'replication', 'scan']).default('auto'),
+        copyMethod: z.enum(['auto', 'replication', 'scan', 's3-seed']).default('auto'),
         /**
          * After a replication copy from a spin-redis with disk-based sync and no save points
          * (Redis before 7.0 by default), delete the `dump.rdb` that sync left on its disk (pods/exec:

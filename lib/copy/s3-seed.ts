@@ -1,8 +1,10 @@
 /**
  * When seeding ElastiCache from an RDB file in S3 (`CreateReplicationGroup … SnapshotArns`)
  * would be the better way in than copying through Lambda: the decision rule the plan reports
- * (`source.s3Seed` of PlanMigration). The path itself (`options.copyMethod: s3-seed`) is not
- * built yet; docs/COPY.md, "Seeding from S3", says what it needs.
+ * (`source.s3Seed` of PlanMigration). The path itself is `options.copyMethod: s3-seed`
+ * (lib/workflow/seed.ts, the state machine's seed branch). `auto` never takes it: it turns a
+ * migration with a pause of seconds into a write freeze of minutes to hours, which the operator
+ * must choose knowingly; when this rule says `chosen`, the plan recommends it with the freeze.
  *
  * The two ways cost different things:
  * - the online copy (replication or scan, then the live catch-up) keeps Spinnaker running; only
@@ -55,6 +57,8 @@ export interface S3SeedAdvice {
   online: { method: 'replication' | 'scan'; bytesPerSecond: number; seconds: number; catchUpConverges: boolean };
   /** The S3 seed's write freeze: dump, upload, creation (s). */
   freezeSeconds: number;
+  /** Its parts (s): the snapshot (the last BGSAVE's time, else the replication rate), the upload, the group's creation (an assumption until measured on a real account). */
+  freeze: { dumpSeconds: number; uploadSeconds: number; createSeconds: number };
 }
 
 export function adviseS3Seed(f: S3SeedFacts): S3SeedAdvice {
@@ -64,28 +68,33 @@ export function adviseS3Seed(f: S3SeedFacts): S3SeedAdvice {
   const seconds = Math.ceil(f.datasetBytes / bytesPerSecond);
   const catchUpConverges = f.inputBytesPerSec * 2 < bytesPerSecond;
   const dumpSeconds = f.lastBgsaveSeconds ?? Math.ceil(f.datasetBytes / REPLICATION_BYTES_PER_SECOND);
-  const freezeSeconds = dumpSeconds + Math.ceil(f.datasetBytes / S3_UPLOAD_BYTES_PER_SECOND) + S3_SEED_CREATE_SECONDS;
+  const uploadSeconds = Math.ceil(f.datasetBytes / S3_UPLOAD_BYTES_PER_SECOND);
+  const freezeSeconds = dumpSeconds + uploadSeconds + S3_SEED_CREATE_SECONDS;
+  const freeze = { dumpSeconds, uploadSeconds, createSeconds: S3_SEED_CREATE_SECONDS };
   const online = { method: replication ? ('replication' as const) : ('scan' as const), bytesPerSecond, seconds, catchUpConverges };
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB/s`;
   const time = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${Math.round(s / 60)} min` : `${s} s`);
   if (!catchUpConverges)
     return {
       chosen: true,
-      reason: `spin-redis takes in ${mb(f.inputBytesPerSec)}, at least half the ${online.method} copy's ${mb(bytesPerSecond)}: the live catch-up would not converge; seed from S3 with writes frozen for about ${time(freezeSeconds)}`,
+      reason: `spin-redis takes in ${mb(f.inputBytesPerSec)}, at least half the ${online.method} copy's ${mb(bytesPerSecond)}: the live catch-up would not converge; seed from S3 (options.copyMethod: s3-seed) with writes frozen for about ${time(freezeSeconds)}`,
       online,
       freezeSeconds,
+      freeze,
     };
   if (seconds > MAX_ONLINE_COPY_SECONDS && freezeSeconds < seconds)
     return {
       chosen: true,
-      reason: `the ${online.method} copy would take about ${time(seconds)} (more than ${time(MAX_ONLINE_COPY_SECONDS)}); seeding from S3 freezes writes for about ${time(freezeSeconds)} instead`,
+      reason: `the ${online.method} copy would take about ${time(seconds)} (more than ${time(MAX_ONLINE_COPY_SECONDS)}); seeding from S3 (options.copyMethod: s3-seed) freezes writes for about ${time(freezeSeconds)} instead`,
       online,
       freezeSeconds,
+      freeze,
     };
   return {
     chosen: false,
     reason: `the online ${online.method} copy takes about ${time(seconds)} with Spinnaker running (its catch-up converges: ${mb(f.inputBytesPerSec)} in against ${mb(bytesPerSecond)} copied); seeding from S3 would freeze writes for about ${time(freezeSeconds)}`,
     online,
     freezeSeconds,
+    freeze,
   };
 }

@@ -64,7 +64,11 @@ export interface EnsureReplicationGroupDeps {
   now?: () => Date;
 }
 
-export async function ensureReplicationGroup(deps: EnsureReplicationGroupDeps, config: MigrationConfig, executionArn: string): Promise<ReplicationGroupResult> {
+/**
+ * @param seed the s3-seed path: the .rdb object the group starts from (`SnapshotArns`, AWS "Tutorial:
+ *   Seeding a new node-based cluster with an externally created backup")
+ */
+export async function ensureReplicationGroup(deps: EnsureReplicationGroupDeps, config: MigrationConfig, executionArn: string, seed?: { arn: string }): Promise<ReplicationGroupResult> {
   const t = config.target;
   const now = deps.now ?? (() => new Date());
   const securityGroupIds = t.securityGroupIds ?? (await deps.securityGroupIds());
@@ -91,6 +95,7 @@ export async function ensureReplicationGroup(deps: EnsureReplicationGroupDeps, c
           AtRestEncryptionEnabled: t.atRestEncryption,
           ...(t.kmsKeyId ? { KmsKeyId: t.kmsKeyId } : {}),
           ...(authToken ? { AuthToken: authToken } : {}),
+          ...(seed ? { SnapshotArns: [seed.arn] } : {}),
           Tags: ownershipTags(executionArn),
         }),
       );
@@ -135,6 +140,13 @@ export async function describeReplicationGroup(deps: DescribeDeps, config: Migra
     const reason = await lastEventMessage(deps.client, id);
     throw new ReplicationGroupCreateFailedError(
       `Replication group ${id} is create-failed${reason ? `: ${reason}` : ''}. Spinnaker was not touched. Fix the cause (capacity, quotas, subnets, parameter group), delete the failed group or rerun with options.cleanupOnFailure, then start again.`,
+    );
+  }
+  // A group seeded from S3 (SnapshotArns) whose .rdb could not be loaded: too large for the node, or a newer format (AWS, backups-seeding-redis).
+  if (status === 'restore-failed') {
+    const reason = await lastEventMessage(deps.client, id);
+    throw new ReplicationGroupCreateFailedError(
+      `Replication group ${id} is restore-failed${reason ? `: ${reason}` : ''}: ElastiCache could not load the seed. Delete the group (or rerun with options.cleanupOnFailure) and start again.`,
     );
   }
   if (!['creating', 'modifying', 'snapshotting'].includes(status)) {

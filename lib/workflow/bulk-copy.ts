@@ -24,7 +24,8 @@ export async function copyBulk(
   const [source, target, container] = await Promise.all([resolvers.source(state), resolvers.target(state), resolvers.sourceContainer(state)]);
   const result: BulkCopyState = await copyBulkSlice(source, target, state.copy, {
     container,
-    method: state.config.options.copyMethod,
+    // s3-seed never reaches CopyBulk (the state machine branches before it).
+    method: state.config.options.copyMethod === 's3-seed' ? 'auto' : state.config.options.copyMethod,
     deadline: sliceDeadline(state, startedAt.getTime()),
     progressId: executionName(state.execution.arn),
     ...('container' in container ? { freeDisk: (dir: string) => readFreeDisk(deps.api(state), state.config.spinnaker.namespace, container.container, dir) } : {}),

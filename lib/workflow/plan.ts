@@ -34,7 +34,7 @@ export interface SourcePlan {
   payloads: { sourceRdbVersion?: number; targetRdbVersion?: number; direct?: boolean; path: string };
   /** What CopyBulk will do with `options.copyMethod`. */
   copyMethod: string;
-  /** Whether seeding ElastiCache from an RDB in S3 would be the better way in, and why (lib/copy/s3-seed.ts; the path is not built yet). */
+  /** Whether seeding ElastiCache from an RDB in S3 would be the better way in, and why (lib/copy/s3-seed.ts; `options.copyMethod: s3-seed` takes it, `auto` never does). */
   s3Seed: S3SeedAdvice;
 }
 
@@ -133,16 +133,26 @@ async function planSource(api: ClusterApi, config: MigrationConfig): Promise<Mig
           ? `RESTORE of DUMP payloads as they are (RDB v${facts.server.rdbVersion} into v${targetRdb})`
           : 'unknown versions: the copy probes the target with one payload first and copies by type if it is refused';
     const method = config.options.copyMethod;
+    const s3Seed = adviseS3Seed({
+      datasetBytes: facts.memory.usedMemoryDataset ?? facts.memory.usedMemory,
+      inputBytesPerSec: facts.writes.inputBytesPerSec,
+      fork: fork.fork,
+      sliceSeconds: config.options.copySliceSeconds,
+      ...(facts.persistence.lastBgsaveSeconds !== undefined && facts.persistence.lastBgsaveSeconds >= 0 ? { lastBgsaveSeconds: facts.persistence.lastBgsaveSeconds } : {}),
+    });
+    const f = s3Seed.freeze;
     const copyMethod =
-      method === 'scan'
-        ? 'scan (options.copyMethod)'
-        : fork.fork
-          ? direct === false
-            ? "scan: the target refuses the source's payloads"
-            : `replication (PSYNC), by scan if the snapshot does not fit in one ${config.options.copySliceSeconds} s slice`
-          : method === 'replication'
-            ? `fails with ForkUnsafeError: ${fork.reason}`
-            : `scan: ${fork.reason}`;
+      method === 's3-seed'
+        ? `s3-seed (options.copyMethod): Spinnaker's Redis users are quiesced BEFORE spin-redis's RDB is taken and stay at 0 until the switch (no catch-up follows a seed); write freeze about ${s3Seed.freezeSeconds} s: snapshot ${f.dumpSeconds} s, upload ${f.uploadSeconds} s, the group's creation from it ${f.createSeconds} s (assumed), then the strict verification and the switch`
+        : method === 'scan'
+          ? 'scan (options.copyMethod)'
+          : fork.fork
+            ? direct === false
+              ? "scan: the target refuses the source's payloads"
+              : `replication (PSYNC), by scan if the snapshot does not fit in one ${config.options.copySliceSeconds} s slice`
+            : method === 'replication'
+              ? `fails with ForkUnsafeError: ${fork.reason}`
+              : `scan: ${fork.reason}`;
     return {
       server: facts.server,
       keys: facts.keys,
@@ -157,13 +167,7 @@ async function planSource(api: ClusterApi, config: MigrationConfig): Promise<Mig
         path,
       },
       copyMethod,
-      s3Seed: adviseS3Seed({
-        datasetBytes: facts.memory.usedMemoryDataset ?? facts.memory.usedMemory,
-        inputBytesPerSec: facts.writes.inputBytesPerSec,
-        fork: fork.fork,
-        sliceSeconds: config.options.copySliceSeconds,
-        ...(facts.persistence.lastBgsaveSeconds !== undefined && facts.persistence.lastBgsaveSeconds >= 0 ? { lastBgsaveSeconds: facts.persistence.lastBgsaveSeconds } : {}),
-      }),
+      s3Seed,
     };
   } catch (error) {
     // A dry run reports what it could not read rather than failing.

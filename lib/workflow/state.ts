@@ -26,6 +26,7 @@ import type { ChangeCaptureResult } from '../redis/change-capture.js';
 import type { PingResult } from '../redis/ping.js';
 import type { VerifyState } from './verify-migration.js';
 import type { QuiesceCheck, QuiesceResult, ResumeResult } from '../spinnaker/quiesce.js';
+import type { SeedResult, SeedRemoval } from './seed.js';
 
 export interface ExecutionInfo {
   /** `$$.Execution.Id`: the lock owner and idempotency key. */
@@ -49,6 +50,10 @@ export interface MigrationState extends ValidatedState {
   ping?: PingResult;
   copy?: CopyState;
   capture?: ChangeCaptureResult;
+  /** UploadSeedSnapshot (options.copyMethod s3-seed): the .rdb in S3 the group is created from. */
+  seed?: SeedResult;
+  /** DeleteSeedSnapshot (after the group loaded it, or in the rollback). */
+  seedRemoval?: SeedRemoval;
   /** CatchUpLiveWrites, before the pause. */
   catchUp?: CatchUpState;
   /** QuiesceSpinnaker: the services scaled to 0 and their replicas before. */
@@ -92,6 +97,8 @@ const STEP_RESULTS = [
   'copy',
   'capture',
   'catchUp',
+  'seed',
+  'seedRemoval',
   'drain',
   'verify',
   'reconcile',

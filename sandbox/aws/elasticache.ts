@@ -7,12 +7,14 @@
  * replication and the sandbox's own admin door still work).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Redis } from 'ioredis';
 import { startRedis, type RedisProcess } from '../redis/redis-process.js';
 import type { SandboxPki } from '../pki.js';
 import { AwsFault, FaultInjector, listen, list, parseForm, sendXml, sendXmlError, structs, type Listening } from './http.js';
+import { checkSeed, restoreRefusal, type SeedReader, type SeedSnapshot } from './elasticache-seed.js';
 
 const NAMESPACE = 'http://elasticache.amazonaws.com/doc/2015-02-02/';
 const MEMBERS: Record<string, string> = {
@@ -69,7 +71,7 @@ export interface ReplicationGroupNode {
 interface ReplicationGroupRecord {
   id: string;
   description: string;
-  status: 'creating' | 'available' | 'create-failed' | 'deleting' | 'modifying';
+  status: 'creating' | 'available' | 'create-failed' | 'restore-failed' | 'deleting' | 'modifying';
   engine: string;
   engineVersion: string;
   nodeType: string;
@@ -88,6 +90,8 @@ interface ReplicationGroupRecord {
   nodes: ReplicationGroupNode[];
   failureReason?: string;
   adminPassword: string;
+  /** `SnapshotArns`: the RDB the primary starts from. */
+  seed?: SeedSnapshot;
 }
 
 export interface ElastiCacheEmulatorOptions {
@@ -98,6 +102,10 @@ export interface ElastiCacheEmulatorOptions {
   accountId?: string;
   /** How long a group stays `creating` (ms). */
   creationDelayMs?: number;
+  /** S3, for `SnapshotArns` (sandbox/aws/s3.ts). */
+  s3?: SeedReader;
+  /** Memory per node type (bytes), overriding the table in elasticache-seed.ts (tests of the size check). */
+  nodeMemoryBytes?: Record<string, number>;
 }
 
 export interface ElastiCacheEmulator extends Listening {
@@ -260,7 +268,13 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
       extraArgs: [...users, '--repl-diskless-sync-delay', '0', ...(params['maxmemory-policy'] ? ['--maxmemory-policy', params['maxmemory-policy']] : [])],
     };
     const nodes: ReplicationGroupNode[] = [];
-    const primary = await startRedis({ ...common, dir: join(options.dir, g.id, '001') });
+    const primaryDir = join(options.dir, g.id, '001');
+    if (g.seed) {
+      // A real redis-server loads `<dir>/<dbfilename>` when it starts: the seed is written there first.
+      mkdirSync(primaryDir, { recursive: true });
+      writeFileSync(join(primaryDir, 'dump.rdb'), g.seed.body);
+    }
+    const primary = await startRedis({ ...common, dir: primaryDir, ...(g.seed ? { extraArgs: [...common.extraArgs, '--dbfilename', 'dump.rdb'] } : {}) });
     nodes.push({ id: `${g.id}-001`, role: 'primary', process: primary });
     for (let i = 2; i <= g.numCacheClusters; i++) {
       const replica = await startRedis({
@@ -305,6 +319,8 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
     const securityGroupIds = list(p, 'SecurityGroupIds');
     for (const sg of securityGroupIds) if (!options.network.securityGroups.includes(sg)) throw new AwsFault('InvalidParameterValue', `Security group ${sg} does not exist.`);
     const port = Number(p.get('Port') ?? '6379');
+    // SnapshotArns: the object must exist and be readable by ElastiCache, else the call is refused (elasticache-seed.ts).
+    const seed = checkSeed(list(p, 'SnapshotArns'), { s3: options.s3, region });
     const g: ReplicationGroupRecord = {
       id,
       description: need(p, 'ReplicationGroupDescription'),
@@ -326,6 +342,7 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
       createdAt: new Date(),
       nodes: [],
       adminPassword: randomBytes(12).toString('hex'),
+      ...(seed ? { seed } : {}),
     };
     groups.set(id, g);
     setTags(g.arn, structs(p, 'Tags'));
@@ -338,6 +355,16 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
         g.status = 'create-failed';
         g.failureReason = failure.reason;
         events.unshift({ SourceIdentifier: id, SourceType: 'replication-group', Message: `Failed to create replication group ${id}: ${failure.reason}`, Date: new Date() });
+        return;
+      }
+      // The seed's restore checks (elasticache-seed.ts): a refused one leaves the group restore-failed, as ElastiCache does.
+      const refused = g.seed
+        ? restoreRefusal(g.seed, { engine: g.engine, engineVersion: g.engineVersion, nodeType: g.nodeType, ...(options.nodeMemoryBytes ? { nodeMemoryBytes: options.nodeMemoryBytes } : {}) })
+        : undefined;
+      if (refused) {
+        g.status = 'restore-failed';
+        g.failureReason = refused;
+        events.unshift({ SourceIdentifier: id, SourceType: 'replication-group', Message: `Restore from snapshot failed for replication group ${id}: ${refused}`, Date: new Date() });
         return;
       }
       try {
@@ -447,7 +474,7 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
       const id = need(p, 'ReplicationGroupId').toLowerCase();
       const g = groups.get(id);
       if (!g) throw new AwsFault('ReplicationGroupNotFoundFault', `ReplicationGroup ${id} not found.`, 404);
-      if (g.status !== 'available' && g.status !== 'create-failed') throw new AwsFault('InvalidReplicationGroupState', `Replication group ${id} is ${g.status}.`);
+      if (g.status !== 'available' && g.status !== 'create-failed' && g.status !== 'restore-failed') throw new AwsFault('InvalidReplicationGroupState', `Replication group ${id} is ${g.status}.`);
       g.status = 'deleting';
       const described = describeGroup(g);
       const timer = setTimeout(

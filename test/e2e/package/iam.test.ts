@@ -40,7 +40,16 @@ const CALLS: Record<string, string[]> = {
     'elasticache:ListTagsForResource',
   ],
   ensureSubnetGroup: [EKS, 'elasticache:CreateCacheSubnetGroup', 'elasticache:AddTagsToResource', 'elasticache:DescribeCacheSubnetGroups'],
-  ensureReplicationGroup: [EKS, AUTH_TOKEN, 'elasticache:CreateReplicationGroup', 'elasticache:AddTagsToResource', 'elasticache:DescribeReplicationGroups', 'iam:CreateServiceLinkedRole'],
+  // s3:GetObject: CreateReplicationGroup's dependent action when seeded from S3 (SnapshotArns).
+  ensureReplicationGroup: [
+    EKS,
+    AUTH_TOKEN,
+    'elasticache:CreateReplicationGroup',
+    'elasticache:AddTagsToResource',
+    'elasticache:DescribeReplicationGroups',
+    'iam:CreateServiceLinkedRole',
+    's3:GetObject',
+  ],
   describeReplicationGroup: ['elasticache:DescribeReplicationGroups', 'elasticache:DescribeEvents'],
   // lib/secrets/redis-url.ts: the URL secret, built from the token (a customer key through Secrets Manager only).
   patchHalyardConfig: [
@@ -81,6 +90,9 @@ const CALLS: Record<string, string[]> = {
   verifyCopy: [EKS, AUTH_TOKEN],
   disableChangeCapture: [EKS],
   copyBackWrites: [EKS, AUTH_TOKEN],
+  // lib/workflow/seed.ts: the multipart upload (PutObject covers Create/UploadPart/Complete), HeadObject (GetObject) for a re-run, the abort on failure.
+  uploadSeedSnapshot: [EKS, 's3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
+  deleteSeedSnapshot: ['s3:DeleteObject', 's3:GetObject', 's3:AbortMultipartUpload', 's3:ListBucketMultipartUploads'],
   healthCheck: [EKS, AUTH_TOKEN, 'elasticache:DescribeReplicationGroups', 'elasticache:DescribeCacheParameters', 'elasticache:ListTagsForResource', 'elasticache:AddTagsToResource', 'sns:Publish'], // lib/health/*
   slackCommand: ['states:StartExecution', 'states:ListExecutions', AUTH_TOKEN], // lib/chatops/*
 };
@@ -109,6 +121,7 @@ const KUBERNETES_READERS = [
   'verifyCopy',
   'disableChangeCapture',
   'copyBackWrites',
+  'uploadSeedSnapshot',
   'healthCheck',
 ];
 

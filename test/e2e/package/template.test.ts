@@ -7,6 +7,7 @@ const REDIS_FUNCTIONS = [
   'planMigration', // reads spin-redis for the fork-safety decision
   'pingRedis',
   'copyBulk',
+  'uploadSeedSnapshot', // s3-seed: spin-redis's RDB, taken as a replica
   'enableChangeCapture',
   'catchUpLiveWrites',
   'checkSpinnakerQuiesced',

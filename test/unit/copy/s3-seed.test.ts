@@ -13,6 +13,7 @@ describe('adviseS3Seed', () => {
     const advice = adviseS3Seed({ datasetBytes: 2 * GB, inputBytesPerSec: 300e3, fork: true, sliceSeconds: 600 });
     expect(advice).toMatchObject({ chosen: false, online: { method: 'replication', seconds: 20, catchUpConverges: true } });
     expect(advice.freezeSeconds).toBe(20 + 20 + S3_SEED_CREATE_SECONDS);
+    expect(advice.freeze).toEqual({ dumpSeconds: 20, uploadSeconds: 20, createSeconds: S3_SEED_CREATE_SECONDS });
     expect(advice.reason).toMatch(/online replication copy takes about 20 s/);
   });
 

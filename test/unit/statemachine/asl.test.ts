@@ -96,17 +96,38 @@ describe('statemachine/migrate.asl.yaml', () => {
       'HalDeployApply',
       'ResumeSpinnaker',
     ];
-    const chain: string[] = [];
-    for (let name: string | undefined = raw.StartAt; name && chain.length < 200; ) {
-      chain.push(name);
-      const state: State = raw.States[name]!;
-      // The success path: a Choice's first rule is the way forward (IsDryRun's is the dry run).
-      name = state.Type === 'Choice' ? (name === 'IsDryRun' ? state.Default : state.Choices?.[0]?.Next) : state.Next;
-    }
-    const positions = order.map((s) => chain.indexOf(s));
-    expect(positions.every((p) => p >= 0)).toBe(true);
-    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
-    expect(chain).not.toContain('Cutover');
+    const walk = (seed: boolean) => {
+      const chain: string[] = [];
+      for (let name: string | undefined = raw.StartAt; name && chain.length < 200; ) {
+        chain.push(name);
+        const state: State = raw.States[name]!;
+        // The success path: a Choice's first rule is the way forward (IsDryRun's is the dry run; IsS3Seed's the s3-seed branch).
+        name = state.Type === 'Choice' ? (name === 'IsDryRun' || (name === 'IsS3Seed' && !seed) ? state.Default : state.Choices?.[0]?.Next) : state.Next;
+      }
+      return chain;
+    };
+    const inOrder = (chain: string[], states: string[]) => {
+      const positions = states.map((s) => chain.indexOf(s));
+      expect(positions.every((p) => p >= 0)).toBe(true);
+      expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+      expect(chain).not.toContain('Cutover');
+    };
+    inOrder(walk(false), order);
+    // s3-seed: Spinnaker quiesced before the snapshot, the group made from it, then the same strict verification and switch.
+    const seed = walk(true);
+    inOrder(seed, [
+      'SeedQuiesceSpinnaker',
+      'IsSeedQuiesced',
+      'UploadSeedSnapshot',
+      'SeedEnsureReplicationGroup',
+      'DeleteSeedSnapshot',
+      'VerifyCopy',
+      'BeginSwitch',
+      'PatchHalyardConfig',
+      'ResumeSpinnaker',
+    ]);
+    expect(seed).not.toContain('CopyBulk');
+    expect(seed).not.toContain('EnsureReplicationGroup');
   });
 
   it('has no dangling transitions', () => {
