@@ -55,11 +55,26 @@ async function withSpinRedis<T>(endpoint: RedisEndpoint, run: (redis: Redis) => 
   }
 }
 
-/** EnableChangeCapture's one call: `previousFromState` is `$.capture.previousNotifyKeyspaceEvents` on a re-run. */
-export const enableChangeCaptureAt = (endpoint: RedisEndpoint, previousFromState?: string) => withSpinRedis(endpoint, (redis) => enableChangeCapture(redis, previousFromState));
+/**
+ * EnableChangeCapture's one call: `previousFromState` is `$.capture.previousNotifyKeyspaceEvents`
+ * on a re-run. Given several nodes (a Sentinel-managed spin-redis: master first, then its
+ * replicas), every one gets the flags: CONFIG SET is not replicated, and a replica promoted by a
+ * failover must publish the notifications the catch-up falls back to. The previous value is the master's.
+ */
+export async function enableChangeCaptureAt(endpoints: RedisEndpoint | RedisEndpoint[], previousFromState?: string): Promise<ChangeCaptureResult> {
+  const [first, ...rest] = Array.isArray(endpoints) ? endpoints : [endpoints];
+  const result = await withSpinRedis(first!, (redis) => enableChangeCapture(redis, previousFromState));
+  for (const endpoint of rest) await withSpinRedis(endpoint, (redis) => enableChangeCapture(redis, result.previousNotifyKeyspaceEvents));
+  return result;
+}
 
-/** DisableChangeCapture's one call; a no-op (and no connection) when capture never began. */
-export async function restoreChangeCaptureAt(endpoint: () => Promise<RedisEndpoint>, capture: ChangeCaptureResult | undefined): Promise<{ restored: string } | { restored: null; reason: string }> {
+/** DisableChangeCapture's one call, on every node given; a no-op (and no connection) when capture never began. */
+export async function restoreChangeCaptureAt(
+  endpoints: () => Promise<RedisEndpoint | RedisEndpoint[]>,
+  capture: ChangeCaptureResult | undefined,
+): Promise<{ restored: string; nodes?: number } | { restored: null; reason: string }> {
   if (!capture) return { restored: null, reason: 'change capture was never enabled' };
-  return withSpinRedis(await endpoint(), (redis) => restoreChangeCapture(redis, capture.previousNotifyKeyspaceEvents));
+  const all = [await endpoints()].flat();
+  for (const endpoint of all) await withSpinRedis(endpoint, (redis) => restoreChangeCapture(redis, capture.previousNotifyKeyspaceEvents));
+  return { restored: capture.previousNotifyKeyspaceEvents, ...(all.length > 1 ? { nodes: all.length } : {}) };
 }
