@@ -26,6 +26,7 @@ import { createHandler as reconcileHandler } from '../../../handlers/reconcile-f
 import { createHandler as verifyHandler } from '../../../handlers/verify-copy.js';
 import { createHandler as drainHandler } from '../../../handlers/verify-spin-redis-drained.js';
 import { type MigrationConfig, parseMigrationInput } from '../../../lib/config/schema.js';
+import { TRANSIENT_ERROR_NAMES } from '../../../lib/errors.js';
 import type { ClusterApi } from '../../../lib/kubernetes/api.js';
 import { resolveSourceNodes } from '../../../lib/kubernetes/spin-redis.js';
 import { connectRedis } from '../../../lib/redis/connect.js';
@@ -190,6 +191,56 @@ describe('a Sentinel-managed spin-redis in the workflow', () => {
       expect(await dst.hget('pipeline:after-failover', 'status')).toBe('SUCCEEDED');
       expect(await dst.hget('pipeline:9', 'status')).toBe('TERMINAL');
       expect(await dst.exists('pipeline:7', 'pipeline:8')).toBe(0);
+    } finally {
+      src.disconnect();
+      dst.disconnect();
+    }
+  }, 180_000);
+
+  it('a SENTINEL FAILOVER during the replication copy: the step fails with a retried error or falls back to the scan, which restarts on the new master; the target ends equal to it', async () => {
+    const auto = { ...config, options: { ...config.options, copyMethod: 'auto' as const } };
+    const forkable: EndpointResolvers = { ...resolvers, sourceContainer: async () => ({ none: true }) };
+    let state: MigrationState = { config: auto, execution: { arn: 'arn:aws:states:us-east-1:123456789012:execution:m:sentinel-replication', startedAt: new Date().toISOString() } };
+    state = { ...state, capture: await enableCaptureHandler({ resolveSource: async (st) => (await forkable.sourceNodes(st)).map((n) => n.endpoint) })(state) };
+    const copyBulk = copyBulkHandler(forkable);
+    // A slow snapshot (100 µs a key, about 3 s) so that the failover lands while the first invocation copies.
+    const slow = await master();
+    await slow.config('SET', 'rdb-key-save-delay', '100');
+    const running = copyBulk(state).then(
+      (copy) => ({ copy }),
+      (error: Error) => ({ error }),
+    );
+    await sleep(300);
+    const { to } = await failover();
+    const first = await running;
+    await slow.config('SET', 'rdb-key-save-delay', '0');
+    slow.disconnect();
+    let copy = 'copy' in first ? first.copy : undefined;
+    if ('error' in first) expect(TRANSIENT_ERROR_NAMES).toContain(first.error.name);
+    // The state machine's retrier (or the loop) runs it again: it resolves the new master.
+    for (let i = 0; i < 20 && !copy?.done; i++) copy = await copyBulk({ ...state, ...(copy ? { copy } : {}) });
+    state = { ...state, copy: copy! };
+    const m = await master();
+    await m.hset('pipeline:after-replication-failover', 'status', 'SUCCEEDED');
+    await m.del('pipeline:11');
+    m.disconnect();
+    const catchUp = await catchUpHandler(forkable, { sliceMs: 500 })(state);
+    // After a replication copy: the promoted replica continued our stream (its master_replid2 covers our offset), or the fallback took over.
+    if (copy!.method === 'replication') expect(catchUp.stream !== undefined || catchUp.streamLost !== undefined).toBe(true);
+    // After the scan it fell back to (the failover cut the snapshot short): its last slice read the new master.
+    else expect(copy!.sourceAt).toBe(to);
+    state = { ...state, catchUp };
+    let reconcile = await reconcileHandler(forkable)(state);
+    for (let i = 0; i < 100 && !reconcile.done; i++) reconcile = await reconcileHandler(forkable)({ ...state, reconcile });
+    state = { ...state, reconcile };
+    let verify = await verifyHandler(forkable)(state);
+    for (let i = 0; i < 100 && !verify.done; i++) verify = await verifyHandler(forkable)({ ...state, verify });
+    expect(verify).toMatchObject({ done: true, missing: 0, extra: 0, valueMismatches: 0, sourceAt: to });
+    const [src, dst] = await Promise.all([master(), connectRedis({ url: target.url })]);
+    try {
+      expect(await dst.hget('pipeline:after-replication-failover', 'status')).toBe('SUCCEEDED');
+      expect(await dst.exists('pipeline:11')).toBe(0);
+      expect(diffDatasets(await readDataset(src), await readDataset(dst))).toEqual([]);
     } finally {
       src.disconnect();
       dst.disconnect();
