@@ -10,7 +10,9 @@ export interface ChangeCaptureDeps {
 }
 
 export function createHandler(deps: ChangeCaptureDeps) {
-  return defineStepHandler('EnableChangeCapture', async (state: MigrationState) => enableChangeCaptureAt(await deps.resolveSource(state), state.capture?.previousNotifyKeyspaceEvents));
+  return defineStepHandler('EnableChangeCapture', async (state: MigrationState) =>
+    enableChangeCaptureAt(await deps.resolveSource(state), state.capture?.previousNotifyKeyspaceEvents, state.capture?.replicas),
+  );
 }
 
 // Every data node: a Sentinel-managed spin-redis's replicas too (lib/redis/change-capture.ts).

@@ -13,6 +13,8 @@ export const CAPTURE_FLAGS = 'KA';
 export interface ChangeCaptureResult {
   previousNotifyKeyspaceEvents: string;
   notifyKeyspaceEvents: string;
+  /** Several nodes (a Sentinel-managed spin-redis): each replica's own previous value, by `host:port`. */
+  replicas?: Record<string, string>;
 }
 
 /** Union of two notify-keyspace-events flag strings, in Redis's canonical order. */
@@ -61,11 +63,16 @@ async function withSpinRedis<T>(endpoint: RedisEndpoint, run: (redis: Redis) => 
  * replicas), every one gets the flags: CONFIG SET is not replicated, and a replica promoted by a
  * failover must publish the notifications the catch-up falls back to. The previous value is the master's.
  */
-export async function enableChangeCaptureAt(endpoints: RedisEndpoint | RedisEndpoint[], previousFromState?: string): Promise<ChangeCaptureResult> {
+export async function enableChangeCaptureAt(endpoints: RedisEndpoint | RedisEndpoint[], previousFromState?: string, replicasFromState?: Record<string, string>): Promise<ChangeCaptureResult> {
   const [first, ...rest] = Array.isArray(endpoints) ? endpoints : [endpoints];
   const result = await withSpinRedis(first!, (redis) => enableChangeCapture(redis, previousFromState));
-  for (const endpoint of rest) await withSpinRedis(endpoint, (redis) => enableChangeCapture(redis, result.previousNotifyKeyspaceEvents));
-  return result;
+  if (rest.length === 0) return result;
+  const replicas: Record<string, string> = {};
+  for (const endpoint of rest) {
+    const address = new URL(endpoint.url).host;
+    replicas[address] = (await withSpinRedis(endpoint, (redis) => enableChangeCapture(redis, replicasFromState?.[address]))).previousNotifyKeyspaceEvents;
+  }
+  return { ...result, replicas };
 }
 
 /** DisableChangeCapture's one call, on every node given; a no-op (and no connection) when capture never began. */
@@ -75,6 +82,7 @@ export async function restoreChangeCaptureAt(
 ): Promise<{ restored: string; nodes?: number } | { restored: null; reason: string }> {
   if (!capture) return { restored: null, reason: 'change capture was never enabled' };
   const all = [await endpoints()].flat();
-  for (const endpoint of all) await withSpinRedis(endpoint, (redis) => restoreChangeCapture(redis, capture.previousNotifyKeyspaceEvents));
+  // Each node to its own previous value; the master's for a node we did not see (after a failover, the old master).
+  for (const endpoint of all) await withSpinRedis(endpoint, (redis) => restoreChangeCapture(redis, capture.replicas?.[new URL(endpoint.url).host] ?? capture.previousNotifyKeyspaceEvents));
   return { restored: capture.previousNotifyKeyspaceEvents, ...(all.length > 1 ? { nodes: all.length } : {}) };
 }
