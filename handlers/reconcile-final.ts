@@ -13,8 +13,12 @@ export function createHandler(resolvers: EndpointResolvers) {
   return defineStepHandler('ReconcileFinal', async (state: MigrationState): Promise<FinalCatchUp & SourceMark> => {
     const [source, target] = await Promise.all([resolvers.source(state), resolvers.target(state)]);
     const previous = sameSource(state.reconcile, source);
-    const result = await finalCatchUp(source, target, state.catchUp, {
-      ...(state.copy?.replication ? { copiedAt: state.copy.replication } : {}),
+    // A mirror a failover interrupted starts over as a mirror: the stream replayed over its partial result could apply a write twice.
+    const mirrorRestarted = state.reconcile?.method === 'mirror' && !previous;
+    const catchUp =
+      mirrorRestarted && state.catchUp ? { ...state.catchUp, streamLost: `spin-redis failed over (${state.reconcile?.sourceAt} to ${sourceAt(source)}) during the final mirror` } : state.catchUp;
+    const result = await finalCatchUp(source, target, catchUp, {
+      ...(state.copy?.replication && !mirrorRestarted ? { copiedAt: state.copy.replication } : {}),
       ...(previous ? { previous } : {}),
       withinMs: state.config.options.copySliceSeconds * 1000,
       deadline: sliceDeadline(state),
