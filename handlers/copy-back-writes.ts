@@ -5,7 +5,7 @@
  * `$.copyBack` until `done`.
  */
 import { copyBackSlice } from '../lib/copy/reconcile.js';
-import { defaultResolvers, type EndpointResolvers, sliceDeadline } from '../lib/workflow/endpoints.js';
+import { defaultResolvers, type EndpointResolvers, sameSource, sliceDeadline, sourceAt } from '../lib/workflow/endpoints.js';
 import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
@@ -14,8 +14,9 @@ export function createHandler(resolvers: EndpointResolvers) {
     // Nothing can have been written to a group that never became available.
     if (!state.replicationGroup?.primaryEndpoint) return { skipped: 'the replication group was never available', done: true as const };
     const [source, target] = await Promise.all([resolvers.source(state), resolvers.target(state)]);
-    const previous = state.copyBack && 'checkpoint' in state.copyBack ? state.copyBack : undefined;
-    return copyBackSlice(target, source, previous, { deadline: sliceDeadline(state) });
+    // The walk starts over in a new master after a failover between slices (sameSource).
+    const previous = state.copyBack && 'checkpoint' in state.copyBack ? sameSource(state.copyBack, source) : undefined;
+    return { ...(await copyBackSlice(target, source, previous, { deadline: sliceDeadline(state) })), sourceAt: sourceAt(source) };
   });
 }
 

@@ -4,16 +4,17 @@
  */
 import type { RedisEndpoint } from '../lib/redis/connect.js';
 import { restoreChangeCaptureAt } from '../lib/redis/change-capture.js';
-import { resolveSourceEndpoint } from '../lib/kubernetes/spin-redis.js';
+import { resolveSourceNodes } from '../lib/kubernetes/spin-redis.js';
 import { defineStepHandler } from '../lib/workflow/handler.js';
 import type { MigrationState } from '../lib/workflow/state.js';
 
 export interface ChangeCaptureDeps {
-  resolveSource: (state: MigrationState) => Promise<RedisEndpoint>;
+  resolveSource: (state: MigrationState) => Promise<RedisEndpoint | RedisEndpoint[]>;
 }
 
 export function createHandler(deps: ChangeCaptureDeps) {
   return defineStepHandler('DisableChangeCapture', (state: MigrationState) => restoreChangeCaptureAt(() => deps.resolveSource(state), state.capture));
 }
 
-export const handler = createHandler({ resolveSource: (state) => resolveSourceEndpoint(state.config) });
+// Every data node: a Sentinel-managed spin-redis's replicas too (lib/redis/change-capture.ts).
+export const handler = createHandler({ resolveSource: async (state) => (await resolveSourceNodes(state.config)).map((n) => n.endpoint) });

@@ -18,6 +18,7 @@ import { type AppHistory, type OrcaHistory, orcaHistory } from '../lib/spinnaker
 
 const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FILE] [--keep] [--fail-at STATE] [--quiet]
                  [--spin-redis-server PATH] [--spin-redis-memory-limit QUANTITY] [--rdb FILE] [--copy-method M]
+                 [--spin-redis sentinel]
 
   --keys N         Seed spin-redis with about N Spinnaker-shaped keys (default 50000).
   --auth           Give the new group an AUTH token (from Secrets Manager): the services then
@@ -39,6 +40,11 @@ const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FI
                    reports the audit parity of your pipeline history. Refused before anything
                    starts if FILE × ${EXPANSION} (in memory) × ${COPIES} (spin-redis, the ElastiCache
                    primary and replica) + 1 GiB exceeds the machine's available memory.
+  --spin-redis sentinel
+                   spin-redis is Sentinel-managed (a replica and three sentinels watch it as
+                   mymaster); the input names the sentinels, every step asks them for the
+                   master, and spin-redis is left running at the end as a RedisFailover would be.
+                   Halyard flavours only.
   --spin-redis-memory-limit QUANTITY
                    Give spin-redis's container a memory limit (e.g. 16Mi): the copy then
                    forks it only if the worst case fits (docs/COPY.md, "Fork safety").
@@ -87,6 +93,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     help?: boolean;
     'spin-redis-server'?: string;
     'spin-redis-memory-limit'?: string;
+    'spin-redis'?: string;
     rdb?: string;
     'copy-method'?: string;
   };
@@ -104,6 +111,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
         help: { type: 'boolean', short: 'h' },
         'spin-redis-server': { type: 'string' },
         'spin-redis-memory-limit': { type: 'string' },
+        'spin-redis': { type: 'string' },
         rdb: { type: 'string' },
         'copy-method': { type: 'string' },
       },
@@ -129,6 +137,11 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
   const copyMethod = values['copy-method'];
   if (copyMethod !== undefined && copyMethod !== 'auto' && copyMethod !== 'replication' && copyMethod !== 'scan' && copyMethod !== 's3-seed') {
     process.stderr.write(`--copy-method: auto, replication, scan or s3-seed (got ${copyMethod})\n`);
+    return 2;
+  }
+  const spinRedisKind = values['spin-redis'];
+  if (spinRedisKind !== undefined && (spinRedisKind !== 'sentinel' || (flavor !== 'halyard' && flavor !== 'halyard-ha'))) {
+    process.stderr.write(`--spin-redis: only 'sentinel', with --flavor halyard or halyard-ha (got ${spinRedisKind}, flavor ${flavor})\n`);
     return 2;
   }
   const failAt = values['fail-at'];
@@ -160,6 +173,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     log: (m: string) => out.line(`  ${m}`),
     ...(values['spin-redis-server'] ? { spinRedisServer: values['spin-redis-server'] } : {}),
     ...(values['spin-redis-memory-limit'] ? { spinRedisMemoryLimit: values['spin-redis-memory-limit'] } : {}),
+    ...(spinRedisKind === 'sentinel' ? { spinRedisSentinel: true } : {}),
     ...(values.rdb ? { rdb: values.rdb } : {}),
     ...(copyMethod ? { copyMethod } : {}),
   });

@@ -22,6 +22,7 @@ import { seedSpinnakerData, type SeedSummary } from './seed.js';
 import { PROFILES, REDIS_SECRET, REDIS_SECRET_KEY, SERVICE_SETTINGS } from './spinnaker/helm.js';
 import { redactOutput } from '../lib/halyard/deploy.js';
 import { seedFromRdb } from './rdb-seed.js';
+import { type SentinelSet, startSentinelSet } from './redis/sentinel.js';
 import type { OrcaHistory } from '../lib/spinnaker/audit.js';
 import { computeInvariants, cutoverWindow, readFinalState, type InvariantReport } from './spinnaker/ledger.js';
 import { loadHandlers, ROOT, runMigration, type ExecutionResult } from './runner.js';
@@ -48,6 +49,12 @@ export interface WorldOptions {
   spinRedisMemoryLimit?: string;
   /** The redis-server binary that plays spin-redis (any version, e.g. 3.2.13); `redis-server` on PATH by default. */
   spinRedisServer?: string;
+  /**
+   * spin-redis Sentinel-managed: a replica and three sentinels watch it as `mymaster`
+   * (sandbox/redis/sentinel.ts), and the input names the sentinels (`spinRedis.sentinel.addresses`)
+   * instead of the pod, as for a Spotahome RedisFailover reached by its sentinels' pod IPs.
+   */
+  spinRedisSentinel?: boolean;
   /** Seed spin-redis from this RDB dump (the user's own data, sandbox/rdb-seed.ts) instead of the synthetic seed; `keys` is then ignored. */
   rdb?: string;
   /** options.copyMethod of the migration input (merged into the sandbox's options). */
@@ -260,6 +267,18 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
     if (spinnaker.operator) kubernetes.setAdmission(OPERATOR_WEBHOOK, spinnaker.operator.webhook);
     log(`Kubernetes API ${kubernetes.url}, spin-redis ${spinnaker.spinRedisUrl}`);
 
+    let sentinels: SentinelSet | undefined;
+    if (options.spinRedisSentinel) {
+      const master = new URL(spinnaker.spinRedisUrl);
+      sentinels = await startSentinelSet({
+        dir: join(dir, 'spin-redis-sentinel'),
+        master: { host: master.hostname, port: Number(master.port) },
+        ...(spinnaker.spinRedisPassword ? { password: spinnaker.spinRedisPassword } : {}),
+        ...(options.spinRedisServer ? { binary: options.spinRedisServer } : {}),
+      });
+      closers.push(() => sentinels!.stop());
+      log(`spin-redis is Sentinel-managed: replica ${sentinels.replica.url}, sentinels ${sentinels.addresses.join(', ')} (mymaster)`);
+    }
     const spinRedisEndpoint = () => ({ url: spinnaker.spinRedisUrl, ...(spinnaker.spinRedisPassword ? { password: spinnaker.spinRedisPassword } : {}) });
     const source = await connectRedis(spinRedisEndpoint(), { connectionName: 'spin-elasticache-sandbox-seed' });
     const started = Date.now();
@@ -322,6 +341,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       options: { maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20 },
       // Helm: the flavour is detected (the chart's Halyard pod); spin-redis is the Bitnami StatefulSet, its password in the chart's Secret.
       ...(spinnaker.chart ? { spinnaker: { spinRedis: { statefulSet: spinnaker.spinRedisWorkload.name, passwordSecret: { name: REDIS_SECRET, key: REDIS_SECRET_KEY } } } } : {}),
+      ...(sentinels ? { spinnaker: { spinRedis: { sentinel: { addresses: sentinels.addresses, masterName: sentinels.masterName } } } } : {}),
       ...options.input,
       ...(options.copyMethod
         ? { options: { maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20, ...options.input?.options, copyMethod: options.copyMethod } }

@@ -50,6 +50,13 @@ const k8sSubdomain = (what: string) =>
     .string()
     .max(253, `${what} is at most 253 characters (a Kubernetes object name)`)
     .regex(K8S_SUBDOMAIN, `${what} must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit`);
+/** host:port (a name, an IPv4 address or a bracketed IPv6 address, then the port). */
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([1-9]\d{0,4})$/;
+/** A reference to a key of a Kubernetes Secret in the Spinnaker namespace: the value never enters the input. */
+const secretRef = z.strictObject({
+  name: k8sSubdomain('the Secret name'),
+  key: z.string().max(253, 'a Secret key is at most 253 characters').regex(CONFIGMAP_KEY, "a Secret key: letters, digits, '-', '_' and '.'"),
+});
 /** A label selector as kubectl takes it (`app=spin`, `app in (a,b)`), bounded. */
 const labelSelector = (what: string) =>
   z
@@ -210,14 +217,49 @@ export const MigrationInputSchema = z
              * `<release>-redis`, key `redis-password`: set passwordSecret too).
              */
             statefulSet: k8sSubdomain('the spin-redis StatefulSet name').optional(),
-            /** Override how Lambdas reach spin-redis; by default the pod IP (VPC CNI) and container port. */
+            /**
+             * Override how Lambdas reach spin-redis; by default the pod IP (VPC CNI) and container port.
+             * `redis-sentinel://host:port[,host:port…]/<master name>` is the same as `sentinel`'s
+             * `addresses` and `masterName` (it becomes them).
+             */
             url: z
               .string()
               .max(255, 'at most 255 characters')
               .regex(
-                /^rediss?:\/\/[^/?#@\s]+(\/0)?$/,
-                'a redis:// or rediss:// URL of host and port only (no user, password or ?query: a password belongs in Secrets Manager), such as redis://10.0.0.12:6379',
+                /^(rediss?:\/\/[^/?#@\s]+(\/0)?|redis-sentinel:\/\/[^/?#@\s]+\/[^/?#@\s]+)$/,
+                'a redis:// or rediss:// URL of host and port only, such as redis://10.0.0.12:6379, or redis-sentinel://host:26379[,host:port…]/mymaster (no user, password or ?query: a password belongs in a Secret, spinRedis.passwordSecret or spinRedis.sentinel.passwordSecret)',
               )
+              .optional(),
+            /**
+             * spin-redis is Sentinel-managed (Spotahome's RedisFailover, Bitnami's sentinel mode): every
+             * step that talks to it asks the sentinels for the master at each invocation
+             * (`SENTINEL GET-MASTER-ADDR-BY-NAME`, confirmed by the server's ROLE), so a failover
+             * between two slices is followed. The master's password is `passwordSecret`.
+             */
+            sentinel: z
+              .strictObject({
+                /** The sentinels as host:port, reachable from the Lambdas (pod IPs with VPC CNI); or `redisFailover`. */
+                addresses: z
+                  .array(z.string().max(255, 'at most 255 characters').regex(HOST_PORT, 'host:port, such as 10.0.3.17:26379'))
+                  .min(1, 'at least one sentinel')
+                  .max(9, 'at most 9 sentinels')
+                  .optional(),
+                /** The name the sentinels monitor (`sentinel monitor <name> …`); Spotahome's operator always uses mymaster. */
+                masterName: z
+                  .string()
+                  .min(1)
+                  .max(128, 'at most 128 characters')
+                  .regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-'")
+                  .default('mymaster'),
+                /**
+                 * Spotahome's RedisFailover of that name (in the Spinnaker namespace): the sentinels are the
+                 * Ready pods of its Deployment rfs-<name> (port 26379), the data nodes its StatefulSet
+                 * rfr-<name>. ScaleDownSpinRedis leaves it running: the operator would scale it back.
+                 */
+                redisFailover: k8sLabel('sentinel.redisFailover (the RedisFailover name)').max(48, 'a RedisFailover name is at most 48 characters (the operator refuses longer ones)').optional(),
+                /** The sentinels' own password (their requirepass; Spotahome's sentinels have none), as a Kubernetes Secret reference. */
+                passwordSecret: secretRef.optional(),
+              })
               .optional(),
             /**
              * spin-redis's password, when it has one (Bitnami charts: Secret `<release>-redis`, key
@@ -225,12 +267,7 @@ export const MigrationInputSchema = z
              * through the Kubernetes API by every step that connects to spin-redis. The value is never
              * in the input, the state or a log.
              */
-            passwordSecret: z
-              .strictObject({
-                name: k8sSubdomain('the Secret name'),
-                key: z.string().max(253, 'a Secret key is at most 253 characters').regex(CONFIGMAP_KEY, "a Secret key: letters, digits, '-', '_' and '.'"),
-              })
-              .optional(),
+            passwordSecret: secretRef.optional(),
           })
           .prefault({}),
         /** Label selector for the Spinnaker service Deployments that must roll out. */
@@ -332,11 +369,13 @@ export const MigrationInputSchema = z
   })
   .superRefine((input, ctx) => {
     for (const issue of targetRuleIssues(input.target)) ctx.addIssue({ code: 'custom', ...issue });
+    for (const issue of spinRedisRuleIssues(input.spinnaker.spinRedis)) ctx.addIssue({ code: 'custom', ...issue });
   })
   .transform((input) => ({
     ...input,
     spinnaker: {
       ...input.spinnaker,
+      spinRedis: withSentinelUrl(input.spinnaker.spinRedis),
       redisUrlSecret: { ...input.spinnaker.redisUrlSecret, name: input.spinnaker.redisUrlSecret.name ?? `spin-elasticache/${input.target.replicationGroupId.toLowerCase()}/redis-url` },
     },
     target: {
@@ -346,6 +385,44 @@ export const MigrationInputSchema = z
       parameterGroupFamily: parameterGroupFamily(input.target.engine, input.target.engineVersion),
     },
   }));
+
+type SpinRedisInput = { url?: string | undefined; statefulSet?: string | undefined; sentinel?: { addresses?: string[] | undefined; redisFailover?: string | undefined } | undefined };
+
+/** `redis-sentinel://h:p[,h:p…]/<name>` split into the sentinels and the master name. */
+export function parseSentinelAddress(url: string): { addresses: string[]; masterName: string } | undefined {
+  const match = /^redis-sentinel:\/\/([^/]+)\/([^/]+)$/.exec(url);
+  if (!match) return undefined;
+  return { addresses: match[1]!.split(',').map((hp) => (hp.includes(':') && !hp.endsWith(']') ? hp : `${hp}:26379`)), masterName: decodeURIComponent(match[2]!) };
+}
+
+/** spinRedis's cross-field rules: one way of finding spin-redis, and a sentinel set that can be found. */
+function spinRedisRuleIssues(spinRedis: SpinRedisInput): { path: (string | number)[]; message: string }[] {
+  const path = ['spinnaker', 'spinRedis'];
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  const sentinelUrl = spinRedis.url ? parseSentinelAddress(spinRedis.url) : undefined;
+  if (spinRedis.url && spinRedis.sentinel)
+    issues.push({ path: [...path, 'url'], message: 'spinRedis.url and spinRedis.sentinel both say where spin-redis is: keep sentinel (with addresses or redisFailover) and remove url' });
+  if (spinRedis.url?.startsWith('redis-sentinel://') && !sentinelUrl?.addresses.every((a) => HOST_PORT.test(a)))
+    issues.push({ path: [...path, 'url'], message: 'each sentinel in a redis-sentinel:// URL is host:port, such as redis-sentinel://10.0.3.17:26379,10.0.4.9:26379/mymaster' });
+  const sentinel = spinRedis.sentinel;
+  if (sentinel && !sentinel.addresses && !sentinel.redisFailover)
+    issues.push({
+      path: [...path, 'sentinel'],
+      message:
+        "say where the sentinels are: addresses (host:port of each, reachable from the Lambdas) or redisFailover (the Spotahome RedisFailover's name: its sentinel pods are found through the Kubernetes API)",
+    });
+  if (sentinel?.addresses && sentinel.redisFailover)
+    issues.push({ path: [...path, 'sentinel', 'addresses'], message: 'addresses and redisFailover both name the sentinels: keep one (redisFailover follows the sentinel pods as they move)' });
+  return issues;
+}
+
+/** A redis-sentinel:// url becomes `sentinel` (addresses, masterName), so the steps read one shape. */
+function withSentinelUrl<T extends SpinRedisInput>(spinRedis: T): T {
+  const parsed = spinRedis.url ? parseSentinelAddress(spinRedis.url) : undefined;
+  if (!parsed) return spinRedis;
+  const { url: _url, ...rest } = spinRedis;
+  return { ...rest, sentinel: { ...parsed } } as unknown as T;
+}
 
 export type MigrationInput = z.input<typeof MigrationInputSchema>;
 export type MigrationConfig = z.output<typeof MigrationInputSchema>;

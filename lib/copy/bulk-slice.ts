@@ -70,12 +70,17 @@ export interface CopyBulkSliceOptions {
   /** Free bytes where a disk-based snapshot lands (`dir`), read in spin-redis's container; undefined when unknown. */
   freeDisk?: (dir: string) => Promise<number | undefined>;
   log?: CopyLog;
+  /** The server this slice reads (`host:port`): progress saved while reading another one (before a failover) is not resumed. */
+  sourceId?: string;
+  /** The slices so far read another server (a Sentinel failover between slices): the scan starts over at cursor 0. */
+  restartScan?: boolean;
 }
 
 interface SavedProgress {
   /** Slices completed when it was saved: only a retry of that same slice may use it. */
   afterSlices: number;
   checkpoint: Checkpoint;
+  sourceId?: string;
 }
 
 /** Saved progress lives a day: long enough for any retry, short enough to clean itself up. */
@@ -87,7 +92,10 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
   const slices = previous?.slices ?? 0;
   const store = await connectRedis(target, { connectionName: 'spin-elasticache-progress' });
   try {
-    const saved = JSON.parse((await store.get(progressKey)) ?? 'null') as SavedProgress | null;
+    const stored = JSON.parse((await store.get(progressKey)) ?? 'null') as SavedProgress | null;
+    // A SCAN cursor means nothing on another server: after a failover the scan starts over (RESTORE … REPLACE makes that safe).
+    const saved = stored && (options.restartScan || (stored.sourceId && options.sourceId && stored.sourceId !== options.sourceId)) ? null : stored;
+    if (stored && !saved) log?.warn('spin-redis is another server than when this copy was saved (a failover?); the scan starts over', { was: stored.sourceId, now: options.sourceId });
     let fallbackReason = previous?.fallbackReason;
     let clearedFromTarget = previous?.clearedFromTarget;
     let fork = previous?.fork;
@@ -125,9 +133,9 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
         log?.warn('replication copy not possible; copying by scan', { reason: fallbackReason });
       }
     }
-    const resumeFrom = saved?.afterSlices === slices ? saved.checkpoint : previous?.checkpoint;
+    const resumeFrom = saved?.afterSlices === slices ? saved.checkpoint : options.restartScan ? undefined : previous?.checkpoint;
     const save = async (afterSlices: number, checkpoint: Checkpoint) =>
-      void (await store.set(progressKey, JSON.stringify({ afterSlices, checkpoint } satisfies SavedProgress), 'EX', PROGRESS_TTL_SECONDS));
+      void (await store.set(progressKey, JSON.stringify({ afterSlices, checkpoint, ...(options.sourceId ? { sourceId: options.sourceId } : {}) } satisfies SavedProgress), 'EX', PROGRESS_TTL_SECONDS));
     const result = await copySlice(source, target, {
       ...(resumeFrom ? { checkpoint: resumeFrom } : {}),
       deadline,

@@ -188,14 +188,22 @@ export interface ForeignClient {
   command: string;
 }
 
-/** Clients on spin-redis that are not ours and not replicas: who still talks to it. */
+/**
+ * Sentinel's own links to the servers it monitors, `sentinel-<8 hex of its id>-cmd` and `-pubsub`
+ * (sentinel.c `sentinelSetClientName`): they are not Spinnaker.
+ */
+const SENTINEL_LINK = /^sentinel-[0-9a-f]{8}-(cmd|pubsub)$/;
+
+/** Clients on spin-redis that are not ours, not replicas and not its sentinels: who still talks to it. */
 export async function foreignClients(redis: Redis, ownPrefix = 'spin-elasticache'): Promise<ForeignClient[]> {
   const list = (await redis.client('LIST')) as string;
   return list
     .split('\n')
     .filter(Boolean)
     .map((line) => Object.fromEntries(line.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) as Record<string, string>)
-    .filter((c) => !(c.name ?? '').startsWith(ownPrefix) && !(c.flags ?? '').includes('S') && !(c.flags ?? '').includes('M') && c.cmd !== 'sync' && c.cmd !== 'psync')
+    .filter(
+      (c) => !(c.name ?? '').startsWith(ownPrefix) && !SENTINEL_LINK.test(c.name ?? '') && !(c.flags ?? '').includes('S') && !(c.flags ?? '').includes('M') && c.cmd !== 'sync' && c.cmd !== 'psync',
+    )
     .map((c) => ({ name: c.name ?? '', addr: c.addr ?? '', idleSeconds: Number(c.idle ?? 0), command: c.cmd ?? '' }));
 }
 

@@ -18,7 +18,7 @@ import { awsCall } from '../aws/errors.js';
 import { findReplicationGroup, replicationGroupDifferences } from '../elasticache/replication-group.js';
 import { KEYSPACE_EVENTS } from '../elasticache/parameter-group.js';
 import type { ClusterApi } from '../kubernetes/api.js';
-import { spinRedisWorkload } from '../kubernetes/scale.js';
+import { spinRedisWorkload, whySpinRedisIsLeftRunning } from '../kubernetes/scale.js';
 import { connectRedis, type RedisEndpoint } from '../redis/connect.js';
 import { pingRedis } from '../redis/ping.js';
 import { getAuthToken } from '../secrets/auth-token.js';
@@ -185,11 +185,14 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
       if (asMigrationError(error).name === 'KubernetesNotFoundError') return 0;
       throw error;
     });
-    add(
-      'spin-redis',
-      spinRedisReplicas > 0 ? 'warning' : 'ok',
-      spinRedisReplicas > 0 ? `spin-redis runs again (${spinRedisReplicas} replica(s)): anything still using it writes where Spinnaker no longer reads` : 'scaled to 0 (or deleted)',
-    );
+    const leftRunning = whySpinRedisIsLeftRunning(config);
+    if (leftRunning && spinRedisReplicas > 0) add('spin-redis', 'ok', `left running on purpose (${spinRedisReplicas} replica(s)): ${leftRunning}`);
+    else
+      add(
+        'spin-redis',
+        spinRedisReplicas > 0 ? 'warning' : 'ok',
+        spinRedisReplicas > 0 ? `spin-redis runs again (${spinRedisReplicas} replica(s)): anything still using it writes where Spinnaker no longer reads` : 'scaled to 0 (or deleted)',
+      );
   } catch (error) {
     add('spinnaker-config', failed(error, 'warning'), `cannot read the cluster: ${errorText(error)}`);
   }

@@ -23,6 +23,8 @@ export interface OutcomeFacts {
   endpoint?: { address: string; port: number };
   /** spin-redis's replicas before ScaleDownSpinRedis. */
   previousReplicas?: number;
+  /** ScaleDownSpinRedis left spin-redis running on purpose (a Sentinel-managed one), and why. */
+  spinRedisLeftRunning?: string;
   /** ScaleDownSpinRedis or DisableChangeCapture failed after Spinnaker had moved (reported, not rolled back). */
   scaleDownError?: StepError;
   captureRestoreError?: StepError;
@@ -72,9 +74,11 @@ export function summarize(facts: OutcomeFacts, outcome: Outcome): { subject: str
     case 'SUCCEEDED': {
       const spinRedis = spinRedisWorkload(config);
       const leftover = [
-        facts.scaleDownError
-          ? `spin-redis could NOT be scaled to 0 (${cause(facts, 'scaleDownError')}); nothing uses it any more. Run: kubectl -n ${config.spinnaker.namespace} scale ${spinRedis.kind.toLowerCase()}/${spinRedis.name} --replicas=0`
-          : `spin-redis is scaled to 0 (it had ${facts.previousReplicas ?? '?'} replicas).`,
+        facts.spinRedisLeftRunning
+          ? `${facts.spinRedisLeftRunning}.`
+          : facts.scaleDownError
+            ? `spin-redis could NOT be scaled to 0 (${cause(facts, 'scaleDownError')}); nothing uses it any more. Run: kubectl -n ${config.spinnaker.namespace} scale ${spinRedis.kind.toLowerCase()}/${spinRedis.name} --replicas=0`
+            : `spin-redis is scaled to 0 (it had ${facts.previousReplicas ?? '?'} replicas).`,
         facts.captureRestoreError ? ` Its notify-keyspace-events could not be set back (${cause(facts, 'captureRestoreError')}).` : '',
       ].join('');
       return {

@@ -13,6 +13,8 @@ export const CAPTURE_FLAGS = 'KA';
 export interface ChangeCaptureResult {
   previousNotifyKeyspaceEvents: string;
   notifyKeyspaceEvents: string;
+  /** Several nodes (a Sentinel-managed spin-redis): each replica's own previous value, by `host:port`. */
+  replicas?: Record<string, string>;
 }
 
 /** Union of two notify-keyspace-events flag strings, in Redis's canonical order. */
@@ -55,11 +57,32 @@ async function withSpinRedis<T>(endpoint: RedisEndpoint, run: (redis: Redis) => 
   }
 }
 
-/** EnableChangeCapture's one call: `previousFromState` is `$.capture.previousNotifyKeyspaceEvents` on a re-run. */
-export const enableChangeCaptureAt = (endpoint: RedisEndpoint, previousFromState?: string) => withSpinRedis(endpoint, (redis) => enableChangeCapture(redis, previousFromState));
+/**
+ * EnableChangeCapture's one call: `previousFromState` is `$.capture.previousNotifyKeyspaceEvents`
+ * on a re-run. Given several nodes (a Sentinel-managed spin-redis: master first, then its
+ * replicas), every one gets the flags: CONFIG SET is not replicated, and a replica promoted by a
+ * failover must publish the notifications the catch-up falls back to. The previous value is the master's.
+ */
+export async function enableChangeCaptureAt(endpoints: RedisEndpoint | RedisEndpoint[], previousFromState?: string, replicasFromState?: Record<string, string>): Promise<ChangeCaptureResult> {
+  const [first, ...rest] = Array.isArray(endpoints) ? endpoints : [endpoints];
+  const result = await withSpinRedis(first!, (redis) => enableChangeCapture(redis, previousFromState));
+  if (rest.length === 0) return result;
+  const replicas: Record<string, string> = {};
+  for (const endpoint of rest) {
+    const address = new URL(endpoint.url).host;
+    replicas[address] = (await withSpinRedis(endpoint, (redis) => enableChangeCapture(redis, replicasFromState?.[address]))).previousNotifyKeyspaceEvents;
+  }
+  return { ...result, replicas };
+}
 
-/** DisableChangeCapture's one call; a no-op (and no connection) when capture never began. */
-export async function restoreChangeCaptureAt(endpoint: () => Promise<RedisEndpoint>, capture: ChangeCaptureResult | undefined): Promise<{ restored: string } | { restored: null; reason: string }> {
+/** DisableChangeCapture's one call, on every node given; a no-op (and no connection) when capture never began. */
+export async function restoreChangeCaptureAt(
+  endpoints: () => Promise<RedisEndpoint | RedisEndpoint[]>,
+  capture: ChangeCaptureResult | undefined,
+): Promise<{ restored: string; nodes?: number } | { restored: null; reason: string }> {
   if (!capture) return { restored: null, reason: 'change capture was never enabled' };
-  return withSpinRedis(await endpoint(), (redis) => restoreChangeCapture(redis, capture.previousNotifyKeyspaceEvents));
+  const all = [await endpoints()].flat();
+  // Each node to its own previous value; the master's for a node we did not see (after a failover, the old master).
+  for (const endpoint of all) await withSpinRedis(endpoint, (redis) => restoreChangeCapture(redis, capture.replicas?.[new URL(endpoint.url).host] ?? capture.previousNotifyKeyspaceEvents));
+  return { restored: capture.previousNotifyKeyspaceEvents, ...(all.length > 1 ? { nodes: all.length } : {}) };
 }

@@ -8,11 +8,11 @@ import type { CopyLog } from '../copy/types.js';
 import { executionName } from '../elasticache/tags.js';
 import type { ClusterApi } from '../kubernetes/api.js';
 import { readFreeDisk, removeSnapshotLeftBehind, type SnapshotLeftBehind } from '../kubernetes/source-snapshot.js';
-import { type EndpointResolvers, sliceDeadline } from './endpoints.js';
+import { type EndpointResolvers, sameSource, type SourceMark, sliceDeadline, sourceAt } from './endpoints.js';
 import type { MigrationState } from './state.js';
 
 /** `$.copy` */
-export type BulkCopyState = CopyState & { snapshotLeftBehind?: SnapshotLeftBehind };
+export type BulkCopyState = CopyState & SourceMark & { snapshotLeftBehind?: SnapshotLeftBehind };
 
 export async function copyBulk(
   state: MigrationState,
@@ -22,8 +22,13 @@ export async function copyBulk(
   const now = deps.now ?? (() => new Date());
   const startedAt = now();
   const [source, target, container] = await Promise.all([resolvers.source(state), resolvers.target(state), resolvers.sourceContainer(state)]);
-  const result: BulkCopyState = await copyBulkSlice(source, target, state.copy, {
+  // A failover between two scan slices (Sentinel-managed spin-redis): the scan starts over on the new master.
+  const restartScan = state.copy !== undefined && !state.copy.done && sameSource(state.copy, source) === undefined;
+  if (restartScan) deps.log?.warn('spin-redis has another master than the last slice read; the scan starts over', { was: state.copy?.sourceAt, now: sourceAt(source) });
+  const sliced = await copyBulkSlice(source, target, state.copy, {
     container,
+    sourceId: sourceAt(source),
+    ...(restartScan ? { restartScan } : {}),
     // s3-seed never reaches CopyBulk (the state machine branches before it).
     method: state.config.options.copyMethod === 's3-seed' ? 'auto' : state.config.options.copyMethod,
     deadline: sliceDeadline(state, startedAt.getTime()),
@@ -31,6 +36,7 @@ export async function copyBulk(
     ...('container' in container ? { freeDisk: (dir: string) => readFreeDisk(deps.api(state), state.config.spinnaker.namespace, container.container, dir) } : {}),
     ...(deps.log ? { log: deps.log } : {}),
   });
+  const result: BulkCopyState = { ...sliced, sourceAt: sourceAt(source) };
   // The fork happened in this slice (a replication copy is one slice), so the file is no older than startedAt.
   const path = result.done && result.method === 'replication' ? result.fork?.dumpLeftBehind : undefined;
   if (path === undefined) return result;

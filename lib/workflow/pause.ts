@@ -6,7 +6,8 @@
  * of the first pause, and ElastiCache must be left by Spinnaker too before the copy-back.
  */
 import type { ClusterApi } from '../kubernetes/api.js';
-import { InvalidAwsResponseError, RolloutTimeoutError } from '../errors.js';
+import { InvalidAwsResponseError, RedisUnreachableError, RolloutTimeoutError, SpinRedisStillInUseError } from '../errors.js';
+import { type DrainResult, verifyDrained } from '../copy/live.js';
 import type { RedisEndpoint } from '../redis/connect.js';
 import { flavorOf } from '../spinnaker/flavor.js';
 import { operatorDeployState } from '../spinnaker/operator.js';
@@ -26,10 +27,17 @@ export function quiesce(api: ScaleApi, state: MigrationState, now?: () => Date):
 }
 
 /** CheckSpinnakerQuiesced / RollbackCheckSpinnakerQuiesced. */
-export function checkQuiesce(api: Pick<ClusterApi, 'listDeployments' | 'listPods'>, state: MigrationState, resolvers: EndpointResolvers, now?: () => Date): Promise<QuiesceCheck> {
+export async function checkQuiesce(api: Pick<ClusterApi, 'listDeployments' | 'listPods'>, state: MigrationState, resolvers: EndpointResolvers, now?: () => Date): Promise<QuiesceCheck> {
   const record = state.switch ? state.rollbackQuiesce : state.quiesce;
   if (!record) throw new InvalidAwsResponseError(`${state.switch ? 'RollbackCheckSpinnakerQuiesced' : 'CheckSpinnakerQuiesced'} ran before its quiesce step recorded anything`);
-  const redis: { name: string; endpoint: () => Promise<RedisEndpoint> }[] = [{ name: 'spin-redis', endpoint: () => resolvers.source(state) }];
+  // Every data node of spin-redis: a Sentinel-managed one's replicas too (a client left on a demoted master still writes nowhere useful).
+  const redis: { name: string; endpoint: () => Promise<RedisEndpoint> }[] = await resolvers.sourceNodes(state).then(
+    (nodes) => nodes.map((n) => ({ name: nodes.length > 1 ? `spin-redis ${n.role} ${n.address}` : 'spin-redis', endpoint: async () => n.endpoint })),
+    (error: unknown) => {
+      if (!(error instanceof RedisUnreachableError)) throw error;
+      return [{ name: 'spin-redis', endpoint: () => Promise.reject(error) }];
+    },
+  );
   // After the switch Spinnaker may have run on ElastiCache: it must have left it too before the copy-back.
   if (state.switch && state.replicationGroup?.primaryEndpoint) redis.push({ name: 'ElastiCache', endpoint: () => resolvers.target(state) });
   return checkQuiesced(api, state.config, record, state.switch ? state.rollbackQuiesceCheck : state.quiesceCheck, redis, now);
@@ -64,4 +72,23 @@ export async function resume(api: ScaleApi & Pick<ClusterApi, 'listSpinnakerServ
     }
   }
   return resumeSpinnaker(api, state.config, state.quiesce, now);
+}
+
+/**
+ * VerifySpinRedisDrained: nothing but us (and, Sentinel-managed, its sentinels and replication
+ * links) talks to any data node of spin-redis, its replicas included.
+ * @throws SpinRedisStillInUseError naming the node and the clients
+ */
+export async function verifySpinRedisDrained(state: MigrationState, resolvers: Pick<EndpointResolvers, 'sourceNodes'>): Promise<DrainResult & { nodes: number }> {
+  const nodes = await resolvers.sourceNodes(state);
+  let last: DrainResult | undefined;
+  for (const node of nodes) {
+    try {
+      last = await verifyDrained(node.endpoint);
+    } catch (error) {
+      if (error instanceof SpinRedisStillInUseError && nodes.length > 1) throw new SpinRedisStillInUseError(`spin-redis ${node.role} ${node.address}: ${error.message}`);
+      throw error;
+    }
+  }
+  return { ...last!, nodes: nodes.length };
 }

@@ -10,7 +10,7 @@ import { findReplicationGroup } from '../elasticache/replication-group.js';
 import { findSubnetGroup } from '../elasticache/subnet-group.js';
 import { redisTarget } from '../halyard/patch.js';
 import type { ClusterApi, WorkloadKind } from '../kubernetes/api.js';
-import { spinRedisWorkload } from '../kubernetes/scale.js';
+import { spinRedisWorkload, whySpinRedisIsLeftRunning } from '../kubernetes/scale.js';
 import { type Flavor, spinnakerConfigFlavor } from '../spinnaker/flavor.js';
 import { isRedisService } from '../spinnaker/quiesce.js';
 import { describeGitOps } from '../spinnaker/gitops.js';
@@ -69,7 +69,10 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
   const target = redisTarget(config, { address, port: endpoint?.Port ?? t.port });
   const halyard = await spinnakerConfigFlavor(flavor).plan(api, config, target);
   const spinRedis = spinRedisWorkload(config);
-  const replicas = await api.readScale(namespace, spinRedis.name, spinRedis.kind);
+  const leftRunning = whySpinRedisIsLeftRunning(config);
+  // A Sentinel-managed spin-redis may have no workload we know of: it is left running anyway.
+  const replicas = leftRunning ? await api.readScale(namespace, spinRedis.name, spinRedis.kind).catch(() => 0) : await api.readScale(namespace, spinRedis.name, spinRedis.kind);
+  if (leftRunning) notes.push(`After the switch: ${leftRunning}.`);
   const source = await planSource(api, config);
   const targetRdb = targetRdbVersion(t.engine, t.engineVersion);
   const deployments = (await api.listDeployments(namespace, config.spinnaker.serviceSelector)).filter((d) => d.metadata?.name !== config.spinnaker.spinRedis.deployment);
@@ -107,7 +110,7 @@ export async function planMigration(api: ClusterApi, elastiCache: Pick<ElastiCac
       },
     ],
     configMapDiff: halyard.diff(),
-    scale: { deployment: spinRedis.name, kind: spinRedis.kind, from: replicas, to: 0 },
+    scale: { deployment: spinRedis.name, kind: spinRedis.kind, from: replicas, to: leftRunning ? replicas : 0 },
     quiesce,
     rollout: services,
     notes,

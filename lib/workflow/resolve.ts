@@ -37,6 +37,7 @@ export function outcomeFacts(state: MigrationState & { rollbackError?: StepError
     ...(state.lock?.flavor ? { flavor: state.lock.flavor } : {}),
     ...(state.replicationGroup?.primaryEndpoint ? { endpoint: state.replicationGroup.primaryEndpoint } : {}),
     ...(state.scaleDown ? { previousReplicas: state.scaleDown.previousReplicas } : {}),
+    ...(state.scaleDown?.leftRunning ? { spinRedisLeftRunning: state.scaleDown.leftRunning } : {}),
     ...(state.error ? { error: state.error } : {}),
     ...(state.rollbackError ? { rollbackError: state.rollbackError } : {}),
     ...(state.scaleDownError ? { scaleDownError: state.scaleDownError } : {}),

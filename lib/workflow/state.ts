@@ -25,6 +25,7 @@ import type { MirrorState } from '../copy/reconcile.js';
 import type { ChangeCaptureResult } from '../redis/change-capture.js';
 import type { PingResult } from '../redis/ping.js';
 import type { VerifyState } from './verify-migration.js';
+import type { SourceMark } from './endpoints.js';
 import type { QuiesceCheck, QuiesceResult, ResumeResult } from '../spinnaker/quiesce.js';
 import type { SeedResult, SeedRemoval } from './seed.js';
 
@@ -48,7 +49,7 @@ export interface MigrationState extends ValidatedState {
   subnetGroup?: SubnetGroupResult;
   replicationGroup?: ReplicationGroupResult;
   ping?: PingResult;
-  copy?: CopyState;
+  copy?: CopyState & SourceMark;
   capture?: ChangeCaptureResult;
   /** UploadSeedSnapshot (options.copyMethod s3-seed): the .rdb in S3 the group is created from. */
   seed?: SeedResult;
@@ -60,9 +61,9 @@ export interface MigrationState extends ValidatedState {
   quiesce?: QuiesceResult;
   quiesceCheck?: QuiesceCheck;
   /** ReconcileFinal: the final catch-up inside the pause. */
-  reconcile?: FinalCatchUp;
+  reconcile?: FinalCatchUp & SourceMark;
   /** VerifyCopy, slice by slice (lib/workflow/verify-migration.ts). */
-  verify?: VerifyState;
+  verify?: VerifyState & SourceMark;
   /** BeginSwitch: from here on Spinnaker may run on ElastiCache, and a failure rolls back through the mirror copy-back. */
   switch?: { switched: true };
   halyard?: HalyardPatchResult & { flavor?: Flavor; operator?: OperatorDeployRef; helm?: HelmPatchRef };
@@ -79,7 +80,7 @@ export interface MigrationState extends ValidatedState {
   rollbackQuiesce?: QuiesceResult;
   rollbackQuiesceCheck?: QuiesceCheck;
   /** RollbackCopyBackWrites, slice by slice. */
-  copyBack?: MirrorState | { skipped: string; done: true };
+  copyBack?: (MirrorState & SourceMark) | { skipped: string; done: true };
   /** RollbackHalDeployApply: what the rollback's resume and rollout check wait for. */
   rollbackDeploy?: HalDeployResult & { flavor?: Flavor; operator?: OperatorDeployRef };
   rollbackResume?: ResumeResult;

@@ -36,7 +36,12 @@ describe('hostile inputs', () => {
     ['an absolute file path', halyard({ files: { gateProfile: { path: '/etc/x.yml' } } }), 'spinnaker.halyard.files.gateProfile.path', /no leading '\/'/],
     ['a deployment name with a slash', halyard({ deployment: '../x' }), 'spinnaker.halyard.deployment', /letters, digits/],
     ['a password in the spin-redis URL query', withSpinnaker({ spinRedis: { url: 'redis://spin-redis:6379?password=hunter2' } }), 'spinnaker.spinRedis.url', /no user, password or \?query/],
-    ['a password in the spin-redis URL user-info', withSpinnaker({ spinRedis: { url: 'redis://:hunter2@spin-redis:6379' } }), 'spinnaker.spinRedis.url', /a password belongs in Secrets Manager/],
+    [
+      'a password in the spin-redis URL user-info',
+      withSpinnaker({ spinRedis: { url: 'redis://:hunter2@spin-redis:6379' } }),
+      'spinnaker.spinRedis.url',
+      /a password belongs in a Secret, spinRedis.passwordSecret/,
+    ],
     ['a selector with a newline', halyard({ podSelector: 'app=halyard\nx' }), 'spinnaker.halyard.podSelector', /label selector/],
   ])('refuses %s, naming the field and the fix', async (_what, input, path, fix) => {
     const r = await refusal(input);

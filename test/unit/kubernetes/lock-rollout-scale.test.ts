@@ -170,6 +170,43 @@ describe('scaling spin-redis', () => {
   });
 });
 
+describe("a Sentinel-managed spin-redis (Spotahome's RedisFailover)", () => {
+  const failover = parseMigrationInput({
+    cluster: { name: 'prod', region: 'us-east-1' },
+    spinnaker: { spinRedis: { sentinel: { redisFailover: 'spin-redis' }, passwordSecret: { name: 'redis-auth', key: 'password' } } },
+    target: { replicationGroupId: 'spin-redis' },
+  });
+
+  it("is left running (the operator reconciles rfr-<name> back, and takes replicas 0 as 3), naming what to run instead; the rollback's scale-up has nothing to restore", async () => {
+    const cluster = new FakeCluster();
+    cluster.statefulSets.set('rfr-spin-redis', { metadata: { name: 'rfr-spin-redis' }, spec: { replicas: 3, serviceName: 'rfr-spin-redis', selector: { matchLabels: {} }, template: {} } });
+    const result = await scaleDownSpinRedis(cluster.api(), failover);
+    expect(result).toMatchObject({ deployment: 'rfr-spin-redis', kind: 'StatefulSet', previousReplicas: 3, replicas: 3 });
+    expect(result.leftRunning).toContain('kubectl -n spinnaker delete redisfailover spin-redis');
+    const after = cluster.statefulSets.get('rfr-spin-redis')!;
+    expect(after.spec!.replicas).toBe(3);
+    expect(after.metadata!.annotations ?? {}).toEqual({});
+    await expect(scaleUpSpinRedis(cluster.api(), failover)).resolves.toEqual({ deployment: 'rfr-spin-redis', kind: 'StatefulSet', replicas: 3, restored: false });
+  });
+
+  it('with sentinel addresses and no workload named, is left running too; with a StatefulSet named (no operator), it is scaled', async () => {
+    const cluster = new FakeCluster();
+    const bare = parseMigrationInput({
+      cluster: { name: 'prod', region: 'us-east-1' },
+      spinnaker: { spinRedis: { url: 'redis-sentinel://10.0.0.5:26379/mymaster' } },
+      target: { replicationGroupId: 'spin-redis' },
+    });
+    await expect(scaleDownSpinRedis(cluster.api(), bare)).resolves.toMatchObject({ replicas: 0, leftRunning: expect.stringContaining('spinRedis.statefulSet') });
+    const named = parseMigrationInput({
+      cluster: { name: 'prod', region: 'us-east-1' },
+      spinnaker: { spinRedis: { url: 'redis-sentinel://10.0.0.5:26379/mymaster', statefulSet: 'redis-node' } },
+      target: { replicationGroupId: 'spin-redis' },
+    });
+    cluster.statefulSets.set('redis-node', { metadata: { name: 'redis-node' }, spec: { replicas: 3, serviceName: 'redis-headless', selector: { matchLabels: {} }, template: {} } });
+    await expect(scaleDownSpinRedis(cluster.api(), named)).resolves.toEqual({ deployment: 'redis-node', kind: 'StatefulSet', previousReplicas: 3, replicas: 0 });
+  });
+});
+
 describe('mapKubernetesError', () => {
   it.each([
     [409, 'KubernetesConflictError'],

@@ -62,3 +62,18 @@ describe('readSourceContainer', () => {
     expect(await readSourceContainer(input({}), api({}, []))).toEqual({ unknown: expect.stringMatching(/^RedisUnreachableError: No Ready spin-redis pod/) });
   });
 });
+
+describe("a RedisFailover's sentinels", () => {
+  it("are looked up by the operator's labels, and none Running is a transient RedisFailoverError naming the selector", async () => {
+    const selectors: string[] = [];
+    const failover = input({ sentinel: { redisFailover: 'spin-redis' } });
+    const pending: Pod = { metadata: { name: 'rfs-spin-redis-1' }, status: { phase: 'Pending' } };
+    const cluster = { ...api(), listPods: async (_ns: string, selector: string) => (selectors.push(selector), [pending]) };
+    await expect(resolveSourceEndpoint(failover, cluster)).rejects.toMatchObject({
+      name: 'RedisFailoverError',
+      retryable: true,
+      message: expect.stringContaining('No Running sentinel pod of RedisFailover spinnaker/spin-redis'),
+    });
+    expect(selectors).toEqual(['app.kubernetes.io/name=spin-redis,app.kubernetes.io/component=sentinel,app.kubernetes.io/part-of=redis-failover']);
+  });
+});
