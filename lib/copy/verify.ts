@@ -187,13 +187,17 @@ export async function verifySlice(
   };
   // Target -> source: nothing extra (in live mode, keys Spinnaker created after the cutover are expected).
   const back: WalkPass<VerifyReport> = async (source, target, db, report, range) => {
-    if ((range.cursor ?? '0') === '0' && onBoth?.db === db && onBoth.complete && !onBoth.overflow && (await targetHoldsOnly(target, onBoth, options.skipPrefix ?? OWN_KEY_PREFIX))) {
+    const both = (range.cursor ?? '0') === '0' && onBoth?.db === db && onBoth.complete && !onBoth.overflow ? onBoth : undefined;
+    if (both && (await targetHoldsOnly(target, both, options.skipPrefix ?? OWN_KEY_PREFIX))) {
       report.targetWalksCounted = (report.targetWalksCounted ?? 0) + 1;
       return { cursor: '0', done: true };
     }
+    // A key the forward pass found on both sides is no key only the target has (if it has expired
+    // on the source since, the target's copy expires within the TTL tolerance: the walk would skip
+    // it as expiring): only the others are looked for on the source.
     return scanBatches(
       target,
-      skip,
+      both ? (key) => skip(key) || both.keys.has(key.toString('latin1')) : skip,
       async (keys) => {
         const onSource = await existing(source, keys);
         for (const [i, key] of keys.entries()) {

@@ -1,6 +1,7 @@
 /**
  * Strict verification skips the walk for keys only the target has when counting proves there
- * are none (lib/copy/verify.ts, targetHoldsOnly), and walks whenever the count cannot: these
+ * are none (lib/copy/verify.ts, targetHoldsOnly), and walks whenever the count cannot (looking
+ * on the source only for the target's keys the forward pass did not find on both sides): these
  * tests assert the verdict and the counts against real redis-servers, including keys the
  * target holds logically expired but not yet evicted.
  */
