@@ -103,7 +103,7 @@ describe('the bundled Kubernetes client', () => {
     });
     // End state in the emulator, not only what the client said.
     expect(k8s.store.get('ConfigMap', 'spinnaker', 'halyard-config')?.data).toEqual({ config: 'a: 1', patched: 'yes' });
-    expect((k8s.store.get('Deployment', 'spinnaker', 'spin-orca')?.spec as { replicas: number }).replicas).toBe(3);
+    expect(k8s.store.get('Deployment', 'spinnaker', 'spin-orca')?.spec).toMatchObject({ replicas: 3 });
     expect(execs).toEqual([{ command: ['echo', 'hi'], stdin: 'input' }]);
   }, 180_000);
 
