@@ -5,8 +5,9 @@
  * keeps bundles small (test/unit/architecture/lambda-bundles.test.ts).
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { parse } from 'yaml';
 
 export const root = resolve(import.meta.dirname, '..');
@@ -21,6 +22,9 @@ export interface EsbuildConfig {
   outputFileExtension?: string;
   banner?: Record<string, string>;
   exclude?: string[];
+  /** A CommonJS file (relative to the repository) exporting esbuild plugins, as serverless-esbuild reads it. */
+  plugins?: string;
+  define?: Record<string, string>;
 }
 
 export interface Serverless {
@@ -49,6 +53,14 @@ export interface FunctionBundle {
   metafile: Metafile;
 }
 
+/** The options serverless-esbuild passes on besides the ones named above: plugins (loaded from their file) and define. */
+function extraOptions(config: EsbuildConfig): Pick<BuildOptions, 'plugins' | 'define'> {
+  return {
+    ...(config.plugins ? { plugins: createRequire(import.meta.url)(join(root, config.plugins)) as Plugin[] } : {}),
+    ...(config.define ? { define: config.define } : {}),
+  };
+}
+
 /** Bundle one function's entry into `outdir`; `write: false` keeps it in memory (sizes still exact). */
 export async function bundleFunction(entry: string, outdir: string, config: EsbuildConfig, write = true): Promise<FunctionBundle> {
   const options: BuildOptions = {
@@ -65,6 +77,7 @@ export async function bundleFunction(entry: string, outdir: string, config: Esbu
     outExtension: { '.js': config.outputFileExtension ?? '.js' },
     external: config.exclude ?? [],
     ...(config.banner ? { banner: config.banner } : {}),
+    ...extraOptions(config),
     metafile: true,
     write,
     logLevel: 'error',
@@ -101,6 +114,7 @@ export async function bundleAll(functions: Record<string, { handler: string }>, 
     format: config.format ?? 'esm',
     external: config.exclude ?? [],
     ...(config.banner ? { banner: config.banner } : {}),
+    ...extraOptions(config),
     metafile: true,
     write: false,
     logLevel: 'error',

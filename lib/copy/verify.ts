@@ -8,7 +8,7 @@
 import type { Redis } from 'ioredis';
 import type { RedisEndpoint } from '../redis/connect.js';
 import { existing, scanBatches, scanPairs } from './compare.js';
-import { ownKeys } from './filter.js';
+import { OWN_KEY_PREFIX, ownKeys } from './filter.js';
 import { digestKey, type KeyDigest, sameContent, streamDifferences } from './digest.js';
 import type { Checkpoint } from './types.js';
 import { type WalkPass, walkSlice } from './walk.js';
@@ -39,6 +39,11 @@ export interface VerifyReport {
   /** Live mode: differences the conflict rule resolves in favour of the target. */
   targetNewer: number;
   expiringSkipped: number;
+  /**
+   * Strict mode: databases whose target was proven to hold no key but those found on both sides
+   * by counting (targetHoldsOnly), so the walk for keys only on the target was not needed.
+   */
+  targetWalksCounted?: number;
   examples: Mismatch[];
   ms: number;
 }
@@ -85,6 +90,7 @@ export const emptyReport = (mode: 'strict' | 'live'): VerifyReport => ({
   ttlMismatches: 0,
   targetNewer: 0,
   expiringSkipped: 0,
+  targetWalksCounted: 0,
   examples: [],
   ms: 0,
 });
@@ -118,34 +124,48 @@ export async function verifySlice(
   const maxExamples = options.maxExamples ?? 20;
   const skip = ownKeys(options.skipPrefix);
   const note = (report: VerifyReport, m: Mismatch) => report.examples.length < maxExamples && report.examples.push(m);
+  // The keys of the database being walked that are on both sides, when its forward pass runs whole in this slice.
+  let onBoth: BothSides | undefined;
   // Source -> target: everything must be there and equal (both sides read a batch per round trip, lib/copy/compare.ts).
-  const forward: WalkPass<VerifyReport> = (source, target, db, report, range) =>
-    scanPairs(
+  const forward: WalkPass<VerifyReport> = async (source, target, db, report, range) => {
+    const tracked: BothSides | undefined = mode === 'strict' && (range.cursor ?? '0') === '0' ? new BothSides(db) : undefined;
+    onBoth = tracked;
+    const stop = await scanPairs(
       source,
       target,
       skip,
       async (pairs) => {
         for (const { key, from: s, to: t } of pairs) {
-          if (!s) continue;
-          const k = printableKey(key);
+          if (!s) {
+            // Gone from the source since SCAN (expired), not (yet) from the target.
+            if (tracked && t) tracked.notCompared(key);
+            continue;
+          }
+          // Named only for an example: decoding every key cost more than the comparison.
+          const k = () => printableKey(key);
           if (s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2) {
             // Gone from both sides in a moment, unless the copy outlives it (issue 9, item 5).
             if (t && outlives(s, t, tolerance, mode)) {
               report.compared++;
               report.ttlMismatches++;
-              note(report, { db, key: k, kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
-            } else report.expiringSkipped++;
+              if (tracked) tracked.compared(key, t.expiresAt);
+              note(report, { db, key: k(), kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
+            } else {
+              report.expiringSkipped++;
+              if (tracked && t) tracked.notCompared(key);
+            }
             continue;
           }
           report.compared++;
+          if (tracked && t) tracked.compared(key, t.expiresAt);
           if (!t) {
             report.missing++;
-            note(report, { db, key: k, kind: 'missing', detail: `${s.type} missing on the target` });
+            note(report, { db, key: k(), kind: 'missing', detail: `${s.type} missing on the target` });
             continue;
           }
           if (s.type !== t.type) {
             report.typeMismatches++;
-            note(report, { db, key: k, kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
+            note(report, { db, key: k(), kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
             continue;
           }
           if (!sameContent(s, t)) {
@@ -155,7 +175,7 @@ export async function verifySlice(
               const differences = s.type === 'stream' ? streamDifferences(s, t) : [];
               note(report, {
                 db,
-                key: k,
+                key: k(),
                 kind: 'value',
                 detail: differences.length > 0 ? `stream: ${differences.join('; ')}` : `${s.type}: ${s.size} element(s) on the source, ${t.size} on the target`,
               });
@@ -164,17 +184,28 @@ export async function verifySlice(
           }
           if (!ttlMatches(s, t, tolerance, mode)) {
             report.ttlMismatches++;
-            note(report, { db, key: k, kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
+            note(report, { db, key: k(), kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
           }
         }
       },
       range,
     );
+    if (tracked) tracked.complete = stop.done;
+    return stop;
+  };
   // Target -> source: nothing extra (in live mode, keys Spinnaker created after the cutover are expected).
-  const back: WalkPass<VerifyReport> = (source, target, db, report, range) =>
-    scanBatches(
+  const back: WalkPass<VerifyReport> = async (source, target, db, report, range) => {
+    const both = (range.cursor ?? '0') === '0' && onBoth?.db === db && onBoth.complete && !onBoth.overflow ? onBoth : undefined;
+    if (both && (await targetHoldsOnly(target, both, options.skipPrefix ?? OWN_KEY_PREFIX))) {
+      report.targetWalksCounted = (report.targetWalksCounted ?? 0) + 1;
+      return { cursor: '0', done: true };
+    }
+    // A key the forward pass found on both sides is no key only the target has (if it has expired
+    // on the source since, the target's copy expires within the TTL tolerance: the walk would skip
+    // it as expiring): only the others are looked for on the source.
+    return scanBatches(
       target,
-      skip,
+      both ? (key) => skip(key) || both.keys.has(key.toString('latin1')) : skip,
       async (keys) => {
         const onSource = await existing(source, keys);
         for (const [i, key] of keys.entries()) {
@@ -192,6 +223,7 @@ export async function verifySlice(
       },
       range,
     );
+  };
   const walked = await walkSlice(sourceEndpoint, targetEndpoint, previous, {
     fresh: () => emptyReport(mode),
     forward,
@@ -203,6 +235,81 @@ export async function verifySlice(
   report.ms += Date.now() - started;
   report.ok = walked.done && report.missing === 0 && report.typeMismatches === 0 && report.valueMismatches === 0 && report.ttlMismatches === 0 && report.extra === 0;
   return { report: { ...report, examples: [...report.examples] }, checkpoint: walked.checkpoint, done: walked.done };
+}
+
+/** Distinct keys remembered per database for the count; past it, the target is walked. */
+const COUNTED_KEYS_MAX = 250_000;
+/** Keys expiring within this long (target's clock, ms) are looked at by the count itself; past it, the target is walked. */
+const EXPIRY_HORIZON_MS = 60_000;
+const EXPIRING_KEYS_MAX = 10_000;
+
+/** What the forward pass of one database saw of the keys on both sides. */
+class BothSides {
+  /** Distinct keys (latin1; SCAN may return a key twice) compared and found on the target, with their expiry there (epoch ms, -1 none). */
+  readonly keys = new Map<string, number>();
+  /** Keys found on the target but not compared: gone from the source by the time it was read, or expiring there this very moment. */
+  readonly uncompared: Buffer[] = [];
+  /** Over COUNTED_KEYS_MAX or EXPIRING_KEYS_MAX keys: not all remembered. */
+  overflow = false;
+  /** The forward pass ran whole, from the first SCAN page to the last, in this slice. */
+  complete = false;
+  constructor(readonly db: number) {}
+  compared(key: Buffer, expiresAt: number): void {
+    if (this.keys.size < COUNTED_KEYS_MAX) this.keys.set(key.toString('latin1'), expiresAt);
+    else this.overflow = true;
+  }
+  notCompared(key: Buffer): void {
+    if (this.uncompared.length < EXPIRING_KEYS_MAX) this.uncompared.push(key);
+    else this.overflow = true;
+  }
+}
+
+// In one atomic step on the target: how many of KEYS still exist, the first ARGV[3] of them (keys
+// of the forward pass that expire soon) and the others (keys gone from the source) apart (EXISTS
+// evicts a key whose time has come, so DBSIZE no longer counts it); its key count (DBSIZE counts
+// keys logically expired but not yet evicted too); and how many keys start with our own prefix
+// (ARGV[1], a MATCH pattern; none when empty). Nil when the server's clock has passed ARGV[2]:
+// a key assumed to live until then might not.
+const COUNT_SCRIPT = `
+local t = redis.call('TIME')
+if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) >= tonumber(ARGV[2]) then return nil end
+local expiring = tonumber(ARGV[3])
+local live, gone = 0, 0
+for i, key in ipairs(KEYS) do
+  if i <= expiring then live = live + redis.call('EXISTS', key) else gone = gone + redis.call('EXISTS', key) end
+end
+local own = 0
+if ARGV[1] ~= '' then own = #redis.call('KEYS', ARGV[1]) end
+return {redis.call('DBSIZE'), own, live, gone}
+`;
+
+/**
+ * Whether the target's database can hold no key the source lacks, so the walk for such keys
+ * would find none. Inside the pause (strict mode) nothing writes. The forward pass found the
+ * keys of `both` on both sides; those expiring before the horizon are checked again by the count
+ * script, and so are those it found on the target but did not compare (gone from the source, or
+ * expiring there this very moment): none of these may still be there. If the target holds, our own keys aside, exactly the keys of `both` still there
+ * (DBSIZE counts keys logically expired but not evicted too, which then makes the counts differ),
+ * those are all it has. Anything unexpected (counts that differ, a script refused, too many keys
+ * to remember) answers false, and the target is walked as before.
+ */
+async function targetHoldsOnly(target: Redis, both: BothSides, ownPrefix: string): Promise<boolean> {
+  const pattern = ownPrefix === '' ? '' : `${ownPrefix.replace(/[\\*?[\]]/g, (c) => `\\${c}`)}*`;
+  try {
+    const [seconds, micros] = (await target.time()) as [number | string, number | string];
+    const horizon = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + EXPIRY_HORIZON_MS;
+    const expiring: Buffer[] = [];
+    for (const [key, expiresAt] of both.keys) if (expiresAt >= 0 && expiresAt <= horizon) expiring.push(Buffer.from(key, 'latin1'));
+    if (expiring.length + both.uncompared.length > EXPIRING_KEYS_MAX) return false;
+    const keys = [...expiring, ...both.uncompared];
+    const reply = (await target.call('EVAL', COUNT_SCRIPT, keys.length, ...keys, pattern, String(horizon), String(expiring.length))) as number[] | null;
+    if (!reply) return false;
+    const [dbsize, own, live, gone] = reply.map(Number) as [number, number, number, number];
+    // A key not compared that is still on the target may be one only the target has: the walk says.
+    return gone === 0 && dbsize - own === both.keys.size - expiring.length + live;
+  } catch {
+    return false; // a server that refuses the script (KEYS renamed away): walk instead
+  }
 }
 
 /** The whole verification in one call (the `copy --verify` command, the benchmarks): slices without a deadline. */
