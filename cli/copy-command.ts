@@ -7,6 +7,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync 
 import { parseArgs } from 'node:util';
 import { copyAll, type CopyMethod } from '../lib/copy/engine.js';
 import { copyFromCluster, verifyClusterCopy } from '../lib/copy/cluster.js';
+import { isClusterUrl, openClusterTarget } from '../lib/copy/cluster-target.js';
 import { copyFromRdbFile } from '../lib/copy/rdb-file.js';
 import { copyFromSentinel, type SentinelEndpoint, verifySentinelCopy } from '../lib/copy/sentinel.js';
 import { verifyCopy, type VerifyReport } from '../lib/copy/verify.js';
@@ -87,6 +88,10 @@ function givenSecrets(argv: string[]): string[] {
   ];
 }
 
+/** How each target is named in the output: a cluster target by its seeds, not by the local endpoint routing into it. */
+const targetNames = new WeakMap<RedisEndpoint, string>();
+const shownTarget = (target: RedisEndpoint): string => targetNames.get(target) ?? displayUrl(target.url);
+
 function readPasswordFile(file: string): string {
   return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
 }
@@ -115,7 +120,7 @@ async function copyFromFile(path: string, target: RedisEndpoint, values: Record<
   }
   const started = Date.now();
   try {
-    process.stderr.write(`Copying ${path} -> ${displayUrl(target.url)}\n`);
+    process.stderr.write(`Copying ${path} -> ${shownTarget(target)}\n`);
     const result = await copyFromRdbFile(path, target, {
       ...(values.connections ? { connections: Number(values.connections) } : {}),
       onProgress: (p) => process.stderr.write(`${p.keys.toLocaleString('en-US')} keys, ${((100 * p.bytes) / Math.max(1, p.totalBytes)).toFixed(0)}% of the file read\n`),
@@ -134,7 +139,7 @@ async function copyFromFile(path: string, target: RedisEndpoint, values: Record<
     if (typeof values.json === 'string') {
       writeFileSync(
         values.json,
-        `${JSON.stringify({ source: `file:${path}`, target: displayUrl(target.url), method: 'rdb-file', seconds, keys: s.keys, bytes: s.bytes, stats: s, rdbVersion: result.rdbVersion, payloadVersion: result.payloadVersion, converted: result.converted, verify }, null, 2)}\n`,
+        `${JSON.stringify({ source: `file:${path}`, target: shownTarget(target), method: 'rdb-file', seconds, keys: s.keys, bytes: s.bytes, stats: s, rdbVersion: result.rdbVersion, payloadVersion: result.payloadVersion, converted: result.converted, verify }, null, 2)}\n`,
       );
     }
     return verify.ok ? 0 : 1;
@@ -150,7 +155,7 @@ async function copyFromSentinelCommand(source: SentinelEndpoint, target: RedisEn
   const shown = source.url.replace(/\/\/[^@/]*@/, '//');
   const started = Date.now();
   try {
-    process.stderr.write(`Copying ${shown} -> ${displayUrl(target.url)}\n`);
+    process.stderr.write(`Copying ${shown} -> ${shownTarget(target)}\n`);
     const result = await copyFromSentinel(source, target, {
       method,
       container: { none: true },
@@ -171,7 +176,7 @@ async function copyFromSentinelCommand(source: SentinelEndpoint, target: RedisEn
     if (typeof values.json === 'string')
       writeFileSync(
         values.json,
-        `${JSON.stringify({ source: shown, target: displayUrl(target.url), method: result.method, master: result.master, interrupted: result.interrupted, mirror: result.mirror, seconds, keys: result.stats.keys, stats: result.stats, verify }, null, 2)}\n`,
+        `${JSON.stringify({ source: shown, target: shownTarget(target), method: result.method, master: result.master, interrupted: result.interrupted, mirror: result.mirror, seconds, keys: result.stats.keys, stats: result.stats, verify }, null, 2)}\n`,
       );
     return verify.ok ? 0 : 1;
   } catch (error) {
@@ -190,7 +195,7 @@ async function copyFromClusterCommand(source: RedisEndpoint, target: RedisEndpoi
   const shown = source.url.replace(/\/\/[^@/]*@/, '//');
   const started = Date.now();
   try {
-    process.stderr.write(`Copying ${shown} -> ${displayUrl(target.url)}\n`);
+    process.stderr.write(`Copying ${shown} -> ${shownTarget(target)}\n`);
     const result = await copyFromCluster(source, target, { method, ...(values.connections ? { connections: Number(values.connections) } : {}) });
     for (const m of result.masters) process.stderr.write(`  master ${m.master}: ${m.stats.keys} keys by ${m.method}${m.fallbackReason ? ` (replication not possible: ${m.fallbackReason})` : ''}\n`);
     const seconds = (Date.now() - started) / 1000;
@@ -205,7 +210,7 @@ async function copyFromClusterCommand(source: RedisEndpoint, target: RedisEndpoi
     if (typeof values.json === 'string')
       writeFileSync(
         values.json,
-        `${JSON.stringify({ source: shown, target: displayUrl(target.url), method: 'cluster', seconds, keys: result.stats.keys, stats: result.stats, masters: result.masters, settle: result.settle, verify }, null, 2)}\n`,
+        `${JSON.stringify({ source: shown, target: shownTarget(target), method: 'cluster', seconds, keys: result.stats.keys, stats: result.stats, masters: result.masters, settle: result.settle, verify }, null, 2)}\n`,
       );
     return verify.ok ? 0 : 1;
   } catch (error) {
@@ -279,6 +284,47 @@ async function copyCommand(argv: string[]): Promise<number> {
     process.stderr.write(`--memory-limit must be a quantity such as 512Mi or 2G, not ${String(values['memory-limit'])}\n`);
     return 2;
   }
+  if (isClusterUrl(target.url)) return intoClusterTarget(source, target, method, values, memoryLimitBytes);
+  return copyInto(source, target, method, values, memoryLimitBytes);
+}
+
+/**
+ * `--target redis-cluster://…`: every source kind and method as into one server, through a
+ * local endpoint that routes each key to its slot's master (lib/copy/cluster-target.ts).
+ */
+async function intoClusterTarget(
+  source: RedisEndpoint,
+  target: RedisEndpoint,
+  method: CopyMethod,
+  values: Record<string, string | boolean | undefined>,
+  memoryLimitBytes: number | undefined,
+): Promise<number> {
+  let routed: Awaited<ReturnType<typeof openClusterTarget>>;
+  try {
+    routed = await openClusterTarget(target);
+  } catch (error) {
+    const message = error instanceof MigrationError ? `${error.name}: ${error.message}` : (error as Error).message;
+    process.stderr.write(`\ncopy failed: ${message}\n`);
+    return 1;
+  }
+  targetNames.set(routed.endpoint, `${target.url.replace(/\/\/[^@/]*@/, '//')} (${routed.figures.masters.length} masters)`);
+  try {
+    const code = await copyInto(source, routed.endpoint, method, values, memoryLimitBytes);
+    const f = routed.figures;
+    process.stderr.write(
+      `Cluster target: ${f.commands.toLocaleString('en-US')} commands routed by slot to ${f.masters.length} masters; multi-key commands across slots: ${f.split} split, ${f.emulated} emulated (RENAME/COPY), ${f.refused} refused (CROSSSLOT)\n`,
+    );
+    if (typeof values.json === 'string' && existsSync(values.json)) {
+      const figures = JSON.parse(readFileSync(values.json, 'utf8')) as Record<string, unknown>;
+      writeFileSync(values.json, `${JSON.stringify({ ...figures, targetCluster: f }, null, 2)}\n`);
+    }
+    return code;
+  } finally {
+    await routed.close();
+  }
+}
+
+async function copyInto(source: RedisEndpoint, target: RedisEndpoint, method: CopyMethod, values: Record<string, string | boolean | undefined>, memoryLimitBytes: number | undefined): Promise<number> {
   const tty = process.stderr.isTTY;
   const started = Date.now();
   if (/^rediss?-sentinel:\/\//.test(source.url)) {
@@ -300,7 +346,7 @@ async function copyCommand(argv: string[]): Promise<number> {
   if (/^file:/.test(source.url)) return copyFromFile(source.url.replace(/^file:(\/\/)?/, ''), target, values);
   const progress = (text: string) => (tty ? process.stderr.write(`\r\x1b[2K${text}`) : process.stderr.write(`${text}\n`));
   try {
-    process.stderr.write(`Copying ${displayUrl(source.url)} -> ${displayUrl(target.url)}\n`);
+    process.stderr.write(`Copying ${displayUrl(source.url)} -> ${shownTarget(target)}\n`);
     const result = await copyAll(source, target, {
       method,
       container: { none: true, ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }) },
@@ -340,7 +386,7 @@ async function copyCommand(argv: string[]): Promise<number> {
     if (typeof values.json === 'string') {
       writeFileSync(
         values.json,
-        `${JSON.stringify({ source: displayUrl(source.url), target: displayUrl(target.url), method: result.method, fallbackReason: result.fallbackReason, seconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / seconds), stats: s, replication: result.replication, fork: result.fork, live, verify }, null, 2)}\n`,
+        `${JSON.stringify({ source: displayUrl(source.url), target: shownTarget(target), method: result.method, fallbackReason: result.fallbackReason, seconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / seconds), stats: s, replication: result.replication, fork: result.fork, live, verify }, null, 2)}\n`,
       );
     }
     return verify && !verify.ok ? 1 : 0;

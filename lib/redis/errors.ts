@@ -28,6 +28,8 @@ export function mapRedisError(error: unknown, where = 'Redis', context: RedisErr
   // A failover promotes a replica within about a second: the same write then succeeds.
   if (/^READONLY/.test(message)) return new RedisFailoverError(`${where}: ${firstLine} (a failover in progress?)`);
   if (/^(OOM|MISCONF)/.test(message) || /NOPERM/i.test(message)) return new RedisWriteRefusedError(`${where}: ${firstLine}`);
+  // A cluster target refuses a multi-key command across slots (lib/copy/cluster-target.ts): not transient.
+  if (/^CROSSSLOT/.test(message)) return new RedisCommandUnsupportedError(`${where}: ${firstLine}`);
   if (UNSUPPORTED.test(message)) {
     const command = context.command ? ` to ${context.command}` : '';
     const version = context.serverVersion ? ` (Redis ${context.serverVersion})` : '';
