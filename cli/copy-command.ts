@@ -29,7 +29,17 @@ const USAGE = `Usage: spin-elasticache copy --source URL --target URL [options]
                                a Redis Cluster (rediss-cluster:// with TLS): every master
                                copied (as a replica where PSYNC works, else by scan through
                                MOVED/ASK), settled after a resharding, into one keyspace
-                               (database 0); always verified strictly across shards
+                               (database 0); always verified strictly across shards.
+                               With --live: every master's writes followed (its replication
+                               stream, or its keyspace notifications when copied by scan)
+  --target redis-cluster://HOST:PORT[,HOST:PORT…]
+                               a cluster-mode-enabled target (rediss-cluster:// with TLS;
+                               password and CA as for any target), from any source kind:
+                               each key written to its slot's master, MOVED/ASK followed (a
+                               resharding of the target during the copy), verified across its
+                               shards. Writes the source makes with keys in several slots:
+                               DEL/UNLINK/EXISTS/TOUCH/MSET split, RENAME/RENAMENX/COPY moved
+                               key by key in order; any other refused (CROSSSLOT, exit 1)
   --source redis-sentinel://HOST:26379[,HOST:PORT…]/MASTER
                                a Sentinel-managed master, resolved through the sentinels;
                                a failover during the copy: re-resolved, copied again from
@@ -188,16 +198,23 @@ async function copyFromSentinelCommand(source: SentinelEndpoint, target: RedisEn
 
 /** `--source redis-cluster://…`: every master into the target, settled, then verified across shards (lib/copy/cluster.ts). */
 async function copyFromClusterCommand(source: RedisEndpoint, target: RedisEndpoint, method: CopyMethod, values: Record<string, string | boolean | undefined>): Promise<number> {
-  if (values.live) {
-    process.stderr.write('--live is not available for a cluster source yet: writes made during the copy are caught by its settling passes\n');
-    return 2;
-  }
   const shown = source.url.replace(/\/\/[^@/]*@/, '//');
   const started = Date.now();
   try {
     process.stderr.write(`Copying ${shown} -> ${shownTarget(target)}\n`);
-    const result = await copyFromCluster(source, target, { method, ...(values.connections ? { connections: Number(values.connections) } : {}) });
-    for (const m of result.masters) process.stderr.write(`  master ${m.master}: ${m.stats.keys} keys by ${m.method}${m.fallbackReason ? ` (replication not possible: ${m.fallbackReason})` : ''}\n`);
+    const result = await copyFromCluster(source, target, {
+      method,
+      ...(values.connections ? { connections: Number(values.connections) } : {}),
+      ...(values.live ? { followMs: Number(values.live) * 1000 } : {}),
+    });
+    const live = (m: (typeof result.masters)[number]) =>
+      !m.live
+        ? ''
+        : 'commandsApplied' in m.live
+          ? `; live: ${m.live.commandsApplied} writes from its stream`
+          : `; live: ${m.live.events} notifications, ${m.live.copied} keys copied, ${m.live.deleted} deleted`;
+    for (const m of result.masters)
+      process.stderr.write(`  master ${m.master}: ${m.stats.keys} keys by ${m.method}${m.fallbackReason ? ` (replication not possible: ${m.fallbackReason})` : ''}${live(m)}\n`);
     const seconds = (Date.now() - started) / 1000;
     process.stderr.write(
       `Copied ${result.stats.keys} keys from ${result.masters.length} masters in ${seconds.toFixed(2)} s; settled in ${result.settle.passes} pass(es): ${result.settle.recopied} copied again, ${result.settle.deleted} deleted${result.settle.converged ? '' : ' (still changing: the cluster is being written)'}\n`,

@@ -2,9 +2,9 @@
  * A cluster-mode-enabled target (`--target redis-cluster://host:port[,host:port…]`): a local
  * RESP endpoint that every copy path writes to as if it were one server, and that routes each
  * command to the master owning its key's slot through ioredis's `Cluster` (which follows
- * `MOVED` and `ASK`, so a resharding of the target during the copy is followed, and batches
- * the commands of one tick per node: the replication copy's RESTORE pipeline is split per node
- * by slot). Why a local endpoint rather than a second writer in every path: the replication
+ * `MOVED` and `ASK`, so a resharding of the target during the copy is followed): the
+ * replication copy's RESTORE pipeline is split per node by slot, one connection per master.
+ * Why a local endpoint rather than a second writer in every path: the replication
  * copy's raw RESTORE lanes, its stream forwarder, the scan copy, the RDB-file copy, the live
  * catch-ups, the settling passes and the strict verification all keep their code, and so their
  * tests.
@@ -44,7 +44,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { getKeyIndexes } from '@ioredis/commands';
 import calculateSlot from 'cluster-key-slot';
-import { Cluster, Command, type Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { mapRedisError } from '../redis/errors.js';
 import { redisOptions, type RedisEndpoint } from '../redis/connect.js';
 import { nodeEndpoint, parseClusterUrl } from './cluster.js';
@@ -124,7 +124,10 @@ export async function connectClusterTarget(target: RedisEndpoint): Promise<Clust
       connectTimeout: 5000,
     },
     scaleReads: 'master',
-    enableAutoPipelining: true,
+    // Not auto-pipelining: its per-node pipelines fail whole ("All keys in the pipeline should
+    // belong to the same slots allocation group", a MOVED not followed) when the slot map changes
+    // under them, i.e. during a resharding. Commands sent one by one in the same tick still leave
+    // in one write per node (net.Socket's writev).
     maxRedirections: 64,
     retryDelayOnMoved: 0,
     retryDelayOnTryAgain: 50,
@@ -342,11 +345,7 @@ class ProxyConnection {
 
   private call(name: string, args: (Buffer | string)[]): Promise<Reply> {
     this.figures.commands++;
-    // ioredis 6 auto-pipelines `callBuffer` without its command name (autoPipelining.ts unshifts it
-    // only for `call`): the named `…Buffer` method where there is one, else a plain Command.
-    const named = (this.cluster as unknown as Record<string, unknown>)[`${name}Buffer`];
-    if (typeof named === 'function') return (named as (...a: (Buffer | string)[]) => Promise<Reply>).apply(this.cluster, args);
-    return this.cluster.sendCommand(new Command(name, args, { replyEncoding: null })) as unknown as Promise<Reply>;
+    return this.cluster.callBuffer(name, ...args) as Promise<Reply>;
   }
 
   private async route(name: string, args: Buffer[]): Promise<Reply> {
