@@ -216,7 +216,7 @@ class ProxyConnection {
   private receive(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.length += chunk.length;
-    // A big RESTORE arrives in many chunks: parse again only once the buffer has doubled.
+    // A big RESTORE arrives in many chunks: parse again only once the argument it stopped in can be whole.
     if (this.length < this.nextAttempt) return;
     const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
     let pos = 0;
@@ -230,7 +230,7 @@ class ProxyConnection {
     const rest = buf.subarray(pos);
     this.chunks = rest.length > 0 ? [rest] : [];
     this.length = rest.length;
-    this.nextAttempt = rest.length > 0 ? rest.length * 2 : 0;
+    this.nextAttempt = rest.length > 0 ? bytesNeeded(rest) : 0;
     if (this.outstanding > 50_000) this.socket.pause();
   }
 
@@ -480,6 +480,26 @@ class ProxyConnection {
     if (name !== 'copy') await this.call('del', [from]);
     return name === 'rename' ? ok : 1;
   }
+}
+
+/**
+ * How many bytes an incomplete command needs at least before parsing it again could get further:
+ * the end of the argument whose body the buffer stops in, else one byte more.
+ */
+function bytesNeeded(buf: Buffer): number {
+  if (buf[0] !== 42) return buf.length + 1;
+  let lineEnd = buf.indexOf(13);
+  if (lineEnd < 0 || lineEnd + 1 >= buf.length) return buf.length + 1;
+  const count = Number(buf.toString('latin1', 1, lineEnd));
+  let pos = lineEnd + 2;
+  for (let i = 0; i < count; i++) {
+    lineEnd = buf.indexOf(13, pos);
+    if (lineEnd < 0 || lineEnd + 1 >= buf.length) return buf.length + 1;
+    const end = lineEnd + 2 + Number(buf.toString('latin1', pos + 1, lineEnd)) + 2;
+    if (end > buf.length) return end;
+    pos = end;
+  }
+  return buf.length + 1;
 }
 
 /** The key arguments of a command (@ioredis/commands, from Redis's own command table). */

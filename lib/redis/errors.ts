@@ -21,6 +21,9 @@ export function mapRedisError(error: unknown, where = 'Redis', context: RedisErr
       `${where}: authentication failed (${message.split('\n')[0]}); check its password (the workflow: the AUTH token secret, or spinnaker.spinRedis's password Secret; the copy command: --source-/--target-password-env or -file)`,
     );
   }
+  // A cluster refuses a multi-key command across slots (lib/copy/cluster-target.ts): not transient,
+  // and not TLS (CROSSSLOT contains "SSL").
+  if (/^CROSSSLOT/.test(message)) return new RedisCommandUnsupportedError(`${where}: ${message.split('\n')[0]}`);
   if (TLS_CODES.test(code) || /ssl|tls|certificate|wrong version number/i.test(message)) {
     return new RedisTlsError(`${where}: TLS handshake failed (${code || message}); check transitEncryption and the CA`);
   }
@@ -28,8 +31,6 @@ export function mapRedisError(error: unknown, where = 'Redis', context: RedisErr
   // A failover promotes a replica within about a second: the same write then succeeds.
   if (/^READONLY/.test(message)) return new RedisFailoverError(`${where}: ${firstLine} (a failover in progress?)`);
   if (/^(OOM|MISCONF)/.test(message) || /NOPERM/i.test(message)) return new RedisWriteRefusedError(`${where}: ${firstLine}`);
-  // A cluster target refuses a multi-key command across slots (lib/copy/cluster-target.ts): not transient.
-  if (/^CROSSSLOT/.test(message)) return new RedisCommandUnsupportedError(`${where}: ${firstLine}`);
   if (UNSUPPORTED.test(message)) {
     const command = context.command ? ` to ${context.command}` : '';
     const version = context.serverVersion ? ` (Redis ${context.serverVersion})` : '';
