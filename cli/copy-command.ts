@@ -3,7 +3,7 @@
  * the workflow's copy engine as a standalone tool. Passwords come from environment variables
  * or files (or, discouraged, the URLs); none is ever printed (cli/redact.ts).
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { copyAll, type CopyMethod } from '../lib/copy/engine.js';
 import { copyFromCluster, verifyClusterCopy } from '../lib/copy/cluster.js';
@@ -325,13 +325,15 @@ async function intoClusterTarget(
     return 1;
   }
   targetNames.set(routed.endpoint, `${target.url.replace(/\/\/[^@/]*@/, '//')} (${routed.figures.masters.length} masters)`);
+  const started = Date.now();
   try {
     const code = await copyInto(source, routed.endpoint, method, values, memoryLimitBytes);
     const f = routed.figures;
     process.stderr.write(
       `Cluster target: ${f.commands.toLocaleString('en-US')} commands routed by slot to ${f.masters.length} masters; multi-key commands across slots: ${f.split} split, ${f.emulated} emulated (RENAME/COPY), ${f.refused} refused (CROSSSLOT)\n`,
     );
-    if (typeof values.json === 'string' && existsSync(values.json)) {
+    // Only into the figures this run wrote (a failed run leaves an older file as it was).
+    if (typeof values.json === 'string' && existsSync(values.json) && statSync(values.json).mtimeMs >= started - 1000) {
       const figures = JSON.parse(readFileSync(values.json, 'utf8')) as Record<string, unknown>;
       writeFileSync(values.json, `${JSON.stringify({ ...figures, targetCluster: f }, null, 2)}\n`);
     }
