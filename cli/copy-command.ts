@@ -3,10 +3,11 @@
  * the workflow's copy engine as a standalone tool. Passwords come from environment variables
  * or files (or, discouraged, the URLs); none is ever printed (cli/redact.ts).
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { copyAll, type CopyMethod } from '../lib/copy/engine.js';
 import { copyFromCluster, verifyClusterCopy } from '../lib/copy/cluster.js';
+import { isClusterUrl, openClusterTarget } from '../lib/copy/cluster-target.js';
 import { copyFromRdbFile } from '../lib/copy/rdb-file.js';
 import { copyFromSentinel, type SentinelEndpoint, verifySentinelCopy } from '../lib/copy/sentinel.js';
 import { verifyCopy, type VerifyReport } from '../lib/copy/verify.js';
@@ -28,7 +29,17 @@ const USAGE = `Usage: spin-elasticache copy --source URL --target URL [options]
                                a Redis Cluster (rediss-cluster:// with TLS): every master
                                copied (as a replica where PSYNC works, else by scan through
                                MOVED/ASK), settled after a resharding, into one keyspace
-                               (database 0); always verified strictly across shards
+                               (database 0); always verified strictly across shards.
+                               With --live: every master's writes followed (its replication
+                               stream, or its keyspace notifications when copied by scan)
+  --target redis-cluster://HOST:PORT[,HOST:PORT…]
+                               a cluster-mode-enabled target (rediss-cluster:// with TLS;
+                               password and CA as for any target), from any source kind:
+                               each key written to its slot's master, MOVED/ASK followed (a
+                               resharding of the target during the copy), verified across its
+                               shards. Writes the source makes with keys in several slots:
+                               DEL/UNLINK/EXISTS/TOUCH/MSET split, RENAME/RENAMENX/COPY moved
+                               key by key in order; any other refused (CROSSSLOT, exit 1)
   --source redis-sentinel://HOST:26379[,HOST:PORT…]/MASTER
                                a Sentinel-managed master, resolved through the sentinels;
                                a failover during the copy: re-resolved, copied again from
@@ -87,6 +98,10 @@ function givenSecrets(argv: string[]): string[] {
   ];
 }
 
+/** How each target is named in the output: a cluster target by its seeds, not by the local endpoint routing into it. */
+const targetNames = new WeakMap<RedisEndpoint, string>();
+const shownTarget = (target: RedisEndpoint): string => targetNames.get(target) ?? displayUrl(target.url);
+
 function readPasswordFile(file: string): string {
   return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
 }
@@ -115,7 +130,7 @@ async function copyFromFile(path: string, target: RedisEndpoint, values: Record<
   }
   const started = Date.now();
   try {
-    process.stderr.write(`Copying ${path} -> ${displayUrl(target.url)}\n`);
+    process.stderr.write(`Copying ${path} -> ${shownTarget(target)}\n`);
     const result = await copyFromRdbFile(path, target, {
       ...(values.connections ? { connections: Number(values.connections) } : {}),
       onProgress: (p) => process.stderr.write(`${p.keys.toLocaleString('en-US')} keys, ${((100 * p.bytes) / Math.max(1, p.totalBytes)).toFixed(0)}% of the file read\n`),
@@ -134,7 +149,7 @@ async function copyFromFile(path: string, target: RedisEndpoint, values: Record<
     if (typeof values.json === 'string') {
       writeFileSync(
         values.json,
-        `${JSON.stringify({ source: `file:${path}`, target: displayUrl(target.url), method: 'rdb-file', seconds, keys: s.keys, bytes: s.bytes, stats: s, rdbVersion: result.rdbVersion, payloadVersion: result.payloadVersion, converted: result.converted, verify }, null, 2)}\n`,
+        `${JSON.stringify({ source: `file:${path}`, target: shownTarget(target), method: 'rdb-file', seconds, keys: s.keys, bytes: s.bytes, stats: s, rdbVersion: result.rdbVersion, payloadVersion: result.payloadVersion, converted: result.converted, verify }, null, 2)}\n`,
       );
     }
     return verify.ok ? 0 : 1;
@@ -150,7 +165,7 @@ async function copyFromSentinelCommand(source: SentinelEndpoint, target: RedisEn
   const shown = source.url.replace(/\/\/[^@/]*@/, '//');
   const started = Date.now();
   try {
-    process.stderr.write(`Copying ${shown} -> ${displayUrl(target.url)}\n`);
+    process.stderr.write(`Copying ${shown} -> ${shownTarget(target)}\n`);
     const result = await copyFromSentinel(source, target, {
       method,
       container: { none: true },
@@ -171,7 +186,7 @@ async function copyFromSentinelCommand(source: SentinelEndpoint, target: RedisEn
     if (typeof values.json === 'string')
       writeFileSync(
         values.json,
-        `${JSON.stringify({ source: shown, target: displayUrl(target.url), method: result.method, master: result.master, interrupted: result.interrupted, mirror: result.mirror, seconds, keys: result.stats.keys, stats: result.stats, verify }, null, 2)}\n`,
+        `${JSON.stringify({ source: shown, target: shownTarget(target), method: result.method, master: result.master, interrupted: result.interrupted, mirror: result.mirror, seconds, keys: result.stats.keys, stats: result.stats, verify }, null, 2)}\n`,
       );
     return verify.ok ? 0 : 1;
   } catch (error) {
@@ -183,16 +198,23 @@ async function copyFromSentinelCommand(source: SentinelEndpoint, target: RedisEn
 
 /** `--source redis-cluster://…`: every master into the target, settled, then verified across shards (lib/copy/cluster.ts). */
 async function copyFromClusterCommand(source: RedisEndpoint, target: RedisEndpoint, method: CopyMethod, values: Record<string, string | boolean | undefined>): Promise<number> {
-  if (values.live) {
-    process.stderr.write('--live is not available for a cluster source yet: writes made during the copy are caught by its settling passes\n');
-    return 2;
-  }
   const shown = source.url.replace(/\/\/[^@/]*@/, '//');
   const started = Date.now();
   try {
-    process.stderr.write(`Copying ${shown} -> ${displayUrl(target.url)}\n`);
-    const result = await copyFromCluster(source, target, { method, ...(values.connections ? { connections: Number(values.connections) } : {}) });
-    for (const m of result.masters) process.stderr.write(`  master ${m.master}: ${m.stats.keys} keys by ${m.method}${m.fallbackReason ? ` (replication not possible: ${m.fallbackReason})` : ''}\n`);
+    process.stderr.write(`Copying ${shown} -> ${shownTarget(target)}\n`);
+    const result = await copyFromCluster(source, target, {
+      method,
+      ...(values.connections ? { connections: Number(values.connections) } : {}),
+      ...(values.live ? { followMs: Number(values.live) * 1000 } : {}),
+    });
+    const live = (m: (typeof result.masters)[number]) =>
+      !m.live
+        ? ''
+        : 'commandsApplied' in m.live
+          ? `; live: ${m.live.commandsApplied} writes from its stream`
+          : `; live: ${m.live.events} notifications, ${m.live.copied} keys copied, ${m.live.deleted} deleted`;
+    for (const m of result.masters)
+      process.stderr.write(`  master ${m.master}: ${m.stats.keys} keys by ${m.method}${m.fallbackReason ? ` (replication not possible: ${m.fallbackReason})` : ''}${live(m)}\n`);
     const seconds = (Date.now() - started) / 1000;
     process.stderr.write(
       `Copied ${result.stats.keys} keys from ${result.masters.length} masters in ${seconds.toFixed(2)} s; settled in ${result.settle.passes} pass(es): ${result.settle.recopied} copied again, ${result.settle.deleted} deleted${result.settle.converged ? '' : ' (still changing: the cluster is being written)'}\n`,
@@ -205,7 +227,7 @@ async function copyFromClusterCommand(source: RedisEndpoint, target: RedisEndpoi
     if (typeof values.json === 'string')
       writeFileSync(
         values.json,
-        `${JSON.stringify({ source: shown, target: displayUrl(target.url), method: 'cluster', seconds, keys: result.stats.keys, stats: result.stats, masters: result.masters, settle: result.settle, verify }, null, 2)}\n`,
+        `${JSON.stringify({ source: shown, target: shownTarget(target), method: 'cluster', seconds, keys: result.stats.keys, stats: result.stats, masters: result.masters, settle: result.settle, verify }, null, 2)}\n`,
       );
     return verify.ok ? 0 : 1;
   } catch (error) {
@@ -279,6 +301,49 @@ async function copyCommand(argv: string[]): Promise<number> {
     process.stderr.write(`--memory-limit must be a quantity such as 512Mi or 2G, not ${String(values['memory-limit'])}\n`);
     return 2;
   }
+  if (isClusterUrl(target.url)) return intoClusterTarget(source, target, method, values, memoryLimitBytes);
+  return copyInto(source, target, method, values, memoryLimitBytes);
+}
+
+/**
+ * `--target redis-cluster://…`: every source kind and method as into one server, through a
+ * local endpoint that routes each key to its slot's master (lib/copy/cluster-target.ts).
+ */
+async function intoClusterTarget(
+  source: RedisEndpoint,
+  target: RedisEndpoint,
+  method: CopyMethod,
+  values: Record<string, string | boolean | undefined>,
+  memoryLimitBytes: number | undefined,
+): Promise<number> {
+  let routed: Awaited<ReturnType<typeof openClusterTarget>>;
+  try {
+    routed = await openClusterTarget(target);
+  } catch (error) {
+    const message = error instanceof MigrationError ? `${error.name}: ${error.message}` : (error as Error).message;
+    process.stderr.write(`\ncopy failed: ${message}\n`);
+    return 1;
+  }
+  targetNames.set(routed.endpoint, `${target.url.replace(/\/\/[^@/]*@/, '//')} (${routed.figures.masters.length} masters)`);
+  const started = Date.now();
+  try {
+    const code = await copyInto(source, routed.endpoint, method, values, memoryLimitBytes);
+    const f = routed.figures;
+    process.stderr.write(
+      `Cluster target: ${f.commands.toLocaleString('en-US')} commands routed by slot to ${f.masters.length} masters; multi-key commands across slots: ${f.split} split, ${f.emulated} emulated (RENAME/COPY), ${f.refused} refused (CROSSSLOT)\n`,
+    );
+    // Only into the figures this run wrote (a failed run leaves an older file as it was).
+    if (typeof values.json === 'string' && existsSync(values.json) && statSync(values.json).mtimeMs >= started - 1000) {
+      const figures = JSON.parse(readFileSync(values.json, 'utf8')) as Record<string, unknown>;
+      writeFileSync(values.json, `${JSON.stringify({ ...figures, targetCluster: f }, null, 2)}\n`);
+    }
+    return code;
+  } finally {
+    await routed.close();
+  }
+}
+
+async function copyInto(source: RedisEndpoint, target: RedisEndpoint, method: CopyMethod, values: Record<string, string | boolean | undefined>, memoryLimitBytes: number | undefined): Promise<number> {
   const tty = process.stderr.isTTY;
   const started = Date.now();
   if (/^rediss?-sentinel:\/\//.test(source.url)) {
@@ -300,7 +365,7 @@ async function copyCommand(argv: string[]): Promise<number> {
   if (/^file:/.test(source.url)) return copyFromFile(source.url.replace(/^file:(\/\/)?/, ''), target, values);
   const progress = (text: string) => (tty ? process.stderr.write(`\r\x1b[2K${text}`) : process.stderr.write(`${text}\n`));
   try {
-    process.stderr.write(`Copying ${displayUrl(source.url)} -> ${displayUrl(target.url)}\n`);
+    process.stderr.write(`Copying ${displayUrl(source.url)} -> ${shownTarget(target)}\n`);
     const result = await copyAll(source, target, {
       method,
       container: { none: true, ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }) },
@@ -342,7 +407,7 @@ async function copyCommand(argv: string[]): Promise<number> {
     if (typeof values.json === 'string') {
       writeFileSync(
         values.json,
-        `${JSON.stringify({ source: displayUrl(source.url), target: displayUrl(target.url), method: result.method, fallbackReason: result.fallbackReason, seconds, copySeconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / copySeconds), stats: s, replication: result.replication, fork: result.fork, live, verify }, null, 2)}\n`,
+        `${JSON.stringify({ source: displayUrl(source.url), target: shownTarget(target), method: result.method, fallbackReason: result.fallbackReason, seconds, copySeconds, keys: s.keys, bytes: s.bytes, keysPerSec: Math.round(s.keys / copySeconds), stats: s, replication: result.replication, fork: result.fork, live, verify }, null, 2)}\n`,
       );
     }
     return verify && !verify.ok ? 1 : 0;

@@ -29,9 +29,11 @@ import { connectRedis, redisOptions, type RedisEndpoint } from '../redis/connect
 import { mapRedisError } from '../redis/errors.js';
 import { digestKey, type KeyDigest, sameContent } from './digest.js';
 import { type CopyMethod, tryReplication } from './fallback.js';
+import { startMasterCapture } from './cluster-live.js';
 import { ownKeys } from './filter.js';
 import { assertForkAllowed, type ContainerKnowledge, decideFork } from './fork-safety.js';
 import { copyViaReplication } from './replication/replica-copy.js';
+import type { CatchUpStats } from './live.js';
 import { readTargetVersion, restoreWithExpiry } from './restore-expiry.js';
 import { readSourceFacts } from './source-facts.js';
 import { addStats, type CopyStats, emptyStats } from './types.js';
@@ -50,6 +52,12 @@ export interface ClusterCopyOptions {
   connections?: number;
   /** Each master's container, for the fork-safety check (default: not in Kubernetes, no limit). */
   container?: ContainerKnowledge;
+  /**
+   * Keep copying the cluster's writes this long after each master's copy (`--live`): a master
+   * copied as a replica follows its replication stream, one copied by scan its keyspace
+   * notifications (cluster-live.ts, subscribed before its scan). The settling passes follow.
+   */
+  followMs?: number;
   /** Told when the masters are known and when their copies are done, before settling (tests reshard in between). */
   onPhase?: (phase: 'discovered' | 'copied', masters: ClusterMaster[]) => Promise<void> | void;
 }
@@ -59,6 +67,8 @@ export interface MasterCopy {
   method: 'replication' | 'scan';
   fallbackReason?: string;
   stats: CopyStats;
+  /** With `followMs`: writes applied from the master's replication stream, or the keys its notifications had copied/deleted. */
+  live?: { commandsApplied: number } | CatchUpStats;
 }
 
 export interface ClusterCopyResult {
@@ -219,11 +229,18 @@ async function copyMaster(source: RedisEndpoint, master: ClusterMaster, target: 
   const name = `${master.host}:${master.port}`;
   const attempt = await tryReplication(options.method ?? 'auto', async () => {
     assertForkAllowed(decideFork(await readSourceFacts(endpoint), options.container ?? { none: true }));
-    return copyViaReplication(endpoint, target, options.connections ? { connections: options.connections } : {});
+    return copyViaReplication(endpoint, target, { ...(options.connections ? { connections: options.connections } : {}), ...(options.followMs ? { followMs: options.followMs } : {}) });
   });
-  if ('copied' in attempt) return { master: name, method: 'replication', stats: attempt.copied.stats };
-  const stats = await scanMaster(endpoint, cluster, target);
-  return { master: name, method: 'scan', ...(attempt.fallbackReason ? { fallbackReason: attempt.fallbackReason } : {}), stats };
+  if ('copied' in attempt) return { master: name, method: 'replication', stats: attempt.copied.stats, ...(options.followMs ? { live: { commandsApplied: attempt.copied.commandsApplied } } : {}) };
+  // Listening before the scan: a key written after the scan read it is copied again.
+  const capture = options.followMs ? await startMasterCapture(endpoint, cluster, target) : undefined;
+  try {
+    const stats = await scanMaster(endpoint, cluster, target);
+    const live = capture ? await capture.run(Date.now() + options.followMs!) : undefined;
+    return { master: name, method: 'scan', ...(attempt.fallbackReason ? { fallbackReason: attempt.fallbackReason } : {}), stats, ...(live ? { live } : {}) };
+  } finally {
+    await capture?.close();
+  }
 }
 
 /** `DUMP`, `PTTL` and the server's `TIME`, atomically, for one key: the payload and its absolute expiry. */

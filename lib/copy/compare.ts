@@ -41,7 +41,7 @@ const SMALL_STRING_BYTES = 256 * 1024;
 // ARGV: PEXPIRETIME usable ('1'), SMALL_ELEMENTS, SMALL_STRING_BYTES, mode ('ordered' | 'multiset').
 // Replies: per key {type, expiry} (big, not read, or gone) or {type, expiry, size, digest}: a
 // SHA-1 hex, or in multiset mode for set/hash/zset the sum as an integer (below 2^48, exact).
-const SCRIPT = `
+export const SCRIPT = `
 local M = 281474976710656
 local multiset = ARGV[4] == 'multiset'
 local function h48(s) return tonumber(string.sub(redis.sha1hex(s), 1, 12), 16) end
@@ -285,7 +285,7 @@ export async function digestPairs(from: Redis, to: Redis, keys: Buffer[], option
   return keys.map((key, i) => ({ key, from: a[i], to: b[i] }));
 }
 
-const EXISTS_SCRIPT = "local o = {} for i, k in ipairs(KEYS) do o[i] = redis.call('EXISTS', k) end return o";
+export const EXISTS_SCRIPT = "local o = {} for i, k in ipairs(KEYS) do o[i] = redis.call('EXISTS', k) end return o";
 const EXISTS_SCRIPT_SHA = createHash('sha1').update(EXISTS_SCRIPT).digest('hex');
 
 /** Which of `keys` exist on `redis`, in order: one EVAL (one command for the client to write and the server to parse, not one per key). */

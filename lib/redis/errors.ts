@@ -21,6 +21,9 @@ export function mapRedisError(error: unknown, where = 'Redis', context: RedisErr
       `${where}: authentication failed (${message.split('\n')[0]}); check its password (the workflow: the AUTH token secret, or spinnaker.spinRedis's password Secret; the copy command: --source-/--target-password-env or -file)`,
     );
   }
+  // A cluster refuses a multi-key command across slots (lib/copy/cluster-target.ts): not transient,
+  // and not TLS (CROSSSLOT contains "SSL").
+  if (/^CROSSSLOT/.test(message)) return new RedisCommandUnsupportedError(`${where}: ${message.split('\n')[0]}`);
   if (TLS_CODES.test(code) || /ssl|tls|certificate|wrong version number/i.test(message)) {
     return new RedisTlsError(`${where}: TLS handshake failed (${code || message}); check transitEncryption and the CA`);
   }

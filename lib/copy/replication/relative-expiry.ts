@@ -6,6 +6,7 @@
  * Scripts (EVAL/EVALSHA, replicated whole by 3.2/4.0) may set TTLs too: their declared keys
  * are refreshed the same way.
  */
+import calculateSlot from 'cluster-key-slot';
 import type { Redis } from 'ioredis';
 import type { StreamCommand } from './stream-command.js';
 
@@ -55,9 +56,35 @@ export type SourceExpiry = number | null | undefined;
 // TIME and PTTL in one script: the expiry is measured against the source's own clock at one instant.
 const READ_EXPIRIES = "local t = redis.call('TIME') local out = {t[1], t[2]} for i, k in ipairs(KEYS) do out[i + 2] = redis.call('PTTL', k) end return out";
 
-/** The source's absolute expiry of each key (one round trip). */
+/**
+ * The source's absolute expiry of each key (one round trip). A cluster master refuses keys of
+ * several slots in one script (CROSSSLOT): then one script per slot, and a key whose slot this
+ * master no longer serves (MOVED/ASK) counts as gone here (the cluster copy's settling repairs it).
+ */
 export async function sourceExpiries(source: Redis, keys: Buffer[]): Promise<SourceExpiry[]> {
   if (keys.length === 0) return [];
+  try {
+    return await readExpiries(source, keys);
+  } catch (error) {
+    if (!/^CROSSSLOT/.test((error as Error).message)) throw error;
+  }
+  const bySlot = new Map<number, number[]>();
+  for (const [i, key] of keys.entries()) {
+    const slot = calculateSlot(key);
+    bySlot.set(slot, [...(bySlot.get(slot) ?? []), i]);
+  }
+  const out: SourceExpiry[] = keys.map(() => undefined);
+  for (const indexes of bySlot.values()) {
+    const found = await readExpiries(
+      source,
+      indexes.map((i) => keys[i]!),
+    ).catch((error: Error) => (/^(MOVED|ASK) /.test(error.message) ? indexes.map(() => undefined) : Promise.reject(error)));
+    for (const [j, i] of indexes.entries()) out[i] = found[j];
+  }
+  return out;
+}
+
+async function readExpiries(source: Redis, keys: Buffer[]): Promise<SourceExpiry[]> {
   const reply = (await source.call('EVAL', READ_EXPIRIES, keys.length, ...keys)) as (string | number)[];
   const now = Number(reply[0]) * 1000 + Math.floor(Number(reply[1]) / 1000);
   return keys.map((_, i) => {
