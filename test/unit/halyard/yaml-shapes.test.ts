@@ -240,3 +240,60 @@ it('the plain shapes the other files take in these cases are patched as expected
   expect(after['gate-local.yml']).toBe(GATE_PATCHED);
   expect(after['redis.yml']).toBe(REDIS_PATCHED);
 });
+
+describe('shapes a new user brought (issue 9, item 8)', () => {
+  const more: Shape[] = [
+    {
+      // Spring flattens YAML by joining keys with '.', so this is redis.connection too, and the later one wins.
+      name: 'a dotted redis.connection after the redis: mapping',
+      file: 'gate-local.yml',
+      content: 'redis:\n  timeout: 1\nredis.connection: redis://spin-redis:6379 # old\n',
+      expect: [{ redis: { timeout: 1, connection: REF, configuration: { secure: true } }, 'redis.connection': REF }],
+    },
+    {
+      name: 'a dotted key under redis: (configuration.secure: false)',
+      file: 'gate-local.yml',
+      content: 'redis:\n  configuration.secure: false\n',
+      expect: [{ redis: { 'configuration.secure': true, configuration: { secure: true }, connection: REF } }],
+    },
+    { name: 'only a dotted key, quoted', file: 'orca-local.yml', content: '"redis.connection": "redis://old:6379"\n', expect: [{ 'redis.connection': REF, redis: { connection: REF } }] },
+    { name: 'quoted keys', file: 'gate-local.yml', content: '"redis":\n  \'configuration\': {}\n', expect: [gate] },
+    { name: 'a document end marker (...)', file: 'gate-local.yml', content: 'redis:\n  timeout: 1\n...\n', expect: [{ redis: { timeout: 1, configuration: { secure: true }, connection: REF } }] },
+    { name: 'whitespace only', file: 'gate-local.yml', content: '   \n\t\n', expect: [gate] },
+    { name: 'a null top level (~)', file: 'orca-local.yml', content: '~\n', expect: [{ redis: { connection: REF } }] },
+    { name: 'redis: null', file: 'orca-local.yml', content: 'redis: null\n', expect: [{ redis: { connection: REF } }] },
+    { name: 'tabs in comments and unicode', file: 'gate-local.yml', content: '# ünïcødé 🚀\t# tab\nключ: значение\t# tab\nredis: # r\n', expect: [{ ключ: 'значение', ...gate }] },
+    {
+      name: 'a merge key with a list of aliases',
+      file: 'gate-local.yml',
+      content: 'a: &a {timeout: 1}\nb: &b {x: 2}\nredis:\n  <<: [*a, *b]\n',
+      expect: [{ a: { timeout: 1 }, b: { x: 2 }, redis: { '<<': [{ timeout: 1 }, { x: 2 }], configuration: { secure: true }, connection: REF } }],
+    },
+  ];
+  it.each(more)('$file with $name: patched, idempotent, the plan shows it, the restore gives every byte back', async (shape) => {
+    const before = filesWith(shape);
+    const after = patchHalyardFiles(config, before, redisTarget(config, endpoint));
+    expect(documents(after[shape.file]!)).toEqual(shape.expect);
+    expect(comments(after[shape.file]!)).toEqual(expect.arrayContaining(comments(shape.content)));
+    expect(patchHalyardFiles(config, after, redisTarget(config, endpoint))).toEqual(after);
+    const halyard = new FakeHalyard(before);
+    await planMigration(halyard.api(), noElastiCache, config);
+    await applyHalyardChange(halyard.api(), config, ME, redisTarget(config, endpoint));
+    expect(halyard.cm.data![shape.file]).toBe(after[shape.file]);
+    await restoreHalyardConfig(halyard.api(), config);
+    expect(halyard.cm.data).toStrictEqual(halyard.original);
+  });
+
+  it('a long line the patch does not touch keeps its bytes (the yaml package folded it at 80 columns)', () => {
+    const long = `jvmArgs: ${'-Dsome.long.option=value '.repeat(8).trim()}\n`;
+    const after = patchHalyardFiles(config, filesWith({ file: 'gate-local.yml', content: `${long}redis: {}\n` }), redisTarget(config, endpoint));
+    expect(after['gate-local.yml']!.startsWith(long)).toBe(true);
+  });
+
+  it('a dotted spelling holding a mapping is refused, naming the file and the key', () => {
+    const before = filesWith({ file: 'gate-local.yml', content: 'redis.connection:\n  host: x\n' });
+    expect(() => patchHalyardFiles(config, before, redisTarget(config, endpoint))).toThrow(
+      expect.objectContaining({ name: 'HalyardFileShapeError', message: expect.stringMatching(/gate-local\.yml: 'redis\.connection'.*Remove it/) }),
+    );
+  });
+});
