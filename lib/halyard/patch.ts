@@ -184,7 +184,11 @@ function setNested(file: string, doc: Document, edit: Edit): boolean {
   if (kindOf(doc.contents) === 'empty') {
     const created = new YAMLMap();
     const old = doc.contents;
-    if (isScalar(old) && old.comment) created.comment = old.comment;
+    if (isScalar(old)) {
+      // `---\n# comment\n~`: the comments belong to the null being replaced.
+      if (old.commentBefore) created.commentBefore = old.commentBefore;
+      if (old.comment) created.comment = old.comment;
+    }
     doc.contents = created as never;
   }
   if (!isMap(doc.contents)) throw topLevelError(file, doc);
