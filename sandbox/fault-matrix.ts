@@ -21,6 +21,7 @@ import { RedisConnectionError } from '../lib/errors.js';
 import { connectRedis } from '../lib/redis/connect.js';
 import { runMigration, type ExecutionResult, type RunOptions, type TaskHandler } from './runner.js';
 import { INITIAL_FILES } from './spinnaker/index.js';
+import { OrcaInstance } from './spinnaker/services/orca.js';
 import { InjectedFaultError } from './faults.js';
 import { configHash } from './spinnaker/operator.js';
 import { HALYARD_POD, PROFILES, SERVICE_SETTINGS } from './spinnaker/helm.js';
@@ -676,6 +677,51 @@ export const CASES: Case[] = [
       neverSwitched: !result.history.some((e) => e.state === 'BeginSwitch'),
     }),
   },
+  // ---- two orcas at once (issue 9): one on each Redis, with a rollback in the middle ----
+  {
+    name: 'a rollback while the new orca processes messages on ElastiCache and other services are still rolling out: both sides paused, mirrored back',
+    expected: 'rolled back',
+    around: {
+      CheckSpinnakerRollout: async (w, handler, event, call) => {
+        if (call > 1) return handler(event);
+        // Wait (at most 10 s) until an orca on ElastiCache has acked messages there, then fail mid-rollout.
+        const onTarget = () => w.spinnaker.instances.filter((i): i is OrcaInstance => i instanceof OrcaInstance && i.url !== w.spinnaker.spinRedisUrl);
+        for (let t = Date.now(); Date.now() - t < 10_000 && onTarget().reduce((n, i) => n + i.processed, 0) < 3; ) await sleep(50);
+        orcaAckedOnTarget.set(
+          w,
+          onTarget().reduce((n, i) => n + i.processed, 0),
+        );
+        throw new InjectedFaultError('fault injected mid-rollout, orca processing on ElastiCache');
+      },
+    },
+    check: (w) => ({ newOrcaAckedOnElastiCacheBeforeTheRollback: (orcaAckedOnTarget.get(w) ?? 0) >= 3 }),
+  },
+  {
+    name: 'a foreign orca (started by hand, in no Deployment) stays on spin-redis: the quiesce is bounded, Spinnaker resumed on spin-redis',
+    expected: 'rolled back',
+    world: options({ drainTimeoutMinutes: 1 }),
+    prepare: async (w) => {
+      const foreign = new OrcaInstance({ pod: 'orca-by-hand', target: { url: w.spinnaker.spinRedisUrl, gateSecure: false }, ledger: w.spinnaker.ledger });
+      await foreign.start();
+      foreignOrcas.set(w, foreign);
+    },
+    // It stops once the execution has ended, before the end state is read (as a person would stop it then).
+    around: {
+      ReleaseLockAfterRollback: async (w, handler, event) => {
+        foreignOrcas.get(w)?.stop();
+        return handler(event);
+      },
+    },
+    check: (w, result) => {
+      const foreign = foreignOrcas.get(w);
+      foreign?.stop();
+      return {
+        quiesceTimedOutNamingTheClient: result.history.some((e) => e.error === 'SpinnakerQuiesceTimeoutError' && /orca-by-hand/.test(e.cause ?? '')),
+        neverSwitched: !result.history.some((e) => e.state === 'BeginSwitch'),
+        foreignOrcaKeptProcessing: (foreign?.processed ?? 0) > 0,
+      };
+    },
+  },
   { name: 'a stale lock left by a dead execution is taken over', expected: 'succeeded', prepare: (w) => staleLock(w) },
   {
     name: 'a second migration started while one runs is refused',
@@ -881,6 +927,8 @@ function readOnlyTargetCase(method: 'replication' | 'scan'): Case {
 }
 
 const secondResults = new WeakMap<SandboxWorld, ExecutionResult>();
+const orcaAckedOnTarget = new WeakMap<SandboxWorld, number>();
+const foreignOrcas = new WeakMap<SandboxWorld, OrcaInstance>();
 const beforeRun = new WeakMap<SandboxWorld, Set<string>>();
 const deletedOnTarget = new WeakMap<SandboxWorld, string[]>();
 const catchUpForks = new WeakMap<SandboxWorld, number>();
