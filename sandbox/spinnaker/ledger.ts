@@ -66,6 +66,12 @@ export interface MessageCount {
   acks: number;
   /** Instances that acked it (pod names), for the report. */
   by: string[];
+  /**
+   * Acks whose call failed (the pod deleted mid-EXEC): Redis may have applied them. Such a
+   * message may be gone from the queue without a certain ack; had the ack not applied, it is
+   * still in the unacked set (and redelivered).
+   */
+  maybeAcks?: number;
 }
 
 export const valueHash = (value: string | Buffer): string => createHash('sha1').update(value).digest('hex').slice(0, 12);
@@ -120,6 +126,12 @@ export class WriteLedger {
     const m = this.message(fingerprint);
     m.acks++;
     if (m.by.length < 4) m.by.push(pod);
+  }
+
+  /** An ack whose call failed: it may have been applied. */
+  ackMaybe(fingerprint: string): void {
+    const m = this.message(fingerprint);
+    m.maybeAcks = (m.maybeAcks ?? 0) + 1;
   }
 
   /** A poll an orca instance completed (whether or not a message was ready). */
@@ -355,7 +367,7 @@ export interface FinalQueue {
 
 /** Fingerprints whose pushes outnumber their acks: what must still be queued at the end. */
 export function outstandingMessages(ledger: WriteLedger): string[] {
-  return [...ledger.messages].filter(([, m]) => m.pushes > m.acks).map(([fp]) => fp);
+  return [...ledger.messages].filter(([, m]) => m.pushes > m.acks + (m.maybeAcks ?? 0)).map(([fp]) => fp);
 }
 
 const accepted = (w: Write) => [w.hash, ...(w.alts ?? [])];
