@@ -21,6 +21,7 @@ import { RedisConnectionError } from '../lib/errors.js';
 import { connectRedis } from '../lib/redis/connect.js';
 import { runMigration, type ExecutionResult, type RunOptions, type TaskHandler } from './runner.js';
 import { INITIAL_FILES } from './spinnaker/index.js';
+import { OrcaInstance } from './spinnaker/services/orca.js';
 import { InjectedFaultError } from './faults.js';
 import { configHash } from './spinnaker/operator.js';
 import { HALYARD_POD, PROFILES, SERVICE_SETTINGS } from './spinnaker/helm.js';
@@ -45,6 +46,10 @@ interface Case {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const options = (extra: Record<string, unknown>) => ({ input: { options: { maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20, ...extra } } });
+
+/** How long the target answers READONLY, and the retry interval the case runs with (6 attempts: 3.6 s, as the ASL's 5 s × 2ⁿ with jitter covers real failovers). */
+const FAILOVER_MS = 1500;
+const FAILOVER_RETRY_MS = 600;
 
 export const CASES: Case[] = [
   { name: 'no fault', expected: 'succeeded' },
@@ -670,6 +675,26 @@ export const CASES: Case[] = [
       };
     },
   },
+  // ---- the target fails over (issue 9, item 7): READONLY for a while, in every step that writes to it ----
+  readOnlyTargetCase('replication'),
+  readOnlyTargetCase('scan'),
+  {
+    name: 'the target fails over (READONLY) while new orcas run on it, then a failure after the switch rolls back through another failover during the copy-back',
+    expected: 'rolled back',
+    run: { retryMs: FAILOVER_RETRY_MS },
+    around: {
+      VerifySpinRedisDrained: async (w) => {
+        // Spinnaker runs on ElastiCache: its writes meet READONLY (recorded as "maybe" in the ledger), then the rollback.
+        await failover(w, FAILOVER_MS, () => sleep(FAILOVER_MS));
+        await sleep(500);
+        throw new InjectedFaultError('fault injected after the switch, Spinnaker on ElastiCache through a failover');
+      },
+      RollbackCopyBackWrites: (w, handler, event, call) =>
+        call === 1 ? failover(w, FAILOVER_MS, () => watchStep(w, 'RollbackCopyBackWrites', handler, event)) : watchStep(w, 'RollbackCopyBackWrites', handler, event),
+    },
+    // The copy-back only reads the target (a replica serves reads): it must not fail at all.
+    check: (w, result) => ({ ...everyFailureTransient(result), copyBackUnaffected: !(failoverSeen.get(w) ?? new Set()).has('RollbackCopyBackWrites') }),
+  },
   {
     // The rollback's quiesce must find no client but ours while new pods are still starting
     // (a pod deleted mid-start must close what it opened; the sandbox's own reads are ours).
@@ -690,6 +715,51 @@ export const CASES: Case[] = [
       quiesceTimedOutNamingThePod: result.history.some((e) => e.error === 'SpinnakerQuiesceTimeoutError' && /spin-orca-/.test(e.cause ?? '')),
       neverSwitched: !result.history.some((e) => e.state === 'BeginSwitch'),
     }),
+  },
+  // ---- two orcas at once (issue 9): one on each Redis, with a rollback in the middle ----
+  {
+    name: 'a rollback while the new orca processes messages on ElastiCache and other services are still rolling out: both sides paused, mirrored back',
+    expected: 'rolled back',
+    around: {
+      CheckSpinnakerRollout: async (w, handler, event, call) => {
+        if (call > 1) return handler(event);
+        // Wait (at most 10 s) until an orca on ElastiCache has acked messages there, then fail mid-rollout.
+        const onTarget = () => w.spinnaker.instances.filter((i): i is OrcaInstance => i instanceof OrcaInstance && i.url !== w.spinnaker.spinRedisUrl);
+        for (let t = Date.now(); Date.now() - t < 10_000 && onTarget().reduce((n, i) => n + i.processed, 0) < 3; ) await sleep(50);
+        orcaAckedOnTarget.set(
+          w,
+          onTarget().reduce((n, i) => n + i.processed, 0),
+        );
+        throw new InjectedFaultError('fault injected mid-rollout, orca processing on ElastiCache');
+      },
+    },
+    check: (w) => ({ newOrcaAckedOnElastiCacheBeforeTheRollback: (orcaAckedOnTarget.get(w) ?? 0) >= 3 }),
+  },
+  {
+    name: 'a foreign orca (started by hand, in no Deployment) stays on spin-redis: the quiesce is bounded, Spinnaker resumed on spin-redis',
+    expected: 'rolled back',
+    world: options({ drainTimeoutMinutes: 1 }),
+    prepare: async (w) => {
+      const foreign = new OrcaInstance({ pod: 'orca-by-hand', target: { url: w.spinnaker.spinRedisUrl, gateSecure: false }, ledger: w.spinnaker.ledger });
+      await foreign.start();
+      foreignOrcas.set(w, foreign);
+    },
+    // It stops once the execution has ended, before the end state is read (as a person would stop it then).
+    around: {
+      ReleaseLockAfterRollback: async (w, handler, event) => {
+        foreignOrcas.get(w)?.stop();
+        return handler(event);
+      },
+    },
+    check: (w, result) => {
+      const foreign = foreignOrcas.get(w);
+      foreign?.stop();
+      return {
+        quiesceTimedOutNamingTheClient: result.history.some((e) => e.error === 'SpinnakerQuiesceTimeoutError' && /orca-by-hand/.test(e.cause ?? '')),
+        neverSwitched: !result.history.some((e) => e.state === 'BeginSwitch'),
+        foreignOrcaKeptProcessing: (foreign?.processed ?? 0) > 0,
+      };
+    },
   },
   { name: 'a stale lock left by a dead execution is taken over', expected: 'succeeded', prepare: (w) => staleLock(w) },
   {
@@ -802,7 +872,102 @@ async function watchForks(w: SandboxWorld, handler: TaskHandler, event: unknown)
   return result;
 }
 
+/** Per world: the steps that were running while the target was read-only. */
+const failoverSeen = new WeakMap<SandboxWorld, Set<string>>();
+
+/**
+ * An ElastiCache Multi-AZ failover as its clients see it: the primary answers READONLY for `ms`,
+ * then takes writes again. The node is made a replica of a port nobody listens on (it keeps its
+ * data and its own replica, refuses writes: redis/src/replication.c replicaofCommand), then
+ * `REPLICAOF NO ONE`. `during` runs while it is read-only; the window closes whatever it does.
+ */
+async function failover<T>(w: SandboxWorld, ms: number, during: () => Promise<T>, startWhen?: (admin: Redis) => Promise<boolean>): Promise<T> {
+  const admin = await w.elastiCache.adminClient(SANDBOX_GROUP_ID);
+  let ended: Promise<unknown> = Promise.resolve();
+  const begin = async () => {
+    if (startWhen) while (!(await startWhen(admin))) await sleep(2);
+    await admin.call('REPLICAOF', '127.0.0.1', '1');
+    ended = sleep(ms).then(() => admin.call('REPLICAOF', 'NO', 'ONE'));
+  };
+  const begun = startWhen ? begin() : await begin();
+  try {
+    return await during();
+  } finally {
+    await begun;
+    await ended;
+    admin.disconnect();
+  }
+}
+
+/** One write on spin-redis, recorded in the ledger as a writer's: it must reach the Redis Spinnaker ends on. */
+async function lastWrite(w: SandboxWorld): Promise<void> {
+  const redis = await connectRedis(w.spinRedisEndpoint);
+  try {
+    const t0 = Date.now();
+    await redis.set('correlation:fault-matrix-last-write', String(t0));
+    w.spinnaker.ledger.record(w.spinnaker.spinRedisUrl, [{ op: 'set', key: 'correlation:fault-matrix-last-write', value: String(t0) }], t0);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Runs a step's handler and notes, per world, that it failed with the target read-only. */
+async function watchStep(w: SandboxWorld, step: string, handler: TaskHandler, event: unknown): Promise<unknown> {
+  try {
+    return await handler(event);
+  } catch (error) {
+    if ((error as Error).name === 'RedisFailoverError') failoverSeen.set(w, (failoverSeen.get(w) ?? new Set()).add(step));
+    throw error;
+  }
+}
+
+/** Every failed attempt in the run was a transient Redis error the retrier covers (the injected fault aside). */
+function everyFailureTransient(result: ExecutionResult): Record<string, boolean> {
+  const names = new Set(result.history.filter((e) => e.error && e.state).map((e) => e.error!));
+  names.delete('InjectedFaultError');
+  names.delete('MigrationRolledBack');
+  return { everyFailureTransient: [...names].every((n) => n === 'RedisFailoverError' || n === 'RedisConnectionError') };
+}
+
+/**
+ * READONLY for 1.5 s on the target in the first run of every step that writes to it (the bulk
+ * copy mid-slice, once the target holds keys), and during VerifyCopy (reads only: must not fail).
+ * Each step that wrote must fail with RedisFailoverError, be retried by the ASL, and the migration
+ * end SUCCEEDED with every invariant true (nothing lost, nothing applied twice).
+ */
+function readOnlyTargetCase(method: 'replication' | 'scan'): Case {
+  const writers = ['PingRedis', 'CopyBulk', 'CatchUpLiveWrites', 'ReconcileFinal'];
+  const midSlice = async (admin: Redis) => (await admin.dbsize()) >= 200;
+  const around: NonNullable<Case['around']> = {};
+  for (const step of [...writers, 'VerifyCopy']) {
+    around[step] = async (w, handler, event, call) => {
+      if (call !== 1) return watchStep(w, step, handler, event);
+      // Spinnaker is paused: a last write on spin-redis gives the final sync something to carry (else it may write nothing).
+      if (step === 'ReconcileFinal') await lastWrite(w);
+      return failover(w, FAILOVER_MS, () => watchStep(w, step, handler, event), step === 'CopyBulk' ? midSlice : undefined);
+    };
+  }
+  return {
+    name: `the target fails over (READONLY ${FAILOVER_MS} ms) in every step that writes to it, ${method} copy: retried, succeeded`,
+    expected: 'succeeded',
+    // A tight memory limit makes the copy go by scan (never forked).
+    world: method === 'scan' ? { spinRedisMemoryLimit: '12Mi' } : {},
+    run: { retryMs: FAILOVER_RETRY_MS },
+    around,
+    check: (w, result) => {
+      const seen = failoverSeen.get(w) ?? new Set<string>();
+      return {
+        ...everyFailureTransient(result),
+        ...Object.fromEntries(writers.map((s) => [`${s}RetriedAfterReadOnly`, seen.has(s) && result.steps.filter((x) => x.name === s).reduce((n, x) => n + x.attempts, 0) > 1])),
+        verifyCopyUnaffected: !seen.has('VerifyCopy'),
+      };
+    },
+  };
+}
+
 const secondResults = new WeakMap<SandboxWorld, ExecutionResult>();
+const orcaAckedOnTarget = new WeakMap<SandboxWorld, number>();
+const foreignOrcas = new WeakMap<SandboxWorld, OrcaInstance>();
 const beforeRun = new WeakMap<SandboxWorld, Set<string>>();
 const deletedOnTarget = new WeakMap<SandboxWorld, string[]>();
 const catchUpForks = new WeakMap<SandboxWorld, number>();

@@ -3,7 +3,7 @@
  * `yaml` package's document model so comments, ordering and unrelated keys survive.
  * Patching already-patched content returns it unchanged (idempotent).
  */
-import { type Document, isAlias, isMap, isScalar, isSeq, type Node, parseAllDocuments, parseDocument, Scalar, visit, YAMLMap } from 'yaml';
+import { type Document, isAlias, isMap, isScalar, isSeq, type Node, type Pair, parseAllDocuments, parseDocument, Scalar, visit, YAMLMap } from 'yaml';
 import { HalyardFileShapeError } from '../errors.js';
 import type { MigrationConfig } from '../config/schema.js';
 
@@ -133,12 +133,62 @@ function topLevelError(file: string, doc: Document): HalyardFileShapeError {
   return new HalyardFileShapeError(`${file}: the top level is ${kindOf(doc.contents)}, not a mapping; neither Halyard nor Spring reads settings from it. Make it a mapping and run again.`);
 }
 
+/**
+ * The pairs that spell `path` with at least one dotted key (`redis.connection: x` at the top, or
+ * `configuration.secure` under `redis:`). Spring flattens YAML by joining nested keys with '.'
+ * (OriginTrackedYamlLoader, YamlProcessor.getFlattenedMap), so such a pair is the same property
+ * as the nested one, and whichever comes later in the document wins.
+ */
+function dottedSpellings(doc: Document, map: YAMLMap, path: string[], dotted = false): Pair[] {
+  const found: Pair[] = [];
+  for (const pair of map.items) {
+    const key = keyText(pair.key);
+    if (typeof key !== 'string' || key === '<<') continue;
+    const segments = key.split('.');
+    if (segments.length > path.length || !segments.every((s, i) => s === path[i])) continue;
+    const rest = path.slice(segments.length);
+    const isDotted = dotted || segments.length > 1;
+    if (rest.length === 0) {
+      if (isDotted) found.push(pair);
+      continue;
+    }
+    const value = isAlias(pair.value) ? pair.value.resolve(doc) : pair.value;
+    if (isMap(value)) found.push(...dottedSpellings(doc, value, rest, isDotted));
+  }
+  return found;
+}
+
 /** Set `value` at `path` in one document; true when something changed. */
-function setInDocument(file: string, doc: Document, edit: Edit): boolean {
+function setInDocument(file: string, doc: Document, edit: Edit, reader: YamlReader): boolean {
+  const nested = setNested(file, doc, edit);
+  if (reader !== 'spring' || !isMap(doc.contents)) return nested;
+  // A dotted spelling of the same property must say the same, or it may win over ours.
+  let changed = nested;
+  for (const pair of dottedSpellings(doc, doc.contents, edit.path)) {
+    const where = `${String(keyText(pair.key))}`;
+    const current = isAlias(pair.value) ? pair.value.resolve(doc) : pair.value;
+    if (isMap(current) || isSeq(current)) {
+      throw new HalyardFileShapeError(`${file}: '${where}' (Spring reads it as ${edit.path.join('.')}) is ${kindOf(current)} where a single value belongs. Remove it and run again.`);
+    }
+    if (isScalar(current) && current.value === edit.value) continue;
+    if (isScalar(pair.value)) {
+      pair.value.value = edit.value;
+      pair.value.type = Scalar.PLAIN;
+    } else pair.value = doc.createNode(edit.value);
+    changed = true;
+  }
+  return changed;
+}
+
+function setNested(file: string, doc: Document, edit: Edit): boolean {
   if (kindOf(doc.contents) === 'empty') {
     const created = new YAMLMap();
     const old = doc.contents;
-    if (isScalar(old) && old.comment) created.comment = old.comment;
+    if (isScalar(old)) {
+      // `---\n# comment\n~`: the comments belong to the null being replaced.
+      if (old.commentBefore) created.commentBefore = old.commentBefore;
+      if (old.comment) created.comment = old.comment;
+    }
     doc.contents = created as never;
   }
   if (!isMap(doc.contents)) throw topLevelError(file, doc);
@@ -200,9 +250,9 @@ export function patchYaml(file: string, content: string | undefined, edits: Edit
   const notMap = docs.find((d) => !isMap(d.contents) && kindOf(d.contents) !== 'empty');
   if (notMap) throw topLevelError(file, notMap);
   let changed = false;
-  for (const doc of targets) for (const edit of edits) changed = setInDocument(file, doc, edit) || changed;
+  for (const doc of targets) for (const edit of edits) changed = setInDocument(file, doc, edit, reader) || changed;
   if (!changed) return source;
-  let out = docs.map((d) => d.toString()).join('');
+  let out = docs.map((d) => d.toString({ lineWidth: 0 })).join('');
   if (crlf) out = out.replace(/\r?\n/g, '\r\n');
   return bom ? `\uFEFF${out}` : out;
 }

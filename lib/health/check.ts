@@ -63,6 +63,8 @@ export interface HealthDeps {
   secretsManager: Pick<SecretsManagerClient, 'send'>;
   cluster: () => Pick<ClusterApi, 'readConfigMap' | 'readScale' | 'listSpinnakerServices' | 'listPods'>;
   now?: () => Date;
+  /** While the primary answers READONLY (a failover): PINGs in all, and the pause between them, ms (default 4 × 2000). */
+  failoverPings?: { tries: number; pauseMs: number };
 }
 
 export const MEMORY_WARNING_PERCENT = 80;
@@ -83,6 +85,21 @@ const errorText = (error: unknown) => {
 function primaryOf(group: ReplicationGroup): { address: string; port: number } | undefined {
   const endpoint = group.NodeGroups?.[0]?.PrimaryEndpoint;
   return endpoint?.Address && endpoint.Port ? { address: endpoint.Address, port: endpoint.Port } : undefined;
+}
+
+/**
+ * PING (pingRedis writes a key), again after a pause while the primary answers READONLY: a
+ * Multi-AZ failover promotes the replica within seconds, and is not an outage to alert on.
+ */
+async function pingThroughFailover(endpoint: RedisEndpoint, { tries, pauseMs }: { tries: number; pauseMs: number }) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pingRedis(endpoint);
+    } catch (error) {
+      if (attempt >= tries || asMigrationError(error).name !== 'RedisFailoverError') throw error;
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
 }
 
 export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Promise<HealthReport> {
@@ -164,11 +181,12 @@ export async function checkHealth(config: MigrationConfig, deps: HealthDeps): Pr
     }
     if (endpoint) {
       try {
-        const ping = await pingRedis(endpoint);
+        const ping = await pingThroughFailover(endpoint, deps.failoverPings ?? { tries: 4, pauseMs: 2000 });
         metrics.pingLatencyMs = ping.latencyMs;
         add('redis', 'ok', `PING ${ping.latencyMs} ms from the VPC, ${ping.serverVersion}; keyspace notifications fire`);
       } catch (error) {
-        add('redis', 'critical', errorText(error));
+        // Still READONLY after the pauses: a failover that takes long, reported, but not as an outage.
+        add('redis', asMigrationError(error).name === 'RedisFailoverError' ? 'warning' : 'critical', errorText(error));
       }
       await inspectInfo(endpoint, wantedReplicas, metrics, add).catch((error: unknown) => add('redis-info', 'warning', `INFO failed: ${errorText(error)}`));
     }

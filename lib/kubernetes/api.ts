@@ -24,7 +24,7 @@ import {
   type V1Status,
 } from '@kubernetes/client-node';
 import type { EKSClient } from '@aws-sdk/client-eks';
-import { PodExecError } from '../errors.js';
+import { KubernetesUnavailableError, PodExecError } from '../errors.js';
 import { describeEksCluster } from '../eks/cluster.js';
 import { createEksToken } from '../eks/token.js';
 import { kubeCall, mapKubernetesError } from './errors.js';
@@ -128,7 +128,7 @@ export function createClusterApi(options: { clusterName: string; region: string;
     async listDeployments(namespace, labelSelector) {
       const { apps } = await clients();
       const list = await kubeCall(`list Deployments in ${namespace}`, () => apps.listNamespacedDeployment({ namespace, ...(labelSelector ? { labelSelector } : {}) }));
-      return list.items;
+      return itemsOf(list, `list Deployments in ${namespace}`);
     },
     async readDeployment(namespace, name) {
       const { apps } = await clients();
@@ -164,7 +164,7 @@ export function createClusterApi(options: { clusterName: string; region: string;
     async listPods(namespace, labelSelector) {
       const { core } = await clients();
       const list = await kubeCall(`list pods ${labelSelector} in ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector }));
-      return list.items;
+      return itemsOf(list, `list pods ${labelSelector} in ${namespace}`);
     },
     async readServiceAccount(namespace, name) {
       const { core } = await clients();
@@ -182,7 +182,7 @@ export function createClusterApi(options: { clusterName: string; region: string;
       const { custom } = await clients();
       try {
         const list = (await custom.listNamespacedCustomObject({ group, version: 'v1alpha2', namespace, plural: 'spinnakerservices' })) as { items?: SpinnakerService[] };
-        return list.items ?? [];
+        return list.items === undefined ? [] : itemsOf(list, `list spinnakerservices.${group} in ${namespace}`);
       } catch (error) {
         const mapped = mapKubernetesError(error, `list spinnakerservices.${group} in ${namespace}`);
         if (mapped.name === 'KubernetesNotFoundError') return [];
@@ -203,9 +203,18 @@ export function createClusterApi(options: { clusterName: string; region: string;
     async listEvents(namespace, fieldSelector) {
       const { core } = await clients();
       const list = await kubeCall(`list events in ${namespace}`, () => core.listNamespacedEvent({ namespace, fieldSelector }));
-      return list.items;
+      return itemsOf(list, `list events in ${namespace}`);
     },
   };
+}
+
+/**
+ * A list's items. A body without a list of items (a proxy's page answered 200, a cut-off
+ * response) is the API server not answering properly: transient, like an unparsable body.
+ */
+function itemsOf<T>(list: { items?: T[] } | undefined, context: string): T[] {
+  if (!Array.isArray(list?.items)) throw new KubernetesUnavailableError(`${context}: the answer holds no list of items (a proxy or a cut-off response?)`);
+  return list.items;
 }
 
 function collector(): Writable & { text(): string } {

@@ -90,15 +90,46 @@ export async function findSpinnakerService(api: Pick<ClusterApi, 'listSpinnakerS
   return found[0]!;
 }
 
-function setIn(root: Json, path: string[], value: unknown, where: string): void {
+/** The object at `path`, made where absent or null. */
+function objectAt(root: Json, path: string[], where: string): Json {
   let node = root;
-  for (const key of path.slice(0, -1)) {
+  for (const key of path) {
     const next = node[key];
     if (next === undefined || next === null) node[key] = {};
     else if (!isObject(next)) throw new SpinnakerConfigRejectedError(`${where}.${key} is not an object in the SpinnakerService; cannot set ${path.join('.')} in it`);
     node = node[key] as Json;
   }
-  node[path.at(-1)!] = value;
+  return node;
+}
+
+function setIn(root: Json, path: string[], value: unknown, where: string): void {
+  objectAt(root, path.slice(0, -1), where)[path.at(-1)!] = value;
+}
+
+/**
+ * A profile property set nested (`redis: {connection: …}`) and, where the profile also spells it
+ * with dotted keys (`redis.connection: …`, or `configuration.secure` under `redis`), there too:
+ * Spring flattens the generated `<svc>-local.yml` by joining keys with '.', so a dotted spelling
+ * is the same property, and Go's YAML marshalling sorts `redis.connection` after `redis`: it would win.
+ */
+function setInProfile(profile: Json, path: string[], value: unknown, where: string): void {
+  setIn(profile, path, value, where);
+  const visit = (node: Json, rest: string[], prefix: string, dotted: boolean) => {
+    for (const key of Object.keys(node)) {
+      const segments = key.split('.');
+      if (segments.length > rest.length || !segments.every((s, i) => s === rest[i])) continue;
+      const remaining = rest.slice(segments.length);
+      const isDotted = dotted || segments.length > 1;
+      const child = node[key];
+      if (remaining.length === 0) {
+        if (!isDotted) continue;
+        if (isObject(child) || Array.isArray(child))
+          throw new SpinnakerConfigRejectedError(`${prefix}.${key} (Spring reads it as ${path.join('.')}) is not a single value in the SpinnakerService; remove it and run again`);
+        node[key] = value;
+      } else if (isObject(child)) visit(child, remaining, `${prefix}.${key}`, isDotted);
+    }
+  };
+  visit(profile, path, where, false);
 }
 
 /** spec.spinnakerConfig with the Redis settings of lib/halyard/patch.ts patchHalyardFiles, as objects. */
@@ -106,8 +137,9 @@ export function patchSpinnakerConfig(before: Json, target: RedisTarget): Json {
   const after = structuredClone(before);
   setIn(after, ['service-settings', 'redis', 'overrideBaseUrl'], target.baseUrl, 'spec.spinnakerConfig');
   setIn(after, ['service-settings', 'redis', 'skipLifeCycleManagement'], true, 'spec.spinnakerConfig');
-  for (const service of REDIS_CLIENT_SERVICES) setIn(after, ['profiles', service, 'redis', 'connection'], target.connection, 'spec.spinnakerConfig');
-  setIn(after, ['profiles', 'gate', 'redis', 'configuration', 'secure'], true, 'spec.spinnakerConfig');
+  const profile = (service: string): Json => objectAt(after, ['profiles', service], 'spec.spinnakerConfig');
+  for (const service of REDIS_CLIENT_SERVICES) setInProfile(profile(service), ['redis', 'connection'], target.connection, `spec.spinnakerConfig.profiles.${service}`);
+  setInProfile(profile('gate'), ['redis', 'configuration', 'secure'], true, 'spec.spinnakerConfig.profiles.gate');
   return after;
 }
 

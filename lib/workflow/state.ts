@@ -108,6 +108,15 @@ const STEP_RESULTS = [
   'deploy',
   'rollout',
   'scaleDown',
+  'quiesce',
+  'quiesceCheck',
+  'resume',
+  'switch',
+  'restore',
+  'rollbackQuiesce',
+  'rollbackQuiesceCheck',
+  'rollbackDeploy',
+  'rollbackResume',
   'error',
 ] as const;
 
@@ -125,8 +134,10 @@ export function parseState(event: unknown, step: string): MigrationState {
   if (!isObject(event.config)) throw wrong(`$.config is ${describeValue(event.config)}, not the validated input`);
   // $.config is ValidateInput's output: the input plus the derived parameterGroupFamily.
   const { parameterGroupFamily: _derived, ...target } = isObject(event.config.target) ? event.config.target : {};
+  let config: MigrationConfig;
   try {
-    parseMigrationInput({ ...event.config, target: isObject(event.config.target) ? target : event.config.target });
+    // The parsed config, defaults filled: a hand-made or redriven state may carry only the input's own fields.
+    config = parseMigrationInput({ ...event.config, target: isObject(event.config.target) ? target : event.config.target });
   } catch (error) {
     if (error instanceof InputValidationError) throw wrong(`$.config does not validate (${error.message.replace(/\n/g, ' ')})`);
     throw error;
@@ -136,7 +147,16 @@ export function parseState(event: unknown, step: string): MigrationState {
   for (const key of STEP_RESULTS) {
     if (event[key] !== undefined && !isObject(event[key])) throw wrong(`$.${key} is ${describeValue(event[key])}, not a step result`);
   }
-  return event as unknown as MigrationState;
+  // The inner fields more than one step reads as a structure (a wrong type would be a TypeError in lib/).
+  const endpoint = (event.replicationGroup as Record<string, unknown> | undefined)?.primaryEndpoint;
+  if (endpoint !== undefined && !(isObject(endpoint) && typeof endpoint.address === 'string' && Number.isInteger(endpoint.port))) {
+    throw wrong('$.replicationGroup.primaryEndpoint must be { address: string, port: integer }');
+  }
+  for (const key of ['quiesce', 'rollbackQuiesce'] as const) {
+    const services = (event[key] as Record<string, unknown> | undefined)?.services;
+    if (event[key] !== undefined && !Array.isArray(services)) throw wrong(`$.${key}.services is ${describeValue(services)}, not a list`);
+  }
+  return { ...event, config } as unknown as MigrationState;
 }
 
 const OUTCOMES: readonly Outcome[] = ['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'ROLLBACK_FAILED'];

@@ -66,11 +66,24 @@ export interface MessageCount {
   acks: number;
   /** Instances that acked it (pod names), for the report. */
   by: string[];
+  /**
+   * Acks whose call failed (the pod deleted mid-EXEC): Redis may have applied them. Such a
+   * message may be gone from the queue without a certain ack; had the ack not applied, it is
+   * still in the unacked set (and redelivered).
+   */
+  maybeAcks?: number;
 }
 
 export const valueHash = (value: string | Buffer): string => createHash('sha1').update(value).digest('hex').slice(0, 12);
 const scoreHash = (score: number | string) => String(Number(score));
 const MEMBER = '1';
+/**
+ * What a key, field or member held before a write that failed (READONLY during a failover, a
+ * dropped connection) when the ledger saw no earlier write to it (seeded before the run): unknown,
+ * so "not applied" accepts whatever is there. Without it such a failed SREM read as a certain
+ * deletion, and the member still there as resurrected.
+ */
+const UNKNOWN = '\u0000unknown';
 
 export class WriteLedger {
   readonly keys = new Map<string, KeyEntry>();
@@ -115,6 +128,12 @@ export class WriteLedger {
     if (m.by.length < 4) m.by.push(pod);
   }
 
+  /** An ack whose call failed: it may have been applied. */
+  ackMaybe(fingerprint: string): void {
+    const m = this.message(fingerprint);
+    m.maybeAcks = (m.maybeAcks ?? 0) + 1;
+  }
+
   /** A poll an orca instance completed (whether or not a message was ready). */
   poll(t = Date.now()): void {
     if (this.lastPollAt !== undefined && t - this.lastPollAt > this.longestPollGapMs) {
@@ -142,7 +161,8 @@ export class WriteLedger {
     const e = this.keys.get(key);
     if (!e) return false;
     if (e.expiresAt !== undefined && e.expiresAt <= at) return true;
-    return e.kind === 'string' || e.kind === 'list' || e.kind === 'touch' ? e.whole?.hash === null : e.deletedAt !== undefined && [...(e.fields?.values() ?? [])].every((w) => w.hash === null);
+    const gone = (w: Write | undefined) => w?.hash === null || (w?.hash === UNKNOWN && (w.alts ?? []).includes(null));
+    return e.kind === 'string' || e.kind === 'list' || e.kind === 'touch' ? gone(e.whole) : e.deletedAt !== undefined && [...(e.fields?.values() ?? [])].every(gone);
   }
 
   /**
@@ -156,7 +176,7 @@ export class WriteLedger {
     if (!e) return false;
     if (e.expiresAt !== undefined && e.expiresAt <= at) return true;
     const w = e.fields?.get(member);
-    if (w) return w.hash === null || (w.alts ?? []).includes(null);
+    if (w) return w.hash === null || w.hash === UNKNOWN || (w.alts ?? []).includes(null);
     return e.deletedAt !== undefined;
   }
 
@@ -196,7 +216,7 @@ export class WriteLedger {
     const batch = this.batch;
     const put = (current: Write | undefined, hash: string | null): Write => {
       if (uncertain) {
-        const base = current ?? { t0, t1, url, hash: null, batch };
+        const base = current ?? { t0, t1, url, hash: UNKNOWN, batch };
         return { ...base, alts: [...(base.alts ?? []), hash].slice(-4) };
       }
       // Overlapping in time with the previous write of another call: either may have been applied last.
@@ -347,10 +367,12 @@ export interface FinalQueue {
 
 /** Fingerprints whose pushes outnumber their acks: what must still be queued at the end. */
 export function outstandingMessages(ledger: WriteLedger): string[] {
-  return [...ledger.messages].filter(([, m]) => m.pushes > m.acks).map(([fp]) => fp);
+  return [...ledger.messages].filter(([, m]) => m.pushes > m.acks + (m.maybeAcks ?? 0)).map(([fp]) => fp);
 }
 
 const accepted = (w: Write) => [w.hash, ...(w.alts ?? [])];
+/** The outcomes `w` allows include `seen` (anything, when the value before a failed write is unknown). */
+const allows = (w: Write, seen: string | null) => w.hash === UNKNOWN || accepted(w).includes(seen);
 
 /**
  * The invariants, from the ledger and what the final Redis holds (read by `readFinalState`).
@@ -386,7 +408,7 @@ export function computeInvariants(ledger: WriteLedger, final: Map<string, FinalK
     const present = f.type !== 'none';
     if (e.kind === 'string' || e.kind === 'list' || e.kind === 'touch') {
       const w = e.whole;
-      if (!w) continue;
+      if (!w || w.hash === UNKNOWN) continue;
       const ok = accepted(w);
       if (w.hash === null) {
         if (present && !ok.includes(e.kind === 'touch' ? MEMBER : (f.whole ?? MEMBER))) resurrected.push({ key, detail: `deleted ${iso(w.t0)} on ${w.url}, present` });
@@ -398,8 +420,7 @@ export function computeInvariants(ledger: WriteLedger, final: Map<string, FinalK
     }
     for (const [field, w] of e.fields ?? []) {
       const seen = f.fields?.get(field) ?? null;
-      const ok = accepted(w);
-      if (ok.includes(seen)) continue;
+      if (allows(w, seen)) continue;
       if (w.hash === null) resurrected.push({ key, field, detail: `deleted ${iso(w.t0)} on ${w.url}, present` });
       else stale.push({ key, field, detail: seen === null ? `absent; last written ${iso(w.t0)} on ${w.url}` : `value differs from the last write (${iso(w.t0)} on ${w.url})` });
     }

@@ -177,6 +177,20 @@ export class OrcaInstance extends ServiceInstance {
   }
 
   private async ack(fp: string, processed: boolean): Promise<void> {
+    try {
+      await this.ackInRedis(fp);
+    } catch (error) {
+      // The EXEC may have run with its reply lost (the pod deleted meanwhile).
+      if (processed) this.ledger.ackMaybe(fp);
+      throw error;
+    }
+    if (processed) {
+      this.processed++;
+      this.ledger.ack(fp, this.pod);
+    }
+  }
+
+  private async ackInRedis(fp: string): Promise<void> {
     const lock = `${Q.locks}:${fp}`;
     if ((await this.redis.zrank(Q.queue, fp)) !== null) {
       await this.write(
@@ -197,10 +211,6 @@ export class OrcaInstance extends ServiceInstance {
         ],
         (r) => ServiceInstance.exec(r.multi().zrem(Q.queue, fp).zrem(Q.unacked, fp).hdel(Q.messages, fp).del(lock).hdel(Q.attempts, fp)),
       );
-    }
-    if (processed) {
-      this.processed++;
-      this.ledger.ack(fp, this.pod);
     }
   }
 

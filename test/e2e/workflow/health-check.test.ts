@@ -128,4 +128,26 @@ describe('health check after the migration', () => {
     expect(report.transition).toEqual({ previous: 'unhealthy', current: 'healthy', notified: true });
     expect(healthMessages().at(-1)?.subject).toBe(`ElastiCache ${SANDBOX_GROUP_ID} for Spinnaker is healthy again`);
   });
+
+  it('a failover (the primary answers READONLY for 1.5 s) is waited out: PING ok, never unhealthy (issue 9, item 7)', async () => {
+    const sent = healthMessages().length;
+    const admin = await world.elastiCache.adminClient(SANDBOX_GROUP_ID);
+    try {
+      await admin.call('REPLICAOF', '127.0.0.1', '1');
+      const back = new Promise((resolve) => setTimeout(resolve, 1500)).then(() => admin.call('REPLICAOF', 'NO', 'ONE'));
+      const { report } = await check();
+      await back;
+      // The replica resyncing from the promoted primary may be reported behind (true, and a warning): never an outage.
+      expect({ redis: report.findings.find((f) => f.check === 'redis')?.status, critical: report.findings.filter((f) => f.status === 'critical') }).toEqual({ redis: 'ok', critical: [] });
+      expect(report.status).not.toBe('unhealthy');
+      expect(
+        healthMessages()
+          .slice(sent)
+          .filter((m) => /unhealthy/.test(m.subject ?? '')),
+      ).toEqual([]);
+    } finally {
+      await admin.call('REPLICAOF', 'NO', 'ONE').catch(() => undefined);
+      admin.disconnect();
+    }
+  }, 30_000);
 });

@@ -240,3 +240,207 @@ it('the plain shapes the other files take in these cases are patched as expected
   expect(after['gate-local.yml']).toBe(GATE_PATCHED);
   expect(after['redis.yml']).toBe(REDIS_PATCHED);
 });
+
+describe('shapes a new user brought (issue 9, item 8)', () => {
+  const more: Shape[] = [
+    {
+      // Spring flattens YAML by joining keys with '.', so this is redis.connection too, and the later one wins.
+      name: 'a dotted redis.connection after the redis: mapping',
+      file: 'gate-local.yml',
+      content: 'redis:\n  timeout: 1\nredis.connection: redis://spin-redis:6379 # old\n',
+      expect: [{ redis: { timeout: 1, connection: REF, configuration: { secure: true } }, 'redis.connection': REF }],
+    },
+    {
+      name: 'a dotted key under redis: (configuration.secure: false)',
+      file: 'gate-local.yml',
+      content: 'redis:\n  configuration.secure: false\n',
+      expect: [{ redis: { 'configuration.secure': true, configuration: { secure: true }, connection: REF } }],
+    },
+    { name: 'only a dotted key, quoted', file: 'orca-local.yml', content: '"redis.connection": "redis://old:6379"\n', expect: [{ 'redis.connection': REF, redis: { connection: REF } }] },
+    { name: 'quoted keys', file: 'gate-local.yml', content: '"redis":\n  \'configuration\': {}\n', expect: [gate] },
+    { name: 'a document end marker (...)', file: 'gate-local.yml', content: 'redis:\n  timeout: 1\n...\n', expect: [{ redis: { timeout: 1, configuration: { secure: true }, connection: REF } }] },
+    { name: 'whitespace only', file: 'gate-local.yml', content: '   \n\t\n', expect: [gate] },
+    { name: 'a null top level (~)', file: 'orca-local.yml', content: '~\n', expect: [{ redis: { connection: REF } }] },
+    { name: 'redis: null', file: 'orca-local.yml', content: 'redis: null\n', expect: [{ redis: { connection: REF } }] },
+    { name: 'tabs in comments and unicode', file: 'gate-local.yml', content: '# ünïcødé 🚀\t# tab\nключ: значение\t# tab\nredis: # r\n', expect: [{ ключ: 'значение', ...gate }] },
+    {
+      name: 'a merge key with a list of aliases',
+      file: 'gate-local.yml',
+      content: 'a: &a {timeout: 1}\nb: &b {x: 2}\nredis:\n  <<: [*a, *b]\n',
+      expect: [{ a: { timeout: 1 }, b: { x: 2 }, redis: { '<<': [{ timeout: 1 }, { x: 2 }], configuration: { secure: true }, connection: REF } }],
+    },
+  ];
+  it.each(more)('$file with $name: patched, idempotent, the plan shows it, the restore gives every byte back', async (shape) => {
+    const before = filesWith(shape);
+    const after = patchHalyardFiles(config, before, redisTarget(config, endpoint));
+    expect(documents(after[shape.file]!)).toEqual(shape.expect);
+    expect(comments(after[shape.file]!)).toEqual(expect.arrayContaining(comments(shape.content)));
+    expect(patchHalyardFiles(config, after, redisTarget(config, endpoint))).toEqual(after);
+    const halyard = new FakeHalyard(before);
+    await planMigration(halyard.api(), noElastiCache, config);
+    await applyHalyardChange(halyard.api(), config, ME, redisTarget(config, endpoint));
+    expect(halyard.cm.data![shape.file]).toBe(after[shape.file]);
+    await restoreHalyardConfig(halyard.api(), config);
+    expect(halyard.cm.data).toStrictEqual(halyard.original);
+  });
+
+  it('a long line the patch does not touch keeps its bytes (the yaml package folded it at 80 columns)', () => {
+    const long = `jvmArgs: ${'-Dsome.long.option=value '.repeat(8).trim()}\n`;
+    const after = patchHalyardFiles(config, filesWith({ file: 'gate-local.yml', content: `${long}redis: {}\n` }), redisTarget(config, endpoint));
+    expect(after['gate-local.yml']!.startsWith(long)).toBe(true);
+  });
+
+  it('a dotted spelling holding a mapping is refused, naming the file and the key', () => {
+    const before = filesWith({ file: 'gate-local.yml', content: 'redis.connection:\n  host: x\n' });
+    expect(() => patchHalyardFiles(config, before, redisTarget(config, endpoint))).toThrow(
+      expect.objectContaining({ name: 'HalyardFileShapeError', message: expect.stringMatching(/gate-local\.yml: 'redis\.connection'.*Remove it/) }),
+    );
+  });
+});
+
+/**
+ * Generated shapes (seeded, so every run tries the same ones): a body × decorations (BOM, CRLF,
+ * comments with tabs and unicode, a document start or end marker, a long line) for each file the
+ * patch writes. Each is either refused up front with HalyardFileShapeError naming the file, or
+ * patched so that what Spring (every document, flattened with '.', later wins; `<<` merged) or
+ * Halyard reads holds our values, every other property reads as before, and the patch is
+ * idempotent, shown by the dry run and undone byte for byte by the restore.
+ */
+describe('generated shapes (seeded)', () => {
+  const SPRING_BODIES = [
+    '',
+    '   \n\t\n',
+    '~\n',
+    '{}\n',
+    'redis:\n',
+    'redis:\n  # timeout: 1\n',
+    'redis: {}\n',
+    'redis: null\n',
+    'redis: {connection: redis://x:6379}\n',
+    'redis:\n  connection: redis://spin-redis:6379 # old\n  timeout: 3000\n',
+    'base: &b\n  timeout: 3000\nredis:\n  <<: *b\n',
+    'base: &b\n  redis:\n    timeout: 3000\n<<: *b\n',
+    '"redis":\n  "connection": \'redis://x\'\n',
+    'redis.connection: redis://old:6379\n',
+    'redis:\n  timeout: 1\nredis.connection: redis://old\n',
+    'redis:\n  configuration.secure: false\n',
+    'redis:\n  configuration: {secure: "false"}\n',
+    'a: 1\n---\nredis:\n  timeout: 2\n',
+    'server:\n  port: 8084\n...\n',
+    'ключ: "значение 🚀"\nredis: ~\n',
+    'redis: localhost\n',
+    'redis: [a]\n',
+    '- x\n',
+    'redis:\n  connection:\n    host: x\n',
+    'redis: [\n',
+  ];
+  const HALYARD_BODIES = [
+    '',
+    '# only\n',
+    '{}\n',
+    'enabled: true\n',
+    'overrideBaseUrl: redis://x\nskipLifeCycleManagement: "false"\n',
+    '{overrideBaseUrl: x, env: {A: 1}}\n',
+    'x: &e false\nenabled: *e\n',
+    '~\n',
+    'a: 1\n---\nb: 2\n',
+    '- a\n',
+    'overrideBaseUrl: [a]\n',
+  ];
+  type Decoration = (s: string) => string;
+  const DECORATIONS: Decoration[] = [
+    (s) => `\uFEFF${s}`,
+    (s) => s.replace(/\n/g, '\r\n'),
+    (s) => `# head\t# tab ünï 🚀\n${s}`,
+    (s) => `${s}# tail\n`,
+    (s) => (s.startsWith('---') ? s : `---\n${s}`),
+    (s) => `long: ${'word '.repeat(40).trim()}\n${s}`,
+  ];
+  /** mulberry32: the same shapes on every run. */
+  function random(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  const next = random(9);
+  const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
+  const generated: { file: Shape['file']; content: string }[] = [];
+  for (let i = 0; i < 120; i++) {
+    const file = pick(['gate-local.yml', 'orca-local.yml', 'redis.yml'] as const);
+    let content = pick(file === 'redis.yml' ? HALYARD_BODIES : SPRING_BODIES);
+    // Decorations in a fixed order, each with probability 1/3 (a BOM goes on last, CRLF after every text).
+    const chosen = DECORATIONS.map((d, j) => [j, d, next() < 1 / 3] as const).filter(([, , on]) => on);
+    for (const j of [2, 3, 5, 4, 1, 0]) {
+      const d = chosen.find(([k]) => k === j);
+      if (d) content = d[1](content);
+    }
+    generated.push({ file, content });
+  }
+
+  /** What Spring reads from a profile: every document flattened into one map, later keys winning. */
+  function springView(content: string): Map<string, unknown> {
+    const out = new Map<string, unknown>();
+    const flatten = (value: unknown, prefix: string) => {
+      if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        const entries = Object.entries(value);
+        if (entries.length === 0 && prefix) out.set(prefix, {});
+        for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k);
+      } else if (Array.isArray(value)) {
+        for (const [i, v] of value.entries()) flatten(v, `${prefix}[${i}]`);
+      } else if (prefix) out.set(prefix, value);
+    };
+    for (const doc of parseAllDocuments(content.replace(/^\uFEFF/, ''), { merge: true })) flatten(doc.toJS({ maxAliasCount: -1 }), '');
+    return out;
+  }
+  const ours = (file: string): Record<string, unknown> =>
+    file === 'redis.yml'
+      ? { overrideBaseUrl: URL, skipLifeCycleManagement: true }
+      : file === 'gate-local.yml'
+        ? { 'redis.connection': REF, 'redis.configuration.secure': true }
+        : { 'redis.connection': REF };
+
+  it.each(generated.map((g, i) => [i, JSON.stringify(g.content).slice(0, 60), g] as const))('#%d %s', async (_i, _text, { file, content }) => {
+    const before = filesWith({ file, content });
+    let after: Record<string, string | undefined>;
+    try {
+      after = patchHalyardFiles(config, before, redisTarget(config, endpoint));
+    } catch (error) {
+      // Refused: by name, naming the file, and nothing written by the change either.
+      expect({ name: (error as Error).name, namesFile: (error as Error).message.includes(file) }).toEqual({ name: 'HalyardFileShapeError', namesFile: true });
+      const halyard = new FakeHalyard(before);
+      await expect(applyHalyardChange(halyard.api(), config, ME, redisTarget(config, endpoint))).rejects.toMatchObject({ name: 'HalyardFileShapeError' });
+      expect(halyard.cm.data).toStrictEqual(halyard.original);
+      return;
+    }
+    const patched = after[file]!;
+    const read = springView(patched);
+    const was = springView(content);
+    if (file === 'redis.yml') {
+      expect(documents(patched)).toHaveLength(1);
+      expect(documents(patched)[0]).toMatchObject(ours(file));
+    } else for (const [k, v] of Object.entries(ours(file))) expect([k, read.get(k)]).toEqual([k, v]);
+    // Every other property reads as before (a null or empty `redis` becomes the mapping we fill).
+    for (const [k, v] of was) {
+      if (k in ours(file) || ((k === 'redis' || k === 'redis.configuration') && (v === null || JSON.stringify(v) === '{}'))) continue;
+      if (file !== 'redis.yml' && (k === 'redis.connection' || k === 'redis.configuration.secure')) continue;
+      expect([k, read.get(k)]).toEqual([k, v]);
+    }
+    expect(comments(patched)).toEqual(expect.arrayContaining(comments(content)));
+    expect(patched.startsWith('\uFEFF')).toBe(content.startsWith('\uFEFF'));
+    if (content.includes('\r\n')) expect(patched.replace(/\r\n/g, '')).not.toContain('\n');
+    expect(patchHalyardFiles(config, after, redisTarget(config, endpoint))).toEqual(after);
+    const halyard = new FakeHalyard(before);
+    const plan = await planMigration(halyard.api(), noElastiCache, config);
+    const placeholder = { address: `<primary endpoint of ${config.target.replicationGroupId}>`, port: config.target.port };
+    expect(plan.configMapDiff).toEqual(diffFiles(before, patchHalyardFiles(config, before, redisTarget(config, placeholder))));
+    await applyHalyardChange(halyard.api(), config, ME, redisTarget(config, endpoint));
+    expect(halyard.cm.data![file]).toBe(patched);
+    await restoreHalyardConfig(halyard.api(), config);
+    expect(halyard.cm.data).toStrictEqual(halyard.original);
+    for (const [key, text] of Object.entries(before)) expect(halyard.podFiles.get(`${HAL}/${PATHS[key]}`)).toBe(text);
+  });
+});

@@ -51,6 +51,16 @@ describe('the SpinnakerService patch', () => {
     expect(mergePatchBetween(after, patchSpinnakerConfig(after, target))).toEqual({});
   });
 
+  it('sets a dotted spelling of the same property too (Spring reads redis.connection: x as redis: {connection: x}, and Go sorts it after redis)', () => {
+    const dotted = { profiles: { orca: { 'redis.connection': 'redis://spin-redis:6379' }, gate: { redis: { 'configuration.secure': false, timeout: 1 } } } };
+    const after = patchSpinnakerConfig(dotted, target).profiles as Record<string, Record<string, unknown>>;
+    expect(after.orca).toEqual({ 'redis.connection': target.connection, redis: { connection: target.connection } });
+    expect(after.gate).toEqual({ redis: { 'configuration.secure': true, timeout: 1, connection: target.connection, configuration: { secure: true } } });
+    expect(() => patchSpinnakerConfig({ profiles: { orca: { 'redis.connection': { host: 'x' } } } }, target)).toThrow(
+      expect.objectContaining({ name: 'SpinnakerConfigRejectedError', message: expect.stringContaining('profiles.orca.redis.connection (Spring reads it as redis.connection)') }),
+    );
+  });
+
   it('refuses a profile that is not an object', () => {
     expect(() => patchSpinnakerConfig({ profiles: { orca: 'redis: {}' } }, target)).toThrow(expect.objectContaining({ name: 'SpinnakerConfigRejectedError' }));
   });
