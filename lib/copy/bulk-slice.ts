@@ -8,6 +8,7 @@
  * prefix, never copied or compared), so that a retry after a Lambda timeout resumes from
  * where the dead invocation got to, not from the start of its slice.
  */
+import { mapRedisError } from '../redis/errors.js';
 import type { RedisEndpoint } from '../redis/connect.js';
 import { connectRedis } from '../redis/connect.js';
 import { copySlice } from './bulk.js';
@@ -157,6 +158,11 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
       ...(fork ? { fork } : {}),
       ...(saved?.afterSlices === slices ? { resumedFromSavedProgress: true } : {}),
     };
+  } catch (error) {
+    // The progress key and the clearing of the target write outside copySlice's own mapping
+    // (READONLY in a failover must stay the transient RedisFailoverError); a bug stays a bug.
+    if (error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError) throw error;
+    throw mapRedisError(error, 'target');
   } finally {
     store.disconnect();
   }

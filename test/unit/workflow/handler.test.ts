@@ -1,6 +1,7 @@
 /** defineHandler: a handler returns its result, and whatever escapes is a named MigrationError (Step Functions routes on `name`). */
 import { describe, expect, it } from '@jest/globals';
 import { CopyFailedError, MigrationError } from '../../../lib/errors.js';
+import { ReplyError } from 'ioredis';
 import { defineHandler } from '../../../lib/workflow/handler.js';
 
 describe('defineHandler', () => {
@@ -15,6 +16,19 @@ describe('defineHandler', () => {
       throw failure;
     });
     await expect(handler({})).rejects.toBe(failure);
+  });
+
+  it("maps an ioredis reply that escaped a step's own mapping as a Redis error (READONLY in a failover stays transient)", async () => {
+    // The reply a replica gives a write: a checkpoint written during a failover escaped as this.
+    const reply = new ReplyError("READONLY You can't write against a read only replica.");
+    const handler = defineHandler('CopyBulk', async () => {
+      throw reply;
+    });
+    await expect(handler({})).rejects.toMatchObject({ name: 'RedisFailoverError', retryable: true });
+    const oom = defineHandler('CopyBulk', async () => {
+      throw new ReplyError('OOM command not allowed when used memory > maxmemory.');
+    });
+    await expect(oom({})).rejects.toMatchObject({ name: 'RedisWriteRefusedError', retryable: false });
   });
 
   it('turns anything else into UnexpectedError, keeping its name and message', async () => {
