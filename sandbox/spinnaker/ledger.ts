@@ -171,6 +171,12 @@ export class WriteLedger {
    * whole key was deleted or expired after it. A collection whose every member is gone this way
    * has vanished legitimately (Redis deletes an emptied hash, set or zset).
    */
+  /** Members or fields of `key` the ledger last saw present (possibly present, for uncertain writes). */
+  liveMembers(key: string): string[] {
+    const fields = this.keys.get(key)?.fields;
+    return fields ? [...fields].filter(([, w]) => w.hash !== null || (w.alts ?? []).some((h) => h !== null)).map(([m]) => m) : [];
+  }
+
   memberDeleted(key: string, member: string, at = Date.now()): boolean {
     const e = this.keys.get(key);
     if (!e) return false;

@@ -148,7 +148,26 @@ export class OrcaInstance extends ServiceInstance {
   private async pollCycle(): Promise<void> {
     while (!this.stopped && this.busy < HANDLER_THREADS) {
       const now = Date.now();
-      const reply = await this.evalPoll(now);
+      let reply: unknown;
+      try {
+        reply = await this.evalPoll(now);
+      } catch (error) {
+        // The script may have run with its reply lost (the pod deleted, the connection cut): any
+        // ready message may have moved from the queue to unacked under a lock.
+        const members = this.ledger.liveMembers(Q.queue);
+        if (members.length > 0) {
+          this.ledger.maybe(
+            this.url,
+            [
+              { op: 'zrem', key: Q.queue, members },
+              { op: 'zadd', key: Q.unacked, members: members.map((m): [number, string] => [now + this.ackTimeoutMs, m]) },
+              ...members.map((m) => ({ op: 'set' as const, key: `${Q.locks}:${m}`, value: LOCK_VALUE, ttlMs: LOCK_TTL_S * 1000 })),
+            ],
+            now,
+          );
+        }
+        throw error;
+      }
       this.ledger.poll();
       if (!Array.isArray(reply)) return; // NoReadyMessages / AcquireLockFailed
       const [fp, , json] = reply as [string, string, string | null];

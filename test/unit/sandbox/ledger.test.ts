@@ -212,3 +212,31 @@ describe('memberDeleted (a collection its writers emptied is gone legitimately)'
     expect(ledger.memberDeleted('kato:tasks', 't2', T + 100)).toBe(false);
   });
 });
+
+describe('a write whose reply was lost (liveMembers, maybe, memberDeleted)', () => {
+  it('a poll that may have run leaves every ready member possibly moved, and only those', () => {
+    const ledger = new WriteLedger();
+    ledger.record(
+      OLD,
+      [
+        {
+          op: 'zadd',
+          key: 'q',
+          members: [
+            [T, 'm1'],
+            [T + 1, 'm2'],
+          ],
+        },
+      ],
+      T,
+    );
+    ledger.record(OLD, [{ op: 'zrem', key: 'q', members: ['m2'] }], T + 2);
+    expect(ledger.memberDeleted('q', 'm1', T + 3)).toBe(false);
+    expect(ledger.liveMembers('q')).toEqual(['m1']);
+    // The EVALSHA failed (the pod deleted mid-script): m1 may be gone from q.
+    ledger.maybe(OLD, [{ op: 'zrem', key: 'q', members: ledger.liveMembers('q') }], T + 4);
+    expect(ledger.memberDeleted('q', 'm1', T + 5)).toBe(true);
+    expect(ledger.liveMembers('q')).toEqual(['m1']);
+    expect(ledger.liveMembers('never-written')).toEqual([]);
+  });
+});
