@@ -1,0 +1,4 @@
+/** Shard 1 of the fault matrix (test/support/fault-matrix-shard.ts). */
+import { describeMatrixShard } from '../../support/fault-matrix-shard.js';
+
+describeMatrixShard(0, 2);
