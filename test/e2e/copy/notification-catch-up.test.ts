@@ -53,7 +53,10 @@ describe('the notification catch-up', () => {
     // loaded machine (one 40 MB pipeline could outlast the slice before a key was queued).
     const sliceMs = 3000;
     const startedAt = Date.now();
-    const session = catchUp({ url: source.url }, { url: target.url }, { until: startedAt + sliceMs });
+    let endedAt = 0;
+    const session = catchUp({ url: source.url }, { url: target.url }, { until: startedAt + sliceMs }).finally(() => {
+      endedAt = Date.now();
+    });
     await sleep(200);
     for (let i = 0; i < 100_000; i += 5_000) {
       const p = src.pipeline();
@@ -62,7 +65,8 @@ describe('the notification catch-up', () => {
     }
     const stats = await session;
     // The queue was taken key by key against the deadline: the run ended near it with keys left over.
-    expect(Date.now() - startedAt).toBeLessThan(sliceMs + 1500);
+    // (when it ended, not when the writer finished: on a loaded machine the burst can outlast the slice)
+    expect(endedAt - startedAt).toBeLessThan(sliceMs + 1500);
     expect(stats.copied).toBeGreaterThan(0);
     expect(stats.copied).toBeLessThan(100_000);
     expect(await dst.dbsize()).toBeLessThan(100_000);
