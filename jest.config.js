@@ -13,4 +13,6 @@ export default {
   setupFiles: ['<rootDir>/test/support/env.ts'],
   testTimeout: 60000,
   maxWorkers: 2,
+  // The longest files first (the fault matrix's shards): test/support/slow-first-sequencer.js.
+  testSequencer: '<rootDir>/test/support/slow-first-sequencer.js',
 };
