@@ -52,7 +52,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, timeoutMs = 5000): Promise<void> {
+/** Resolves once something listens on 127.0.0.1:`port`; throws if `child` exits first or time runs out. */
+export async function waitForPort(port: number, child: ChildProcess, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);

@@ -8,10 +8,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, type RedisProcess, startRedis } from './redis-process.js';
+import { freePort, type RedisProcess, startRedis, waitForPort } from './redis-process.js';
 
 export interface SentinelSet {
   replica: RedisProcess;
@@ -19,22 +17,6 @@ export interface SentinelSet {
   addresses: string[];
   masterName: 'mymaster';
   stop(): Promise<void>;
-}
-
-async function listening(port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 250; i++) {
-    if (child.exitCode !== null) throw new Error(`sentinel on ${port} exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ port, host: '127.0.0.1' }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(20);
-  }
-  throw new Error(`sentinel did not listen on ${port}`);
 }
 
 export async function startSentinelSet(options: { dir: string; master: { host: string; port: number }; password?: string; binary?: string }): Promise<SentinelSet> {
@@ -69,7 +51,7 @@ export async function startSentinelSet(options: { dir: string; master: { host: s
       );
       const child = spawn(options.binary ?? 'redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
       children.push(child);
-      await listening(port, child);
+      await waitForPort(port, child);
       addresses.push(`127.0.0.1:${port}`);
     }
   } catch (error) {
