@@ -154,6 +154,8 @@ export class OrcaInstance extends ServiceInstance {
       } catch (error) {
         // The script may have run with its reply lost (the pod deleted, the connection cut): any
         // ready message may have moved from the queue to unacked under a lock.
+        // (Redis runs a script to its end whatever happens to the client that sent it: redis/src/script.c;
+        // keiko's poll is keiko-redis/.../RedisQueue.kt readMessageWithLock.)
         const members = this.ledger.liveMembers(Q.queue);
         if (members.length > 0) {
           this.ledger.maybe(
