@@ -43,9 +43,12 @@ export type StatefulSet = V1StatefulSet;
  */
 export type WorkloadKind = 'Deployment' | 'StatefulSet';
 
-/** The Spinnaker Operator's API groups: the open-source operator's and Armory's (both v1alpha2, plural spinnakerservices). */
-export const SPINNAKER_SERVICE_GROUPS = ['spinnaker.io', 'spinnaker.armory.io'] as const;
-export type SpinnakerServiceGroup = (typeof SPINNAKER_SERVICE_GROUPS)[number];
+/**
+ * The Spinnaker Operator's API groups: the open-source operator's and Armory's (both v1alpha2,
+ * plural spinnakerservices). A type only: this module is loaded with `import()` on the first
+ * Kubernetes call (default-api.ts), so a value exported here would load the client at import.
+ */
+export type SpinnakerServiceGroup = 'spinnaker.io' | 'spinnaker.armory.io';
 
 /** A `SpinnakerService` (spinnaker.io/v1alpha2): what the migration reads and patches of it. */
 export interface SpinnakerService {

@@ -33,7 +33,7 @@ import {
 } from '../errors.js';
 import { redactOutput } from '../halyard/deploy.js';
 import { REDIS_CLIENT_SERVICES, type RedisTarget, unifiedDiff } from '../halyard/patch.js';
-import { type ClusterApi, type ConfigMap, SPINNAKER_SERVICE_GROUPS, type SpinnakerService, type SpinnakerServiceGroup } from '../kubernetes/api.js';
+import type { ClusterApi, ConfigMap, SpinnakerService, SpinnakerServiceGroup } from '../kubernetes/api.js';
 import { BACKUP_ANNOTATION, LOCK_ANNOTATION, lockDecision, lockHolder, type AcquireResult } from '../kubernetes/lock.js';
 import { checkRollout, type PauseMarks, type RolloutResult } from '../kubernetes/rollout.js';
 
@@ -41,6 +41,9 @@ import { checkRollout, type PauseMarks, type RolloutResult } from '../kubernetes
 export const CONFIG_HASH_KEY = 'config';
 /** With the backup: the operator's config hash when it was taken, which the restored config deploys as again. */
 export const BACKUP_HASH_ANNOTATION = 'spin-elasticache.io/backup-config-hash';
+
+/** Where the Operator's SpinnakerService may live: the open-source operator's group, then Armory's. */
+const SPINNAKER_SERVICE_GROUPS: readonly SpinnakerServiceGroup[] = ['spinnaker.io', 'spinnaker.armory.io'];
 
 type Json = Record<string, unknown>;
 
