@@ -44,11 +44,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { getKeyIndexes } from '@ioredis/commands';
 import calculateSlot from 'cluster-key-slot';
-import { Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { mapRedisError } from '../redis/errors.js';
 import { RespConnection, RespError, type RespValue } from '../redis/resp.js';
-import { redisOptions, type RedisEndpoint } from '../redis/connect.js';
-import { nodeEndpoint, parseClusterUrl } from './cluster.js';
+import type { RedisEndpoint } from '../redis/connect.js';
+import { type ClusterConnectOptions, connectCluster, nodeEndpoint } from './cluster.js';
 import { EXISTS_SCRIPT, SCRIPT as DIGEST_SCRIPT } from './compare.js';
 import { readStreamCommand, type StreamCommand } from './replication/stream-command.js';
 import { CURRENT_TARGET, parseTargetVersion, restoreScript } from './restore-expiry.js';
@@ -110,43 +110,20 @@ export interface ClusterTarget {
   close(): Promise<void>;
 }
 
-/** An ioredis Cluster client for a `redis-cluster://` endpoint, auto-pipelining per node, ready. */
-export async function connectClusterTarget(target: RedisEndpoint): Promise<Cluster> {
-  const parsed = parseClusterUrl(target.url);
-  const node = redisOptions(nodeEndpoint(target, parsed.seeds[0]!));
-  const cluster = new Cluster(parsed.seeds, {
-    redisOptions: {
-      ...(node.password ? { password: node.password } : {}),
-      ...(node.username ? { username: node.username } : {}),
-      ...(node.tls ? { tls: node.tls } : {}),
-      connectionName: 'spin-elasticache-cluster-target',
-      // RESP2 replies are what the endpoint hands on (ioredis 6 speaks RESP3 by default).
-      protocol: 2,
-      connectTimeout: 5000,
-    },
-    scaleReads: 'master',
-    // Node addresses as the cluster gives them: with TLS, ElastiCache's certificates name its
-    // hostnames, which a lookup to IPs would lose (ioredis README, "Special note: AWS ElastiCache Clusters with TLS").
-    dnsLookup: (address, callback) => callback(null, address),
-    // Not auto-pipelining: its per-node pipelines fail whole ("All keys in the pipeline should
-    // belong to the same slots allocation group", a MOVED not followed) when the slot map changes
-    // under them, i.e. during a resharding. Commands sent one by one in the same tick still leave
-    // in one write per node (net.Socket's writev).
-    maxRedirections: 64,
-    retryDelayOnMoved: 0,
-    retryDelayOnTryAgain: 50,
-    retryDelayOnClusterDown: 200,
-    lazyConnect: true,
-  });
-  cluster.on('error', () => undefined); // reported by the commands that fail
-  try {
-    await cluster.connect();
-  } catch (error) {
-    cluster.disconnect();
-    throw mapRedisError(error, 'redis-cluster target');
-  }
-  return cluster;
-}
+const TARGET: ClusterConnectOptions = {
+  where: 'redis-cluster target',
+  connectionName: 'spin-elasticache-cluster-target',
+  // RESP2 replies are what the endpoint hands on (ioredis 6 speaks RESP3 by default).
+  redisOptions: { protocol: 2 },
+  // Not auto-pipelining: its per-node pipelines fail whole ("All keys in the pipeline should
+  // belong to the same slots allocation group", a MOVED not followed) when the slot map changes
+  // under them, i.e. during a resharding. Commands sent one by one in the same tick still leave
+  // in one write per node (net.Socket's writev).
+  cluster: { maxRedirections: 64, retryDelayOnMoved: 0, retryDelayOnTryAgain: 50, retryDelayOnClusterDown: 200 },
+};
+
+/** An ioredis Cluster client for a `redis-cluster://` target, ready. */
+export const connectClusterTarget = (target: RedisEndpoint): Promise<Cluster> => connectCluster(target, TARGET);
 
 /** Opens the cluster at `target` and a local endpoint routing into it (see the module comment). Close it when done. */
 export async function openClusterTarget(target: RedisEndpoint): Promise<ClusterTarget> {

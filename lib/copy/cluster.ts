@@ -23,7 +23,7 @@
  * Cluster mode itself: redis.io "Redis cluster specification" (MOVED/ASK), cluster.c
  * (clusterCommandShards, clusterReplyMultiBulkSlots).
  */
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster, type ClusterOptions, type Redis, type RedisOptions } from 'ioredis';
 import { ClusterTopologyError } from '../errors.js';
 import { connectRedis, redisOptions, type RedisEndpoint } from '../redis/connect.js';
 import { mapRedisError } from '../redis/errors.js';
@@ -168,30 +168,54 @@ export function mastersFromSlots(ranges: unknown[]): ClusterMaster[] {
   return [...byId.values()];
 }
 
-/** An ioredis Cluster client (follows MOVED and ASK, refreshes its slot map), ready. */
-export async function connectCluster(source: RedisEndpoint): Promise<Cluster> {
-  const parsed = parseClusterUrl(source.url);
-  const node = redisOptions(nodeEndpoint(source, parsed.seeds[0]!));
-  const cluster = new Cluster(parsed.seeds, {
+/** What differs between the cluster clients: the source's and the target's (cluster-target.ts). */
+export interface ClusterConnectOptions {
+  /** Named in the error when the cluster cannot be reached ('redis-cluster source'). */
+  where: string;
+  connectionName: string;
+  /** More options for every node's connection. */
+  redisOptions?: RedisOptions;
+  /** Redirection and retry settings. */
+  cluster?: ClusterOptions;
+}
+
+export const SOURCE: ClusterConnectOptions = {
+  where: 'redis-cluster source',
+  connectionName: 'spin-elasticache-cluster',
+  cluster: { maxRedirections: 32, retryDelayOnMoved: 50, retryDelayOnTryAgain: 50 },
+};
+
+/** An ioredis Cluster client for a `redis(s)-cluster://` endpoint, not connected yet (connectCluster connects it). */
+export function clusterClient(endpoint: RedisEndpoint, options: ClusterConnectOptions): Cluster {
+  const parsed = parseClusterUrl(endpoint.url);
+  const node = redisOptions(nodeEndpoint(endpoint, parsed.seeds[0]!));
+  return new Cluster(parsed.seeds, {
+    scaleReads: 'master',
+    // Node addresses as the cluster gives them: with TLS, ElastiCache's certificates name its
+    // hostnames, which a lookup to IPs would lose (ioredis README, "Special note: AWS ElastiCache Clusters with TLS").
+    dnsLookup: (address, callback) => callback(null, address),
+    ...options.cluster,
     redisOptions: {
       ...(node.password ? { password: node.password } : {}),
       ...(node.username ? { username: node.username } : {}),
       ...(node.tls ? { tls: node.tls } : {}),
-      connectionName: 'spin-elasticache-cluster',
+      connectionName: options.connectionName,
       connectTimeout: 5000,
+      ...options.redisOptions,
     },
-    scaleReads: 'master',
-    maxRedirections: 32,
-    retryDelayOnMoved: 50,
-    retryDelayOnTryAgain: 50,
     lazyConnect: true,
   });
+}
+
+/** An ioredis Cluster client (follows MOVED and ASK, refreshes its slot map), ready; an unreachable cluster becomes a named error. */
+export async function connectCluster(endpoint: RedisEndpoint, options: ClusterConnectOptions): Promise<Cluster> {
+  const cluster = clusterClient(endpoint, options);
   cluster.on('error', () => undefined); // reported by the commands that fail
   try {
     await cluster.connect();
   } catch (error) {
     cluster.disconnect();
-    throw mapRedisError(error, 'redis-cluster source');
+    throw mapRedisError(error, options.where);
   }
   return cluster;
 }
@@ -200,7 +224,7 @@ export async function connectCluster(source: RedisEndpoint): Promise<Cluster> {
 export async function copyFromCluster(source: RedisEndpoint, target: RedisEndpoint, options: ClusterCopyOptions = {}): Promise<ClusterCopyResult> {
   const masters = await discoverMasters(source);
   await options.onPhase?.('discovered', masters);
-  const cluster = await connectCluster(source);
+  const cluster = await connectCluster(source, SOURCE);
   try {
     const copies = await Promise.all(masters.map((m) => copyMaster(source, m, target, cluster, options)));
     await options.onPhase?.('copied', masters);
@@ -380,7 +404,7 @@ async function compareWithCluster(
 
 /** The strict verification across shards: every key of every master equal on the target (digest, expiry), nothing extra. */
 export async function verifyClusterCopy(source: RedisEndpoint, target: RedisEndpoint, options: { toleranceMs?: number } = {}): Promise<VerifyReport> {
-  const cluster = await connectCluster(source);
+  const cluster = await connectCluster(source, SOURCE);
   try {
     const { recopied: _r, deleted: _d, ...report } = await compareWithCluster(source, target, cluster, { repair: false, ...options });
     return report;
