@@ -123,6 +123,7 @@ export async function connectClusterTarget(target: RedisEndpoint): Promise<Clust
       // RESP2 replies are what the endpoint hands on (ioredis 6 speaks RESP3 by default).
       protocol: 2,
       connectTimeout: 5000,
+      commandTimeout: node.commandTimeout,
     },
     scaleReads: 'master',
     // Node addresses as the cluster gives them: with TLS, ElastiCache's certificates name its

@@ -179,6 +179,7 @@ export async function connectCluster(source: RedisEndpoint): Promise<Cluster> {
       ...(node.tls ? { tls: node.tls } : {}),
       connectionName: 'spin-elasticache-cluster',
       connectTimeout: 5000,
+      commandTimeout: node.commandTimeout,
     },
     scaleReads: 'master',
     maxRedirections: 32,
