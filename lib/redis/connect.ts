@@ -88,7 +88,8 @@ class EndpointRedis extends Redis<NonNullable<RedisOptions['replyMapping']>> {
     command.reject = (error: Error) => {
       const timedOut = error.message === 'Command timed out';
       reject(tagRedisError(error, this.where, this.options.commandTimeout));
-      if (timedOut) this.disconnect();
+      // Once ready only: during the handshake ioredis ends the connection itself, with this error.
+      if (timedOut && this.status === 'ready') this.disconnect();
     };
     return super.sendCommand(...args);
   }
