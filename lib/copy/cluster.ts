@@ -201,6 +201,7 @@ export function clusterClient(endpoint: RedisEndpoint, options: ClusterConnectOp
       ...(node.tls ? { tls: node.tls } : {}),
       connectionName: options.connectionName,
       connectTimeout: 5000,
+      commandTimeout: node.commandTimeout,
       ...options.redisOptions,
     },
     lazyConnect: true,

@@ -2,11 +2,13 @@
  * A minimal RESP2 connection for the replication copy, where ioredis's per-command
  * objects and promises cost more than the copy itself: commands are encoded straight
  * into buffers, written in large pipelines, and replies are counted off a FIFO.
- * TLS, AUTH and SELECT as for every other connection (see connect.ts).
+ * TLS, AUTH and SELECT as for every other connection (see connect.ts), and the same bounds:
+ * a server that goes silent while a reply is due, or answers with bytes that are not RESP,
+ * fails the connection (every waiting reply becomes a RespError) instead of holding it.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { redisOptions, redactUrl, type RedisEndpoint } from './connect.js';
+import { commandTimeoutMs, redisOptions, redactUrl, type RedisEndpoint } from './connect.js';
 import { mapRedisError } from './errors.js';
 
 export type RespValue = Buffer | number | null | RespError | RespValue[];
@@ -80,40 +82,85 @@ export class RespConnection {
   /** When set, raw bytes go here instead of the reply parser (replication stream). */
   rawHandler: ((chunk: Buffer) => void) | undefined;
   onError: ((error: Error) => void) | undefined;
+  /**
+   * How long the server may say nothing while we wait on it: a reply is due (and we are not
+   * still sending the command), or in raw mode (a replication stream, see replica-session.ts).
+   * Time while the socket is paused (our own backpressure) does not count.
+   */
+  get idleTimeoutMs(): number {
+    return this.idleMs;
+  }
+  set idleTimeoutMs(ms: number) {
+    this.idleMs = ms;
+    clearInterval(this.watchdog);
+    if (this.closedError) return;
+    // Checked ten times per bound (at most every second): it fires within about 1.2 times the bound.
+    this.watchdog = setInterval(() => this.checkIdle(), Math.max(10, Math.min(1000, Math.floor(ms / 10))));
+    this.watchdog.unref();
+  }
+  private idleMs = 0;
+  private watchdog: NodeJS.Timeout | undefined;
+  private heard = false;
+  private quietSince = Date.now();
+  private lastWritten = 0;
 
   private constructor(
     readonly socket: Socket,
     readonly label: string,
+    idleTimeoutMs: number,
   ) {
+    this.idleTimeoutMs = idleTimeoutMs;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    const fail = (error: Error) => {
-      if (this.closedError) return;
-      this.closedError = error;
-      const pending = this.waiters.length - this.waiterHead;
-      this.onError?.(error);
-      if (pending > 0) for (let i = this.waiterHead; i < this.waiters.length; i++) this.waiters[i]!(new RespError(`connection lost: ${error.message}`));
-      this.waiters.length = 0;
-      this.waiterHead = 0;
-    };
-    socket.on('error', fail);
-    socket.on('close', () => fail(new Error('Connection is closed')));
+    socket.on('error', (error) => this.fail(error));
+    socket.on('close', () => this.fail(new Error('Connection is closed')));
+  }
+
+  private fail(error: Error): void {
+    clearInterval(this.watchdog);
+    if (this.closedError) return;
+    this.closedError = error;
+    const pending = this.waiters.length - this.waiterHead;
+    this.onError?.(error);
+    if (pending > 0) for (let i = this.waiterHead; i < this.waiters.length; i++) this.waiters[i]!(new RespError(`connection lost: ${error.message}`));
+    this.waiters.length = 0;
+    this.waiterHead = 0;
+  }
+
+  private checkIdle(): void {
+    const now = Date.now();
+    const written = this.socket.bytesWritten;
+    const waiting = this.rawHandler !== undefined || this.pendingReplies > 0;
+    // A command still being written (a big RESTORE streamed from a file) has no reply yet; in raw
+    // mode our own writes are REPLCONF ACKs every second, which say nothing about the server.
+    const sending = this.rawHandler === undefined && written !== this.lastWritten;
+    this.lastWritten = written;
+    if (this.heard || !waiting || sending || this.socket.isPaused()) {
+      this.heard = false;
+      this.quietSince = now;
+      return;
+    }
+    if (now - this.quietSince < this.idleTimeoutMs) return;
+    this.fail(new Error(`no reply within ${this.idleTimeoutMs} ms`));
+    this.socket.destroy();
   }
 
   static async open(endpoint: RedisEndpoint, name: string, db?: number): Promise<RespConnection> {
     const options = redisOptions(endpoint);
     const where = redactUrl(endpoint.url);
+    const connectTimeout = options.connectTimeout ?? 5000;
     const socket = await new Promise<Socket>((resolve, reject) => {
       const onError = (error: Error) => reject(mapRedisError(error, where));
       const s = options.tls ? tlsConnect({ host: options.host, port: options.port, ...options.tls }, () => resolve(s)) : netConnect({ host: options.host!, port: options.port! }, () => resolve(s));
       s.once('error', onError);
-      s.setTimeout(options.connectTimeout ?? 5000, () => s.destroy(Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' })));
+      s.setTimeout(connectTimeout, () => s.destroy(Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' })));
       s.once(options.tls ? 'secureConnect' : 'connect', () => {
         s.off('error', onError);
         s.setTimeout(0);
       });
     });
-    const connection = new RespConnection(socket, where);
+    // The handshake (AUTH, CLIENT SETNAME, SELECT) within connectTimeout, as connectRedis's.
+    const connection = new RespConnection(socket, where, connectTimeout);
     const check = (reply: RespValue) => {
       if (reply instanceof RespError) throw mapRedisError(new Error(reply.message), where);
       return reply;
@@ -123,6 +170,7 @@ export class RespConnection {
       check(await connection.call(['CLIENT', 'SETNAME', name]));
       const selected = db ?? options.db ?? 0;
       if (selected !== 0) check(await connection.call(['SELECT', String(selected)]));
+      connection.idleTimeoutMs = commandTimeoutMs(endpoint);
     } catch (error) {
       // A refused AUTH leaves the socket open: close it, or the process never exits.
       connection.close();
@@ -172,7 +220,19 @@ export class RespConnection {
   }
 
   private receive(chunk: Buffer): void {
+    this.heard = true;
     if (this.rawHandler) return this.rawHandler(chunk);
+    try {
+      this.parse(chunk);
+    } catch (error) {
+      // Not RESP (an HTTP server, a TLS port spoken to in plain text…): thrown from a socket
+      // listener, it would be an uncaught exception; the waiting replies get it instead.
+      this.fail(new Error(`not RESP: got ${JSON.stringify(chunk.toString('latin1', 0, 40))}`, { cause: error }));
+      this.socket.destroy();
+    }
+  }
+
+  private parse(chunk: Buffer): void {
     let buf = this.buffered ? Buffer.concat([this.buffered, chunk]) : chunk;
     let pos = 0;
     while (pos < buf.length && this.waiterHead < this.waiters.length) {
@@ -214,6 +274,7 @@ export class RespConnection {
   }
 
   close(): void {
+    clearInterval(this.watchdog);
     this.socket.destroy();
   }
 }

@@ -4,20 +4,10 @@
  */
 import { asMigrationError, UnexpectedError } from '../errors.js';
 import { logger } from '../logger.js';
-import { mapRedisError } from '../redis/errors.js';
+import { isRedisClientError, mapRedisError } from '../redis/errors.js';
 import { type MigrationState, parseState } from './state.js';
 
 export { logger };
-
-/**
- * ioredis's own error classes (redis-errors' ReplyError, ParserError, AbortError, InterruptError;
- * ioredis's MaxRetriesPerRequestError and ClusterAllFailedError). One that reaches a handler
- * unmapped (a write outside a step's own mapping, e.g. a checkpoint) is still a Redis error:
- * `READONLY` during a failover must reach the ASL as the transient RedisFailoverError, never as
- * UnexpectedError.
- */
-const REDIS_CLIENT_ERRORS = new Set(['ReplyError', 'ParserError', 'AbortError', 'InterruptError', 'MaxRetriesPerRequestError', 'ClusterAllFailedError']);
-const isRedisClientError = (error: unknown): boolean => error instanceof Error && REDIS_CLIENT_ERRORS.has(error.name);
 
 export function defineHandler<TEvent, TResult>(stepName: string, run: (event: TEvent) => Promise<TResult>): (event: TEvent) => Promise<TResult> {
   return async (event: TEvent) => {
@@ -28,6 +18,10 @@ export function defineHandler<TEvent, TResult>(stepName: string, run: (event: TE
       logger.info('step finished', { durationMs: Date.now() - started });
       return result;
     } catch (error) {
+      // An ioredis error that reaches a handler unmapped (a write outside a step's own mapping,
+      // e.g. a checkpoint) is still a Redis error: `READONLY` during a failover must reach the ASL
+      // as the transient RedisFailoverError, a timed-out command as RedisConnectionError, never as
+      // UnexpectedError.
       const named = asMigrationError(isRedisClientError(error) ? mapRedisError(error) : error);
       // The catch-all keeps what it wraps: the original's stack goes to the logs (never to the state).
       const original = named instanceof UnexpectedError && named.cause instanceof Error ? { causeStack: named.cause.stack } : {};

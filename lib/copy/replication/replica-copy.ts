@@ -279,7 +279,13 @@ class ReplicationCopy {
   async startFullSync(): Promise<void> {
     const session = this.session!;
     session.connection.onError = (error) =>
-      this.failSnapshot(new ReplicationUnavailableError(`${this.where} dropped the replication link (${error.message}); check client-output-buffer-limit replica on the source`));
+      this.failSnapshot(
+        new ReplicationUnavailableError(
+          /no reply within/.test(error.message)
+            ? `${this.where} went silent during the full sync (${error.message}); a Redis replica gives up after repl-timeout too`
+            : `${this.where} dropped the replication link (${error.message}); check client-output-buffer-limit replica on the source`,
+        ),
+      );
     const psync = await session.psync('?', '-1', {
       timeoutMs: this.options.startTimeoutMs ?? 30_000,
       accepted: (reply) => !(reply instanceof RespError),

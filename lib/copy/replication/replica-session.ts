@@ -9,6 +9,15 @@ import { CopyFailedError, ReplicationUnavailableError } from '../../errors.js';
 import { redactUrl, type RedisEndpoint } from '../../redis/connect.js';
 import { encodeCommand, RespConnection, RespError, type RespValue } from '../../redis/resp.js';
 
+/**
+ * How long the source may send nothing at all once it streams to us: Redis's own replicas give
+ * their master `repl-timeout`, 60 s by default (redis.conf). A legitimately quiet master is never
+ * that quiet: while it forks and writes a disk-based RDB it sends a newline every second
+ * (replicationCron in src/replication.c, "newline"), a diskless one streams as it serializes,
+ * and afterwards it PINGs its replicas every `repl-ping-replica-period` (10 s).
+ */
+export const REPLICATION_IDLE_TIMEOUT_MS = 60_000;
+
 export class ReplicaSession {
   private ackTimer: NodeJS.Timeout | undefined;
 
@@ -16,13 +25,14 @@ export class ReplicaSession {
     readonly connection: RespConnection,
     /** The source, as errors name it (no password). */
     readonly where: string,
+    private readonly streamIdleTimeoutMs: number,
   ) {}
 
   /** Connects and announces what we understand: `eof` (a diskless snapshot) and `psync2`. */
-  static async open(source: RedisEndpoint, options: { diskless: boolean }): Promise<ReplicaSession> {
+  static async open(source: RedisEndpoint, options: { diskless: boolean; streamIdleTimeoutMs?: number }): Promise<ReplicaSession> {
     const where = redactUrl(source.url);
     const connection = await RespConnection.open(source, 'spin-elasticache-replica');
-    const session = new ReplicaSession(connection, where);
+    const session = new ReplicaSession(connection, where, options.streamIdleTimeoutMs ?? REPLICATION_IDLE_TIMEOUT_MS);
     const capa = await connection.call(options.diskless ? ['REPLCONF', 'capa', 'eof', 'capa', 'psync2'] : ['REPLCONF', 'capa', 'psync2']);
     if (capa instanceof RespError) {
       session.close();
@@ -40,7 +50,11 @@ export class ReplicaSession {
     try {
       return await new Promise<RespValue>((resolve) => {
         this.connection.send(encodeCommand(['PSYNC', replid, offset]), 1, (reply) => {
-          if (options.accepted(reply)) this.connection.takeRaw(options.onBytes);
+          if (options.accepted(reply)) {
+            // From here the source streams; a silence of streamIdleTimeoutMs drops the link (`lost`, onError).
+            this.connection.idleTimeoutMs = this.streamIdleTimeoutMs;
+            this.connection.takeRaw(options.onBytes);
+          }
           resolve(reply);
         });
         timer = setTimeout(() => resolve(new RespError('no answer to PSYNC')), options.timeoutMs);

@@ -81,8 +81,8 @@ beforeAll(async () => {
   await new Promise<void>((r) => aws.listen(0, '127.0.0.1', r));
   redis = createTcpServer((socket) => {
     socket.on('error', () => undefined);
-    // Junk, then the connection closes: a server that answers junk and keeps the connection open
-    // hangs the client until the Lambda's timeout (States.Timeout, caught by the ASL): not tested here.
+    // Junk, then the connection closes. A server that answers junk or nothing and keeps the
+    // connection open: test/unit/handlers/silent-redis.test.ts.
     socket.on('data', () => {
       socket.end(RESP_GARBAGE[turn++ % RESP_GARBAGE.length]!);
     });

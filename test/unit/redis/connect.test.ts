@@ -1,8 +1,16 @@
-/** The pure half of lib/redis/connect.ts (URL redaction, URL -> ioredis options) and lib/redis/errors.ts (ioredis errors -> our named errors). */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { redactUrl, redisOptions } from '../../../lib/redis/connect.js';
-import { mapRedisError } from '../../../lib/redis/errors.js';
+/**
+ * lib/redis/connect.ts (URL redaction, URL -> ioredis options, connecting) and lib/redis/errors.ts
+ * (ioredis errors -> our named errors); the raw connection (lib/redis/resp.ts) and the replica
+ * session (lib/copy/replication/replica-session.ts) against servers that accept the connection
+ * and then say nothing or junk (real sockets on free local ports: test/support/hostile-redis.ts).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { ReplicaSession } from '../../../lib/copy/replication/replica-session.js';
+import { connectRedis, redactUrl, redisOptions } from '../../../lib/redis/connect.js';
+import { isRedisClientError, mapRedisError, tagRedisError } from '../../../lib/redis/errors.js';
+import { RespConnection, RespError } from '../../../lib/redis/resp.js';
 import { RedisAuthError, SecretUnavailableError } from '../../../lib/errors.js';
+import { type HostileMode, type HostileRedis, startHostileRedis } from '../../support/hostile-redis.js';
 
 /** What ioredis and Node hand over: an Error with a `code` (sockets, TLS) or a server reply's text. */
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
@@ -21,8 +29,13 @@ describe('redactUrl', () => {
 
 describe('redisOptions', () => {
   const savedCa = process.env.REDIS_TLS_CA_FILE;
+  const savedTimeout = process.env.REDIS_COMMAND_TIMEOUT_MS;
   beforeAll(() => {
     delete process.env.REDIS_TLS_CA_FILE;
+  });
+  afterEach(() => {
+    if (savedTimeout === undefined) delete process.env.REDIS_COMMAND_TIMEOUT_MS;
+    else process.env.REDIS_COMMAND_TIMEOUT_MS = savedTimeout;
   });
   afterAll(() => {
     if (savedCa !== undefined) process.env.REDIS_TLS_CA_FILE = savedCa;
@@ -37,6 +50,7 @@ describe('redisOptions', () => {
       username: 'u x',
       tls: { servername: 'master.spin.cache.amazonaws.com' },
       connectTimeout: 5000,
+      commandTimeout: 30_000,
       maxRetriesPerRequest: 2,
       enableOfflineQueue: true,
       lazyConnect: true,
@@ -49,7 +63,18 @@ describe('redisOptions', () => {
 
   it('redis:// has no TLS and no credentials unless given; extra options win', () => {
     const options = redisOptions({ url: 'redis://spin-redis:6379' }, { connectTimeout: 100, lazyConnect: false });
-    expect(options).toStrictEqual({ host: 'spin-redis', port: 6379, db: 0, connectTimeout: 100, maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+    expect(options).toStrictEqual({ host: 'spin-redis', port: 6379, db: 0, connectTimeout: 100, commandTimeout: 30_000, maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+  });
+
+  it("the command timeout: the endpoint's, else REDIS_COMMAND_TIMEOUT_MS, else 30 s; anything but a positive integer is refused", () => {
+    process.env.REDIS_COMMAND_TIMEOUT_MS = '45000';
+    expect(redisOptions({ url: 'redis://h' }).commandTimeout).toBe(45_000);
+    expect(redisOptions({ url: 'redis://h', commandTimeoutMs: 250 }).commandTimeout).toBe(250);
+    process.env.REDIS_COMMAND_TIMEOUT_MS = '30s';
+    expect(() => redisOptions({ url: 'redis://h' })).toThrow(expect.objectContaining({ name: 'RedisUnreachableError', message: expect.stringContaining('"30s" (REDIS_COMMAND_TIMEOUT_MS)') }));
+    delete process.env.REDIS_COMMAND_TIMEOUT_MS;
+    expect(() => redisOptions({ url: 'redis://h', commandTimeoutMs: 0 })).toThrow(expect.objectContaining({ name: 'RedisUnreachableError' }));
+    expect(redisOptions({ url: 'redis://h' }).commandTimeout).toBe(30_000);
   });
 
   it('refuses a URL that is not redis:// or rediss://', () => {
@@ -169,8 +194,220 @@ describe('mapRedisError', () => {
     expect(mapRedisError('a string')).toMatchObject({ name: 'RedisConnectionError', message: 'Redis: a string' });
   });
 
+  it.each([
+    ['ioredis 6, a command past commandTimeout', 'Command timed out', 'no reply within the command timeout'],
+    ['the same, tagged by connectRedis', 'Command timed out: no reply within 250 ms', 'no reply within 250 ms'],
+    ['resp.ts, a reply overdue', 'connection lost: no reply within 30000 ms', 'no reply within 30000 ms'],
+  ])('%s -> RedisConnectionError (transient), saying the server went silent', (_, message, said) => {
+    const mapped = mapRedisError(new Error(message), 'rediss://target:6379');
+    expect(mapped.name).toBe('RedisConnectionError');
+    expect(mapped.retryable).toBe(true);
+    expect(mapped.message).toBe(`rediss://target:6379: ${said}; the server accepted the connection, then went silent`);
+  });
+
+  it.each([
+    ['ioredis 6 decoder', 'Unknown RESP type 72 "H". Please report this.', 'Unknown RESP type 72 "H"'],
+    ['ioredis 5 (redis-parser)', 'Protocol error, got "H" as reply type byte', 'Protocol error, got "H" as reply type byte'],
+    ['resp.ts', 'connection lost: not RESP: got "HTTP/1.1 400"', 'got "HTTP/1.1 400"'],
+  ])('junk instead of RESP (%s) -> RedisConnectionError (transient), asking whether it is a Redis port', (_, message, detail) => {
+    const mapped = mapRedisError(new Error(message), 'redis://spin-redis:6379');
+    expect(mapped.name).toBe('RedisConnectionError');
+    expect(mapped.message).toBe(`redis://spin-redis:6379: answered with bytes that are not the Redis protocol (${detail}); is this a Redis port, and is TLS (rediss://) right?`);
+  });
+
+  it('an error tagged with its endpoint is named by it when the caller gives no place; a given place wins', () => {
+    const tagged = tagRedisError(new Error('Command timed out'), 'redis://spin-redis:6379', 1000);
+    expect(tagged.message).toBe('Command timed out: no reply within 1000 ms');
+    expect(isRedisClientError(tagged)).toBe(true);
+    expect(mapRedisError(tagged).message).toBe('redis://spin-redis:6379: no reply within 1000 ms; the server accepted the connection, then went silent');
+    expect(mapRedisError(tagged, 'target').message).toMatch(/^target: /);
+    // ioredis's untagged plain Errors are recognised by their text; an Error of anyone else is not one.
+    expect(['Command timed out', 'Unknown RESP type 72 "H". Please report this.', 'Connection is closed.'].map((m) => isRedisClientError(new Error(m)))).toEqual([true, true, true]);
+    expect(isRedisClientError(new Error('boom'))).toBe(false);
+  });
+
   it('passes our own errors through untouched', () => {
     const ours = new SecretUnavailableError('no secret');
     expect(mapRedisError(ours, 'where')).toBe(ours);
+  });
+});
+
+/** How long `promise` took to settle, and how: the error's name and message, or 'resolved'. */
+async function timed(promise: Promise<unknown>): Promise<{ ms: number; name: string; message: string }> {
+  const started = performance.now();
+  const outcome = await promise.then(
+    () => ({ name: 'resolved', message: '' }),
+    (error: Error) => ({ name: error.name, message: error.message }),
+  );
+  return { ms: Math.round(performance.now() - started), ...outcome };
+}
+
+describe('a server that accepts the connection, then says nothing or junk', () => {
+  const servers: HostileRedis[] = [];
+  const start = async (mode: HostileMode) => {
+    const server = await startHostileRedis(mode);
+    servers.push(server);
+    return server;
+  };
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+
+  it('silent from the start: connectRedis fails within connectTimeout of the TCP connect (the handshake), RedisConnectionError', async () => {
+    const server = await start('silent');
+    // The command timeout (30 s by default) is far longer: the handshake's own bound ends it.
+    const outcome = await timed(connectRedis({ url: server.url }, { connectTimeout: 300 }));
+    expect(outcome).toMatchObject({
+      name: 'RedisConnectionError',
+      message: `${server.url}: accepted the connection but did not complete the Redis handshake within 300 ms (no answer, or not Redis)`,
+    });
+    expect(outcome.ms).toBeGreaterThanOrEqual(290);
+    expect(outcome.ms).toBeLessThan(3000);
+  });
+
+  it('silent from the start, with a command timeout shorter than connectTimeout: the first handshake command ends it', async () => {
+    const server = await start('silent');
+    const outcome = await timed(connectRedis({ url: server.url, commandTimeoutMs: 200 }));
+    expect(outcome).toMatchObject({ name: 'RedisConnectionError', message: `${server.url}: no reply within 200 ms; the server accepted the connection, then went silent` });
+    expect(outcome.ms).toBeLessThan(3000);
+  });
+
+  it('an HTTP answer: connectRedis fails at once, RedisConnectionError naming what came back', async () => {
+    const server = await start('junk');
+    const outcome = await timed(connectRedis({ url: server.url }));
+    expect(outcome).toMatchObject({
+      name: 'RedisConnectionError',
+      message: `${server.url}: answered with bytes that are not the Redis protocol (Unknown RESP type 72 "H"); is this a Redis port, and is TLS (rediss://) right?`,
+    });
+    expect(outcome.ms).toBeLessThan(1000);
+  });
+
+  it('silent after the handshake: a command fails after the command timeout, an error that maps to RedisConnectionError naming the endpoint', async () => {
+    const server = await start('mute-after-handshake');
+    const client = await connectRedis({ url: server.url, commandTimeoutMs: 300 });
+    try {
+      const started = performance.now();
+      const error = await client.get('k').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const ms = performance.now() - started;
+      expect(isRedisClientError(error)).toBe(true);
+      expect(mapRedisError(error)).toMatchObject({ name: 'RedisConnectionError', message: `${server.url}: no reply within 300 ms; the server accepted the connection, then went silent` });
+      expect(ms).toBeGreaterThanOrEqual(290);
+      expect(ms).toBeLessThan(3000);
+      expect(server.received).toContain('get');
+      // The connection is closed with it: a cleanup command fails at once instead of waiting out another timeout.
+      const cleanupStarted = performance.now();
+      const cleanup = await client.del('k').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(performance.now() - cleanupStarted).toBeLessThan(50);
+      expect(mapRedisError(cleanup)).toMatchObject({ name: 'RedisConnectionError', message: `${server.url}: cannot connect (Connection is closed.)` });
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  describe('the raw connection (resp.ts)', () => {
+    it('silent from the start: open fails after connectTimeout (5 s), RedisConnectionError', async () => {
+      const server = await start('silent');
+      const outcome = await timed(RespConnection.open({ url: server.url }, 'test'));
+      expect(outcome).toMatchObject({ name: 'RedisConnectionError', message: `${server.url}: no reply within 5000 ms; the server accepted the connection, then went silent` });
+      expect(outcome.ms).toBeGreaterThanOrEqual(4990);
+      expect(outcome.ms).toBeLessThan(7000);
+    }, 10_000);
+
+    it('an HTTP answer: open fails at once with RedisConnectionError (no uncaught exception from the socket listener)', async () => {
+      const server = await start('junk');
+      const outcome = await timed(RespConnection.open({ url: server.url }, 'test'));
+      expect(outcome).toMatchObject({
+        name: 'RedisConnectionError',
+        message: `${server.url}: answered with bytes that are not the Redis protocol (got "HTTP/1.1 400 Bad Request\\r\\ncontent-length"); is this a Redis port, and is TLS (rediss://) right?`,
+      });
+      expect(outcome.ms).toBeLessThan(1000);
+    });
+
+    it('silent after the handshake: the waiting reply becomes a RespError after the command timeout, and the connection is lost', async () => {
+      const server = await start('mute-after-handshake');
+      const connection = await RespConnection.open({ url: server.url, commandTimeoutMs: 300 }, 'test');
+      try {
+        const started = performance.now();
+        const reply = await connection.call(['GET', 'k']);
+        const ms = performance.now() - started;
+        expect(reply).toEqual(new RespError('connection lost: no reply within 300 ms'));
+        expect(connection.lost?.message).toBe('no reply within 300 ms');
+        expect(ms).toBeGreaterThanOrEqual(290);
+        expect(ms).toBeLessThan(3000);
+      } finally {
+        connection.close();
+      }
+    });
+  });
+
+  it('a command still being written (a big RESTORE streamed from a file) is not silence; once written, the bound runs', async () => {
+    const server = await start('mute-after-handshake');
+    const connection = await RespConnection.open({ url: server.url, commandTimeoutMs: 300 }, 'test');
+    try {
+      let settled = false;
+      const reply = connection.call(['RESTORE', 'big', '0']).then((r) => {
+        settled = true;
+        return r;
+      });
+      // 1.2 s of writing, four times the bound: the connection stays up.
+      for (let i = 0; i < 12; i++) {
+        connection.socket.write(Buffer.alloc(16 * 1024));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(settled).toBe(false);
+      expect(connection.lost).toBeUndefined();
+      const started = performance.now();
+      expect(await reply).toEqual(new RespError('connection lost: no reply within 300 ms'));
+      expect(performance.now() - started).toBeLessThan(3000);
+    } finally {
+      connection.close();
+    }
+  });
+
+  describe('the replica session', () => {
+    it('a master silent after +FULLRESYNC drops the link after the stream idle timeout; our own REPLCONF ACKs do not keep it alive', async () => {
+      const server = await start('mute-after-fullresync');
+      const session = await ReplicaSession.open({ url: server.url }, { diskless: true, streamIdleTimeoutMs: 1500 });
+      try {
+        const lost = new Promise<Error>((resolve) => {
+          session.connection.onError = resolve;
+        });
+        const reply = await session.psync('?', '-1', { timeoutMs: 1000, accepted: (r) => Buffer.isBuffer(r), onBytes: () => undefined });
+        expect(String(reply)).toMatch(/^FULLRESYNC /);
+        session.startAcks(() => 0);
+        const started = performance.now();
+        const error = await lost;
+        const ms = performance.now() - started;
+        expect(error.message).toBe('no reply within 1500 ms');
+        expect(session.lost).toBe(error);
+        expect(ms).toBeGreaterThanOrEqual(1400);
+        expect(ms).toBeLessThan(3000);
+        expect(server.received.filter((c) => c === 'replconf').length).toBeGreaterThan(1); // the ACKs went out meanwhile
+      } finally {
+        session.close();
+      }
+    }, 10_000);
+
+    it('time with the socket paused (our backpressure on the source) does not count as silence', async () => {
+      const server = await start('mute-after-fullresync');
+      const session = await ReplicaSession.open({ url: server.url }, { diskless: true, streamIdleTimeoutMs: 300 });
+      try {
+        await session.psync('?', '-1', { timeoutMs: 1000, accepted: (r) => Buffer.isBuffer(r), onBytes: () => undefined });
+        session.connection.socket.pause();
+        await new Promise((r) => setTimeout(r, 900));
+        expect(session.lost).toBeUndefined();
+        session.connection.socket.resume();
+        await new Promise((r) => setTimeout(r, 900));
+        expect(session.lost?.message).toBe('no reply within 300 ms');
+      } finally {
+        session.close();
+      }
+    }, 10_000);
   });
 });
