@@ -2,7 +2,7 @@
  * Connecting to Redis the way every step does: TLS when the URL says `rediss://`, an
  * optional extra CA (REDIS_TLS_CA_FILE), AUTH from a value the caller fetched (never from
  * the URL we log), and ioredis errors mapped to named errors. Every wait is bounded: the
- * TCP/TLS connect and the handshake by `connectTimeout` each, every command by the command
+ * TCP/TLS connect by `connectTimeout`, the handshake and every command by the command
  * timeout, so a server that accepts the connection and then says nothing (or junk) fails the
  * step with RedisConnectionError instead of holding it until the Lambda's timeout.
  */
@@ -99,7 +99,9 @@ class EndpointRedis extends Redis<NonNullable<RedisOptions['replyMapping']>> {
  * Open a connection and wait until it is ready; failures become named errors. ioredis bounds
  * the TCP (and TLS) connect by `connectTimeout`, but not what follows (HELLO, AUTH, SELECT,
  * CLIENT SETNAME, the INFO ready check): a server that accepts and then says nothing would
- * hold us for a command timeout per handshake command. The handshake gets `connectTimeout` too.
+ * hold us for a command timeout per handshake command. The whole handshake gets one command
+ * timeout: not `connectTimeout`, as a server held by CLIENT PAUSE (FAILOVER, an operator) for a
+ * few seconds is slow, not gone (the fault matrix's "spin-redis blocks past the slice deadline").
  */
 export async function connectRedis(endpoint: RedisEndpoint, extra: RedisOptions = {}): Promise<Redis> {
   const where = redactUrl(endpoint.url);
@@ -113,7 +115,7 @@ export async function connectRedis(endpoint: RedisEndpoint, extra: RedisOptions 
   client.on('error', (error) => {
     lastError = error;
   });
-  const handshakeMs = options.connectTimeout ?? 5000;
+  const handshakeMs = options.commandTimeout ?? options.connectTimeout ?? 5000;
   let timer: NodeJS.Timeout | undefined;
   let startTimer: (() => void) | undefined;
   const handshake = new Promise<never>((_, reject) => {

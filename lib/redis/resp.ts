@@ -159,8 +159,9 @@ export class RespConnection {
         s.setTimeout(0);
       });
     });
-    // The handshake (AUTH, CLIENT SETNAME, SELECT) within connectTimeout, as connectRedis's.
-    const connection = new RespConnection(socket, where, connectTimeout);
+    // The handshake (AUTH, CLIENT SETNAME, SELECT) waits as any command does, as connectRedis's: a
+    // server held by CLIENT PAUSE (a FAILOVER, an operator) answers late, not never.
+    const connection = new RespConnection(socket, where, commandTimeoutMs(endpoint));
     const check = (reply: RespValue) => {
       if (reply instanceof RespError) throw mapRedisError(new Error(reply.message), where);
       return reply;
