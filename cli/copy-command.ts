@@ -376,7 +376,7 @@ async function copyInto(source: RedisEndpoint, target: RedisEndpoint, method: Co
         const eta = p.etaSeconds !== undefined ? `, ETA ${p.etaSeconds} s` : '';
         progress(
           p.phase === 'stream'
-            ? `following writes: ${p.keys.toLocaleString('en-US')} keys in`
+            ? `following writes: ${p.keys.toLocaleString('en-US')} keys copied, on the target as they change`
             : `${p.keys.toLocaleString('en-US')}${total} keys, ${(p.bytes / 1e6).toFixed(1)} MB, ${p.keysPerSec.toLocaleString('en-US')} keys/s${eta}`,
         );
       },

@@ -470,13 +470,21 @@ export function parseMigrationInput(raw: unknown): MigrationConfig {
   const shape = checkShape(raw);
   if (shape) throw new InputValidationError(`The migration input is ${shape}`, [{ path: '(input)', message: shape }]);
   const secretPaths = findSecretLookingKeys(raw);
-  const result = MigrationInputSchema.safeParse(raw);
+  // The validated config carries the derived target.parameterGroupFamily (what `validate` prints,
+  // ValidateInput's output, the sandbox's report): taken back as input when it is the same.
+  const given = raw as { target?: unknown };
+  const target = given.target !== null && typeof given.target === 'object' && !Array.isArray(given.target) ? (given.target as Record<string, unknown>) : undefined;
+  const { parameterGroupFamily: family, ...targetWithoutFamily } = target ?? {};
+  const result = MigrationInputSchema.safeParse(target && 'parameterGroupFamily' in target ? { ...given, target: targetWithoutFamily } : raw);
   const issues = [
     ...secretPaths.map((path) => ({
       path,
       message: 'never put a secret in the input (execution input is visible to anyone who can read the execution); store it in Secrets Manager and pass target.authTokenSecretArn',
     })),
     ...(result.success ? [] : result.error.issues.map((i) => ({ path: formatPath(i.path), message: describeIssue(i) }))),
+    ...(result.success && family !== undefined && family !== result.data.target.parameterGroupFamily
+      ? [{ path: 'target.parameterGroupFamily', message: `derived from engine and engineVersion (${JSON.stringify(result.data.target.parameterGroupFamily)} here): leave it out` }]
+      : []),
   ];
   // The whole input failed, so zod skipped the target's cross-field rules: run them on the target alone when it parses.
   if (!result.success) {

@@ -31,6 +31,11 @@ export interface OutcomeFacts {
   error?: StepError;
   rollbackError?: StepError;
   /** Whether the Halyard config was being switched (a rollback after the switch copies ElastiCache back). */
+  /**
+   * Whether EnsureReplicationGroup (or, with s3-seed, SeedEnsureReplicationGroup) ran: with s3-seed
+   * Spinnaker is paused before the group exists, so a rollback may come before there is one.
+   */
+  replicationGroupRequested?: boolean;
   switched?: boolean;
   /** How long Spinnaker's Redis users were at 0 for the switch, ms (orca's queue was not processed meanwhile). */
   pauseMs?: number;
@@ -96,7 +101,7 @@ export function summarize(facts: OutcomeFacts, outcome: Outcome): { subject: str
         subject: `Spinnaker Redis migration rolled back (${cluster})`,
         message: facts.switched
           ? `${cause(facts, 'error')}\nThe rollback paused Spinnaker again, made spin-redis exactly what Spinnaker had left on ElastiCache (deletions included), restored ${restored}: Spinnaker runs on spin-redis again. ElastiCache ${target} is kept.${reverted}\nNext: fix the cause and start the same input again.`
-          : `${cause(facts, 'error')}\nThis happened while Spinnaker was paused for the switch, before anything was switched: its services were resumed on spin-redis with their replicas, and nothing of theirs went to ElastiCache. ElastiCache ${target} is kept.\nNext: fix the cause and start the same input again.`,
+          : `${cause(facts, 'error')}\nThis happened while Spinnaker was paused for the switch, before anything was switched: its services were resumed on spin-redis with their replicas, and nothing of theirs went to ElastiCache. ${facts.replicationGroupRequested === false ? `ElastiCache ${target} had not been created yet.` : `ElastiCache ${target} is kept.`}\nNext: fix the cause and start the same input again.`,
       };
     case 'ROLLBACK_FAILED':
       return {

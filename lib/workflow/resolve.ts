@@ -42,6 +42,7 @@ export function outcomeFacts(state: MigrationState & { rollbackError?: StepError
     ...(state.rollbackError ? { rollbackError: state.rollbackError } : {}),
     ...(state.scaleDownError ? { scaleDownError: state.scaleDownError } : {}),
     ...(state.captureRestoreError ? { captureRestoreError: state.captureRestoreError } : {}),
+    replicationGroupRequested: Boolean(state.replicationGroup),
     switched: Boolean(state.switch),
     ...(state.rollout?.pauseMs !== undefined ? { pauseMs: state.rollout.pauseMs } : {}),
   };

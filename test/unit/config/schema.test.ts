@@ -33,6 +33,15 @@ describe('parseMigrationInput', () => {
     expect(config.options.dryRun).toBe(false);
   });
 
+  it('takes its own output back as input: the derived parameterGroupFamily when it is the same, a named problem when not', () => {
+    const config = parseMigrationInput(minimal);
+    expect(parseMigrationInput(JSON.parse(JSON.stringify(config)))).toEqual(config);
+    const redis = parseMigrationInput({ ...minimal, target: { ...minimal.target, engine: 'redis', engineVersion: '7.1' } });
+    expect(problems({ ...redis, target: { ...redis.target, parameterGroupFamily: 'redis6.x' } })).toEqual({
+      'target.parameterGroupFamily': 'derived from engine and engineVersion ("redis7" here): leave it out',
+    });
+  });
+
   it('accepts every sample input in events/ except the invalid one', () => {
     for (const name of ['migrate.json', 'migrate-minimal.json', 'migrate-dry-run.json']) {
       expect(() => parseMigrationInput(JSON.parse(readFileSync(`events/${name}`, 'utf8')))).not.toThrow();

@@ -21,6 +21,14 @@ const state: MigrationState = {
 };
 
 describe('the SNS summary', () => {
+  it('a rollback in the pause says whether the ElastiCache group exists (s3-seed pauses before creating it)', () => {
+    const { replicationGroup: _none, ...beforeTheGroup } = state;
+    const seedFailed = { ...beforeTheGroup, error: { Error: 'SeedUploadError', Cause: 'refused' } };
+    expect(summarize(outcomeFacts(seedFailed), 'ROLLED_BACK').message).toContain('ElastiCache spin-redis had not been created yet.');
+    expect(summarize(outcomeFacts(seedFailed), 'ROLLED_BACK').message).not.toContain('is kept');
+    expect(summarize(outcomeFacts(state), 'ROLLED_BACK').message).toContain('ElastiCache spin-redis is kept.');
+  });
+
   it('says where Spinnaker points and what to do next, for each outcome', () => {
     expect(summarize(outcomeFacts(state), 'SUCCEEDED').message).toContain('now uses ElastiCache master.spin-redis.x.cache.amazonaws.com:6379');
     expect(summarize(outcomeFacts(state), 'FAILED').message).toContain('Spinnaker still runs on spin-redis, untouched');
