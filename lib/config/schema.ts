@@ -472,8 +472,9 @@ export function parseMigrationInput(raw: unknown): MigrationConfig {
   const secretPaths = findSecretLookingKeys(raw);
   // The validated config carries the derived target.parameterGroupFamily (what `validate` prints,
   // ValidateInput's output, the sandbox's report): taken back as input when it is the same.
-  const given = raw as { target?: unknown };
-  const target = given.target !== null && typeof given.target === 'object' && !Array.isArray(given.target) ? (given.target as Record<string, unknown>) : undefined;
+  const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const given = isRecord(raw) ? raw : undefined;
+  const target = isRecord(given?.target) ? given.target : undefined;
   const { parameterGroupFamily: family, ...targetWithoutFamily } = target ?? {};
   const result = MigrationInputSchema.safeParse(target && 'parameterGroupFamily' in target ? { ...given, target: targetWithoutFamily } : raw);
   const issues = [
