@@ -645,11 +645,17 @@ export const CASES: Case[] = [
         // Spinnaker runs on ElastiCache: let orca write there, then delete on ElastiCache, as
         // Spinnaker would, one key it wrote on spin-redis during this run (before the pause)
         // and one it wrote on ElastiCache.
-        await sleep(1500);
-        const writes = [...w.spinnaker.orcaWrites()];
+        // Until orca has written on ElastiCache (1.5 s on a quiet machine; longer under load, when
+        // a fixed wait left the case with one key to delete and the check failed).
         const before = beforeRun.get(w) ?? new Set<string>();
-        const onSpinRedis = writes.find(([key, url]) => url === w.spinnaker.spinRedisUrl && !before.has(key))?.[0];
-        const onElastiCache = writes.find(([, url]) => url !== w.spinnaker.spinRedisUrl);
+        let onSpinRedis: string | undefined;
+        let onElastiCache: [string, string] | undefined;
+        for (const until = Date.now() + 20_000; Date.now() < until && !(onSpinRedis && onElastiCache); ) {
+          await sleep(500);
+          const writes = [...w.spinnaker.orcaWrites()];
+          onSpinRedis = writes.find(([key, url]) => url === w.spinnaker.spinRedisUrl && !before.has(key))?.[0];
+          onElastiCache = writes.find(([, url]) => url !== w.spinnaker.spinRedisUrl);
+        }
         const admin = await w.elastiCache.adminClient(SANDBOX_GROUP_ID);
         // An execution's stage index: written once by store(), so nothing re-creates it later.
         const deleted = [onSpinRedis, onElastiCache?.[0]].filter((k): k is string => k !== undefined).map((k) => `${k}:stageIndex`);

@@ -117,9 +117,6 @@ export interface ElastiCacheEmulator extends Listening {
   adminClient(id: string, role?: 'primary' | 'replica'): Promise<Redis>;
   requestLog: { action: string; status: number }[];
   groupIds(): string[];
-  /** Cache subnet and parameter groups by name (the engine's default parameter groups included). */
-  subnetGroupNames(): string[];
-  parameterGroupNames(): string[];
 }
 
 export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptions): Promise<ElastiCacheEmulator> {
@@ -550,8 +547,6 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
     },
     nodes: (id) => groups.get(id)?.nodes ?? [],
     groupIds: () => [...groups.keys()],
-    subnetGroupNames: () => [...subnetGroups.keys()],
-    parameterGroupNames: () => [...parameterGroups.keys()],
     async adminClient(id, role = 'primary') {
       const g = groups.get(id);
       const node = g?.nodes.find((n) => n.role === role);

@@ -69,10 +69,6 @@ describe('failures before the cutover', () => {
       expect(result.history.some((e) => e.state === 'CleanupCreatedResources' && e.type === 'StateExited')).toBe(true);
       await new Promise((r) => setTimeout(r, 700));
       expect(world.elastiCache.groupIds()).toEqual([]);
-      // The group's deletion takes a while; its subnet and parameter groups go once it has gone.
-      expect(result.history.some((e) => e.state === 'CleanupCreatedResources' && e.type === 'StateExited')).toBe(true);
-      expect(world.elastiCache.subnetGroupNames().filter((n) => n.startsWith('spinnaker-redis'))).toEqual([]);
-      expect(world.elastiCache.parameterGroupNames().filter((n) => n.startsWith('spinnaker-redis'))).toEqual([]);
     } finally {
       await world.close();
     }
