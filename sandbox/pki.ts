@@ -42,7 +42,8 @@ export function createSandboxPki(dir: string): SandboxPki {
       const certFile = join(dir, `${name}.crt`);
       const ext = join(dir, `${name}.ext`);
       const sans = ['DNS:localhost', 'IP:127.0.0.1', ...dnsNames.map((d) => (/^\d+\.\d+\.\d+\.\d+$/.test(d) ? `IP:${d}` : `DNS:${d}`))];
-      // clientAuth too: the nodes of a TLS cluster show their certificate to each other on the cluster bus, where Redis demands one.
+      // clientAuth too: with tls-cluster yes the nodes show their certificate to each other on the
+      // cluster bus, and Redis verifies it as a client certificate (redis.conf, "tls-cluster"; src/tls.c).
       writeFileSync(ext, `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n`);
       openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${name}`], dir);
       openssl(['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-set_serial', String(serial++), '-out', certFile, '-days', '2', '-extfile', ext], dir);

@@ -165,18 +165,18 @@ export class WriteLedger {
     return e.kind === 'string' || e.kind === 'list' || e.kind === 'touch' ? gone(e.whole) : e.deletedAt !== undefined && [...(e.fields?.values() ?? [])].every(gone);
   }
 
-  /**
-   * A field or member of a collection key that may be gone by its writers' doing: its last
-   * recorded write removed it (HDEL, SREM, ZREM; or possibly, for a call that failed), or the
-   * whole key was deleted or expired after it. A collection whose every member is gone this way
-   * has vanished legitimately (Redis deletes an emptied hash, set or zset).
-   */
   /** Members or fields of `key` the ledger last saw present (possibly present, for uncertain writes). */
   liveMembers(key: string): string[] {
     const fields = this.keys.get(key)?.fields;
     return fields ? [...fields].filter(([, w]) => w.hash !== null || (w.alts ?? []).some((h) => h !== null)).map(([m]) => m) : [];
   }
 
+  /**
+   * A field or member of a collection key that may be gone by its writers' doing: its last
+   * recorded write removed it (HDEL, SREM, ZREM; or possibly, for a call that failed), or the
+   * whole key was deleted or expired after it. A collection whose every member is gone this way
+   * has vanished legitimately (Redis deletes an emptied hash, set or zset).
+   */
   memberDeleted(key: string, member: string, at = Date.now()): boolean {
     const e = this.keys.get(key);
     if (!e) return false;
