@@ -197,7 +197,11 @@ async function copyDatabase(
   let cursor = resume.scanDone ? '0' : startCursor;
   let scanned = resume.scanDone;
   let outOfTime = false;
-  const pastDeadline = () => options.deadline !== undefined && Date.now() >= options.deadline;
+  // Every slice moves on before it looks at the deadline (one SCAN page, or one deferred key), as
+  // the walks do (walk.ts): a slice whose start-up ate its budget would otherwise copy nothing,
+  // and the state machine's loop would run out of iterations without ever finishing.
+  let movedOn = false;
+  const pastDeadline = () => movedOn && options.deadline !== undefined && Date.now() >= options.deadline;
   let lastReport = Date.now();
 
   const copyBatch = async (keys: Buffer[]) => {
@@ -266,6 +270,7 @@ async function copyDatabase(
       const keys = isOwn ? found.filter((k) => !isOwn(k)) : found;
       cursor = next.toString();
       scanned = true;
+      movedOn = true;
       if (keys.length > 0) {
         const id = seq++;
         open.set(id, cursorBefore);
@@ -311,6 +316,7 @@ async function copyDatabase(
         if (!fallback) stats.bigKeys++;
       }
       deferred.shift();
+      movedOn = true;
       if (resume.report && Date.now() - lastSafe >= (options.checkpointEveryMs ?? 1000)) {
         lastSafe = Date.now();
         await resume.report({ ...safePoint(), scanDone: cursor === '0' });

@@ -3,10 +3,12 @@
  * and RollbackCopyBackWrites run them: slices so short that each reads one SCAN page end with
  * the same counts as one unbounded run, over several databases and both passes; a slice run
  * twice from the same checkpoint (a retry) counts nothing twice; the sliced mirror leaves the
- * target equal to the source.
+ * target equal to the source; a scan copy whose every slice starts past its deadline (its
+ * start-up ate the budget) still moves on, a SCAN page or a big key at a time, and finishes.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
+import { copyBulkSlice, type CopyState } from '../../../lib/copy/bulk-slice.js';
 import { type FinalCatchUp, finalCatchUp } from '../../../lib/copy/catch-up-slice.js';
 import { mirrorSlice, type MirrorState } from '../../../lib/copy/reconcile.js';
 import type { Checkpoint } from '../../../lib/copy/types.js';
@@ -111,5 +113,27 @@ describe('sliced walks', () => {
     expect(results.length).toBeGreaterThan(5);
     expect(last).toMatchObject({ method: 'mirror', done: true, slices: results.length, copied: 6, deleted: 2 });
     expect(await verifyCopy(source, target)).toMatchObject({ ok: true });
+  });
+
+  it('a scan copy whose slices all start past their deadline moves on a page or a big key each time, and finishes', async () => {
+    await Promise.all([src.flushall(), dst.flushall()]);
+    const p = src.pipeline();
+    for (let i = 0; i < KEYS; i++) p.set(`k:${i}`, `v${i}`);
+    // Two keys over the 4 MB payload: copied after the batches, one by one.
+    for (const big of ['big:a', 'big:b']) p.set(big, 'x'.repeat(5 * 1024 * 1024));
+    await p.exec();
+    const source = { url: pair.source.url };
+    const target = { url: pair.target.url };
+    const progressId = `past-deadline-${Date.now()}`;
+    let state: CopyState | undefined;
+    const perSlice: number[] = [];
+    do {
+      state = await copyBulkSlice(source, target, state, { method: 'scan', deadline: Date.now() - 60_000, progressId });
+      perSlice.push(state.lastSlice.keys);
+    } while (!state.done && perSlice.length < 200);
+    expect(state).toMatchObject({ done: true, method: 'scan' });
+    expect(perSlice.length).toBeGreaterThan(2);
+    expect(perSlice.every((n) => n > 0)).toBe(true);
+    expect(await verifyCopy(source, target)).toMatchObject({ ok: true, compared: KEYS + 2 });
   });
 });
