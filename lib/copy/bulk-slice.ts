@@ -101,6 +101,9 @@ export async function copyBulkSlice(source: RedisEndpoint, target: RedisEndpoint
     let clearedFromTarget = previous?.clearedFromTarget;
     let fork = previous?.fork;
     if (slices === 0 && !saved) {
+      // Progress saved while reading another server is of no use now; a replication copy never
+      // writes its own, so it would stay on the target for its TTL.
+      if (stored) await store.del(progressKey);
       clearedFromTarget = await clearTarget(target, store);
       if (clearedFromTarget > 0) log?.warn('the target held keys of an earlier run; deleted before the copy', { keys: clearedFromTarget });
       const attempt = await tryReplication(options.method, async () => {

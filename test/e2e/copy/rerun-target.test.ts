@@ -1,7 +1,8 @@
 /**
  * A copy that starts from nothing on a target an earlier run filled (a re-run after a
  * rollback): what that run left and spin-redis no longer holds is gone after the bulk copy,
- * on both the replication and the scan path; our own keys stay.
+ * on both the replication and the scan path; our own keys stay, but for this execution's
+ * progress saved while reading a server that has since been failed over from.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
@@ -34,6 +35,21 @@ describe('copyBulkSlice on a target an earlier run filled', () => {
       await dst.select(3);
       expect(await dst.dbsize()).toBe(0);
       await dst.select(0);
+    });
+  }
+
+  for (const method of ['replication', 'scan'] as const) {
+    it(`removes this execution's progress saved while reading another server, when the copy starts over (${method})`, async () => {
+      await dst.flushall();
+      await src.set('pipeline:1', 'x');
+      // An earlier invocation's scan on the master before a failover, cut short by it.
+      const progressId = `failed-over-${method}`;
+      const stale = { afterSlices: 0, checkpoint: { dbs: [0], dbIndex: 0, cursor: '96', stats: { keys: 10 } }, sourceId: '10.0.0.1:6379' };
+      await dst.set(`spin-elasticache:copy-progress:${progressId}`, JSON.stringify(stale), 'EX', 3600);
+      await dst.set('spin-elasticache:copy-progress:another-execution', '{}');
+      const state = await copyBulkSlice({ url: pair.source.url }, { url: pair.target.url }, undefined, { method, deadline: Date.now() + 30_000, progressId, sourceId: '10.0.0.2:6379' });
+      expect(state).toMatchObject({ done: true, method });
+      expect((await dst.keys('*')).sort()).toEqual(['pipeline:1', 'spin-elasticache:copy-progress:another-execution']);
     });
   }
 });
