@@ -479,7 +479,7 @@ function printKeepHelp(out: Progress, world: SandboxWorld): void {
     out.line(
       `  redis-cli -u ${e.sourceRedis} ${world.spinnaker.spinRedisPassword ? '--askpass ' : ''}dbsize${world.spinnaker.spinRedisPassword ? "   # password: kubectl get secret spinnaker-redis -o jsonpath='{.data.redis-password}' | base64 -d" : ''}`,
     );
-  if (e.targetRedis) out.line(`  redis-cli -u ${e.targetRedis} --tls --cacert ${e.caFile} --askpass dbsize   # token: ${world.secretHint}`);
+  if (e.targetRedis) out.line(`  redis-cli -u ${e.targetRedis} --tls --cacert ${e.caFile} ${world.secretHint ? '--askpass ' : ''}dbsize${world.secretHint ? `   # token: ${world.secretHint}` : ''}`);
 }
 
 /** Progress on a terminal: each state as it starts and ends, and keys on the target as they move. */

@@ -137,8 +137,8 @@ export interface SandboxWorld {
   sns: SnsEmulator;
   eksFaults: FaultInjector;
   authToken: string;
-  /** Where to look for the token, without printing it. */
-  secretHint: string;
+  /** Where to look for the AUTH token, without printing it; absent when the group has none (no --auth). */
+  secretHint?: string;
   /** Every secret value of the world, for leak checks. */
   secrets: string[];
   setExecutionStatus(arn: string, status: string): void;
@@ -422,7 +422,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       sns,
       eksFaults: eks.faults,
       authToken,
-      secretHint: `aws --endpoint-url ${secretsManager.url} secretsmanager get-secret-value --secret-id spinnaker/redis-auth`,
+      ...(options.auth === false ? {} : { secretHint: `aws --endpoint-url ${secretsManager.url} secretsmanager get-secret-value --secret-id spinnaker/redis-auth --query SecretString --output text` }),
       secrets: [authToken, credentials.secretAccessKey, slackSigningSecret, ...(spinnaker.spinRedisPassword ? [spinnaker.spinRedisPassword] : [])],
       setExecutionStatus: (arn, status) => sfn.setExecutionStatus(arn, status),
       slack: { signingSecret: slackSigningSecret, allowedUserId: 'U0SANDBOX', stateMachineArn, presetsDir },
