@@ -110,10 +110,11 @@ export const CASES: Case[] = [
     expected: 'failed before cutover',
     world: options({ cleanupOnFailure: true }),
     prepare: (w) => w.elastiCache.failNextCreate('Insufficient cache node capacity'),
-    check: async (w) => {
-      await sleep(700);
-      return { createdResourcesDeleted: w.elastiCache.groupIds().length === 0 };
-    },
+    // The step waits out the group's deletion: its subnet and parameter groups are gone too.
+    check: (w) => ({
+      createdResourcesDeleted:
+        w.elastiCache.groupIds().length === 0 && w.elastiCache.subnetGroupNames().length === 0 && w.elastiCache.parameterGroupNames().every((name) => name.startsWith('default.')),
+    }),
   },
   {
     name: 'AWS refuses CreateReplicationGroup with InvalidParameterValue',

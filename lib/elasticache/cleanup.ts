@@ -1,12 +1,13 @@
 /**
  * cleanupOnFailure: delete what THIS execution created (ownership tags), newest first. A
- * group still creating is busy: the state machine retries until it can be deleted.
+ * group still creating or deleting is busy: the state machine retries (every 30 s, up to
+ * 20 min) until it is gone, then the subnet and parameter groups are deleted.
  */
 import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { DeleteCacheParameterGroupCommand, DeleteCacheSubnetGroupCommand } from '@aws-sdk/client-elasticache';
 import type { MigrationConfig } from '../config/schema.js';
 import { AwsResourceBusyError } from '../errors.js';
-import { awsCall } from '../aws/errors.js';
+import { mapAwsError } from '../aws/errors.js';
 import { findParameterGroup } from './parameter-group.js';
 import { deleteReplicationGroup, findReplicationGroup } from './replication-group.js';
 import { findSubnetGroup } from './subnet-group.js';
@@ -38,7 +39,7 @@ export async function deleteCreatedResources(client: Client, config: MigrationCo
   }
   const deleteIfOurs = async (what: string, arn: string | undefined, remove: () => Promise<unknown>) => {
     if (await ours(arn)) {
-      await awsCall(`delete ${what}`, remove);
+      await deleteReleased(`delete ${what}`, remove);
       result.deleted.push(what);
     } else result.kept.push(`${what} (not created by this execution)`);
   };
@@ -47,4 +48,22 @@ export async function deleteCreatedResources(client: Client, config: MigrationCo
   const params = await findParameterGroup(client, t.parameterGroupName);
   if (params) await deleteIfOurs(`parameter group ${t.parameterGroupName}`, params.ARN, () => client.send(new DeleteCacheParameterGroupCommand({ CacheParameterGroupName: t.parameterGroupName })));
   return result;
+}
+
+/**
+ * ElastiCache's "in use" answers to deleting a subnet or parameter group. Here they mean the
+ * replication group we deleted has only just gone: ElastiCache counts it as a member for a
+ * while after (terraform-provider-aws retries DeleteCacheParameterGroup on this for 3 min).
+ */
+const IN_USE = new Set(['CacheSubnetGroupInUse', 'InvalidCacheParameterGroupStateFault']);
+
+/** One delete call, with the "in use" answers busy (retried), not fatal: only here, where waiting frees the group. */
+async function deleteReleased<T>(context: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const name = (error as Error | undefined)?.name ?? '';
+    if (IN_USE.has(name)) throw new AwsResourceBusyError(`${context}: ${name}: ${(error as Error).message} (a replication group uses it, or has only just been deleted)`, { cause: error });
+    throw mapAwsError(error, context);
+  }
 }

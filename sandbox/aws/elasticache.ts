@@ -117,6 +117,9 @@ export interface ElastiCacheEmulator extends Listening {
   adminClient(id: string, role?: 'primary' | 'replica'): Promise<Redis>;
   requestLog: { action: string; status: number }[];
   groupIds(): string[];
+  /** Cache subnet and parameter groups by name (the engines' default parameter groups included). */
+  subnetGroupNames(): string[];
+  parameterGroupNames(): string[];
 }
 
 export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptions): Promise<ElastiCacheEmulator> {
@@ -128,6 +131,14 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
   const parameterGroups = new Map<string, ParameterGroup>();
   const subnetGroups = new Map<string, SubnetGroup>();
   const groups = new Map<string, ReplicationGroupRecord>();
+  /**
+   * Groups whose deletion finished moments ago. ElastiCache keeps counting them as members of
+   * their parameter and subnet groups for a while, so deleting those is refused as in use even
+   * after the group is gone (terraform-provider-aws, internal/service/elasticache/parameter_group.go,
+   * retries DeleteCacheParameterGroup on InvalidCacheParameterGroupState for 3 minutes for this).
+   */
+  const lingering = new Set<ReplicationGroupRecord>();
+  const members = () => [...groups.values(), ...lingering];
   const tags = new Map<string, Map<string, string>>();
   const events: { SourceIdentifier: string; SourceType: string; Message: string; Date: Date }[] = [];
   const pendingFailures: { id?: string; reason: string }[] = [];
@@ -431,7 +442,8 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
       const g = parameterGroups.get(name);
       if (!g) throw new AwsFault('CacheParameterGroupNotFound', `CacheParameterGroup ${name} not found.`, 404);
       if (g.isDefault) throw new AwsFault('InvalidParameterValue', 'Default parameter groups cannot be deleted.');
-      if ([...groups.values()].some((r) => r.parameterGroup === name)) throw new AwsFault('InvalidCacheParameterGroupState', `Parameter group ${name} is in use.`);
+      if (members().some((r) => r.parameterGroup === name))
+        throw new AwsFault('InvalidCacheParameterGroupState', `One or more cache clusters are still members of this parameter group ${name}, so the group cannot be deleted.`);
       parameterGroups.delete(name);
       return undefined;
     },
@@ -460,7 +472,7 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
     DeleteCacheSubnetGroup(p) {
       const name = need(p, 'CacheSubnetGroupName');
       if (!subnetGroups.has(name)) throw new AwsFault('CacheSubnetGroupNotFoundFault', `Cache subnet group ${name} not found.`);
-      if ([...groups.values()].some((r) => r.subnetGroup === name)) throw new AwsFault('CacheSubnetGroupInUse', `Cache subnet group ${name} is in use.`);
+      if (members().some((r) => r.subnetGroup === name)) throw new AwsFault('CacheSubnetGroupInUse', `Cache subnet group ${name} is currently in use.`);
       subnetGroups.delete(name);
       return undefined;
     },
@@ -477,14 +489,20 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
       if (g.status !== 'available' && g.status !== 'create-failed' && g.status !== 'restore-failed') throw new AwsFault('InvalidReplicationGroupState', `Replication group ${id} is ${g.status}.`);
       g.status = 'deleting';
       const described = describeGroup(g);
-      const timer = setTimeout(
-        async () => {
-          timers.delete(timer);
-          await Promise.all(g.nodes.map((n) => n.process.stop()));
-          groups.delete(id);
-        },
-        Math.min(500, options.creationDelayMs ?? 1500),
-      );
+      const deletionMs = Math.min(500, options.creationDelayMs ?? 1500);
+      const timer = setTimeout(async () => {
+        timers.delete(timer);
+        await Promise.all(g.nodes.map((n) => n.process.stop()));
+        groups.delete(id);
+        // Still a member of its parameter and subnet groups for a while (see `lingering`); half the
+        // deletion's time, so a sandbox run's retries (40 x retryMs on CleanupCreatedResources) outlast both.
+        lingering.add(g);
+        const released = setTimeout(() => {
+          timers.delete(released);
+          lingering.delete(g);
+        }, deletionMs / 2);
+        timers.add(released);
+      }, deletionMs);
       timers.add(timer);
       return { ReplicationGroup: described };
     },
@@ -547,6 +565,8 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
     },
     nodes: (id) => groups.get(id)?.nodes ?? [],
     groupIds: () => [...groups.keys()],
+    subnetGroupNames: () => [...subnetGroups.keys()],
+    parameterGroupNames: () => [...parameterGroups.keys()],
     async adminClient(id, role = 'primary') {
       const g = groups.get(id);
       const node = g?.nodes.find((n) => n.role === role);
