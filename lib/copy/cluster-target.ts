@@ -56,14 +56,20 @@ import { CURRENT_TARGET, parseTargetVersion, restoreScript } from './restore-exp
 /** Is `url` a cluster-mode-enabled target? */
 export const isClusterUrl = (url: string): boolean => /^rediss?-cluster:\/\//.test(url);
 
-/** Scripts of ours that treat each key alone and return one result per key, by SHA-1: how many ARGV each key has (0: ARGV shared by all keys). */
-const KEY_WISE = new Map<string, number>(
-  [
-    [restoreScript(CURRENT_TARGET), 2],
-    [restoreScript(parseTargetVersion('redis_version:4.0.0')), 2],
-    [DIGEST_SCRIPT, 0],
-    [EXISTS_SCRIPT, 0],
-  ].map(([script, perKey]) => [sha1(script as string), perKey as number]),
+/**
+ * Scripts of ours that treat each key alone, by SHA-1: how many ARGV each key has (0: ARGV
+ * shared by all keys), and how the replies of the keys run one by one make the script's reply:
+ * an array with one element per key, or (the digest script) one string with a line per key.
+ */
+const KEY_WISE = new Map<string, { perKey: number; lines?: true }>(
+  (
+    [
+      [restoreScript(CURRENT_TARGET), { perKey: 2 }],
+      [restoreScript(parseTargetVersion('redis_version:4.0.0')), { perKey: 2 }],
+      [DIGEST_SCRIPT, { perKey: 0, lines: true }],
+      [EXISTS_SCRIPT, { perKey: 0 }],
+    ] as const
+  ).map(([script, how]) => [sha1(script), how]),
 );
 
 function sha1(text: string | Buffer): string {
@@ -488,17 +494,19 @@ class ProxyConnection {
     const argv = args.slice(2 + numKeys);
     const sha = name === 'eval' ? sha1(args[0]!) : args[0]!.toString().toLowerCase();
     if (keys.length <= 1 || sameSlot(keys)) return this.call(name, args);
-    const perKey = KEY_WISE.get(sha);
-    if (perKey === undefined) {
+    const how = KEY_WISE.get(sha);
+    if (how === undefined) {
       this.figures.refused++;
       return crossSlot('a script');
     }
+    const { perKey } = how;
     this.figures.split++;
     const parts = await Promise.all(
       keys.map((key, i) => this.call(name, [args[0]!, '1', key, ...(perKey === 0 ? argv : argv.slice(i * perKey, (i + 1) * perKey))]).catch((error: unknown) => error as Error)),
     );
     const failed = parts.find((p) => p instanceof Error);
     if (failed) return failed;
+    if (how.lines) return Buffer.from(parts.map((p) => (Buffer.isBuffer(p) ? p.toString('latin1') : '')).join('\n'), 'latin1');
     return parts.map((p) => (Array.isArray(p) ? (p[0] ?? null) : p));
   }
 
