@@ -32,6 +32,7 @@ const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FI
   --keep           Leave the sandbox running after the migration, until Ctrl-C / SIGTERM.
   --fail-at STATE  Inject a fatal failure when STATE runs (e.g. HalDeployApply), to watch
                    the failure path or the rollback.
+  --quiet          No line per step while the migration runs: the summary only.
   --spin-redis-server PATH
                    Play spin-redis with this redis-server binary (an old Redis such as
                    3.2.13, as Halyard up to 1.45 deployed; any version).
@@ -51,6 +52,11 @@ const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FI
   --copy-method M  options.copyMethod: auto (default), replication, scan, or s3-seed (Spinnaker
                    frozen, spin-redis's RDB uploaded to the emulated S3, the group created from it
                    with SnapshotArns); the summary reports the write freeze.
+
+Exit status: 0 when the migration SUCCEEDED and every invariant holds; with --fail-at, 0 when
+the fault was injected and the run ended as the workflow means it to (rolled back, failed
+before the cutover, or succeeded with a late step's failure reported) with every invariant
+true; 1 otherwise (2 for bad options).
 `;
 
 export interface RehearsalReport {
