@@ -4,6 +4,7 @@
  * optionally write a JSON report or keep the sandbox running for a look around.
  */
 import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatHealth } from '../lib/health/format.js';
 import type { HealthReport } from '../lib/health/check.js';
@@ -486,6 +487,15 @@ function printKeepHelp(out: Progress, world: SandboxWorld): void {
       `  redis-cli -u ${e.sourceRedis} ${world.spinnaker.spinRedisPassword ? '--askpass ' : ''}dbsize${world.spinnaker.spinRedisPassword ? "   # password: kubectl get secret spinnaker-redis -o jsonpath='{.data.redis-password}' | base64 -d" : ''}`,
     );
   if (e.targetRedis) out.line(`  redis-cli -u ${e.targetRedis} --tls --cacert ${e.caFile} ${world.secretHint ? '--askpass ' : ''}dbsize${world.secretHint ? `   # token: ${world.secretHint}` : ''}`);
+  // The health check's CLI as an operator runs it: the migration's input, and the environment
+  // the handlers had (the SDK's AWS_ENDPOINT_URL_<SERVICE> variables, the sandbox CA).
+  const dir = dirname(e.kubeconfig);
+  const envFile = join(dir, 'sandbox.env');
+  const inputFile = join(dir, 'input.json');
+  const names = Object.keys(process.env).filter((k) => /^AWS_(ENDPOINT_URL_\w+|REGION|DEFAULT_REGION|ACCESS_KEY_ID|SECRET_ACCESS_KEY)$|^REDIS_TLS_CA_FILE$/.test(k));
+  writeFileSync(envFile, `${names.map((k) => `export ${k}='${process.env[k]}'`).join('\n')}\n`);
+  writeFileSync(inputFile, `${JSON.stringify(world.input, null, 2)}\n`);
+  out.line(`  . ${envFile} && npx spin-elasticache health --input ${inputFile}   # the health check, as the CLI runs it`);
 }
 
 /** Progress on a terminal: each state as it starts and ends, and keys on the target as they move. */
