@@ -17,8 +17,9 @@ import type { Redis } from 'ioredis';
 import type { RedisEndpoint } from '../redis/connect.js';
 import { existing, type KeyPair, scanBatches, scanPairs } from './compare.js';
 import { type KeyDigest, sameContent } from './digest.js';
-import { ownKeys } from './filter.js';
+import { OWN_KEY_PREFIX, ownKeys } from './filter.js';
 import { syncKey } from './live.js';
+import { BothSides, targetHoldsOnly } from './target-count.js';
 import type { Checkpoint } from './types.js';
 import { walkSlice } from './walk.js';
 
@@ -30,6 +31,8 @@ export interface ReconcileStats {
   /** Deleted on `to` (gone on `from`). */
   deleted: number;
   equal: number;
+  /** Databases whose walk of `to` for keys `from` lacks was skipped: `to`'s count proved there were none (target-count.ts). */
+  targetWalksCounted?: number;
   ms: number;
 }
 
@@ -65,33 +68,49 @@ export interface MirrorState extends ReconcileStats {
 export async function mirrorSlice(fromEndpoint: RedisEndpoint, toEndpoint: RedisEndpoint, previous: MirrorState | undefined, options: MirrorSliceOptions = {}): Promise<MirrorState> {
   const started = Date.now();
   const skip = ownKeys(options.skipPrefix);
+  // The keys of the database being walked that `to` holds after its forward pass, when that pass runs whole in this slice.
+  let onBoth: BothSides | undefined;
   const walked = await walkSlice<ReconcileStats>(fromEndpoint, toEndpoint, previous?.checkpoint, {
-    fresh: () => ({ scanned: 0, copied: 0, deleted: 0, equal: 0, ms: 0 }),
+    fresh: () => ({ scanned: 0, copied: 0, deleted: 0, equal: 0, targetWalksCounted: 0, ms: 0 }),
     // Both sides read a batch of keys per round trip (lib/copy/compare.ts); the writes stay per key,
     // a handful at a time (a batch of keys only on `from` may hold big keys).
-    forward: (from, to, _db, stats, range) =>
-      scanPairs(
+    forward: async (from, to, db, stats, range) => {
+      const tracked = (range.cursor ?? '0') === '0' ? new BothSides(db) : undefined;
+      onBoth = tracked;
+      const stop = await scanPairs(
         from,
         to,
         skip,
         async (pairs) => {
           stats.scanned += pairs.length;
-          for (let i = 0; i < pairs.length; i += 16) await Promise.all(pairs.slice(i, i + 16).map((pair) => mirrorKey(from, to, pair, stats)));
+          for (let i = 0; i < pairs.length; i += 16) await Promise.all(pairs.slice(i, i + 16).map((pair) => mirrorKey(from, to, pair, stats, tracked)));
         },
         range,
-      ),
-    // What `to` holds and `from` does not: deleted or expired on `from` since it was copied.
-    back: (from, to, _db, stats, range) =>
-      scanBatches(
+      );
+      if (tracked) tracked.complete = stop.done;
+      return stop;
+    },
+    // What `to` holds and `from` does not: deleted or expired on `from` since it was copied. Skipped
+    // when `to`'s count proves it holds only what the forward pass left there (nobody else writes
+    // to it: the mirrors run inside the pause); otherwise only the keys that pass did not see are
+    // looked for on `from`.
+    back: async (from, to, db, stats, range) => {
+      const both = (range.cursor ?? '0') === '0' && onBoth?.db === db && onBoth.complete && !onBoth.overflow ? onBoth : undefined;
+      if (both && (await targetHoldsOnly(to, both, options.skipPrefix ?? OWN_KEY_PREFIX))) {
+        stats.targetWalksCounted = (stats.targetWalksCounted ?? 0) + 1;
+        return { cursor: '0', done: true };
+      }
+      return scanBatches(
         to,
-        skip,
+        both ? (key) => skip(key) || both.keys.has(key.toString('latin1')) : skip,
         async (keys) => {
           const onFrom = await existing(from, keys);
           const gone = keys.filter((_, i) => !onFrom[i]);
           if (gone.length > 0) stats.deleted += await to.del(...gone);
         },
         range,
-      ),
+      );
+    },
     ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
     connectionName: 'spin-elasticache-reconcile',
   });
@@ -109,19 +128,26 @@ export async function mirrorSlice(fromEndpoint: RedisEndpoint, toEndpoint: Redis
 
 /** The whole mirror in one call (tests, the benchmarks): slices without a deadline. */
 export async function mirror(fromEndpoint: RedisEndpoint, toEndpoint: RedisEndpoint, options: { skipPrefix?: string } = {}): Promise<ReconcileStats> {
-  const { scanned, copied, deleted, equal, ms } = await mirrorSlice(fromEndpoint, toEndpoint, undefined, options);
-  return { scanned, copied, deleted, equal, ms };
+  const { scanned, copied, deleted, equal, targetWalksCounted, ms } = await mirrorSlice(fromEndpoint, toEndpoint, undefined, options);
+  return { scanned, copied, deleted, equal, ...(targetWalksCounted !== undefined ? { targetWalksCounted } : {}), ms };
 }
 
-async function mirrorKey(from: Redis, to: Redis, { key, from: a, to: b }: KeyPair, stats: ReconcileStats): Promise<void> {
+/** One key of the forward pass made `from`'s, remembered in `tracked` while `to` holds it. */
+async function mirrorKey(from: Redis, to: Redis, { key, from: a, to: b }: KeyPair, stats: ReconcileStats, tracked: BothSides | undefined): Promise<void> {
   if (a && b && same(a, b)) {
     stats.equal++;
+    tracked?.compared(key, b.expiresAt);
     return;
   }
   if (!a && !b) return;
   // Replaced whole from `from`'s current state, or deleted when it has gone meanwhile.
-  if ((await syncKey(from, to, key)) === 'copied') stats.copied++;
-  else stats.deleted++;
+  if ((await syncKey(from, to, key)) === 'copied') {
+    stats.copied++;
+    // Restored with `from`'s absolute expiry; a key that appeared on `from` since it was read has
+    // one we do not know: the count cannot account for it, so the walk runs.
+    if (a) tracked?.compared(key, a.expiresAt);
+    else if (tracked) tracked.overflow = true;
+  } else stats.deleted++;
 }
 
 /** The final sync inside the pause: ElastiCache becomes exactly spin-redis. */

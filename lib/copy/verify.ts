@@ -12,6 +12,7 @@ import { OWN_KEY_PREFIX, ownKeys } from './filter.js';
 import { digestKey, type KeyDigest, sameContent, streamDifferences } from './digest.js';
 import type { Checkpoint } from './types.js';
 import { type WalkPass, walkSlice } from './walk.js';
+import { BothSides, targetHoldsOnly } from './target-count.js';
 
 export interface VerifyOptions {
   mode?: 'strict' | 'live';
@@ -235,81 +236,6 @@ export async function verifySlice(
   report.ms += Date.now() - started;
   report.ok = walked.done && report.missing === 0 && report.typeMismatches === 0 && report.valueMismatches === 0 && report.ttlMismatches === 0 && report.extra === 0;
   return { report: { ...report, examples: [...report.examples] }, checkpoint: walked.checkpoint, done: walked.done };
-}
-
-/** Distinct keys remembered per database for the count; past it, the target is walked. */
-const COUNTED_KEYS_MAX = 250_000;
-/** Keys expiring within this long (target's clock, ms) are looked at by the count itself; past it, the target is walked. */
-const EXPIRY_HORIZON_MS = 60_000;
-const EXPIRING_KEYS_MAX = 10_000;
-
-/** What the forward pass of one database saw of the keys on both sides. */
-class BothSides {
-  /** Distinct keys (latin1; SCAN may return a key twice) compared and found on the target, with their expiry there (epoch ms, -1 none). */
-  readonly keys = new Map<string, number>();
-  /** Keys found on the target but not compared: gone from the source by the time it was read, or expiring there this very moment. */
-  readonly uncompared: Buffer[] = [];
-  /** Over COUNTED_KEYS_MAX or EXPIRING_KEYS_MAX keys: not all remembered. */
-  overflow = false;
-  /** The forward pass ran whole, from the first SCAN page to the last, in this slice. */
-  complete = false;
-  constructor(readonly db: number) {}
-  compared(key: Buffer, expiresAt: number): void {
-    if (this.keys.size < COUNTED_KEYS_MAX) this.keys.set(key.toString('latin1'), expiresAt);
-    else this.overflow = true;
-  }
-  notCompared(key: Buffer): void {
-    if (this.uncompared.length < EXPIRING_KEYS_MAX) this.uncompared.push(key);
-    else this.overflow = true;
-  }
-}
-
-// In one atomic step on the target: how many of KEYS still exist, the first ARGV[3] of them (keys
-// of the forward pass that expire soon) and the others (keys gone from the source) apart (EXISTS
-// evicts a key whose time has come, so DBSIZE no longer counts it); its key count (DBSIZE counts
-// keys logically expired but not yet evicted too); and how many keys start with our own prefix
-// (ARGV[1], a MATCH pattern; none when empty). Nil when the server's clock has passed ARGV[2]:
-// a key assumed to live until then might not.
-const COUNT_SCRIPT = `
-local t = redis.call('TIME')
-if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) >= tonumber(ARGV[2]) then return nil end
-local expiring = tonumber(ARGV[3])
-local live, gone = 0, 0
-for i, key in ipairs(KEYS) do
-  if i <= expiring then live = live + redis.call('EXISTS', key) else gone = gone + redis.call('EXISTS', key) end
-end
-local own = 0
-if ARGV[1] ~= '' then own = #redis.call('KEYS', ARGV[1]) end
-return {redis.call('DBSIZE'), own, live, gone}
-`;
-
-/**
- * Whether the target's database can hold no key the source lacks, so the walk for such keys
- * would find none. Inside the pause (strict mode) nothing writes. The forward pass found the
- * keys of `both` on both sides; those expiring before the horizon are checked again by the count
- * script, and so are those it found on the target but did not compare (gone from the source, or
- * expiring there this very moment): none of these may still be there. If the target holds, our own keys aside, exactly the keys of `both` still there
- * (DBSIZE counts keys logically expired but not evicted too, which then makes the counts differ),
- * those are all it has. Anything unexpected (counts that differ, a script refused, too many keys
- * to remember) answers false, and the target is walked as before.
- */
-async function targetHoldsOnly(target: Redis, both: BothSides, ownPrefix: string): Promise<boolean> {
-  const pattern = ownPrefix === '' ? '' : `${ownPrefix.replace(/[\\*?[\]]/g, (c) => `\\${c}`)}*`;
-  try {
-    const [seconds, micros] = (await target.time()) as [number | string, number | string];
-    const horizon = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + EXPIRY_HORIZON_MS;
-    const expiring: Buffer[] = [];
-    for (const [key, expiresAt] of both.keys) if (expiresAt >= 0 && expiresAt <= horizon) expiring.push(Buffer.from(key, 'latin1'));
-    if (expiring.length + both.uncompared.length > EXPIRING_KEYS_MAX) return false;
-    const keys = [...expiring, ...both.uncompared];
-    const reply = (await target.call('EVAL', COUNT_SCRIPT, keys.length, ...keys, pattern, String(horizon), String(expiring.length))) as number[] | null;
-    if (!reply) return false;
-    const [dbsize, own, live, gone] = reply.map(Number) as [number, number, number, number];
-    // A key not compared that is still on the target may be one only the target has: the walk says.
-    return gone === 0 && dbsize - own === both.keys.size - expiring.length + live;
-  } catch {
-    return false; // a server that refuses the script (KEYS renamed away): walk instead
-  }
 }
 
 /** The whole verification in one call (the `copy --verify` command, the benchmarks): slices without a deadline. */

@@ -1,6 +1,6 @@
 /**
- * Strict verification skips the walk for keys only the target has when counting proves there
- * are none (lib/copy/verify.ts, targetHoldsOnly), and walks whenever the count cannot (looking
+ * Strict verification and the mirror skip the walk for keys only the target has when counting
+ * proves there are none (lib/copy/target-count.ts, targetHoldsOnly), and walk whenever the count cannot (looking
  * on the source only for the target's keys the forward pass did not find on both sides): these
  * tests assert the verdict and the counts against real redis-servers, including keys the
  * target holds logically expired but not yet evicted.
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { copySlice } from '../../../lib/copy/bulk.js';
+import { mirror } from '../../../lib/copy/reconcile.js';
 import { verifyCopy } from '../../../lib/copy/verify.js';
 import { connectRedis } from '../../../lib/redis/connect.js';
 import { startRedis, type RedisProcess } from '../../../sandbox/redis/redis-process.js';
@@ -93,5 +94,43 @@ describe('strict verification, keys only on the target', () => {
     await dst.set('spin-elasticache:copy-progress:x', '1');
     const report = await verifyCopy(...endpoints(), { mode: 'strict', skipPrefix: '' });
     expect(report).toMatchObject({ ok: false, extra: 1, targetWalksCounted: 0 });
+  });
+});
+
+describe('the mirror (ReconcileFinal, the copy-back), keys only on the target', () => {
+  it('counts instead of walking when the target then holds exactly what the forward pass left there: copied, replaced and equal keys', async () => {
+    await seedAndCopy();
+    // Differences the forward pass mends: a key missing, one changed, one whose expiry differs.
+    await dst.del('k:1');
+    await dst.set('k:2', 'changed');
+    await dst.pexpire('k:3', 600_000);
+    await dst.set('spin-elasticache:copy-progress:x', '1');
+    const stats = await mirror(...endpoints());
+    expect(stats).toMatchObject({ copied: 3, deleted: 0, targetWalksCounted: 1 });
+    expect(await verifyCopy(...endpoints(), { mode: 'strict' })).toMatchObject({ ok: true });
+    expect(await dst.get('spin-elasticache:copy-progress:x')).toBe('1');
+  });
+
+  it('walks, and deletes it, when the target holds a key the source lacks', async () => {
+    await seedAndCopy();
+    await dst.set('only-on-target', '1');
+    await dst.set('k:2', 'changed');
+    const stats = await mirror(...endpoints());
+    expect(stats).toMatchObject({ copied: 1, deleted: 1, targetWalksCounted: 0 });
+    expect(await dst.exists('only-on-target')).toBe(0);
+    expect(await verifyCopy(...endpoints(), { mode: 'strict' })).toMatchObject({ ok: true });
+  });
+
+  it('walks, and deletes it, when a key only on the target replaces one that expired on both (the counts alone would agree)', async () => {
+    await seedAndCopy();
+    await Promise.all([src.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0'), dst.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0')]);
+    await src.set('gone', '1', 'PX', 1);
+    await dst.set('gone', '1', 'PX', 1);
+    await dst.set('only-on-target', '1');
+    await new Promise((r) => setTimeout(r, 20));
+    const stats = await mirror(...endpoints());
+    expect(stats).toMatchObject({ deleted: 1, targetWalksCounted: 0 });
+    expect(await dst.exists('only-on-target')).toBe(0);
+    expect(await verifyCopy(...endpoints(), { mode: 'strict' })).toMatchObject({ ok: true });
   });
 });
