@@ -142,15 +142,15 @@ export async function verifySlice(
             if (tracked && t) tracked.notCompared(key);
             continue;
           }
-          // Named only for an example: decoding every key cost more than the comparison.
-          const k = () => printableKey(key);
+          // A key is decoded (printableKey) only for an example: decoding every key cost more than
+          // the comparison, and so did a closure per key that would decode it.
           if (s.expiresAt >= 0 && s.expiresAt - Date.now() < tolerance * 2) {
             // Gone from both sides in a moment, unless the copy outlives it (issue 9, item 5).
             if (t && outlives(s, t, tolerance, mode)) {
               report.compared++;
               report.ttlMismatches++;
               if (tracked) tracked.compared(key, t.expiresAt);
-              note(report, { db, key: k(), kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
+              note(report, { db, key: printableKey(key), kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
             } else {
               report.expiringSkipped++;
               if (tracked && t) tracked.notCompared(key);
@@ -161,12 +161,12 @@ export async function verifySlice(
           if (tracked && t) tracked.compared(key, t.expiresAt);
           if (!t) {
             report.missing++;
-            note(report, { db, key: k(), kind: 'missing', detail: `${s.type} missing on the target` });
+            note(report, { db, key: printableKey(key), kind: 'missing', detail: `${s.type} missing on the target` });
             continue;
           }
           if (s.type !== t.type) {
             report.typeMismatches++;
-            note(report, { db, key: k(), kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
+            note(report, { db, key: printableKey(key), kind: 'type', detail: `${s.type} on the source, ${t.type} on the target` });
             continue;
           }
           if (!sameContent(s, t)) {
@@ -176,7 +176,7 @@ export async function verifySlice(
               const differences = s.type === 'stream' ? streamDifferences(s, t) : [];
               note(report, {
                 db,
-                key: k(),
+                key: printableKey(key),
                 kind: 'value',
                 detail: differences.length > 0 ? `stream: ${differences.join('; ')}` : `${s.type}: ${s.size} element(s) on the source, ${t.size} on the target`,
               });
@@ -185,7 +185,7 @@ export async function verifySlice(
           }
           if (!ttlMatches(s, t, tolerance, mode)) {
             report.ttlMismatches++;
-            note(report, { db, key: k(), kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
+            note(report, { db, key: printableKey(key), kind: 'ttl', detail: `expires ${describeExpiry(s)} on the source, ${describeExpiry(t)} on the target` });
           }
         }
       },
