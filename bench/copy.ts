@@ -33,6 +33,8 @@ interface Figures {
   keysPerSec: number;
   mbPerSec: number;
   note?: string;
+  /** keys/s of each trial, where the figure is their median. */
+  trials?: number[];
 }
 
 interface LatencySteps {
@@ -221,19 +223,31 @@ async function main() {
   log(`naive: ${naive.keysPerSec} keys/s`);
   dst.disconnect();
 
+  // Verification and reconciliation read only (every key already equal): `trials` runs each
+  // too, their median the figure, as for the copies.
   log('verifying our copy…');
-  const verified = await runVerify(source.url, oursTarget.url);
+  const verifyRuns: Awaited<ReturnType<typeof runVerify>>[] = [];
+  for (let trial = 0; trial < TRIALS; trial++) verifyRuns.push(await runVerify(source.url, oursTarget.url));
+  const verified = [...verifyRuns].sort((a, b) => a.figures.keysPerSec - b.figures.keysPerSec)[Math.floor(verifyRuns.length / 2)]!;
   const verify = verified.report;
-  log(`verify (strict): ${verified.figures.keysPerSec} keys/s`);
+  log(`verify (strict): ${verified.figures.keysPerSec} keys/s (median of ${verifyRuns.map((r) => r.figures.keysPerSec).join(', ')})`);
 
   // The latency mode: loopback's figures are the ones above (medians for the copies), plus a
   // reconciliation of the verified copy (every key equal: the steady-state cost, no writes);
   // then every step once more through the proxies, on the same servers and dataset.
   let latency: LatencyReport | undefined;
   if (RTT_MS !== undefined) {
-    const loopbackReconcile = await runReconcile(source.url, oursTarget.url);
-    log(`reconcile: ${loopbackReconcile.figures.keysPerSec} keys/s`);
-    const loopback: LatencySteps = { copy: ours, ...(oursScan ? { copyScan: oursScan } : {}), verify: verified.figures, reconcile: loopbackReconcile.figures, migrate };
+    const reconcileRuns: Awaited<ReturnType<typeof runReconcile>>[] = [];
+    for (let trial = 0; trial < TRIALS; trial++) reconcileRuns.push(await runReconcile(source.url, oursTarget.url));
+    const loopbackReconcile = [...reconcileRuns].sort((a, b) => a.figures.keysPerSec - b.figures.keysPerSec)[Math.floor(reconcileRuns.length / 2)]!;
+    log(`reconcile: ${loopbackReconcile.figures.keysPerSec} keys/s (median of ${reconcileRuns.map((r) => r.figures.keysPerSec).join(', ')})`);
+    const loopback: LatencySteps = {
+      copy: ours,
+      ...(oursScan ? { copyScan: oursScan } : {}),
+      verify: { ...verified.figures, trials: verifyRuns.map((r) => r.figures.keysPerSec) },
+      reconcile: { ...loopbackReconcile.figures, trials: reconcileRuns.map((r) => r.figures.keysPerSec) },
+      migrate,
+    };
     const proxies: Awaited<ReturnType<typeof spawnDelayProxy>>[] = [];
     // Each proxy in its own process: it stands for the network, not for work of the client.
     const delayed = async (server: RedisProcess) => {
