@@ -108,6 +108,23 @@ export async function targetStreamPosition(target: Redis): Promise<StreamPositio
 }
 
 /**
+ * The stream is over (ReconcileFinal took the target to spin-redis's last byte, or the mirror
+ * did): the position the catch-up kept on the target is no longer of use, and would otherwise
+ * stay in Spinnaker's Redis for good (it has no TTL). Idempotent.
+ * @throws the mapped Redis error (RedisConnectionError, transient) when the target cannot be reached
+ */
+export async function forgetStreamPosition(target: RedisEndpoint): Promise<void> {
+  const redis = await connectRedis(target, { connectionName: 'spin-elasticache-verify' });
+  try {
+    await redis.del(STREAM_POSITION_KEY);
+  } catch (error) {
+    throw mapRedisError(error, 'target');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
  * Where to continue: the target's position when it is the same stream and further on (an
  * earlier try of this slice applied batches, then died), else the state's. An older target
  * position (left by an earlier migration run) is ignored.

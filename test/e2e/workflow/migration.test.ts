@@ -123,6 +123,23 @@ describe('a migration that succeeds', () => {
     expect(snapshot.keys.target).toBeGreaterThanOrEqual(world.seed.keys);
   });
 
+  it("leaves no key of its own in Spinnaker's new Redis (the catch-up's stream position, the copy's progress)", async () => {
+    const output = result.output as { catchUp?: { stream?: unknown } };
+    // The run followed spin-redis's stream, which keeps its position on the target while it does.
+    expect(output.catchUp?.stream).toBeDefined();
+    const target = await world.elastiCache.adminClient('spinnaker-redis');
+    try {
+      const ours: string[] = [];
+      for (let db = 0; db < 16; db++) {
+        await target.select(db);
+        ours.push(...(await target.keys('spin-elasticache:*')).map((k) => `${db}:${k}`));
+      }
+      expect(ours).toEqual([]);
+    } finally {
+      target.disconnect();
+    }
+  });
+
   it('proved keyspace notifications and verified the copy with audit parity', () => {
     const output = result.output as {
       ping: { keyspaceNotifications: boolean };
