@@ -5,7 +5,6 @@
  * neither side written by Spinnaker, so the target must equal spin-redis exactly (extra keys
  * and lost deletions included). Here because it composes two areas.
  */
-import { forgetStreamPosition } from '../copy/replication/follow.js';
 import type { Checkpoint } from '../copy/types.js';
 import { type VerifyReport, verifySlice } from '../copy/verify.js';
 import { VerificationFailedError } from '../errors.js';
@@ -34,8 +33,6 @@ function failure(report: VerifyReport, audit?: AuditParity): VerificationFailedE
  */
 export async function verifyMigration(source: RedisEndpoint, target: RedisEndpoint, previous?: VerifyState, options: { deadline?: number } = {}): Promise<VerifyState> {
   const started = Date.now();
-  // Nothing follows spin-redis's stream any more: the catch-up's position leaves ElastiCache.
-  if (!previous || previous.done) await forgetStreamPosition(target);
   const slice = await verifySlice(source, target, previous?.done ? undefined : previous?.checkpoint, { mode: 'strict', maxExamples: 5, ...options });
   const { report } = slice;
   const progress = { done: slice.done, slices: (previous?.done ? 0 : (previous?.slices ?? 0)) + 1 };

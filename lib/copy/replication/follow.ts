@@ -68,6 +68,14 @@ export interface FollowStats {
 
 /** Where the catch-up records, on the target, the last stream byte it reflects (db 0). */
 export const STREAM_POSITION_KEY = `${OWN_KEY_PREFIX}stream-position`;
+/**
+ * The position lives a day, renewed by every batch, like the copy's saved progress: long enough
+ * for any retried slice (the only reader; the state carries the position between slices), and
+ * no step has to delete it from Spinnaker's new Redis, where it would otherwise stay for good.
+ * (VerifyCopy, the first step after the last catch-up, only reads: it must not fail on a
+ * failover's READONLY.)
+ */
+const STREAM_POSITION_TTL_MS = 86_400_000;
 
 const REMOVALS = new Set([
   'del',
@@ -105,23 +113,6 @@ export async function targetStreamPosition(target: Redis): Promise<StreamPositio
   const [replid, offset, db] = value?.split(' ') ?? [];
   if (!replid || !offset || !/^\d+$/.test(offset)) return undefined;
   return { replid, offset: Number(offset), ...(db && /^\d+$/.test(db) ? { db: Number(db) } : {}) };
-}
-
-/**
- * The stream is over (ReconcileFinal took the target to spin-redis's last byte, or the mirror
- * did): the position the catch-up kept on the target is no longer of use, and would otherwise
- * stay in Spinnaker's Redis for good (it has no TTL). Idempotent.
- * @throws the mapped Redis error (RedisConnectionError, transient) when the target cannot be reached
- */
-export async function forgetStreamPosition(target: RedisEndpoint): Promise<void> {
-  const redis = await connectRedis(target, { connectionName: 'spin-elasticache-verify' });
-  try {
-    await redis.del(STREAM_POSITION_KEY);
-  } catch (error) {
-    throw mapRedisError(error, 'target');
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /**
@@ -259,7 +250,7 @@ export async function followChanges(sourceEndpoint: RedisEndpoint, targetEndpoin
         if (batch.getAck) session.ack(offset);
         return;
       }
-      parts.push(['SELECT', '0'], ['SET', STREAM_POSITION_KEY, `${stats.position.replid} ${offset} ${batch.dbAtEnd}`], ['SELECT', String(batch.dbAtEnd)]);
+      parts.push(['SELECT', '0'], ['SET', STREAM_POSITION_KEY, `${stats.position.replid} ${offset} ${batch.dbAtEnd}`, 'PX', String(STREAM_POSITION_TTL_MS)], ['SELECT', String(batch.dbAtEnd)]);
       const result = await transact(target, parts);
       if (result instanceof RespError) throw mapRedisError(new Error(result.message), 'target (replicated write)');
       const failed = Array.isArray(result) ? result.find((r): r is RespError => r instanceof RespError) : undefined;
