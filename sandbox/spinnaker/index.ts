@@ -41,7 +41,8 @@ import type { InstanceOptions, ServiceInstance, ServiceName } from './services.j
 import { createHalyardPod, halconfig, INITIAL_FILES, type PodRedisTarget, podRedisTarget, REDIS_URL_ANNOTATION, type SpinService, servicesFor } from './halyard.js';
 import { probeRedis } from './connection.js';
 import { WriteLedger } from './ledger.js';
-import { OrcaInstance } from './services/orca.js';
+import { OrcaInstance, QUEUE } from './services/orca.js';
+import { connectRedis } from '../../lib/redis/connect.js';
 import { ClouddriverInstance } from './services/clouddriver.js';
 import { GateInstance } from './services/gate.js';
 import { IgorInstance } from './services/igor.js';
@@ -609,6 +610,7 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
     /** Start the services' instances on the pods that run (after seeding, so the seed is not raced). */
     async startTraffic(): Promise<void> {
       traffic = true;
+      await registerQueuedMessages();
       for (const pod of pods.values()) {
         const spec = specOf(pod.deployment);
         if (!spec?.connects || pod.instance || pod.deleted || !pod.ready) continue;
@@ -687,6 +689,20 @@ export function createSpinnakerSimulation(options: SpinnakerSimulationOptions) {
       await opsmxReplica?.stop();
     },
   };
+
+  /**
+   * keiko messages already queued or unacked on spin-redis before the run (a dump of a live
+   * orca, `--rdb`, seldom has an empty queue): each counts as pushed once, so orca's ack of it
+   * is not taken for a second processing (the ledger counts acks against pushes).
+   */
+  async function registerQueuedMessages(): Promise<void> {
+    const redis = await connectRedis({ url: spinRedisUrl(), ...(spinRedisPassword ? { password: spinRedisPassword } : {}) }, { connectionName: 'spinnaker-sandbox-ledger' });
+    try {
+      for (const zset of [`${QUEUE}.queue`, `${QUEUE}.unacked`]) for (const fp of await redis.zrange(zset, '0', '-1')) ledger.push(fp, true);
+    } finally {
+      redis.disconnect();
+    }
+  }
 
   function orcaExecutions(): Set<string> {
     const all = new Set<string>();

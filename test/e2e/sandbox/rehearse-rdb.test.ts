@@ -1,7 +1,8 @@
 /**
  * `npm start -- --rdb FILE`: the rehearsal on the user's own data. The "user's dump" is made
  * the way a user makes it: a real redis-server holding a Spinnaker-shaped dataset (plus an
- * execution and a key already expired when the dump is read), saved to disk, the file read as
+ * execution, keiko messages queued and unacked, and a key already expired when the dump is
+ * read), saved to disk, the file read as
  * `redis-cli --rdb` would. The rehearsal must seed spin-redis from it, run the whole
  * migration with the simulated services writing on top, and report the dump's own pipeline
  * history as all there on ElastiCache. A dump too large for the machine is refused before
@@ -18,6 +19,7 @@ import { seedSpinnakerData } from '../../../sandbox/seed.js';
 import { connectRedis } from '../../../lib/redis/connect.js';
 import { orcaHistory } from '../../../lib/spinnaker/audit.js';
 import { startRedis } from '../../../sandbox/redis/redis-process.js';
+import { fingerprint } from '../../../sandbox/spinnaker/services/orca.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rehearse-rdb-'));
 
@@ -43,6 +45,17 @@ async function usersDump(): Promise<{ file: string; executions: number; keys: nu
     await seedSpinnakerData(redis, { keys: 3000, seed: 7 });
     await redis.hset('pipeline:01USERSOWNEXECUTION0000001', { application: 'users-own-app', status: 'SUCCEEDED', startTime: '1700000000000', endTime: '1700000060000', buildTime: '1700000000000' });
     await redis.set('igor:builds:about-to-expire', 'x', 'PX', 300);
+    // A live orca's queue is seldom empty: one message ready, one polled and not yet acked (its
+    // ack deadline passed, so orca's retry redelivers it), for an execution since deleted (the
+    // handler acks them without writing). Acking them is not a second processing.
+    const own = { executionType: 'PIPELINE', executionId: '01USERSDELETEDEXECUTION001', application: 'users-own-app' } as const;
+    for (const [message, zset] of [
+      [{ kind: 'completeExecution', ...own }, 'orca.task.queue.queue'],
+      [{ kind: 'startExecution', ...own }, 'orca.task.queue.unacked'],
+    ] as const) {
+      await redis.zadd(zset, Date.now() - 1000, fingerprint(message));
+      await redis.hset('orca.task.queue.messages', fingerprint(message), JSON.stringify({ ...message, attributes: [{ kind: 'attempts', attempts: 1 }] }));
+    }
     const history = await orcaHistory(redis);
     const executions = Object.values(history).reduce((n, a) => n + a.pipelines + a.orchestrations, 0);
     const keys = await redis.dbsize();
