@@ -3,8 +3,8 @@
  * machine over the real handlers against it, show progress, print a summary, and
  * optionally write a JSON report or keep the sandbox running for a look around.
  */
-import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatHealth } from '../lib/health/format.js';
 import type { HealthReport } from '../lib/health/check.js';
@@ -171,6 +171,15 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
       return 2;
     }
   }
+  if (values.report) {
+    // Found unwritable only at the end, the whole run would be lost.
+    try {
+      accessSync(dirname(resolve(values.report)), constants.W_OK);
+    } catch {
+      process.stderr.write(`--report ${values.report}: its directory does not exist or is not writable\n`);
+      return 2;
+    }
+  }
   const out = new Progress(process.stdout, values.quiet ?? false);
   out.line(`spin-elasticache sandbox: starting (${values.rdb ? `seeding from ${values.rdb}` : `seeding ~${keys.toLocaleString('en-US')} keys`})…`);
   const world = await startWorld({
@@ -186,10 +195,19 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
   });
   hooks.onWorld?.(world);
   let exitCode = 1;
-  const stop = async () => {
-    out.close();
-    await world.close();
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      out.close();
+      await world.close();
+    })();
+    return stopped;
   };
+  // A terminal closed (SIGHUP) or a kill (SIGTERM) before the end: the servers and files go too
+  // (the --keep wait below answers these itself). Ctrl-C reaches the servers' process group anyway.
+  const abort = (signal: NodeJS.Signals) => void stop().finally(() => process.exit(signal === 'SIGHUP' ? 129 : 143));
+  const signals: NodeJS.Signals[] = ['SIGHUP', 'SIGTERM'];
+  for (const signal of signals) process.once(signal, abort);
   try {
     out.line(`  spin-redis ${world.endpoints.sourceRedis}  ElastiCache API ${world.endpoints.elasticache}  Kubernetes API ${world.endpoints.kubernetes}`);
     const injected = { count: 0 };
@@ -222,14 +240,18 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     exitCode = invariantsHold && fine ? 0 : 1;
     if (values.keep) {
       printKeepHelp(out, world);
-      await new Promise<void>((resolve) => {
+      for (const signal of signals) process.off(signal, abort);
+      await new Promise<void>((done) => {
         // `on`, not `once`: a second signal (tsx relays it, or an impatient Ctrl-C) must not
         // kill the process before the sandbox's servers and files are cleaned up.
-        process.on('SIGINT', () => resolve());
-        process.on('SIGTERM', () => resolve());
+        for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => done());
+        // `kill <npm's pid>`: npm does not pass SIGTERM on, and tsx (our parent) is left to init.
+        const launcherGone = setInterval(() => orphaned() && (clearInterval(launcherGone), done()), 1000);
+        launcherGone.unref();
       });
     }
   } finally {
+    for (const signal of signals) process.off(signal, abort);
     await stop();
   }
   return exitCode;
@@ -601,6 +623,33 @@ class Progress {
   private clearTickerLine(): void {
     if (this.stream.isTTY) this.stream.write('\r\x1b[2K');
   }
+}
+
+/** The parent of a process (Linux: field 4 of /proc/<pid>/stat), undefined where unknown. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Our ancestors when we started, nearest first, up to init or 6 of them: npm, sh, tsx… */
+const ancestors = ((): number[] => {
+  const chain: number[] = [process.ppid];
+  for (let pid = parentOf(process.ppid); pid !== undefined && pid > 1 && chain.length < 6; pid = parentOf(pid)) chain.push(pid);
+  return chain;
+})();
+/**
+ * Whether whoever started us is gone: one of our ancestors (npm, which does not pass a SIGTERM
+ * on, then the sh it ran) has died, and the next one was handed to init. Where /proc is not
+ * there, only our own parent is looked at.
+ */
+function orphaned(): boolean {
+  if (process.ppid !== ancestors[0]) return true;
+  for (let i = 0; i + 1 < ancestors.length; i++) if (parentOf(ancestors[i]!) !== ancestors[i + 1]) return true;
+  return false;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
