@@ -76,6 +76,8 @@ export interface RehearsalReport {
   cutover?: CutoverFigures;
   /** The scheduled HealthCheck, run once after a successful migration. */
   health?: HealthReport;
+  /** The outcome's notification (SNS), as the team subscribed to the topic receives it. */
+  notification?: { subject?: string; message: string };
   /** What a person running Spinnaker cares about, from the write ledger (sandbox/spinnaker/ledger.ts); all must be true. */
   invariants: WorldSnapshot['invariants'] & { orcaWritesPresent: boolean };
   /** The cutover window, messages processed twice, keys resurrected, stale values, the orca queue's longest pause. */
@@ -320,6 +322,7 @@ async function buildReport(world: SandboxWorld, result: ExecutionResult): Promis
     steps: result.steps.map(({ name, status, durationMs, attempts, error }) => ({ name, status, durationMs, attempts, ...(error ? { error } : {}) })),
     history: result.history,
     keys: snapshot.keys,
+    ...(world.sns.messages.length > 0 ? { notification: (({ subject, message }) => ({ ...(subject ? { subject } : {}), message }))(world.sns.messages.at(-1)!) } : {}),
     invariants: { ...snapshot.invariants, orcaWritesPresent: snapshot.keys.orcaExecutionsMissing === 0 },
     figures: snapshot.figures,
     examples: snapshot.examples,
@@ -451,6 +454,12 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   for (const [name, ok] of Object.entries(report.invariants)) out.line(`  ${ok ? '✔' : '✖'} ${name}`);
   for (const v of [...report.examples.resurrected.slice(0, 3), ...report.examples.stale.slice(0, 3)]) out.line(`    e.g. ${v.key}${v.field ? ` [${v.field}]` : ''}: ${v.detail}`);
   for (const m of report.examples.processedTwice.slice(0, 3)) out.line(`    e.g. message ${m}`);
+  if (report.notification) {
+    // What the team is told, and what is left to do by hand (a late step's failure included).
+    out.line('');
+    out.line(`Notification (SNS): ${report.notification.subject ?? ''}`);
+    for (const line of report.notification.message.split('\n')) out.line(`  ${line}`);
+  }
   if (report.health) {
     out.line('');
     out.line('Health check (the Lambda an EventBridge schedule runs every 5 minutes after the migration):');
