@@ -270,7 +270,7 @@ async function copyCommand(argv: string[]): Promise<number> {
     return 2;
   }
   if (values.help || !values.source || !values.target) {
-    process.stderr.write(USAGE);
+    (values.help ? process.stdout : process.stderr).write(values.help ? USAGE : `Missing ${!values.source ? '--source URL' : '--target URL'}.\n${USAGE}`);
     return values.help ? 0 : 2;
   }
   const endpoint = (url: string, passwordEnv: unknown, passwordFile?: unknown): RedisEndpoint => {

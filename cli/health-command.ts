@@ -18,12 +18,16 @@ import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 const USAGE = `Usage: spin-elasticache health --input FILE [--json FILE]\n\n${EXIT_CODES_HELP}`;
 
 export async function runHealthCommand(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  let values: { input?: string; json?: string };
+  let values: { input?: string; json?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { input: { type: 'string', short: 'i' }, json: { type: 'string' } } }));
+    ({ values } = parseArgs({ args: argv, options: { input: { type: 'string', short: 'i' }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
   } catch (error) {
     err.write(`${(error as Error).message}\n${USAGE}`);
     return EXIT.usage;
+  }
+  if (values.help) {
+    out.write(USAGE);
+    return EXIT.ok;
   }
   if (!values.input) {
     err.write(`Missing --input FILE (the migration input, e.g. events/health-check.json).\n${USAGE}`);

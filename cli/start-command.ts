@@ -27,7 +27,7 @@ export async function runStartCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (!values.input || !values['state-machine-arn']) {
-    process.stderr.write(USAGE);
+    process.stderr.write(`Missing ${!values.input ? '--input FILE' : '--state-machine-arn ARN (the deployed state machine: osls info, or the stack output)'}.\n${USAGE}`);
     return EXIT.usage;
   }
   let text: string;
@@ -40,7 +40,9 @@ export async function runStartCommand(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   const name = values.name ?? `migrate-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
-  const sfn = new SFNClient({});
+  // The state machine's own region (arn:aws:states:REGION:…), whatever AWS_REGION says.
+  const region = /^arn:[^:]+:states:([^:]+):/.exec(values['state-machine-arn'])?.[1];
+  const sfn = new SFNClient(region ? { region } : {});
   const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: values['state-machine-arn'], name, input: text }));
   process.stdout.write(`Started ${started.executionArn}\n`);
   return EXIT.ok;

@@ -4,15 +4,24 @@ import { parseArgs } from 'node:util';
 import { parseMigrationInput } from '../lib/config/schema.js';
 import { InputValidationError } from '../lib/errors.js';
 
+const USAGE = `Usage: spin-elasticache validate --input FILE [--quiet]
+  Checks a migration input offline with the ValidateInput step's rules: exit 0 valid (the input
+  with defaults filled in is printed, unless --quiet), 1 invalid (each problem named), 2 usage.
+`;
+
 export async function runValidateCommand(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   let file: string | undefined;
   let quiet = false;
   try {
-    const { values } = parseArgs({ args: argv, options: { input: { type: 'string', short: 'i' }, quiet: { type: 'boolean', short: 'q' } } });
+    const { values } = parseArgs({ args: argv, options: { input: { type: 'string', short: 'i' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' } } });
+    if (values.help) {
+      out.write(USAGE);
+      return 0;
+    }
     file = values.input;
     quiet = values.quiet ?? false;
   } catch (error) {
-    err.write(`${(error as Error).message}\nUsage: spin-elasticache validate --input FILE\n`);
+    err.write(`${(error as Error).message}\n${USAGE}`);
     return 2;
   }
   if (!file) {

@@ -1,5 +1,10 @@
-/** `spin-elasticache start`: help, bad flags and an invalid input are usage errors (2) that start nothing. */
+/**
+ * `spin-elasticache start`: help, bad flags and an invalid input are usage errors (2) that start
+ * nothing; StartExecution goes to the state machine's own region, with or without AWS_REGION.
+ */
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, jest } from '@jest/globals';
@@ -27,5 +32,34 @@ describe('spin-elasticache start', () => {
     // No credentials and no endpoint: reaching StartExecution would throw, not return 2.
     expect(await quietly(() => runStartCommand(['--input', file, '--state-machine-arn', 'arn:aws:states:us-east-1:1:stateMachine:x']))).toBe(2);
     expect(await quietly(() => runStartCommand(['--input', join(tmpdir(), 'no-such-file.json'), '--state-machine-arn', 'x']))).toBe(2);
+  });
+
+  it("calls StartExecution in the state machine's region (from its ARN), whatever AWS_REGION says or without it", async () => {
+    // A stand-in for the Step Functions endpoint: it records the SigV4 credential scope (…/REGION/states/aws4_request).
+    const scopes: string[] = [];
+    const server = createServer((req, res) => {
+      scopes.push(/Credential=[^/]+\/\d+\/([^/]+)\/states\//.exec(req.headers.authorization ?? '')?.[1] ?? 'none');
+      req.resume();
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/x-amz-json-1.0');
+        res.end(JSON.stringify({ executionArn: 'arn:aws:states:eu-west-2:123456789012:execution:migrate:x', startDate: 1 }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, { AWS_ENDPOINT_URL_SFN: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, AWS_ACCESS_KEY_ID: 'AKIATEST', AWS_SECRET_ACCESS_KEY: 'test' });
+      delete process.env.AWS_REGION;
+      delete process.env.AWS_DEFAULT_REGION;
+      delete process.env.AWS_PROFILE;
+      const arn = 'arn:aws:states:eu-west-2:123456789012:stateMachine:migrate';
+      expect(await quietly(() => runStartCommand(['--input', 'events/migrate.json', '--state-machine-arn', arn]))).toBe(0);
+      process.env.AWS_REGION = 'us-east-1';
+      expect(await quietly(() => runStartCommand(['--input', 'events/migrate.json', '--state-machine-arn', arn, '--name', 'second']))).toBe(0);
+      expect(scopes).toEqual(['eu-west-2', 'eu-west-2']);
+    } finally {
+      process.env = saved;
+      server.close();
+    }
   });
 });
