@@ -13,7 +13,7 @@ import { copyFromSentinel, type SentinelEndpoint, verifySentinelCopy } from '../
 import { verifyCopy, type VerifyReport } from '../lib/copy/verify.js';
 import { MigrationError } from '../lib/errors.js';
 import { parseQuantity } from '../lib/kubernetes/quantity.js';
-import type { RedisEndpoint } from '../lib/redis/connect.js';
+import { connectRedis, type RedisEndpoint } from '../lib/redis/connect.js';
 import { withDumpReference } from './rdb-reference.js';
 import { displayUrl, secretsInUrl, withRedactedOutput } from './redact.js';
 
@@ -107,6 +107,27 @@ function readPasswordFile(file: string): string {
 }
 
 /** `--source file:PATH`: the dump into the target, then the strict verification against the dump (cli/rdb-reference.ts). */
+/**
+ * Says so when the target already holds keys: a copy replaces the keys the source has and
+ * leaves the others, which a wrong --target would not show until --verify counted them extra.
+ * Advisory: a target it cannot ask (a cluster URL, a refused INFO) says nothing here.
+ */
+async function noteKeysOnTarget(target: RedisEndpoint): Promise<void> {
+  if (isClusterUrl(target.url)) return;
+  try {
+    const redis = await connectRedis(target, { connectionName: 'spin-elasticache-copy-check' });
+    try {
+      const keyspace = await redis.info('keyspace');
+      const keys = [...keyspace.matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      if (keys > 0) process.stderr.write(`Note: the target already holds ${keys.toLocaleString('en-US')} keys; the source's replace theirs, the others stay (--verify would count them as extra).\n`);
+    } finally {
+      redis.disconnect();
+    }
+  } catch {
+    // the copy itself reports an unreachable target
+  }
+}
+
 async function copyFromFile(path: string, target: RedisEndpoint, values: Record<string, string | boolean | undefined>): Promise<number> {
   if (values.live || values.method) {
     process.stderr.write('--live and --method do not apply to a file source: a dump has no writes to follow and is read one way\n');
@@ -131,6 +152,7 @@ async function copyFromFile(path: string, target: RedisEndpoint, values: Record<
   const started = Date.now();
   try {
     process.stderr.write(`Copying ${path} -> ${shownTarget(target)}\n`);
+    await noteKeysOnTarget(target);
     const result = await copyFromRdbFile(path, target, {
       ...(values.connections ? { connections: Number(values.connections) } : {}),
       onProgress: (p) => process.stderr.write(`${p.keys.toLocaleString('en-US')} keys, ${((100 * p.bytes) / Math.max(1, p.totalBytes)).toFixed(0)}% of the file read\n`),
@@ -166,6 +188,7 @@ async function copyFromSentinelCommand(source: SentinelEndpoint, target: RedisEn
   const started = Date.now();
   try {
     process.stderr.write(`Copying ${shown} -> ${shownTarget(target)}\n`);
+    await noteKeysOnTarget(target);
     const result = await copyFromSentinel(source, target, {
       method,
       container: { none: true },
@@ -202,6 +225,7 @@ async function copyFromClusterCommand(source: RedisEndpoint, target: RedisEndpoi
   const started = Date.now();
   try {
     process.stderr.write(`Copying ${shown} -> ${shownTarget(target)}\n`);
+    await noteKeysOnTarget(target);
     const result = await copyFromCluster(source, target, {
       method,
       ...(values.connections ? { connections: Number(values.connections) } : {}),
@@ -366,6 +390,7 @@ async function copyInto(source: RedisEndpoint, target: RedisEndpoint, method: Co
   const progress = (text: string) => (tty ? process.stderr.write(`\r\x1b[2K${text}`) : process.stderr.write(`${text}\n`));
   try {
     process.stderr.write(`Copying ${displayUrl(source.url)} -> ${shownTarget(target)}\n`);
+    await noteKeysOnTarget(target);
     const result = await copyAll(source, target, {
       method,
       container: { none: true, ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }) },

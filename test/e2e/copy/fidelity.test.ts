@@ -210,6 +210,16 @@ describe('spin-elasticache copy', () => {
       expect(await runCopyCommand(['--source', source.url, '--target', secure.url, '--target-password-env', 'COPY_TEST_TARGET_PASSWORD', '--method', 'scan', '--verify', '--json', json])).toBe(0);
       expect(JSON.parse(readFileSync(json, 'utf8'))).toMatchObject({ keys, method: 'scan', verify: { ok: true } });
       expect(await runCopyCommand(['--source', source.url, '--target', secure.url, '--method', 'fastest'])).toBe(2);
+      // Into a target that holds keys already (a wrong --target?): said before anything is copied.
+      const printed: string[] = [];
+      const write = process.stderr.write.bind(process.stderr);
+      process.stderr.write = ((chunk: string | Uint8Array) => (printed.push(String(chunk)), true)) as typeof process.stderr.write;
+      try {
+        expect(await runCopyCommand(['--source', source.url, '--target', secure.url, '--target-password-env', 'COPY_TEST_TARGET_PASSWORD', '--method', 'scan'])).toBe(0);
+      } finally {
+        process.stderr.write = write;
+      }
+      expect(printed.join('')).toContain(`Note: the target already holds ${keys.toLocaleString('en-US')} keys`);
     } finally {
       await secure.stop();
     }
