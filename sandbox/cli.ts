@@ -373,7 +373,7 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
       `Your data: ${report.seededFrom.rdb} (RDB v${report.seededFrom.rdbVersion}), ${report.seededFrom.restored} keys restored into spin-redis, ${report.seededFrom.expiredSkipped} already expired in the dump skipped`,
     );
   out.line(
-    `Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}${s.spinRedis.replicas === 0 ? ' (scaled down: its data went with the pod)' : ''}, on ElastiCache ${report.keys.target}`,
+    `Keys: seeded ${report.keys.seeded}, on spin-redis ${report.keys.source}${s.spinRedis.replicas === 0 ? (s.helm ? ' (scaled down: the pod is gone, its PersistentVolumeClaim and data stay)' : ' (scaled down: its data went with the pod)') : ''}, on ElastiCache ${report.keys.target}`,
   );
   if (report.yourHistory) {
     const executions = (h?: AppHistory) => (h ? h.pipelines + h.orchestrations : 0);
