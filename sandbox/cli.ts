@@ -610,7 +610,9 @@ class Progress {
           const rate = last && now - last.at >= 200 ? ((keys - last.keys) * 1000) / (now - last.at) : undefined;
           last = { keys, at: now };
           if (rate === undefined) return;
-          const text = `  ${state}: ${keys.toLocaleString('en-US')} keys ${where} (${Math.max(0, Math.round(rate)).toLocaleString('en-US')} keys/s)`;
+          // The mirrors (ReconcileFinal, the copy-back) mostly compare: their DBSIZE hardly moves, and a rate of it would read as a stall.
+          const mirror = state === 'ReconcileFinal' || state === 'RollbackCopyBackWrites';
+          const text = `  ${state}: ${keys.toLocaleString('en-US')} keys ${where}${mirror ? ' (comparing both sides; the count moves only where a key is added or deleted)' : ` (${Math.max(0, Math.round(rate)).toLocaleString('en-US')} keys/s)`}`;
           if (this.stream.isTTY) this.stream.write(`\r\x1b[2K${text}`);
           else this.stream.write(`${text}\n`);
         })
