@@ -128,24 +128,27 @@ const TargetSchema = z.strictObject({
  * and also on their own when another part of the input fails, so that one pass names every
  * problem (zod runs a refinement only once the whole object parsed).
  */
-function targetRuleIssues(t: z.output<typeof TargetSchema>): { path: string[]; message: string }[] {
-  const issues: { path: string[]; message: string }[] = [];
+function targetRuleIssues(t: z.output<typeof TargetSchema>): { path: string[]; message: string; reads: string[] }[] {
+  const issues: { path: string[]; message: string; reads: string[] }[] = [];
   const allowed: readonly string[] = ENGINE_VERSIONS[t.engine];
   if (!allowed.includes(t.engineVersion)) {
     issues.push({
       path: ['target', 'engineVersion'],
+      reads: ['engine', 'engineVersion'],
       message: `${t.engine} engineVersion must be one of ${allowed.join(', ')} (got '${t.engineVersion}')`,
     });
   }
   if (t.automaticFailover && t.numCacheClusters < 2) {
     issues.push({
       path: ['target', 'numCacheClusters'],
+      reads: ['automaticFailover', 'numCacheClusters'],
       message: 'automaticFailover needs numCacheClusters >= 2 (a primary and a replica); raise it or turn automaticFailover off',
     });
   }
   if (t.multiAz && !t.automaticFailover) {
     issues.push({
       path: ['target', 'multiAz'],
+      reads: ['multiAz', 'automaticFailover'],
       message: 'multiAz needs automaticFailover: true',
     });
   }
@@ -153,18 +156,21 @@ function targetRuleIssues(t: z.output<typeof TargetSchema>): { path: string[]; m
   if (t.kmsKeyId !== undefined && !t.atRestEncryption) {
     issues.push({
       path: ['target', 'kmsKeyId'],
+      reads: ['kmsKeyId', 'atRestEncryption'],
       message: 'a KMS key needs atRestEncryption: true (it encrypts the data at rest); remove kmsKeyId or turn atRestEncryption on',
     });
   }
   if (t.authTokenSecretArn && !t.transitEncryption) {
     issues.push({
       path: ['target', 'authTokenSecretArn'],
+      reads: ['authTokenSecretArn', 'transitEncryption'],
       message: 'an AUTH token needs transitEncryption: true (ElastiCache refuses AUTH without TLS)',
     });
   }
   if (t.authTokenSecretKey && !t.authTokenSecretArn) {
     issues.push({
       path: ['target', 'authTokenSecretKey'],
+      reads: ['authTokenSecretKey', 'authTokenSecretArn'],
       message: 'authTokenSecretKey only makes sense with authTokenSecretArn',
     });
   }
@@ -368,7 +374,7 @@ export const MigrationInputSchema = z
       .prefault({}),
   })
   .superRefine((input, ctx) => {
-    for (const issue of targetRuleIssues(input.target)) ctx.addIssue({ code: 'custom', ...issue });
+    for (const { path, message } of targetRuleIssues(input.target)) ctx.addIssue({ code: 'custom', path, message });
     for (const issue of spinRedisRuleIssues(input.spinnaker.spinRedis)) ctx.addIssue({ code: 'custom', ...issue });
   })
   .transform((input) => ({
@@ -487,10 +493,23 @@ export function parseMigrationInput(raw: unknown): MigrationConfig {
       ? [{ path: 'target.parameterGroupFamily', message: `derived from engine and engineVersion (${JSON.stringify(result.data.target.parameterGroupFamily)} here): leave it out` }]
       : []),
   ];
-  // The whole input failed, so zod skipped the target's cross-field rules: run them on the target alone when it parses.
-  if (!result.success) {
-    const target = TargetSchema.safeParse((raw as { target?: unknown } | null)?.target);
-    if (target.success) for (const i of targetRuleIssues(target.data)) if (!issues.some((known) => known.path === formatPath(i.path))) issues.push({ path: formatPath(i.path), message: i.message });
+  // The whole input failed, so zod skipped the target's cross-field rules: run them on the target
+  // alone; when some of its own fields are refused, on the others (each refused one named
+  // already), keeping only the rules that read none of them, whose verdict the defaults put in
+  // their place would decide. One pass then names every problem.
+  if (!result.success && target) {
+    let parsed = TargetSchema.safeParse(targetWithoutFamily);
+    const refused = new Set<string>();
+    if (!parsed.success) {
+      for (const i of parsed.error.issues) {
+        if (typeof i.path[0] === 'string') refused.add(i.path[0]);
+        if (i.code === 'unrecognized_keys') for (const key of i.keys) refused.add(key);
+      }
+      parsed = TargetSchema.safeParse(Object.fromEntries(Object.entries(targetWithoutFamily).filter(([field]) => !refused.has(field))));
+    }
+    if (parsed.success)
+      for (const i of targetRuleIssues(parsed.data))
+        if (!i.reads.some((field) => refused.has(field)) && !issues.some((known) => known.path === formatPath(i.path))) issues.push({ path: formatPath(i.path), message: i.message });
   }
   if (issues.length > 0 || !result.success) {
     const shown = issues.slice(0, MAX_REPORTED_ISSUES).map((i) => ({ path: clip(i.path, 200), message: clip(i.message) }));

@@ -60,6 +60,32 @@ describe('parseMigrationInput', () => {
     expect(Object.keys(found).sort()).toEqual(['cluster.region', 'target.multiAz']);
   });
 
+  it("names the target's cross-field problems beside a target field's own, leaving out the rules that read the refused field", () => {
+    // With another part refused too (the whole input fails, so zod skips the target's rules), a
+    // malformed ARN used to hide the engine version rule: the user fixed the input in rounds. The
+    // ARN's own rule (AUTH needs TLS) stays out: it reads the refused field.
+    const found = problems({
+      ...minimal,
+      options: { copyMethod: 'fast' },
+      target: { replicationGroupId: 'x', engine: 'valkey', engineVersion: '7.0', transitEncryption: false, authTokenSecretArn: 'not-an-arn', multiAz: true, automaticFailover: false },
+    });
+    expect(Object.keys(found).sort()).toEqual(['options.copyMethod', 'target.authTokenSecretArn', 'target.engineVersion', 'target.multiAz']);
+    expect(found['target.authTokenSecretArn']).toMatch(/Secrets Manager secret ARN/);
+    expect(found['target.engineVersion']).toMatch(/valkey engineVersion must be one of .*got '7.0'/);
+    // A refused engine: the version rule would judge against the default engine, so it stays out.
+    expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: 'x', engine: 'memcached', engineVersion: '1.6' } }))).toEqual(['target.engine']);
+    expect(Object.keys(problems({ ...minimal, options: { copyMethod: 'fast' }, target: { replicationGroupId: 'x', engine: 'memcached', engineVersion: '1.6' } })).sort()).toEqual([
+      'options.copyMethod',
+      'target.engine',
+    ]);
+    // An unknown field is named, and the rules still speak for the rest.
+    expect(Object.keys(problems({ ...minimal, options: { copyMethod: 'fast' }, target: { replicationGroupId: 'x', colour: 'red', numCacheClusters: 1 } })).sort()).toEqual([
+      'options.copyMethod',
+      'target',
+      'target.numCacheClusters',
+    ]);
+  });
+
   it('applies the ElastiCache rules for ids', () => {
     expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: '1abc' } }))).toEqual(['target.replicationGroupId']);
     expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: 'a--b' } }))).toEqual(['target.replicationGroupId']);
