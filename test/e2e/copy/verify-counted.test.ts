@@ -50,6 +50,16 @@ async function seedAndCopy(): Promise<void> {
   expect((await copySlice(...endpoints())).done).toBe(true);
 }
 
+/** A copy, then a key expired on both sides but not evicted (DBSIZE still counts it), and one key only on the target: the counts alone would agree. */
+async function expiredOnBothOneOnlyOnTarget(): Promise<void> {
+  await seedAndCopy();
+  await Promise.all([src.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0'), dst.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0')]);
+  await src.set('gone', '1', 'PX', 1);
+  await dst.set('gone', '1', 'PX', 1);
+  await dst.set('only-on-target', '1');
+  await new Promise((r) => setTimeout(r, 20));
+}
+
 describe('strict verification, keys only on the target', () => {
   it('counts instead of walking when the target holds exactly the keys found on both sides (our own keys aside)', async () => {
     await seedAndCopy();
@@ -76,12 +86,7 @@ describe('strict verification, keys only on the target', () => {
   });
 
   it('walks, and names the key, when a key only on the target replaces one that expired on both (the counts alone would agree)', async () => {
-    await seedAndCopy();
-    await Promise.all([src.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0'), dst.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0')]);
-    await src.set('gone', '1', 'PX', 1);
-    await dst.set('gone', '1', 'PX', 1);
-    await dst.set('only-on-target', '1');
-    await new Promise((r) => setTimeout(r, 20));
+    await expiredOnBothOneOnlyOnTarget();
     // The source's DBSIZE still counts `gone`: equal totals, one key only on the target.
     expect(await dst.dbsize()).toBe((await src.dbsize()) + 1);
     const report = await verifyCopy(...endpoints(), { mode: 'strict' });
@@ -122,12 +127,7 @@ describe('the mirror (ReconcileFinal, the copy-back), keys only on the target', 
   });
 
   it('walks, and deletes it, when a key only on the target replaces one that expired on both (the counts alone would agree)', async () => {
-    await seedAndCopy();
-    await Promise.all([src.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0'), dst.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0')]);
-    await src.set('gone', '1', 'PX', 1);
-    await dst.set('gone', '1', 'PX', 1);
-    await dst.set('only-on-target', '1');
-    await new Promise((r) => setTimeout(r, 20));
+    await expiredOnBothOneOnlyOnTarget();
     const stats = await mirror(...endpoints());
     expect(stats).toMatchObject({ deleted: 1, targetWalksCounted: 0 });
     expect(await dst.exists('only-on-target')).toBe(0);
