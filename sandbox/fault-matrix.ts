@@ -901,25 +901,31 @@ const failoverSeen = new WeakMap<SandboxWorld, Set<string>>();
  * An ElastiCache Multi-AZ failover as its clients see it: the primary answers READONLY for `ms`,
  * then takes writes again. The node is made a replica of a port nobody listens on (it keeps its
  * data and its own replica, refuses writes: redis/src/replication.c replicaofCommand), then
- * `REPLICAOF NO ONE`. `during` runs while it is read-only; the window closes whatever it does.
+ * `REPLICAOF NO ONE`. `during` runs while it is read-only. The window lasts `ms`, and longer
+ * while `during` still runs (up to WINDOW_CAP_MS): on a loaded machine a step may not reach its
+ * first write within `ms`, and a window that closed before it did would test nothing.
  */
 async function failover<T>(w: SandboxWorld, ms: number, during: () => Promise<T>, startWhen?: (admin: Redis) => Promise<boolean>): Promise<T> {
   const admin = await w.elastiCache.adminClient(SANDBOX_GROUP_ID);
   let ended: Promise<unknown> = Promise.resolve();
+  let settle = () => {};
+  const settled = new Promise<void>((r) => (settle = r));
   const begin = async () => {
     if (startWhen) while (!(await startWhen(admin))) await sleep(2);
     await admin.call('REPLICAOF', '127.0.0.1', '1');
-    ended = sleep(ms).then(() => admin.call('REPLICAOF', 'NO', 'ONE'));
+    ended = Promise.all([sleep(ms), Promise.race([settled, sleep(WINDOW_CAP_MS)])]).then(() => admin.call('REPLICAOF', 'NO', 'ONE'));
   };
   const begun = startWhen ? begin() : await begin();
   try {
     return await during();
   } finally {
+    settle();
     await begun;
     await ended;
     admin.disconnect();
   }
 }
+const WINDOW_CAP_MS = 20_000;
 
 /** One write on spin-redis, recorded in the ledger as a writer's: it must reach the Redis Spinnaker ends on. */
 async function lastWrite(w: SandboxWorld): Promise<void> {
@@ -956,6 +962,21 @@ async function watchStep(w: SandboxWorld, step: string, handler: TaskHandler, ev
   }
 }
 
+/** Small keys no Spinnaker service reads (a real spin-redis holds more than the matrix seeds): they lengthen the bulk copy. */
+const FILLER_KEYS = 20_000;
+async function seedFiller(w: SandboxWorld, n: number): Promise<void> {
+  const redis = await connectRedis(w.spinRedisEndpoint);
+  try {
+    for (let i = 0; i < n; i += 1000) {
+      const batch = redis.pipeline();
+      for (let j = i; j < Math.min(n, i + 1000); j++) batch.set(`fault-matrix:filler:${j}`, 'x'.repeat(40));
+      await batch.exec();
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Every failed attempt in the run was a transient Redis error the retrier covers (the injected fault aside). */
 function everyFailureTransient(result: ExecutionResult): Record<string, boolean> {
   const names = new Set(result.history.filter((e) => e.error && e.state).map((e) => e.error!));
@@ -987,6 +1008,9 @@ function readOnlyTargetCase(method: 'replication' | 'scan'): Case {
     expected: 'succeeded',
     // A tight memory limit makes the copy go by scan (never forked).
     world: method === 'scan' ? { spinRedisMemoryLimit: '12Mi' } : {},
+    // The window opens when a poll sees 200 keys on the target; the matrix's 1,500 keys alone can
+    // all be copied before that poll (on the copy's event loop) answers on a loaded machine.
+    prepare: (w) => seedFiller(w, FILLER_KEYS),
     run: { retryMs: FAILOVER_RETRY_MS },
     around,
     check: (w, result) => {
