@@ -59,7 +59,8 @@ export const isClusterUrl = (url: string): boolean => /^rediss?-cluster:\/\//.te
 /**
  * Scripts of ours that treat each key alone, by SHA-1: how many ARGV each key has (0: ARGV
  * shared by all keys), and how the replies of the keys run one by one make the script's reply:
- * an array with one element per key, or (the digest script) one string with a line per key.
+ * an array with one element per key, or (the digest script) one string with a line per key and
+ * the DUMP payloads those lines announce, in order.
  */
 const KEY_WISE = new Map<string, { perKey: number; lines?: true }>(
   (
@@ -506,7 +507,12 @@ class ProxyConnection {
     );
     const failed = parts.find((p) => p instanceof Error);
     if (failed) return failed;
-    if (how.lines) return Buffer.from(parts.map((p) => (Buffer.isBuffer(p) ? p.toString('latin1') : '')).join('\n'), 'latin1');
+    if (how.lines) {
+      // Each key's reply is its line and the DUMP payloads that line announces (compare.ts SCRIPT).
+      const replies = parts.map((p) => (Array.isArray(p) ? p : []));
+      const text = replies.map(([line]) => (Buffer.isBuffer(line) ? line.toString('latin1') : '')).join('\n');
+      return [Buffer.from(text, 'latin1'), Buffer.concat(replies.map(([, payloads]) => (Buffer.isBuffer(payloads) ? payloads : Buffer.alloc(0))))];
+    }
     return parts.map((p) => (Array.isArray(p) ? (p[0] ?? null) : p));
   }
 

@@ -32,14 +32,17 @@ end
 return out
 `;
 
+/** An execution's own key, `pipeline:<id>` or `orchestration:<id>`, not an index (`pipeline:app:…`, `…:executions…`). */
+const isExecutionKey = (key: string): boolean => /^(pipeline|orchestration):[^:]+$/.test(key) && !/^(pipeline|orchestration):(app|executions)/.test(key);
+
 export async function orcaHistory(redis: Redis): Promise<OrcaHistory> {
   const history: OrcaHistory = {};
-  const count = (kind: 'pipeline' | 'orchestration', fields: (string | null)[]) => {
+  const count = (kinds: ('pipeline' | 'orchestration')[], fields: (string | null)[]) => {
     for (let i = 0; i + 3 < fields.length; i += 4) {
       if (Number(fields[i]) !== 1) continue;
       const [application, start, end] = [fields[i + 1], fields[i + 2], fields[i + 3]];
       const app = (history[application ?? '(none)'] ??= { pipelines: 0, orchestrations: 0, completed: 0, totalDurationMs: 0, averageDurationMs: 0 });
-      if (kind === 'pipeline') app.pipelines++;
+      if (kinds[i / 4] === 'pipeline') app.pipelines++;
       else app.orchestrations++;
       const s = Number(start);
       const e = Number(end);
@@ -49,26 +52,26 @@ export async function orcaHistory(redis: Redis): Promise<OrcaHistory> {
       }
     }
   };
-  for (const kind of ['pipeline', 'orchestration'] as const) {
-    // Each page's EVAL is sent as soon as the page is read, while SCAN goes on.
-    const pages: Promise<void>[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${kind}:*`, 'COUNT', 1000);
-      cursor = next;
-      const executions = keys.filter((k) => /^(pipeline|orchestration):[^:]+$/.test(k) && !k.startsWith(`${kind}:app`) && !k.startsWith(`${kind}:executions`));
-      if (executions.length === 0) continue;
-      pages.push(
-        (redis.eval(FIELDS_SCRIPT, executions.length, ...executions) as Promise<(string | number | null)[]>).then((reply) =>
-          count(
-            kind,
-            reply.map((v) => (v === null ? null : String(v))),
-          ),
+  // One walk for both kinds (a SCAN of the whole keyspace costs the server alike whatever it
+  // matches); each page's EVAL is sent as soon as the page is read, while SCAN goes on.
+  const pages: Promise<void>[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', '[op]*', 'COUNT', 1000);
+    cursor = next;
+    const executions = keys.filter(isExecutionKey);
+    if (executions.length === 0) continue;
+    const kinds = executions.map((k) => (k.startsWith('pipeline:') ? 'pipeline' : 'orchestration'));
+    pages.push(
+      (redis.eval(FIELDS_SCRIPT, executions.length, ...executions) as Promise<(string | number | null)[]>).then((reply) =>
+        count(
+          kinds,
+          reply.map((v) => (v === null ? null : String(v))),
         ),
-      );
-    } while (cursor !== '0');
-    await Promise.all(pages);
-  }
+      ),
+    );
+  } while (cursor !== '0');
+  await Promise.all(pages);
   for (const app of Object.values(history)) app.averageDurationMs = app.completed ? Math.round(app.totalDurationMs / app.completed) : 0;
   return Object.fromEntries(Object.entries(history).sort(([a], [b]) => a.localeCompare(b)));
 }

@@ -281,6 +281,34 @@ export function readRdbString(buf: Buffer, pos: number): { value: Buffer; end: n
   }
 }
 
+/**
+ * The elements of a DUMP payload of a set or hash kept as a hash table (RDB_TYPE_SET 2, a length
+ * then the members; RDB_TYPE_HASH 4, a length then field and value: redis/src/rdb.c
+ * rdbSaveObject), each as the bytes of its RDB string encoding(s), undecoded: a member, or a
+ * field and its value together. Any other payload (compact encodings, Redis 7.4's hashes with
+ * field TTLs) gives undefined; so does one that is not whole.
+ */
+export function hashTablePayloadElements(payload: Buffer): { type: 'set' | 'hash'; elements: Buffer[] } | undefined {
+  const type = payload[0];
+  if (type !== 2 && type !== 4) return undefined;
+  // The payload ends with the RDB version (2 bytes) and a CRC-64 (8 bytes): redis/src/cluster.c createDumpPayload.
+  const c = new Cursor(payload.subarray(0, payload.length - 10), 1);
+  try {
+    const n = c.length();
+    const elements: Buffer[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const start = c.pos;
+      c.skipString();
+      if (type === 4) c.skipString();
+      elements[i] = payload.subarray(start, c.pos);
+    }
+    return c.pos === c.buf.length ? { type: type === 2 ? 'set' : 'hash', elements } : undefined;
+  } catch (error) {
+    if (error === NeedMore.instance || error instanceof SnapshotFormatError) return undefined;
+    throw error;
+  }
+}
+
 /** Module values: a module id, then typed opcodes until EOF (rdbLoadCheckModuleValue). */
 function skipModuleOpcodes(c: Cursor): void {
   for (;;) {

@@ -7,8 +7,10 @@
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import { digestPairs, existing } from '../../../lib/copy/compare.js';
 import { digestKey } from '../../../lib/copy/digest.js';
+import { hashTablePayloadElements } from '../../../lib/copy/replication/rdb-splitter.js';
 import { reconcile } from '../../../lib/copy/reconcile.js';
 import { verifyCopy } from '../../../lib/copy/verify.js';
 import { useRedisPair } from '../../support/redis-pair.js';
@@ -80,12 +82,15 @@ describe('digestPairs', () => {
       else expect(Math.abs(s!.expiresAt - expected.expiresAt) + Math.abs(t!.expiresAt - s!.expiresAt)).toBeLessThanOrEqual(1000);
     }
     // Small keys digested by the server (those in another order on the target by the multiset
-    // digest), big ones by the server in chunks (set:big by SSCAN pages), the stream by digestKey.
+    // digest; hash tables on both sides compared by their DUMP payloads), big ones by the server
+    // in chunks (set:big by SSCAN pages), the stream by digestKey.
     const kinds = Object.fromEntries(pairs.map((p) => [p.key.toString('hex'), p.from?.digest.replace(/:.*/, '')]));
-    expect(Object.values(kinds).filter((k) => k === 'sha1' || k === 'multiset').length).toBe(10);
+    expect(Object.values(kinds).filter((k) => k === 'sha1' || k === 'multiset' || k === 'table').length).toBe(10);
     expect(Object.values(kinds).filter((k) => k === 'chunks').length).toBe(3);
-    // 400 fields in another order (a 2-field hash may come back in the same order by chance).
-    expect([kinds[Buffer.from('h:big').toString('hex')], kinds[Buffer.from('s:small').toString('hex')]]).toEqual(['multiset', 'sha1']);
+    // 400 fields compact on the source only, in another order (a 2-field hash may come back in
+    // the same order by chance); a set of strings, a hash table on both sides (Redis 7.0).
+    const kind = (name: string) => kinds[Buffer.from(name).toString('hex')];
+    expect([kind('h:big'), kind('set:small'), kind('s:small')]).toEqual(['multiset', 'table', 'sha1']);
     for (const setting of ['hash-max-listpack-entries', 'set-max-intset-entries', 'zset-max-listpack-entries']) await dst.config('SET', setting, '128');
   });
 
@@ -139,6 +144,100 @@ describe('digestPairs', () => {
     expect(whole).toMatchObject({ type: 'set', size: 3000 });
     await dst.config('SET', 'set-max-intset-entries', '512');
     await dst.config('SET', 'hash-max-ziplist-entries', '128');
+  });
+
+  describe('sets and hashes kept as hash tables, compared by their DUMP payloads', () => {
+    /** Hash tables on both sides, whatever their size: what orca's executions are. */
+    const asHashTables = async (redis: Redis, value: string) => {
+      await redis.config('SET', 'hash-max-listpack-entries', value);
+      await redis.config('SET', 'set-max-intset-entries', value);
+    };
+    const kindOf = (p: { from?: { digest: string } | undefined }) => p.from?.digest.replace(/:.*/, '');
+    const fields = Array.from({ length: 40 }, (_, i) => `stage.${i}.context`);
+    const json = (i: number) => JSON.stringify({ stage: i, outputs: { text: 'the same words, again and again '.repeat(4) } });
+
+    it('equal whatever the order the tables are walked in; a changed value, a missing field, another member differ', async () => {
+      for (const r of [src, dst]) await asHashTables(r, '0');
+      for (const [r, order] of [
+        [src, fields],
+        [dst, [...fields].reverse()],
+      ] as const) {
+        for (const f of order) await r.hset('h:equal', f, json(fields.indexOf(f)));
+        for (const f of order) await r.hset('h:value', f, json(fields.indexOf(f)));
+        for (const f of order) await r.hset('h:field', f, json(fields.indexOf(f)));
+        await r.sadd('set:ints', ...order.map((f) => String(fields.indexOf(f) * 1000)));
+        await r.sadd('set:member', ...order);
+      }
+      await dst.hset('h:value', 'stage.7.context', json(8));
+      await dst.hdel('h:field', 'stage.39.context');
+      await dst.hset('h:field', 'stage.40.context', json(39));
+      await dst.srem('set:member', 'stage.3.context');
+      await dst.sadd('set:member', 'stage.3.Context');
+      expect(await dst.object('ENCODING', 'set:ints')).toBe('hashtable');
+      const keys = ['h:equal', 'set:ints', 'h:value', 'h:field', 'set:member'].map((k) => Buffer.from(k));
+      // The tables are walked in another order on each side: the payloads differ byte for byte.
+      expect((await src.dumpBuffer('h:equal'))!.equals((await dst.dumpBuffer('h:equal'))!)).toBe(false);
+      const pairs = await digestPairs(src, dst, keys);
+      expect(pairs.map((p) => [String(p.key), kindOf(p), p.from!.digest === p.to!.digest])).toEqual([
+        ['h:equal', 'table', true],
+        ['set:ints', 'table', true],
+        ['h:value', 'table', false],
+        ['h:field', 'table', false],
+        ['set:member', 'table', false],
+      ]);
+      for (const r of [src, dst]) await asHashTables(r, '512');
+    });
+
+    it('equal when one server compresses its payloads with LZF and the other does not (compared decoded)', async () => {
+      for (const r of [src, dst]) await asHashTables(r, '0');
+      await src.config('SET', 'rdbcompression', 'no');
+      for (const f of fields) await src.hset('h', f, json(fields.indexOf(f)));
+      for (const f of [...fields].reverse()) await dst.hset('h', f, json(fields.indexOf(f)));
+      const elements = async (r: Redis) => hashTablePayloadElements((await r.dumpBuffer('h'))!)!.elements.sort(Buffer.compare);
+      // Not even the elements' encodings are alike: the comparison has to decode them.
+      const [a, b] = [await elements(src), await elements(dst)];
+      expect(a.filter((e, i) => !e.equals(b[i]!)).length).toBeGreaterThan(0);
+      const [pair] = await digestPairs(src, dst, [Buffer.from('h')]);
+      expect([kindOf(pair!), pair!.from!.digest === pair!.to!.digest]).toEqual(['table', true]);
+      await dst.hset('h', 'stage.0.context', json(1));
+      const [changed] = await digestPairs(src, dst, [Buffer.from('h')]);
+      expect(changed!.from!.digest === changed!.to!.digest).toBe(false);
+      await src.config('SET', 'rdbcompression', 'yes');
+      for (const r of [src, dst]) await asHashTables(r, '512');
+    });
+
+    it('past 4 MB of payloads in one batch the rest go by the multiset digest, still equal', async () => {
+      // Ten hashes of about 700 KB each (incompressible), alike on both sides but for their order.
+      const values = Array.from({ length: 100 }, () => randomBytes(7000));
+      const keys = Array.from({ length: 10 }, (_, i) => Buffer.from(`big-${i}`));
+      for (const key of keys) {
+        await src.hset(key, ...values.flatMap((v, i) => [`f${i}`, v]));
+        await dst.hset(
+          key,
+          ...values
+            .map((v, i) => [`f${i}`, v] as const)
+            .reverse()
+            .flat(),
+        );
+      }
+      expect(await src.object('ENCODING', 'big-0')).toBe('hashtable');
+      const pairs = await digestPairs(src, dst, keys);
+      expect(pairs.filter((p) => p.from!.digest !== p.to!.digest).map((p) => String(p.key))).toEqual([]);
+      const kinds = pairs.map(kindOf);
+      expect([kinds.includes('table'), kinds.includes('multiset')]).toEqual([true, true]);
+    });
+
+    it('reads no payload it does not know: compact encodings, a cut payload', async () => {
+      await src.hset('compact', 'f', 'v');
+      await src.hset('table', ...fields.flatMap((f) => [f, json(1)]));
+      await src.config('SET', 'hash-max-listpack-entries', '0');
+      await src.hset('table', 'one-more', 'v');
+      await src.config('SET', 'hash-max-listpack-entries', '512');
+      const table = (await src.dumpBuffer('table'))!;
+      expect(hashTablePayloadElements(table)).toMatchObject({ type: 'hash', elements: { length: 41 } });
+      expect(hashTablePayloadElements((await src.dumpBuffer('compact'))!)).toBeUndefined();
+      expect(hashTablePayloadElements(table.subarray(0, 200))).toBeUndefined();
+    });
   });
 
   it('existing: one flag per key, in order', async () => {
