@@ -482,7 +482,9 @@ export function parseMigrationInput(raw: unknown): MigrationConfig {
   const given = isRecord(raw) ? raw : undefined;
   const target = isRecord(given?.target) ? given.target : undefined;
   const { parameterGroupFamily: family, ...targetWithoutFamily } = target ?? {};
-  const result = MigrationInputSchema.safeParse(target && 'parameterGroupFamily' in target ? { ...given, target: targetWithoutFamily } : raw);
+  // reportInput: an issue carries the value it refused, so a wrong type is told from a missing
+  // field and a value outside an enum is named (describeIssue).
+  const result = MigrationInputSchema.safeParse(target && 'parameterGroupFamily' in target ? { ...given, target: targetWithoutFamily } : raw, { reportInput: true });
   const issues = [
     ...secretPaths.map((path) => ({
       path,
@@ -522,7 +524,10 @@ export function parseMigrationInput(raw: unknown): MigrationConfig {
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}: check the spelling against the README's input reference`;
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `required: ${issue.message.replace(/^Invalid input: /, '')}`;
+  if (issue.code === 'invalid_type') return `${issue.input === undefined ? 'required: ' : ''}${issue.message.replace(/^Invalid input: /, '')}`;
+  // zod says only which values it takes: say which one it was given (never a secret: enums and literals name choices).
+  if (issue.code === 'invalid_value' && issue.input !== undefined)
+    return `${clip(JSON.stringify(issue.input) ?? String(issue.input), 60)} is not one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   // zod says only "Too small: expected number to be >=5": say the bound and that the README has the range.
   if (issue.code === 'too_small' && issue.origin === 'number' && issue.message.startsWith('Too small'))
     return `too small: at least ${String(issue.minimum)}${issue.inclusive === false ? ' (exclusive)' : ''} (the README's input reference gives the range and the default)`;

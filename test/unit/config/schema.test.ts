@@ -86,6 +86,14 @@ describe('parseMigrationInput', () => {
     ]);
   });
 
+  it('names the value an enum refused, and tells a wrong type from a missing field', () => {
+    const found = problems({ ...minimal, options: { copyMethod: 'fast', copySliceSeconds: '60' }, target: { replicationGroupId: 'x', engine: 'memcached' } });
+    expect(found['options.copyMethod']).toBe('"fast" is not one of "auto", "replication", "scan", "s3-seed"');
+    expect(found['target.engine']).toMatch(/^"memcached" is not one of "redis", "valkey"$/);
+    expect(found['options.copySliceSeconds']).toBe('expected number, received string');
+    expect(problems({ ...minimal, cluster: { region: 'us-east-1' } })['cluster.name']).toBe('required: expected string, received undefined');
+  });
+
   it('applies the ElastiCache rules for ids', () => {
     expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: '1abc' } }))).toEqual(['target.replicationGroupId']);
     expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: 'a--b' } }))).toEqual(['target.replicationGroupId']);
