@@ -361,6 +361,8 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
     out.line(`  ${service.name.padEnd(22)} -> ${redis}${service.authenticated ? '  (AUTH from the URL user-info)' : ''}`);
   }
   const where = s.spinnakerService ? "SpinnakerService's service-settings.redis" : s.spinRedisWorkload.kind === 'StatefulSet' ? "the chart's redis.yml" : "Halyard's redis.yml";
+  // What the switch patched, by install (lib/spinnaker/flavor.ts): the Operator's custom resource, the chart's ConfigMaps, Halyard's.
+  const patched = s.spinnakerService ? 'SpinnakerService patched' : s.spinRedisWorkload.kind === 'StatefulSet' ? "the chart's ConfigMaps patched" : 'Halyard ConfigMap patched';
   out.line(`  ${where} overrideBaseUrl: ${s.halyard.overrideBaseUrl ?? '(not set: Spinnaker uses spin-redis)'}`);
   if (s.spinnakerService) {
     const st = s.spinnakerService.status as { status?: string; lastDeployed?: { config?: { hash?: string } } };
@@ -417,7 +419,7 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   if (c) {
     const s = (ms?: number) => (ms === undefined ? '?' : `${(ms / 1000).toFixed(2)} s`);
     out.line(
-      `Pause (Spinnaker's Redis users at 0 until all Ready again; orca's queue not processed): ${s(c.pauseMs)}; stopping took ${s(c.quiesceMs)}; cutover window (Halyard patch to the last pod Ready on ElastiCache): ${s(c.cutoverWindowMs)}${c.rollbackPauseMs !== undefined ? `; the rollback's pause: ${s(c.rollbackPauseMs)}` : ''}`,
+      `Pause (Spinnaker's Redis users at 0 until all Ready again; orca's queue not processed): ${s(c.pauseMs)}; stopping took ${s(c.quiesceMs)}; cutover window (${patched} to the last pod Ready on ElastiCache): ${s(c.cutoverWindowMs)}${c.rollbackPauseMs !== undefined ? `; the rollback's pause: ${s(c.rollbackPauseMs)}` : ''}`,
     );
     if (c.seed)
       out.line(
@@ -444,7 +446,7 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   const window =
     f.cutoverWindowMs === undefined
       ? 'n/a (Spinnaker does not end on a new Redis)'
-      : `${(f.cutoverWindowMs / 1000).toFixed(1)} s (ConfigMap patched ${f.cutoverWindow?.patchAt.slice(11, 23)}, last pod on the new Redis ${f.cutoverWindow?.allOnTargetAt.slice(11, 23)})`;
+      : `${(f.cutoverWindowMs / 1000).toFixed(1)} s (${patched} ${f.cutoverWindow?.patchAt.slice(11, 23)}, last pod on the new Redis ${f.cutoverWindow?.allOnTargetAt.slice(11, 23)})`;
   out.line(`  cutover window: ${window}`);
   out.line(
     `  orca queue not processed for at most ${(f.longestOrcaPollGapMs / 1000).toFixed(1)} s${f.longestOrcaPollGap ? ` (${f.longestOrcaPollGap.from.slice(11, 23)} to ${f.longestOrcaPollGap.to.slice(11, 23)})` : ''}`,
