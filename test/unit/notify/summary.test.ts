@@ -42,7 +42,17 @@ describe('the SNS summary', () => {
       outcomeFacts({ ...rest, scaleDownError: { Error: 'KubernetesForbiddenError', Cause: JSON.stringify({ errorMessage: 'scale refused' }) } } as MigrationState),
       'SUCCEEDED',
     );
-    expect(summary.subject).toMatch(/scale spin-redis down by hand$/);
+    expect(summary.subject).toMatch(/^ACTION NEEDED: scale spin-redis down by hand; Spinnaker Redis migrated/);
+    // SNS takes 99 characters of a subject: with the longest EKS cluster name, what to do still fits.
+    const long = summarize(
+      outcomeFacts({
+        ...rest,
+        config: { ...rest.config, cluster: { ...rest.config.cluster, name: 'c'.repeat(100) } },
+        scaleDownError: { Error: 'KubernetesForbiddenError', Cause: '{}' },
+      } as MigrationState),
+      'SUCCEEDED',
+    );
+    expect(long.subject.slice(0, 99)).toContain('scale spin-redis down by hand');
     expect(summary.message).toContain('spin-redis could NOT be scaled to 0 (KubernetesForbiddenError: scale refused)');
     expect(summary.message).toContain('kubectl -n spinnaker scale deployment/spin-redis --replicas=0');
   });
