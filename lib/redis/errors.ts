@@ -70,7 +70,9 @@ export function mapRedisError(error: unknown, place?: string, context: RedisErro
   // and not TLS (CROSSSLOT contains "SSL").
   if (/^CROSSSLOT/.test(message)) return new RedisCommandUnsupportedError(`${where}: ${message.split('\n')[0]}`);
   if (TLS_CODES.test(code) || /ssl|tls|certificate|wrong version number/i.test(message)) {
-    return new RedisTlsError(`${where}: TLS handshake failed (${code || message}); check transitEncryption and the CA`);
+    return new RedisTlsError(
+      `${where}: TLS handshake failed (${code || message}); check transitEncryption and the CA (the workflow: target.transitEncryption, and REDIS_TLS_CA_FILE for a private CA; the copy command: rediss:// only where the server speaks TLS, and --ca-file)`,
+    );
   }
   const firstLine = message.split('\n')[0];
   // A failover promotes a replica within about a second: the same write then succeeds.

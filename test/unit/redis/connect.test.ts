@@ -110,13 +110,17 @@ describe('mapRedisError', () => {
     const mapped = mapRedisError(error, 'rediss://target:6379');
     expect(mapped.name).toBe('RedisTlsError');
     expect(mapped.retryable).toBe(false);
-    expect(mapped.message).toBe(`rediss://target:6379: TLS handshake failed (${code}); check transitEncryption and the CA`);
+    expect(mapped.message).toBe(
+      `rediss://target:6379: TLS handshake failed (${code}); check transitEncryption and the CA (the workflow: target.transitEncryption, and REDIS_TLS_CA_FILE for a private CA; the copy command: rediss:// only where the server speaks TLS, and --ca-file)`,
+    );
   });
 
   it('a TLS failure with no code is recognised by its message', () => {
     const mapped = mapRedisError(new Error('Client network socket disconnected before secure TLS connection was established'), 'where');
     expect(mapped.name).toBe('RedisTlsError');
-    expect(mapped.message).toBe('where: TLS handshake failed (Client network socket disconnected before secure TLS connection was established); check transitEncryption and the CA');
+    expect(mapped.message).toBe(
+      'where: TLS handshake failed (Client network socket disconnected before secure TLS connection was established); check transitEncryption and the CA (the workflow: target.transitEncryption, and REDIS_TLS_CA_FILE for a private CA; the copy command: rediss:// only where the server speaks TLS, and --ca-file)',
+    );
   });
 
   it.each([
