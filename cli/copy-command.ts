@@ -411,7 +411,11 @@ async function copyInto(source: RedisEndpoint, target: RedisEndpoint, method: Co
     // The rate is the copy's: the time spent following writes (--live) is not copying keys.
     const copySeconds = Math.max(0.001, seconds - (values.live ? Number(values.live) : 0));
     const s = result.stats;
-    if (result.fork) process.stderr.write(`Fork safety: ${result.fork.fork ? 'forking the source' : 'not forking the source'}: ${result.fork.reason}\n`);
+    if (result.fork) {
+      // Allowed to fork is not forked: a source that then refused PSYNC was copied by scan.
+      const verdict = !result.fork.fork ? 'not forking the source' : result.method === 'replication' ? 'forked the source' : 'the source may fork, but the replication copy did not start';
+      process.stderr.write(`Fork safety: ${verdict}: ${result.fork.reason}\n`);
+    }
     for (const note of result.fork?.notes ?? []) process.stderr.write(`  note: ${note}\n`);
     if (result.fallbackReason) process.stderr.write(`Replication copy not possible (${result.fallbackReason}); used the scan copy\n`);
     process.stderr.write(

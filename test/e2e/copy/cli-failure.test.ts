@@ -60,3 +60,25 @@ describe('spin-elasticache copy with a wrong password', () => {
     expect(code).toBe(1);
   }, 20_000);
 });
+
+describe('spin-elasticache copy from a source that refuses PSYNC', () => {
+  it('copies by scan, and does not say it forked a source it never forked', async () => {
+    // Managed and hardened Redis servers rename PSYNC away (ElastiCache refuses it too).
+    const refusing = await startRedis({ dir: join(dir, 'no-psync'), extraArgs: ['--rename-command', 'PSYNC', '', '--rename-command', 'SYNC', ''] });
+    const target = await startRedis({ dir: join(dir, 'no-psync-target') });
+    try {
+      const seed = await connectRedis({ url: refusing.url });
+      await seed.set('k', 'v');
+      seed.disconnect();
+      const { code, stderr } = await runCopy(['--source', refusing.url, '--target', target.url]);
+      expect(code).toBe(0);
+      expect(stderr).toMatch(/Fork safety: the source may fork, but the replication copy did not start: /);
+      expect(stderr).toMatch(/Replication copy not possible \(.*\); used the scan copy/);
+      const check = await connectRedis({ url: target.url });
+      expect(await check.get('k')).toBe('v');
+      check.disconnect();
+    } finally {
+      await Promise.all([refusing.stop(), target.stop()]);
+    }
+  }, 30_000);
+});
