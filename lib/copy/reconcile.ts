@@ -92,8 +92,7 @@ export async function mirrorSlice(fromEndpoint: RedisEndpoint, toEndpoint: Redis
     },
     // What `to` holds and `from` does not: deleted or expired on `from` since it was copied. Skipped
     // when `to`'s count proves it holds only what the forward pass left there (nobody else writes
-    // to it: the mirrors run inside the pause); otherwise only the keys that pass did not see are
-    // looked for on `from`.
+    // to it: the mirrors run inside the pause); otherwise every key of `to` is looked for on `from`.
     back: async (from, to, db, stats, range) => {
       const both = (range.cursor ?? '0') === '0' && onBoth?.db === db && onBoth.complete && !onBoth.overflow ? onBoth : undefined;
       if (both && (await targetHoldsOnly(to, both, options.skipPrefix ?? OWN_KEY_PREFIX))) {
@@ -102,7 +101,7 @@ export async function mirrorSlice(fromEndpoint: RedisEndpoint, toEndpoint: Redis
       }
       return scanBatches(
         to,
-        both ? (key) => skip(key) || both.keys.has(key.toString('latin1')) : skip,
+        skip,
         async (keys) => {
           const onFrom = await existing(from, keys);
           const gone = keys.filter((_, i) => !onFrom[i]);

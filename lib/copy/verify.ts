@@ -201,12 +201,12 @@ export async function verifySlice(
       report.targetWalksCounted = (report.targetWalksCounted ?? 0) + 1;
       return { cursor: '0', done: true };
     }
-    // A key the forward pass found on both sides is no key only the target has (if it has expired
-    // on the source since, the target's copy expires within the TTL tolerance: the walk would skip
-    // it as expiring): only the others are looked for on the source.
+    // Else every key of the target is looked for on the source (the forward pass remembers keys by
+    // hash, which cannot say for sure that a key was seen); one found on both sides that has
+    // expired on the source since expires on the target within the TTL tolerance: skipped as expiring.
     return scanBatches(
       target,
-      both ? (key) => skip(key) || both.keys.has(key.toString('latin1')) : skip,
+      skip,
       async (keys) => {
         const onSource = await existing(source, keys);
         for (const [i, key] of keys.entries()) {
