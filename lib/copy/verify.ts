@@ -99,13 +99,24 @@ export const emptyReport = (mode: 'strict' | 'live'): VerifyReport => ({
 export interface VerifySliceOptions extends VerifyOptions {
   /** Epoch ms: no new SCAN page from then on (options.copySliceSeconds in the workflow). */
   deadline?: number;
+  /**
+   * Source keys the caller wants back (orca's executions, for the audit): those the forward pass
+   * of a database read, when that pass ran whole in this slice, so the caller needs no walk of
+   * its own (VerifySlice.remembered). Up to REMEMBERED_MAX keys per database, else none.
+   */
+  remember?: (key: Buffer) => boolean;
 }
+
+/** Keys `remember` may keep per database (Buffers of the source's keys, held until the slice ends). */
+const REMEMBERED_MAX = 250_000;
 
 /** One slice of a verification: the report so far (`ok` once `done` and clean) and where the next slice resumes. */
 export interface VerifySlice {
   report: VerifyReport;
   checkpoint: Checkpoint<VerifyReport>;
   done: boolean;
+  /** Per database whose forward pass ran whole in this slice: the source keys `remember` kept (each as SCAN returned it, so possibly twice). */
+  remembered?: { db: number; keys: Buffer[] }[];
 }
 
 /**
@@ -127,16 +138,22 @@ export async function verifySlice(
   const note = (report: VerifyReport, m: Mismatch) => report.examples.length < maxExamples && report.examples.push(m);
   // The keys of the database being walked that are on both sides, when its forward pass runs whole in this slice.
   let onBoth: BothSides | undefined;
+  const remembered: { db: number; keys: Buffer[] }[] = [];
   // Source -> target: everything must be there and equal (both sides read a batch per round trip, lib/copy/compare.ts).
   const forward: WalkPass<VerifyReport> = async (source, target, db, report, range) => {
     const tracked: BothSides | undefined = mode === 'strict' && (range.cursor ?? '0') === '0' ? new BothSides(db) : undefined;
     onBoth = tracked;
+    let kept: Buffer[] | undefined = options.remember && (range.cursor ?? '0') === '0' ? [] : undefined;
     const stop = await scanPairs(
       source,
       target,
       skip,
       async (pairs) => {
         for (const { key, from: s, to: t } of pairs) {
+          if (kept && s && options.remember!(key)) {
+            if (kept.length < REMEMBERED_MAX) kept.push(key);
+            else kept = undefined;
+          }
           if (!s) {
             // Gone from the source since SCAN (expired), not (yet) from the target.
             if (tracked && t) tracked.notCompared(key);
@@ -192,6 +209,7 @@ export async function verifySlice(
       range,
     );
     if (tracked) tracked.complete = stop.done;
+    if (kept && stop.done) remembered.push({ db, keys: kept });
     return stop;
   };
   // Target -> source: nothing extra (in live mode, keys Spinnaker created after the cutover are expected).
@@ -235,7 +253,7 @@ export async function verifySlice(
   const report = walked.checkpoint.stats;
   report.ms += Date.now() - started;
   report.ok = walked.done && report.missing === 0 && report.typeMismatches === 0 && report.valueMismatches === 0 && report.ttlMismatches === 0 && report.extra === 0;
-  return { report: { ...report, examples: [...report.examples] }, checkpoint: walked.checkpoint, done: walked.done };
+  return { report: { ...report, examples: [...report.examples] }, checkpoint: walked.checkpoint, done: walked.done, ...(options.remember ? { remembered } : {}) };
 }
 
 /** The whole verification in one call (the `copy --verify` command, the benchmarks): slices without a deadline. */

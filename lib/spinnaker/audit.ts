@@ -33,9 +33,17 @@ return out
 `;
 
 /** An execution's own key, `pipeline:<id>` or `orchestration:<id>`, not an index (`pipeline:app:…`, `…:executions…`). */
-const isExecutionKey = (key: string): boolean => /^(pipeline|orchestration):[^:]+$/.test(key) && !/^(pipeline|orchestration):(app|executions)/.test(key);
+export const isExecutionKey = (key: string): boolean => /^(pipeline|orchestration):[^:]+$/.test(key) && !/^(pipeline|orchestration):(app|executions)/.test(key);
 
-export async function orcaHistory(redis: Redis): Promise<OrcaHistory> {
+/** Keys per EVAL of FIELDS_SCRIPT when the execution keys are given. */
+const FIELDS_BATCH = 1000;
+
+/**
+ * Orca's history per application on `redis`: of the execution keys a SCAN of the connection's
+ * database finds, or of `executionKeys` when given (a walk that already read them: the
+ * verification's forward pass), each read whatever its fate (a key gone by then is not counted).
+ */
+export async function orcaHistory(redis: Redis, executionKeys?: string[]): Promise<OrcaHistory> {
   const history: OrcaHistory = {};
   const count = (kinds: ('pipeline' | 'orchestration')[], fields: (string | null)[]) => {
     for (let i = 0; i + 3 < fields.length; i += 4) {
@@ -52,15 +60,8 @@ export async function orcaHistory(redis: Redis): Promise<OrcaHistory> {
       }
     }
   };
-  // One walk for both kinds (a SCAN of the whole keyspace costs the server alike whatever it
-  // matches); each page's EVAL is sent as soon as the page is read, while SCAN goes on.
   const pages: Promise<void>[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', '[op]*', 'COUNT', 1000);
-    cursor = next;
-    const executions = keys.filter(isExecutionKey);
-    if (executions.length === 0) continue;
+  const read = (executions: string[]) => {
     const kinds = executions.map((k) => (k.startsWith('pipeline:') ? 'pipeline' : 'orchestration'));
     pages.push(
       (redis.eval(FIELDS_SCRIPT, executions.length, ...executions) as Promise<(string | number | null)[]>).then((reply) =>
@@ -70,7 +71,20 @@ export async function orcaHistory(redis: Redis): Promise<OrcaHistory> {
         ),
       ),
     );
-  } while (cursor !== '0');
+  };
+  if (executionKeys) {
+    for (let i = 0; i < executionKeys.length; i += FIELDS_BATCH) read(executionKeys.slice(i, i + FIELDS_BATCH));
+  } else {
+    // One walk for both kinds (a SCAN of the whole keyspace costs the server alike whatever it
+    // matches); each page's EVAL is sent as soon as the page is read, while SCAN goes on.
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', '[op]*', 'COUNT', 1000);
+      cursor = next;
+      const executions = keys.filter(isExecutionKey);
+      if (executions.length > 0) read(executions);
+    } while (cursor !== '0');
+  }
   await Promise.all(pages);
   for (const app of Object.values(history)) app.averageDurationMs = app.completed ? Math.round(app.totalDurationMs / app.completed) : 0;
   return Object.fromEntries(Object.entries(history).sort(([a], [b]) => a.localeCompare(b)));
@@ -97,10 +111,16 @@ export function compareHistory(source: OrcaHistory, target: OrcaHistory): AuditP
   return { ok, applications: Object.keys(source).length, executions: { source: count(source), target: count(target) }, differences: differences.slice(0, 20) };
 }
 
-export async function auditParity(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint): Promise<{ parity: AuditParity; source: OrcaHistory; target: OrcaHistory }> {
+/**
+ * The parity of orca's history on both sides. With `executionKeys` (the source's, from a walk
+ * that read them all inside the pause), both sides are read for those keys and nothing is
+ * scanned; the target's executions the source lacks are then not seen, which the strict
+ * verification reports as extra keys.
+ */
+export async function auditParity(sourceEndpoint: RedisEndpoint, targetEndpoint: RedisEndpoint, executionKeys?: string[]): Promise<{ parity: AuditParity; source: OrcaHistory; target: OrcaHistory }> {
   const [source, target] = await Promise.all([connectRedis(sourceEndpoint, { connectionName: 'spin-elasticache-audit' }), connectRedis(targetEndpoint, { connectionName: 'spin-elasticache-audit' })]);
   try {
-    const [s, t] = await Promise.all([orcaHistory(source), orcaHistory(target)]);
+    const [s, t] = await Promise.all([orcaHistory(source, executionKeys), orcaHistory(target, executionKeys)]);
     return { parity: compareHistory(s, t), source: s, target: t };
   } finally {
     source.disconnect();

@@ -1,6 +1,6 @@
 /** orca's history per application (lib/spinnaker/audit.ts) read from a real redis-server. */
 import { describe, expect, it } from '@jest/globals';
-import { auditParity, orcaHistory } from '../../../lib/spinnaker/audit.js';
+import { auditParity, isExecutionKey, orcaHistory } from '../../../lib/spinnaker/audit.js';
 import { useRedisPair } from '../../support/redis-pair.js';
 
 const pair = useRedisPair('audit-');
@@ -34,6 +34,10 @@ describe('orcaHistory', () => {
         gateCompleted++;
       }
     }
+    // The verification's walk hands over the execution keys it read: the same history, with no SCAN.
+    const keys = (await src.keys('*')).filter(isExecutionKey);
+    expect(keys).toHaveLength(2532);
+    expect(await orcaHistory(src, keys)).toEqual(history);
     expect(history).toEqual({
       '(none)': { pipelines: 1, orchestrations: 0, completed: 0, totalDurationMs: 0, averageDurationMs: 0 },
       deck: { pipelines: 1250, orchestrations: 30, completed: deckCompleted + 30, totalDurationMs: deckTotal + 600, averageDurationMs: Math.round((deckTotal + 600) / (deckCompleted + 30)) },
@@ -48,5 +52,7 @@ describe('orcaHistory', () => {
     await dst.hset('pipeline:a', { application: 'deck', startTime: '1', endTime: '2' });
     const { parity } = await auditParity({ url: source.url }, { url: target.url });
     expect(parity).toMatchObject({ ok: false, executions: { source: 2, target: 1 } });
+    const given = await auditParity({ url: source.url }, { url: target.url }, ['pipeline:a', 'pipeline:b']);
+    expect(given.parity).toMatchObject({ ok: false, executions: { source: 2, target: 1 } });
   });
 });
