@@ -69,6 +69,13 @@ export function mapRedisError(error: unknown, place?: string, context: RedisErro
   // A cluster refuses a multi-key command across slots (lib/copy/cluster-target.ts): not transient,
   // and not TLS (CROSSSLOT contains "SSL").
   if (/^CROSSSLOT/.test(message)) return new RedisCommandUnsupportedError(`${where}: ${message.split('\n')[0]}`);
+  // The connection reset during the TLS handshake (Node: ECONNRESET, "Client network socket
+  // disconnected before secure TLS connection was established"): the server closed it, busy,
+  // failing over or restarting. Transient, as any reset; a TLS setting that is wrong fails the
+  // handshake itself (a certificate, or "wrong version number" from a server without TLS).
+  if (/socket disconnected before secure TLS connection/i.test(message)) {
+    return new RedisConnectionError(`${where}: the connection was reset during the TLS handshake (${message.split('\n')[0]}); retried. If it keeps happening, check transitEncryption and the CA`);
+  }
   if (TLS_CODES.test(code) || /ssl|tls|certificate|wrong version number/i.test(message)) {
     return new RedisTlsError(
       `${where}: TLS handshake failed (${code || message}); check transitEncryption and the CA (the workflow: target.transitEncryption, and REDIS_TLS_CA_FILE for a private CA; the copy command: rediss:// only where the server speaks TLS, and --ca-file)`,

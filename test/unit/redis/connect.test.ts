@@ -115,12 +115,18 @@ describe('mapRedisError', () => {
     );
   });
 
-  it('a TLS failure with no code is recognised by its message', () => {
-    const mapped = mapRedisError(new Error('Client network socket disconnected before secure TLS connection was established'), 'where');
-    expect(mapped.name).toBe('RedisTlsError');
-    expect(mapped.message).toBe(
-      'where: TLS handshake failed (Client network socket disconnected before secure TLS connection was established); check transitEncryption and the CA (the workflow: target.transitEncryption, and REDIS_TLS_CA_FILE for a private CA; the copy command: rediss:// only where the server speaks TLS, and --ca-file)',
-    );
+  it('a reset during the TLS handshake is a connection error, retried (the server closed it), not a TLS setting', () => {
+    // Node's error for it carries ECONNRESET (lib/_tls_wrap.js onSocketClose); a copy of it without the code too.
+    for (const error of [
+      withCode('Client network socket disconnected before secure TLS connection was established', 'ECONNRESET'),
+      new Error('Client network socket disconnected before secure TLS connection was established'),
+    ]) {
+      const mapped = mapRedisError(error, 'where');
+      expect([mapped.name, mapped.retryable]).toEqual(['RedisConnectionError', true]);
+      expect(mapped.message).toBe(
+        'where: the connection was reset during the TLS handshake (Client network socket disconnected before secure TLS connection was established); retried. If it keeps happening, check transitEncryption and the CA',
+      );
+    }
   });
 
   it.each([
