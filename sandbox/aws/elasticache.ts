@@ -489,13 +489,14 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
       if (g.status !== 'available' && g.status !== 'create-failed' && g.status !== 'restore-failed') throw new AwsFault('InvalidReplicationGroupState', `Replication group ${id} is ${g.status}.`);
       g.status = 'deleting';
       const described = describeGroup(g);
-      const deletionMs = Math.min(500, options.creationDelayMs ?? 1500);
+      const deletionMs = Math.min(250, options.creationDelayMs ?? 1500);
       const timer = setTimeout(async () => {
         timers.delete(timer);
         await Promise.all(g.nodes.map((n) => n.process.stop()));
         groups.delete(id);
         // Still a member of its parameter and subnet groups for a while (see `lingering`); half the
-        // deletion's time, so a sandbox run's retries (40 x retryMs on CleanupCreatedResources) outlast both.
+        // deletion's time: 375 ms in all, so a sandbox run's retries (40 x retryMs, 20 ms in the
+        // tests, on CleanupCreatedResources) outlast both twice over on a loaded machine.
         lingering.add(g);
         const released = setTimeout(() => {
           timers.delete(released);
