@@ -6,7 +6,7 @@
 import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { DeleteCacheParameterGroupCommand, DeleteCacheSubnetGroupCommand } from '@aws-sdk/client-elasticache';
 import type { MigrationConfig } from '../config/schema.js';
-import { AwsResourceBusyError } from '../errors.js';
+import { AwsResourceBusyError, AwsResourceNotFoundError } from '../errors.js';
 import { mapAwsError } from '../aws/errors.js';
 import { findParameterGroup } from './parameter-group.js';
 import { deleteReplicationGroup, findReplicationGroup } from './replication-group.js';
@@ -25,10 +25,20 @@ export async function deleteCreatedResources(client: Client, config: MigrationCo
   const result: CleanupResult = { deleted: [], kept: [] };
   const t = config.target;
   const ours = async (arn: string | undefined) => (await readOwnership(client, arn)).createdBy === me;
+  // Between its lookup and the read of its tags a resource may go (the group this step deleted
+  // finishing its deletion): ListTagsForResource then answers its kind's NotFound fault. Gone is
+  // what the next attempt will find.
+  const goneMeanwhile =
+    (what: string) =>
+    (error: unknown): never => {
+      if (error instanceof AwsResourceNotFoundError) throw new AwsResourceBusyError(`${what} went while its tags were read; looking again`, { cause: error });
+      throw error;
+    };
 
   const group = await findReplicationGroup(client, t.replicationGroupId);
   if (group) {
-    if (!(await ours(group.ARN))) result.kept.push(`replication group ${t.replicationGroupId} (not created by this execution)`);
+    const mine = await ours(group.ARN).catch(goneMeanwhile(`Replication group ${t.replicationGroupId}`));
+    if (!mine) result.kept.push(`replication group ${t.replicationGroupId} (not created by this execution)`);
     else if (group.Status === 'deleting') throw new AwsResourceBusyError(`Replication group ${t.replicationGroupId} is still deleting`);
     else if (group.Status === 'creating' || group.Status === 'modifying')
       throw new AwsResourceBusyError(`Replication group ${t.replicationGroupId} is ${group.Status}; it can be deleted once that ends`);
@@ -38,7 +48,8 @@ export async function deleteCreatedResources(client: Client, config: MigrationCo
     }
   }
   const deleteIfOurs = async (what: string, arn: string | undefined, remove: () => Promise<unknown>) => {
-    if (await ours(arn)) {
+    const mine = await ours(arn).catch(goneMeanwhile(what));
+    if (mine) {
       await deleteReleased(`delete ${what}`, remove);
       result.deleted.push(what);
     } else result.kept.push(`${what} (not created by this execution)`);

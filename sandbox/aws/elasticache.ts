@@ -529,7 +529,15 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
     ListTagsForResource(p) {
       const resource = need(p, 'ResourceName');
       const known = [...parameterGroups.values(), ...subnetGroups.values(), ...groups.values()].some((r) => r.arn === resource);
-      if (!known) throw new AwsFault('InvalidARN', `Unknown resource ${resource}`);
+      if (!known) {
+        // As AWS: a well-formed ARN of a resource that is not there (deleted a moment ago) is that
+        // kind's NotFound fault, InvalidARN only a malformed one (API reference, ListTagsForResource, Errors).
+        const kind = /^arn:aws[\w-]*:elasticache:[\w-]+:\d{12}:(replicationgroup|subnetgroup|parametergroup):/.exec(resource)?.[1];
+        if (kind === 'replicationgroup') throw new AwsFault('ReplicationGroupNotFoundFault', `ReplicationGroup ${resource} not found.`, 404);
+        if (kind === 'subnetgroup') throw new AwsFault('CacheSubnetGroupNotFoundFault', `CacheSubnetGroup ${resource} not found.`, 404);
+        if (kind === 'parametergroup') throw new AwsFault('CacheParameterGroupNotFound', `CacheParameterGroup ${resource} not found.`, 404);
+        throw new AwsFault('InvalidARN', `Unknown resource ${resource}`);
+      }
       return { TagList: [...(tags.get(resource) ?? new Map<string, string>())].map(([Key, Value]) => ({ Key, Value })) };
     },
     AddTagsToResource(p) {
