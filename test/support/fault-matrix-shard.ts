@@ -17,7 +17,11 @@ export function describeMatrixShard(shard: number, of: number): void {
           .filter(([, ok]) => !ok)
           .map(([k]) => k);
         // On a mismatch, what the run went through and what was lost: enough to tell a flake from a fault.
-        const why = result.actual !== c.expected || broken.length > 0 ? { error: result.error, failures: result.failures, lostFromStart: result.examples.lostFromStart } : {};
+        const { lostFromStart, stale, resurrected, lost, processedTwice } = result.examples;
+        const why =
+          result.actual !== c.expected || broken.length > 0
+            ? { error: result.error, failures: result.failures, lostFromStart, ...(broken.length > 0 ? { stale, resurrected, lost, processedTwice, figures: result.figures } : {}) }
+            : {};
         expect({ end: result.actual, broken, ...why }).toEqual({ end: c.expected, broken: [] });
       },
       150_000,
