@@ -1184,6 +1184,11 @@ export async function runCase(
     const ledger = world.spinnaker.ledger;
     const expired = (k: string) => (expiresAt.get(k) ?? Number.POSITIVE_INFINITY) <= Date.now();
     const lostFromStart = startState.filter((k) => !present.has(k) && !ledger.deleted(k) && !expired(k) && !(startMembers.get(k) ?? ['(not a collection)']).every((m) => ledger.memberDeleted(k, m)));
+    // A lost collection names the start members the ledger saw no deletion of (what a CI failure needs to tell a loss from a gap in the ledger).
+    const lostDetail = lostFromStart.map((k) => {
+      const members = (startMembers.get(k) ?? []).filter((m) => !ledger.memberDeleted(k, m));
+      return members.length > 0 ? `${k} (start members not deleted per the ledger: ${members.slice(0, 3).join(', ')}${members.length > 3 ? `, … ${members.length} in all` : ''})` : k;
+    });
     where?.disconnect();
     const { config: _config, ...halyardFiles } = snapshot.configMap;
     // Operator installs: the SpinnakerService's service-settings.redis, and its spec.spinnakerConfig byte for byte.
@@ -1241,7 +1246,7 @@ export async function runCase(
       actual,
       invariants: { ...invariants, handlerLogsCaptured: logs.length > 0 },
       figures: snapshot.figures,
-      examples: { ...snapshot.examples, ...(lostFromStart.length ? { lostFromStart: lostFromStart.slice(0, 10) } : {}) },
+      examples: { ...snapshot.examples, ...(lostFromStart.length ? { lostFromStart: lostDetail.slice(0, 10) } : {}) },
       ...(result.error ? { error: result.error } : {}),
       ...(result.history.some((e) => e.error)
         ? {
