@@ -36,10 +36,13 @@ export async function deleteCreatedResources(client: Client, config: MigrationCo
     };
 
   const group = await findReplicationGroup(client, t.replicationGroupId);
+  // A deleting group is waited out before its tags are read: whoever deleted it, the subnet and
+  // parameter groups can go only once it is gone, and ListTagsForResource may refuse a group in
+  // that state (InvalidReplicationGroupState is among its errors in the API reference).
+  if (group?.Status === 'deleting') throw new AwsResourceBusyError(`Replication group ${t.replicationGroupId} is still deleting`);
   if (group) {
     const mine = await ours(group.ARN).catch(goneMeanwhile(`Replication group ${t.replicationGroupId}`));
     if (!mine) result.kept.push(`replication group ${t.replicationGroupId} (not created by this execution)`);
-    else if (group.Status === 'deleting') throw new AwsResourceBusyError(`Replication group ${t.replicationGroupId} is still deleting`);
     else if (group.Status === 'creating' || group.Status === 'modifying')
       throw new AwsResourceBusyError(`Replication group ${t.replicationGroupId} is ${group.Status}; it can be deleted once that ends`);
     else {

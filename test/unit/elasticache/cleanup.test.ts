@@ -81,11 +81,20 @@ describe('deleteCreatedResources', () => {
   it('answers busy when the group it deleted goes between its lookup and the read of its tags (NotFound, as AWS answers)', async () => {
     elastiCache
       .on(DescribeReplicationGroupsCommand)
-      .resolves({ ReplicationGroups: [{ ReplicationGroupId: 'spin-redis', Status: 'deleting', ARN: 'arn:aws:elasticache:us-east-1:123456789012:replicationgroup:spin-redis' }] });
+      .resolves({ ReplicationGroups: [{ ReplicationGroupId: 'spin-redis', Status: 'available', ARN: 'arn:aws:elasticache:us-east-1:123456789012:replicationgroup:spin-redis' }] });
     elastiCache.on(ListTagsForResourceCommand).rejects(new ReplicationGroupNotFoundFault({ message: 'ReplicationGroup spin-redis not found.', $metadata: { httpStatusCode: 404 } }));
     const error = await failure(deleteCreatedResources(client(), config, executionArn));
     expect(error).toMatchObject({ name: 'AwsResourceBusyError', retryable: true });
     expect(error?.message).toBe('Replication group spin-redis went while its tags were read; looking again');
+  });
+
+  it('waits out a deleting group without reading its tags (ListTagsForResource may refuse a group in that state)', async () => {
+    elastiCache
+      .on(DescribeReplicationGroupsCommand)
+      .resolves({ ReplicationGroups: [{ ReplicationGroupId: 'spin-redis', Status: 'deleting', ARN: 'arn:aws:elasticache:us-east-1:123456789012:replicationgroup:spin-redis' }] });
+    elastiCache.on(ListTagsForResourceCommand).rejects(new InvalidParameterValueException({ message: 'InvalidReplicationGroupState', ...meta }));
+    const error = await failure(deleteCreatedResources(client(), config, executionArn));
+    expect(error).toMatchObject({ name: 'AwsResourceBusyError', message: 'Replication group spin-redis is still deleting' });
   });
 
   it('still maps any other refusal as everywhere else (fatal)', async () => {
