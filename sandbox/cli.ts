@@ -360,9 +360,10 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
     const redis = service.redisEnabled === false ? '(redis.enabled false: Pub/Sub refused)' : (service.redis ?? '(no Redis client)');
     out.line(`  ${service.name.padEnd(22)} -> ${redis}${service.authenticated ? '  (AUTH from the URL user-info)' : ''}`);
   }
-  const where = s.spinnakerService ? "SpinnakerService's service-settings.redis" : s.spinRedisWorkload.kind === 'StatefulSet' ? "the chart's redis.yml" : "Halyard's redis.yml";
-  // What the switch patched, by install (lib/spinnaker/flavor.ts): the Operator's custom resource, the chart's ConfigMaps, Halyard's.
-  const patched = s.spinnakerService ? 'SpinnakerService patched' : s.spinRedisWorkload.kind === 'StatefulSet' ? "the chart's ConfigMaps patched" : 'Halyard ConfigMap patched';
+  // Where the Redis URL lives and what the switch patched, by install (lib/spinnaker/flavor.ts).
+  const install = s.spinnakerService ? 'operator' : s.spinRedisWorkload.kind === 'StatefulSet' ? 'helm' : 'halyard';
+  const where = { operator: "SpinnakerService's service-settings.redis", helm: "the chart's redis.yml", halyard: "Halyard's redis.yml" }[install];
+  const patched = { operator: 'SpinnakerService patched', helm: "the chart's ConfigMaps patched", halyard: 'Halyard ConfigMap patched' }[install];
   out.line(`  ${where} overrideBaseUrl: ${s.halyard.overrideBaseUrl ?? '(not set: Spinnaker uses spin-redis)'}`);
   if (s.spinnakerService) {
     const st = s.spinnakerService.status as { status?: string; lastDeployed?: { config?: { hash?: string } } };

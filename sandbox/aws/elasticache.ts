@@ -489,6 +489,8 @@ export async function startElastiCacheEmulator(options: ElastiCacheEmulatorOptio
       if (g.status !== 'available' && g.status !== 'create-failed' && g.status !== 'restore-failed') throw new AwsFault('InvalidReplicationGroupState', `Replication group ${id} is ${g.status}.`);
       g.status = 'deleting';
       const described = describeGroup(g);
+      // AWS takes minutes (terraform-provider-aws waits up to 40 for DeleteReplicationGroup); the
+      // sandbox's shortened time keeps the same order of states: deleting, gone, then lingering.
       const deletionMs = Math.min(250, options.creationDelayMs ?? 1500);
       const timer = setTimeout(async () => {
         timers.delete(timer);

@@ -61,9 +61,8 @@ describe('failures before the cutover', () => {
   }, 60_000);
 
   it('deletes only what it created when cleanupOnFailure is set', async () => {
-    // 40 retries of CleanupCreatedResources 60 ms apart (30 s in the ASL) outlast the emulator's
-    // deletion and lingering membership (750 ms) three times; at the suite's 20 ms they outlasted
-    // them by 50 ms, and a loaded CI machine caught the step once.
+    // 40 retries of CleanupCreatedResources 60 ms apart (30 s in the ASL), far past the emulator's
+    // deletion and lingering membership (375 ms).
     const { world, result } = await rehearse(
       { input: { options: { cleanupOnFailure: true, maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20 } } },
       { retryMs: 60 },
