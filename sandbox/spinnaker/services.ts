@@ -6,8 +6,9 @@
  *   - connecting as the service does (connection name `spin-<service>-<pod>`, AUTH, TLS), and
  *     failing start-up (the pod is not Ready) when it cannot, as a real service crash-loops;
  *   - loops that survive connection errors (a failed tick is retried on the next one);
- *   - `write(ops, fn)`: run Redis commands and record them in the write ledger, as
- *     certain when Redis answered, as "maybe applied" when the call failed;
+ *   - `write(ops, fn, applied?)`: run Redis commands and record them in the write ledger, as
+ *     certain when Redis answered (only what the reply says a script did), as "maybe applied"
+ *     when the call failed;
  *   - the outside world the services poll (cloud inventory, Jenkins builds, Pub/Sub
  *     messages, users and roles), a function of time so that two instances agree on it.
  *
@@ -145,13 +146,19 @@ export abstract class ServiceInstance {
     this.timers.add(t);
   }
 
-  /** Run commands whose effects are `ops`, and record them in the ledger. */
-  protected async write<T>(ops: LedgerOp[], fn: (redis: Redis) => Promise<T>): Promise<T> {
+  /**
+   * Run commands whose effects are `ops`, and record them in the ledger. A script that decides
+   * what it writes (rosco's storeNewBakeStatus returns early when it lost the race for a bake; a
+   * lock release only extends a lock it still owns) names, from its reply, the effects it had:
+   * `applied`. A failed call records all of `ops` as maybe applied (a script runs whole or not
+   * at all, and each op of a branch not taken is then simply not applied).
+   */
+  protected async write<T>(ops: LedgerOp[], fn: (redis: Redis) => Promise<T>, applied?: (out: T) => LedgerOp[]): Promise<T> {
     if (this.stopped) throw new SimulatedWriteError(`${this.options.pod} is stopped`);
     const t0 = Date.now();
     try {
       const out = await fn(this.redis);
-      this.ledger.record(this.url, ops, t0);
+      this.ledger.record(this.url, applied ? applied(out) : ops, t0);
       return out;
     } catch (error) {
       this.ledger.maybe(this.url, ops, t0);

@@ -67,17 +67,26 @@ export class ClouddriverInstance extends ServiceInstance {
   private async schedule(): Promise<void> {
     for (const account of LIVE_ACCOUNTS) {
       const agentType = `${account}/KubernetesCoreCachingAgent[1/1]`;
-      const t0 = Date.now();
-      const ok = await this.redis.set(agentType, this.nodeId, 'PX', LOCK_TIMEOUT_MS, 'NX');
+      const acquire: LedgerOp[] = [{ op: 'set', key: agentType, value: this.nodeId, ttlMs: LOCK_TIMEOUT_MS }];
+      const ok = await this.write(
+        acquire,
+        (r) => r.set(agentType, this.nodeId, 'PX', LOCK_TIMEOUT_MS, 'NX'),
+        (out) => (out === 'OK' ? acquire : []),
+      );
       if (ok !== 'OK') continue;
-      this.ledger.record(this.url, [{ op: 'set', key: agentType, value: this.nodeId, ttlMs: LOCK_TIMEOUT_MS }], t0);
       try {
         for (const type of TYPES) await this.cache(agentType, account, type);
       } catch {
         this.failures++; // errorInterval is the same 30 s as the interval (here 5 s)
       }
       // The lock doubles as the schedule: it lives until the agent's next run.
-      await this.write([{ op: 'set', key: agentType, value: this.nodeId, ttlMs: CYCLE_MS }], (r) => r.eval(RELEASE, 1, agentType, this.nodeId, String(CYCLE_MS)));
+      // RELEASE sets nothing once another node owns the key (this run outlasted the lock timeout).
+      const release: LedgerOp[] = [{ op: 'set', key: agentType, value: this.nodeId, ttlMs: CYCLE_MS }];
+      await this.write(
+        release,
+        (r) => r.eval(RELEASE, 1, agentType, this.nodeId, String(CYCLE_MS)),
+        (out) => (out === 'OK' ? release : []),
+      );
     }
   }
 

@@ -65,9 +65,13 @@ export class FiatInstance extends ServiceInstance {
       version: 1,
       name: 'fiat.userrolessyncer',
     });
-    const got = await this.redis.eval(ACQUIRE, 1, LOCK, lockValue, '630');
+    const acquire: LedgerOp[] = [{ op: 'set', key: LOCK, value: lockValue, ttlMs: 630_000 }];
+    const got = await this.write(
+      acquire,
+      (r) => r.eval(ACQUIRE, 1, LOCK, lockValue, '630'),
+      (out) => (out === 'OK' ? acquire : []),
+    );
     if (got !== 'OK') return;
-    this.ledger.record(this.url, [{ op: 'set', key: LOCK, value: lockValue, ttlMs: 630_000 }], now);
     let ok = true;
     try {
       for (let u = 0; u < LIVE_USERS; u++) {
@@ -79,7 +83,13 @@ export class FiatInstance extends ServiceInstance {
       ok = false;
     }
     const interval = ok ? SYNC_INTERVAL_S : SYNC_INTERVAL_S;
-    await this.write([{ op: 'expire', key: LOCK, ttlMs: interval * 1000 }], (r) => r.eval(RELEASE, 1, LOCK, this.pod, String(interval)));
+    // RELEASE extends only a lock this pod still owns (kork's RedisLockManager checks ownerName).
+    const release: LedgerOp[] = [{ op: 'expire', key: LOCK, ttlMs: interval * 1000 }];
+    await this.write(
+      release,
+      (r) => r.eval(RELEASE, 1, LOCK, this.pod, String(interval)),
+      (out) => (out === 1 ? release : []),
+    );
   }
 
   private async put(user: string, t: number): Promise<void> {

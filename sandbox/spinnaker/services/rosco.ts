@@ -72,33 +72,41 @@ export class RoscoInstance extends ServiceInstance {
     const bakeKey = `bake:aws:hvm:${app}:ubuntu:${Math.floor(Date.now() / 30_000)}:${region}`;
     const lock = `lock:${bakeKey}`;
     const now = Date.now();
-    const got = await this.evalsha('acquireBakeLock', [lock, bakeKey], ['5000']);
-    if (got !== 1) return;
-    this.ledger.record(
-      this.url,
-      [
-        { op: 'set', key: lock, value: 'locked', ttlMs: 5000 },
-        { op: 'del', key: bakeKey },
-      ],
-      now,
+    const acquire: LedgerOp[] = [
+      { op: 'set', key: lock, value: 'locked', ttlMs: 5000 },
+      { op: 'del', key: bakeKey },
+    ];
+    const got = await this.write(
+      acquire,
+      () => this.evalsha('acquireBakeLock', [lock, bakeKey], ['5000']),
+      (out) => (out === 1 ? acquire : []),
     );
+    if (got !== 1) return;
     const id = randomUUID();
     const pipelineKey = `bake:pipeline_execution:${app}-${Math.floor(now / 10_000)}`;
     const status = '{"state":"RUNNING"}';
     const recipe = JSON.stringify({ name: app, command: `packer build -var app=${app} aws-ebs.json` });
     const request = JSON.stringify({ package: app, base_os: 'ubuntu', cloud_provider_type: 'aws' });
     const fields = { region, bakeRecipe: recipe, bakeRequest: request, bakeStatus: status, roscoInstanceId: this.pod, createdTimestamp: String(now), updatedTimestamp: String(now) };
+    // Until the EXISTS check, the script writes the same whether it wins or loses the race for the bake.
+    const always: LedgerOp[] = [
+      { op: 'del', key: id },
+      { op: 'sadd', key: pipelineKey, members: [id, bakeKey] },
+      { op: 'zadd', key: 'allBakes', members: [[now, bakeKey]] },
+    ];
+    const all: LedgerOp[] = [
+      ...always,
+      { op: 'hset', key: id, fields: { bakeKey, id, ...fields } },
+      { op: 'hset', key: bakeKey, fields: { id, ...fields } },
+      { op: 'sadd', key: this.incompleteKey, members: [id] },
+      { op: 'del', key: lock },
+    ];
     const stored = await this.write(
-      [
-        { op: 'del', key: id },
-        { op: 'sadd', key: pipelineKey, members: [id, bakeKey] },
-        { op: 'zadd', key: 'allBakes', members: [[now, bakeKey]] },
-        { op: 'hset', key: id, fields: { bakeKey, id, ...fields } },
-        { op: 'hset', key: bakeKey, fields: { id, ...fields } },
-        { op: 'sadd', key: this.incompleteKey, members: [id] },
-        { op: 'del', key: lock },
-      ],
+      all,
       () => this.evalsha('storeNewBakeStatus', ['allBakes', id, bakeKey, this.incompleteKey, lock, pipelineKey], [String(now), region, recipe, request, status, this.pod]),
+      // "If we lost a race to initiate a new bake, just return the race winner's bake status": another
+      // instance stored this bake key after our lock ran out (a call held up past its 5 s TTL).
+      (out) => (out === 'stored' ? all : always),
     );
     if (stored === 'stored') this.running.set(id, { bakeKey, region, image: `ami-${id.slice(0, 8)}`, polls: 0 });
   }
@@ -113,7 +121,11 @@ export class RoscoInstance extends ServiceInstance {
       const now = String(Date.now());
       const fields = { bakeStatus: status, bakeLogs: logs, updatedTimestamp: now };
       const ops: LedgerOp[] = [{ op: 'hset', key: id, fields }, { op: 'hset', key: bake.bakeKey, fields }, ...(done ? [{ op: 'srem', key: this.incompleteKey, members: [id] } as LedgerOp] : [])];
-      await this.write(ops, () => this.evalsha('updateBakeStatus', [id, this.incompleteKey], [status, logs, now, done ? 'done' : 'running']));
+      await this.write(
+        ops,
+        () => this.evalsha('updateBakeStatus', [id, this.incompleteKey], [status, logs, now, done ? 'done' : 'running']),
+        (out) => (out === 1 ? ops : []), // 0: the bake was canceled meanwhile
+      );
       if (done) {
         this.running.delete(id);
         await this.write([{ op: 'set', key: `${bake.region}:${bake.image}`, value: id }], (r) => r.set(`${bake.region}:${bake.image}`, id));
