@@ -19,7 +19,7 @@ import { existing, type KeyPair, scanBatches, scanPairs } from './compare.js';
 import { type KeyDigest, sameContent } from './digest.js';
 import { OWN_KEY_PREFIX, ownKeys } from './filter.js';
 import { syncKey } from './live.js';
-import { BothSides, targetHoldsOnly } from './target-count.js';
+import { BothSides, countTarget } from './target-count.js';
 import type { Checkpoint } from './types.js';
 import { walkSlice } from './walk.js';
 
@@ -95,20 +95,18 @@ export async function mirrorSlice(fromEndpoint: RedisEndpoint, toEndpoint: Redis
     // to it: the mirrors run inside the pause); otherwise every key of `to` is looked for on `from`.
     back: async (from, to, db, stats, range) => {
       const both = (range.cursor ?? '0') === '0' && onBoth?.db === db && onBoth.complete && !onBoth.overflow ? onBoth : undefined;
-      if (both && (await targetHoldsOnly(to, both, options.skipPrefix ?? OWN_KEY_PREFIX))) {
+      const deleteGone = async (keys: Buffer[]) => {
+        const onFrom = await existing(from, keys);
+        const gone = keys.filter((_, i) => !onFrom[i]);
+        if (gone.length > 0) stats.deleted += await to.del(...gone);
+      };
+      const counted = both ? await countTarget(to, both, options.skipPrefix ?? OWN_KEY_PREFIX) : undefined;
+      if (counted?.holdsOnly) {
         stats.targetWalksCounted = (stats.targetWalksCounted ?? 0) + 1;
+        if (counted.uncomparedLeft.length > 0) await deleteGone(counted.uncomparedLeft);
         return { cursor: '0', done: true };
       }
-      return scanBatches(
-        to,
-        skip,
-        async (keys) => {
-          const onFrom = await existing(from, keys);
-          const gone = keys.filter((_, i) => !onFrom[i]);
-          if (gone.length > 0) stats.deleted += await to.del(...gone);
-        },
-        range,
-      );
+      return scanBatches(to, skip, deleteGone, range);
     },
     ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
     connectionName: 'spin-elasticache-reconcile',

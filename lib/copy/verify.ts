@@ -12,7 +12,7 @@ import { OWN_KEY_PREFIX, ownKeys } from './filter.js';
 import { digestKey, type KeyDigest, sameContent, streamDifferences } from './digest.js';
 import type { Checkpoint } from './types.js';
 import { type WalkPass, walkSlice } from './walk.js';
-import { BothSides, targetHoldsOnly } from './target-count.js';
+import { BothSides, countTarget } from './target-count.js';
 
 export interface VerifyOptions {
   mode?: 'strict' | 'live';
@@ -42,7 +42,7 @@ export interface VerifyReport {
   expiringSkipped: number;
   /**
    * Strict mode: databases whose target was proven to hold no key but those found on both sides
-   * by counting (targetHoldsOnly), so the walk for keys only on the target was not needed.
+   * by counting (countTarget), so the walk for keys only on the target was not needed.
    */
   targetWalksCounted?: number;
   examples: Mismatch[];
@@ -213,35 +213,33 @@ export async function verifySlice(
     return stop;
   };
   // Target -> source: nothing extra (in live mode, keys Spinnaker created after the cutover are expected).
+  // Keys of the target not found on both sides by the forward pass: on the source after all, or
+  // expiring this very moment (gone from the source a few ms earlier), or extra.
+  const onlyOnTarget = async (source: Redis, target: Redis, db: number, report: VerifyReport, keys: Buffer[]) => {
+    const onSource = await existing(source, keys);
+    for (const [i, key] of keys.entries()) {
+      if (onSource[i]) continue;
+      const t = await digestKey(target, key);
+      if (!t) continue;
+      if (t.expiresAt >= 0 && t.expiresAt - Date.now() < tolerance * 2) {
+        report.expiringSkipped++;
+        continue;
+      }
+      report.extra++;
+      note(report, { db, key: printableKey(key), kind: 'extra', detail: `${t.type} only on the target` });
+    }
+  };
   const back: WalkPass<VerifyReport> = async (source, target, db, report, range) => {
     const both = (range.cursor ?? '0') === '0' && onBoth?.db === db && onBoth.complete && !onBoth.overflow ? onBoth : undefined;
-    if (both && (await targetHoldsOnly(target, both, options.skipPrefix ?? OWN_KEY_PREFIX))) {
+    const counted = both ? await countTarget(target, both, options.skipPrefix ?? OWN_KEY_PREFIX) : undefined;
+    if (counted?.holdsOnly) {
       report.targetWalksCounted = (report.targetWalksCounted ?? 0) + 1;
+      if (counted.uncomparedLeft.length > 0) await onlyOnTarget(source, target, db, report, counted.uncomparedLeft);
       return { cursor: '0', done: true };
     }
     // Else every key of the target is looked for on the source (the forward pass remembers keys by
-    // hash, which cannot say for sure that a key was seen); one found on both sides that has
-    // expired on the source since expires on the target within the TTL tolerance: skipped as expiring.
-    return scanBatches(
-      target,
-      skip,
-      async (keys) => {
-        const onSource = await existing(source, keys);
-        for (const [i, key] of keys.entries()) {
-          if (onSource[i]) continue;
-          const t = await digestKey(target, key);
-          if (!t) continue;
-          // Expiring this very moment: gone from the source a few ms earlier than from the target.
-          if (t.expiresAt >= 0 && t.expiresAt - Date.now() < tolerance * 2) {
-            report.expiringSkipped++;
-            continue;
-          }
-          report.extra++;
-          note(report, { db, key: printableKey(key), kind: 'extra', detail: `${t.type} only on the target` });
-        }
-      },
-      range,
-    );
+    // hash, which cannot say for sure that a key was seen).
+    return scanBatches(target, skip, (keys) => onlyOnTarget(source, target, db, report, keys), range);
   };
   const walked = await walkSlice(sourceEndpoint, targetEndpoint, previous, {
     fresh: () => emptyReport(mode),

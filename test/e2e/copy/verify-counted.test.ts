@@ -1,6 +1,6 @@
 /**
  * Strict verification and the mirror skip the walk for keys only the target has when counting
- * proves there are none (lib/copy/target-count.ts, targetHoldsOnly), and walk whenever the count cannot (looking
+ * proves there are none (lib/copy/target-count.ts, countTarget), and walk whenever the count cannot (looking
  * on the source only for the target's keys the forward pass did not find on both sides): these
  * tests assert the verdict and the counts against real redis-servers, including keys the
  * target holds logically expired but not yet evicted.
@@ -92,6 +92,35 @@ describe('strict verification, keys only on the target', () => {
     const report = await verifyCopy(...endpoints(), { mode: 'strict' });
     expect(report).toMatchObject({ ok: false, extra: 1 });
     expect(report.examples.map((e) => `${e.kind}:${e.key}`)).toEqual(['extra:only-on-target']);
+  });
+
+  it('counts, and looks at them one by one, when keys expiring this very moment were not compared and are still on the target', async () => {
+    await seedAndCopy();
+    // Within twice the TTL tolerance of its expiry on both sides: skipped by the forward pass, still there when the count runs.
+    await src.set('expiring-now', '1', 'PX', 900);
+    await dst.set('expiring-now', '1', 'PX', 900);
+    const report = await verifyCopy(...endpoints(), { mode: 'strict' });
+    expect(report).toMatchObject({ ok: true, extra: 0, targetWalksCounted: 1 });
+    expect(report.expiringSkipped).toBeGreaterThanOrEqual(1);
+  });
+
+  it('walks, and names the key, when the target holds one more beside a key expiring this very moment', async () => {
+    await seedAndCopy();
+    await src.set('expiring-now', '1', 'PX', 900);
+    await dst.set('expiring-now', '1', 'PX', 900);
+    await dst.set('only-on-target', '1');
+    const report = await verifyCopy(...endpoints(), { mode: 'strict' });
+    expect(report).toMatchObject({ ok: false, extra: 1, targetWalksCounted: 0 });
+    expect(report.examples.map((e) => `${e.kind}:${e.key}`)).toEqual(['extra:only-on-target']);
+  });
+
+  it('names a key the forward pass did not compare when it is only on the target and not expiring', async () => {
+    await seedAndCopy();
+    // Expiring this moment on the source, for good on the target: compared (the copy would outlive it), a TTL mismatch.
+    await src.set('expiring-now', '1', 'PX', 900);
+    await dst.set('expiring-now', '1');
+    const report = await verifyCopy(...endpoints(), { mode: 'strict' });
+    expect(report).toMatchObject({ ok: false, ttlMismatches: 1, extra: 0, targetWalksCounted: 1 });
   });
 
   it('walks when our own prefix is not skipped, and then counts our keys as extra', async () => {

@@ -15,6 +15,7 @@ describe('BothSides', () => {
     expect(both.size).toBe(5);
     expect(both.withExpiry.map((e) => [e.key.toString(), e.expiresAt])).toEqual([['session:a', 1_900_000_000_000]]);
     expect(both.overflow).toBe(false);
+    expect([both.has(Buffer.from('session:a')), both.has(Buffer.from('pipeline:1')), both.has(Buffer.from([0xff, 0x00]))]).toEqual([true, false, true]);
   });
 
   it('stops remembering past 250,000 keys, and says so (the target is then walked)', () => {
