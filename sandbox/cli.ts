@@ -182,19 +182,52 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
       return 2;
     }
   }
+  // Ctrl-C (SIGINT), a terminal closed (SIGHUP), a kill (SIGTERM), or the output piped into a
+  // reader that left (`npm start | head`: EPIPE, nobody reads the rest) before the end: the
+  // rehearsal stops and its servers and files go too, with the shell's exit code. Caught from the
+  // first line on and acted on once the world is up (until then there is nothing to tear down
+  // but what startWorld is starting); uncaught, each once left spin-redis or .sandbox/<id> behind.
+  let endRequested: { why: string; code: number } | undefined;
+  let end: ((why: string, code: number) => void) | undefined;
+  const requestEnd = (why: string, code: number) => {
+    if (end) end(why, code);
+    else endRequested ??= { why, code };
+  };
+  const abort = (signal: NodeJS.Signals) => requestEnd(`stopped by ${signal}`, 128 + (signal === 'SIGHUP' ? 1 : signal === 'SIGINT' ? 2 : 15));
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGHUP', 'SIGTERM'];
+  for (const signal of signals) process.on(signal, abort); // `on`: a second signal (tsx relays Ctrl-C) must not cut the teardown short
+  const onOutputError = (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') requestEnd('its output was closed (EPIPE)', 141);
+  };
+  process.stdout.on('error', onOutputError);
+  const unlisten = () => {
+    for (const signal of signals) process.off(signal, abort);
+    process.stdout.off('error', onOutputError);
+  };
   const out = new Progress(process.stdout, values.quiet ?? false);
   out.line(`spin-elasticache sandbox: starting (${values.rdb ? `seeding from ${values.rdb}` : `seeding ~${keys.toLocaleString('en-US')} keys`})…`);
-  const world = await startWorld({
-    keys,
-    auth: values.auth ?? false,
-    flavor,
-    log: (m: string) => out.line(`  ${m}`),
-    ...(values['spin-redis-server'] ? { spinRedisServer: values['spin-redis-server'] } : {}),
-    ...(values['spin-redis-memory-limit'] ? { spinRedisMemoryLimit: values['spin-redis-memory-limit'] } : {}),
-    ...(spinRedisKind === 'sentinel' ? { spinRedisSentinel: true } : {}),
-    ...(values.rdb ? { rdb: values.rdb } : {}),
-    ...(copyMethod ? { copyMethod } : {}),
-  });
+  let world: SandboxWorld;
+  try {
+    world = await startWorld({
+      keys,
+      auth: values.auth ?? false,
+      flavor,
+      log: (m: string) => out.line(`  ${m}`),
+      ...(values['spin-redis-server'] ? { spinRedisServer: values['spin-redis-server'] } : {}),
+      ...(values['spin-redis-memory-limit'] ? { spinRedisMemoryLimit: values['spin-redis-memory-limit'] } : {}),
+      ...(spinRedisKind === 'sentinel' ? { spinRedisSentinel: true } : {}),
+      ...(values.rdb ? { rdb: values.rdb } : {}),
+      ...(copyMethod ? { copyMethod } : {}),
+    });
+  } catch (error) {
+    unlisten();
+    // Stopped while starting (Ctrl-C reaches the servers too, so start-up fails): startWorld tore down what it had started.
+    if (endRequested) {
+      process.stderr.write(`spin-elasticache sandbox: ${endRequested.why} while starting; the sandbox's servers and files are gone\n`);
+      return endRequested.code;
+    }
+    throw error;
+  }
   hooks.onWorld?.(world);
   let exitCode = 1;
   let stopped: Promise<void> | undefined;
@@ -205,11 +238,18 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     })();
     return stopped;
   };
-  // A terminal closed (SIGHUP) or a kill (SIGTERM) before the end: the servers and files go too
-  // (the --keep wait below answers these itself). Ctrl-C reaches the servers' process group anyway.
-  const abort = (signal: NodeJS.Signals) => void stop().finally(() => process.exit(signal === 'SIGHUP' ? 129 : 143));
-  const signals: NodeJS.Signals[] = ['SIGHUP', 'SIGTERM'];
-  for (const signal of signals) process.once(signal, abort);
+  let ending = false;
+  end = (why: string, code: number) => {
+    if (ending) return;
+    ending = true;
+    void stop()
+      .catch(() => undefined)
+      .finally(() => {
+        process.stderr.write(`spin-elasticache sandbox: ${why}; the sandbox's servers and files are gone\n`);
+        process.exit(code);
+      });
+  };
+  if (endRequested) end(endRequested.why, endRequested.code);
   try {
     out.line(`  spin-redis ${world.endpoints.sourceRedis}  ElastiCache API ${world.endpoints.elasticache}  Kubernetes API ${world.endpoints.kubernetes}`);
     const injected = { count: 0 };
@@ -242,7 +282,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     exitCode = invariantsHold && fine ? 0 : 1;
     if (values.keep) {
       printKeepHelp(out, world);
-      for (const signal of signals) process.off(signal, abort);
+      unlisten();
       await new Promise<void>((done) => {
         // `on`, not `once`: a second signal (tsx relays it, or an impatient Ctrl-C) must not
         // kill the process before the sandbox's servers and files are cleaned up.
@@ -253,7 +293,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
       });
     }
   } finally {
-    for (const signal of signals) process.off(signal, abort);
+    unlisten();
     await stop();
   }
   return exitCode;

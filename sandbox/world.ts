@@ -176,6 +176,11 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
   const close = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
+  // Last to run (closers run in reverse): the files go once every server has stopped, and also
+  // when start-up fails half-way (a Ctrl-C while seeding once left .sandbox/<id> behind).
+  closers.push(async () => {
+    if (!options.dir && !process.env.SANDBOX_KEEP_FILES) rmSync(dir, { recursive: true, force: true });
+  });
   try {
     const pki = createSandboxPki(join(dir, 'pki'));
     const s3 = await startS3Emulator();
@@ -383,9 +388,6 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
       return target;
     };
     closers.push(async () => target?.disconnect());
-    closers.push(async () => {
-      if (!options.dir && !process.env.SANDBOX_KEEP_FILES) rmSync(dir, { recursive: true, force: true });
-    });
 
     const world: SandboxWorld = {
       dir,

@@ -1,0 +1,75 @@
+/**
+ * `npm start` stopped before its end, as a user stops it: Ctrl-C (SIGINT to the whole process
+ * group, the servers included) at any moment, and the output piped into a reader that leaves
+ * (`npm start | head`: EPIPE). Either way the sandbox is torn down: no process of the group is
+ * left, the exit code is the shell's, and stderr says so. (An unhandled EPIPE once left
+ * spin-redis running; under the tsx CLI a Ctrl-C while the event loop was busy got the process
+ * SIGKILLed by tsx's signal relay, leaving .sandbox/<id>: `npm start` runs node with tsx as a loader.)
+ */
+import { describe, expect, it } from '@jest/globals';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** `npm start`'s command, in a process group of its own (as a terminal's foreground job). */
+function rehearse(args: string[]): { child: ChildProcess; stdout: string[]; stderr: string[]; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'sandbox/cli.ts', 'rehearse', ...args], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout, stderr, exited };
+}
+
+/** Whether any process of the group is still there (kill 0 to -pgid). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function settled(pgid: number, ms = 10_000): Promise<boolean> {
+  for (const until = Date.now() + ms; Date.now() < until; ) {
+    if (!groupAlive(pgid)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return !groupAlive(pgid);
+}
+
+describe('the rehearsal stopped early', () => {
+  it.each([
+    ['while the sandbox starts', /seeding ~/],
+    ['while the migration runs', /✔ ValidateInput/],
+  ])(
+    'Ctrl-C %s: torn down, exit 130',
+    async (_when, after) => {
+      const run = rehearse(['--keys', '20000']);
+      await new Promise<void>((resolve) =>
+        run.child.stdout!.on('data', (d: Buffer) => {
+          run.stdout.push(d.toString());
+          if (after.test(run.stdout.join(''))) resolve();
+        }),
+      );
+      process.kill(-run.child.pid!, 'SIGINT');
+      expect(await run.exited).toBe(130);
+      expect(run.stderr.join('')).toMatch(/stopped by SIGINT.*the sandbox's servers and files are gone/);
+      expect(await settled(run.child.pid!)).toBe(true);
+    },
+    90_000,
+  );
+
+  it('output closed (EPIPE): torn down, exit 141', async () => {
+    const run = rehearse(['--keys', '2000']);
+    await new Promise<void>((resolve) => run.child.stdout!.once('data', () => resolve()));
+    // The reader leaves, as `head` does.
+    run.child.stdout!.destroy();
+    expect(await run.exited).toBe(141);
+    expect(run.stderr.join('')).toMatch(/its output was closed \(EPIPE\).*gone/);
+    expect(await settled(run.child.pid!)).toBe(true);
+  }, 90_000);
+});
