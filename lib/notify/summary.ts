@@ -83,7 +83,7 @@ export function summarize(facts: OutcomeFacts, outcome: Outcome): { subject: str
           ? `${facts.spinRedisLeftRunning}.`
           : facts.scaleDownError
             ? `spin-redis could NOT be scaled to 0 (${cause(facts, 'scaleDownError')}); nothing uses it any more. Run: kubectl -n ${config.spinnaker.namespace} scale ${spinRedis.kind.toLowerCase()}/${spinRedis.name} --replicas=0`
-            : `spin-redis is scaled to 0 (it had ${facts.previousReplicas ?? '?'} replicas).`,
+            : `spin-redis is scaled to 0 (it had ${facts.previousReplicas ?? '?'} ${facts.previousReplicas === 1 ? 'replica' : 'replicas'}).`,
         facts.captureRestoreError ? ` Its notify-keyspace-events could not be set back (${cause(facts, 'captureRestoreError')}).` : '',
       ].join('');
       return {
