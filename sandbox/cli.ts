@@ -13,7 +13,7 @@ import { connectRedis } from '../lib/redis/connect.js';
 import { runMigration, type ExecutionResult, type HistoryEvent, type TaskHandler } from './runner.js';
 import { SANDBOX_SEED_BUCKET, startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
 import { InjectedFaultError } from './faults.js';
-import { loadDefinition } from '../statemachine/load.js';
+import { loadDefinition, readAsl } from '../statemachine/load.js';
 import { type AppParity, COPIES, dumpFits, EXPANSION, historyParity } from './rdb-seed.js';
 import { type AppHistory, type OrcaHistory, orcaHistory } from '../lib/spinnaker/audit.js';
 
@@ -156,8 +156,12 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
   const failAt = values['fail-at'];
   if (failAt !== undefined) {
     const tasks = loadDefinition().tasks.map((t) => t.stateName);
-    if (!tasks.includes(failAt)) {
-      process.stderr.write(`--fail-at: ${failAt} is not a Task state of statemachine/migrate.asl.yaml; one of: ${[...new Set(tasks)].join(', ')}\n`);
+    const onPath = tasksOnPath(readAsl(), { dryRun: false, copyMethod: values['copy-method'] ?? 'auto' });
+    if (!tasks.includes(failAt) || !onPath.includes(failAt)) {
+      const why = !tasks.includes(failAt)
+        ? 'is not a Task state of statemachine/migrate.asl.yaml'
+        : 'never runs in this rehearsal (it runs only after a failure, in a dry run, or with another --copy-method), so no fault could be injected';
+      process.stderr.write(`--fail-at: ${failAt} ${why}; one of: ${onPath.join(', ')}\n`);
       return 2;
     }
   }
@@ -379,6 +383,48 @@ async function buildReport(world: SandboxWorld, result: ExecutionResult): Promis
 async function yourHistory(world: SandboxWorld, dump: OrcaHistory): Promise<AppParity[]> {
   const target = await world.targetClient();
   return historyParity(dump, target ? await orcaHistory(target) : {});
+}
+
+/**
+ * The Task states a rehearsal can run without a failure, in the order first reached: the
+ * definition walked from StartAt along Next, Default and every Choice rule, except those that
+ * test the input's options (`$.config.options.*`), which are decided by `options`; Catch
+ * transitions are not followed (a failure's path: one injected fault cannot reach a state that
+ * runs only after another).
+ */
+export function tasksOnPath(asl: { StartAt: string; States: Record<string, unknown> }, options: Record<string, unknown>): string[] {
+  type Rule = { Variable?: string; BooleanEquals?: boolean; StringEquals?: string; Next?: string };
+  type State = { Type?: string; Next?: string; Default?: string; Choices?: Rule[] };
+  const tasks: string[] = [];
+  const seen = new Set<string>();
+  const queue = [asl.StartAt];
+  while (queue.length > 0) {
+    const name = queue.shift()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const state = asl.States[name] as State | undefined;
+    if (!state) continue;
+    if (state.Type === 'Task') tasks.push(name);
+    if (state.Next) queue.push(state.Next);
+    if (state.Type !== 'Choice') continue;
+    let decided = false;
+    for (const rule of state.Choices ?? []) {
+      const option = /^\$\.config\.options\.(\w+)$/.exec(rule.Variable ?? '')?.[1];
+      if (option === undefined) {
+        if (rule.Next) queue.push(rule.Next);
+        continue;
+      }
+      const value = options[option];
+      const matches = rule.BooleanEquals !== undefined ? value === rule.BooleanEquals : rule.StringEquals !== undefined ? value === rule.StringEquals : false;
+      if (matches && rule.Next) {
+        queue.push(rule.Next);
+        decided = true;
+        break;
+      }
+    }
+    if (!decided && state.Default) queue.push(state.Default);
+  }
+  return tasks;
 }
 
 function printSummary(out: Progress, report: RehearsalReport, failAt?: string): void {
