@@ -106,27 +106,39 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     rdb?: string;
     'copy-method'?: string;
   };
+  const options = {
+    keys: { type: 'string' },
+    auth: { type: 'boolean' },
+    flavor: { type: 'string' },
+    report: { type: 'string' },
+    keep: { type: 'boolean' },
+    'fail-at': { type: 'string' },
+    quiet: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+    'spin-redis-server': { type: 'string' },
+    'spin-redis-memory-limit': { type: 'string' },
+    'spin-redis': { type: 'string' },
+    rdb: { type: 'string' },
+    'copy-method': { type: 'string' },
+  } as const;
+  // `npm start --auth` (no `--`): npm takes the option as its own config (npm_config_auth) and
+  // passes nothing, or only the value (`npm start --keys 1000` passes `1000`). Say so, once.
+  // (npm expands an abbreviation of its own options first: `--auth` becomes `--auth-type=true`.)
+  const tookByNpm = Object.keys(options).filter((name) => process.env[`npm_config_${name.replace(/-/g, '_')}`] !== undefined || (name === 'auth' && process.env.npm_config_auth_type === 'true'));
+  const npmHint = 'npm passes options on only after `--`: npm start -- --keys 1000';
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        keys: { type: 'string' },
-        auth: { type: 'boolean' },
-        flavor: { type: 'string' },
-        report: { type: 'string' },
-        keep: { type: 'boolean' },
-        'fail-at': { type: 'string' },
-        quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        'spin-redis-server': { type: 'string' },
-        'spin-redis-memory-limit': { type: 'string' },
-        'spin-redis': { type: 'string' },
-        rdb: { type: 'string' },
-        'copy-method': { type: 'string' },
-      },
-    }));
+    ({ values } = parseArgs({ args: argv, options }));
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}`);
+    const message = (error as Error).message;
+    // A near miss (`--flavour`, `--key`): the option meant.
+    const unknown = /^Unknown option '--([^']+)'/.exec(message)?.[1];
+    const meant = unknown === undefined ? undefined : Object.keys(options).find((name) => name.startsWith(unknown) || editDistance(name, unknown) <= 2);
+    const hint = meant ? `Did you mean --${meant}?\n` : /^Unexpected argument/.test(message) || tookByNpm.length > 0 ? `${npmHint}\n` : '';
+    process.stderr.write(`${message}\n${hint}${USAGE}`);
+    return 2;
+  }
+  if (tookByNpm.length > 0) {
+    process.stderr.write(`npm took ${tookByNpm.map((n) => `--${n}`).join(', ')} as its own option, so the rehearsal did not get it: ${npmHint}\n`);
     return 2;
   }
   if (values.help) {
@@ -383,6 +395,17 @@ async function buildReport(world: SandboxWorld, result: ExecutionResult): Promis
 async function yourHistory(world: SandboxWorld, dump: OrcaHistory): Promise<AppParity[]> {
   const target = await world.targetClient();
   return historyParity(dump, target ? await orcaHistory(target) : {});
+}
+
+/** Levenshtein distance between two short strings (option names). */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 /**
