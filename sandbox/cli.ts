@@ -14,6 +14,8 @@ import { runMigration, type ExecutionResult, type HistoryEvent, type TaskHandler
 import { SANDBOX_SEED_BUCKET, startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
 import { InjectedFaultError } from './faults.js';
 import { loadDefinition, readAsl } from '../statemachine/load.js';
+import type { MigrationPlan } from '../lib/workflow/plan.js';
+import { INITIAL_FILES } from './spinnaker/index.js';
 import { type AppParity, COPIES, dumpFits, EXPANSION, historyParity } from './rdb-seed.js';
 import { type AppHistory, type OrcaHistory, orcaHistory } from '../lib/spinnaker/audit.js';
 
@@ -34,6 +36,9 @@ const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FI
   --fail-at STATE  Inject a fatal failure when STATE runs (e.g. HalDeployApply), to watch
                    the failure path or the rollback.
   --quiet          No line per step while the migration runs: the summary only.
+  --dry-run        options.dryRun: what /spin-elasticache plan <preset> and a dry-run execution
+                   do. Prints the plan (what would be created, the config diff, what would be
+                   paused and scaled) and checks that nothing was created or changed.
   --spin-redis-server PATH
                    Play spin-redis with this redis-server binary (an old Redis such as
                    3.2.13, as Halyard up to 1.45 deployed; any version).
@@ -54,7 +59,8 @@ const USAGE = `Usage: npm start -- [--keys N] [--auth] [--flavor F] [--report FI
                    frozen, spin-redis's RDB uploaded to the emulated S3, the group created from it
                    with SnapshotArns); the summary reports the write freeze.
 
-Exit status: 0 when the migration SUCCEEDED and every invariant holds; with --fail-at, 0 when
+Exit status: 0 when the migration SUCCEEDED and every invariant holds (with --dry-run: the plan
+was made and nothing changed); with --fail-at, 0 when
 the fault was injected and the run ended as the workflow means it to (rolled back, failed
 before the cutover, or succeeded with a late step's failure reported) with every invariant
 true; 1 otherwise (2 for bad options).
@@ -105,6 +111,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     'spin-redis'?: string;
     rdb?: string;
     'copy-method'?: string;
+    'dry-run'?: boolean;
   };
   const options = {
     keys: { type: 'string' },
@@ -120,6 +127,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     'spin-redis': { type: 'string' },
     rdb: { type: 'string' },
     'copy-method': { type: 'string' },
+    'dry-run': { type: 'boolean' },
   } as const;
   // `npm start --auth` (no `--`): npm takes the option as its own config (npm_config_auth) and
   // passes nothing, or only the value (`npm start --keys 1000` passes `1000`). Say so, once.
@@ -168,7 +176,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
   const failAt = values['fail-at'];
   if (failAt !== undefined) {
     const tasks = loadDefinition().tasks.map((t) => t.stateName);
-    const onPath = tasksOnPath(readAsl(), { dryRun: false, copyMethod: values['copy-method'] ?? 'auto' });
+    const onPath = tasksOnPath(readAsl(), { dryRun: values['dry-run'] ?? false, copyMethod: values['copy-method'] ?? 'auto' });
     if (!tasks.includes(failAt) || !onPath.includes(failAt)) {
       const why = !tasks.includes(failAt)
         ? 'is not a Task state of statemachine/migrate.asl.yaml'
@@ -234,6 +242,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
       ...(spinRedisKind === 'sentinel' ? { spinRedisSentinel: true } : {}),
       ...(values.rdb ? { rdb: values.rdb } : {}),
       ...(copyMethod ? { copyMethod } : {}),
+      ...(values['dry-run'] ? { input: { options: { maxWaitMinutes: 10, rolloutTimeoutMinutes: 2, drainTimeoutMinutes: 2, copySliceSeconds: 20, dryRun: true } } } : {}),
     });
   } catch (error) {
     unlisten();
@@ -278,6 +287,10 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
       onEvent: (event) => out.event(event, world),
     });
     out.close();
+    if (values['dry-run']) {
+      exitCode = await printDryRun(out, world, result);
+      return exitCode;
+    }
     const report = await buildReport(world, result);
     if (report.status === 'SUCCEEDED') {
       // What the EventBridge schedule runs every 5 minutes from now on (metrics stay local).
@@ -395,6 +408,72 @@ async function buildReport(world: SandboxWorld, result: ExecutionResult): Promis
 async function yourHistory(world: SandboxWorld, dump: OrcaHistory): Promise<AppParity[]> {
   const target = await world.targetClient();
   return historyParity(dump, target ? await orcaHistory(target) : {});
+}
+
+/**
+ * A dry run's outcome: the plan as the execution output carries it (lib/workflow/plan.ts,
+ * MigrationPlan), printed for a person, and what must not have moved: no ElastiCache resource,
+ * Spinnaker's config byte for byte, spin-redis's replicas. 0 when the plan was made and nothing
+ * changed.
+ */
+async function printDryRun(out: Progress, world: SandboxWorld, result: ExecutionResult): Promise<number> {
+  const plan = (result.output as { plan?: MigrationPlan } | undefined)?.plan;
+  out.line('');
+  if (result.status !== 'SUCCEEDED' || !plan) {
+    out.line(`Dry run ${result.status}${result.error ? ` (${result.error})` : ''}: no plan${result.cause ? `: ${result.cause}` : ''}`);
+    return 1;
+  }
+  out.line(`Dry run SUCCEEDED: the plan (execution output \`plan\`), nothing created or changed`);
+  out.line(`  Spinnaker: ${plan.spinnaker.flavor}, its Redis config in ${plan.spinnaker.holder}; services reach Redis by ${plan.spinnaker.redisConnection}`);
+  const source = plan.source;
+  if ('unreachable' in source) out.line(`  spin-redis: not read (${source.unreachable})`);
+  else {
+    const facts = source as unknown as {
+      server?: { engine?: string; version?: string; rdbVersion?: number };
+      keys?: number;
+      memory?: { usedMemory?: number };
+      writes?: { commandsPerSec?: number };
+      fork?: { fork?: boolean; reason?: string };
+      copyMethod?: string;
+      s3Seed?: { chosen?: boolean; reason?: string };
+    };
+    const mb = (n?: number) => (n === undefined ? '?' : `${(n / 1048576).toFixed(1)} MiB`);
+    out.line(
+      `  spin-redis: ${facts.server?.engine ?? 'redis'} ${facts.server?.version ?? '?'} (RDB v${facts.server?.rdbVersion ?? '?'}), ${facts.keys?.toLocaleString('en-US') ?? '?'} keys, ${mb(facts.memory?.usedMemory)} used, ${facts.writes?.commandsPerSec ?? '?'} writes/s`,
+    );
+    out.line(`  the copy: ${facts.copyMethod ?? '?'}; ${facts.fork?.fork ? 'may fork spin-redis' : 'will not fork spin-redis'}: ${facts.fork?.reason ?? ''}`);
+    if (facts.s3Seed?.reason) out.line(`  S3 seed ${facts.s3Seed.chosen ? 'chosen' : 'not chosen'}: ${facts.s3Seed.reason}`);
+  }
+  out.line(`  target: ${plan.target.engine} ${plan.target.engineVersion}${plan.target.rdbVersion !== undefined ? ` (RDB v${plan.target.rdbVersion})` : ''}`);
+  out.line('  would create:');
+  for (const c of plan.create) out.line(`    ${c.exists ? '(exists) ' : ''}${c.resource} ${c.name}`);
+  out.line('  config change:');
+  for (const [file, diff] of Object.entries(plan.configMapDiff)) {
+    out.line(`    ${file}:`);
+    for (const line of diff.split('\n')) out.line(`      ${line}`);
+  }
+  out.line(`  paused for the switch (scaled to 0, then back): ${plan.quiesce.map((q) => `${q.deployment} (${q.replicas})`).join(', ') || 'none'}`);
+  out.line(`  rolled out on the new Redis: ${plan.rollout.join(', ') || 'none'}`);
+  out.line(`  then: ${plan.scale.kind} ${plan.scale.deployment} scaled from ${plan.scale.from} to ${plan.scale.to}`);
+  for (const note of [...plan.spinnaker.notes, ...plan.notes]) out.line(`  note: ${note}`);
+  const snapshot = await world.snapshot();
+  // As the fault matrix judges "byte-identical to the original" (sandbox/fault-matrix.ts).
+  const operator = world.spinnaker.operator;
+  const { config: _config, ...halyardFiles } = snapshot.configMap;
+  const configUnchanged = operator
+    ? snapshot.spinnakerService?.spinnakerConfig === operator.initialConfig()
+    : snapshot.helm
+      ? snapshot.helm.asRendered
+      : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES);
+  const checks: [string, boolean][] = [
+    ['nothing created in ElastiCache', world.elastiCache.groupIds().length === 0],
+    [`Spinnaker's config byte for byte as it was (${plan.spinnaker.holder})`, configUnchanged],
+    ['every Spinnaker service still on spin-redis', snapshot.services.filter((s) => s.redis !== undefined).every((s) => s.redis === world.endpoints.sourceRedis)],
+    ['spin-redis running at its replicas', snapshot.spinRedis.replicas >= 1 && snapshot.spinRedis.running],
+  ];
+  out.line('');
+  for (const [what, ok] of checks) out.line(`  ${ok ? '✔' : '✖'} ${what}`);
+  return checks.every(([, ok]) => ok) ? 0 : 1;
 }
 
 /** Levenshtein distance between two short strings (option names). */

@@ -48,4 +48,44 @@ describe('npm start (the rehearsal)', () => {
       expect(json.includes(secret)).toBe(false);
     }
   }, 120_000);
+
+  it('--dry-run prints the plan and proves nothing was created or changed, with AUTH and no secret', async () => {
+    const printed: string[] = [];
+    const write = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+    const capture = ((chunk: string | Uint8Array) => (printed.push(String(chunk)), true)) as typeof process.stdout.write;
+    let world: SandboxWorld | undefined;
+    let groupsAtEnd: string[] = [];
+    process.stdout.write = capture;
+    process.stderr.write = capture;
+    let code: number;
+    try {
+      code = await runRehearsal(['--keys', '2000', '--auth', '--dry-run'], {
+        onWorld: (w) => {
+          world = w;
+          // Read before the world closes: what ElastiCache holds once the execution has ended.
+          const close = w.close.bind(w);
+          w.close = async () => {
+            groupsAtEnd = w.elastiCache.groupIds();
+            await close();
+          };
+        },
+      });
+    } finally {
+      process.stdout.write = write.out;
+      process.stderr.write = write.err;
+    }
+    const text = printed.join('');
+    expect(code).toBe(0);
+    expect(text).toMatch(/✔ PlanMigration/);
+    expect(text).toContain('Dry run SUCCEEDED');
+    expect(text).toMatch(/would create:\n\s+cache parameter group \S+\n\s+cache subnet group \S+\n\s+replication group spinnaker-redis/);
+    // With AUTH the services read the whole URL from Secrets Manager (kork's secret engine), never the token in a file.
+    expect(text).toContain('+  connection: encrypted:secrets-manager!r:us-east-1!s:spin-elasticache/spinnaker-redis/redis-url');
+    expect(text).toMatch(/then: Deployment spin-redis scaled from 1 to 0/);
+    for (const check of ['nothing created in ElastiCache', "Spinnaker's config byte for byte as it was", 'every Spinnaker service still on spin-redis', 'spin-redis running at its replicas'])
+      expect(text).toContain(`✔ ${check}`);
+    expect(text).not.toMatch(/✔ (EnsureReplicationGroup|CopyBulk|PatchHalyardConfig)/);
+    expect(groupsAtEnd).toEqual([]);
+    for (const secret of world!.secrets) expect(text.includes(secret)).toBe(false);
+  }, 120_000);
 });
