@@ -635,10 +635,13 @@ function printSummary(out: Progress, report: RehearsalReport, failAt?: string): 
   const window =
     f.cutoverWindowMs === undefined
       ? 'n/a (Spinnaker does not end on a new Redis)'
-      : `${(f.cutoverWindowMs / 1000).toFixed(1)} s (${patched} ${f.cutoverWindow?.patchAt.slice(11, 23)}, last pod on the new Redis ${f.cutoverWindow?.allOnTargetAt.slice(11, 23)})`;
+      : `${(f.cutoverWindowMs / 1000).toFixed(1)} s (${patched} ${f.cutoverWindow?.patchAt.slice(11, 23)}, the last service instance connected to the new Redis ${f.cutoverWindow?.allOnTargetAt.slice(11, 23)}; the execution's figure above ends when its rollout check sees every pod Ready)`;
+  // The services' own view: from the patch to the last instance connected to the new Redis (the
+  // execution's figure above ends when its rollout check sees every pod Ready, a poll later or earlier).
   out.line(`  cutover window: ${window}`);
+  // Over the whole run, not only the pause: on a loaded machine the longest gap may fall elsewhere.
   out.line(
-    `  orca queue not processed for at most ${(f.longestOrcaPollGapMs / 1000).toFixed(1)} s${f.longestOrcaPollGap ? ` (${f.longestOrcaPollGap.from.slice(11, 23)} to ${f.longestOrcaPollGap.to.slice(11, 23)})` : ''}`,
+    `  orca queue not processed for at most ${(f.longestOrcaPollGapMs / 1000).toFixed(1)} s${f.longestOrcaPollGap ? ` (${f.longestOrcaPollGap.from.slice(11, 23)} to ${f.longestOrcaPollGap.to.slice(11, 23)}; the longest gap between orca's polls in the whole run)` : ''}`,
   );
   out.line(`  keiko messages: ${f.messagesPushed} pushed, ${f.messagesAcked} acked, ${f.messagesProcessedTwice} processed twice, ${f.messagesLost} lost`);
   out.line(`  keys: ${f.keysTracked} written by ${f.instancesStarted} instances (${f.writes} writes), ${f.keysResurrected} resurrected after a delete, ${f.staleValues} stale values`);
