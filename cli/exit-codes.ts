@@ -18,5 +18,6 @@ export const EXIT_CODES_HELP = `Exit status:
   3  health: degraded (a warning)
   4  health: unhealthy (a critical finding)
   copy also exits 1 when the copy fails or does not verify; validate exits 1 when the input is
-  invalid (that is its verdict; start refuses the same input with 2, starting nothing).
+  invalid (that is its verdict; start refuses the same input with 2, starting nothing), and 2
+  when the file cannot be read.
 `;

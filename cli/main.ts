@@ -9,8 +9,9 @@ Commands:
                               Copy one Redis into another (the workflow's copy engine).
                               Sources: redis(s)://, redis-cluster://h:p[,h:p…],
                               redis-sentinel://h:p[,h:p…]/NAME, file:dump.rdb.
-  rehearse [--keys N] [--report FILE] [--keep] [--fail-at STATE]
-                              Rehearse a full migration in the local sandbox (same as npm start).
+  rehearse [--keys N] [--auth] [--flavor F] [--dry-run] [--report FILE] [--keep] [--fail-at STATE] …
+                              Rehearse a full migration in the local sandbox (same as npm start;
+                              every option: spin-elasticache rehearse --help).
   start --input FILE --state-machine-arn ARN [--name NAME]
                               Start a real migration in AWS Step Functions.
   health --input FILE [--json FILE]

@@ -28,12 +28,20 @@ export async function runValidateCommand(argv: string[], out: NodeJS.WritableStr
     err.write('Missing --input FILE (a JSON migration input; see events/ for samples).\n');
     return 2;
   }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    // A file that cannot be read is the command line's mistake (usage, 2); what it holds is judged below (invalid: 1).
+    const e = error as NodeJS.ErrnoException;
+    err.write(e.code === 'ENOENT' ? `${file}: no such file\n` : `${file}: cannot be read (${e.code ?? e.message})\n`);
+    return 2;
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    err.write(e.code === 'ENOENT' ? `${file}: no such file\n` : `${file}: not valid JSON (${e.message})\n`);
+    err.write(`${file}: not valid JSON (${(error as Error).message})\n`);
     return 1;
   }
   try {

@@ -35,6 +35,16 @@ describe('spin-elasticache validate', () => {
     expect(out.text).toContain('"parameterGroupName": "spinnaker-redis-params"');
   });
 
+  it('exits 2 (the command line is wrong) when the file is missing or cannot be read', async () => {
+    const err = capture();
+    expect(await runValidateCommand(['--input', 'events/no-such-input.json'], capture(), err)).toBe(2);
+    expect(err.text).toBe('events/no-such-input.json: no such file\n');
+    const dir = mkdtempSync(join(tmpdir(), 'validate-'));
+    const dirErr = capture();
+    expect(await runValidateCommand(['--input', dir], capture(), dirErr)).toBe(2);
+    expect(dirErr.text).toBe(`${dir}: cannot be read (EISDIR)\n`);
+  });
+
   it('explains a file that is not JSON', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'validate-'));
     writeFileSync(join(dir, 'bad.json'), '{ not json');
