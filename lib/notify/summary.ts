@@ -89,7 +89,7 @@ export function summarize(facts: OutcomeFacts, outcome: Outcome): { subject: str
       return {
         // What to do first: SNS cuts a subject at 99 characters, and a cluster name may be 100.
         subject: `${facts.scaleDownError ? 'ACTION NEEDED: scale spin-redis down by hand; ' : ''}Spinnaker Redis migrated to ElastiCache (${cluster})`,
-        message: `Spinnaker in ${cluster} now uses ElastiCache ${where}. ${leftover}${facts.pauseMs !== undefined ? ` Spinnaker was paused for the switch for ${(facts.pauseMs / 1000).toFixed(1)} s.` : ''}\nNext: watch Spinnaker for a day, then delete the spin-redis ${helm ? 'StatefulSet (redis.enabled: false in the chart values; its PVC stays until you delete it)' : 'Deployment and its Service'}.${facts.flavor === 'helm-opsmx' ? " The chart's Redis replicas (StatefulSet <release>-redis-replicas) still run and now replicate from nothing: nothing reads them; redis.enabled: false removes them too." : ''}${helmNext}`,
+        message: `Spinnaker in ${cluster} now uses ElastiCache ${where}. ${leftover}${facts.pauseMs !== undefined ? ` Spinnaker was paused for the switch for ${(facts.pauseMs / 1000).toFixed(1)} s.` : ''}\nNext: turn the scheduled health check on (deploy the stack with healthCheckEnabled=true: every 5 minutes, status changes told on this topic), watch Spinnaker for a day, then delete the spin-redis ${helm ? 'StatefulSet (redis.enabled: false in the chart values; its PVC stays until you delete it)' : 'Deployment and its Service'}.${facts.flavor === 'helm-opsmx' ? " The chart's Redis replicas (StatefulSet <release>-redis-replicas) still run and now replicate from nothing: nothing reads them; redis.enabled: false removes them too." : ''}${helmNext}`,
       };
     }
     case 'FAILED':
