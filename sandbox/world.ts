@@ -4,7 +4,7 @@
  * seeded with Spinnaker-shaped data, and the environment that points the real handlers'
  * SDK clients at all of it. `close()` tears everything down.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -161,13 +161,63 @@ const NETWORK = {
   securityGroups: ['sg-0c1a2b3c4d5e60001', 'sg-0c1a2b3c4d5e60002'],
 };
 
+const OWNER_FILE = 'owner.pid';
+
+/** Whether a process runs (signal 0; EPERM: it runs, as another user). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Sandboxes under `root` whose owner process is gone (a rehearsal killed with SIGKILL, or a
+ * crash: nothing could tear them down): their redis-servers and sentinels, found by their
+ * working directory under the sandbox (Linux /proc), are killed and their files removed, so that
+ * abandoned servers do not pile up (each holds spin-redis's or ElastiCache's data in memory).
+ * A directory without an owner file, or whose owner still runs, is left alone.
+ * @returns the directories swept
+ */
+export function sweepAbandonedSandboxes(root: string): string[] {
+  if (!existsSync(root)) return [];
+  const swept: string[] = [];
+  for (const entry of readdirSync(root)) {
+    const dir = join(root, entry);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(dir, OWNER_FILE), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
+    for (const pid of existsSync('/proc') ? readdirSync('/proc').filter((p) => /^\d+$/.test(p)) : []) {
+      try {
+        // redis-server rewrites its command line (setproctitle) but runs in its `dir`, as do the sentinels.
+        const server = /^(redis|valkey)-(server|sentinel)/.test(readFileSync(`/proc/${pid}/comm`, 'utf8'));
+        if (server && `${readlinkSync(`/proc/${pid}/cwd`)}/`.startsWith(`${dir}/`)) process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone meanwhile, or not ours to read
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    swept.push(dir);
+  }
+  return swept;
+}
+
 export async function startWorld(options: WorldOptions = {}): Promise<SandboxWorld> {
   const log = options.log ?? (() => undefined);
   const region = 'us-east-1';
   // A fresh cluster name per world: a warm handler caches its Kubernetes client per cluster.
   const SANDBOX_CLUSTER = `spinnaker-sandbox-${randomBytes(3).toString('hex')}`;
+  if (!options.dir) sweepAbandonedSandboxes(join(ROOT, '.sandbox'));
   const dir = options.dir ?? join(ROOT, '.sandbox', `${Date.now()}-${randomBytes(2).toString('hex')}`);
   mkdirSync(dir, { recursive: true });
+  // Whose sandbox this is: a later world sweeps it if this process dies without tearing it down.
+  writeFileSync(join(dir, OWNER_FILE), String(process.pid));
   const credentials = { accessKeyId: 'AKIASANDBOX000000001', secretAccessKey: randomBytes(20).toString('base64url') };
   const authToken = `sbx-${randomBytes(18)
     .toString('base64url')

@@ -5,11 +5,14 @@
  * left, the exit code is the shell's, and stderr says so. (An unhandled EPIPE once left
  * spin-redis running; under the tsx CLI a Ctrl-C while the event loop was busy got the process
  * SIGKILLed by tsx's signal relay, leaving .sandbox/<id>: `npm start` runs node with tsx as a loader.)
+ * A SIGKILL leaves the servers running: the next world sweeps them (sweepAbandonedSandboxes).
  */
 import { describe, expect, it } from '@jest/globals';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sweepAbandonedSandboxes } from '../../../sandbox/world.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -62,6 +65,24 @@ describe('the rehearsal stopped early', () => {
     },
     90_000,
   );
+
+  it('killed (SIGKILL, nothing can tear down): the next world sweeps its servers and files', async () => {
+    const run = rehearse(['--keys', '20000']);
+    await new Promise<void>((resolve) =>
+      run.child.stdout!.on('data', (d: Buffer) => {
+        run.stdout.push(d.toString());
+        if (/✔ ValidateInput/.test(run.stdout.join(''))) resolve();
+      }),
+    );
+    process.kill(run.child.pid!, 'SIGKILL');
+    await run.exited;
+    // Its redis-servers (spin-redis, ElastiCache's primary and replica) outlive it, in its process group.
+    expect(groupAlive(run.child.pid!)).toBe(true);
+    const swept = sweepAbandonedSandboxes(join(ROOT, '.sandbox'));
+    expect(swept.length).toBeGreaterThanOrEqual(1);
+    expect(await settled(run.child.pid!)).toBe(true);
+    expect(existsSync(swept[0]!)).toBe(false);
+  }, 90_000);
 
   it('output closed (EPIPE): torn down, exit 141', async () => {
     const run = rehearse(['--keys', '2000']);
