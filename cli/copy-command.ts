@@ -4,6 +4,7 @@
  * or files (or, discouraged, the URLs); none is ever printed (cli/redact.ts).
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { copyAll, type CopyMethod } from '../lib/copy/engine.js';
 import { copyFromCluster, verifyClusterCopy } from '../lib/copy/cluster.js';
@@ -19,7 +20,8 @@ import { displayUrl, secretsInUrl, withRedactedOutput } from './redact.js';
 
 const USAGE = `Usage: spin-elasticache copy --source URL --target URL [options]
 
-  --source URL, --target URL   redis://[:password@]host:port[/db] or rediss://…
+  --source URL, --target URL   redis://[:password@]host:port or rediss://…: every database
+                               of the source, each into the same number on the target
   --source file:PATH           an RDB dump (redis-cli --rdb PATH), RDB versions 7 to 12:
                                every key RESTOREd with its absolute expiry, keys already
                                expired skipped and counted, then a strict verification
@@ -265,6 +267,33 @@ export async function runCopyCommand(argv: string[]): Promise<number> {
   return withRedactedOutput(givenSecrets(argv), () => copyCommand(argv));
 }
 
+/**
+ * A mistake in the command line, said as its fix, or undefined: a URL of another kind; a
+ * database in a URL (the copy moves every database of the source into the same number on the
+ * target, as the migration does: a `/db` would be ignored, and was, silently); a `--live` or
+ * `--connections` that is not a number; a `--json` file whose directory does not exist.
+ */
+function commandLineMistake(values: Record<string, string | boolean | undefined>): string | undefined {
+  for (const side of ['source', 'target'] as const) {
+    const url = String(values[side]);
+    if (!/^(rediss?(-cluster|-sentinel)?:\/\/|file:)/.test(url))
+      return `--${side} ${displayUrl(url)}: not a Redis URL (redis://, rediss://, redis-cluster://, redis-sentinel://${side === 'source' ? ', or file:PATH' : ''})`;
+    if (side === 'target' && url.startsWith('file:')) return '--target file:…: the target is a Redis server; a dump can only be a source';
+    // The path only (never the query, which may carry a password); /0 is the default database anyway.
+    const db = /^rediss?:\/\/[^/?#]*\/([^?#]*)/.exec(url)?.[1] ?? '';
+    if (db !== '' && db !== '0')
+      return `--${side} ${displayUrl(url)}: a database in the URL (/${db}) is not supported: the copy moves every database of the source into the same database number on the target; remove it`;
+  }
+  if (values.live !== undefined && !(Number(values.live) > 0)) return `--live must be a number of seconds above 0, not ${String(values.live)}`;
+  if (values.connections !== undefined && !(Number.isInteger(Number(values.connections)) && Number(values.connections) >= 1))
+    return `--connections must be a whole number of at least 1, not ${String(values.connections)}`;
+  if (typeof values.json === 'string') {
+    const dir = dirname(resolve(values.json));
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) return `--json ${values.json}: the directory ${dir} does not exist`;
+  }
+  return undefined;
+}
+
 async function copyCommand(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -309,6 +338,12 @@ async function copyCommand(argv: string[]): Promise<number> {
   const method = (values.method ?? 'auto') as CopyMethod;
   if (!['auto', 'replication', 'scan'].includes(method)) {
     process.stderr.write(`--method must be auto, replication or scan, not ${String(values.method)}\n`);
+    return 2;
+  }
+  // Everything the command line can get wrong is said before anything connects or copies.
+  const wrong = commandLineMistake(values);
+  if (wrong) {
+    process.stderr.write(`${wrong}\n`);
     return 2;
   }
   let source: RedisEndpoint;
