@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { mapAwsError } from '../lib/aws/errors.js';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { parseMigrationInput } from '../lib/config/schema.js';
 import { InputValidationError } from '../lib/errors.js';
@@ -40,10 +41,21 @@ export async function runStartCommand(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   const name = values.name ?? `migrate-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
-  // The state machine's own region (arn:aws:states:REGION:…), whatever AWS_REGION says.
-  const region = /^arn:[^:]+:states:([^:]+):/.exec(values['state-machine-arn'])?.[1];
-  const sfn = new SFNClient(region ? { region } : {});
-  const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: values['state-machine-arn'], name, input: text }));
-  process.stdout.write(`Started ${started.executionArn}\n`);
-  return EXIT.ok;
+  // The state machine's own region (arn:aws:states:REGION:stateMachine:NAME), whatever AWS_REGION says.
+  const region = /^arn:aws[\w-]*:states:([a-z0-9-]+):\d{12}:stateMachine:[\w-]+$/.exec(values['state-machine-arn'])?.[1];
+  if (!region) {
+    process.stderr.write(`--state-machine-arn ${values['state-machine-arn']}: not a state machine ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME; osls info, or the stack output)\n`);
+    return EXIT.usage;
+  }
+  const sfn = new SFNClient({ region });
+  try {
+    const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: values['state-machine-arn'], name, input: text }));
+    process.stdout.write(`Started ${started.executionArn}\n`);
+    return EXIT.ok;
+  } catch (error) {
+    // Named as the workflow names AWS failures (no credentials, access denied, no such state machine…), with its hint.
+    const mapped = mapAwsError(error, 'StartExecution');
+    process.stderr.write(`${mapped.name}: ${mapped.message}\n`);
+    return EXIT.internal;
+  }
 }

@@ -34,6 +34,33 @@ describe('spin-elasticache start', () => {
     expect(await quietly(() => runStartCommand(['--input', join(tmpdir(), 'no-such-file.json'), '--state-machine-arn', 'x']))).toBe(2);
   });
 
+  it('a --state-machine-arn that is not one is a usage error (2) before any AWS call; an AWS failure is named, with its hint (1)', async () => {
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const saved = { ...process.env };
+    try {
+      expect(await runStartCommand(['--input', 'events/migrate.json', '--state-machine-arn', 'foo'])).toBe(2);
+      expect(err.mock.calls.map((c) => String(c[0])).join('')).toContain('--state-machine-arn foo: not a state machine ARN');
+      // No credentials anywhere (no profile file, no instance metadata): the SDK's CredentialsProviderError, named as the workflow names it.
+      for (const k of [
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+        'AWS_SESSION_TOKEN',
+        'AWS_PROFILE',
+        'AWS_WEB_IDENTITY_TOKEN_FILE',
+        'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+        'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+      ])
+        delete process.env[k];
+      Object.assign(process.env, { AWS_EC2_METADATA_DISABLED: 'true', AWS_SHARED_CREDENTIALS_FILE: join(tmpdir(), 'no-such-credentials'), AWS_CONFIG_FILE: join(tmpdir(), 'no-such-config') });
+      err.mockClear();
+      expect(await runStartCommand(['--input', 'events/migrate.json', '--state-machine-arn', 'arn:aws:states:eu-west-2:123456789012:stateMachine:migrate'])).toBe(1);
+      expect(err.mock.calls.map((c) => String(c[0])).join('')).toMatch(/^AwsCredentialsError: StartExecution: .*\(no AWS credentials: set AWS_PROFILE/);
+    } finally {
+      process.env = saved;
+      err.mockRestore();
+    }
+  });
+
   it("calls StartExecution in the state machine's region (from its ARN), whatever AWS_REGION says or without it", async () => {
     // A stand-in for the Step Functions endpoint: it records the SigV4 credential scope (…/REGION/states/aws4_request).
     const scopes: string[] = [];
