@@ -123,6 +123,14 @@ const TargetSchema = z.strictObject({
   kmsKeyId: z.string().min(1).optional(),
 });
 
+/** Where an engineVersion the engine does not offer points: the other engine (valkey is the default), or no engine at all (before 6.0). */
+function engineVersionHint(engine: keyof typeof ENGINE_VERSIONS, version: string): string {
+  const other = engine === 'valkey' ? 'redis' : 'valkey';
+  if ((ENGINE_VERSIONS[other] as readonly string[]).includes(version)) return `; ${version} is a ${other} version: set engine: ${other}${engine === 'valkey' ? ' (valkey is the default engine)' : ''}`;
+  if (Number(version) < 6) return '; ElastiCache creates no new group before Redis OSS 6.0 (an older spin-redis is fine: the copy reads every version from 3.2)';
+  return '';
+}
+
 /**
  * The rules across the target's fields (ElastiCache's own constraints). Run inside the schema,
  * and also on their own when another part of the input fails, so that one pass names every
@@ -135,14 +143,14 @@ function targetRuleIssues(t: z.output<typeof TargetSchema>): { path: string[]; m
     issues.push({
       path: ['target', 'engineVersion'],
       reads: ['engine', 'engineVersion'],
-      message: `${t.engine} engineVersion must be one of ${allowed.join(', ')} (got '${t.engineVersion}')`,
+      message: `${t.engine} engineVersion must be one of ${allowed.join(', ')} (got '${t.engineVersion}')${engineVersionHint(t.engine, t.engineVersion)}`,
     });
   }
   if (t.automaticFailover && t.numCacheClusters < 2) {
     issues.push({
       path: ['target', 'numCacheClusters'],
       reads: ['automaticFailover', 'numCacheClusters'],
-      message: 'automaticFailover needs numCacheClusters >= 2 (a primary and a replica); raise it or turn automaticFailover off',
+      message: `automaticFailover needs numCacheClusters >= 2 (a primary and a replica); raise it, or turn automaticFailover off${t.multiAz ? ' and multiAz with it (multiAz needs automaticFailover)' : ''}`,
     });
   }
   if (t.multiAz && !t.automaticFailover) {
@@ -185,7 +193,7 @@ export const MigrationInputSchema = z
         .min(1)
         .max(100)
         .regex(/^[0-9A-Za-z][A-Za-z0-9\-_]*$/, 'an EKS cluster name: letters, digits, - and _'),
-      region: z.string().regex(REGION, 'an AWS region such as us-east-1'),
+      region: z.string().regex(REGION, 'an AWS region in lowercase, such as us-east-1'),
     }),
     spinnaker: z
       .strictObject({
@@ -522,12 +530,18 @@ export function parseMigrationInput(raw: unknown): MigrationConfig {
   return result.data;
 }
 
+/** Fields whose value a validation error may repeat: names and ids, never a URL, selector or path (which could carry a password). */
+const ECHOED_FIELDS = new Set(['region', 'replicationGroupId', 'nodeType', 'subnetIds', 'securityGroupIds', 'parameterGroupName', 'subnetGroupName']);
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}: check the spelling against the README's input reference`;
   if (issue.code === 'invalid_type') return `${issue.input === undefined ? 'required: ' : ''}${issue.message.replace(/^Invalid input: /, '')}`;
   // zod says only which values it takes: say which one it was given (never a secret: enums and literals name choices).
   if (issue.code === 'invalid_value' && issue.input !== undefined)
     return `${clip(JSON.stringify(issue.input) ?? String(issue.input), 60)} is not one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  // A string of the wrong shape in a field that never holds a secret (a URL may: never echoed): what was given, and the shape wanted.
+  if (issue.code === 'invalid_format' && typeof issue.input === 'string' && issue.path.some((p) => ECHOED_FIELDS.has(String(p))))
+    return `${issue.message} (got ${clip(JSON.stringify(issue.input), 60)})`;
   // zod says only "Too small: expected number to be >=5": say the bound and that the README has the range.
   if (issue.code === 'too_small' && issue.origin === 'number' && issue.message.startsWith('Too small'))
     return `too small: at least ${String(issue.minimum)}${issue.inclusive === false ? ' (exclusive)' : ''} (the README's input reference gives the range and the default)`;

@@ -94,6 +94,18 @@ describe('parseMigrationInput', () => {
     expect(problems({ ...minimal, cluster: { region: 'us-east-1' } })['cluster.name']).toBe('required: expected string, received undefined');
   });
 
+  it('says where a refused value points: the other engine, no engine at all, the fields a fix also needs, the value of a malformed region', () => {
+    const fiveOh = problems({ ...minimal, cluster: { name: 'spin', region: 'US-EAST-1' }, target: { replicationGroupId: 'x', engineVersion: '5.0', numCacheClusters: 1 } });
+    expect(fiveOh['cluster.region']).toBe('an AWS region in lowercase, such as us-east-1 (got "US-EAST-1")');
+    expect(fiveOh['target.engineVersion']).toMatch(/got '5.0'\); ElastiCache creates no new group before Redis OSS 6.0/);
+    // Fixing numCacheClusters by turning automaticFailover off alone would next be refused for multiAz (on by default).
+    expect(fiveOh['target.numCacheClusters']).toMatch(/turn automaticFailover off and multiAz with it/);
+    expect(problems({ ...minimal, target: { replicationGroupId: 'x', engineVersion: '7.0' } })['target.engineVersion']).toMatch(
+      /7.0 is a redis version: set engine: redis \(valkey is the default engine\)/,
+    );
+    expect(problems({ ...minimal, target: { replicationGroupId: 'x', engine: 'redis', engineVersion: '8.0' } })['target.engineVersion']).toMatch(/8.0 is a valkey version: set engine: valkey$/);
+  });
+
   it('applies the ElastiCache rules for ids', () => {
     expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: '1abc' } }))).toEqual(['target.replicationGroupId']);
     expect(Object.keys(problems({ ...minimal, target: { replicationGroupId: 'a--b' } }))).toEqual(['target.replicationGroupId']);
