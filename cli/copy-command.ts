@@ -114,19 +114,25 @@ function readPasswordFile(file: string): string {
  * leaves the others, which a wrong --target would not show until --verify counted them extra.
  * Advisory: a target it cannot ask (a cluster URL, a refused INFO) says nothing here.
  */
-async function noteKeysOnTarget(target: RedisEndpoint): Promise<void> {
-  if (isClusterUrl(target.url)) return;
+async function noteKeysOnTarget(target: RedisEndpoint): Promise<number | undefined> {
+  const keys = await keysOnTarget(target);
+  if (keys) process.stderr.write(`Note: the target already holds ${keys.toLocaleString('en-US')} keys; the source's replace theirs, the others stay (--verify would count them as extra).\n`);
+  return keys;
+}
+
+/** The keys of every database of a (non-cluster) target, from INFO keyspace; undefined when it cannot be asked. */
+async function keysOnTarget(target: RedisEndpoint): Promise<number | undefined> {
+  if (isClusterUrl(target.url)) return undefined;
   try {
     const redis = await connectRedis(target, { connectionName: 'spin-elasticache-copy-check' });
     try {
       const keyspace = await redis.info('keyspace');
-      const keys = [...keyspace.matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
-      if (keys > 0) process.stderr.write(`Note: the target already holds ${keys.toLocaleString('en-US')} keys; the source's replace theirs, the others stay (--verify would count them as extra).\n`);
+      return [...keyspace.matchAll(/^db\d+:keys=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
     } finally {
       redis.disconnect();
     }
   } catch {
-    // the copy itself reports an unreachable target
+    return undefined; // the copy itself reports an unreachable target
   }
 }
 
@@ -152,9 +158,11 @@ async function copyFromFile(path: string, target: RedisEndpoint, values: Record<
     return 2;
   }
   const started = Date.now();
+  // Keys on the target before, to say how many a dump cut short or corrupt left there.
+  let before: number | undefined;
   try {
     process.stderr.write(`Copying ${path} -> ${shownTarget(target)}\n`);
-    await noteKeysOnTarget(target);
+    before = await noteKeysOnTarget(target);
     const result = await copyFromRdbFile(path, target, {
       ...(values.connections ? { connections: Number(values.connections) } : {}),
       onProgress: (p) => process.stderr.write(`${p.keys.toLocaleString('en-US')} keys, ${((100 * p.bytes) / Math.max(1, p.totalBytes)).toFixed(0)}% of the file read\n`),
@@ -180,6 +188,11 @@ async function copyFromFile(path: string, target: RedisEndpoint, values: Record<
   } catch (error) {
     const message = error instanceof MigrationError ? `${error.name}: ${error.message}` : (error as Error).message;
     process.stderr.write(`\ncopy failed: ${message}\n`);
+    const after = await keysOnTarget(target);
+    if (after !== undefined && after > (before ?? 0))
+      process.stderr.write(
+        `The target holds part of the dump: ${(after - (before ?? 0)).toLocaleString('en-US')} key(s) more than before the copy. Copy a whole dump again (each key is replaced), or remove them.\n`,
+      );
     return 1;
   }
 }

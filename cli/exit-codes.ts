@@ -14,7 +14,7 @@ export const EXIT = {
 export const EXIT_CODES_HELP = `Exit status:
   0  success (health: healthy)
   1  internal error (a crash, an AWS or network failure; health: UNKNOWN, a check could not ask AWS or Kubernetes)
-  2  usage error (bad flags, an input file that does not validate)
+  2  usage error (bad flags, a file that cannot be read; start: an input that does not validate)
   3  health: degraded (a warning)
   4  health: unhealthy (a critical finding)
   copy also exits 1 when the copy fails or does not verify; validate exits 1 when the input is

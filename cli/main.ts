@@ -5,7 +5,7 @@ const USAGE = `Usage: spin-elasticache <command> [options]
 
 Commands:
   validate --input FILE       Check a migration input offline (the ValidateInput step's rules).
-  copy --source URL --target URL [--verify] [--live] [--json FILE]
+  copy --source URL --target URL [--verify] [--live SECONDS] [--json FILE]
                               Copy one Redis into another (the workflow's copy engine).
                               Sources: redis(s)://, redis-cluster://h:p[,h:p…],
                               redis-sentinel://h:p[,h:p…]/NAME, file:dump.rdb.

@@ -9,7 +9,7 @@
  * target, and the result is compared with the Redis 7.0.15 dump of the same dataset instead
  * (minus the keys whose values differ between the two recordings: timestamps).
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,8 +189,18 @@ describe('a file that is not a whole RDB', () => {
     const file = join(dir, 'truncated.rdb');
     const whole = loadDumpRdb('redis-7.0.15');
     writeFileSync(file, whole.subarray(0, Math.floor(whole.length / 2)));
-    expect(await runCopyCommand(['--source', `file:${file}`, '--target', target.url])).toBe(1);
-    expect(await runCopyCommand(['--source', `file:${join(dir, 'absent.rdb')}`, '--target', target.url])).toBe(2);
+    const before = await dst.dbsize();
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await runCopyCommand(['--source', `file:${file}`, '--target', target.url])).toBe(1);
+      // The keys of the first half are on the target now: said, with what to do.
+      const added = (await dst.dbsize()) - before;
+      expect(added).toBeGreaterThan(0);
+      expect(err.mock.calls.map((c) => String(c[0])).join('')).toContain(`The target holds part of the dump: ${added.toLocaleString('en-US')} key(s) more than before the copy.`);
+      expect(await runCopyCommand(['--source', `file:${join(dir, 'absent.rdb')}`, '--target', target.url])).toBe(2);
+    } finally {
+      err.mockRestore();
+    }
   });
 });
 
