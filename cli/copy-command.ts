@@ -435,7 +435,13 @@ async function copyInto(source: RedisEndpoint, target: RedisEndpoint, method: Co
   }
   if (/^rediss?-cluster:\/\//.test(source.url)) return copyFromClusterCommand(source, target, method, values);
   if (/^file:/.test(source.url)) return copyFromFile(source.url.replace(/^file:(\/\/)?/, ''), target, values);
-  const progress = (text: string) => (tty ? process.stderr.write(`\r\x1b[2K${text}`) : process.stderr.write(`${text}\n`));
+  // Not a terminal (a log): a line only when it says something new (following writes repeats itself while nothing is written).
+  let lastLine = '';
+  const progress = (text: string) => {
+    if (tty) process.stderr.write(`\r\x1b[2K${text}`);
+    else if (text !== lastLine) process.stderr.write(`${text}\n`);
+    lastLine = text;
+  };
   try {
     process.stderr.write(`Copying ${displayUrl(source.url)} -> ${shownTarget(target)}\n`);
     await noteKeysOnTarget(target);
@@ -470,7 +476,9 @@ async function copyInto(source: RedisEndpoint, target: RedisEndpoint, method: Co
       `Copied ${s.keys} keys (${(s.bytes / 1e6).toFixed(1)} MB) by ${result.method} in ${copySeconds.toFixed(2)} s: ${Math.round(s.keys / copySeconds)} keys/s; ${s.bigKeys} big key(s) ${result.method === 'scan' ? 'in chunks' : 'through disk'}, ${s.fallbacks} type-based fallback(s), ${s.expiredSkipped} expired during the copy\n`,
     );
     if (result.replication)
-      process.stderr.write(`Replication: ${result.replication.commandsApplied} write(s) made during the copy applied, consistent with the source at offset ${result.replication.offset}\n`);
+      process.stderr.write(
+        `Replication: ${result.replication.commandsApplied} write(s) made during the copy${values.live ? ` and the ${values.live} s of --live` : ''} applied, consistent with the source at offset ${result.replication.offset}\n`,
+      );
     const live = result.live;
     if (live) process.stderr.write(`Live (${values.live} s): ${live.events} events, ${live.copied} keys copied, ${live.deleted} deleted\n`);
     let verify: VerifyReport | undefined;
