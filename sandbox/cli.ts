@@ -287,28 +287,35 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
       onEvent: (event) => out.event(event, world),
     });
     out.close();
+    /** The migration's report, the health check after a success, the summary: 0 when it ended as it should with every invariant true. */
+    const summarise = async (): Promise<number> => {
+      const report = await buildReport(world, result);
+      if (report.status === 'SUCCEEDED') {
+        // What the EventBridge schedule runs every 5 minutes from now on (metrics stay local).
+        process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+        const { handler: healthCheck } = await import('../handlers/health-check.js');
+        report.health = await healthCheck(world.input);
+      }
+      printSummary(out, report, failAt && injected.count > 0 ? failAt : undefined);
+      if (values.report) {
+        writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
+        out.line(`Report written to ${values.report}`);
+      }
+      const invariantsHold = Object.values(report.invariants).every(Boolean);
+      // With --fail-at: the fault must have been injected (the state ran), and the run must end as the workflow means it to: rolled back or
+      // failed before the cutover, or, for a step after Spinnaker moved (DisableChangeCapture, ScaleDownSpinRedis), succeeded with it reported.
+      const fine = failAt ? injected.count > 0 && (report.status === 'FAILED' || report.status === 'SUCCEEDED') : report.status === 'SUCCEEDED';
+      if (failAt && injected.count === 0) out.line(`  --fail-at ${failAt}: that state never ran in this execution, so no fault was injected`);
+      return invariantsHold && fine ? 0 : 1;
+    };
     if (values['dry-run']) {
       exitCode = await printDryRun(out, world, result);
-      return exitCode;
-    }
-    const report = await buildReport(world, result);
-    if (report.status === 'SUCCEEDED') {
-      // What the EventBridge schedule runs every 5 minutes from now on (metrics stay local).
-      process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-      const { handler: healthCheck } = await import('../handlers/health-check.js');
-      report.health = await healthCheck(world.input);
-    }
-    printSummary(out, report, failAt && injected.count > 0 ? failAt : undefined);
-    if (values.report) {
-      writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
-      out.line(`Report written to ${values.report}`);
-    }
-    const invariantsHold = Object.values(report.invariants).every(Boolean);
-    // With --fail-at: the fault must have been injected (the state ran), and the run must end as the workflow means it to: rolled back or
-    // failed before the cutover, or, for a step after Spinnaker moved (DisableChangeCapture, ScaleDownSpinRedis), succeeded with it reported.
-    const fine = failAt ? injected.count > 0 && (report.status === 'FAILED' || report.status === 'SUCCEEDED') : report.status === 'SUCCEEDED';
-    if (failAt && injected.count === 0) out.line(`  --fail-at ${failAt}: that state never ran in this execution, so no fault was injected`);
-    exitCode = invariantsHold && fine ? 0 : 1;
+      if (values.report) {
+        // The execution as it ended: its output carries the plan.
+        writeFileSync(values.report, `${JSON.stringify({ status: result.status, output: result.output, error: result.error, cause: result.cause }, null, 2)}\n`);
+        out.line(`Report written to ${values.report}`);
+      }
+    } else exitCode = await summarise();
     if (values.keep) {
       printKeepHelp(out, world);
       unlisten();
