@@ -127,13 +127,23 @@ describe('sliced walks', () => {
     const progressId = `past-deadline-${Date.now()}`;
     let state: CopyState | undefined;
     const perSlice: number[] = [];
+    // Each slice moves on: it copies a key, or its checkpoint (cursor, big keys waiting) changes.
+    // (A SCAN page that holds only a big key copies nothing in its slice: the key waits for the
+    // next one, which depends on the server's hash seed; CI met it once.)
+    const stalled: string[] = [];
     do {
+      const before = JSON.stringify(state?.checkpoint ?? null);
       state = await copyBulkSlice(source, target, state, { method: 'scan', deadline: Date.now() - 60_000, progressId });
       perSlice.push(state.lastSlice.keys);
+      if (state.lastSlice.keys === 0 && !state.done && JSON.stringify(state.checkpoint) === before) stalled.push(before);
     } while (!state.done && perSlice.length < 200);
     expect(state).toMatchObject({ done: true, method: 'scan' });
     expect(perSlice.length).toBeGreaterThan(2);
-    expect(perSlice.every((n) => n > 0)).toBe(true);
+    expect(stalled).toEqual([]);
+    // A slice without a key is at most the one that deferred a big key: the next copies it.
+    perSlice.forEach((n, i) => {
+      if (n === 0) expect(perSlice[i + 1] ?? 1).toBeGreaterThan(0);
+    });
     expect(await verifyCopy(source, target)).toMatchObject({ ok: true, compared: KEYS + 2 });
   });
 });
