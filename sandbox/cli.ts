@@ -6,16 +6,16 @@
 import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { distance } from 'fastest-levenshtein';
 import { formatHealth } from '../lib/health/format.js';
 import type { HealthReport } from '../lib/health/check.js';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../lib/redis/connect.js';
 import { runMigration, type ExecutionResult, type HistoryEvent, type TaskHandler } from './runner.js';
-import { SANDBOX_SEED_BUCKET, startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
+import { SANDBOX_SEED_BUCKET, spinnakerConfigAsInstalled, startWorld, type SandboxWorld, type WorldSnapshot } from './world.js';
 import { InjectedFaultError } from './faults.js';
 import { loadDefinition, readAsl } from '../statemachine/load.js';
 import type { MigrationPlan } from '../lib/workflow/plan.js';
-import { INITIAL_FILES } from './spinnaker/index.js';
 import { type AppParity, COPIES, dumpFits, EXPANSION, historyParity } from './rdb-seed.js';
 import { type AppHistory, type OrcaHistory, orcaHistory } from '../lib/spinnaker/audit.js';
 
@@ -140,7 +140,7 @@ export async function runRehearsal(argv: string[], hooks: { onWorld?: (world: Sa
     const message = (error as Error).message;
     // A near miss (`--flavour`, `--key`): the option meant.
     const unknown = /^Unknown option '--([^']+)'/.exec(message)?.[1];
-    const meant = unknown === undefined ? undefined : Object.keys(options).find((name) => name.startsWith(unknown) || editDistance(name, unknown) <= 2);
+    const meant = unknown === undefined ? undefined : Object.keys(options).find((name) => name.startsWith(unknown) || distance(name, unknown) <= 2);
     const hint = meant ? `Did you mean --${meant}?\n` : /^Unexpected argument/.test(message) || tookByNpm.length > 0 ? `${npmHint}\n` : '';
     process.stderr.write(`${message}\n${hint}${USAGE}`);
     return 2;
@@ -464,34 +464,15 @@ async function printDryRun(out: Progress, world: SandboxWorld, result: Execution
   out.line(`  then: ${plan.scale.kind} ${plan.scale.deployment} scaled from ${plan.scale.from} to ${plan.scale.to}`);
   for (const note of [...plan.spinnaker.notes, ...plan.notes]) out.line(`  note: ${note}`);
   const snapshot = await world.snapshot();
-  // As the fault matrix judges "byte-identical to the original" (sandbox/fault-matrix.ts).
-  const operator = world.spinnaker.operator;
-  const { config: _config, ...halyardFiles } = snapshot.configMap;
-  const configUnchanged = operator
-    ? snapshot.spinnakerService?.spinnakerConfig === operator.initialConfig()
-    : snapshot.helm
-      ? snapshot.helm.asRendered
-      : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES);
   const checks: [string, boolean][] = [
     ['nothing created in ElastiCache', world.elastiCache.groupIds().length === 0],
-    [`Spinnaker's config byte for byte as it was (${plan.spinnaker.holder})`, configUnchanged],
+    [`Spinnaker's config byte for byte as it was (${plan.spinnaker.holder})`, spinnakerConfigAsInstalled(world, snapshot)],
     ['every Spinnaker service still on spin-redis', snapshot.services.filter((s) => s.redis !== undefined).every((s) => s.redis === world.endpoints.sourceRedis)],
     ['spin-redis running at its replicas', snapshot.spinRedis.replicas >= 1 && snapshot.spinRedis.running],
   ];
   out.line('');
   for (const [what, ok] of checks) out.line(`  ${ok ? '✔' : '✖'} ${what}`);
   return checks.every(([, ok]) => ok) ? 0 : 1;
-}
-
-/** Levenshtein distance between two short strings (option names). */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length]!;
 }
 
 /**

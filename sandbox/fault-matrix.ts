@@ -20,12 +20,11 @@ import type { Redis } from 'ioredis';
 import { RedisConnectionError } from '../lib/errors.js';
 import { connectRedis } from '../lib/redis/connect.js';
 import { runMigration, type ExecutionResult, type RunOptions, type TaskHandler } from './runner.js';
-import { INITIAL_FILES } from './spinnaker/index.js';
 import { OrcaInstance } from './spinnaker/services/orca.js';
 import { InjectedFaultError } from './faults.js';
 import { configHash } from './spinnaker/operator.js';
 import { HALYARD_POD, PROFILES, SERVICE_SETTINGS } from './spinnaker/helm.js';
-import { startWorld, SANDBOX_GROUP_ID, SANDBOX_SEED_BUCKET, type SandboxWorld, type WorldOptions, type WorldSnapshot } from './world.js';
+import { spinnakerConfigAsInstalled, startWorld, SANDBOX_GROUP_ID, SANDBOX_SEED_BUCKET, type SandboxWorld, type WorldOptions, type WorldSnapshot } from './world.js';
 import { createSandboxPki } from './pki.js';
 import { join } from 'node:path';
 
@@ -1195,7 +1194,6 @@ export async function runCase(
       return members.length > 0 ? `${k} (start members not deleted per the ledger: ${members.slice(0, 3).join(', ')}${members.length > 3 ? `, … ${members.length} in all` : ''})` : k;
     });
     where?.disconnect();
-    const { config: _config, ...halyardFiles } = snapshot.configMap;
     // Operator installs: the SpinnakerService's service-settings.redis, and its spec.spinnakerConfig byte for byte.
     // Helm installs: the chart's redis.yml, and both ConfigMaps as the chart renders them.
     const operator = world.spinnaker.operator;
@@ -1204,7 +1202,7 @@ export async function runCase(
     const redisYml = (
       operator ? (operatorConfig?.['service-settings']?.redis ?? {}) : (parseYaml((helm ? helm.configMaps[SERVICE_SETTINGS]?.['redis.yml'] : snapshot.configMap['redis.yml']) ?? '') ?? {})
     ) as Record<string, unknown>;
-    const original = operator ? snapshot.spinnakerService?.spinnakerConfig === operator.initialConfig() : helm ? helm.asRendered : JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES);
+    const original = spinnakerConfigAsInstalled(world, snapshot);
     const holderAnnotations = operator
       ? (snapshot.spinnakerService?.annotations ?? {})
       : helm

@@ -16,7 +16,7 @@ import type { FaultInjector } from './aws/http.js';
 import { type IamEmulator, type PolicyStatement, startIamEmulator } from './aws/iam.js';
 import { type S3Emulator, startS3Emulator } from './aws/s3.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/server.js';
-import { createSpinnakerSimulation, type SpinnakerFaults, type SpinnakerSimulation, type SpinnakerSnapshot } from './spinnaker/index.js';
+import { createSpinnakerSimulation, INITIAL_FILES, type SpinnakerFaults, type SpinnakerSimulation, type SpinnakerSnapshot } from './spinnaker/index.js';
 import { OPERATOR_WEBHOOK, type OperatorFaults, SPINNAKER_SERVICE_NAME } from './spinnaker/operator.js';
 import { seedSpinnakerData, type SeedSummary } from './seed.js';
 import { PROFILES, REDIS_SECRET, REDIS_SECRET_KEY, SERVICE_SETTINGS } from './spinnaker/helm.js';
@@ -183,29 +183,29 @@ function alive(pid: number): boolean {
  */
 export function sweepAbandonedSandboxes(root: string): string[] {
   if (!existsSync(root)) return [];
-  const swept: string[] = [];
-  for (const entry of readdirSync(root)) {
-    const dir = join(root, entry);
-    let owner: number;
-    try {
-      owner = Number(readFileSync(join(dir, OWNER_FILE), 'utf8'));
-    } catch {
-      continue;
-    }
-    if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
-    for (const pid of existsSync('/proc') ? readdirSync('/proc').filter((p) => /^\d+$/.test(p)) : []) {
+  const abandoned = readdirSync(root)
+    .map((entry) => join(root, entry))
+    .filter((dir) => {
       try {
-        // redis-server rewrites its command line (setproctitle) but runs in its `dir`, as do the sentinels.
-        const server = /^(redis|valkey)-(server|sentinel)/.test(readFileSync(`/proc/${pid}/comm`, 'utf8'));
-        if (server && `${readlinkSync(`/proc/${pid}/cwd`)}/`.startsWith(`${dir}/`)) process.kill(Number(pid), 'SIGKILL');
+        const owner = Number(readFileSync(join(dir, OWNER_FILE), 'utf8'));
+        return Number.isInteger(owner) && owner > 0 && !alive(owner);
       } catch {
-        // gone meanwhile, or not ours to read
+        return false;
       }
+    });
+  if (abandoned.length === 0) return [];
+  for (const pid of existsSync('/proc') ? readdirSync('/proc').filter((p) => /^\d+$/.test(p)) : []) {
+    try {
+      // redis-server rewrites its command line (setproctitle) but runs in its `dir`, as do the sentinels.
+      if (!/^(redis|valkey)-(server|sentinel)/.test(readFileSync(`/proc/${pid}/comm`, 'utf8'))) continue;
+      const cwd = `${readlinkSync(`/proc/${pid}/cwd`)}/`;
+      if (abandoned.some((dir) => cwd.startsWith(`${dir}/`))) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone meanwhile, or not ours to read
     }
-    rmSync(dir, { recursive: true, force: true });
-    swept.push(dir);
   }
-  return swept;
+  for (const dir of abandoned) rmSync(dir, { recursive: true, force: true });
+  return abandoned;
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<SandboxWorld> {
@@ -568,4 +568,17 @@ export async function startWorld(options: WorldOptions = {}): Promise<SandboxWor
     await close();
     throw error;
   }
+}
+
+/**
+ * Whether Spinnaker's Redis config is byte for byte as installed: the Halyard files, the
+ * SpinnakerService's spec.spinnakerConfig (operator), or both of the chart's ConfigMaps as the
+ * chart renders them (Helm). What a dry run and every failed or rolled-back migration must leave.
+ */
+export function spinnakerConfigAsInstalled(world: SandboxWorld, snapshot: WorldSnapshot): boolean {
+  const operator = world.spinnaker.operator;
+  if (operator) return snapshot.spinnakerService?.spinnakerConfig === operator.initialConfig();
+  if (snapshot.helm) return snapshot.helm.asRendered;
+  const { config: _config, ...halyardFiles } = snapshot.configMap;
+  return JSON.stringify(halyardFiles) === JSON.stringify(INITIAL_FILES);
 }

@@ -166,6 +166,11 @@ export abstract class ServiceInstance {
     }
   }
 
+  /** `write` for a command that writes all of `ops` or nothing (SET NX, a lock release that checks its owner): `wrote` reads which from the reply. */
+  protected writeIf<T>(ops: LedgerOp[], fn: (redis: Redis) => Promise<T>, wrote: (out: T) => boolean): Promise<T> {
+    return this.write(ops, fn, (out) => (wrote(out) ? ops : []));
+  }
+
   /** EXEC a MULTI (or a pipeline) and fail if any command in it failed. */
   protected static async exec(batch: ChainableCommander): Promise<unknown[]> {
     const results = await batch.exec();

@@ -67,11 +67,10 @@ export class ClouddriverInstance extends ServiceInstance {
   private async schedule(): Promise<void> {
     for (const account of LIVE_ACCOUNTS) {
       const agentType = `${account}/KubernetesCoreCachingAgent[1/1]`;
-      const acquire: LedgerOp[] = [{ op: 'set', key: agentType, value: this.nodeId, ttlMs: LOCK_TIMEOUT_MS }];
-      const ok = await this.write(
-        acquire,
+      const ok = await this.writeIf(
+        [{ op: 'set', key: agentType, value: this.nodeId, ttlMs: LOCK_TIMEOUT_MS }],
         (r) => r.set(agentType, this.nodeId, 'PX', LOCK_TIMEOUT_MS, 'NX'),
-        (out) => (out === 'OK' ? acquire : []),
+        (out) => out === 'OK',
       );
       if (ok !== 'OK') continue;
       try {
@@ -81,11 +80,10 @@ export class ClouddriverInstance extends ServiceInstance {
       }
       // The lock doubles as the schedule: it lives until the agent's next run.
       // RELEASE sets nothing once another node owns the key (this run outlasted the lock timeout).
-      const release: LedgerOp[] = [{ op: 'set', key: agentType, value: this.nodeId, ttlMs: CYCLE_MS }];
-      await this.write(
-        release,
+      await this.writeIf(
+        [{ op: 'set', key: agentType, value: this.nodeId, ttlMs: CYCLE_MS }],
         (r) => r.eval(RELEASE, 1, agentType, this.nodeId, String(CYCLE_MS)),
-        (out) => (out === 'OK' ? release : []),
+        (out) => out === 'OK',
       );
     }
   }

@@ -5,7 +5,6 @@
  * completed key with the retention and the payload's CRC32. All plain; keys expire by
  * themselves. Messages are a function of time; some are redelivered, as Pub/Sub does.
  */
-import type { LedgerOp } from '../ledger.js';
 import { hashRandom, ServiceInstance, type InstanceOptions } from '../services.js';
 
 const ACK_DEADLINE_S = 50; // 5 x the subscription's default 10 s ack deadline (GooglePubsubSubscriber)
@@ -60,11 +59,10 @@ export class EchoInstance extends ServiceInstance {
     const completed = `{echo:pubsub:completed}:google:${subscription}:${id}`;
     if ((await this.redis.get(completed)) === crc) return;
     const processing = `google:echo-pubsub:${subscription}:${id}`;
-    const claim: LedgerOp[] = [{ op: 'set', key: processing, value: this.pod, ttlMs: ACK_DEADLINE_S * 1000 }];
-    const got = await this.write(
-      claim,
+    const got = await this.writeIf(
+      [{ op: 'set', key: processing, value: this.pod, ttlMs: ACK_DEADLINE_S * 1000 }],
       (r) => r.set(processing, this.pod, 'EX', ACK_DEADLINE_S, 'NX'),
-      (out) => (out === 'OK' ? claim : []),
+      (out) => out === 'OK',
     );
     if (got !== 'OK') return;
     this.triggered++;

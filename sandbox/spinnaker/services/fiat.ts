@@ -65,11 +65,10 @@ export class FiatInstance extends ServiceInstance {
       version: 1,
       name: 'fiat.userrolessyncer',
     });
-    const acquire: LedgerOp[] = [{ op: 'set', key: LOCK, value: lockValue, ttlMs: 630_000 }];
-    const got = await this.write(
-      acquire,
+    const got = await this.writeIf(
+      [{ op: 'set', key: LOCK, value: lockValue, ttlMs: 630_000 }],
       (r) => r.eval(ACQUIRE, 1, LOCK, lockValue, '630'),
-      (out) => (out === 'OK' ? acquire : []),
+      (out) => out === 'OK',
     );
     if (got !== 'OK') return;
     let ok = true;
@@ -84,11 +83,10 @@ export class FiatInstance extends ServiceInstance {
     }
     const interval = ok ? SYNC_INTERVAL_S : SYNC_INTERVAL_S;
     // RELEASE extends only a lock this pod still owns (kork's RedisLockManager checks ownerName).
-    const release: LedgerOp[] = [{ op: 'expire', key: LOCK, ttlMs: interval * 1000 }];
-    await this.write(
-      release,
+    await this.writeIf(
+      [{ op: 'expire', key: LOCK, ttlMs: interval * 1000 }],
       (r) => r.eval(RELEASE, 1, LOCK, this.pod, String(interval)),
-      (out) => (out === 1 ? release : []),
+      (out) => out === 1,
     );
   }
 

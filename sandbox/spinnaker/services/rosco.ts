@@ -72,14 +72,13 @@ export class RoscoInstance extends ServiceInstance {
     const bakeKey = `bake:aws:hvm:${app}:ubuntu:${Math.floor(Date.now() / 30_000)}:${region}`;
     const lock = `lock:${bakeKey}`;
     const now = Date.now();
-    const acquire: LedgerOp[] = [
-      { op: 'set', key: lock, value: 'locked', ttlMs: 5000 },
-      { op: 'del', key: bakeKey },
-    ];
-    const got = await this.write(
-      acquire,
+    const got = await this.writeIf(
+      [
+        { op: 'set', key: lock, value: 'locked', ttlMs: 5000 },
+        { op: 'del', key: bakeKey },
+      ],
       () => this.evalsha('acquireBakeLock', [lock, bakeKey], ['5000']),
-      (out) => (out === 1 ? acquire : []),
+      (out) => out === 1,
     );
     if (got !== 1) return;
     const id = randomUUID();
@@ -121,10 +120,10 @@ export class RoscoInstance extends ServiceInstance {
       const now = String(Date.now());
       const fields = { bakeStatus: status, bakeLogs: logs, updatedTimestamp: now };
       const ops: LedgerOp[] = [{ op: 'hset', key: id, fields }, { op: 'hset', key: bake.bakeKey, fields }, ...(done ? [{ op: 'srem', key: this.incompleteKey, members: [id] } as LedgerOp] : [])];
-      await this.write(
+      await this.writeIf(
         ops,
         () => this.evalsha('updateBakeStatus', [id, this.incompleteKey], [status, logs, now, done ? 'done' : 'running']),
-        (out) => (out === 1 ? ops : []), // 0: the bake was canceled meanwhile
+        (out) => out === 1, // 0: the bake was canceled meanwhile
       );
       if (done) {
         this.running.delete(id);
